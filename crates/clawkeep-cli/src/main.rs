@@ -1,0 +1,2 @@
+//! `clawkeep`: the command line over clawkeep-core.
+fn main() {}

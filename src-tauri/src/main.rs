@@ -1,0 +1,2 @@
+//! The Clawkeep desktop app (stub until the desktop issue lands).
+fn main() {}
