@@ -1,2 +1,23 @@
 //! Clawkeep core: the domain (instances, keys, audit), the SQLite store, the OS keychain,
 //! and the operations both front ends (the `clawkeep` CLI and the desktop app) call.
+//!
+//! Start at [`Clawkeep`]: every user-visible operation is a method there. Nothing in this crate
+//! knows about Tauri or the command line.
+
+pub mod app;
+pub mod domain;
+pub mod error;
+pub mod keyfmt;
+pub mod naming;
+pub mod paths;
+pub mod secret;
+pub mod secrets;
+pub mod sshconfig;
+pub mod store;
+
+pub use app::{Clawkeep, Clock, OpenOptions};
+pub use domain::*;
+pub use error::{Error, ErrorPayload, Result};
+pub use keyfmt::{KeyFormatError, KeyKind};
+pub use secret::Secret;
+pub use secrets::{Keychain, KeychainError, MemoryKeychain, OsKeychain};

@@ -1,0 +1,766 @@
+//! `Clawkeep`: the operations both front ends call. It owns the store and the keychain, applies
+//! the inventory's rules (one active key per instance, a key serves one instance, names follow
+//! the scheme), keeps keychain and store consistent, and audits every change.
+//!
+//! All methods block (SQLite and keychain I/O): async callers use `spawn_blocking`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::keyfmt::{self, KeyKind};
+use crate::naming::{self, NameContext};
+use crate::secret::Secret;
+use crate::secrets::{Keychain, OsKeychain};
+use crate::store::{self, AuditEntry, Store};
+
+/// The keychain service name entries are stored under; `CLAWKEEP_KEYCHAIN_SERVICE` overrides it
+/// (tests use a unique one per run).
+pub const KEYCHAIN_SERVICE_ENV: &str = "CLAWKEEP_KEYCHAIN_SERVICE";
+pub const DEFAULT_KEYCHAIN_SERVICE: &str = "clawkeep";
+pub const BASE_URL_ENV: &str = "CLAWKEEP_ANTHROPIC_BASE_URL";
+pub const DEFAULT_BASE_URL: &str = "https://api.anthropic.com";
+
+/// A source of "now", so tests and rotation plans can fix the date.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
+/// How to open Clawkeep.
+#[derive(Default)]
+pub struct OpenOptions {
+    /// `--data-dir`; otherwise `CLAWKEEP_HOME`, otherwise the platform data dir.
+    pub data_dir: Option<PathBuf>,
+    /// A keychain to use instead of the OS one (unit tests).
+    pub keychain: Option<Arc<dyn Keychain>>,
+    pub clock: Option<Clock>,
+    /// Recorded in the audit log; defaults to the OS user running the process.
+    pub os_user: Option<String>,
+}
+
+pub struct Clawkeep {
+    store: Store,
+    keychain: Arc<dyn Keychain>,
+    data_dir: PathBuf,
+    clock: Clock,
+    os_user: String,
+}
+
+impl std::fmt::Debug for Clawkeep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clawkeep").field("data_dir", &self.data_dir).field("store", &self.store).finish()
+    }
+}
+
+fn os_user() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// `kc-` and 16 random hex digits: the keychain account of a key (independent of its name,
+/// so a rename never orphans a secret).
+fn new_keychain_ref() -> String {
+    let bytes: [u8; 8] = rand::random();
+    format!("kc-{}", hex::encode(bytes))
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+}
+
+// ---- field validation -------------------------------------------------------------------
+
+fn check_text(field: &'static str, value: &str, max: usize) -> Result<()> {
+    if value.len() > max {
+        return Err(Error::invalid(field, format!("is {} characters long; at most {max}", value.len())));
+    }
+    if let Some((i, c)) = value.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(Error::invalid(field, format!("contains a control character (U+{:04X}) at byte {}", c as u32, i + 1)));
+    }
+    Ok(())
+}
+
+/// A DNS name, IPv4 or IPv6 address. Never starts with '-' (it would read as an ssh option).
+pub fn check_host(host: &str) -> Result<()> {
+    if host.is_empty() {
+        return Err(Error::invalid("host", "is required (an IP address or a DNS name)"));
+    }
+    if host.parse::<std::net::IpAddr>().is_ok() {
+        return Ok(());
+    }
+    let bracketed = host.strip_prefix('[').and_then(|h| h.strip_suffix(']'));
+    if bracketed.is_some_and(|h| h.parse::<std::net::Ipv6Addr>().is_ok()) {
+        return Ok(());
+    }
+    if host.len() > 253 {
+        return Err(Error::invalid("host", "is longer than 253 characters"));
+    }
+    if let Some((i, c)) = host.char_indices().find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '.')) {
+        return Err(Error::invalid("host", format!("'{}' is not a valid host name: unexpected character {:?} at position {}", host.escape_debug(), c, i + 1)));
+    }
+    for label in host.split('.') {
+        if label.is_empty() || label.len() > 63 || label.starts_with('-') || label.ends_with('-') {
+            return Err(Error::invalid("host", format!("'{host}' is not a valid host name (empty or badly formed label)")));
+        }
+    }
+    Ok(())
+}
+
+/// A POSIX user name.
+pub fn check_user(user: &str) -> Result<()> {
+    let ok = !user.is_empty()
+        && user.len() <= 32
+        && user.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && user.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.');
+    if ok { Ok(()) } else {
+        Err(Error::invalid("user", format!("'{}' is not a valid SSH user name (lower-case letters, digits, '_', '-', '.'; starting with a letter)", user.escape_debug())))
+    }
+}
+
+fn check_state_dir(dir: &str) -> Result<()> {
+    check_text("state dir", dir, 512)?;
+    if !(dir.starts_with('/') || dir == "~" || dir.starts_with("~/")) {
+        return Err(Error::invalid("state dir", format!("'{dir}' must be absolute or start with ~/")));
+    }
+    if dir.contains(['\'', '"', '`', '$', '\\']) || dir.split('/').any(|p| p == "..") {
+        return Err(Error::invalid("state dir", format!("'{dir}' contains quotes, '$', '\\' or '..'")));
+    }
+    Ok(())
+}
+
+fn check_agent(agent: &str) -> Result<()> {
+    let ok = !agent.is_empty()
+        && agent.len() <= 64
+        && agent.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && !agent.starts_with('-');
+    if ok { Ok(()) } else {
+        Err(Error::invalid("agents", format!("'{}' is not a valid OpenClaw agent id (letters, digits, '-', '_')", agent.escape_debug())))
+    }
+}
+
+fn check_service_manager(sm: &ServiceManager) -> Result<()> {
+    match sm {
+        ServiceManager::SystemdUser { unit } => {
+            let ok = !unit.is_empty() && unit.chars().all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c)) && !unit.starts_with('-');
+            if !ok {
+                return Err(Error::invalid("service", format!("'{}' is not a valid systemd unit name", unit.escape_debug())));
+            }
+        }
+        ServiceManager::Custom { restart_command } => {
+            if restart_command.trim().is_empty() {
+                return Err(Error::invalid("restart command", "must not be empty"));
+            }
+            check_text("restart command", restart_command, 1024)?;
+        }
+    }
+    Ok(())
+}
+
+fn check_workspace_id(field: &'static str, v: &Option<String>) -> Result<()> {
+    if let Some(id) = v {
+        if !id.starts_with("wrkspc_") || !id[7..].chars().all(|c| c.is_ascii_alphanumeric()) || id.len() < 8 {
+            return Err(Error::invalid(field, format!("'{}' is not a workspace id (wrkspc_…)", id.escape_debug())));
+        }
+    }
+    Ok(())
+}
+
+fn check_org_id(v: &Option<String>) -> Result<()> {
+    if let Some(id) = v {
+        let ok = id.len() <= 64 && !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(Error::invalid("org id", format!("'{}' is not an organization id (a UUID)", id.escape_debug())));
+        }
+    }
+    Ok(())
+}
+
+fn validate_instance(i: &Instance) -> Result<()> {
+    naming::check_slug("name", &i.name)?;
+    if !i.draft {
+        if i.owner.trim().is_empty() {
+            return Err(Error::invalid("owner", "is required (the client or team that owns the instance)"));
+        }
+        if i.environment.trim().is_empty() {
+            return Err(Error::invalid("environment", "is required (prod, staging, dev, …)"));
+        }
+    }
+    check_text("owner", &i.owner, 128)?;
+    check_text("environment", &i.environment, 64)?;
+    check_text("workload", &i.workload, 128)?;
+    check_text("notes", &i.notes, 4096)?;
+    check_host(&i.ssh_host)?;
+    if i.ssh_port == 0 {
+        return Err(Error::invalid("port", "must be between 1 and 65535"));
+    }
+    check_user(&i.ssh_user)?;
+    check_state_dir(&i.state_dir)?;
+    check_service_manager(&i.service_manager)?;
+    if i.agents.is_empty() {
+        return Err(Error::invalid("agents", "at least one agent id is needed (OpenClaw's default is 'main')"));
+    }
+    for a in &i.agents {
+        check_agent(a)?;
+    }
+    let mut seen = std::collections::HashSet::new();
+    if let Some(dup) = i.agents.iter().find(|a| !seen.insert(*a)) {
+        return Err(Error::invalid("agents", format!("'{dup}' is listed twice")));
+    }
+    for t in &i.tags {
+        naming::check_slug("tag", t)?;
+    }
+    check_workspace_id("workspace id", &i.expected_workspace_id)?;
+    check_org_id(&i.expected_org_id)?;
+    if let Some(fp) = &i.host_key_fingerprint {
+        if !fp.starts_with("SHA256:") {
+            return Err(Error::invalid("host key", "fingerprints are written SHA256:…"));
+        }
+    }
+    Ok(())
+}
+
+impl Clawkeep {
+    /// Opens the data directory (creating it and the database on first use).
+    pub fn open(opts: OpenOptions) -> Result<Clawkeep> {
+        let data_dir = crate::paths::resolve_data_dir(opts.data_dir.as_deref())?;
+        crate::paths::ensure_dir(&data_dir)?;
+        let store = Store::open(&data_dir.join(crate::paths::DB_FILE))?;
+        let keychain = opts.keychain.unwrap_or_else(|| {
+            let service = std::env::var(KEYCHAIN_SERVICE_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_KEYCHAIN_SERVICE.into());
+            Arc::new(OsKeychain::new(service))
+        });
+        Ok(Clawkeep {
+            store,
+            keychain,
+            data_dir,
+            clock: opts.clock.unwrap_or_else(|| Arc::new(Utc::now)),
+            os_user: opts.os_user.unwrap_or_else(os_user),
+        })
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.clock)()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn keychain(&self) -> &dyn Keychain {
+        self.keychain.as_ref()
+    }
+
+    fn audit(&self, conn: &rusqlite::Connection, action: &str, subject: &str, details: serde_json::Value) -> Result<()> {
+        store::append_audit(conn, &AuditEntry { at: self.now(), os_user: &self.os_user, action, subject, details })
+    }
+
+    // ---- instances ------------------------------------------------------------------------
+
+    pub fn add_instance(&self, spec: InstanceSpec) -> Result<Instance> {
+        let now = self.now();
+        let mut inst = Instance {
+            id: 0,
+            name: spec.name.trim().to_string(),
+            owner: spec.owner.trim().to_string(),
+            environment: spec.environment.trim().to_string(),
+            workload: spec.workload.trim().to_string(),
+            purpose: spec.purpose.unwrap_or(Purpose::Client),
+            ssh_host: spec.ssh_host.trim().to_string(),
+            ssh_port: spec.ssh_port.unwrap_or(22),
+            ssh_user: spec.ssh_user.trim().to_string(),
+            host_key_fingerprint: None,
+            state_dir: non_empty(spec.state_dir).unwrap_or_else(|| "~/.openclaw".into()),
+            service_manager: spec.service_manager.unwrap_or_default(),
+            injection: spec.injection.unwrap_or(InjectionMethod::EnvFile),
+            agents: if spec.agents.is_empty() { vec!["main".into()] } else { spec.agents.iter().map(|a| a.trim().to_string()).collect() },
+            expected_org_id: non_empty(spec.expected_org_id),
+            expected_workspace_id: non_empty(spec.expected_workspace_id),
+            tags: spec.tags.iter().map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect(),
+            notes: spec.notes,
+            draft: spec.draft,
+            created_at: now,
+            updated_at: now,
+        };
+        validate_instance(&inst)?;
+        self.store.tx(|tx| {
+            if store::instance_by_name(tx, &inst.name)?.is_some() {
+                return Err(Error::Conflict(format!("an instance named '{}' already exists; pick another name or edit it with `clawkeep instance edit {}`", inst.name, inst.name)));
+            }
+            inst.id = store::insert_instance(tx, &inst)?;
+            self.audit(tx, "instance.add", &inst.name, json!({
+                "owner": inst.owner, "environment": inst.environment, "host": inst.ssh_host, "port": inst.ssh_port,
+                "user": inst.ssh_user, "injection": inst.injection.as_str(), "draft": inst.draft,
+            }))?;
+            Ok(())
+        })?;
+        Ok(inst)
+    }
+
+    pub fn instance(&self, name: &str) -> Result<Instance> {
+        self.store.instance_by_name(name)?.ok_or_else(|| Error::NotFound { kind: "instance", name: name.into() })
+    }
+
+    pub fn instance_detail(&self, name: &str) -> Result<InstanceDetail> {
+        let instance = self.instance(name)?;
+        let keys = self.store.list_keys(Some(name))?;
+        Ok(InstanceDetail { instance, keys })
+    }
+
+    /// The fleet view: instances with their active key's public facts.
+    pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceRow>> {
+        let instances = self.store.list_instances(filter)?;
+        let (mut active, counts) = self.store.fleet_key_facts()?;
+        let now = self.now();
+        Ok(instances
+            .into_iter()
+            .map(|instance| {
+                let active_key = active.remove(&instance.id).map(|k| KeyBrief {
+                    age_days: (now - k.created_at).num_days(),
+                    name: k.name,
+                    hint: k.hint,
+                    fingerprint: k.fingerprint,
+                    status: k.status,
+                    created_at: k.created_at,
+                });
+                let key_count = counts.get(&instance.id).copied().unwrap_or(0);
+                InstanceRow { instance, active_key, key_count }
+            })
+            .collect())
+    }
+
+    pub fn edit_instance(&self, name: &str, patch: InstancePatch) -> Result<Instance> {
+        self.store.tx(|tx| {
+            let before = store::instance_by_name(tx, name)?.ok_or_else(|| Error::NotFound { kind: "instance", name: name.into() })?;
+            let mut i = before.clone();
+            let mut changed: Vec<&str> = Vec::new();
+            macro_rules! set {
+                ($field:ident, $label:literal, $val:expr) => {
+                    if let Some(v) = $val {
+                        if i.$field != v {
+                            i.$field = v;
+                            changed.push($label);
+                        }
+                    }
+                };
+            }
+            set!(name, "name", patch.name.map(|s| s.trim().to_string()));
+            set!(owner, "owner", patch.owner.map(|s| s.trim().to_string()));
+            set!(environment, "environment", patch.environment.map(|s| s.trim().to_string()));
+            set!(workload, "workload", patch.workload.map(|s| s.trim().to_string()));
+            set!(purpose, "purpose", patch.purpose);
+            set!(ssh_user, "user", patch.ssh_user.map(|s| s.trim().to_string()));
+            set!(state_dir, "state_dir", patch.state_dir.map(|s| s.trim().to_string()));
+            set!(service_manager, "service", patch.service_manager);
+            set!(injection, "injection", patch.injection);
+            set!(agents, "agents", patch.agents);
+            set!(expected_org_id, "expected_org_id", patch.expected_org_id.map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty())));
+            set!(expected_workspace_id, "expected_workspace_id", patch.expected_workspace_id.map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty())));
+            set!(tags, "tags", patch.tags);
+            set!(notes, "notes", patch.notes);
+            // A new address or port is a new host as far as SSH trust goes: drop the pin.
+            let host_changed = patch.ssh_host.as_ref().is_some_and(|h| h.trim() != i.ssh_host)
+                || patch.ssh_port.is_some_and(|p| p != i.ssh_port);
+            set!(ssh_host, "host", patch.ssh_host.map(|s| s.trim().to_string()));
+            set!(ssh_port, "port", patch.ssh_port);
+            if host_changed && i.host_key_fingerprint.is_some() {
+                i.host_key_fingerprint = None;
+                changed.push("host_key_unpinned");
+            }
+            if i.draft && !i.owner.trim().is_empty() && !i.environment.trim().is_empty() {
+                i.draft = false;
+                changed.push("draft_completed");
+            }
+            if changed.is_empty() {
+                return Ok(before);
+            }
+            validate_instance(&i)?;
+            if i.name != before.name && store::instance_by_name(tx, &i.name)?.is_some() {
+                return Err(Error::Conflict(format!("an instance named '{}' already exists", i.name)));
+            }
+            i.updated_at = self.now();
+            store::update_instance(tx, &i)?;
+            self.audit(tx, "instance.edit", &i.name, json!({ "changed": changed, "previous_name": before.name }))?;
+            Ok(i)
+        })
+    }
+
+    /// Pins (or re-pins) the host key an instance's SSH server must present.
+    pub fn pin_host_key(&self, name: &str, fingerprint: &str) -> Result<Instance> {
+        let fp = fingerprint.trim();
+        if !fp.starts_with("SHA256:") || fp.len() < 20 || fp[7..].contains(char::is_whitespace) {
+            return Err(Error::invalid("fingerprint", "expected an OpenSSH SHA-256 fingerprint like SHA256:abc…"));
+        }
+        self.store.tx(|tx| {
+            let mut i = store::instance_by_name(tx, name)?.ok_or_else(|| Error::NotFound { kind: "instance", name: name.into() })?;
+            let previous = i.host_key_fingerprint.replace(fp.to_string());
+            i.updated_at = self.now();
+            store::update_instance(tx, &i)?;
+            self.audit(tx, "host.trust", &i.name, json!({ "fingerprint": fp, "previous": previous }))?;
+            Ok(i)
+        })
+    }
+
+    /// Removes an instance and every key bound to it, keychain entries included.
+    pub fn remove_instance(&self, name: &str) -> Result<InstanceRemoved> {
+        let inst = self.instance(name)?;
+        let keys = self.store.list_keys(Some(name))?;
+        // Database first (in one transaction); the secrets go after, so a keychain failure can
+        // only leave an orphaned secret (reported by self-check), never a row without its secret.
+        self.store.tx(|tx| {
+            for k in &keys {
+                store::delete_key(tx, k.id)?;
+                self.audit(tx, "key.remove", &k.name, json!({ "hint": k.hint, "fingerprint": k.fingerprint, "reason": "instance removed" }))?;
+            }
+            store::delete_instance(tx, inst.id)?;
+            self.audit(tx, "instance.remove", &inst.name, json!({ "removed_keys": keys.iter().map(|k| &k.name).collect::<Vec<_>>() }))?;
+            Ok(())
+        })?;
+        let mut failures = Vec::new();
+        for k in &keys {
+            if let Err(e) = self.keychain.delete(&k.keychain_ref) {
+                failures.push(format!("{}: {e}", k.name));
+            }
+        }
+        if !failures.is_empty() {
+            return Err(Error::InvalidState(format!(
+                "instance '{}' was removed, but these keychain entries could not be deleted (remove them by hand, service '{}'): {}",
+                inst.name,
+                self.keychain.service(),
+                failures.join("; ")
+            )));
+        }
+        Ok(InstanceRemoved { instance: inst.name, removed_keys: keys.into_iter().map(|k| k.name).collect() })
+    }
+
+    /// Draft instances from `Host` entries of an ssh config; aliases already in the inventory
+    /// (or not slug-safe after slugifying) are skipped. Nothing is written when `dry_run`.
+    pub fn import_ssh_config(&self, text: &str, dry_run: bool) -> Result<Vec<Instance>> {
+        let mut added = Vec::new();
+        for entry in crate::sshconfig::parse(text) {
+            let name = naming::slugify(&entry.alias);
+            if self.store.instance_by_name(&name)?.is_some() {
+                continue;
+            }
+            let spec = InstanceSpec {
+                name,
+                ssh_host: entry.host_name.clone().unwrap_or_else(|| entry.alias.clone()),
+                ssh_port: entry.port,
+                ssh_user: entry.user.clone().unwrap_or_else(os_user),
+                notes: format!("imported from ssh config Host {}", entry.alias),
+                draft: true,
+                ..Default::default()
+            };
+            if dry_run {
+                let now = self.now();
+                added.push(Instance {
+                    id: 0, name: spec.name, owner: String::new(), environment: String::new(), workload: String::new(),
+                    purpose: Purpose::Client, ssh_host: spec.ssh_host, ssh_port: spec.ssh_port.unwrap_or(22),
+                    ssh_user: spec.ssh_user, host_key_fingerprint: None, state_dir: "~/.openclaw".into(),
+                    service_manager: ServiceManager::default(), injection: InjectionMethod::EnvFile, agents: vec!["main".into()],
+                    expected_org_id: None, expected_workspace_id: None, tags: vec![], notes: spec.notes, draft: true,
+                    created_at: now, updated_at: now,
+                });
+            } else {
+                match self.add_instance(spec) {
+                    Ok(i) => added.push(i),
+                    Err(Error::InvalidInput { .. }) => continue, // an entry we cannot represent: skip it
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(added)
+    }
+
+    // ---- keys ---------------------------------------------------------------------------
+
+    /// The format rules, as data, for live validation in the UI.
+    pub fn key_rules(&self) -> keyfmt::KeyRules {
+        keyfmt::rules()
+    }
+
+    /// The suggested key name for an instance.
+    pub fn suggest_key_name(&self, instance: &str) -> Result<String> {
+        let i = self.instance(instance)?;
+        Ok(naming::suggest_key_name(&i.owner, &i.environment, &i.workload))
+    }
+
+    /// Stores a key: lint, naming scheme, uniqueness, keychain write, then the row and its audit
+    /// event in one transaction. If the row cannot be written the keychain entry is removed.
+    pub fn add_key(&self, spec: KeySpec, value: Secret) -> Result<KeyAdded> {
+        let linted = keyfmt::lint(value)?;
+        let name = spec.name.trim().to_string();
+        let instance = match spec.instance.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            Some(n) => Some(self.instance(n)?),
+            None => None,
+        };
+        if linted.kind == KeyKind::Admin && instance.is_some() {
+            return Err(Error::invalid(
+                "key",
+                "this is an Admin API key (sk-ant-admin01-): it is for usage, cost and key management, and is never deployed to an instance. Add it without --instance",
+            ));
+        }
+        if let Some(i) = &instance {
+            if i.draft {
+                return Err(Error::InvalidState(format!(
+                    "instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV",
+                    i.name, i.name
+                )));
+            }
+        }
+        check_workspace_id("workspace id", &spec.workspace_id)?;
+        let ctx = match &instance {
+            Some(i) => NameContext { owner: Some(&i.owner), environment: Some(&i.environment), workload: Some(&i.workload) },
+            None => NameContext::default(),
+        };
+        let name_override = match naming::check_key_name(&name, &ctx) {
+            Ok(()) => false,
+            Err(Error::KeyName { .. }) if spec.allow_name => {
+                naming::check_slug("key name", &name)?;
+                true
+            }
+            Err(e) => return Err(e),
+        };
+        // Cheap refusals before touching the keychain.
+        if self.store.key_by_name(&name)?.is_some() {
+            return Err(Error::Conflict(format!("a key named '{name}' already exists")));
+        }
+        if let Some(existing) = self.store.key_by_fingerprint(&linted.fingerprint)? {
+            return Err(Error::Conflict(match &existing.instance {
+                Some(i) => format!("this key is already stored as '{}', serving instance '{i}'; a key serves one instance only: create a separate key in the Console", existing.name),
+                None => format!("this key is already stored as '{}'", existing.name),
+            }));
+        }
+        let now = self.now();
+        let mut key = Key {
+            id: 0,
+            name,
+            kind: linted.kind,
+            hint: linted.hint.clone(),
+            fingerprint: linted.fingerprint.clone(),
+            length: linted.length as u32,
+            keychain_ref: new_keychain_ref(),
+            instance: instance.as_ref().map(|i| i.name.clone()),
+            workspace_id: non_empty(spec.workspace_id),
+            anthropic_key_id: non_empty(spec.anthropic_key_id),
+            status: KeyStatus::Staged,
+            name_override,
+            created_at: now,
+            expires_at: spec.expires_at,
+            rotated_at: None,
+            retired_at: None,
+            updated_at: now,
+        };
+        self.keychain.set(&key.keychain_ref, &linted.secret)?;
+        drop(linted.secret);
+        let written = self.store.tx(|tx| {
+            if let Some(i) = &instance {
+                if store::active_key_of(tx, i.id)?.is_none() {
+                    key.status = KeyStatus::Active;
+                }
+            } else if key.kind == KeyKind::Admin {
+                key.status = KeyStatus::Active;
+            }
+            key.id = store::insert_key(tx, &key, instance.as_ref().map(|i| i.id))?;
+            self.audit(tx, "key.add", &key.name, json!({
+                "kind": key.kind.as_str(), "hint": key.hint, "fingerprint": key.fingerprint, "length": key.length,
+                "instance": key.instance, "status": key.status.as_str(), "name_override": name_override,
+                "warnings": linted.warnings,
+            }))?;
+            Ok(())
+        });
+        if let Err(e) = written {
+            // Keep the keychain in step with the store: no secret without its row.
+            let _ = self.keychain.delete(&key.keychain_ref);
+            return Err(match e {
+                Error::Store(msg) if msg.contains("UNIQUE") => Error::Conflict(format!("a key named '{}' or with the same value already exists", key.name)),
+                other => other,
+            });
+        }
+        Ok(KeyAdded { key, warnings: linted.warnings })
+    }
+
+    pub fn key(&self, name: &str) -> Result<Key> {
+        self.store.key_by_name(name)?.ok_or_else(|| Error::NotFound { kind: "key", name: name.into() })
+    }
+
+    pub fn list_keys(&self, instance: Option<&str>) -> Result<Vec<Key>> {
+        if let Some(i) = instance {
+            self.instance(i)?;
+        }
+        self.store.list_keys(instance)
+    }
+
+    /// The secret of a key, from the keychain (for deploys and probes; never for display).
+    pub fn key_secret(&self, name: &str) -> Result<Secret> {
+        let k = self.key(name)?;
+        Ok(self.keychain.get(&k.keychain_ref)?)
+    }
+
+    /// Binds an unbound key to an instance. A key that serves another instance is refused.
+    /// It becomes the active key if the instance has none, else it is staged.
+    pub fn bind_key(&self, key_name: &str, instance_name: &str) -> Result<Key> {
+        self.store.tx(|tx| {
+            let mut key = store::key_by_name(tx, key_name)?.ok_or_else(|| Error::NotFound { kind: "key", name: key_name.into() })?;
+            let inst = store::instance_by_name(tx, instance_name)?.ok_or_else(|| Error::NotFound { kind: "instance", name: instance_name.into() })?;
+            match key.instance.as_deref() {
+                Some(current) if current == inst.name => return Ok(key),
+                Some(current) => return Err(Error::KeyBoundElsewhere { key: key.name.clone(), instance: current.to_string() }),
+                None => {}
+            }
+            if key.kind == KeyKind::Admin {
+                return Err(Error::InvalidState(format!("'{}' is an Admin API key; admin keys are never bound to an instance", key.name)));
+            }
+            if matches!(key.status, KeyStatus::Retired | KeyStatus::Revoked) {
+                return Err(Error::InvalidState(format!("key '{}' is {}; a retired or revoked key cannot serve an instance", key.name, key.status.as_str())));
+            }
+            if inst.draft {
+                return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first with `clawkeep instance edit`", inst.name)));
+            }
+            key.status = if store::active_key_of(tx, inst.id)?.is_none() { KeyStatus::Active } else { KeyStatus::Staged };
+            key.instance = Some(inst.name.clone());
+            key.updated_at = self.now();
+            store::update_key(tx, &key, Some(inst.id))?;
+            self.audit(tx, "key.bind", &key.name, json!({ "instance": inst.name, "status": key.status.as_str(), "fingerprint": key.fingerprint }))?;
+            Ok(key)
+        })
+    }
+
+    /// Marks a key retired (replaced). Its secret stays in the keychain until removed, so a
+    /// rotation can still roll back to it.
+    pub fn retire_key(&self, name: &str) -> Result<Key> {
+        self.store.tx(|tx| {
+            let mut key = store::key_by_name(tx, name)?.ok_or_else(|| Error::NotFound { kind: "key", name: name.into() })?;
+            if key.status == KeyStatus::Retired {
+                return Ok(key);
+            }
+            let was = key.status;
+            key.status = KeyStatus::Retired;
+            key.retired_at = Some(self.now());
+            key.updated_at = self.now();
+            let instance_id = match &key.instance {
+                Some(n) => store::instance_by_name(tx, n)?.map(|i| i.id),
+                None => None,
+            };
+            store::update_key(tx, &key, instance_id)?;
+            self.audit(tx, "key.retire", &key.name, json!({ "previous_status": was.as_str(), "instance": key.instance, "fingerprint": key.fingerprint }))?;
+            Ok(key)
+        })
+    }
+
+    /// Removes a key's row and its keychain entry. An active key needs `force`.
+    pub fn remove_key(&self, name: &str, force: bool) -> Result<Key> {
+        let key = self.key(name)?;
+        if key.status == KeyStatus::Active && key.instance.is_some() && !force {
+            return Err(Error::InvalidState(format!(
+                "'{}' is the active key of instance '{}'; retire it first (clawkeep key retire {}) or pass --force",
+                key.name,
+                key.instance.as_deref().unwrap_or_default(),
+                key.name
+            )));
+        }
+        self.store.tx(|tx| {
+            store::delete_key(tx, key.id)?;
+            self.audit(tx, "key.remove", &key.name, json!({ "hint": key.hint, "fingerprint": key.fingerprint, "instance": key.instance, "forced": force }))
+        })?;
+        self.keychain.delete(&key.keychain_ref).map_err(|e| {
+            Error::InvalidState(format!(
+                "key '{}' was removed from the inventory, but its keychain entry '{}' (service '{}') could not be deleted: {e}",
+                key.name,
+                key.keychain_ref,
+                self.keychain.service()
+            ))
+        })?;
+        Ok(key)
+    }
+
+    // ---- audit, settings, self-check -------------------------------------------------------
+
+    pub fn audit_log(&self, since: Option<DateTime<Utc>>, subject: Option<&str>, limit: u32) -> Result<Vec<AuditEvent>> {
+        self.store.audit(since, subject, limit)
+    }
+
+    pub fn settings(&self) -> Result<Settings> {
+        let stored = self.store.setting("anthropic_base_url")?;
+        let (anthropic_base_url, source) = match std::env::var(BASE_URL_ENV).ok().filter(|s| !s.trim().is_empty()) {
+            Some(v) => (v.trim().trim_end_matches('/').to_string(), "env"),
+            None => match stored {
+                Some(v) => (v, "settings"),
+                None => (DEFAULT_BASE_URL.to_string(), "default"),
+            },
+        };
+        let ssh_identity = match self.store.setting("ssh_identity")? {
+            Some(v) => serde_json::from_str(&v).unwrap_or(SshIdentity::Agent),
+            None => SshIdentity::Agent,
+        };
+        Ok(Settings { anthropic_base_url, anthropic_base_url_source: source.into(), ssh_identity })
+    }
+
+    pub fn set_anthropic_base_url(&self, url: &str) -> Result<Settings> {
+        let url = url.trim().trim_end_matches('/');
+        let ok_scheme = url.starts_with("https://") || url.starts_with("http://127.") || url.starts_with("http://localhost") || url.starts_with("http://[::1]");
+        if !ok_scheme || url.contains(char::is_whitespace) {
+            return Err(Error::invalid("base url", "must be https:// (plain http only for a local fake on 127.0.0.1/localhost), without spaces"));
+        }
+        self.store.tx(|tx| {
+            store::set_setting(tx, "anthropic_base_url", url)?;
+            self.audit(tx, "settings.set", "anthropic_base_url", json!({ "value": url }))
+        })?;
+        self.settings()
+    }
+
+    pub fn set_ssh_identity(&self, identity: SshIdentity) -> Result<Settings> {
+        if let SshIdentity::KeyFile { path } = &identity {
+            check_text("key file", path, 1024)?;
+            if path.trim().is_empty() {
+                return Err(Error::invalid("key file", "must not be empty"));
+            }
+        }
+        let value = serde_json::to_string(&identity).unwrap_or_default();
+        self.store.tx(|tx| {
+            store::set_setting(tx, "ssh_identity", &value)?;
+            self.audit(tx, "settings.set", "ssh_identity", serde_json::to_value(&identity).unwrap_or_default())
+        })?;
+        self.settings()
+    }
+
+    /// Store and keychain reachable? Every key's secret present? Never fails: it reports.
+    pub fn self_check(&self) -> Result<SelfCheck> {
+        let (instances, keys) = self.store.counts()?;
+        let (keychain_ok, keychain_message, missing_secrets) = match self.keychain.probe() {
+            Ok(()) => {
+                let mut missing = Vec::new();
+                let mut message = format!("reachable (service '{}')", self.keychain.service());
+                for k in self.store.list_keys(None)? {
+                    match self.keychain.get(&k.keychain_ref) {
+                        Ok(_) => {}
+                        Err(crate::secrets::KeychainError::Missing { .. }) => missing.push(k.name),
+                        Err(e) => {
+                            message = e.to_string();
+                            break;
+                        }
+                    }
+                }
+                (missing.is_empty() && message.starts_with("reachable"), message, missing)
+            }
+            Err(e) => (false, e.to_string(), Vec::new()),
+        };
+        Ok(SelfCheck {
+            data_dir: self.data_dir.display().to_string(),
+            database: self.store.path().display().to_string(),
+            schema_version: self.store.schema_version()?,
+            instances,
+            keys,
+            keychain_ok,
+            keychain_message,
+            missing_secrets,
+        })
+    }
+}

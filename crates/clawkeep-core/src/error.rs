@@ -1,0 +1,103 @@
+//! The one error type of clawkeep-core, with a stable machine-readable code per variant.
+//!
+//! Front ends branch on [`Error::code`] (the desktop UI receives `{code, message}`), and show
+//! [`Error`]'s `Display` text to people. No variant ever carries a secret: key-format errors name
+//! a character class and a position, never the key.
+
+use serde::Serialize;
+
+/// Everything that can go wrong in core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field failed validation (name, host, port, owner, …).
+    #[error("{field}: {message}")]
+    InvalidInput { field: &'static str, message: String },
+
+    /// A pasted key failed the format rules.
+    #[error("{0}")]
+    KeyFormat(#[from] crate::keyfmt::KeyFormatError),
+
+    /// A key name that would not tell an on-call engineer who owns it and where it runs.
+    #[error("key name '{name}' is refused: {reason}. Suggested name: {suggestion} (pass --allow-name to keep yours; the override is audited)")]
+    KeyName { name: String, reason: String, suggestion: String },
+
+    /// The thing named does not exist.
+    #[error("no {kind} named '{name}'")]
+    NotFound { kind: &'static str, name: String },
+
+    /// A unique name or value is already taken.
+    #[error("{0}")]
+    Conflict(String),
+
+    /// Binding a key that already serves another instance.
+    #[error("key '{key}' already serves instance '{instance}'; a key serves one instance only. Add a separate key for this instance instead (sharing one key across instances is what Clawkeep exists to prevent)")]
+    KeyBoundElsewhere { key: String, instance: String },
+
+    /// The operation is not allowed in the object's current state.
+    #[error("{0}")]
+    InvalidState(String),
+
+    /// The OS keychain could not be used.
+    #[error("{0}")]
+    Keychain(#[from] crate::secrets::KeychainError),
+
+    /// The SQLite store failed.
+    #[error("store error: {0}")]
+    Store(String),
+
+    /// The store was written by a newer Clawkeep.
+    #[error("the data directory was written by a newer Clawkeep (schema {found}, this build knows {known}); upgrade Clawkeep")]
+    SchemaTooNew { found: i64, known: i64 },
+
+    /// A file system error (data directory, key file, ssh config).
+    #[error("{context}: {source}")]
+    Io { context: String, #[source] source: std::io::Error },
+}
+
+impl Error {
+    /// The stable code the UI and scripts branch on. Never change an existing code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { .. } => "invalid_input",
+            Error::KeyFormat(_) => "key_format",
+            Error::KeyName { .. } => "key_name",
+            Error::NotFound { .. } => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::KeyBoundElsewhere { .. } => "key_bound_elsewhere",
+            Error::InvalidState(_) => "invalid_state",
+            Error::Keychain(e) => e.code(),
+            Error::Store(_) => "store",
+            Error::SchemaTooNew { .. } => "schema_too_new",
+            Error::Io { .. } => "io",
+        }
+    }
+
+    /// The serialisable form that crosses IPC or `--json` output.
+    pub fn to_payload(&self) -> ErrorPayload {
+        ErrorPayload { code: self.code().to_string(), message: self.to_string() }
+    }
+
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidInput { field, message: message.into() }
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io { context: context.into(), source }
+    }
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Store(e.to_string())
+    }
+}
+
+/// `{code, message}`: how an error travels to the UI and to `--json` consumers.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ErrorPayload {
+    pub code: String,
+    pub message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

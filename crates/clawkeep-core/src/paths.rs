@@ -1,0 +1,40 @@
+//! Where Clawkeep keeps its data: one directory per user, shared by the CLI and the desktop app.
+//!
+//! Order: an explicit directory (`--data-dir`, or the app's setting) > `CLAWKEEP_HOME` >
+//! the platform data directory (`~/.local/share/clawkeep` on Linux, `~/Library/Application
+//! Support/clawkeep` on macOS, `%APPDATA%\clawkeep` on Windows).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+pub const DATA_DIR_ENV: &str = "CLAWKEEP_HOME";
+pub const DB_FILE: &str = "clawkeep.db";
+
+/// Resolves the data directory without touching the disk.
+pub fn resolve_data_dir(explicit: Option<&Path>) -> Result<PathBuf> {
+    if let Some(p) = explicit {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    dirs::data_dir()
+        .map(|d| d.join("clawkeep"))
+        .ok_or_else(|| Error::invalid("data directory", "the platform has no data directory; set CLAWKEEP_HOME or pass --data-dir"))
+}
+
+/// Creates the directory (mode 0700 on Unix) if it does not exist.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("cannot create data directory {}", dir.display()), e))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| Error::io(format!("cannot restrict {}", dir.display()), e))?;
+    }
+    Ok(())
+}

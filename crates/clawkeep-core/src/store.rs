@@ -1,0 +1,415 @@
+//! The SQLite store: one file per data directory, WAL, foreign keys, a busy timeout, and
+//! append-only migrations embedded at build time (tracked in `PRAGMA user_version`).
+//!
+//! Only non-secret facts are written here. Every multi-row change runs in one transaction, and
+//! the audit row for a change is written in the same transaction as the change.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+
+use crate::domain::*;
+use crate::error::{Error, Result};
+use crate::keyfmt::KeyKind;
+
+/// Migrations, oldest first. Append only: never edit a released one.
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub struct Store {
+    conn: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+fn ts(dt: &DateTime<Utc>) -> String {
+    dt.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn parse_opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    s.map(|s| parse_ts(&s)).transpose()
+}
+
+fn json_col<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
+    serde_json::from_str(s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn bad_value(what: &str, v: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("unexpected {what} '{v}' in the store").into(),
+    )
+}
+
+const INSTANCE_COLS: &str = "i.id, i.name, i.owner, i.environment, i.workload, i.purpose, i.ssh_host, i.ssh_port, i.ssh_user, \
+     i.host_key_fingerprint, i.state_dir, i.service_manager, i.injection, i.agents, i.expected_org_id, \
+     i.expected_workspace_id, i.tags, i.notes, i.draft, i.created_at, i.updated_at";
+
+fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
+    let purpose: String = r.get(5)?;
+    let injection: String = r.get(12)?;
+    Ok(Instance {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        owner: r.get(2)?,
+        environment: r.get(3)?,
+        workload: r.get(4)?,
+        purpose: Purpose::parse(&purpose).ok_or_else(|| bad_value("purpose", &purpose))?,
+        ssh_host: r.get(6)?,
+        ssh_port: r.get(7)?,
+        ssh_user: r.get(8)?,
+        host_key_fingerprint: r.get(9)?,
+        state_dir: r.get(10)?,
+        service_manager: json_col(&r.get::<_, String>(11)?)?,
+        injection: InjectionMethod::parse(&injection).ok_or_else(|| bad_value("injection", &injection))?,
+        agents: json_col(&r.get::<_, String>(13)?)?,
+        expected_org_id: r.get(14)?,
+        expected_workspace_id: r.get(15)?,
+        tags: json_col(&r.get::<_, String>(16)?)?,
+        notes: r.get(17)?,
+        draft: r.get(18)?,
+        created_at: parse_ts(&r.get::<_, String>(19)?)?,
+        updated_at: parse_ts(&r.get::<_, String>(20)?)?,
+    })
+}
+
+const KEY_COLS: &str = "k.id, k.name, k.kind, k.hint, k.fingerprint, k.length, k.keychain_ref, i.name, k.workspace_id, \
+     k.anthropic_key_id, k.status, k.name_override, k.created_at, k.expires_at, k.rotated_at, k.retired_at, k.updated_at";
+
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
+    let kind: String = r.get(2)?;
+    let status: String = r.get(10)?;
+    Ok(Key {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        kind: KeyKind::parse(&kind).ok_or_else(|| bad_value("key kind", &kind))?,
+        hint: r.get(3)?,
+        fingerprint: r.get(4)?,
+        length: r.get(5)?,
+        keychain_ref: r.get(6)?,
+        instance: r.get(7)?,
+        workspace_id: r.get(8)?,
+        anthropic_key_id: r.get(9)?,
+        status: KeyStatus::parse(&status).ok_or_else(|| bad_value("key status", &status))?,
+        name_override: r.get(11)?,
+        created_at: parse_ts(&r.get::<_, String>(12)?)?,
+        expires_at: parse_opt_ts(r.get(13)?)?,
+        rotated_at: parse_opt_ts(r.get(14)?)?,
+        retired_at: parse_opt_ts(r.get(15)?)?,
+        updated_at: parse_ts(&r.get::<_, String>(16)?)?,
+    })
+}
+
+/// An audit row to append (inside the same transaction as the change it records).
+pub struct AuditEntry<'a> {
+    pub at: DateTime<Utc>,
+    pub os_user: &'a str,
+    pub action: &'a str,
+    pub subject: &'a str,
+    pub details: serde_json::Value,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database file and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store> {
+        let conn = Connection::open(path).map_err(|e| Error::Store(format!("cannot open {}: {e}", path.display())))?;
+        Self::init(conn, path.to_path_buf())
+    }
+
+    /// An in-memory store for unit tests.
+    pub fn open_in_memory() -> Result<Store> {
+        Self::init(Connection::open_in_memory()?, PathBuf::from(":memory:"))
+    }
+
+    fn init(mut conn: Connection, path: PathBuf) -> Result<Store> {
+        conn.busy_timeout(Duration::from_secs(5))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", true)?;
+        migrate(&mut conn)?;
+        Ok(Store { conn: Mutex::new(conn), path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` in one transaction; commits only if it returns `Ok`.
+    pub fn tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self.conn();
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn().pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    // ---- reads -------------------------------------------------------------------------
+
+    pub fn instance_by_name(&self, name: &str) -> Result<Option<Instance>> {
+        instance_by_name(&self.conn(), name)
+    }
+
+    pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<Instance>> {
+        let conn = self.conn();
+        let mut sql = format!("SELECT {INSTANCE_COLS} FROM instances i WHERE 1=1");
+        let mut args: Vec<String> = Vec::new();
+        if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let like = format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            sql.push_str(
+                " AND (lower(i.name) LIKE ?1 ESCAPE '\\' OR lower(i.owner) LIKE ?1 ESCAPE '\\' OR lower(i.ssh_host) LIKE ?1 ESCAPE '\\' \
+                 OR lower(i.workload) LIKE ?1 ESCAPE '\\' OR lower(i.environment) LIKE ?1 ESCAPE '\\' OR lower(i.tags) LIKE ?1 ESCAPE '\\')",
+            );
+            args.push(like);
+        }
+        if let Some(o) = &filter.owner {
+            args.push(o.clone());
+            sql.push_str(&format!(" AND i.owner = ?{}", args.len()));
+        }
+        if let Some(e) = &filter.environment {
+            args.push(e.clone());
+            sql.push_str(&format!(" AND i.environment = ?{}", args.len()));
+        }
+        if let Some(t) = &filter.tag {
+            args.push(t.clone());
+            sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each(i.tags) WHERE value = ?{})", args.len()));
+        }
+        sql.push_str(" ORDER BY i.name");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), instance_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    pub fn key_by_name(&self, name: &str) -> Result<Option<Key>> {
+        key_by_name(&self.conn(), name)
+    }
+
+    pub fn key_by_fingerprint(&self, fp: &str) -> Result<Option<Key>> {
+        let conn = self.conn();
+        let sql = format!("SELECT {KEY_COLS} FROM keys k LEFT JOIN instances i ON i.id = k.instance_id WHERE k.fingerprint = ?1");
+        Ok(conn.query_row(&sql, [fp], key_from_row).optional()?)
+    }
+
+    pub fn list_keys(&self, instance: Option<&str>) -> Result<Vec<Key>> {
+        let conn = self.conn();
+        let mut sql = format!("SELECT {KEY_COLS} FROM keys k LEFT JOIN instances i ON i.id = k.instance_id");
+        if instance.is_some() {
+            sql.push_str(" WHERE i.name = ?1");
+        }
+        sql.push_str(" ORDER BY k.name");
+        let mut stmt = conn.prepare(&sql)?;
+        let rows = match instance {
+            Some(n) => stmt.query_map([n], key_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+            None => stmt.query_map([], key_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(rows)
+    }
+
+    /// The active key of each instance, by instance id, plus key counts: one query for the
+    /// whole fleet view.
+    pub fn fleet_key_facts(&self) -> Result<(std::collections::HashMap<i64, Key>, std::collections::HashMap<i64, u32>)> {
+        let conn = self.conn();
+        let sql = format!(
+            "SELECT {KEY_COLS}, k.instance_id FROM keys k JOIN instances i ON i.id = k.instance_id WHERE k.status = 'active'"
+        );
+        let mut stmt = conn.prepare(&sql)?;
+        let mut active = std::collections::HashMap::new();
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(17)?, key_from_row(r)?)))? {
+            let (id, key) = row?;
+            active.insert(id, key);
+        }
+        let mut counts = std::collections::HashMap::new();
+        let mut stmt = conn.prepare("SELECT instance_id, count(*) FROM keys WHERE instance_id IS NOT NULL GROUP BY instance_id")?;
+        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))? {
+            let (id, n) = row?;
+            counts.insert(id, n);
+        }
+        Ok((active, counts))
+    }
+
+    pub fn audit(&self, since: Option<DateTime<Utc>>, subject: Option<&str>, limit: u32) -> Result<Vec<AuditEvent>> {
+        let conn = self.conn();
+        let mut sql = "SELECT id, at, os_user, action, subject, details FROM audit WHERE at >= ?1".to_string();
+        if subject.is_some() {
+            sql.push_str(" AND subject = ?3");
+        }
+        sql.push_str(" ORDER BY id DESC LIMIT ?2");
+        let since = since.map(|s| ts(&s)).unwrap_or_default();
+        let mut stmt = conn.prepare(&sql)?;
+        let map = |r: &Row<'_>| {
+            Ok(AuditEvent {
+                id: r.get(0)?,
+                at: parse_ts(&r.get::<_, String>(1)?)?,
+                os_user: r.get(2)?,
+                action: r.get(3)?,
+                subject: r.get(4)?,
+                details: json_col(&r.get::<_, String>(5)?)?,
+            })
+        };
+        let rows = match subject {
+            Some(s) => stmt.query_map(params![since, limit, s], map)?.collect::<rusqlite::Result<Vec<_>>>()?,
+            None => stmt.query_map(params![since, limit], map)?.collect::<rusqlite::Result<Vec<_>>>()?,
+        };
+        Ok(rows)
+    }
+
+    pub fn counts(&self) -> Result<(u32, u32)> {
+        let conn = self.conn();
+        let i = conn.query_row("SELECT count(*) FROM instances", [], |r| r.get(0))?;
+        let k = conn.query_row("SELECT count(*) FROM keys", [], |r| r.get(0))?;
+        Ok((i, k))
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>> {
+        Ok(self.conn().query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| r.get(0)).optional()?)
+    }
+}
+
+// ---- statements usable inside a transaction ---------------------------------------------
+
+pub fn instance_by_name(conn: &Connection, name: &str) -> Result<Option<Instance>> {
+    let sql = format!("SELECT {INSTANCE_COLS} FROM instances i WHERE i.name = ?1");
+    Ok(conn.query_row(&sql, [name], instance_from_row).optional()?)
+}
+
+pub fn key_by_name(conn: &Connection, name: &str) -> Result<Option<Key>> {
+    let sql = format!("SELECT {KEY_COLS} FROM keys k LEFT JOIN instances i ON i.id = k.instance_id WHERE k.name = ?1");
+    Ok(conn.query_row(&sql, [name], key_from_row).optional()?)
+}
+
+pub fn active_key_of(conn: &Connection, instance_id: i64) -> Result<Option<Key>> {
+    let sql = format!(
+        "SELECT {KEY_COLS} FROM keys k LEFT JOIN instances i ON i.id = k.instance_id WHERE k.instance_id = ?1 AND k.status = 'active'"
+    );
+    Ok(conn.query_row(&sql, [instance_id], key_from_row).optional()?)
+}
+
+pub fn keys_of_instance(conn: &Connection, instance_id: i64) -> Result<Vec<Key>> {
+    let sql = format!("SELECT {KEY_COLS} FROM keys k LEFT JOIN instances i ON i.id = k.instance_id WHERE k.instance_id = ?1 ORDER BY k.created_at");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([instance_id], key_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn insert_instance(conn: &Connection, i: &Instance) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO instances (name, owner, environment, workload, purpose, ssh_host, ssh_port, ssh_user, host_key_fingerprint, \
+         state_dir, service_manager, injection, agents, expected_org_id, expected_workspace_id, tags, notes, draft, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+        params![
+            i.name, i.owner, i.environment, i.workload, i.purpose.as_str(), i.ssh_host, i.ssh_port, i.ssh_user,
+            i.host_key_fingerprint, i.state_dir, serde_json::to_string(&i.service_manager).unwrap_or_default(),
+            i.injection.as_str(), serde_json::to_string(&i.agents).unwrap_or_default(), i.expected_org_id,
+            i.expected_workspace_id, serde_json::to_string(&i.tags).unwrap_or_default(), i.notes, i.draft,
+            ts(&i.created_at), ts(&i.updated_at)
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+pub fn update_instance(conn: &Connection, i: &Instance) -> Result<()> {
+    conn.execute(
+        "UPDATE instances SET name=?2, owner=?3, environment=?4, workload=?5, purpose=?6, ssh_host=?7, ssh_port=?8, ssh_user=?9, \
+         host_key_fingerprint=?10, state_dir=?11, service_manager=?12, injection=?13, agents=?14, expected_org_id=?15, \
+         expected_workspace_id=?16, tags=?17, notes=?18, draft=?19, updated_at=?20 WHERE id=?1",
+        params![
+            i.id, i.name, i.owner, i.environment, i.workload, i.purpose.as_str(), i.ssh_host, i.ssh_port, i.ssh_user,
+            i.host_key_fingerprint, i.state_dir, serde_json::to_string(&i.service_manager).unwrap_or_default(),
+            i.injection.as_str(), serde_json::to_string(&i.agents).unwrap_or_default(), i.expected_org_id,
+            i.expected_workspace_id, serde_json::to_string(&i.tags).unwrap_or_default(), i.notes, i.draft,
+            ts(&i.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete_instance(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM instances WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn insert_key(conn: &Connection, k: &Key, instance_id: Option<i64>) -> Result<i64> {
+    conn.execute(
+        "INSERT INTO keys (name, kind, hint, fingerprint, length, keychain_ref, instance_id, workspace_id, anthropic_key_id, \
+         status, name_override, created_at, expires_at, rotated_at, retired_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+        params![
+            k.name, k.kind.as_str(), k.hint, k.fingerprint, k.length, k.keychain_ref, instance_id, k.workspace_id,
+            k.anthropic_key_id, k.status.as_str(), k.name_override, ts(&k.created_at), k.expires_at.as_ref().map(ts),
+            k.rotated_at.as_ref().map(ts), k.retired_at.as_ref().map(ts), ts(&k.updated_at)
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Updates a key's mutable facts (binding, status, ids, timestamps).
+pub fn update_key(conn: &Connection, k: &Key, instance_id: Option<i64>) -> Result<()> {
+    conn.execute(
+        "UPDATE keys SET instance_id=?2, workspace_id=?3, anthropic_key_id=?4, status=?5, expires_at=?6, rotated_at=?7, \
+         retired_at=?8, updated_at=?9 WHERE id=?1",
+        params![
+            k.id, instance_id, k.workspace_id, k.anthropic_key_id, k.status.as_str(), k.expires_at.as_ref().map(ts),
+            k.rotated_at.as_ref().map(ts), k.retired_at.as_ref().map(ts), ts(&k.updated_at)
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn delete_key(conn: &Connection, id: i64) -> Result<()> {
+    conn.execute("DELETE FROM keys WHERE id = ?1", [id])?;
+    Ok(())
+}
+
+pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        params![key, value],
+    )?;
+    Ok(())
+}
+
+pub fn append_audit(conn: &Connection, e: &AuditEntry<'_>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO audit (at, os_user, action, subject, details) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![ts(&e.at), e.os_user, e.action, e.subject, e.details.to_string()],
+    )?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    if current > SCHEMA_VERSION {
+        return Err(Error::SchemaTooNew { found: current, known: SCHEMA_VERSION });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql).map_err(|e| Error::Store(format!("migration {} failed: {e}", i + 1)))?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
