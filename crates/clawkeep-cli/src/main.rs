@@ -1,2 +1,40 @@
-//! `clawkeep`: the command line over clawkeep-core.
-fn main() {}
+//! `clawkeep`: the command line over clawkeep-core. Each subcommand parses its flags, calls one
+//! core operation, and prints a table (or JSON with `--json`). Exit codes: 0 ok, 1 failure,
+//! 2 usage. Secrets are read from a hidden prompt, stdin or a file — never from argv.
+
+mod cmd;
+mod input;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // A key on the command line is already in the shell history and the process list; refuse
+    // before clap can echo it back in a usage error.
+    if let Some(pos) = input::key_in_argv(&args) {
+        eprintln!(
+            "error: argument {pos} looks like an Anthropic key. Keys are never accepted as command-line arguments \
+             (they would land in shell history and the process list). Use `clawkeep key add NAME --stdin`, `--file FILE`, \
+             or the hidden prompt. If that key is real, consider it exposed and rotate it."
+        );
+        return ExitCode::from(2);
+    }
+    let cli = match cmd::Cli::try_parse_from(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    let json = cli.json;
+    match cmd::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            output::print_error(&e, json);
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! Printing: aligned plain-text tables for people, JSON for scripts, and errors as
+//! `error[code]: message` (or `{"error":{"code","message"}}` with `--json`).
+
+use serde::Serialize;
+
+pub fn json<T: Serialize>(value: &T) {
+    match serde_json::to_string_pretty(value) {
+        Ok(s) => println!("{s}"),
+        Err(e) => eprintln!("error: cannot encode output: {e}"),
+    }
+}
+
+/// A left-aligned table; empty cells print as `-`.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    if rows.is_empty() {
+        return;
+    }
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            let w = if c.is_empty() { 1 } else { c.chars().count() };
+            if i < widths.len() && w > widths[i] {
+                widths[i] = w;
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            let c = if c.is_empty() { "-" } else { c };
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(&format!("{:<w$}  ", c, w = widths[i]));
+            }
+        }
+        println!("{}", s.trim_end());
+    };
+    line(headers.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+/// Key/value lines for `show` commands.
+pub fn fields(pairs: &[(&str, String)]) {
+    let w = pairs.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (k, v) in pairs {
+        println!("{:<w$}  {}", format!("{k}:"), if v.is_empty() { "-" } else { v }, w = w + 1);
+    }
+}
+
+pub fn print_error(e: &anyhow::Error, as_json: bool) {
+    let (code, message) = match e.downcast_ref::<clawkeep_core::Error>() {
+        Some(core) => (core.code().to_string(), core.to_string()),
+        None => ("error".to_string(), format!("{e:#}")),
+    };
+    if as_json {
+        let v = serde_json::json!({ "error": { "code": code, "message": message } });
+        eprintln!("{v}");
+    } else {
+        eprintln!("error[{code}]: {message}");
+    }
+}
+
+pub fn opt(v: &Option<String>) -> String {
+    v.clone().unwrap_or_default()
+}
+
+pub fn date(d: &chrono::DateTime<chrono::Utc>) -> String {
+    d.format("%Y-%m-%d %H:%M").to_string()
+}
