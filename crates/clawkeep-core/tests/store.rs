@@ -1,0 +1,129 @@
+//! Store and rules tests on real SQLite files (an in-memory keychain double stands in for the
+//! OS keychain here; the CLI's end-to-end tests use the real one).
+
+use std::sync::Arc;
+
+use clawkeep_core::*;
+
+fn fake_key() -> String {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut s = ["sk", "ant", "api03-"].join("-");
+    while s.len() < 106 {
+        s.push(alphabet[rand::random_range(0..alphabet.len())] as char);
+    }
+    s + "AA"
+}
+
+fn open(dir: &std::path::Path, kc: Arc<MemoryKeychain>) -> Clawkeep {
+    Clawkeep::open(OpenOptions { data_dir: Some(dir.to_path_buf()), keychain: Some(kc), os_user: Some("tester".into()), ..Default::default() }).unwrap()
+}
+
+fn spec(name: &str) -> InstanceSpec {
+    InstanceSpec { name: name.into(), owner: "acme".into(), environment: "prod".into(), workload: "bot".into(), ssh_host: "127.0.1.1".into(), ssh_user: "ckh1".into(), ..Default::default() }
+}
+
+#[test]
+fn migrates_an_empty_file_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    // An empty file where the database goes (as a crashed first run could leave).
+    std::fs::write(dir.path().join("clawkeep.db"), b"").unwrap();
+    let kc = Arc::new(MemoryKeychain::new());
+    {
+        let ck = open(dir.path(), kc.clone());
+        assert_eq!(ck.store().schema_version().unwrap(), store::SCHEMA_VERSION);
+        ck.add_instance(spec("acme-prod-1")).unwrap();
+        ck.add_key(KeySpec { name: "openclaw-acme-prod-bot".into(), instance: Some("acme-prod-1".into()), ..Default::default() }, Secret::new(fake_key())).unwrap();
+    }
+    let ck = open(dir.path(), kc);
+    assert_eq!(ck.store().schema_version().unwrap(), store::SCHEMA_VERSION);
+    let rows = ck.list_instances(&InstanceFilter::default()).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].active_key.as_ref().unwrap().name, "openclaw-acme-prod-bot");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let sub = dir.path().join("fresh");
+        let _ = open(&sub, Arc::new(MemoryKeychain::new()));
+        assert_eq!(std::fs::metadata(&sub).unwrap().permissions().mode() & 0o777, 0o700);
+    }
+}
+
+#[test]
+fn refuses_a_newer_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let c = rusqlite::Connection::open(dir.path().join("clawkeep.db")).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().into()), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() }).unwrap_err();
+    assert_eq!(err.code(), "schema_too_new");
+}
+
+#[test]
+fn one_active_key_per_instance_is_enforced_by_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = open(dir.path(), Arc::new(MemoryKeychain::new()));
+    ck.add_instance(spec("acme-prod-1")).unwrap();
+    ck.add_key(KeySpec { name: "openclaw-acme-prod-a".into(), instance: Some("acme-prod-1".into()), ..Default::default() }, Secret::new(fake_key())).unwrap();
+    let b = ck.add_key(KeySpec { name: "openclaw-acme-prod-b".into(), instance: Some("acme-prod-1".into()), ..Default::default() }, Secret::new(fake_key())).unwrap();
+    assert_eq!(b.key.status, KeyStatus::Staged);
+    let c = rusqlite::Connection::open(dir.path().join("clawkeep.db")).unwrap();
+    let err = c.execute("UPDATE keys SET status = 'active' WHERE name = 'openclaw-acme-prod-b'", []).unwrap_err();
+    assert!(err.to_string().contains("UNIQUE"), "{err}");
+    let err = c.execute("DELETE FROM audit", []).unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+}
+
+#[test]
+fn keychain_failure_leaves_no_row_and_db_failure_leaves_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let kc = Arc::new(MemoryKeychain::new());
+    let ck = open(dir.path(), kc.clone());
+    ck.add_instance(spec("acme-prod-1")).unwrap();
+    kc.fail_with(Some(KeychainError::Locked { detail: "test".into() }));
+    let err = ck.add_key(KeySpec { name: "openclaw-acme-prod-a".into(), instance: Some("acme-prod-1".into()), ..Default::default() }, Secret::new(fake_key())).unwrap_err();
+    assert_eq!(err.code(), "keychain_locked");
+    assert!(err.to_string().contains("Unlock your login keyring"));
+    assert!(ck.list_keys(None).unwrap().is_empty());
+    kc.fail_with(None);
+    {
+        let c = rusqlite::Connection::open(dir.path().join("clawkeep.db")).unwrap();
+        c.execute_batch("CREATE TRIGGER f BEFORE INSERT ON keys BEGIN SELECT RAISE(ABORT, 'disk full'); END;").unwrap();
+    }
+    let err = ck.add_key(KeySpec { name: "openclaw-acme-prod-a".into(), instance: Some("acme-prod-1".into()), ..Default::default() }, Secret::new(fake_key())).unwrap_err();
+    assert_eq!(err.code(), "store");
+    assert!(kc.is_empty(), "secret left behind in the keychain");
+}
+
+#[test]
+fn editing_the_host_unpins_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = open(dir.path(), Arc::new(MemoryKeychain::new()));
+    ck.add_instance(spec("acme-prod-1")).unwrap();
+    ck.pin_host_key("acme-prod-1", "SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").unwrap();
+    let i = ck.edit_instance("acme-prod-1", InstancePatch { ssh_host: Some("127.0.1.2".into()), ..Default::default() }).unwrap();
+    assert_eq!(i.host_key_fingerprint, None);
+    let audit = ck.audit_log(None, Some("acme-prod-1"), 10).unwrap();
+    assert_eq!(audit[0].details["changed"], serde_json::json!(["host", "host_key_unpinned"]));
+    assert_eq!(audit[0].os_user, "tester");
+}
+
+#[test]
+fn fixed_clock_gives_key_age() {
+    let dir = tempfile::tempdir().unwrap();
+    let t0 = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&chrono::Utc);
+    let now = Arc::new(std::sync::Mutex::new(t0));
+    let n2 = now.clone();
+    let ck = Clawkeep::open(OpenOptions {
+        data_dir: Some(dir.path().into()),
+        keychain: Some(Arc::new(MemoryKeychain::new())),
+        clock: Some(Arc::new(move || *n2.lock().unwrap())),
+        ..Default::default()
+    })
+    .unwrap();
+    ck.add_instance(spec("acme-prod-1")).unwrap();
+    ck.add_key(KeySpec { name: "openclaw-acme-prod-a".into(), instance: Some("acme-prod-1".into()), ..Default::default() }, Secret::new(fake_key())).unwrap();
+    *now.lock().unwrap() = t0 + chrono::Duration::days(45);
+    let rows = ck.list_instances(&InstanceFilter::default()).unwrap();
+    assert_eq!(rows[0].active_key.as_ref().unwrap().age_days, 45);
+}
