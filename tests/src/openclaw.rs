@@ -1,0 +1,1 @@
+//! The real OpenClaw on a test host (placeholder, filled in next).
