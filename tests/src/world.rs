@@ -1120,8 +1120,17 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
 
     /// Like [`Host::ssh`] with stdin data and a deadline.
     pub fn ssh_with(&self, command: &str, stdin: Option<&[u8]>, timeout: Duration) -> Result<CmdOutput> {
+        self.ssh_opts(&[], command, stdin, timeout)
+    }
+
+    /// Like [`Host::ssh_with`] with extra `-o` options (e.g. `"LogLevel=INFO"` to see the banner).
+    pub fn ssh_opts(&self, options: &[&str], command: &str, stdin: Option<&[u8]>, timeout: Duration) -> Result<CmdOutput> {
         let mut cmd = Command::new("/usr/bin/ssh");
-        cmd.arg("-F").arg(&self.shared.ssh_config).arg(&self.name).arg("--").arg(command);
+        cmd.arg("-F").arg(&self.shared.ssh_config);
+        for o in options {
+            cmd.arg("-o").arg(o);
+        }
+        cmd.arg(&self.name).arg("--").arg(command);
         sys::run_with(cmd, stdin, timeout, sys::DEFAULT_CAPTURE)
     }
 
