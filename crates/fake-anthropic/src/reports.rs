@@ -1,0 +1,257 @@
+//! Usage and cost reports (F5, §1.6): UTC-aligned buckets, group_by, filters, `page` /
+//! `next_page` pagination, the data-lag knob, and costs in cents as decimal strings.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Response;
+use chrono::{DateTime, Duration, DurationRound, TimeDelta, Utc};
+use serde_json::{json, Map, Value};
+
+use crate::error::ApiError;
+use crate::query::Query;
+use crate::server::{fmt_time, json_response, Shared};
+use crate::state::{State, UsageRow};
+
+const USAGE_GROUPS: [&str; 6] = ["api_key_id", "workspace_id", "model", "service_tier", "context_window", "inference_geo"];
+
+struct Window {
+    width: TimeDelta,
+    buckets: Vec<(DateTime<Utc>, DateTime<Utc>)>,
+    next_page: Option<String>,
+}
+
+fn window(q: &Query, now: DateTime<Utc>, widths: &[&str]) -> Result<Window, ApiError> {
+    let starting_at = q.time("starting_at")?.ok_or_else(|| ApiError::invalid("starting_at: Field required"))?;
+    let ending_at = q.time("ending_at")?;
+    let bw = q.get("bucket_width").unwrap_or("1d");
+    if !widths.contains(&bw) {
+        let allowed: Vec<String> = widths.iter().map(|w| format!("'{w}'")).collect();
+        return Err(ApiError::invalid(format!("bucket_width: Input should be {}", allowed.join(", "))));
+    }
+    let (width, default_limit, max_limit) = match bw {
+        "1m" => (TimeDelta::minutes(1), 60, 1440),
+        "1h" => (TimeDelta::hours(1), 24, 168),
+        _ => (TimeDelta::days(1), 7, 31),
+    };
+    let limit = q.int("limit", default_limit, 1, max_limit)? as usize;
+    if let Some(end) = ending_at {
+        if end <= starting_at {
+            return Err(ApiError::invalid("ending_at: must be after starting_at"));
+        }
+    }
+    let mut start = starting_at.duration_trunc(width).unwrap_or(starting_at);
+    if let Some(page) = q.get("page") {
+        let secs = page
+            .strip_prefix("page_")
+            .and_then(|s| s.parse::<i64>().ok())
+            .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+            .ok_or_else(|| ApiError::invalid("page: Invalid page token"))?;
+        start = secs;
+    }
+    let end = ending_at.unwrap_or(now);
+    let mut buckets = Vec::new();
+    let mut t = start;
+    while t < end && buckets.len() < limit {
+        buckets.push((t, t + width));
+        t += width;
+    }
+    let next_page = (t < end && buckets.len() == limit).then(|| format!("page_{}", t.timestamp()));
+    Ok(Window { width, buckets, next_page })
+}
+
+fn visible_rows(state: &State) -> impl Iterator<Item = &UsageRow> {
+    let cutoff = state.now() - Duration::seconds(state.knobs.usage_lag_seconds);
+    state.usage.iter().filter(move |r| r.ts <= cutoff)
+}
+
+fn filter_list(q: &Query, name: &str) -> Vec<String> {
+    q.list(name)
+}
+
+fn matches(list: &[String], v: Option<&str>) -> bool {
+    list.is_empty() || v.is_some_and(|v| list.iter().any(|x| x == v))
+}
+
+fn group_by(q: &Query, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
+    let g = q.list("group_by");
+    for (i, x) in g.iter().enumerate() {
+        if !allowed.contains(&x.as_str()) {
+            let names: Vec<String> = allowed.iter().map(|a| format!("'{a}'")).collect();
+            return Err(ApiError::invalid(format!("group_by.{i}: Input should be {}", names.join(", "))));
+        }
+    }
+    Ok(g)
+}
+
+#[derive(Default)]
+struct Agg {
+    uncached: u64,
+    c5m: u64,
+    c1h: u64,
+    read: u64,
+    out: u64,
+    search: u64,
+}
+
+fn envelope(data: Vec<Value>, next_page: Option<String>) -> Value {
+    json!({"data": data, "has_more": next_page.is_some(), "next_page": next_page})
+}
+
+/// `GET /v1/organizations/usage_report/messages`.
+pub(crate) fn usage_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Body>, ApiError> {
+    let g = shared.lock();
+    let state = &g.state;
+    let win = window(q, state.now(), &["1d", "1h", "1m"])?;
+    let groups = group_by(q, &USAGE_GROUPS)?;
+    let f_keys = filter_list(q, "api_key_ids");
+    let f_ws = filter_list(q, "workspace_ids");
+    let f_models = filter_list(q, "models");
+    let f_tiers = filter_list(q, "service_tiers");
+    let f_ctx = filter_list(q, "context_window");
+    let f_geo = filter_list(q, "inference_geos");
+    let rows: Vec<&UsageRow> = visible_rows(state)
+        .filter(|r| matches(&f_keys, r.api_key_id.as_deref()))
+        .filter(|r| matches(&f_ws, r.workspace_id.as_deref()))
+        .filter(|r| matches(&f_models, Some(&r.model)))
+        .filter(|r| matches(&f_tiers, Some(&r.service_tier)))
+        .filter(|r| matches(&f_ctx, Some(&r.context_window)))
+        .filter(|r| matches(&f_geo, r.inference_geo.as_deref()))
+        .collect();
+    let has = |g: &str| groups.iter().any(|x| x == g);
+    let mut data = Vec::new();
+    for (b0, b1) in &win.buckets {
+        let mut agg: BTreeMap<[Option<String>; 6], Agg> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.ts >= *b0 && r.ts < *b1) {
+            let key = [
+                if has("api_key_id") { r.api_key_id.clone() } else { None },
+                if has("workspace_id") { r.workspace_id.clone() } else { None },
+                if has("model") { Some(r.model.clone()) } else { None },
+                if has("service_tier") { Some(r.service_tier.clone()) } else { None },
+                if has("context_window") { Some(r.context_window.clone()) } else { None },
+                if has("inference_geo") { r.inference_geo.clone() } else { None },
+            ];
+            let a = agg.entry(key).or_default();
+            a.uncached += r.uncached_input_tokens;
+            a.c5m += r.cache_creation_5m;
+            a.c1h += r.cache_creation_1h;
+            a.read += r.cache_read_input_tokens;
+            a.out += r.output_tokens;
+            a.search += r.web_search_requests;
+        }
+        let results: Vec<Value> = agg
+            .into_iter()
+            .map(|(k, a)| {
+                json!({
+                    "uncached_input_tokens": a.uncached,
+                    "cache_creation": {"ephemeral_1h_input_tokens": a.c1h, "ephemeral_5m_input_tokens": a.c5m},
+                    "cache_read_input_tokens": a.read,
+                    "output_tokens": a.out,
+                    "server_tool_use": {"web_search_requests": a.search},
+                    "api_key_id": k[0], "workspace_id": k[1], "model": k[2],
+                    "service_tier": k[3], "context_window": k[4], "inference_geo": k[5],
+                })
+            })
+            .collect();
+        data.push(json!({"starting_at": fmt_time(*b0), "ending_at": fmt_time(*b1), "results": results}));
+    }
+    let _ = win.width;
+    Ok(json_response(200, &envelope(data, win.next_page)))
+}
+
+/// An amount in units of 1e-8 cents, as a decimal string of cents ("12.5", "0.000375").
+pub fn format_cents(units: u128) -> String {
+    let int = units / 100_000_000;
+    let frac = units % 100_000_000;
+    if frac == 0 {
+        return int.to_string();
+    }
+    let f = format!("{frac:08}");
+    format!("{int}.{}", f.trim_end_matches('0'))
+}
+
+/// `GET /v1/organizations/cost_report`.
+pub(crate) fn cost_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Body>, ApiError> {
+    let g = shared.lock();
+    let state = &g.state;
+    let win = window(q, state.now(), &["1d"])?;
+    if q.list("group_by").iter().any(|x| x == "api_key_id") {
+        return Err(ApiError::invalid("group_by: api_key_id is not supported for the cost report; group by workspace_id and/or description"));
+    }
+    let groups = group_by(q, &["workspace_id", "description"])?;
+    let by_ws = groups.iter().any(|x| x == "workspace_id");
+    let by_desc = groups.iter().any(|x| x == "description");
+    let f_ws = filter_list(q, "workspace_ids");
+    let rows: Vec<&UsageRow> = visible_rows(state).filter(|r| matches(&f_ws, r.workspace_id.as_deref())).collect();
+    let mut data = Vec::new();
+    for (b0, b1) in &win.buckets {
+        // key: workspace, (description, cost_type, model, service_tier, token_type, context_window, inference_geo)
+        let mut agg: BTreeMap<(Option<String>, Option<[Option<String>; 7]>), u128> = BTreeMap::new();
+        for r in rows.iter().filter(|r| r.ts >= *b0 && r.ts < *b1) {
+            let (name, inp, outp) = match state.model(&r.model) {
+                Some(m) => (m.display_name.clone(), m.input_cents_per_mtok as u128, m.output_cents_per_mtok as u128),
+                None => (r.model.clone(), 0, 0),
+            };
+            let parts: [(&str, &str, &str, u128); 6] = [
+                ("tokens", "uncached_input_tokens", "Input Tokens", r.uncached_input_tokens as u128 * inp * 100),
+                ("tokens", "cache_creation.ephemeral_5m_input_tokens", "Input Tokens, Cache Write 5m", r.cache_creation_5m as u128 * inp * 125),
+                ("tokens", "cache_creation.ephemeral_1h_input_tokens", "Input Tokens, Cache Write 1h", r.cache_creation_1h as u128 * inp * 200),
+                ("tokens", "cache_read_input_tokens", "Input Tokens, Cache Read", r.cache_read_input_tokens as u128 * inp * 10),
+                ("tokens", "output_tokens", "Output Tokens", r.output_tokens as u128 * outp * 100),
+                // $10 per 1,000 searches = 1 cent each = 1e8 units.
+                ("web_search", "", "Web Search", r.web_search_requests as u128 * 100_000_000),
+            ];
+            for (cost_type, token_type, label, units) in parts {
+                if units == 0 {
+                    continue;
+                }
+                let ws = if by_ws { r.workspace_id.clone() } else { None };
+                let desc = by_desc.then(|| {
+                    [
+                        Some(format!("{name} Usage - {label}")),
+                        Some(cost_type.to_string()),
+                        Some(r.model.clone()),
+                        Some(r.service_tier.clone()),
+                        (!token_type.is_empty()).then(|| token_type.to_string()),
+                        Some(r.context_window.clone()),
+                        r.inference_geo.clone(),
+                    ]
+                });
+                *agg.entry((ws, desc)).or_default() += units;
+            }
+        }
+        let results: Vec<Value> = agg
+            .into_iter()
+            .map(|((ws, desc), units)| {
+                let mut o = Map::new();
+                o.insert("currency".into(), json!("USD"));
+                o.insert("amount".into(), json!(format_cents(units)));
+                o.insert("workspace_id".into(), json!(ws));
+                let d = desc.unwrap_or_default();
+                for (i, k) in ["description", "cost_type", "model", "service_tier", "token_type", "context_window", "inference_geo"]
+                    .iter()
+                    .enumerate()
+                {
+                    o.insert((*k).into(), json!(d[i]));
+                }
+                Value::Object(o)
+            })
+            .collect();
+        data.push(json!({"starting_at": fmt_time(*b0), "ending_at": fmt_time(*b1), "results": results}));
+    }
+    Ok(json_response(200, &envelope(data, win.next_page)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::format_cents;
+
+    #[test]
+    fn cents_format() {
+        assert_eq!(format_cents(0), "0");
+        assert_eq!(format_cents(100_000_000), "1");
+        assert_eq!(format_cents(1_250_000_000), "12.5");
+        assert_eq!(format_cents(37_500), "0.000375");
+    }
+}
