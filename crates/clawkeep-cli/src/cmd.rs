@@ -51,6 +51,8 @@ pub enum Command {
     Settings(SettingsCmd),
     /// Check that the store and the keychain work, and that every key's secret is present.
     SelfCheck,
+    /// Troubleshooting checklist: credential, account context, protocol, throughput, boundary.
+    Check(crate::cmd_check::CheckArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -254,6 +256,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit { since, subject, limit } => audit(&ck, since, subject, limit, json),
         Command::Settings(c) => settings(&ck, c, json),
         Command::SelfCheck => self_check(&ck, json),
+        Command::Check(a) => crate::cmd_check::run(&ck, a, json),
     }
 }
 
