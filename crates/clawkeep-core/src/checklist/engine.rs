@@ -38,7 +38,7 @@ impl CheckContext {
 }
 
 /// Options of a run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct CheckOptions {
     /// The opt-in billing probe (`max_tokens: 1`; costs a few tokens). Off by default.
     pub billing_probe: bool,
@@ -48,12 +48,6 @@ pub struct CheckOptions {
     pub skip_host: bool,
     /// Skip the API (host checks only).
     pub skip_api: bool,
-}
-
-impl Default for CheckOptions {
-    fn default() -> Self {
-        CheckOptions { billing_probe: false, domains: Vec::new(), skip_host: false, skip_api: false }
-    }
 }
 
 fn short(fp: &str) -> String {

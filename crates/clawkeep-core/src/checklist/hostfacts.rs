@@ -58,7 +58,7 @@ umask 077
 LC_ALL=C; export LC_ALL
 case "$ST" in "~") ST=$HOME ;; "~/"*) ST="$HOME/${ST#"~/"}" ;; esac
 if command -v timeout >/dev/null 2>&1; then TO() { timeout "$@"; }; else TO() { shift; "$@"; }; fi
-o() { printf '%s\n' "$*" | tr -d '\r'; }
+o() { printf '%s\n' "$*"; }
 hint() { h=$1; a=${h%"${h#????????????????}"}; b=${h#"${h%????}"}; printf '%s...%s' "$a" "$b"; }
 # emitk SOURCE VALUE: length, hint and SHA-256 of a key; the value itself is never printed.
 emitk() {
@@ -178,8 +178,8 @@ fi
 for f in .bash_history .zsh_history .sh_history .histfile .local/share/fish/fish_history .python_history .node_repl_history .psql_history .mysql_history; do
   scanb "history:$HOME/$f" "$HOME/$f"
 done
-find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k 2>/dev/null | head -n 5000 | while IFS= read -r f; do
-  if grep -qE 'sk-ant-[a-z]+[0-9]*-' "$f" 2>/dev/null; then scanb "world:$f" "$f"; fi
+find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | head -n 200 | while IFS= read -r f; do
+  scanb "world:$f" "$f"
 done
 # gateway logs: 429/529/401 counts in the last hour and day
 lf=$(sed -n 's/.*"\{0,1\}file"\{0,1\}[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$ST/openclaw.json" 2>/dev/null | head -n 3)
@@ -683,7 +683,7 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                buf.push(if x % 5 == 0 { b'|' } else if x % 7 == 0 { b'\n' } else { (x % 256) as u8 });
+                buf.push(if x.is_multiple_of(5) { b'|' } else if x.is_multiple_of(7) { b'\n' } else { (x % 256) as u8 });
             }
             let _ = parse(&buf, n);
         }
