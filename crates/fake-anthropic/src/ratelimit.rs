@@ -172,7 +172,7 @@ impl Buckets {
                 let need = amount.min(cap);
                 if b.level + 1e-9 < need {
                     let wait = if cap > 0.0 { ((need - b.level) / (cap / 60.0)).ceil() } else { 60.0 };
-                    let worse = denial.map_or(true, |(_, _, w, _)| wait > w);
+                    let worse = denial.is_none_or(|(_, _, w, _)| wait > w);
                     if worse {
                         denial = Some((kind, limit, wait, s.label));
                     }

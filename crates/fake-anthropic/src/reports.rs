@@ -85,6 +85,10 @@ fn group_by(q: &Query, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
     Ok(g)
 }
 
+/// Cost grouping: workspace, then the description dimensions (description, cost_type, model,
+/// service_tier, token_type, context_window, inference_geo) when grouped by description.
+type CostKey = (Option<String>, Option<[Option<String>; 7]>);
+
 #[derive(Default)]
 struct Agg {
     uncached: u64,
@@ -187,7 +191,7 @@ pub(crate) fn cost_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Bo
     let mut data = Vec::new();
     for (b0, b1) in &win.buckets {
         // key: workspace, (description, cost_type, model, service_tier, token_type, context_window, inference_geo)
-        let mut agg: BTreeMap<(Option<String>, Option<[Option<String>; 7]>), u128> = BTreeMap::new();
+        let mut agg: BTreeMap<CostKey, u128> = BTreeMap::new();
         for r in rows.iter().filter(|r| r.ts >= *b0 && r.ts < *b1) {
             let (name, inp, outp) = match state.model(&r.model) {
                 Some(m) => (m.display_name.clone(), m.input_cents_per_mtok as u128, m.output_cents_per_mtok as u128),
