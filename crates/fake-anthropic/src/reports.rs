@@ -54,15 +54,18 @@ fn window(q: &Query, now: DateTime<Utc>, widths: &[&str]) -> Result<Window, ApiE
     let mut buckets = Vec::new();
     let mut t = start;
     while t < end && buckets.len() < limit {
-        buckets.push((t, t + width));
-        t += width;
+        let Some(next) = t.checked_add_signed(width) else { break };
+        buckets.push((t, next));
+        t = next;
     }
     let next_page = (t < end && buckets.len() == limit).then(|| format!("page_{}", t.timestamp()));
     Ok(Window { width, buckets, next_page })
 }
 
 fn visible_rows(state: &State) -> impl Iterator<Item = &UsageRow> {
-    let cutoff = state.now() - Duration::seconds(state.knobs.usage_lag_seconds);
+    let now = state.now();
+    let lag = Duration::try_seconds(state.knobs.usage_lag_seconds).unwrap_or(Duration::zero());
+    let cutoff = now.checked_sub_signed(lag).unwrap_or(now);
     state.usage.iter().filter(move |r| r.ts <= cutoff)
 }
 

@@ -1522,3 +1522,48 @@ fn binary_refuses_a_non_loopback_listen_address() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback"), "{err}");
 }
+
+#[tokio::test]
+async fn hostile_inputs_never_crash_the_server() {
+    let fake = healthy().await;
+    let k = key(&fake, "instance-a");
+    control(&fake, reqwest::Method::POST, "/__fake/console/api_keys", Some(json!({"name": "x", "expires_in": i64::MAX}))).await;
+    control(&fake, reqwest::Method::POST, "/__fake/knobs", Some(json!({"usage_lag_seconds": i64::MAX}))).await;
+    control(&fake, reqwest::Method::POST, "/__fake/clock/advance", Some(json!({"seconds": 1e300}))).await;
+    control(&fake, reqwest::Method::POST, "/__fake/clock/advance", Some(json!({"seconds": -1e300}))).await;
+    let r = get("/v1/organizations/usage_report/messages?starting_at=9999-12-31T00:00:00Z&bucket_width=1m&limit=1440")
+        .key(&key(&fake, "admin"))
+        .send(&fake)
+        .await;
+    assert!(r.status == 200 || r.status == 400, "{}", r.body);
+    let weird = [
+        post_raw("/v1/messages", "\u{0}\u{1}\u{2}").key(&k),
+        post("/v1/messages", json!({"model": MODEL_SONNET_5, "max_tokens": u64::MAX, "messages": [{"role": "user", "content": "x"}]})).key(&k),
+        post("/v1/messages", json!({"model": MODEL_SONNET_5, "max_tokens": 8, "messages": [{"role": "tool", "content": 5}]})).key(&k),
+        post("/v1/messages", json!({"model": 5, "max_tokens": "8", "messages": "hi", "stream": "yes"})).key(&k),
+        get("/v1/models?limit=99999999999999999999999").key(&k),
+        get("/v1/models/%00%ff").key(&k),
+        get("/v1/organizations/api_keys?after_id=nope").key(&key(&fake, "admin")),
+    ];
+    for c in weird {
+        let r = c.send(&fake).await;
+        assert!((400..500).contains(&r.status) || r.status == 200, "{} {}", r.status, r.body);
+        let _ = r.json(); // always a JSON body
+    }
+    // Non-UTF-8 header bytes.
+    let head = b"GET /v1/models HTTP/1.1\r\nhost: x\r\nx-api-key: \xff\xfe\r\nanthropic-version: 2023-06-01\r\nconnection: close\r\n\r\n";
+    let addr = fake.addr();
+    let resp = tokio::task::spawn_blocking(move || {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(head).unwrap();
+        let mut out = String::new();
+        let _ = s.read_to_string(&mut out);
+        out
+    })
+    .await
+    .unwrap();
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+    // Still serving.
+    assert_eq!(get("/v1/organizations/me").key(&key(&fake, "admin")).send(&fake).await.status, 200);
+}
