@@ -34,12 +34,12 @@ BIN="$ROOT/target/$profile"
 echo "[run] the CLI is $BIN/clawkeep (add it to PATH: export PATH=\"$BIN:\$PATH\")"
 
 if [ "$demo" = 1 ]; then
-  if [ -x scripts/demo.sh ]; then
-    # demo.sh prints `export …` lines for its data dir and the fake's base URL.
-    eval "$(scripts/demo.sh up --print-env)"
-  else
-    echo "[run] the demo world is not available in this build" >&2
-  fi
+  # The demo's own data dir, Anthropic fake and test hosts (see scripts/demo.sh).
+  demo_env="${CLAWKEEP_DEMO_DIR:-$ROOT/.testworld/demo}/demo.env"
+  [ -f "$demo_env" ] || scripts/demo.sh up
+  # shellcheck disable=SC1090
+  . "$demo_env"
+  echo "[run] demo world up (CLAWKEEP_HOME=$CLAWKEEP_HOME); stop it with scripts/demo.sh down"
 fi
 
 if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "$BIN/clawkeep-desktop" ]; then
