@@ -189,9 +189,8 @@ impl Store {
     pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<(Instance, Option<KeyBrief>, u32)>> {
         let conn = self.conn();
         let mut sql = format!(
-            "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at, coalesce(kc.n, 0) \
-             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' \
-             LEFT JOIN (SELECT instance_id, count(*) AS n FROM keys GROUP BY instance_id) kc ON kc.instance_id = i.id WHERE 1=1"
+            "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at \
+             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
         );
         let mut args: Vec<String> = Vec::new();
         if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -233,10 +232,20 @@ impl Store {
                 }
                 None => None,
             };
-            let count: u32 = r.get(o + 5)?;
-            Ok((instance, key, count))
+            Ok((instance, key))
         })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        // Key counts in one streaming pass over the keys_instance index (a grouped join would
+        // build a temporary b-tree per call).
+        let mut counts = std::collections::HashMap::new();
+        if !rows.is_empty() {
+            let mut stmt = conn.prepare("SELECT instance_id, count(*) FROM keys WHERE instance_id IS NOT NULL GROUP BY instance_id")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))? {
+                let (id, n) = row?;
+                counts.insert(id, n);
+            }
+        }
+        Ok(rows.into_iter().map(|(i, k)| { let n = counts.get(&i.id).copied().unwrap_or(0); (i, k, n) }).collect())
     }
 
     pub fn key_by_name(&self, name: &str) -> Result<Option<Key>> {
