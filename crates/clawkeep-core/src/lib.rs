@@ -5,6 +5,7 @@
 //! knows about Tauri or the command line.
 
 pub mod app;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod keyfmt;
@@ -12,6 +13,7 @@ pub mod naming;
 pub mod paths;
 pub mod secret;
 pub mod secrets;
+pub mod ssh;
 pub mod sshconfig;
 pub mod store;
 
