@@ -381,6 +381,11 @@ impl<'a> DeploySession<'a> {
         Ok(DeploySession { job, ssh, opts: opts.clone() })
     }
 
+    /// Records the user's answer to the plan's stale-credential question.
+    pub fn consent_to_stale_removal(&mut self, yes: bool) {
+        self.opts.remove_stale = yes;
+    }
+
     pub fn host(&self) -> &HostSession {
         &self.ssh
     }
@@ -704,20 +709,22 @@ impl<'a> DeploySession<'a> {
         let mut attempts = 0u32;
         while Instant::now() < deadline && attempts < 10_000 {
             attempts += 1;
+            let per_try = deadline.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(200), Duration::from_secs(5));
             let r = if use_curl {
                 let cmd = format!("curl -s -m 5 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{port}/readyz");
-                self.ssh.exec("readyz", &cmd, None, Duration::from_secs(10)).await.map(|o| (o.stdout.trim().parse::<u16>().unwrap_or(0), String::new()))
+                self.ssh.exec("readyz", &cmd, None, per_try + Duration::from_secs(1)).await.map(|o| (o.stdout.trim().parse::<u16>().unwrap_or(0), String::new()))
             } else {
-                self.ssh.http_get_loopback(port, "/readyz", Duration::from_secs(5)).await
+                self.ssh.http_get_loopback(port, "/readyz", per_try).await
             };
             match r {
                 Ok((200, _)) => return Ok(()),
                 Ok((code, _)) => last = format!("HTTP {code}"),
-                Err(Error::Remote { message, .. }) if message.contains("administratively prohibited") || message.contains("cannot reach") && message.contains("prohibited") => {
+                Err(Error::Remote { message, .. }) if !use_curl && message.contains("prohibited") => {
+                    // sshd forbids TCP forwarding: ask curl on the host instead.
                     use_curl = true;
                     last = message;
                 }
-                Err(e @ Error::Remote { .. }) if e.to_string().contains("no answer within") && !use_curl => return Err(e),
+                Err(Error::Remote { message, .. }) if message.contains("no answer within") => last = "the gateway accepted the connection but did not answer".into(),
                 Err(e) => last = e.to_string(),
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
