@@ -340,10 +340,15 @@ fn restart_command(sm: &ServiceManager) -> String {
     }
 }
 
-/// Shell snippet that sets `pid` to the gateway's process (listening on `port`).
+/// Shell snippet that sets `pid` to the gateway's process (listening on `port`): the socket's
+/// inode from `/proc/net/tcp{,6}`, then the login user's own processes holding it (cheap even on
+/// a busy host), else `ss -p`, else (systemd) the unit's MainPID.
 fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
     let mut s = format!(
-        "pid=$(ss -ltnpH 'sport = :{port}' 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n1); "
+        "pid=; ino=$(awk '$4 == \"0A\" && $2 ~ /:{port:04X}$/ {{ print $10; exit }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null); \
+         if [ -n \"$ino\" ]; then for d in /proc/[0-9]*; do [ -O \"$d\" ] || continue; \
+           if ls -l \"$d/fd\" 2>/dev/null | grep -q \"socket:\\[$ino\\]\"; then pid=${{d#/proc/}}; break; fi; done; fi; \
+         if [ -z \"$pid\" ]; then pid=$(ss -ltnpH 'sport = :{port}' 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n1); fi; "
     );
     if let ServiceManager::SystemdUser { unit } = sm {
         s.push_str(&format!(
@@ -427,8 +432,33 @@ impl<'a> DeploySession<'a> {
         }
 
         // gateway.port from the host's own config (never assume 18789).
+        let agents = inst.agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
+        let mut probe = format!(
+            "SD={sd}; OC=$(command -v openclaw 2>/dev/null); \
+             if [ -z \"$OC\" ]; then for c in \"$HOME/.local/bin/openclaw\" \"$HOME/.npm-global/bin/openclaw\" \"$HOME/node_modules/.bin/openclaw\"; do if [ -x \"$c\" ]; then OC=$c; break; fi; done; fi; \
+             echo \"oc=$OC\"; \
+             for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && grep -qa 'anthropic:' \"$f\" 2>/dev/null; then echo \"profile=$a\"; fi; done; \
+             if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
+             if command -v ss >/dev/null 2>&1; then echo ss=1; fi; ",
+            sd = sh_quote(&sd)
+        );
+        if let ServiceManager::SystemdUser { unit } = &inst.service_manager {
+            probe.push_str(&format!(
+                "if command -v systemctl >/dev/null 2>&1 && systemctl --user show -p Environment --value {} 2>/dev/null | tr ' ' '\\n' | grep -q '^ANTHROPIC_API_KEY='; then echo unit_env=1; fi; ",
+                sh_quote(unit)
+            ));
+        }
+        probe.push_str("echo probe_done=1");
         let cfg_path = format!("{sd}/openclaw.json");
-        match self.ssh.read_file(&cfg_path, 4 << 20).await? {
+        let env_path = format!("{sd}/.env");
+        // The three reads are independent: one round trip instead of three.
+        let (cfg_r, env_r, probe_r) = tokio::join!(
+            self.ssh.read_file(&cfg_path, 4 << 20),
+            self.ssh.read_file(&env_path, 1 << 20),
+            self.ssh.exec("probe", &probe, None, self.opts.ssh.op_timeout)
+        );
+        let (cfg_bytes, old, out) = (cfg_r?, env_r?, probe_r?);
+        match cfg_bytes {
             None => plan.blockers.push(format!("{cfg_path} does not exist: is OpenClaw set up for {} in {sd}?", inst.ssh_user)),
             Some(bytes) => match json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(&bytes)) {
                 Err(e) => plan.blockers.push(format!("{cfg_path} is not valid JSON5 ({e}); fix it first, OpenClaw would refuse it too")),
@@ -451,8 +481,6 @@ impl<'a> DeploySession<'a> {
         }
 
         // .env
-        let env_path = format!("{sd}/.env");
-        let old = self.ssh.read_file(&env_path, 1 << 20).await?;
         let old_text = old.as_ref().map(|b| Secret::new(String::from_utf8_lossy(b).into_owned()));
         let (new_env, previous, dropped) = rewrite_env(old_text.as_ref().map(|s| s.expose()), &job.secret);
         let backup_path = format!("{sd}/.env.clawkeep-bak");
@@ -482,24 +510,6 @@ impl<'a> DeploySession<'a> {
         });
 
         // Probe for stale credentials and tools (one command; prints names only, never values).
-        let agents = inst.agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
-        let mut probe = format!(
-            "SD={sd}; OC=$(command -v openclaw 2>/dev/null); \
-             if [ -z \"$OC\" ]; then for c in \"$HOME/.local/bin/openclaw\" \"$HOME/.npm-global/bin/openclaw\" \"$HOME/node_modules/.bin/openclaw\"; do if [ -x \"$c\" ]; then OC=$c; break; fi; done; fi; \
-             echo \"oc=$OC\"; \
-             for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && grep -qa 'anthropic:' \"$f\" 2>/dev/null; then echo \"profile=$a\"; fi; done; \
-             if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
-             if command -v ss >/dev/null 2>&1; then echo ss=1; fi; ",
-            sd = sh_quote(&sd)
-        );
-        if let ServiceManager::SystemdUser { unit } = &inst.service_manager {
-            probe.push_str(&format!(
-                "if command -v systemctl >/dev/null 2>&1 && systemctl --user show -p Environment --value {} 2>/dev/null | tr ' ' '\\n' | grep -q '^ANTHROPIC_API_KEY='; then echo unit_env=1; fi; ",
-                sh_quote(unit)
-            ));
-        }
-        probe.push_str("echo probe_done=1");
-        let out = self.ssh.exec("probe", &probe, None, self.opts.ssh.op_timeout).await?;
         if kv(&out.stdout, "probe_done").is_empty() {
             return Err(Error::Remote { instance: inst.name.clone(), step: "probe".into(), message: format!("the host's shell did not run the probe: {}", out.brief()) });
         }
@@ -628,14 +638,19 @@ impl<'a> DeploySession<'a> {
     async fn write_and_verify(&self, plan: &DeployPlan, report: &mut DeployReport, progress: &ProgressFn) -> std::result::Result<(), (Error, bool)> {
         let p = &plan.private;
         let inst = &self.job.instance;
+        let mut lap = Instant::now();
+        let mut step = |r: &mut DeployReport, text: String| {
+            r.steps.push(format!("{text} [{} ms]", lap.elapsed().as_millis()));
+            lap = Instant::now();
+        };
         if let Some(old) = &p.old_env {
             self.ssh.write_atomic(&p.backup_path, old.expose().as_bytes()).await.map_err(|e| (e, false))?;
-            report.steps.push(format!("backed up .env to {}", p.backup_path));
+            step(report, format!("backed up .env to {}", p.backup_path));
         }
         let new_env = p.new_env.as_ref().ok_or_else(|| (Error::InvalidState("plan has no .env content".into()), false))?;
         self.ssh.write_atomic(&p.env_path, new_env.expose().as_bytes()).await.map_err(|e| (e, false))?;
         // From here on the host has changed.
-        report.steps.push(format!("wrote {} (0600, atomic)", p.env_path));
+        step(report, format!("wrote {} (0600, atomic)", p.env_path));
         for s in plan.stale.iter().filter(|s| s.removable) {
             match s.kind.as_str() {
                 "auth-profile" => {
@@ -658,10 +673,10 @@ impl<'a> DeploySession<'a> {
         }
         progress(&inst.name, Stage::Restarting);
         self.restart().await.map_err(|e| (e, true))?;
-        report.steps.push(format!("restarted the gateway ({})", restart_command(&inst.service_manager)));
+        step(report, format!("restarted the gateway ({})", restart_command(&inst.service_manager)));
         progress(&inst.name, Stage::Verifying);
         self.wait_ready(plan.gateway_port).await.map_err(|e| (e, true))?;
-        report.steps.push(format!("gateway ready on 127.0.0.1:{}", plan.gateway_port));
+        step(report, format!("gateway ready on 127.0.0.1:{}", plan.gateway_port));
         let (proc_fp, file_fp) = self.effective_fingerprints(plan.gateway_port).await.map_err(|e| (e, true))?;
         let want = &self.job.key.fingerprint;
         if file_fp.as_deref() != Some(want.as_str()) {
@@ -684,7 +699,7 @@ impl<'a> DeploySession<'a> {
                 return Err((Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: "the gateway process has no ANTHROPIC_API_KEY in its environment after the restart".into() }, true));
             }
         }
-        report.steps.push(format!("verified: the running gateway's key is {} (sha256 {})", self.job.key.hint, keyfmt::short_fingerprint(want)));
+        step(report, format!("verified: the running gateway's key is {} (sha256 {})", self.job.key.hint, keyfmt::short_fingerprint(want)));
         Ok(())
     }
 
@@ -727,7 +742,7 @@ impl<'a> DeploySession<'a> {
                 Err(Error::Remote { message, .. }) if message.contains("no answer within") => last = "the gateway accepted the connection but did not answer".into(),
                 Err(e) => last = e.to_string(),
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Err(Error::Remote {
             instance: self.job.instance.name.clone(),
@@ -858,8 +873,12 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
             return r;
         }
     };
+    let connected_ms = t0.elapsed().as_millis();
     progress(&name, Stage::Planning);
-    let report = match session.plan().await {
+    let t_plan = Instant::now();
+    let planned = session.plan().await;
+    let plan_ms = t_plan.elapsed().as_millis();
+    let report = match planned {
         Err(e) => {
             let mut r = DeployReport::new(job);
             r.error = Some(e.to_payload());
@@ -875,6 +894,8 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
     };
     session.close().await;
     let mut report = report;
+    report.steps.insert(0, format!("connected, host key {} verified, authenticated [{connected_ms} ms]", job.instance.host_key_fingerprint.as_deref().unwrap_or("?")));
+    report.steps.insert(1, format!("read the host's state and planned [{plan_ms} ms]"));
     report.duration_ms = t0.elapsed().as_millis() as u64;
     progress(&name, Stage::Done);
     report

@@ -170,6 +170,7 @@ pub struct HostSession {
     opts: SshOptions,
     handle: client::Handle<Checker>,
     sftp: tokio::sync::OnceCell<RawSftpSession>,
+    home: tokio::sync::OnceCell<String>,
     fingerprint: String,
 }
 
@@ -219,7 +220,7 @@ impl HostSession {
                 ),
             });
         }
-        Ok(HostSession { target: target.clone(), opts: opts.clone(), handle, sftp: tokio::sync::OnceCell::new(), fingerprint: pinned })
+        Ok(HostSession { target: target.clone(), opts: opts.clone(), handle, sftp: tokio::sync::OnceCell::new(), home: tokio::sync::OnceCell::new(), fingerprint: pinned })
     }
 
     pub fn target(&self) -> &SshTarget {
@@ -295,6 +296,10 @@ impl HostSession {
 
     /// The login user's home directory (absolute).
     pub async fn home(&self) -> Result<String> {
+        self.home.get_or_try_init(|| self.home_inner()).await.cloned()
+    }
+
+    async fn home_inner(&self) -> Result<String> {
         self.with_timeout("home", async {
             let s = self.sftp().await?;
             let name = s.realpath(".").await.map_err(|e| self.remote("home", e.to_string()))?;
