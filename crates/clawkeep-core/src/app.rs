@@ -316,22 +316,15 @@ impl Clawkeep {
 
     /// The fleet view: instances with their active key's public facts.
     pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<InstanceRow>> {
-        let instances = self.store.list_instances(filter)?;
-        let (mut active, counts) = self.store.fleet_key_facts()?;
         let now = self.now();
-        Ok(instances
+        Ok(self
+            .store
+            .list_instances(filter)?
             .into_iter()
-            .map(|instance| {
-                let active_key = active.remove(&instance.id).map(|k| KeyBrief {
-                    age_days: (now - k.created_at).num_days(),
-                    name: k.name,
-                    hint: k.hint,
-                    fingerprint: k.fingerprint,
-                    status: k.status,
-                    created_at: k.created_at,
-                });
-                let key_count = counts.get(&instance.id).copied().unwrap_or(0);
-                InstanceRow { instance, active_key, key_count }
+            .map(|(instance, active, key_count)| InstanceRow {
+                instance,
+                active_key: active.map(|k| KeyBrief { age_days: (now - k.created_at).num_days(), ..k }),
+                key_count,
             })
             .collect())
     }

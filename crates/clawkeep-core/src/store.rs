@@ -93,27 +93,31 @@ fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
 const KEY_COLS: &str = "k.id, k.name, k.kind, k.hint, k.fingerprint, k.length, k.keychain_ref, i.name, k.workspace_id, \
      k.anthropic_key_id, k.status, k.name_override, k.created_at, k.expires_at, k.rotated_at, k.retired_at, k.updated_at";
 
+/// Number of columns in `INSTANCE_COLS`, where joined columns start.
+const INSTANCE_COL_COUNT: usize = 21;
+
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
-    let kind: String = r.get(2)?;
-    let status: String = r.get(10)?;
+    let o = 0;
+    let kind: String = r.get(o + 2)?;
+    let status: String = r.get(o + 10)?;
     Ok(Key {
-        id: r.get(0)?,
-        name: r.get(1)?,
+        id: r.get(o)?,
+        name: r.get(o + 1)?,
         kind: KeyKind::parse(&kind).ok_or_else(|| bad_value("key kind", &kind))?,
-        hint: r.get(3)?,
-        fingerprint: r.get(4)?,
-        length: r.get(5)?,
-        keychain_ref: r.get(6)?,
-        instance: r.get(7)?,
-        workspace_id: r.get(8)?,
-        anthropic_key_id: r.get(9)?,
+        hint: r.get(o + 3)?,
+        fingerprint: r.get(o + 4)?,
+        length: r.get(o + 5)?,
+        keychain_ref: r.get(o + 6)?,
+        instance: r.get(o + 7)?,
+        workspace_id: r.get(o + 8)?,
+        anthropic_key_id: r.get(o + 9)?,
         status: KeyStatus::parse(&status).ok_or_else(|| bad_value("key status", &status))?,
-        name_override: r.get(11)?,
-        created_at: parse_ts(&r.get::<_, String>(12)?)?,
-        expires_at: parse_opt_ts(r.get(13)?)?,
-        rotated_at: parse_opt_ts(r.get(14)?)?,
-        retired_at: parse_opt_ts(r.get(15)?)?,
-        updated_at: parse_ts(&r.get::<_, String>(16)?)?,
+        name_override: r.get(o + 11)?,
+        created_at: parse_ts(&r.get::<_, String>(o + 12)?)?,
+        expires_at: parse_opt_ts(r.get(o + 13)?)?,
+        rotated_at: parse_opt_ts(r.get(o + 14)?)?,
+        retired_at: parse_opt_ts(r.get(o + 15)?)?,
+        updated_at: parse_ts(&r.get::<_, String>(o + 16)?)?,
     })
 }
 
@@ -174,9 +178,17 @@ impl Store {
         instance_by_name(&self.conn(), name)
     }
 
-    pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<Instance>> {
+    /// Instances matching `filter`, each with its active key (if any) and its number of keys:
+    /// one query, so the fleet view costs the same for 10 or 10,000 instances per row.
+    /// Only the active key's public brief is read (not every key column): this is the hot path
+    /// of the fleet view. `age_days` is left 0 for the caller, who knows "now".
+    pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<(Instance, Option<KeyBrief>, u32)>> {
         let conn = self.conn();
-        let mut sql = format!("SELECT {INSTANCE_COLS} FROM instances i WHERE 1=1");
+        let mut sql = format!(
+            "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at, coalesce(kc.n, 0) \
+             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' \
+             LEFT JOIN (SELECT instance_id, count(*) AS n FROM keys GROUP BY instance_id) kc ON kc.instance_id = i.id WHERE 1=1"
+        );
         let mut args: Vec<String> = Vec::new();
         if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let like = format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -200,7 +212,26 @@ impl Store {
         }
         sql.push_str(" ORDER BY i.name");
         let mut stmt = conn.prepare(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), instance_from_row)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            let instance = instance_from_row(r)?;
+            let o = INSTANCE_COL_COUNT;
+            let key = match r.get::<_, Option<String>>(o)? {
+                Some(name) => {
+                    let status: String = r.get(o + 3)?;
+                    Some(KeyBrief {
+                        name,
+                        hint: r.get(o + 1)?,
+                        fingerprint: r.get(o + 2)?,
+                        status: KeyStatus::parse(&status).ok_or_else(|| bad_value("key status", &status))?,
+                        created_at: parse_ts(&r.get::<_, String>(o + 4)?)?,
+                        age_days: 0,
+                    })
+                }
+                None => None,
+            };
+            let count: u32 = r.get(o + 5)?;
+            Ok((instance, key, count))
+        })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
@@ -227,28 +258,6 @@ impl Store {
             None => stmt.query_map([], key_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?,
         };
         Ok(rows)
-    }
-
-    /// The active key of each instance, by instance id, plus key counts: one query for the
-    /// whole fleet view.
-    pub fn fleet_key_facts(&self) -> Result<(std::collections::HashMap<i64, Key>, std::collections::HashMap<i64, u32>)> {
-        let conn = self.conn();
-        let sql = format!(
-            "SELECT {KEY_COLS}, k.instance_id FROM keys k JOIN instances i ON i.id = k.instance_id WHERE k.status = 'active'"
-        );
-        let mut stmt = conn.prepare(&sql)?;
-        let mut active = std::collections::HashMap::new();
-        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(17)?, key_from_row(r)?)))? {
-            let (id, key) = row?;
-            active.insert(id, key);
-        }
-        let mut counts = std::collections::HashMap::new();
-        let mut stmt = conn.prepare("SELECT instance_id, count(*) FROM keys WHERE instance_id IS NOT NULL GROUP BY instance_id")?;
-        for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))? {
-            let (id, n) = row?;
-            counts.insert(id, n);
-        }
-        Ok((active, counts))
     }
 
     pub fn audit(&self, since: Option<DateTime<Utc>>, subject: Option<&str>, limit: u32) -> Result<Vec<AuditEvent>> {

@@ -130,7 +130,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             let req = MintKey {
                 name: c.name.unwrap_or_else(|| "key".into()),
                 workspace_id: c.workspace_id,
-                expires_at: c.expires_in.map(|s| now + Duration::seconds(s)),
+                expires_at: c.expires_in.and_then(|s| now.checked_add_signed(Duration::try_seconds(s)?)),
                 ..MintKey::default()
             };
             let m = g.mint_key(&req).map_err(bad)?;

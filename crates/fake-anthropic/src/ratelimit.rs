@@ -78,7 +78,7 @@ impl View {
             return self.now;
         }
         let secs = ((self.limit as f64 - self.level).max(0.0) / per_sec).ceil();
-        self.now + Duration::seconds(secs as i64)
+        self.now.checked_add_signed(Duration::seconds(secs.min(1e9) as i64)).unwrap_or(self.now)
     }
 }
 
@@ -172,7 +172,7 @@ impl Buckets {
                 let need = amount.min(cap);
                 if b.level + 1e-9 < need {
                     let wait = if cap > 0.0 { ((need - b.level) / (cap / 60.0)).ceil() } else { 60.0 };
-                    let worse = denial.map_or(true, |(_, _, w, _)| wait > w);
+                    let worse = denial.is_none_or(|(_, _, w, _)| wait > w);
                     if worse {
                         denial = Some((kind, limit, wait, s.label));
                     }
@@ -265,7 +265,7 @@ impl Buckets {
 
     fn acceleration(&mut self, state: &State, now: DateTime<Utc>) -> Option<String> {
         let cfg = state.knobs.acceleration?;
-        let w = Duration::seconds(cfg.window_secs.max(1) as i64);
+        let w = Duration::seconds(cfg.window_secs.clamp(1, 86_400) as i64);
         while self.recent.front().is_some_and(|t| *t < now - w - w) || self.recent.len() > 100_000 {
             self.recent.pop_front();
         }

@@ -54,15 +54,18 @@ fn window(q: &Query, now: DateTime<Utc>, widths: &[&str]) -> Result<Window, ApiE
     let mut buckets = Vec::new();
     let mut t = start;
     while t < end && buckets.len() < limit {
-        buckets.push((t, t + width));
-        t += width;
+        let Some(next) = t.checked_add_signed(width) else { break };
+        buckets.push((t, next));
+        t = next;
     }
     let next_page = (t < end && buckets.len() == limit).then(|| format!("page_{}", t.timestamp()));
     Ok(Window { width, buckets, next_page })
 }
 
 fn visible_rows(state: &State) -> impl Iterator<Item = &UsageRow> {
-    let cutoff = state.now() - Duration::seconds(state.knobs.usage_lag_seconds);
+    let now = state.now();
+    let lag = Duration::try_seconds(state.knobs.usage_lag_seconds).unwrap_or(Duration::zero());
+    let cutoff = now.checked_sub_signed(lag).unwrap_or(now);
     state.usage.iter().filter(move |r| r.ts <= cutoff)
 }
 
@@ -84,6 +87,10 @@ fn group_by(q: &Query, allowed: &[&str]) -> Result<Vec<String>, ApiError> {
     }
     Ok(g)
 }
+
+/// Cost grouping: workspace, then the description dimensions (description, cost_type, model,
+/// service_tier, token_type, context_window, inference_geo) when grouped by description.
+type CostKey = (Option<String>, Option<[Option<String>; 7]>);
 
 #[derive(Default)]
 struct Agg {
@@ -187,7 +194,7 @@ pub(crate) fn cost_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Bo
     let mut data = Vec::new();
     for (b0, b1) in &win.buckets {
         // key: workspace, (description, cost_type, model, service_tier, token_type, context_window, inference_geo)
-        let mut agg: BTreeMap<(Option<String>, Option<[Option<String>; 7]>), u128> = BTreeMap::new();
+        let mut agg: BTreeMap<CostKey, u128> = BTreeMap::new();
         for r in rows.iter().filter(|r| r.ts >= *b0 && r.ts < *b1) {
             let (name, inp, outp) = match state.model(&r.model) {
                 Some(m) => (m.display_name.clone(), m.input_cents_per_mtok as u128, m.output_cents_per_mtok as u128),

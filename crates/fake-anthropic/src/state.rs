@@ -397,14 +397,16 @@ pub struct Clock {
 impl Clock {
     /// The fake's "now".
     pub fn now(&self) -> DateTime<Utc> {
-        self.frozen_at.unwrap_or_else(Utc::now) + Duration::milliseconds(self.offset_ms)
+        let base = self.frozen_at.unwrap_or_else(Utc::now);
+        base.checked_add_signed(Duration::milliseconds(self.offset_ms)).unwrap_or(base)
     }
 
     /// Moves time forward (or back, if negative) by `seconds`.
     pub fn advance(&mut self, seconds: f64) {
         let ms = (seconds * 1000.0).round();
         let ms = if ms.is_finite() { ms.clamp(-1e15, 1e15) as i64 } else { 0 };
-        self.offset_ms = self.offset_ms.saturating_add(ms);
+        // Bounded (±~30,000 years) so time arithmetic can never overflow.
+        self.offset_ms = self.offset_ms.saturating_add(ms).clamp(-1_000_000_000_000_000, 1_000_000_000_000_000);
     }
 }
 

@@ -1,0 +1,35 @@
+//! Build script: generates Tauri's context and the app's command permissions.
+//!
+//! Declaring the commands in an app manifest makes every command need an explicit
+//! `allow-<command>` in a capability (`capabilities/main.json`), instead of all app commands
+//! being callable by default.
+
+const COMMANDS: &[&str] = &[
+    "app_info",
+    "list_instances",
+    "instance_detail",
+    "add_instance",
+    "edit_instance",
+    "remove_instance",
+    "key_rules",
+    "suggest_key_name",
+    "add_key",
+    "list_keys",
+    "bind_key",
+    "retire_key",
+    "remove_key",
+    "audit_log",
+    "settings",
+    "set_anthropic_base_url",
+    "set_ssh_identity",
+    "self_check",
+    "cancel_operation",
+    "ui_mark",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new().app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .expect("tauri build script failed");
+}

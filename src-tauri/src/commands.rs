@@ -1,0 +1,156 @@
+//! The IPC commands: one per core operation, each a one-liner over [`Clawkeep`].
+//!
+//! Arguments are snake_case on the JavaScript side too (`rename_all = "snake_case"`), like the
+//! fields of the domain types. Every command returns `Result<T, ErrorPayload>`: errors reach the
+//! UI as `{code, message}`.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use clawkeep_core::keyfmt::KeyRules;
+use clawkeep_core::{
+    AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow,
+    InstanceSpec, Key, KeyAdded, KeySpec, Secret, SelfCheck, Settings, SshIdentity,
+};
+use tauri::ipc::Channel;
+use tauri::State;
+
+use crate::ops::{Operations, Progress};
+use crate::state::CoreState;
+use crate::types::AppInfo;
+
+type Reply<T> = Result<T, ErrorPayload>;
+
+/// Most audit entries one call returns.
+const AUDIT_MAX: u32 = 5000;
+
+/// Runs a core call on the blocking pool and maps its error to `{code, message}`.
+pub async fn blocking<T, F>(state: &CoreState, f: F) -> Reply<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Clawkeep) -> clawkeep_core::Result<T> + Send + 'static,
+{
+    let core = state.get()?;
+    tauri::async_runtime::spawn_blocking(move || f(&core))
+        .await
+        .map_err(|e| ErrorPayload { code: "internal".into(), message: format!("the operation stopped unexpectedly: {e}") })?
+        .map_err(|e| e.to_payload())
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn app_info(state: State<'_, CoreState>) -> Reply<AppInfo> {
+    blocking(&state, |c| Ok(AppInfo { version: env!("CARGO_PKG_VERSION").into(), data_dir: c.data_dir().display().to_string(), keychain_service: c.keychain().service().into() })).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn list_instances(state: State<'_, CoreState>, filter: Option<InstanceFilter>) -> Reply<Vec<InstanceRow>> {
+    blocking(&state, move |c| c.list_instances(&filter.unwrap_or_default())).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn instance_detail(state: State<'_, CoreState>, name: String) -> Reply<InstanceDetail> {
+    blocking(&state, move |c| c.instance_detail(&name)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn add_instance(state: State<'_, CoreState>, spec: InstanceSpec) -> Reply<Instance> {
+    blocking(&state, move |c| c.add_instance(spec)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn edit_instance(state: State<'_, CoreState>, name: String, patch: InstancePatch) -> Reply<Instance> {
+    blocking(&state, move |c| c.edit_instance(&name, patch)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_instance(state: State<'_, CoreState>, name: String) -> Reply<InstanceRemoved> {
+    blocking(&state, move |c| c.remove_instance(&name)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn key_rules(state: State<'_, CoreState>) -> Reply<KeyRules> {
+    blocking(&state, |c| Ok(c.key_rules())).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn suggest_key_name(state: State<'_, CoreState>, instance: String) -> Reply<String> {
+    blocking(&state, move |c| c.suggest_key_name(&instance)).await
+}
+
+/// The one command that receives a secret: the value is wrapped in [`Secret`] before anything
+/// else happens, and only the key's public facts come back.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn add_key(state: State<'_, CoreState>, spec: KeySpec, value: String) -> Reply<KeyAdded> {
+    let value = Secret::new(value);
+    blocking(&state, move |c| c.add_key(spec, value)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn list_keys(state: State<'_, CoreState>, instance: Option<String>) -> Reply<Vec<Key>> {
+    blocking(&state, move |c| c.list_keys(instance.as_deref())).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn bind_key(state: State<'_, CoreState>, key: String, instance: String) -> Reply<Key> {
+    blocking(&state, move |c| c.bind_key(&key, &instance)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn retire_key(state: State<'_, CoreState>, name: String) -> Reply<Key> {
+    blocking(&state, move |c| c.retire_key(&name)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn remove_key(state: State<'_, CoreState>, name: String, force: bool) -> Reply<Key> {
+    blocking(&state, move |c| c.remove_key(&name, force)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn audit_log(state: State<'_, CoreState>, since: Option<DateTime<Utc>>, subject: Option<String>, limit: Option<u32>) -> Reply<Vec<AuditEvent>> {
+    blocking(&state, move |c| c.audit_log(since, subject.as_deref().filter(|s| !s.trim().is_empty()), limit.unwrap_or(500).min(AUDIT_MAX))).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn settings(state: State<'_, CoreState>) -> Reply<Settings> {
+    blocking(&state, |c| c.settings()).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_anthropic_base_url(state: State<'_, CoreState>, url: String) -> Reply<Settings> {
+    blocking(&state, move |c| c.set_anthropic_base_url(&url)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_ssh_identity(state: State<'_, CoreState>, identity: SshIdentity) -> Reply<Settings> {
+    blocking(&state, move |c| c.set_ssh_identity(identity)).await
+}
+
+/// Self-check as a long operation (see the crate doc): progress on `on_progress`, cancellable
+/// with `cancel_operation(op_id)` between steps.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn self_check(state: State<'_, CoreState>, ops: State<'_, Arc<Operations>>, op_id: String, on_progress: Channel<Progress>) -> Reply<SelfCheck> {
+    let op = ops.start(&op_id)?;
+    let _ = on_progress.send(Progress::Started { operation: "self-check".into(), steps: 1 });
+    op.checkpoint()?;
+    let _ = on_progress.send(Progress::Step { step: 1, label: "checking the store and the keychain".into() });
+    let report = blocking(&state, |c| c.self_check()).await?;
+    if let Err(e) = op.checkpoint() {
+        let _ = on_progress.send(Progress::Cancelled);
+        return Err(e);
+    }
+    let _ = on_progress.send(Progress::Finished);
+    Ok(report)
+}
+
+/// Asks a running long operation to stop; `false` when no operation has that id.
+#[tauri::command(rename_all = "snake_case")]
+pub fn cancel_operation(ops: State<'_, Arc<Operations>>, op_id: String) -> bool {
+    ops.cancel(&op_id)
+}
+
+/// The UI reports a milestone (`fleet-rendered`: the first Fleet table is on screen). The app
+/// prints it with the time since the process started, for `scripts/bench-gui.sh`.
+#[tauri::command(rename_all = "snake_case")]
+pub fn ui_mark(name: String) -> Reply<u128> {
+    crate::marks::record(&name)
+}

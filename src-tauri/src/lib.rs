@@ -1,0 +1,90 @@
+//! The Clawkeep desktop app: a Tauri 2 shell over `clawkeep-core`.
+//!
+//! # Shape
+//! - [`commands`]: one `#[tauri::command]` per core operation. Each is a one-liner: it hands the
+//!   call to [`commands::blocking`], which runs it on Tauri's blocking pool (core calls block on
+//!   SQLite and the D-Bus keychain) and maps a core error to `{code, message}`
+//!   ([`clawkeep_core::ErrorPayload`]): the UI branches on `code`, the stable codes of
+//!   `clawkeep_core::Error::code`, and shows `message`.
+//! - [`state::CoreState`]: the one [`clawkeep_core::Clawkeep`] the app opens at start, on the same
+//!   data directory (`CLAWKEEP_HOME` or the platform data dir) and keychain service
+//!   (`CLAWKEEP_KEYCHAIN_SERVICE` or `clawkeep`) as the CLI, so what one writes the other shows.
+//!   If opening fails, every command answers with that error and the UI shows it.
+//! - [`window`]: creates the main window, restoring and saving its size in the UI-preferences
+//!   store (`tauri-plugin-store`, file `prefs.json` in the app's data dir). That store holds UI
+//!   preferences only (window size, theme, last view, table columns): never inventory, never a
+//!   secret.
+//!
+//! # Secrets
+//! No secret ever travels towards the UI: commands return the core's domain types, which hold a
+//! key's hint and fingerprint only. The one secret that crosses IPC goes the other way: the key
+//! value is a plain string argument of `add_key`, and the command wraps it in
+//! [`clawkeep_core::Secret`] (redacted `Debug`, wiped on drop) as its first statement. Nothing in
+//! this crate logs command arguments.
+//!
+//! # Long operations: progress and cancellation
+//! A long operation is a command taking an operation id chosen by the UI and a
+//! [`tauri::ipc::Channel`] of [`ops::Progress`] events, e.g.
+//! `self_check(op_id, on_progress)`. It registers the id in [`ops::Operations`], reports
+//! `started` / `step` / `finished` on the channel, and checks its cancel flag between steps; the
+//! UI cancels with `cancel_operation(op_id)`, after which the command stops at the next step
+//! boundary and fails with code `cancelled`. A core call in progress is never interrupted
+//! (it is a short transaction or a keychain round trip); future operations with many steps
+//! (checks of every instance, rotations) take the flag into their loop. The UI side lives in
+//! `ui/src/ipc/index.ts` (`runOperation`).
+//!
+//! # Security
+//! The CSP in `tauri.conf.json` allows only the app's own scripts and styles and IPC; the
+//! capability `capabilities/main.json` lists exactly the commands above plus the store plugin's
+//! load/get/set/save: no shell, file-system or HTTP plugin is present. The build script declares
+//! the app's commands in an app manifest, so a command not listed in the capability is refused.
+
+pub mod commands;
+pub mod marks;
+pub mod ops;
+pub mod state;
+pub mod types;
+pub mod window;
+
+pub use state::CoreState;
+
+/// Registers the app's commands and operation registry on a builder (used by [`run`] and by
+/// the IPC tests with Tauri's mock runtime).
+pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    builder.manage(std::sync::Arc::new(ops::Operations::default())).invoke_handler(tauri::generate_handler![
+        commands::app_info,
+        commands::list_instances,
+        commands::instance_detail,
+        commands::add_instance,
+        commands::edit_instance,
+        commands::remove_instance,
+        commands::key_rules,
+        commands::suggest_key_name,
+        commands::add_key,
+        commands::list_keys,
+        commands::bind_key,
+        commands::retire_key,
+        commands::remove_key,
+        commands::audit_log,
+        commands::settings,
+        commands::set_anthropic_base_url,
+        commands::set_ssh_identity,
+        commands::self_check,
+        commands::cancel_operation,
+        commands::ui_mark,
+    ])
+}
+
+/// Starts the app.
+pub fn run() -> Result<(), tauri::Error> {
+    marks::process_started();
+    let core = CoreState::open(clawkeep_core::OpenOptions::default());
+    register(tauri::Builder::default())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .manage(core)
+        .setup(|app| {
+            window::create_main(app.handle())?;
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+}

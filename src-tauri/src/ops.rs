@@ -1,0 +1,81 @@
+//! Long operations: progress events over a [`tauri::ipc::Channel`] and cancellation by id.
+//!
+//! The UI picks an operation id, passes it with a channel to the command, and may call
+//! `cancel_operation(id)`. The command holds an [`OpGuard`] for its lifetime (the id is
+//! unregistered when it ends) and calls [`OpGuard::checkpoint`] between steps.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use clawkeep_core::ErrorPayload;
+use serde::Serialize;
+
+/// One progress event of a long operation.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Progress {
+    Started { operation: String, steps: u32 },
+    Step { step: u32, label: String },
+    Finished,
+    Cancelled,
+}
+
+/// The running operations and their cancel flags.
+#[derive(Default)]
+pub struct Operations {
+    running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+}
+
+impl Operations {
+    /// Registers `id`; refused when an operation with that id is already running.
+    pub fn start(self: &Arc<Self>, id: &str) -> Result<OpGuard, ErrorPayload> {
+        let id = id.trim();
+        if id.is_empty() || id.len() > 64 {
+            return Err(ErrorPayload { code: "invalid_input".into(), message: "operation id: 1 to 64 characters".into() });
+        }
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        if running.contains_key(id) {
+            return Err(ErrorPayload { code: "conflict".into(), message: format!("operation '{id}' is already running") });
+        }
+        running.insert(id.to_string(), flag.clone());
+        Ok(OpGuard { ops: self.clone(), id: id.to_string(), flag })
+    }
+
+    /// Asks operation `id` to stop at its next step boundary. False if it is not running.
+    pub fn cancel(&self, id: &str) -> bool {
+        let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        match running.get(id.trim()) {
+            Some(flag) => {
+                flag.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// A registered operation; unregisters itself when dropped.
+pub struct OpGuard {
+    ops: Arc<Operations>,
+    id: String,
+    flag: Arc<AtomicBool>,
+}
+
+impl OpGuard {
+    /// `Err({code: "cancelled"})` once the UI asked to cancel.
+    pub fn checkpoint(&self) -> Result<(), ErrorPayload> {
+        if self.flag.load(Ordering::SeqCst) {
+            Err(ErrorPayload { code: "cancelled".into(), message: format!("operation '{}' was cancelled", self.id) })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+impl Drop for OpGuard {
+    fn drop(&mut self) {
+        self.ops.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.id);
+    }
+}

@@ -1,0 +1,298 @@
+//! IPC tests without a window: every command through Tauri's mock runtime, with a temporary
+//! data directory and the core's in-memory keychain. Errors are checked by their stable code.
+
+use std::sync::Arc;
+
+use clawkeep_core::{Clawkeep, MemoryKeychain, OpenOptions};
+use clawkeep_desktop::CoreState;
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, WebviewWindow, WebviewWindowBuilder};
+
+/// A well-formed fake API key made at run time (no key-shaped literal in the tree).
+fn fake_key(seed: u64) -> String {
+    let alphabet: Vec<char> = ('A'..='Z').chain('a'..='z').chain('0'..='9').chain(['-', '_']).collect();
+    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = String::from("sk-ant-");
+    s.push_str("api03-");
+    while s.len() < 106 {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        s.push(alphabet[(x >> 33) as usize % alphabet.len()]);
+    }
+    s.push_str("AA");
+    s
+}
+
+struct Harness {
+    _app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+    keychain: Arc<MemoryKeychain>,
+    dir: tempfile::TempDir,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let keychain = Arc::new(MemoryKeychain::new());
+    let core = Clawkeep::open(OpenOptions {
+        data_dir: Some(dir.path().join("data")),
+        keychain: Some(keychain.clone()),
+        os_user: Some("tester".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let app = clawkeep_desktop::register(mock_builder()).manage(CoreState::from_core(core)).build(mock_context(noop_assets())).unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    Harness { _app: app, window, keychain, dir }
+}
+
+fn request(cmd: &str, body: Value) -> InvokeRequest {
+    InvokeRequest {
+        cmd: cmd.into(),
+        callback: CallbackFn(0),
+        error: CallbackFn(1),
+        url: "tauri://localhost".parse().unwrap(),
+        body: InvokeBody::Json(body),
+        headers: Default::default(),
+        invoke_key: INVOKE_KEY.to_string(),
+    }
+}
+
+impl Harness {
+    fn call(&self, cmd: &str, body: Value) -> Result<Value, Value> {
+        get_ipc_response(&self.window, request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap())
+    }
+    fn ok(&self, cmd: &str, body: Value) -> Value {
+        self.call(cmd, body).unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
+    }
+    /// The error's code, after checking it has the `{code, message}` shape.
+    fn err(&self, cmd: &str, body: Value) -> String {
+        let e = self.call(cmd, body).expect_err(cmd);
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()), "{e}");
+        e["code"].as_str().unwrap().to_string()
+    }
+    fn add_acme(&self) {
+        self.ok("add_instance", json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "workload": "support", "ssh_host": "10.0.0.5", "ssh_user": "openclaw" } }));
+    }
+}
+
+#[test]
+fn app_info_names_the_shared_data_dir() {
+    let h = harness();
+    let info = h.ok("app_info", json!({}));
+    assert_eq!(info["data_dir"], json!(h.dir.path().join("data").display().to_string()));
+    assert_eq!(info["keychain_service"], "memory");
+    assert!(info["version"].as_str().is_some());
+}
+
+#[test]
+fn instances_add_list_detail_edit_remove() {
+    let h = harness();
+    assert_eq!(h.ok("list_instances", json!({})), json!([]));
+    h.add_acme();
+    let rows = h.ok("list_instances", json!({ "filter": { "search": "acme" } }));
+    assert_eq!(rows.as_array().unwrap().len(), 1);
+    assert_eq!(rows[0]["instance"]["ssh_port"], 22);
+    assert_eq!(rows[0]["active_key"], Value::Null);
+    assert_eq!(h.ok("list_instances", json!({ "filter": { "search": "nothing-like-it" } })), json!([]));
+
+    let detail = h.ok("instance_detail", json!({ "name": "acme-prod" }));
+    assert_eq!(detail["instance"]["agents"], json!(["main"]));
+    assert_eq!(detail["keys"], json!([]));
+
+    let edited = h.ok("edit_instance", json!({ "name": "acme-prod", "patch": { "workload": "billing", "agents": ["main", "ops"] } }));
+    assert_eq!(edited["workload"], "billing");
+    assert_eq!(edited["agents"], json!(["main", "ops"]));
+
+    let removed = h.ok("remove_instance", json!({ "name": "acme-prod" }));
+    assert_eq!(removed["instance"], "acme-prod");
+    assert_eq!(h.ok("list_instances", json!({})), json!([]));
+}
+
+#[test]
+fn instance_errors_carry_stable_codes() {
+    let h = harness();
+    h.add_acme();
+    let dup = json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "10.0.0.6", "ssh_user": "openclaw" } });
+    assert_eq!(h.err("add_instance", dup), "conflict");
+    let bad_host = json!({ "spec": { "name": "x1", "owner": "acme", "environment": "prod", "ssh_host": "-oProxyCommand=x", "ssh_user": "openclaw" } });
+    assert_eq!(h.err("add_instance", bad_host), "invalid_input");
+    assert_eq!(h.err("instance_detail", json!({ "name": "nope" })), "not_found");
+    assert_eq!(h.err("edit_instance", json!({ "name": "nope", "patch": {} })), "not_found");
+    assert_eq!(h.err("edit_instance", json!({ "name": "acme-prod", "patch": { "ssh_port": 0 } })), "invalid_input");
+    assert_eq!(h.err("remove_instance", json!({ "name": "nope" })), "not_found");
+}
+
+#[test]
+fn key_rules_and_name_suggestion() {
+    let h = harness();
+    let rules = h.ok("key_rules", json!({}));
+    assert_eq!(rules["charset"], "[A-Za-z0-9_-]");
+    let kinds: Vec<&str> = rules["kinds"].as_array().unwrap().iter().map(|k| k["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["api", "admin", "oauth"]);
+    assert_eq!(rules["kinds"][0]["expected_len"], 108);
+    h.add_acme();
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    assert_eq!(name, "openclaw-acme-prod-support");
+    assert_eq!(h.err("suggest_key_name", json!({ "instance": "nope" })), "not_found");
+}
+
+#[test]
+fn add_key_returns_hint_and_fingerprint_never_the_value() {
+    let h = harness();
+    h.add_acme();
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    let key = fake_key(1);
+    let added = h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": key }));
+    let text = added.to_string();
+    assert!(!text.contains(&key), "the key value came back over IPC");
+    assert!(!text.contains(&key[20..60]), "part of the key value came back over IPC");
+    assert_eq!(added["key"]["hint"], json!(format!("{}...{}", &key[..16], &key[key.len() - 4..])));
+    assert_eq!(added["key"]["fingerprint"].as_str().unwrap().len(), 64);
+    assert_eq!(added["key"]["status"], "active");
+    assert_eq!(added["warnings"], json!([]));
+    assert_eq!(h.keychain.len(), 1);
+
+    let rows = h.ok("list_instances", json!({}));
+    assert_eq!(rows[0]["active_key"]["hint"], added["key"]["hint"]);
+    let keys = h.ok("list_keys", json!({}));
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(h.ok("list_keys", json!({ "instance": "acme-prod" })).as_array().unwrap().len(), 1);
+    for cmd in ["list_keys", "list_instances", "audit_log"] {
+        assert!(!h.ok(cmd, json!({})).to_string().contains(&key[20..60]), "{cmd} leaks the key");
+    }
+}
+
+#[test]
+fn add_key_errors_carry_stable_codes_and_warnings() {
+    let h = harness();
+    h.add_acme();
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" })).as_str().unwrap().to_string();
+    let key = fake_key(2);
+    let spaced = format!("{} {}", &key[..30], &key[30..]);
+    let e = h.call("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": spaced })).unwrap_err();
+    assert_eq!(e["code"], "key_format");
+    assert!(e["message"].as_str().unwrap().contains("a space at position 31"), "{e}");
+    assert!(!e.to_string().contains(&key[10..40]));
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": name }, "value": "" })), "key_format");
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": "k", "instance": "acme-prod" }, "value": fake_key(3) })), "key_name");
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": name, "instance": "nope" }, "value": fake_key(3) })), "not_found");
+    assert_eq!(h.keychain.len(), 0);
+
+    // A truncated key is stored with a warning.
+    let truncated = &fake_key(4)[..100];
+    let added = h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": truncated }));
+    assert!(added["warnings"][0].as_str().unwrap().contains("looks truncated"), "{added}");
+    // The same value again is a conflict.
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": format!("{name}-2"), "allow_name": true }, "value": truncated })), "conflict");
+
+    // The keychain failing surfaces as its own code.
+    h.keychain.fail_with(Some(clawkeep_core::KeychainError::Locked { detail: "test".into() }));
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": "spare-key", "allow_name": true }, "value": fake_key(5) })), "keychain_locked");
+}
+
+#[test]
+fn bind_retire_remove_keys() {
+    let h = harness();
+    h.add_acme();
+    h.ok("add_instance", json!({ "spec": { "name": "beta-dev", "owner": "beta", "environment": "dev", "ssh_host": "beta.example.com", "ssh_user": "ops" } }));
+    h.ok("add_key", json!({ "spec": { "name": "spare-key", "allow_name": true }, "value": fake_key(6) }));
+    let bound = h.ok("bind_key", json!({ "key": "spare-key", "instance": "acme-prod" }));
+    assert_eq!(bound["status"], "active");
+    assert_eq!(h.err("bind_key", json!({ "key": "spare-key", "instance": "beta-dev" })), "key_bound_elsewhere");
+    assert_eq!(h.err("bind_key", json!({ "key": "nope", "instance": "beta-dev" })), "not_found");
+    assert_eq!(h.err("remove_key", json!({ "name": "spare-key", "force": false })), "invalid_state");
+    assert_eq!(h.ok("retire_key", json!({ "name": "spare-key" }))["status"], "retired");
+    assert_eq!(h.err("retire_key", json!({ "name": "nope" })), "not_found");
+    assert_eq!(h.ok("remove_key", json!({ "name": "spare-key", "force": false }))["name"], "spare-key");
+    assert_eq!(h.err("remove_key", json!({ "name": "spare-key", "force": true })), "not_found");
+    assert_eq!(h.keychain.len(), 0);
+}
+
+#[test]
+fn audit_log_records_changes() {
+    let h = harness();
+    h.add_acme();
+    let all = h.ok("audit_log", json!({}));
+    assert_eq!(all[0]["action"], "instance.add");
+    assert_eq!(all[0]["os_user"], "tester");
+    assert_eq!(h.ok("audit_log", json!({ "subject": "acme-prod", "limit": 1 })).as_array().unwrap().len(), 1);
+    assert_eq!(h.ok("audit_log", json!({ "subject": "other" })), json!([]));
+    assert_eq!(h.ok("audit_log", json!({ "since": "2999-01-01T00:00:00Z" })), json!([]));
+    assert!(h.call("audit_log", json!({ "since": "yesterday" })).is_err());
+}
+
+#[test]
+fn settings_read_and_write() {
+    let h = harness();
+    let s = h.ok("settings", json!({}));
+    assert_eq!(s["ssh_identity"], json!({ "kind": "agent" }));
+    let s = h.ok("set_anthropic_base_url", json!({ "url": "http://127.0.0.1:8787/" }));
+    assert_eq!(s["anthropic_base_url"], "http://127.0.0.1:8787");
+    assert_eq!(h.err("set_anthropic_base_url", json!({ "url": "http://example.com" })), "invalid_input");
+    let s = h.ok("set_ssh_identity", json!({ "identity": { "kind": "key-file", "path": "~/.ssh/id_ed25519" } }));
+    assert_eq!(s["ssh_identity"]["path"], "~/.ssh/id_ed25519");
+    assert_eq!(h.err("set_ssh_identity", json!({ "identity": { "kind": "key-file", "path": " " } })), "invalid_input");
+}
+
+#[test]
+fn self_check_reports_through_a_channel() {
+    let h = harness();
+    h.add_acme();
+    let report = h.ok("self_check", json!({ "op_id": "op-1", "on_progress": "__CHANNEL__:7" }));
+    assert_eq!(report["instances"], 1);
+    assert_eq!(report["keychain_ok"], true);
+    // The id is released when the operation ends, so it can be reused and no longer cancelled.
+    assert_eq!(h.ok("cancel_operation", json!({ "op_id": "op-1" })), json!(false));
+    assert_eq!(h.ok("self_check", json!({ "op_id": "op-1", "on_progress": "__CHANNEL__:8" }))["keychain_ok"], true);
+    assert_eq!(h.err("self_check", json!({ "op_id": "", "on_progress": "__CHANNEL__:9" })), "invalid_input");
+    h.keychain.fail_with(Some(clawkeep_core::KeychainError::Unavailable { detail: "no bus".into() }));
+    let report = h.ok("self_check", json!({ "op_id": "op-2", "on_progress": "__CHANNEL__:10" }));
+    assert_eq!(report["keychain_ok"], false);
+}
+
+#[test]
+fn cancellation_stops_an_operation_at_its_next_step() {
+    let ops = Arc::new(clawkeep_desktop::ops::Operations::default());
+    let op = ops.start("op-x").unwrap();
+    assert!(op.checkpoint().is_ok());
+    assert_eq!(ops.start("op-x").err().unwrap().code, "conflict");
+    assert!(ops.cancel("op-x"));
+    assert_eq!(op.checkpoint().unwrap_err().code, "cancelled");
+    drop(op);
+    assert!(!ops.cancel("op-x"));
+}
+
+#[test]
+fn a_core_that_failed_to_open_answers_every_command_with_its_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let state = CoreState::open(OpenOptions { data_dir: Some(file.join("data")), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() });
+    let app = clawkeep_desktop::register(mock_builder()).manage(state).build(mock_context(noop_assets())).unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    let e = get_ipc_response(&window, request("list_instances", json!({}))).unwrap_err();
+    assert_eq!(e["code"], "io", "{e}");
+}
+
+/// With the real configuration (capability `main`, app manifest), the UI may call the app's
+/// commands and the store's load/get/set/save, and nothing else.
+#[test]
+fn capability_allows_only_what_the_ui_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().into()), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() }).unwrap();
+    let app = clawkeep_desktop::register(mock_builder())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .manage(CoreState::from_core(core))
+        .build(tauri::generate_context!())
+        .unwrap();
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    let call = |cmd: &str, body: Value| get_ipc_response(&window, request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap());
+    assert_eq!(call("list_instances", json!({})).unwrap(), json!([]));
+    assert!(call("key_rules", json!({})).is_ok());
+    let denied = call("plugin:store|clear", json!({ "rid": 1 })).unwrap_err();
+    assert!(denied.to_string().contains("not allowed"), "{denied}");
+    let denied = call("plugin:store|delete", json!({ "rid": 1, "key": "x" })).unwrap_err();
+    assert!(denied.to_string().contains("not allowed"), "{denied}");
+}
