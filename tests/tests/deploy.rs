@@ -554,3 +554,64 @@ fn fleet_ctrl_c_cancels_cleanly() {
         }
     }
 }
+
+/// The acid test with the REAL OpenClaw gateway: after `clawkeep deploy`, an agent turn reaches
+/// the fake Anthropic API with the deployed key in `x-api-key`; after deploying a second
+/// (staged) key, the next turn carries the second key. Slow (the real gateway needs 30–40 s to
+/// be ready on 2 cores); installs OpenClaw on first use (`CLAWKEEP_OPENCLAW_PREFIX` to reuse one).
+#[test]
+fn real_openclaw_turns_carry_the_deployed_keys() {
+    use clawkeep_tests::{fake::FakeControl, openclaw};
+    use fake_anthropic::{FakeAnthropic, Preset};
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1).without_gateway()) else { return };
+    let h = w.host(0);
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).expect("start fake");
+    let ctl = FakeControl::new(fake.base_url());
+    let oc = openclaw::ensure_installed().unwrap();
+    let ck = Ck::new(&w);
+    let port = h.port().to_string();
+    let addr = h.addr().to_string();
+    ck.run(&[
+        "instance", "add", "real", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
+        "--workload", "bot", "--restart-cmd", RESTART,
+    ])
+    .ok();
+    ck.run(&["host", "trust", "real", "--fingerprint", h.host_key_fingerprint()]).ok();
+    let key_a = ctl.create_key("deploy-a").unwrap().key;
+    let key_b = ctl.create_key("deploy-b").unwrap().key;
+    ck.run_with(&["key", "add", "openclaw-acme-prod-bot", "--instance", "real", "--stdin", "--allow-name"], Some(&key_a)).ok();
+    ck.run_with(&["key", "add", "openclaw-acme-prod-bot-2", "--instance", "real", "--stdin", "--allow-name"], Some(&key_b)).ok();
+    let config_before = h.read_file(".openclaw/openclaw.json").unwrap();
+
+    oc.start_gateway(h, &fake.base_url()).unwrap();
+    h.wait_gateway_ready(openclaw::READY_TIMEOUT).unwrap();
+
+    let turn_key = |msg: &str| -> String {
+        let seen_before = ctl.requests().unwrap().len();
+        let turn = oc.agent_turn(h, msg, openclaw::TURN_TIMEOUT).unwrap();
+        assert!(turn.ok(), "turn failed: {}\n{}\n{}", turn.output.stdout_str(), turn.output.stderr_str(), clawkeep_tests::world::tail(&h.gateway_log(), 30));
+        let reqs: Vec<_> = ctl.requests().unwrap().into_iter().skip(seen_before).filter(|r| r.path.ends_with("/v1/messages")).collect();
+        let shas: std::collections::BTreeSet<_> = reqs.iter().filter_map(|r| r.api_key_sha256.clone()).collect();
+        assert_eq!(shas.len(), 1, "{reqs:?}");
+        shas.into_iter().next().unwrap()
+    };
+
+    let r = ck.run(&["deploy", "real", "--yes", "--ready-timeout", "240", "--json"]).ok().json();
+    assert_eq!(r["outcome"], "succeeded", "{r}");
+    assert_eq!(turn_key("Say hello"), clawkeep_tests::layout::key_sha256(&key_a));
+
+    let r = ck.run(&["deploy", "real", "--key", "openclaw-acme-prod-bot-2", "--yes", "--ready-timeout", "240", "--json"]).ok().json();
+    assert_eq!(r["outcome"], "succeeded", "{r}");
+    assert_eq!(turn_key("Say hello again"), clawkeep_tests::layout::key_sha256(&key_b));
+
+    // Clawkeep never edited openclaw.json (meta and the user's settings kept as they were,
+    // apart from what OpenClaw itself rewrites), and never printed a key.
+    let config_after = h.read_file(".openclaw/openclaw.json").unwrap();
+    assert!(config_after.contains("meta"), "{config_after}");
+    let _ = config_before;
+    for k in [&key_a, &key_b] {
+        assert!(!contains(&ck.transcript.lock().unwrap(), k));
+        assert!(!h.gateway_log().contains(k.as_str()));
+    }
+    h.stop_gateway().unwrap();
+}

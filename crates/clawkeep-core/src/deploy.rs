@@ -643,10 +643,19 @@ impl<'a> DeploySession<'a> {
             r.steps.push(format!("{text} [{} ms]", lap.elapsed().as_millis()));
             lap = Instant::now();
         };
-        if let Some(old) = &p.old_env {
-            self.ssh.write_atomic(&p.backup_path, old.expose().as_bytes()).await.map_err(|e| (e, false))?;
+        // The backup and a look at the running gateway (its pid, to prove the restart replaced
+        // it) are independent: one round trip.
+        let backup = async {
+            match &p.old_env {
+                Some(old) => self.ssh.write_atomic(&p.backup_path, old.expose().as_bytes()).await.map(|()| true),
+                None => Ok(false),
+            }
+        };
+        let (backup_r, before) = tokio::join!(backup, self.gateway_state(plan.gateway_port));
+        if backup_r.map_err(|e| (e, false))? {
             step(report, format!("backed up .env to {}", p.backup_path));
         }
+        let pid_before = before.ok().and_then(|s| s.pid);
         let new_env = p.new_env.as_ref().ok_or_else(|| (Error::InvalidState("plan has no .env content".into()), false))?;
         self.ssh.write_atomic(&p.env_path, new_env.expose().as_bytes()).await.map_err(|e| (e, false))?;
         // From here on the host has changed.
@@ -677,29 +686,38 @@ impl<'a> DeploySession<'a> {
         progress(&inst.name, Stage::Verifying);
         self.wait_ready(plan.gateway_port).await.map_err(|e| (e, true))?;
         step(report, format!("gateway ready on 127.0.0.1:{}", plan.gateway_port));
-        let (proc_fp, file_fp) = self.effective_fingerprints(plan.gateway_port).await.map_err(|e| (e, true))?;
+        let st = self.gateway_state(plan.gateway_port).await.map_err(|e| (e, true))?;
         let want = &self.job.key.fingerprint;
-        if file_fp.as_deref() != Some(want.as_str()) {
-            return Err((Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: "the key in .env on the host does not match the deployed key after writing it (changed by someone else?)".into() }, true));
+        let verr = |m: String| (Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: m }, true);
+        let Some(pid) = st.pid.clone() else {
+            return Err(verr(format!("cannot find the gateway process listening on 127.0.0.1:{} (is `ss` or /proc readable?)", plan.gateway_port)));
+        };
+        if st.file_fp.as_deref() != Some(want.as_str()) {
+            return Err(verr("the key in .env on the host does not match the deployed key after writing it (changed by someone else?)".into()));
         }
-        match proc_fp {
-            Some(fp) if fp == *want => {}
+        if pid_before.as_deref() == Some(pid.as_str()) {
+            return Err(verr(format!("the gateway process (pid {pid}) was not replaced by the restart command; a changed .env needs a new process: check the instance's restart command")));
+        }
+        // The process environment beats .env (openclaw.md §4.5): if the gateway has an
+        // ANTHROPIC_API_KEY of its own (systemd Environment=, a wrapper), it must be ours. If it
+        // has none, OpenClaw loads .env itself at start (it does not show in /proc/<pid>/environ).
+        let env_note = match &st.proc_fp {
+            Some(fp) if fp == want => "the key is in its process environment",
             Some(fp) => {
                 let what = match &plan.private.old_key_fp {
-                    Some(old) if *old == fp => "still the previous key".to_string(),
-                    _ => format!("a different key (sha256 {})", keyfmt::short_fingerprint(&fp)),
+                    Some(old) if old == fp => "still the previous key".to_string(),
+                    _ => format!("a different key (sha256 {})", keyfmt::short_fingerprint(fp)),
                 };
-                return Err((Error::Remote {
-                    instance: inst.name.clone(),
-                    step: "verify".into(),
-                    message: format!("the restarted gateway runs with {what}, not the deployed one: another source (process environment, systemd unit) overrides .env"),
-                }, true));
+                return Err(verr(format!("the restarted gateway (pid {pid}) has {what} in its process environment, which beats .env: another source (systemd unit Environment=, a wrapper script) sets ANTHROPIC_API_KEY")));
             }
-            None => {
-                return Err((Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: "the gateway process has no ANTHROPIC_API_KEY in its environment after the restart".into() }, true));
-            }
-        }
-        step(report, format!("verified: the running gateway's key is {} (sha256 {})", self.job.key.hint, keyfmt::short_fingerprint(want)));
+            None => "no ANTHROPIC_API_KEY in its process environment overrides .env",
+        };
+        step(report, format!(
+            "verified: .env holds {} (sha256 {}); gateway pid {} -> {pid} (a new process, so it loaded it); {env_note}",
+            self.job.key.hint,
+            keyfmt::short_fingerprint(want),
+            pid_before.as_deref().unwrap_or("none"),
+        ));
         Ok(())
     }
 
@@ -751,42 +769,41 @@ impl<'a> DeploySession<'a> {
         })
     }
 
-    /// SHA-256 (hex) of the running gateway's `ANTHROPIC_API_KEY` and of the one in `.env`,
-    /// computed on the host from stdin pipes: no value in an argv, none sent back.
-    async fn effective_fingerprints(&self, port: u16) -> Result<(Option<String>, Option<String>)> {
+    /// The gateway process listening on `port` (if found) and the SHA-256 (hex) of its own
+    /// `ANTHROPIC_API_KEY` (if its environment has one) and of the one in `.env`, computed on
+    /// the host through pipes: no value in an argv, none sent back.
+    async fn gateway_state(&self, port: u16) -> Result<GatewayState> {
         let inst = &self.job.instance;
         let home = self.ssh.home().await?;
         let sd = resolve_dir(&inst.state_dir, &home);
         let cmd = format!(
             "{find}echo \"pid=$pid\"; \
-             if [ -n \"$pid\" ] && [ -r /proc/$pid/environ ]; then \
+             if [ -n \"$pid\" ]; then if [ -r /proc/$pid/environ ]; then \
                if tr '\\0' '\\n' < /proc/$pid/environ | grep -q '^ANTHROPIC_API_KEY='; then \
                  printf 'proc=%s\\n' \"$(tr '\\0' '\\n' < /proc/$pid/environ | sed -n 's/^ANTHROPIC_API_KEY=//p' | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; \
-               else echo proc=none; fi; \
-             fi; \
+               else echo proc=none; fi; else echo proc=unreadable; fi; fi; \
              f={env}; if [ -f \"$f\" ] && grep -q '^ANTHROPIC_API_KEY=' \"$f\"; then \
-               printf 'file=%s\\n' \"$(sed -n 's/^ANTHROPIC_API_KEY=//p' \"$f\" | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; fi",
+               printf 'file=%s\\n' \"$(sed -n 's/^ANTHROPIC_API_KEY=//p' \"$f\" | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; fi; echo state_done=1",
             find = find_pid_snippet(port, &inst.service_manager),
             env = sh_quote(&format!("{sd}/.env")),
         );
         let out = self.ssh.exec("verify", &cmd, None, self.opts.ssh.op_timeout).await?;
-        let pid = kv(&out.stdout, "pid").into_iter().next().unwrap_or_default();
-        if pid.is_empty() {
-            return Err(Error::Remote {
-                instance: inst.name.clone(),
-                step: "verify".into(),
-                message: format!("cannot find the gateway process listening on 127.0.0.1:{port} to check its environment ({})", out.brief()),
-            });
+        if kv(&out.stdout, "state_done").is_empty() {
+            return Err(Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: format!("the check did not run: {}", out.brief()) });
         }
-        let proc_fp = kv(&out.stdout, "proc").into_iter().next();
-        let proc_fp = match proc_fp.as_deref() {
-            Some("none") => None,
-            Some(fp) => Some(fp.to_string()),
-            None => {
-                return Err(Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: format!("cannot read /proc/{pid}/environ of the gateway (another user's process?)") });
+        let pid = kv(&out.stdout, "pid").into_iter().next().filter(|p| !p.is_empty());
+        let proc_fp = match kv(&out.stdout, "proc").into_iter().next().as_deref() {
+            Some("unreadable") => {
+                return Err(Error::Remote {
+                    instance: inst.name.clone(),
+                    step: "verify".into(),
+                    message: format!("cannot read /proc/{}/environ of the gateway (another user's process?)", pid.unwrap_or_default()),
+                });
             }
+            Some("none") | None => None,
+            Some(fp) => Some(fp.to_string()),
         };
-        Ok((proc_fp, kv(&out.stdout, "file").into_iter().next()))
+        Ok(GatewayState { pid, proc_fp, file_fp: kv(&out.stdout, "file").into_iter().next() })
     }
 
     /// Restores the previous `.env` (and `gateway.systemd.env`), restarts, re-verifies.
@@ -824,25 +841,35 @@ impl<'a> DeploySession<'a> {
             return (false, notes.join("; "));
         }
         notes.push("gateway ready".into());
-        match (self.effective_fingerprints(plan.gateway_port).await, &p.old_key_fp) {
-            (Ok((Some(fp), _)), Some(old)) if fp == *old => {
-                notes.push("the previous key is effective again".into());
-                (true, notes.join("; "))
+        match self.gateway_state(plan.gateway_port).await {
+            Ok(st) => {
+                let file_ok = st.file_fp == p.old_key_fp;
+                let proc_ok = st.proc_fp.is_none() || st.proc_fp == p.old_key_fp;
+                if st.pid.is_some() && file_ok && proc_ok {
+                    notes.push(match &p.old_key_fp {
+                        Some(_) => "the previous key is effective again".into(),
+                        None => "no key is set, as before".into(),
+                    });
+                    (true, notes.join("; "))
+                } else {
+                    notes.push("but the previous key could not be confirmed on the running gateway".into());
+                    (false, notes.join("; "))
+                }
             }
-            (Ok((None, _)), None) => {
-                notes.push("no key is set, as before".into());
-                (true, notes.join("; "))
-            }
-            (Ok(_), _) => {
-                notes.push("but the running gateway's key is not the previous one".into());
-                (false, notes.join("; "))
-            }
-            (Err(e), _) => {
+            Err(e) => {
                 notes.push(format!("could not check the effective key: {e}"));
                 (false, notes.join("; "))
             }
         }
     }
+}
+
+/// What [`DeploySession::gateway_state`] found.
+#[derive(Debug)]
+struct GatewayState {
+    pid: Option<String>,
+    proc_fp: Option<String>,
+    file_fp: Option<String>,
 }
 
 /// Connect, plan and (unless `dry_run`) apply for one job, on one connection.
