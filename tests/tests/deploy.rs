@@ -615,3 +615,63 @@ fn real_openclaw_turns_carry_the_deployed_keys() {
     }
     h.stop_gateway().unwrap();
 }
+
+/// Method (b) with the REAL OpenClaw: `clawkeep deploy` of an `auth-profile` instance pastes the
+/// key into every agent's auth profile over stdin (hot, no restart); the next turn carries it;
+/// a second (staged) key replaces it, again without a restart.
+#[test]
+fn real_openclaw_auth_profile_method_is_hot() {
+    use clawkeep_tests::{fake::FakeControl, openclaw};
+    use fake_anthropic::{FakeAnthropic, Preset};
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1).without_gateway()) else { return };
+    let h = w.host(0);
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).expect("start fake");
+    let ctl = FakeControl::new(fake.base_url());
+    let oc = openclaw::ensure_installed().unwrap();
+    // `openclaw` on the host's PATH-less login: ~/.local/bin/openclaw (the probe looks there).
+    let wrapper = format!(
+        "#!/bin/sh\nexport PATH={}:$PATH OPENCLAW_NO_AUTO_UPDATE=1 NODE_COMPILE_CACHE=$HOME/.cache/node-compile-cache TMPDIR=$HOME/.cache/tmp\nexec {} {} \"$@\"\n",
+        oc.node.parent().unwrap().display(),
+        oc.node.display(),
+        oc.entry.display()
+    );
+    h.write_file(".local/bin/openclaw", wrapper.as_bytes(), 0o755).unwrap();
+    let ck = Ck::new(&w);
+    let (port, addr) = (h.port().to_string(), h.addr().to_string());
+    ck.run(&[
+        "instance", "add", "prof", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
+        "--workload", "bot", "--restart-cmd", RESTART, "--injection", "auth-profile",
+    ])
+    .ok();
+    ck.run(&["host", "trust", "prof", "--fingerprint", h.host_key_fingerprint()]).ok();
+    let key_a = ctl.create_key("profile-a").unwrap().key;
+    let key_b = ctl.create_key("profile-b").unwrap().key;
+    ck.run_with(&["key", "add", "openclaw-acme-prod-bot", "--instance", "prof", "--stdin", "--allow-name"], Some(&key_a)).ok();
+    ck.run_with(&["key", "add", "openclaw-acme-prod-bot-2", "--instance", "prof", "--stdin", "--allow-name"], Some(&key_b)).ok();
+    oc.start_gateway(h, &fake.base_url()).unwrap();
+    h.wait_gateway_ready(openclaw::READY_TIMEOUT).unwrap();
+    let pid = h.gateway_pid();
+
+    let turn_key = |msg: &str| -> String {
+        let seen_before = ctl.requests().unwrap().len();
+        let turn = oc.agent_turn(h, msg, openclaw::TURN_TIMEOUT).unwrap();
+        assert!(turn.ok(), "turn failed: {}\n{}", turn.output.stdout_str(), turn.output.stderr_str());
+        let reqs: Vec<_> = ctl.requests().unwrap().into_iter().skip(seen_before).filter(|r| r.path.ends_with("/v1/messages")).collect();
+        let shas: std::collections::BTreeSet<_> = reqs.iter().filter_map(|r| r.api_key_sha256.clone()).collect();
+        assert_eq!(shas.len(), 1, "{reqs:?}");
+        shas.into_iter().next().unwrap()
+    };
+    let (stop, sampler) = argv_sampler(vec![key_a.clone(), key_b.clone()]);
+    let r = ck.run(&["deploy", "prof", "--yes", "--json"]).ok().json();
+    assert_eq!(r["outcome"], "succeeded", "{r}");
+    assert_eq!(turn_key("Say hello"), clawkeep_tests::layout::key_sha256(&key_a));
+    let r = ck.run(&["deploy", "prof", "--key", "openclaw-acme-prod-bot-2", "--yes", "--json"]).ok().json();
+    assert_eq!(r["outcome"], "succeeded", "{r}");
+    assert_eq!(turn_key("Say hello again"), clawkeep_tests::layout::key_sha256(&key_b));
+    stop.store(true, Ordering::SeqCst);
+    assert!(!sampler.join().unwrap().0, "a key appeared in some process's argv");
+    assert_eq!(h.gateway_pid(), pid, "the auth-profile method must not restart the gateway");
+    let cfg = h.read_file(".openclaw/openclaw.json").unwrap();
+    assert!(cfg.contains("meta"), "{cfg}");
+    h.stop_gateway().unwrap();
+}

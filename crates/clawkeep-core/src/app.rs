@@ -844,7 +844,11 @@ impl Clawkeep {
             return Err(Error::InvalidState(format!("the keychain entry of key '{}' does not match its recorded fingerprint; re-add the key", chosen.name)));
         }
         let previous_active = active.filter(|a| a.id != chosen.id);
-        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active })
+        let previous_secret = match &previous_active {
+            Some(p) => self.keychain.get(&p.keychain_ref).ok(),
+            None => None,
+        };
+        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret })
     }
 
     /// Records a finished run (deployments table + audit, one transaction). When a staged key

@@ -44,6 +44,9 @@ pub struct DeployJob {
     pub secret: Secret,
     /// The instance's active key when `key` is a staged one: retired once `key` is verified.
     pub previous_active: Option<Key>,
+    /// The previous active key's value, to roll back methods whose old value can't be read
+    /// back from the host (auth profiles).
+    pub previous_secret: Option<Secret>,
 }
 
 impl DeployJob {
@@ -423,7 +426,7 @@ impl<'a> DeploySession<'a> {
             unchanged: false,
             private: PlanPrivate::default(),
         };
-        if inst.injection != InjectionMethod::EnvFile {
+        if inst.injection == InjectionMethod::SecretFile {
             plan.blockers.push(format!(
                 "injection method '{}' is not supported by this build's deploy yet; use env-file (`clawkeep instance edit {} --injection env-file`)",
                 inst.injection.as_str(),
@@ -437,7 +440,8 @@ impl<'a> DeploySession<'a> {
             "SD={sd}; OC=$(command -v openclaw 2>/dev/null); \
              if [ -z \"$OC\" ]; then for c in \"$HOME/.local/bin/openclaw\" \"$HOME/.npm-global/bin/openclaw\" \"$HOME/node_modules/.bin/openclaw\"; do if [ -x \"$c\" ]; then OC=$c; break; fi; done; fi; \
              echo \"oc=$OC\"; \
-             for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && grep -qa 'anthropic:' \"$f\" 2>/dev/null; then echo \"profile=$a\"; fi; done; \
+             for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && grep -qa 'anthropic:' \"$f\" \"$f-wal\" 2>/dev/null; then echo \"profile=$a\"; fi; done; \
+             if grep -qa 'anthropic:default' \"$SD/state/openclaw.sqlite\" \"$SD/state/openclaw.sqlite-wal\" 2>/dev/null; then for a in {agents}; do echo \"profile=$a\"; done; fi; \
              if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
              if command -v ss >/dev/null 2>&1; then echo ss=1; fi; ",
             sd = sh_quote(&sd)
@@ -515,8 +519,12 @@ impl<'a> DeploySession<'a> {
         }
         let oc = kv(&out.stdout, "oc").into_iter().next().filter(|s| !s.is_empty());
         plan.private.openclaw_bin = oc.clone();
-        for agent in kv(&out.stdout, "profile") {
-            let location = format!("{sd}/agents/{agent}/agent/openclaw-agent.sqlite");
+        let mut profile_agents = kv(&out.stdout, "profile");
+        profile_agents.dedup();
+        profile_agents.sort();
+        profile_agents.dedup();
+        for agent in profile_agents {
+            let location = format!("{sd} (auth profiles of agent {agent}: state/openclaw.sqlite or agents/{agent}/agent/openclaw-agent.sqlite)");
             match &oc {
                 Some(bin) => plan.stale.push(StaleCredential {
                     kind: "auth-profile".into(),
@@ -580,6 +588,9 @@ impl<'a> DeploySession<'a> {
             target: "/proc/<gateway pid>/environ and .env".into(),
             detail: format!("SHA-256 of the running gateway's ANTHROPIC_API_KEY equals {} (computed on the host)", keyfmt::short_fingerprint(&job.key.fingerprint)),
         });
+        if inst.injection == InjectionMethod::AuthProfile {
+            self.plan_auth_profile(&mut plan, &sd, oc.as_deref());
+        }
         plan.private.env_path = env_path;
         plan.private.backup_path = backup_path;
         plan.private.new_env = Some(new_env);
@@ -587,6 +598,94 @@ impl<'a> DeploySession<'a> {
         plan.private.old_env = old_text;
         plan.private.systemd_env_path = systemd_env_path;
         Ok(plan)
+    }
+
+    /// Method (b): per-agent auth profiles written with `openclaw models auth paste-api-key`
+    /// (key on stdin; hot, no restart). A profile beats every env var, so env-side "stale"
+    /// credentials don't matter here.
+    fn plan_auth_profile(&self, plan: &mut DeployPlan, sd: &str, oc: Option<&str>) {
+        let inst = &self.job.instance;
+        plan.stale.clear();
+        plan.blockers.retain(|b| !b.contains("ANTHROPIC_API_KEY") && !b.contains("auth profile"));
+        plan.steps.clear();
+        plan.diff.clear();
+        plan.unchanged = false;
+        let Some(bin) = oc else {
+            plan.blockers.push("the openclaw CLI was not found on the host (PATH, ~/.local/bin, ~/.npm-global/bin): the auth-profile method needs it".into());
+            return;
+        };
+        for a in &inst.agents {
+            plan.diff.push(format!("~ auth profile anthropic:default of agent {a} = {}", self.job.key.hint));
+            plan.steps.push(PlanStep {
+                action: "run".into(),
+                target: format!("{} models auth paste-api-key --provider anthropic --agent {} --profile-id anthropic:default", sh_quote(bin), sh_quote(a)),
+                detail: "the key on stdin; hot, no restart (OpenClaw rewrites its config and keeps meta)".into(),
+            });
+            plan.steps.push(PlanStep {
+                action: "check".into(),
+                target: format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite"),
+                detail: "the agent's auth store holds the key (matched on the host through stdin)".into(),
+            });
+        }
+        plan.steps.push(PlanStep {
+            action: "check".into(),
+            target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port),
+            detail: "gateway still ready".into(),
+        });
+        plan.warnings.push("the previous profile value cannot be read back from the host: rollback re-pastes the previous active key when Clawkeep knows it".into());
+    }
+
+    async fn paste_profiles(&self, secret: &Secret, plan: &DeployPlan) -> Result<Vec<String>> {
+        let inst = &self.job.instance;
+        let bin = plan.private.openclaw_bin.clone().unwrap_or_else(|| "openclaw".into());
+        let home = self.ssh.home().await?;
+        let sd = resolve_dir(&inst.state_dir, &home);
+        let mut done = Vec::new();
+        for a in &inst.agents {
+            let cmd = format!("{} models auth paste-api-key --provider anthropic --agent {} --profile-id anthropic:default", sh_quote(&bin), sh_quote(a));
+            let input = Secret::new(format!("{}\n", secret.expose()));
+            let out = self.ssh.exec("paste-api-key", &cmd, Some(input.expose().as_bytes()), self.opts.restart_timeout).await?;
+            if !out.success() {
+                return Err(Error::Remote { instance: inst.name.clone(), step: "paste-api-key".into(), message: format!("agent {a}: `{cmd}` failed: {}", out.brief()) });
+            }
+            // The key is stored in plain text in the agent's SQLite (openclaw.md §2.2): match it
+            // on the host with the pattern on stdin (never in argv), WAL file included.
+            // OpenClaw 2026.9 keeps profiles in the shared state DB; older layouts per agent.
+            let files = [format!("{sd}/state/openclaw.sqlite"), format!("{sd}/state/openclaw.sqlite-wal"), format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite"), format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite-wal")]
+                .iter()
+                .map(|f| sh_quote(f))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let check = format!("if grep -qaF -f - {files} 2>/dev/null; then echo stored=1; else echo stored=0; fi");
+            let out = self.ssh.exec("verify", &check, Some(input.expose().as_bytes()), self.opts.ssh.op_timeout).await?;
+            if kv(&out.stdout, "stored").first().map(String::as_str) != Some("1") {
+                return Err(Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: format!("agent {a}: the key is not in its auth store after paste-api-key") });
+            }
+            done.push(a.clone());
+        }
+        Ok(done)
+    }
+
+    async fn apply_auth_profile(&self, plan: &DeployPlan, report: &mut DeployReport, progress: &ProgressFn) -> std::result::Result<(), (Error, bool)> {
+        let t = Instant::now();
+        progress(&self.job.instance.name, Stage::Writing);
+        let agents = self.paste_profiles(&self.job.secret, plan).await.map_err(|e| (e, true))?;
+        report.steps.push(format!("auth profile anthropic:default set and found in the auth store of agent(s) {} [{} ms]", agents.join(", "), t.elapsed().as_millis()));
+        progress(&self.job.instance.name, Stage::Verifying);
+        let t = Instant::now();
+        self.wait_ready(plan.gateway_port).await.map_err(|e| (e, true))?;
+        report.steps.push(format!("gateway ready on 127.0.0.1:{} (hot reload, no restart) [{} ms]", plan.gateway_port, t.elapsed().as_millis()));
+        Ok(())
+    }
+
+    async fn rollback_auth_profile(&self, plan: &DeployPlan) -> (bool, String) {
+        match &self.job.previous_secret {
+            Some(prev) => match self.paste_profiles(prev, plan).await {
+                Ok(a) => (true, format!("re-pasted the previous active key into the auth profiles of agent(s) {}", a.join(", "))),
+                Err(e) => (false, format!("rollback failed: {e}")),
+            },
+            None => (false, "no previous key is known to Clawkeep to restore; the profiles may hold the new key: check with `openclaw models status` on the host".into()),
+        }
     }
 
     /// Applies a plan made by [`DeploySession::plan`] on this session: write, restart, verify,
@@ -613,13 +712,15 @@ impl<'a> DeploySession<'a> {
             fail(&mut report, Outcome::Cancelled, Error::Cancelled);
         } else {
             progress(&name, Stage::Writing);
-            match self.write_and_verify(&plan, &mut report, progress).await {
+            let auth_profile = self.job.instance.injection == InjectionMethod::AuthProfile;
+            let result = if auth_profile { self.apply_auth_profile(&plan, &mut report, progress).await } else { self.write_and_verify(&plan, &mut report, progress).await };
+            match result {
                 Ok(()) => report.outcome = Outcome::Succeeded,
                 Err((e, changed)) => {
                     report.error = Some(e.to_payload());
                     if changed {
                         progress(&name, Stage::RollingBack);
-                        let (ok, text) = self.rollback(&plan, &mut report).await;
+                        let (ok, text) = if auth_profile { self.rollback_auth_profile(&plan).await } else { self.rollback(&plan, &mut report).await };
                         report.outcome = if ok { Outcome::RolledBack } else { Outcome::RollbackFailed };
                         report.rollback = Some(text);
                     } else {
