@@ -675,3 +675,69 @@ fn real_openclaw_auth_profile_method_is_hot() {
     assert!(cfg.contains("meta"), "{cfg}");
     h.stop_gateway().unwrap();
 }
+
+/// Method (c) with the REAL OpenClaw: the key in a 0600 file referenced by a file SecretRef
+/// (config gains the provider, `meta` kept); the second key is hot-reloaded with
+/// `openclaw secrets reload`, no restart. Refused while `.env` sets ANTHROPIC_API_KEY.
+#[test]
+fn real_openclaw_secret_file_method() {
+    use clawkeep_tests::{fake::FakeControl, openclaw};
+    use fake_anthropic::{FakeAnthropic, Preset};
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1).without_gateway()) else { return };
+    let h = w.host(0);
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).expect("start fake");
+    let ctl = FakeControl::new(fake.base_url());
+    let oc = openclaw::ensure_installed().unwrap();
+    let wrapper = format!(
+        "#!/bin/sh\nexport PATH={}:$PATH OPENCLAW_NO_AUTO_UPDATE=1 NODE_COMPILE_CACHE=$HOME/.cache/node-compile-cache TMPDIR=$HOME/.cache/tmp\nexec {} {} \"$@\"\n",
+        oc.node.parent().unwrap().display(),
+        oc.node.display(),
+        oc.entry.display()
+    );
+    h.write_file(".local/bin/openclaw", wrapper.as_bytes(), 0o755).unwrap();
+    let ck = Ck::new(&w);
+    let (port, addr) = (h.port().to_string(), h.addr().to_string());
+    ck.run(&[
+        "instance", "add", "sf", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
+        "--workload", "bot", "--restart-cmd", RESTART, "--injection", "secret-file",
+    ])
+    .ok();
+    ck.run(&["host", "trust", "sf", "--fingerprint", h.host_key_fingerprint()]).ok();
+    let key_a = ctl.create_key("file-a").unwrap().key;
+    let key_b = ctl.create_key("file-b").unwrap().key;
+    ck.run_with(&["key", "add", "openclaw-acme-prod-bot", "--instance", "sf", "--stdin", "--allow-name"], Some(&key_a)).ok();
+    ck.run_with(&["key", "add", "openclaw-acme-prod-bot-2", "--instance", "sf", "--stdin", "--allow-name"], Some(&key_b)).ok();
+    oc.start_gateway(h, &fake.base_url()).unwrap();
+    h.wait_gateway_ready(openclaw::READY_TIMEOUT).unwrap();
+
+    // An env var would beat the SecretRef: refused.
+    let env_before = h.read_file(".openclaw/.env").unwrap();
+    h.write_file(".openclaw/.env", format!("{env_before}ANTHROPIC_API_KEY={}\n", fake_key()).as_bytes(), 0o600).unwrap();
+    let r = ck.run(&["deploy", "sf", "--dry-run"]).ok();
+    assert!(r.stdout.contains("BLOCKED") && r.stdout.contains("beats a config SecretRef"), "{}", r.stdout);
+    ck.run(&["deploy", "sf", "--yes"]).fails();
+    h.write_file(".openclaw/.env", env_before.as_bytes(), 0o600).unwrap();
+
+    let turn_key = |msg: &str| -> String {
+        let seen_before = ctl.requests().unwrap().len();
+        let turn = oc.agent_turn(h, msg, openclaw::TURN_TIMEOUT).unwrap();
+        assert!(turn.ok(), "turn failed: {}\n{}", turn.output.stdout_str(), turn.output.stderr_str());
+        let reqs: Vec<_> = ctl.requests().unwrap().into_iter().skip(seen_before).filter(|r| r.path.ends_with("/v1/messages")).collect();
+        let shas: std::collections::BTreeSet<_> = reqs.iter().filter_map(|r| r.api_key_sha256.clone()).collect();
+        assert_eq!(shas.len(), 1, "{reqs:?}");
+        shas.into_iter().next().unwrap()
+    };
+    let r = ck.run(&["deploy", "sf", "--yes", "--ready-timeout", "240", "--json"]).ok().json();
+    assert_eq!(r["outcome"], "succeeded", "{r}");
+    let md = std::fs::metadata(h.home().join(".openclaw/secrets/anthropic-api-key")).unwrap();
+    assert_eq!((md.mode() & 0o777, md.uid()), (0o600, h.uid()));
+    assert_eq!(turn_key("Say hello"), clawkeep_tests::layout::key_sha256(&key_a));
+    let pid = h.gateway_pid();
+    let r = ck.run(&["deploy", "sf", "--key", "openclaw-acme-prod-bot-2", "--yes", "--json"]).ok().json();
+    assert_eq!(r["outcome"], "succeeded", "{r}");
+    assert_eq!(h.gateway_pid(), pid, "secrets reload is hot");
+    assert_eq!(turn_key("Say hello again"), clawkeep_tests::layout::key_sha256(&key_b));
+    let cfg = h.read_file(".openclaw/openclaw.json").unwrap();
+    assert!(cfg.contains("\"meta\"") && cfg.contains("clawkeep_anthropic"), "{cfg}");
+    h.stop_gateway().unwrap();
+}

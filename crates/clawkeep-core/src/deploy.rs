@@ -162,6 +162,12 @@ struct PlanPrivate {
     systemd_env_path: String,
     new_systemd_env: Option<Secret>,
     old_systemd_env: Option<Secret>,
+    config_path: String,
+    config_text: Option<String>,
+    config_value: Option<serde_json::Value>,
+    secret_path: String,
+    old_secret: Option<Secret>,
+    new_config: Option<String>,
 }
 
 /// How a run ended.
@@ -426,13 +432,6 @@ impl<'a> DeploySession<'a> {
             unchanged: false,
             private: PlanPrivate::default(),
         };
-        if inst.injection == InjectionMethod::SecretFile {
-            plan.blockers.push(format!(
-                "injection method '{}' is not supported by this build's deploy yet; use env-file (`clawkeep instance edit {} --injection env-file`)",
-                inst.injection.as_str(),
-                inst.name
-            ));
-        }
 
         // gateway.port from the host's own config (never assume 18789).
         let agents = inst.agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
@@ -462,11 +461,14 @@ impl<'a> DeploySession<'a> {
             self.ssh.exec("probe", &probe, None, self.opts.ssh.op_timeout)
         );
         let (cfg_bytes, old, out) = (cfg_r?, env_r?, probe_r?);
+        plan.private.config_path = cfg_path.clone();
+        plan.private.config_text = cfg_bytes.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
         match cfg_bytes {
             None => plan.blockers.push(format!("{cfg_path} does not exist: is OpenClaw set up for {} in {sd}?", inst.ssh_user)),
             Some(bytes) => match json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(&bytes)) {
                 Err(e) => plan.blockers.push(format!("{cfg_path} is not valid JSON5 ({e}); fix it first, OpenClaw would refuse it too")),
                 Ok(v) => {
+                    plan.private.config_value = Some(v.clone());
                     match v["gateway"]["port"].as_u64().filter(|p| (1..=65535).contains(p)) {
                         Some(p) => {
                             plan.gateway_port = p as u16;
@@ -591,6 +593,9 @@ impl<'a> DeploySession<'a> {
         if inst.injection == InjectionMethod::AuthProfile {
             self.plan_auth_profile(&mut plan, &sd, oc.as_deref());
         }
+        if inst.injection == InjectionMethod::SecretFile {
+            self.plan_secret_file(&mut plan, &sd, oc.as_deref(), previous.is_some()).await?;
+        }
         plan.private.env_path = env_path;
         plan.private.backup_path = backup_path;
         plan.private.new_env = Some(new_env);
@@ -633,6 +638,153 @@ impl<'a> DeploySession<'a> {
             detail: "gateway still ready".into(),
         });
         plan.warnings.push("the previous profile value cannot be read back from the host: rollback re-pastes the previous active key when Clawkeep knows it".into());
+    }
+
+    /// Method (c): the key in a 0600 file referenced from config by a file SecretRef, then
+    /// `openclaw secrets reload` (hot). Only valid when no `ANTHROPIC_API_KEY` env var exists
+    /// (env beats config, openclaw.md §4.5): refused otherwise.
+    async fn plan_secret_file(&self, plan: &mut DeployPlan, sd: &str, oc: Option<&str>, env_file_has_key: bool) -> Result<()> {
+        for s in plan.stale.iter().filter(|s| s.kind == "auth-profile" && s.removable) {
+            plan.blockers.push(format!("an anthropic auth profile ({}) beats a config SecretRef: remove it first ({})", s.location, s.remedy));
+        }
+        plan.stale.retain(|s| s.kind != "systemd-env-file");
+        plan.steps.clear();
+        plan.diff.clear();
+        plan.unchanged = false;
+        let secret_dir = format!("{sd}/secrets");
+        let secret_path = format!("{secret_dir}/anthropic-api-key");
+        if oc.is_none() {
+            plan.blockers.push("the openclaw CLI was not found on the host: the secret-file method needs `openclaw secrets reload`".into());
+        }
+        if env_file_has_key {
+            plan.blockers.push(format!("{sd}/.env sets ANTHROPIC_API_KEY, which beats a config SecretRef: remove it (or use the env-file method) before switching to secret-file"));
+        }
+        let st = self.gateway_state(plan.gateway_port).await?;
+        if st.proc_fp.is_some() {
+            plan.blockers.push("the running gateway has ANTHROPIC_API_KEY in its process environment, which beats a config SecretRef: remove it from the service environment first".into());
+        }
+        let old_secret = self.ssh.read_file(&secret_path, 64 * 1024).await?.map(|b| Secret::new(String::from_utf8_lossy(&b).trim_end().to_string()));
+        match &old_secret {
+            Some(o) if o.expose() == self.job.secret.expose() => plan.diff.push(format!("  {secret_path} = {} (unchanged)", self.job.key.hint)),
+            Some(o) => plan.diff.push(format!("~ {secret_path} = {} (was {})", self.job.key.hint, hint_of(o.expose()))),
+            None => plan.diff.push(format!("+ {secret_path} = {} (new file)", self.job.key.hint)),
+        }
+        // Config: a file secret provider + the anthropic apiKey SecretRef. Other settings and
+        // `meta` are kept (OpenClaw's clobber guard restores configs that lose `meta`).
+        let mut new_config = None;
+        if let Some(mut v) = plan.private.config_value.clone() {
+            let want_provider = serde_json::json!({ "source": "file", "path": secret_path, "mode": "singleValue" });
+            let want_ref = serde_json::json!({ "source": "file", "provider": "clawkeep_anthropic", "id": "value" });
+            if v["secrets"]["providers"]["clawkeep_anthropic"] != want_provider || v["models"]["providers"]["anthropic"]["apiKey"] != want_ref {
+                if !v.is_object() {
+                    plan.blockers.push("openclaw.json is not an object".into());
+                } else {
+                    if !v["meta"].is_object() {
+                        v["meta"] = serde_json::json!({});
+                    }
+                    v["secrets"]["providers"]["clawkeep_anthropic"] = want_provider;
+                    let before_key = v["models"]["providers"]["anthropic"]["apiKey"].clone();
+                    v["models"]["providers"]["anthropic"]["apiKey"] = want_ref;
+                    plan.diff.push(format!(
+                        "~ {}: models.providers.anthropic.apiKey = file SecretRef clawkeep_anthropic (was {}); + secrets.providers.clawkeep_anthropic",
+                        plan.private.config_path,
+                        if before_key.is_null() { "unset".to_string() } else if before_key.is_string() { "a literal (redacted)".to_string() } else { before_key.to_string() }
+                    ));
+                    plan.warnings.push("openclaw.json is rewritten as JSON (comments are dropped, as OpenClaw's own writers do); meta and every other setting are kept".into());
+                    new_config = Some(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n");
+                }
+            }
+        }
+        plan.steps.push(PlanStep { action: "write".into(), target: secret_path.clone(), detail: "mode 0600 (directory 0700), atomic; previous file kept as .clawkeep-bak".into() });
+        if new_config.is_some() {
+            plan.steps.push(PlanStep { action: "write".into(), target: plan.private.config_path.clone(), detail: "add the file SecretRef; backup openclaw.json.clawkeep-bak; atomic".into() });
+        }
+        if new_config.is_some() {
+            plan.steps.push(PlanStep { action: "run".into(), target: restart_command(&self.job.instance.service_manager), detail: "restart once: the config gained a secret provider".into() });
+        } else {
+            plan.steps.push(PlanStep { action: "run".into(), target: format!("{} secrets reload", sh_quote(oc.unwrap_or("openclaw"))), detail: "hot reload of the secret, no restart".into() });
+        }
+        plan.steps.push(PlanStep { action: "check".into(), target: secret_path.clone(), detail: "SHA-256 of the file's key equals the deployed key's (computed on the host); gateway /readyz".into() });
+        plan.private.secret_path = secret_path;
+        plan.private.old_secret = old_secret;
+        plan.private.new_config = new_config;
+        Ok(())
+    }
+
+    async fn apply_secret_file(&self, plan: &DeployPlan, report: &mut DeployReport, progress: &ProgressFn) -> std::result::Result<(), (Error, bool)> {
+        let p = &plan.private;
+        let inst = &self.job.instance;
+        let t = Instant::now();
+        progress(&inst.name, Stage::Writing);
+        let dir = p.secret_path.rsplit_once('/').map(|(d, _)| d.to_string()).unwrap_or_default();
+        self.ssh.mkdir(&dir, 0o700).await.map_err(|e| (e, false))?;
+        if let Some(old) = &p.old_secret {
+            self.ssh.write_atomic(&format!("{}.clawkeep-bak", p.secret_path), old.expose().as_bytes()).await.map_err(|e| (e, false))?;
+        }
+        if let (Some(_), Some(old)) = (&p.new_config, &p.config_text) {
+            self.ssh.write_atomic(&format!("{}.clawkeep-bak", p.config_path), old.as_bytes()).await.map_err(|e| (e, false))?;
+        }
+        self.ssh.write_atomic(&p.secret_path, self.job.secret.expose().as_bytes()).await.map_err(|e| (e, false))?;
+        if let Some(cfg) = &p.new_config {
+            self.ssh.write_atomic(&p.config_path, cfg.as_bytes()).await.map_err(|e| (e, true))?;
+        }
+        report.steps.push(format!("wrote {} (0600, atomic){} [{} ms]", p.secret_path, if p.new_config.is_some() { " and the SecretRef into openclaw.json" } else { "" }, t.elapsed().as_millis()));
+        let t = Instant::now();
+        if p.new_config.is_some() {
+            progress(&inst.name, Stage::Restarting);
+            self.restart().await.map_err(|e| (e, true))?;
+        } else {
+            self.secrets_reload(plan).await.map_err(|e| (e, true))?;
+        }
+        progress(&inst.name, Stage::Verifying);
+        self.wait_ready(plan.gateway_port).await.map_err(|e| (e, true))?;
+        let check = format!("printf 'file=%s\\n' \"$(tr -d '\\n' < {} | sha256sum | cut -c1-64)\"", sh_quote(&p.secret_path));
+        let out = self.ssh.exec("verify", &check, None, self.opts.ssh.op_timeout).await.map_err(|e| (e, true))?;
+        if kv(&out.stdout, "file").first() != Some(&self.job.key.fingerprint) {
+            return Err((Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: "the secret file on the host does not hold the deployed key".into() }, true));
+        }
+        report.steps.push(format!("secrets reloaded, gateway ready, the secret file holds {} (sha256 {}) [{} ms]", self.job.key.hint, keyfmt::short_fingerprint(&self.job.key.fingerprint), t.elapsed().as_millis()));
+        Ok(())
+    }
+
+    async fn secrets_reload(&self, plan: &DeployPlan) -> Result<()> {
+        let bin = plan.private.openclaw_bin.clone().unwrap_or_else(|| "openclaw".into());
+        let cmd = format!("{} secrets reload", sh_quote(&bin));
+        let out = self.ssh.exec("secrets-reload", &cmd, None, self.opts.restart_timeout).await?;
+        if !out.success() {
+            return Err(Error::Remote { instance: self.job.instance.name.clone(), step: "secrets-reload".into(), message: format!("`{cmd}` failed: {}", out.brief()) });
+        }
+        Ok(())
+    }
+
+    async fn rollback_secret_file(&self, plan: &DeployPlan) -> (bool, String) {
+        let p = &plan.private;
+        let mut notes = Vec::new();
+        let r = match &p.old_secret {
+            Some(old) => self.ssh.write_atomic(&p.secret_path, old.expose().as_bytes()).await.map(|()| "restored the previous secret file"),
+            None => self.ssh.remove(&p.secret_path).await.map(|()| "removed the new secret file"),
+        };
+        match r {
+            Ok(t) => notes.push(t.to_string()),
+            Err(e) => return (false, format!("rollback failed: {e}")),
+        }
+        if let (Some(_), Some(old)) = (&p.new_config, &p.config_text) {
+            match self.ssh.write_atomic(&p.config_path, old.as_bytes()).await {
+                Ok(()) => notes.push("restored openclaw.json".into()),
+                Err(e) => return (false, format!("{}; could not restore openclaw.json: {e}", notes.join("; "))),
+            }
+        }
+        let reloaded = if p.new_config.is_some() { self.restart().await } else { self.secrets_reload(plan).await };
+        match reloaded {
+            Ok(()) => {
+                notes.push(if p.new_config.is_some() { "restarted".into() } else { "secrets reloaded".into() });
+                (true, notes.join("; "))
+            }
+            Err(e) => {
+                notes.push(format!("secrets reload failed: {e}"));
+                (false, notes.join("; "))
+            }
+        }
     }
 
     async fn paste_profiles(&self, secret: &Secret, plan: &DeployPlan) -> Result<Vec<String>> {
@@ -712,15 +864,23 @@ impl<'a> DeploySession<'a> {
             fail(&mut report, Outcome::Cancelled, Error::Cancelled);
         } else {
             progress(&name, Stage::Writing);
-            let auth_profile = self.job.instance.injection == InjectionMethod::AuthProfile;
-            let result = if auth_profile { self.apply_auth_profile(&plan, &mut report, progress).await } else { self.write_and_verify(&plan, &mut report, progress).await };
+            let method = self.job.instance.injection;
+            let result = match method {
+                InjectionMethod::AuthProfile => self.apply_auth_profile(&plan, &mut report, progress).await,
+                InjectionMethod::SecretFile => self.apply_secret_file(&plan, &mut report, progress).await,
+                InjectionMethod::EnvFile => self.write_and_verify(&plan, &mut report, progress).await,
+            };
             match result {
                 Ok(()) => report.outcome = Outcome::Succeeded,
                 Err((e, changed)) => {
                     report.error = Some(e.to_payload());
                     if changed {
                         progress(&name, Stage::RollingBack);
-                        let (ok, text) = if auth_profile { self.rollback_auth_profile(&plan).await } else { self.rollback(&plan, &mut report).await };
+                        let (ok, text) = match method {
+                            InjectionMethod::AuthProfile => self.rollback_auth_profile(&plan).await,
+                            InjectionMethod::SecretFile => self.rollback_secret_file(&plan).await,
+                            InjectionMethod::EnvFile => self.rollback(&plan, &mut report).await,
+                        };
                         report.outcome = if ok { Outcome::RolledBack } else { Outcome::RollbackFailed };
                         report.rollback = Some(text);
                     } else {

@@ -391,6 +391,22 @@ impl HostSession {
         Ok(())
     }
 
+    /// Creates a directory with `mode` (an existing directory is fine).
+    pub async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
+        self.with_timeout("mkdir", async {
+            let s = self.sftp().await?;
+            let attrs = FileAttributes { permissions: Some(mode), ..FileAttributes::empty() };
+            match s.mkdir(path, attrs).await {
+                Ok(_) => Ok(()),
+                Err(e) => match s.stat(path).await {
+                    Ok(a) if a.attrs.is_dir() => Ok(()),
+                    _ => Err(self.remote("mkdir", format!("{path}: {e}"))),
+                },
+            }
+        })
+        .await
+    }
+
     /// Removes a file (missing is fine).
     pub async fn remove(&self, path: &str) -> Result<()> {
         self.with_timeout("remove", async {
