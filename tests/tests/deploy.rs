@@ -741,3 +741,42 @@ fn real_openclaw_secret_file_method() {
     assert!(cfg.contains("\"meta\"") && cfg.contains("clawkeep_anthropic"), "{cfg}");
     h.stop_gateway().unwrap();
 }
+
+/// Offline bundle: export (age, passphrase), inspect (redacted), then the decrypted POSIX sh
+/// installer applied on a host over `sh -s` (stdin): .env rewritten atomically with the other
+/// lines kept, backup kept, gateway restarted with the key, no key in any argv.
+#[test]
+fn offline_bundle_export_inspect_and_install() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("# hand\nFOO=bar\nANTHROPIC_API_KEY={old}\n").as_bytes(), 0o600).unwrap();
+    let key = ck.add_host(h, "offline", true, RESTART);
+    let out = ck.dir.path().join("offline.bundle");
+    let out_s = out.to_string_lossy().to_string();
+    ck.run_with(&["bundle", "export", "offline", "--out", &out_s, "--passphrase-stdin"], Some("correct horse battery\n")).ok();
+    assert_eq!(std::fs::metadata(&out).unwrap().mode() & 0o777, 0o600);
+    let data = std::fs::read(&out).unwrap();
+    assert!(!contains(&data, &key) && String::from_utf8_lossy(&data).contains("BEGIN AGE ENCRYPTED FILE"));
+    let r = ck.run_with(&["bundle", "inspect", &out_s, "--passphrase-stdin"], Some("correct horse battery\n")).ok();
+    assert!(r.stdout.contains(&format!("{}...", &key[..16])) && r.stdout.contains("ANTHROPIC_API_KEY="), "{}", r.stdout);
+    let r = ck.run_with(&["bundle", "inspect", &out_s, "--passphrase-stdin"], Some("wrong passphrase\n")).fails();
+    assert!(r.stderr.contains("cannot open the bundle"), "{}", r.stderr);
+    assert!(!contains(&ck.transcript.lock().unwrap(), &key));
+    assert!(ck.run(&["audit", "--json"]).ok().stdout.contains("bundle.export"));
+
+    // Install on the host, the way a person would after `age -d`.
+    let pass = clawkeep_core::Secret::new("correct horse battery".into());
+    let script = clawkeep_core::bundle::decrypt(&data, Some(&pass), None).unwrap();
+    let (stop, sampler) = argv_sampler(vec![key.clone(), old.clone()]);
+    let o = h.ssh_with("sh -s", Some(script.expose().as_bytes()), Duration::from_secs(60)).unwrap();
+    stop.store(true, Ordering::SeqCst);
+    assert!(o.success(), "{}\n{}", o.stdout_str(), o.stderr_str());
+    assert!(!sampler.join().unwrap().0, "a key appeared in some process's argv");
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), format!("# hand\nFOO=bar\nANTHROPIC_API_KEY={key}\n"));
+    assert_eq!(std::fs::metadata(h.env_path()).unwrap().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::metadata(h.env_path()).unwrap().uid(), h.uid());
+    assert!(h.read_file(".openclaw/.env.clawkeep-bak").unwrap().contains(&old));
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}

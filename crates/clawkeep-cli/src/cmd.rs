@@ -56,6 +56,9 @@ pub enum Command {
     Host(crate::cmd_remote::HostCmd),
     /// Deploy a key to instances over SSH (plan, apply, verify, roll back); `deploy history`.
     Deploy(crate::cmd_remote::DeployArgs),
+    /// Offline deploy bundles (age-encrypted installer for hosts Clawkeep can't reach).
+    #[command(subcommand)]
+    Bundle(crate::cmd_remote::BundleCmd),
 }
 
 #[derive(Args, Debug, Default)]
@@ -261,6 +264,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::SelfCheck => self_check(&ck, json),
         Command::Host(c) => crate::cmd_remote::host(&ck, c, json),
         Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
+        Command::Bundle(c) => crate::cmd_remote::bundle(&ck, c, json),
     }
 }
 

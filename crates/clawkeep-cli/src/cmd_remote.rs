@@ -414,3 +414,96 @@ fn history(ck: &Clawkeep, name: Option<&str>, limit: u32, json: bool) -> Result<
     table(&["WHEN", "INSTANCE", "KEY", "FINGERPRINT", "OUTCOME", "TIME", "BY", "NOTE"], &t);
     Ok(())
 }
+
+#[derive(Subcommand, Debug)]
+pub enum BundleCmd {
+    /// Write an encrypted offline bundle for an instance (a POSIX sh installer inside age).
+    Export {
+        name: String,
+        /// Output file (written 0600).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        /// A staged key instead of the active one.
+        #[arg(long, value_name = "KEYNAME")]
+        key: Option<String>,
+        /// Encrypt to this age recipient (age1…) instead of a passphrase.
+        #[arg(long)]
+        recipient: Option<String>,
+        /// Read the passphrase from stdin (first line) instead of a prompt.
+        #[arg(long, conflicts_with = "recipient")]
+        passphrase_stdin: bool,
+    },
+    /// Decrypt a bundle and list its contents, redacted.
+    Inspect {
+        file: std::path::PathBuf,
+        /// age identity file (for recipient-encrypted bundles).
+        #[arg(long)]
+        identity: Option<std::path::PathBuf>,
+        /// Read the passphrase from stdin (first line) instead of a prompt.
+        #[arg(long)]
+        passphrase_stdin: bool,
+    },
+}
+
+fn read_passphrase(from_stdin: bool, confirm: bool) -> Result<Secret> {
+    if from_stdin {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).context("cannot read the passphrase from stdin")?;
+        return Ok(Secret::new(line.trim_end_matches(['\n', '\r']).to_string()));
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!("no terminal to ask for the passphrase: pass --passphrase-stdin (or --recipient)");
+    }
+    let p = rpassword::prompt_password("Bundle passphrase: ").context("cannot read the passphrase")?;
+    if confirm {
+        let again = rpassword::prompt_password("Again: ").context("cannot read the passphrase")?;
+        if again != p {
+            bail!("the passphrases differ");
+        }
+    }
+    Ok(Secret::new(p))
+}
+
+pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
+    use clawkeep_core::bundle::{self, BundleEncryption};
+    match c {
+        BundleCmd::Export { name, out, key, recipient, passphrase_stdin } => {
+            let enc = match recipient {
+                Some(r) => BundleEncryption::Recipient(r),
+                None => BundleEncryption::Passphrase(read_passphrase(passphrase_stdin, true)?),
+            };
+            let (data, manifest) = ck.export_bundle(&name, key.as_deref(), &enc)?;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&out)
+                .with_context(|| format!("cannot create {} (it must not exist yet)", out.display()))?;
+            std::io::Write::write_all(&mut f, &data).with_context(|| format!("cannot write {}", out.display()))?;
+            if json {
+                output::json(&manifest);
+            } else {
+                println!("wrote {} ({} bytes, age-encrypted): key {} for instance {}", out.display(), data.len(), manifest.key_hint, manifest.instance);
+                println!("on the host, as {}: decrypt it (age -d) to install.sh, then run: sh install.sh", manifest.user);
+            }
+            Ok(())
+        }
+        BundleCmd::Inspect { file, identity, passphrase_stdin } => {
+            let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let ident = identity.map(|p| std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))).transpose()?;
+            let pass = if ident.is_none() { Some(read_passphrase(passphrase_stdin, false)?) } else { None };
+            let m = bundle::inspect_bundle(&data, pass.as_ref(), ident.as_deref())?;
+            if json {
+                output::json(&m);
+                return Ok(());
+            }
+            println!("bundle for instance {} ({}@{}), method {}, made {} by {}", m.instance, m.user, m.host, m.method.as_str(), m.created_at.format("%Y-%m-%d %H:%M"), m.created_by);
+            println!("key {} ({}), sha256 {}", m.key_name, m.key_hint, clawkeep_core::keyfmt::short_fingerprint(&m.key_fingerprint));
+            for i in &m.items {
+                println!("  {:<6} {}  — {}", i.action, i.target, i.detail);
+            }
+            Ok(())
+        }
+    }
+}

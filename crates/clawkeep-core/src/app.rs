@@ -923,3 +923,23 @@ impl Clawkeep {
         self.store.deployments(instance, limit)
     }
 }
+
+// ---- offline bundles ------------------------------------------------------------------------
+
+impl Clawkeep {
+    /// Builds and encrypts an offline bundle for `instance` (key: `key` or the active one), and
+    /// audits the export (who, which key by fingerprint, how it was encrypted). The caller writes
+    /// the bytes to a 0600 file.
+    pub fn export_bundle(&self, instance: &str, key: Option<&str>, enc: &crate::bundle::BundleEncryption) -> Result<(Vec<u8>, crate::bundle::BundleManifest)> {
+        let job = self.prepare_deploy(instance, key)?;
+        let (installer, manifest) = crate::bundle::build_installer(&job, &self.os_user, self.now())?;
+        let data = crate::bundle::encrypt(&installer, enc)?;
+        self.store.tx(|tx| {
+            self.audit(tx, "bundle.export", &job.instance.name, json!({
+                "key": job.key.name, "fingerprint": job.key.fingerprint, "method": job.instance.injection.as_str(),
+                "encryption": match enc { crate::bundle::BundleEncryption::Passphrase(_) => "passphrase".to_string(), crate::bundle::BundleEncryption::Recipient(r) => format!("recipient {}", r.trim()) },
+            }))
+        })?;
+        Ok((data, manifest))
+    }
+}

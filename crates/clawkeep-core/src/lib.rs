@@ -5,6 +5,7 @@
 //! knows about Tauri or the command line.
 
 pub mod app;
+pub mod bundle;
 pub mod deploy;
 pub mod domain;
 pub mod error;
