@@ -780,3 +780,59 @@ fn offline_bundle_export_inspect_and_install() {
     assert!(h.read_file(".openclaw/.env.clawkeep-bak").unwrap().contains(&old));
     assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
 }
+
+/// SSH identities: an encrypted key file (core takes the passphrase as a `Secret`; the CLI
+/// refuses to guess without a terminal) and the ssh-agent (through the CLI).
+#[test]
+fn ssh_auth_encrypted_key_file_and_agent() {
+    use clawkeep_core::ssh::{HostSession, SshAuth, SshOptions, SshTarget};
+    use clawkeep_core::Secret;
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let tmp = tempfile::tempdir().unwrap();
+    let kp = tmp.path().join("id_enc");
+    assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "sesame-open-42", "-f"]).arg(&kp).status().unwrap().success());
+    let auth_keys = h.dir().join("authorized_keys");
+    let mut ak = std::fs::read_to_string(&auth_keys).unwrap();
+    ak.push_str(&std::fs::read_to_string(kp.with_extension("pub")).unwrap());
+    std::fs::write(&auth_keys, ak).unwrap();
+    assert!(clawkeep_core::ssh::key_file_is_encrypted(&kp).unwrap());
+
+    let target = SshTarget { instance: "enc".into(), host: h.addr().to_string(), port: h.port(), user: h.user().into(), pinned: Some(h.host_key_fingerprint().into()) };
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let opts = SshOptions::default();
+    rt.block_on(async {
+        let good = SshAuth::KeyFile { path: kp.clone(), passphrase: Some(Secret::new("sesame-open-42".into())) };
+        let s = HostSession::connect(&target, &good, &opts).await.unwrap();
+        let o = s.exec("t", "cat; id -un", Some(b"from-stdin\n"), Duration::from_secs(10)).await.unwrap();
+        assert!(o.success() && o.stdout.contains("from-stdin") && o.stdout.contains(h.user()), "{o:?}");
+        s.close().await;
+        let none = SshAuth::KeyFile { path: kp.clone(), passphrase: None };
+        let e = HostSession::connect(&target, &none, &opts).await.unwrap_err();
+        assert_eq!(e.code(), "ssh_passphrase_needed", "{e}");
+        let bad = SshAuth::KeyFile { path: kp.clone(), passphrase: Some(Secret::new("zq-bad-pass-77".into())) };
+        let e = HostSession::connect(&target, &bad, &opts).await.unwrap_err();
+        assert_eq!(e.code(), "ssh_auth", "{e}");
+        assert!(!format!("{e:?} {e}").contains("zq-bad-pass-77"), "the passphrase leaked into the error");
+    });
+
+    // CLI: an encrypted key without a terminal is refused with the way out; the agent works.
+    let ck = Ck::new(&w);
+    let key = ck.add_host(h, "agent", true, RESTART);
+    ck.run(&["settings", "set-ssh-identity", "--key-file", &kp.to_string_lossy()]).ok();
+    let r = ck.run(&["deploy", "agent", "--yes"]).fails();
+    assert!(r.stderr.contains("encrypted") && r.stderr.contains("ssh-agent"), "{}", r.stderr);
+    let sock = tmp.path().join("agent.sock");
+    let agent_out = Command::new("ssh-agent").arg("-a").arg(&sock).arg("-s").output().unwrap();
+    let text = String::from_utf8_lossy(&agent_out.stdout).to_string();
+    let agent_pid: i64 = text.split("SSH_AGENT_PID=").nth(1).and_then(|s| s.split(';').next()).and_then(|s| s.parse().ok()).expect("agent pid");
+    let added = Command::new("ssh-add").arg("-q").arg(w.client_key()).env("SSH_AUTH_SOCK", &sock).status().unwrap();
+    assert!(added.success());
+    ck.run(&["settings", "set-ssh-identity", "--agent"]).ok();
+    let mut c = Command::new(&ck.bin);
+    c.args(["deploy", "agent", "--yes"]).env("CLAWKEEP_HOME", ck.dir.path()).env("CLAWKEEP_KEYCHAIN_SERVICE", &ck.service).env("SSH_AUTH_SOCK", &sock);
+    let out = c.output().unwrap();
+    clawkeep_tests::sys::kill("TERM", &[agent_pid]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}
