@@ -798,7 +798,7 @@ fn ssh_auth_encrypted_key_file_and_agent() {
     std::fs::write(&auth_keys, ak).unwrap();
     assert!(clawkeep_core::ssh::key_file_is_encrypted(&kp).unwrap());
 
-    let target = SshTarget { instance: "enc".into(), host: h.addr().to_string(), port: h.port(), user: h.user().into(), pinned: Some(h.host_key_fingerprint().into()) };
+    let target = SshTarget { instance: "enc".into(), host: h.addr().to_string(), port: h.port(), user: h.user().into(), pinned: Some(h.host_key_fingerprint().into()), jump: None };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let opts = SshOptions::default();
     rt.block_on(async {
@@ -835,4 +835,27 @@ fn ssh_auth_encrypted_key_file_and_agent() {
     clawkeep_tests::sys::kill("TERM", &[agent_pid]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}
+
+/// One ProxyJump hop: host B is reached through host A's session (`direct-tcpip`), both host
+/// keys pinned; `host trust --jump` and `deploy --jump` work; a changed key on B is still refused.
+#[test]
+fn proxy_jump_one_hop() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(2)) else { return };
+    let (a, b) = (w.host(0), w.host(1));
+    let ck = Ck::new(&w);
+    ck.add_host(a, "jumpbox", true, RESTART);
+    let key = ck.add_host(b, "inner", false, RESTART);
+    let r = ck.run(&["host", "trust", "inner", "--jump", "jumpbox", "--fingerprint", b.host_key_fingerprint()]).ok();
+    assert!(r.stdout.contains("pinned"), "{}", r.stdout);
+    let before = std::fs::read_to_string(a.sshd_log()).unwrap_or_default().len();
+    ck.run(&["deploy", "inner", "--jump", "jumpbox", "--yes"]).ok();
+    assert_eq!(gateway_key(b).as_deref(), Some(key.as_str()));
+    // the jump host was logged into during the deploy to `inner` (nothing else talks to it)
+    let log = std::fs::read_to_string(a.sshd_log()).unwrap_or_default();
+    assert!(log[before..].contains("Accepted publickey"), "{}", &log[before..]);
+    let new_fp = b.replace_host_key().unwrap();
+    let r = ck.run(&["deploy", "inner", "--jump", "jumpbox", "--yes"]).fails();
+    assert!(r.stderr.contains("HOST KEY MISMATCH") && r.stderr.contains(&new_fp), "{}", r.stderr);
+    b.restore_host_key().unwrap();
 }

@@ -27,6 +27,9 @@ pub enum HostCmd {
         /// Seconds to wait for the host.
         #[arg(long, default_value_t = 10)]
         connect_timeout: u64,
+        /// Reach it through this (trusted) instance as a ProxyJump hop.
+        #[arg(long, value_name = "INSTANCE")]
+        jump: Option<String>,
     },
 }
 
@@ -65,6 +68,9 @@ pub struct DeployArgs {
     /// Seconds the gateway may take to be ready after its restart.
     #[arg(long, default_value_t = 90)]
     pub ready_timeout: u64,
+    /// Reach the instance(s) through this (trusted) instance as a ProxyJump hop.
+    #[arg(long, value_name = "INSTANCE")]
+    pub jump: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,10 +118,17 @@ fn ssh_auth(ck: &Clawkeep) -> Result<SshAuth> {
 
 pub fn host(ck: &Clawkeep, c: HostCmd, json: bool) -> Result<()> {
     match c {
-        HostCmd::Trust { name, fingerprint, connect_timeout } => {
-            let target = ck.ssh_target(&name)?;
+        HostCmd::Trust { name, fingerprint, connect_timeout, jump } => {
+            let mut target = ck.ssh_target(&name)?;
+            let auth = match &jump {
+                Some(j) => {
+                    target.jump = Some(Box::new(ck.ssh_target(j)?));
+                    ssh_auth(ck)?
+                }
+                None => SshAuth::Agent, // not used without a jump: nothing is authenticated
+            };
             let opts = SshOptions { connect_timeout: Duration::from_secs(connect_timeout.max(1)), ..Default::default() };
-            let presented = runtime()?.block_on(ssh::probe_host_key(&target, &opts))?;
+            let presented = runtime()?.block_on(ssh::probe_host_key(&target, &auth, &opts))?;
             let address = format!("{}:{}", target.host, target.port);
             if fingerprint.is_none() {
                 if target.pinned.as_deref() == Some(presented.as_str()) {
@@ -210,7 +223,10 @@ fn print_report(r: &DeployReport) {
 }
 
 fn deploy_single(ck: &Clawkeep, name: &str, a: &DeployArgs, opts: DeployOptions, json: bool) -> Result<()> {
-    let job = ck.prepare_deploy(name, a.key.as_deref())?;
+    let mut job = ck.prepare_deploy(name, a.key.as_deref())?;
+    if let Some(j) = &a.jump {
+        job.jump = Some(ck.ssh_target(j)?);
+    }
     let auth = ssh_auth(ck)?;
     let rt = runtime()?;
     let cancel = CancellationToken::new();
@@ -312,6 +328,12 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
                 failed += 1;
                 rows.push(vec![i.name.clone(), "not-started".into(), String::new(), String::new(), format!("error[{}]: {e}", e.code())]);
             }
+        }
+    }
+    if let Some(j) = &a.jump {
+        let t = ck.ssh_target(j)?;
+        for job in &mut jobs {
+            job.jump = Some(t.clone());
         }
     }
     let auth = Arc::new(ssh_auth(ck)?);

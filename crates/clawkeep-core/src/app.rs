@@ -784,7 +784,7 @@ impl Clawkeep {
         if i.ssh_host.trim().is_empty() {
             return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", i.name, i.name)));
         }
-        Ok(crate::ssh::SshTarget { instance: i.name, host: i.ssh_host, port: i.ssh_port, user: i.ssh_user, pinned: i.host_key_fingerprint })
+        Ok(crate::ssh::SshTarget { instance: i.name, host: i.ssh_host, port: i.ssh_port, user: i.ssh_user, pinned: i.host_key_fingerprint, jump: None })
     }
 
     /// Pins the host key the host `presented` (from [`crate::ssh::probe_host_key`]). With
@@ -848,7 +848,7 @@ impl Clawkeep {
             Some(p) => self.keychain.get(&p.keychain_ref).ok(),
             None => None,
         };
-        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret })
+        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret, jump: None })
     }
 
     /// Records a finished run (deployments table + audit, one transaction). When a staged key

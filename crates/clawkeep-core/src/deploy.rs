@@ -47,6 +47,8 @@ pub struct DeployJob {
     /// The previous active key's value, to roll back methods whose old value can't be read
     /// back from the host (auth profiles).
     pub previous_secret: Option<Secret>,
+    /// Reach the instance through this (trusted) jump host: one ProxyJump hop.
+    pub jump: Option<SshTarget>,
 }
 
 impl DeployJob {
@@ -57,6 +59,7 @@ impl DeployJob {
             port: self.instance.ssh_port,
             user: self.instance.ssh_user.clone(),
             pinned: self.instance.host_key_fingerprint.clone(),
+            jump: self.jump.clone().map(Box::new),
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct SshTarget {
     pub user: String,
     /// The pinned `SHA256:…` fingerprint; `None` means "not trusted yet" and is refused.
     pub pinned: Option<String>,
+    /// One ProxyJump hop: reach this target through a `direct-tcpip` channel of the jump
+    /// host's own (pinned, authenticated) session.
+    pub jump: Option<Box<SshTarget>>,
 }
 
 /// How to authenticate.
@@ -142,10 +145,29 @@ fn connect_error(t: &SshTarget, message: impl Into<String>) -> Error {
 
 /// Connects only far enough to see the host key, then disconnects (nothing is authenticated or
 /// written). Returns the `SHA256:…` fingerprint the server presents.
-pub async fn probe_host_key(target: &SshTarget, opts: &SshOptions) -> Result<String> {
+/// With `target.jump`, the jump host is connected (pinned, authenticated with `auth`) first.
+pub async fn probe_host_key(target: &SshTarget, auth: &SshAuth, opts: &SshOptions) -> Result<String> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let handler = Checker { expected: None, seen: seen.clone() };
-    let r = tokio::time::timeout(opts.connect_timeout, client::connect(config(opts), addr(&target.host, target.port), handler)).await;
+    let mut jump = None;
+    let r = match &target.jump {
+        None => tokio::time::timeout(opts.connect_timeout, client::connect(config(opts), addr(&target.host, target.port), handler)).await,
+        Some(j) => {
+            let js = HostSession::connect(j, auth, opts).await?;
+            let host = target.host.trim_start_matches('[').trim_end_matches(']').to_string();
+            let ch = js
+                .handle
+                .channel_open_direct_tcpip(host, target.port as u32, "127.0.0.1", 0)
+                .await
+                .map_err(|e| connect_error(target, format!("the jump host {} could not open a tunnel to it: {e}", j.instance)))?;
+            let r = tokio::time::timeout(opts.connect_timeout, client::connect_stream(config(opts), ch.into_stream(), handler)).await;
+            jump = Some(js);
+            r
+        }
+    };
+    if let Some(j) = jump {
+        j.close().await;
+    }
     let fp = seen.lock().unwrap_or_else(|p| p.into_inner()).fingerprint.clone();
     match (r, fp) {
         (_, Some(fp)) => Ok(fp),
@@ -169,6 +191,8 @@ pub struct HostSession {
     target: SshTarget,
     opts: SshOptions,
     handle: client::Handle<Checker>,
+    /// The jump host's session, kept alive while this one lives.
+    _jump: Option<Box<HostSession>>,
     sftp: tokio::sync::OnceCell<RawSftpSession>,
     home: tokio::sync::OnceCell<String>,
     fingerprint: String,
@@ -190,7 +214,23 @@ impl HostSession {
         let handler = Checker { expected: Some(pinned.clone()), seen: seen.clone() };
         let deadline = tokio::time::Instant::now() + opts.connect_timeout;
         let timeout_err = || Error::SshTimeout { instance: target.instance.clone(), address: addr(&target.host, target.port), seconds: opts.connect_timeout.as_secs() };
-        let r = tokio::time::timeout_at(deadline, client::connect(config(opts), addr(&target.host, target.port), handler)).await;
+        let mut jump_session = None;
+        let r = match &target.jump {
+            None => tokio::time::timeout_at(deadline, client::connect(config(opts), addr(&target.host, target.port), handler)).await,
+            Some(j) => {
+                if j.jump.is_some() {
+                    return Err(Error::invalid("jump", "only one ProxyJump hop is supported"));
+                }
+                let js = Box::pin(HostSession::connect(j, auth, opts)).await?;
+                let host = target.host.trim_start_matches('[').trim_end_matches(']').to_string();
+                let ch = tokio::time::timeout_at(deadline, js.handle.channel_open_direct_tcpip(host, target.port as u32, "127.0.0.1", 0))
+                    .await
+                    .map_err(|_| timeout_err())?
+                    .map_err(|e| connect_error(target, format!("the jump host {} could not open a tunnel to it: {e}", j.instance)))?;
+                jump_session = Some(Box::new(js));
+                tokio::time::timeout_at(deadline, client::connect_stream(config(opts), ch.into_stream(), handler)).await
+            }
+        };
         let presented = seen.lock().unwrap_or_else(|p| p.into_inner()).fingerprint.clone();
         if let Some(p) = &presented {
             if *p != pinned {
@@ -220,7 +260,7 @@ impl HostSession {
                 ),
             });
         }
-        Ok(HostSession { target: target.clone(), opts: opts.clone(), handle, sftp: tokio::sync::OnceCell::new(), home: tokio::sync::OnceCell::new(), fingerprint: pinned })
+        Ok(HostSession { target: target.clone(), opts: opts.clone(), handle, _jump: jump_session, sftp: tokio::sync::OnceCell::new(), home: tokio::sync::OnceCell::new(), fingerprint: pinned })
     }
 
     pub fn target(&self) -> &SshTarget {
@@ -462,6 +502,9 @@ impl HostSession {
             let _ = s.close_session();
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
+        if let Some(j) = self._jump {
+            Box::pin(j.close()).await;
+        }
     }
 }
 
