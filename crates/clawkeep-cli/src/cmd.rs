@@ -53,6 +53,14 @@ pub enum Command {
     SelfCheck,
     /// Troubleshooting checklist: credential, account context, protocol, throughput, boundary.
     Check(crate::cmd_check::CheckArgs),
+    /// SSH hosts: pin an instance's host key.
+    #[command(subcommand)]
+    Host(crate::cmd_remote::HostCmd),
+    /// Deploy a key to instances over SSH (plan, apply, verify, roll back); `deploy history`.
+    Deploy(crate::cmd_remote::DeployArgs),
+    /// Offline deploy bundles (age-encrypted installer for hosts Clawkeep can't reach).
+    #[command(subcommand)]
+    Bundle(crate::cmd_remote::BundleCmd),
 }
 
 #[derive(Args, Debug, Default)]
@@ -257,6 +265,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Settings(c) => settings(&ck, c, json),
         Command::SelfCheck => self_check(&ck, json),
         Command::Check(a) => crate::cmd_check::run(&ck, a, json),
+        Command::Host(c) => crate::cmd_remote::host(&ck, c, json),
+        Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
+        Command::Bundle(c) => crate::cmd_remote::bundle(&ck, c, json),
     }
 }
 

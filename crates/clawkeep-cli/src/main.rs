@@ -4,6 +4,7 @@
 
 mod cmd;
 mod cmd_check;
+mod cmd_remote;
 mod input;
 mod output;
 

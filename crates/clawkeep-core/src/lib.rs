@@ -7,6 +7,8 @@
 pub mod anthropic;
 pub mod app;
 pub mod checklist;
+pub mod bundle;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod keyfmt;
@@ -14,6 +16,7 @@ pub mod naming;
 pub mod paths;
 pub mod secret;
 pub mod secrets;
+pub mod ssh;
 pub mod sshconfig;
 pub mod store;
 
