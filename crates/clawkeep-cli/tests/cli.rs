@@ -108,7 +108,7 @@ fn key_add_stores_secret_in_keychain_only() {
     let sc = w.run(&["--json", "self-check"]).ok().json();
     assert_eq!(sc["keychain_ok"], true);
     assert_eq!(sc["keys"], 3);
-    assert_eq!(sc["schema_version"], 1);
+    assert_eq!(sc["schema_version"], clawkeep_core::store::SCHEMA_VERSION);
 
     // Retire, remove: the keychain entry goes with the row, and the CLI says so.
     w.run(&["key", "retire", "openclaw-acme-prod-support-bot-2"]).ok();

@@ -16,7 +16,11 @@ use crate::error::{Error, Result};
 use crate::keyfmt::KeyKind;
 
 /// Migrations, oldest first. Append only: never edit a released one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    // Rotation (issue 7). Other branches add 0002 and 0003; the merge orders them.
+    include_str!("../migrations/0004_rotation.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -32,11 +36,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn ts(dt: &DateTime<Utc>) -> String {
+pub(crate) fn ts(dt: &DateTime<Utc>) -> String {
     dt.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
