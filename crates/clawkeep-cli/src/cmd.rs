@@ -51,6 +51,9 @@ pub enum Command {
     Settings(SettingsCmd),
     /// Check that the store and the keychain work, and that every key's secret is present.
     SelfCheck,
+    /// Key rotation: policies, the plan, guided rotation with rollback, rehearsal.
+    #[command(subcommand)]
+    Rotate(crate::cmd_rotate::RotateCmd),
 }
 
 #[derive(Args, Debug, Default)]
@@ -254,6 +257,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit { since, subject, limit } => audit(&ck, since, subject, limit, json),
         Command::Settings(c) => settings(&ck, c, json),
         Command::SelfCheck => self_check(&ck, json),
+        Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
     }
 }
 
