@@ -51,6 +51,11 @@ pub enum Command {
     Settings(SettingsCmd),
     /// Check that the store and the keychain work, and that every key's secret is present.
     SelfCheck,
+    /// SSH hosts: pin an instance's host key.
+    #[command(subcommand)]
+    Host(crate::cmd_remote::HostCmd),
+    /// Deploy a key to instances over SSH (plan, apply, verify, roll back); `deploy history`.
+    Deploy(crate::cmd_remote::DeployArgs),
     /// Key rotation: policies, the plan, guided rotation with rollback, rehearsal.
     #[command(subcommand)]
     Rotate(crate::cmd_rotate::RotateCmd),
@@ -257,6 +262,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit { since, subject, limit } => audit(&ck, since, subject, limit, json),
         Command::Settings(c) => settings(&ck, c, json),
         Command::SelfCheck => self_check(&ck, json),
+        Command::Host(c) => crate::cmd_remote::host(&ck, c, json),
+        Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
         Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
     }
 }

@@ -764,3 +764,165 @@ impl Clawkeep {
         })
     }
 }
+
+// ---- deploys (issue 5): the blocking halves; the SSH work is in `crate::deploy` ------------
+
+impl Clawkeep {
+    /// The SSH identity from the settings, ready for [`crate::ssh::HostSession::connect`]. The
+    /// front end asks for the passphrase of an encrypted key file (see
+    /// [`crate::ssh::key_file_is_encrypted`]) and passes it here.
+    pub fn ssh_auth(&self, passphrase: Option<Secret>) -> Result<crate::ssh::SshAuth> {
+        Ok(match self.settings()?.ssh_identity {
+            SshIdentity::Agent => crate::ssh::SshAuth::Agent,
+            SshIdentity::KeyFile { path } => {
+                let p = if let Some(rest) = path.strip_prefix("~/") {
+                    dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(&path))
+                } else {
+                    PathBuf::from(&path)
+                };
+                crate::ssh::SshAuth::KeyFile { path: p, passphrase }
+            }
+        })
+    }
+
+    /// Where to reach an instance, with its pinned host key.
+    pub fn ssh_target(&self, name: &str) -> Result<crate::ssh::SshTarget> {
+        let i = self.instance(name)?;
+        if i.ssh_host.trim().is_empty() {
+            return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", i.name, i.name)));
+        }
+        Ok(crate::ssh::SshTarget { instance: i.name, host: i.ssh_host, port: i.ssh_port, user: i.ssh_user, pinned: i.host_key_fingerprint })
+    }
+
+    /// Pins the host key the host `presented` (from [`crate::ssh::probe_host_key`]). With
+    /// `expected` (a fingerprint the user got out of band) a different presented key is refused.
+    pub fn trust_host(&self, name: &str, presented: &str, expected: Option<&str>) -> Result<Instance> {
+        if let Some(want) = expected.map(str::trim) {
+            if want != presented {
+                return Err(Error::HostKeyMismatch {
+                    instance: name.to_string(),
+                    address: self.ssh_target(name).map(|t| format!("{}:{}", t.host, t.port)).unwrap_or_default(),
+                    pinned: want.to_string(),
+                    presented: presented.to_string(),
+                });
+            }
+        }
+        self.pin_host_key(name, presented)
+    }
+
+    /// Loads what a deploy of `key` (default: the active key) to `instance` needs, secret
+    /// included (from the keychain). Refuses drafts, admin keys, keys of other instances, and
+    /// retired/revoked keys.
+    pub fn prepare_deploy(&self, instance: &str, key: Option<&str>) -> Result<crate::deploy::DeployJob> {
+        let inst = self.instance(instance)?;
+        if inst.draft {
+            return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV", inst.name, inst.name)));
+        }
+        if inst.ssh_host.trim().is_empty() {
+            return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", inst.name, inst.name)));
+        }
+        let keys = self.store.list_keys(Some(&inst.name))?;
+        let active = keys.iter().find(|k| k.status == KeyStatus::Active).cloned();
+        let chosen = match key {
+            Some(k) => {
+                let k = self.key(k)?;
+                if k.instance.as_deref() != Some(inst.name.as_str()) {
+                    return Err(Error::InvalidState(format!(
+                        "key '{}' does not serve instance '{}'{}; bind it first with `clawkeep key bind {} {}`",
+                        k.name,
+                        inst.name,
+                        k.instance.as_ref().map(|i| format!(" (it serves '{i}')")).unwrap_or_default(),
+                        k.name,
+                        inst.name
+                    )));
+                }
+                k
+            }
+            None => active.clone().ok_or_else(|| Error::InvalidState(format!("instance '{}' has no active key; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name)))?,
+        };
+        if matches!(chosen.status, KeyStatus::Retired | KeyStatus::Revoked) {
+            return Err(Error::InvalidState(format!("key '{}' is {}; deploying it would put a dead key on the host", chosen.name, chosen.status.as_str())));
+        }
+        if chosen.kind == KeyKind::Admin {
+            return Err(Error::InvalidState(format!("'{}' is an Admin API key; admin keys are never deployed", chosen.name)));
+        }
+        let secret = self.keychain.get(&chosen.keychain_ref)?;
+        if keyfmt::fingerprint(secret.expose()) != chosen.fingerprint {
+            return Err(Error::InvalidState(format!("the keychain entry of key '{}' does not match its recorded fingerprint; re-add the key", chosen.name)));
+        }
+        let previous_active = active.filter(|a| a.id != chosen.id);
+        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active })
+    }
+
+    /// Records a finished run (deployments table + audit, one transaction). When a staged key
+    /// was deployed and verified it becomes active and the previous active key is retired
+    /// (`rotated_at`/`retired_at` set) in the same transaction. Dry runs are not recorded.
+    pub fn record_deployment(&self, job: &crate::deploy::DeployJob, report: &crate::deploy::DeployReport) -> Result<Option<Deployment>> {
+        use crate::deploy::Outcome;
+        if report.outcome == Outcome::Planned {
+            return Ok(None);
+        }
+        let now = self.now();
+        let details = json!({
+            "address": report.address,
+            "steps": report.steps,
+            "stale_removed": report.stale_removed,
+            "host_key": report.plan.as_ref().map(|p| p.host_key.clone()),
+            "gateway_port": report.plan.as_ref().map(|p| p.gateway_port),
+            "key_hint": report.key_hint,
+        });
+        let mut d = Deployment {
+            id: 0,
+            instance: job.instance.name.clone(),
+            key_name: job.key.name.clone(),
+            key_fingerprint: job.key.fingerprint.clone(),
+            method: job.instance.injection.as_str().to_string(),
+            os_user: self.os_user.clone(),
+            started_at: report.started_at,
+            duration_ms: report.duration_ms as i64,
+            outcome: report.outcome.as_str().to_string(),
+            error: report.error.as_ref().map(|e| json!({ "code": e.code, "message": e.message })),
+            rollback: report.rollback.clone(),
+            details,
+        };
+        self.store.tx(|tx| {
+            let inst = store::instance_by_name(tx, &job.instance.name)?;
+            d.id = store::insert_deployment(tx, &d, inst.as_ref().map(|i| i.id))?;
+            let mut promoted = None;
+            if report.outcome == Outcome::Succeeded {
+                if let Some(i) = &inst {
+                    let mut key = store::key_by_name(tx, &job.key.name)?.ok_or_else(|| Error::NotFound { kind: "key", name: job.key.name.clone() })?;
+                    if key.status == KeyStatus::Staged {
+                        let mut retired = None;
+                        if let Some(mut prev) = store::active_key_of(tx, i.id)? {
+                            prev.status = KeyStatus::Retired;
+                            prev.rotated_at = Some(now);
+                            prev.retired_at = Some(now);
+                            prev.updated_at = now;
+                            store::update_key(tx, &prev, Some(i.id))?;
+                            self.audit(tx, "key.retire", &prev.name, json!({ "previous_status": "active", "instance": i.name, "fingerprint": prev.fingerprint, "reason": "replaced by a verified deploy", "replaced_by": key.name }))?;
+                            retired = Some(prev.name);
+                        }
+                        key.status = KeyStatus::Active;
+                        key.updated_at = now;
+                        store::update_key(tx, &key, Some(i.id))?;
+                        self.audit(tx, "key.activate", &key.name, json!({ "instance": i.name, "fingerprint": key.fingerprint, "replaces": retired }))?;
+                        promoted = Some(key.name.clone());
+                    }
+                }
+            }
+            self.audit(tx, "deploy.run", &job.instance.name, json!({
+                "deployment": d.id, "key": d.key_name, "fingerprint": d.key_fingerprint, "method": d.method,
+                "outcome": d.outcome, "duration_ms": d.duration_ms, "error": d.error, "rollback": d.rollback,
+                "stale_removed": report.stale_removed, "activated": promoted,
+            }))?;
+            Ok(())
+        })?;
+        Ok(Some(d))
+    }
+
+    /// Deployments, newest first (`clawkeep deploy history`).
+    pub fn deployments(&self, instance: Option<&str>, limit: u32) -> Result<Vec<Deployment>> {
+        self.store.deployments(instance, limit)
+    }
+}

@@ -359,3 +359,28 @@ pub struct SelfCheck {
     /// Keys whose keychain entry is missing.
     pub missing_secrets: Vec<String>,
 }
+
+/// One recorded deployment of a key to an instance (`clawkeep deploy history`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Deployment {
+    pub id: i64,
+    pub instance: String,
+    pub key_name: String,
+    /// SHA-256 hex of the deployed key.
+    pub key_fingerprint: String,
+    pub method: String,
+    /// Who ran it.
+    pub os_user: String,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i64,
+    /// succeeded | failed | rolled-back | rollback-failed | cancelled | refused
+    pub outcome: String,
+    /// `{code, message}` when it failed.
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown> | null"))]
+    pub error: Option<serde_json::Value>,
+    /// What the rollback did, when there was one.
+    pub rollback: Option<String>,
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
+    pub details: serde_json::Value,
+}

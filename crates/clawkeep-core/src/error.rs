@@ -49,6 +49,38 @@ pub enum Error {
     #[error("the data directory was written by a newer Clawkeep (schema {found}, this build knows {known}); upgrade Clawkeep")]
     SchemaTooNew { found: i64, known: i64 },
 
+    /// The instance's host key is not pinned yet: nothing is sent to an unknown host.
+    #[error("the host key of instance '{instance}' is not trusted yet{}. Check it, then run: clawkeep host trust {instance}", presented.as_ref().map(|p| format!(" (the host presents {p})")).unwrap_or_default())]
+    HostKeyUnknown { instance: String, presented: Option<String> },
+
+    /// The host presented a different key than the pinned one: possible man-in-the-middle.
+    #[error("HOST KEY MISMATCH for instance '{instance}' ({address}): pinned {pinned}, but the host presents {presented}. Nothing was sent to it. If the host was really reinstalled or re-keyed, check the new fingerprint out of band (e.g. `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), then run: clawkeep host trust {instance} --fingerprint {presented}")]
+    HostKeyMismatch { instance: String, address: String, pinned: String, presented: String },
+
+    /// TCP connect or the SSH handshake failed.
+    #[error("cannot connect to instance '{instance}' at {address}: {message}")]
+    SshConnect { instance: String, address: String, message: String },
+
+    /// No answer within the connect timeout.
+    #[error("cannot connect to instance '{instance}' at {address}: no answer within {seconds} s (host down, firewalled or unreachable)")]
+    SshTimeout { instance: String, address: String, seconds: u64 },
+
+    /// Authentication was refused or could not be attempted.
+    #[error("SSH authentication failed{}: {message}", if instance.is_empty() { String::new() } else { format!(" for instance '{instance}' as '{user}'") })]
+    SshAuth { instance: String, user: String, message: String },
+
+    /// The key file is encrypted and no passphrase was given.
+    #[error("the SSH key {path} is encrypted: a passphrase is needed (or load it into ssh-agent)")]
+    SshPassphraseNeeded { path: String },
+
+    /// A step on the host failed.
+    #[error("instance '{instance}', step {step}: {message}")]
+    Remote { instance: String, step: String, message: String },
+
+    /// The user cancelled (Ctrl-C / the UI's cancel button) before anything was changed.
+    #[error("cancelled before any change was made")]
+    Cancelled,
+
     /// A file system error (data directory, key file, ssh config).
     #[error("{context}: {source}")]
     Io { context: String, #[source] source: std::io::Error },
@@ -69,6 +101,14 @@ impl Error {
             Error::Store(_) => "store",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Io { .. } => "io",
+            Error::HostKeyUnknown { .. } => "host_key_unknown",
+            Error::HostKeyMismatch { .. } => "host_key_mismatch",
+            Error::SshConnect { .. } => "ssh_connect",
+            Error::SshTimeout { .. } => "ssh_timeout",
+            Error::SshAuth { .. } => "ssh_auth",
+            Error::SshPassphraseNeeded { .. } => "ssh_passphrase_needed",
+            Error::Remote { .. } => "remote",
+            Error::Cancelled => "cancelled",
         }
     }
 

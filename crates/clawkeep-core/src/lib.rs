@@ -5,6 +5,7 @@
 //! knows about Tauri or the command line.
 
 pub mod app;
+pub mod deploy;
 pub mod domain;
 pub mod error;
 pub mod keyfmt;
@@ -13,6 +14,7 @@ pub mod paths;
 pub mod rotation;
 pub mod secret;
 pub mod secrets;
+pub mod ssh;
 pub mod sshconfig;
 pub mod store;
 

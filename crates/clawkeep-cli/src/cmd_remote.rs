@@ -1,0 +1,416 @@
+//! Commands that talk to hosts over SSH: `host trust`, `deploy` (one instance or a fleet) and
+//! `deploy history`. A tokio runtime is started only for these. Keychain reads and store writes
+//! happen outside the runtime (they block); the SSH work is `clawkeep_core::deploy`.
+
+use std::io::IsTerminal;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Subcommand};
+use clawkeep_core::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
+use clawkeep_core::ssh::{self, SshAuth, SshOptions};
+use clawkeep_core::{Clawkeep, InstanceFilter, Secret, SshIdentity};
+
+use crate::output::{self, table};
+
+#[derive(Subcommand, Debug)]
+pub enum HostCmd {
+    /// Show the host key an instance's SSH server presents and pin it (asked, or --fingerprint).
+    Trust {
+        name: String,
+        /// Accept this fingerprint (SHA256:…, from `ssh-keygen -lf` on the host) without asking;
+        /// refused if the host presents another one.
+        #[arg(long, value_name = "SHA256:…")]
+        fingerprint: Option<String>,
+        /// Seconds to wait for the host.
+        #[arg(long, default_value_t = 10)]
+        connect_timeout: u64,
+    },
+}
+
+#[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DeployArgs {
+    #[command(subcommand)]
+    pub sub: Option<DeploySub>,
+    /// The instance to deploy to.
+    pub name: Option<String>,
+    /// Every (non-draft) instance.
+    #[arg(long, conflicts_with_all = ["name", "tag", "owner"])]
+    pub all: bool,
+    /// Every instance with this tag.
+    #[arg(long, conflicts_with = "name")]
+    pub tag: Option<String>,
+    /// Every instance of this owner.
+    #[arg(long, conflicts_with = "name")]
+    pub owner: Option<String>,
+    /// Deploy this staged key instead of the active one (single instance); once verified it
+    /// becomes active and the previous key is retired.
+    #[arg(long, value_name = "KEYNAME", requires = "name")]
+    pub key: Option<String>,
+    /// Show the plan only; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Apply without asking (includes consent to remove stale credentials the plan lists).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Hosts deployed at the same time.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Seconds to wait for a host's SSH server.
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Seconds the gateway may take to be ready after its restart.
+    #[arg(long, default_value_t = 90)]
+    pub ready_timeout: u64,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DeploySub {
+    /// Recorded deployments, newest first.
+    History {
+        name: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn ask(question: &str) -> Result<bool> {
+    use std::io::{BufRead, Write};
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} — not asked, because stdin is not a terminal; pass --yes (or --fingerprint for host trust)");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}
+
+/// The SSH identity, with a passphrase prompt for an encrypted key file.
+fn ssh_auth(ck: &Clawkeep) -> Result<SshAuth> {
+    let mut passphrase = None;
+    if let SshIdentity::KeyFile { .. } = ck.settings()?.ssh_identity {
+        if let SshAuth::KeyFile { path, .. } = ck.ssh_auth(None)? {
+            if ssh::key_file_is_encrypted(&path)? {
+                if !std::io::stdin().is_terminal() {
+                    bail!("the SSH key {} is encrypted and stdin is not a terminal to ask for its passphrase; load it into ssh-agent and use `clawkeep settings set-ssh-identity --agent`", path.display());
+                }
+                let p = rpassword::prompt_password(format!("Passphrase for {}: ", path.display())).context("cannot read the passphrase")?;
+                passphrase = Some(Secret::new(p));
+            }
+        }
+    }
+    Ok(ck.ssh_auth(passphrase)?)
+}
+
+pub fn host(ck: &Clawkeep, c: HostCmd, json: bool) -> Result<()> {
+    match c {
+        HostCmd::Trust { name, fingerprint, connect_timeout } => {
+            let target = ck.ssh_target(&name)?;
+            let opts = SshOptions { connect_timeout: Duration::from_secs(connect_timeout.max(1)), ..Default::default() };
+            let presented = runtime()?.block_on(ssh::probe_host_key(&target, &opts))?;
+            let address = format!("{}:{}", target.host, target.port);
+            if fingerprint.is_none() {
+                if target.pinned.as_deref() == Some(presented.as_str()) {
+                    if json {
+                        output::json(&serde_json::json!({ "instance": name, "fingerprint": presented, "changed": false }));
+                    } else {
+                        println!("{name} ({address}) already trusted: {presented}");
+                    }
+                    return Ok(());
+                }
+                eprintln!("Instance {name} ({address}) presents the host key");
+                eprintln!("  {presented}");
+                if let Some(old) = &target.pinned {
+                    eprintln!("WARNING: this is NOT the pinned key {old}. Only accept it if you know the host was re-keyed.");
+                }
+                eprintln!("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the host's console.");
+                if !ask("Trust this key?")? {
+                    bail!("not trusted; nothing changed");
+                }
+            }
+            let inst = ck.trust_host(&name, &presented, fingerprint.as_deref())?;
+            if json {
+                output::json(&serde_json::json!({ "instance": inst.name, "fingerprint": presented, "changed": true }));
+            } else {
+                println!("pinned {presented} for {}", inst.name);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub fn deploy(ck: &Clawkeep, a: DeployArgs, json: bool) -> Result<()> {
+    if let Some(DeploySub::History { name, limit }) = &a.sub {
+        return history(ck, name.as_deref(), *limit, json);
+    }
+    let opts = DeployOptions {
+        ssh: SshOptions { connect_timeout: Duration::from_secs(a.connect_timeout.max(1)), ..Default::default() },
+        ready_timeout: Duration::from_secs(a.ready_timeout.max(1)),
+        remove_stale: a.yes,
+        ..Default::default()
+    };
+    let fleet = a.all || a.tag.is_some() || a.owner.is_some();
+    match (&a.name, fleet) {
+        (Some(name), false) => deploy_single(ck, name, &a, opts, json),
+        (None, true) => deploy_fleet(ck, &a, opts, json),
+        _ => bail!("name one instance (`clawkeep deploy NAME`), or a fleet with --all, --tag T or --owner O"),
+    }
+}
+
+fn print_plan(p: &DeployPlan) {
+    println!("Plan for {} ({}), method {}, key {} ({})", p.instance, p.address, p.method.as_str(), p.key_name, p.key_hint);
+    println!("  host key    {}", p.host_key);
+    println!("  state dir   {}", p.state_dir);
+    println!("  gateway     127.0.0.1:{} ({})", p.gateway_port, p.gateway_port_source);
+    println!("  changes:");
+    for d in &p.diff {
+        println!("    {d}");
+    }
+    if !p.stale.is_empty() {
+        println!("  stale credentials that would win over the new key:");
+        for s in &p.stale {
+            println!("    {} at {}{} -> {}", s.kind, s.location, s.agent.as_ref().map(|a| format!(" (agent {a})")).unwrap_or_default(), s.remedy);
+        }
+    }
+    println!("  steps:");
+    for (i, s) in p.steps.iter().enumerate() {
+        println!("    {}. {:<6} {}  — {}", i + 1, s.action, s.target, s.detail);
+    }
+    for w in &p.warnings {
+        println!("  warning: {w}");
+    }
+    for b in &p.blockers {
+        println!("  BLOCKED: {b}");
+    }
+}
+
+fn print_report(r: &DeployReport) {
+    println!("{}: {}", r.instance, r.outcome.as_str());
+    for s in &r.steps {
+        println!("  - {s}");
+    }
+    for s in &r.stale_removed {
+        println!("  - removed stale {s}");
+    }
+    if let Some(e) = &r.error {
+        println!("  error[{}]: {}", e.code, e.message);
+    }
+    if let Some(rb) = &r.rollback {
+        println!("  rollback: {rb}");
+    }
+    println!("  took {:.1} s", r.duration_ms as f64 / 1000.0);
+}
+
+fn deploy_single(ck: &Clawkeep, name: &str, a: &DeployArgs, opts: DeployOptions, json: bool) -> Result<()> {
+    let job = ck.prepare_deploy(name, a.key.as_deref())?;
+    let auth = ssh_auth(ck)?;
+    let rt = runtime()?;
+    let cancel = CancellationToken::new();
+    let progress: ProgressFn = deploy::no_progress();
+    let report = rt.block_on(async {
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ncancelling: a host already being changed finishes or rolls back…");
+                c2.cancel();
+            }
+        });
+        let t0 = std::time::Instant::now();
+        let mut session = match DeploySession::open(&job, &auth, &opts).await {
+            Ok(s) => s,
+            Err(e) => {
+                let mut r = DeployReport::refused(&job, &e);
+                if !matches!(r.outcome, Outcome::Refused | Outcome::Cancelled) {
+                    r.outcome = Outcome::Failed;
+                }
+                r.duration_ms = t0.elapsed().as_millis() as u64;
+                return Ok::<_, anyhow::Error>((r, Some(e)));
+            }
+        };
+        let plan = match session.plan().await {
+            Ok(p) => p,
+            Err(e) => {
+                session.close().await;
+                let mut r = DeployReport::refused(&job, &e);
+                r.outcome = Outcome::Failed;
+                return Ok((r, Some(e)));
+            }
+        };
+        if !json {
+            print_plan(&plan);
+        }
+        if a.dry_run || !plan.blockers.is_empty() {
+            session.close().await;
+            let mut r = DeployReport::refused(&job, &clawkeep_core::Error::Cancelled);
+            r.outcome = if a.dry_run { Outcome::Planned } else { Outcome::Refused };
+            r.error = (!plan.blockers.is_empty()).then(|| clawkeep_core::Error::InvalidState(plan.blockers.join("; ")).to_payload());
+            r.plan = Some(plan);
+            return Ok((r, None));
+        }
+        if !a.yes {
+            let q = if plan.stale.iter().any(|s| s.removable) {
+                format!("Apply this plan to {name}, including removing the stale credentials listed?")
+            } else {
+                format!("Apply this plan to {name}?")
+            };
+            let yes = tokio::task::block_in_place(|| ask(&q))?;
+            if !yes {
+                session.close().await;
+                bail!("not applied; nothing changed on {name}");
+            }
+            session.consent_to_stale_removal(true);
+        }
+        let r = session.apply(plan, &progress, &cancel).await;
+        session.close().await;
+        Ok((r, None))
+    })?;
+    let (report, early) = report;
+    if report.outcome != Outcome::Planned {
+        ck.record_deployment(&job, &report)?;
+    }
+    if json {
+        output::json(&report);
+    } else if report.outcome != Outcome::Planned && early.is_none() {
+        print_report(&report);
+    }
+    if let Some(e) = early {
+        return Err(e.into());
+    }
+    match report.outcome {
+        Outcome::Succeeded | Outcome::Planned => Ok(()),
+        o => {
+            let msg = report.error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
+            bail!("deploy to {name} {}: {msg}", o.as_str())
+        }
+    }
+}
+
+fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) -> Result<()> {
+    if !a.yes && !a.dry_run {
+        bail!("a fleet deploy needs --yes (review the plans first with --dry-run)");
+    }
+    let filter = InstanceFilter { owner: a.owner.clone(), tag: a.tag.clone(), ..Default::default() };
+    let instances: Vec<_> = ck.list_instances(&filter)?.into_iter().map(|r| r.instance).filter(|i| !i.draft).collect();
+    if instances.is_empty() {
+        bail!("no instance matches");
+    }
+    let mut jobs: Vec<DeployJob> = Vec::new();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut failed = 0usize;
+    for i in &instances {
+        match ck.prepare_deploy(&i.name, None) {
+            Ok(j) => jobs.push(j),
+            Err(e) => {
+                failed += 1;
+                rows.push(vec![i.name.clone(), "not-started".into(), String::new(), String::new(), format!("error[{}]: {e}", e.code())]);
+            }
+        }
+    }
+    let auth = Arc::new(ssh_auth(ck)?);
+    let total = jobs.len();
+    let done = Arc::new(AtomicUsize::new(0));
+    let bad = Arc::new(AtomicUsize::new(0));
+    let tty = std::io::stderr().is_terminal() && !json;
+    let progress: ProgressFn = {
+        let done = done.clone();
+        Arc::new(move |_name: &str, stage: Stage| {
+            if stage == Stage::Done {
+                let d = done.fetch_add(1, Ordering::SeqCst) + 1;
+                if tty {
+                    eprint!("\r{d}/{total} hosts done");
+                }
+            }
+        })
+    };
+    let _ = &bad;
+    let rt = runtime()?;
+    let cancel = CancellationToken::new();
+    let results = rt.block_on(async {
+        let c2 = cancel.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\ncancelling: hosts not started are skipped; hosts in flight finish or roll back (Ctrl-C again to abort hard)");
+                c2.cancel();
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+        deploy::deploy_fleet(jobs, auth, opts, a.dry_run, a.concurrency, progress, cancel.clone()).await
+    });
+    if tty {
+        eprintln!();
+    }
+    let mut reports = Vec::new();
+    for (job, report) in &results {
+        if let Err(e) = ck.record_deployment(job, report) {
+            eprintln!("warning: could not record the deployment to {}: {e}", job.instance.name);
+        }
+        if !report.outcome.is_success() {
+            failed += 1;
+        }
+        let detail = match (&report.error, &report.rollback) {
+            (Some(e), Some(rb)) => format!("error[{}]: {}; rollback: {rb}", e.code, e.message),
+            (Some(e), None) => format!("error[{}]: {}", e.code, e.message),
+            (None, _) if report.outcome == Outcome::Planned => {
+                report.plan.as_ref().map(|p| format!("{}{}", p.diff.join("; "), if p.stale.is_empty() { String::new() } else { format!("; {} stale credential(s) to remove", p.stale.len()) })).unwrap_or_default()
+            }
+            (None, _) => report.stale_removed.iter().map(|s| format!("removed {s}")).collect::<Vec<_>>().join("; "),
+        };
+        rows.push(vec![report.instance.clone(), report.outcome.as_str().into(), report.key_hint.clone(), format!("{:.1}s", report.duration_ms as f64 / 1000.0), detail]);
+        reports.push(report);
+    }
+    if json {
+        output::json(&reports);
+    } else {
+        table(&["INSTANCE", "OUTCOME", "KEY", "TIME", "DETAIL"], &rows);
+    }
+    let n = rows.len();
+    if failed > 0 {
+        bail!("{failed} of {n} instance(s) failed");
+    }
+    if !json {
+        println!("{n} of {n} instance(s) {}", if a.dry_run { "planned" } else { "deployed and verified" });
+    }
+    Ok(())
+}
+
+fn history(ck: &Clawkeep, name: Option<&str>, limit: u32, json: bool) -> Result<()> {
+    if let Some(n) = name {
+        ck.instance(n)?;
+    }
+    let rows = ck.deployments(name, limit)?;
+    if json {
+        output::json(&rows);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("no deployments recorded");
+        return Ok(());
+    }
+    let t: Vec<Vec<String>> = rows
+        .iter()
+        .map(|d| {
+            vec![
+                d.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                d.instance.clone(),
+                d.key_name.clone(),
+                clawkeep_core::keyfmt::short_fingerprint(&d.key_fingerprint),
+                d.outcome.clone(),
+                format!("{:.1}s", d.duration_ms as f64 / 1000.0),
+                d.os_user.clone(),
+                d.rollback.clone().or_else(|| d.error.as_ref().and_then(|e| e["message"].as_str().map(String::from))).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["WHEN", "INSTANCE", "KEY", "FINGERPRINT", "OUTCOME", "TIME", "BY", "NOTE"], &t);
+    Ok(())
+}

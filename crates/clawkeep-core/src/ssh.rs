@@ -1,0 +1,522 @@
+//! SSH transport for deploys (russh + russh-sftp, see `shared/reference/keyring-and-ssh.md` Part B).
+//!
+//! One [`HostSession`] per host, reused for every step of a run: exec with stdin (secrets only
+//! ever travel on stdin or over SFTP, never in a command line), atomic SFTP writes
+//! (0600 temp file in the same directory → fsync → `posix-rename@openssh.com`), SFTP reads, and
+//! HTTP GETs to the host's loopback through a `direct-tcpip` channel.
+//!
+//! Host keys are **pinned**: [`HostSession::connect`] needs the instance's pinned `SHA256:…`
+//! fingerprint and aborts the handshake (before authenticating, before any channel) when the
+//! server presents another one. There is no accept-anything mode. [`probe_host_key`] reads the
+//! presented key for `clawkeep host trust` and also aborts before authentication.
+//!
+//! russh has no connect timeout: every network step here is wrapped in `tokio::time::timeout`,
+//! and the session has keepalives so a dead link is noticed within seconds.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use russh::client;
+use russh::keys::{HashAlg, PrivateKeyWithHashAlg, PublicKeyOrCertificate};
+use russh::ChannelMsg;
+use russh_sftp::client::RawSftpSession;
+use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::{Error, Result};
+use crate::secret::Secret;
+
+/// Where to connect, and what host key to expect.
+#[derive(Debug, Clone)]
+pub struct SshTarget {
+    /// The instance name (for messages).
+    pub instance: String,
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    /// The pinned `SHA256:…` fingerprint; `None` means "not trusted yet" and is refused.
+    pub pinned: Option<String>,
+}
+
+/// How to authenticate.
+#[derive(Debug)]
+pub enum SshAuth {
+    /// The running ssh-agent (`SSH_AUTH_SOCK`).
+    Agent,
+    /// A private key file; `passphrase` for an encrypted one (the front end asks for it).
+    KeyFile { path: PathBuf, passphrase: Option<Secret> },
+}
+
+/// Timeouts and keepalives.
+#[derive(Debug, Clone)]
+pub struct SshOptions {
+    /// TCP connect + SSH handshake + authentication.
+    pub connect_timeout: Duration,
+    /// Default limit for one remote operation (exec, SFTP call).
+    pub op_timeout: Duration,
+    pub keepalive_interval: Duration,
+}
+
+impl Default for SshOptions {
+    fn default() -> Self {
+        SshOptions { connect_timeout: Duration::from_secs(10), op_timeout: Duration::from_secs(60), keepalive_interval: Duration::from_secs(5) }
+    }
+}
+
+/// What a remote command printed.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_status: Option<u32>,
+    /// The command's own output: everything after the start marker (login-shell noise before
+    /// it is dropped); at most [`OUTPUT_LIMIT`] bytes (the tail is kept).
+    pub stdout: String,
+    pub stderr: String,
+    /// Bytes dropped because the output was larger than the limit.
+    pub dropped: u64,
+}
+
+impl ExecOutput {
+    pub fn success(&self) -> bool {
+        self.exit_status == Some(0)
+    }
+    /// The last few lines of stderr (or stdout), for error messages.
+    pub fn brief(&self) -> String {
+        let src = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
+        let lines: Vec<&str> = src.lines().filter(|l| !l.trim().is_empty()).collect();
+        lines[lines.len().saturating_sub(4)..].join(" | ")
+    }
+}
+
+/// Most bytes of stdout/stderr kept per command (huge login-shell output is cut from the front).
+pub const OUTPUT_LIMIT: usize = 1 << 20;
+
+/// `SHA256:` + unpadded base64 of the key blob: the same text as `ssh-keygen -lf`.
+pub fn fingerprint_of(key: &russh::keys::PublicKey) -> String {
+    key.fingerprint(HashAlg::Sha256).to_string()
+}
+
+#[derive(Default)]
+struct Seen {
+    fingerprint: Option<String>,
+}
+
+struct Checker {
+    expected: Option<String>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl client::Handler for Checker {
+    type Error = russh::Error;
+
+    async fn check_server_key(&mut self, k: &PublicKeyOrCertificate) -> std::result::Result<bool, Self::Error> {
+        let PublicKeyOrCertificate::PublicKey { key, .. } = k else {
+            // Host certificates are not pinned by Clawkeep: refuse rather than guess.
+            return Ok(false);
+        };
+        let fp = fingerprint_of(key);
+        let ok = self.expected.as_deref() == Some(fp.as_str());
+        self.seen.lock().unwrap_or_else(|p| p.into_inner()).fingerprint = Some(fp);
+        Ok(ok)
+    }
+}
+
+fn config(opts: &SshOptions) -> Arc<client::Config> {
+    Arc::new(client::Config {
+        inactivity_timeout: Some(opts.op_timeout.max(Duration::from_secs(30))),
+        keepalive_interval: Some(opts.keepalive_interval),
+        keepalive_max: 3,
+        nodelay: true,
+        ..Default::default()
+    })
+}
+
+fn addr(host: &str, port: u16) -> String {
+    let h = host.trim_start_matches('[').trim_end_matches(']');
+    if h.contains(':') { format!("[{h}]:{port}") } else { format!("{h}:{port}") }
+}
+
+fn connect_error(t: &SshTarget, message: impl Into<String>) -> Error {
+    Error::SshConnect { instance: t.instance.clone(), address: addr(&t.host, t.port), message: message.into() }
+}
+
+/// Connects only far enough to see the host key, then disconnects (nothing is authenticated or
+/// written). Returns the `SHA256:…` fingerprint the server presents.
+pub async fn probe_host_key(target: &SshTarget, opts: &SshOptions) -> Result<String> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let handler = Checker { expected: None, seen: seen.clone() };
+    let r = tokio::time::timeout(opts.connect_timeout, client::connect(config(opts), addr(&target.host, target.port), handler)).await;
+    let fp = seen.lock().unwrap_or_else(|p| p.into_inner()).fingerprint.clone();
+    match (r, fp) {
+        (_, Some(fp)) => Ok(fp),
+        (Err(_), None) => Err(Error::SshTimeout { instance: target.instance.clone(), address: addr(&target.host, target.port), seconds: opts.connect_timeout.as_secs() }),
+        (Ok(Err(e)), None) => Err(connect_error(target, e.to_string())),
+        (Ok(Ok(_)), None) => Err(connect_error(target, "the server presented no host key")),
+    }
+}
+
+/// Does this private key file need a passphrase? (`Err` if it can't be read or parsed.)
+pub fn key_file_is_encrypted(path: &std::path::Path) -> Result<bool> {
+    match russh::keys::load_secret_key(path, None) {
+        Ok(_) => Ok(false),
+        Err(russh::keys::Error::KeyIsEncrypted) => Ok(true),
+        Err(e) => Err(Error::SshAuth { instance: String::new(), user: String::new(), message: format!("cannot load SSH key {}: {e}", path.display()) }),
+    }
+}
+
+/// One authenticated SSH connection to one host.
+pub struct HostSession {
+    target: SshTarget,
+    opts: SshOptions,
+    handle: client::Handle<Checker>,
+    sftp: tokio::sync::OnceCell<RawSftpSession>,
+    fingerprint: String,
+}
+
+impl std::fmt::Debug for HostSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostSession").field("target", &self.target).finish()
+    }
+}
+
+impl HostSession {
+    /// Connects, checks the pinned host key, authenticates. Refuses an unpinned target.
+    pub async fn connect(target: &SshTarget, auth: &SshAuth, opts: &SshOptions) -> Result<HostSession> {
+        let Some(pinned) = target.pinned.clone() else {
+            return Err(Error::HostKeyUnknown { instance: target.instance.clone(), presented: None });
+        };
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let handler = Checker { expected: Some(pinned.clone()), seen: seen.clone() };
+        let deadline = tokio::time::Instant::now() + opts.connect_timeout;
+        let timeout_err = || Error::SshTimeout { instance: target.instance.clone(), address: addr(&target.host, target.port), seconds: opts.connect_timeout.as_secs() };
+        let r = tokio::time::timeout_at(deadline, client::connect(config(opts), addr(&target.host, target.port), handler)).await;
+        let presented = seen.lock().unwrap_or_else(|p| p.into_inner()).fingerprint.clone();
+        if let Some(p) = &presented {
+            if *p != pinned {
+                return Err(Error::HostKeyMismatch {
+                    instance: target.instance.clone(),
+                    address: addr(&target.host, target.port),
+                    pinned,
+                    presented: p.clone(),
+                });
+            }
+        }
+        let mut handle = match r {
+            Err(_) => return Err(timeout_err()),
+            Ok(Err(e)) => return Err(connect_error(target, e.to_string())),
+            Ok(Ok(h)) => h,
+        };
+        let authed = tokio::time::timeout_at(deadline, authenticate(&mut handle, target, auth)).await.map_err(|_| timeout_err())??;
+        if !authed {
+            return Err(Error::SshAuth {
+                instance: target.instance.clone(),
+                user: target.user.clone(),
+                message: format!(
+                    "{}@{} refused every offered key ({}). Check that the key is in the user's authorized_keys, or pick another identity with `clawkeep settings set-ssh-identity`",
+                    target.user,
+                    addr(&target.host, target.port),
+                    match auth { SshAuth::Agent => "ssh-agent identities".to_string(), SshAuth::KeyFile { path, .. } => format!("key file {}", path.display()) }
+                ),
+            });
+        }
+        Ok(HostSession { target: target.clone(), opts: opts.clone(), handle, sftp: tokio::sync::OnceCell::new(), fingerprint: pinned })
+    }
+
+    pub fn target(&self) -> &SshTarget {
+        &self.target
+    }
+
+    /// The (verified) host key fingerprint.
+    pub fn host_key_fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    fn remote(&self, step: &str, message: impl Into<String>) -> Error {
+        Error::Remote { instance: self.target.instance.clone(), step: step.to_string(), message: message.into() }
+    }
+
+    fn timeout(&self, step: &str, d: Duration) -> Error {
+        self.remote(step, format!("no answer within {} s (network cut or host hung?)", d.as_secs()))
+    }
+
+    /// Runs `command` (POSIX sh syntax, run by the user's login shell) with optional stdin.
+    /// Login-shell noise printed before the command is dropped; output is capped.
+    pub async fn exec(&self, step: &str, command: &str, stdin: Option<&[u8]>, limit: Duration) -> Result<ExecOutput> {
+        let fut = self.exec_inner(step, command, stdin);
+        tokio::time::timeout(limit, fut).await.map_err(|_| self.timeout(step, limit))?
+    }
+
+    async fn exec_inner(&self, step: &str, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput> {
+        let nonce: u64 = rand::random();
+        let marker = format!("__clawkeep_begin_{nonce:016x}__");
+        let wrapped = format!("printf '%s\\n' {marker}; printf '%s\\n' {marker} >&2; {command}");
+        let mut ch = self.handle.channel_open_session().await.map_err(|e| self.remote(step, format!("cannot open a session channel: {e}")))?;
+        ch.exec(true, wrapped.as_bytes()).await.map_err(|e| self.remote(step, format!("exec failed: {e}")))?;
+        if let Some(data) = stdin {
+            ch.data_bytes(data.to_vec()).await.map_err(|e| self.remote(step, format!("sending stdin failed: {e}")))?;
+        }
+        ch.eof().await.map_err(|e| self.remote(step, format!("closing stdin failed: {e}")))?;
+        let mut out = Tail::default();
+        let mut err = Tail::default();
+        let mut status = None;
+        while let Some(msg) = ch.wait().await {
+            match msg {
+                ChannelMsg::Data { data } => out.push(&data),
+                ChannelMsg::ExtendedData { data, ext: 1 } => err.push(&data),
+                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                ChannelMsg::Close => break,
+                _ => {}
+            }
+        }
+        if status.is_none() {
+            return Err(self.remote(step, "the connection closed before the command finished"));
+        }
+        let dropped = out.dropped + err.dropped;
+        Ok(ExecOutput { exit_status: status, stdout: out.after(&marker), stderr: err.after(&marker), dropped })
+    }
+
+    async fn sftp(&self) -> Result<&RawSftpSession> {
+        self.sftp
+            .get_or_try_init(|| async {
+                let ch = self.handle.channel_open_session().await.map_err(|e| self.remote("sftp", format!("cannot open a channel: {e}")))?;
+                ch.request_subsystem(true, "sftp").await.map_err(|e| self.remote("sftp", format!("the sftp subsystem was refused: {e}")))?;
+                let s = RawSftpSession::new(ch.into_stream());
+                s.set_timeout(self.opts.op_timeout.as_secs().max(1));
+                s.init().await.map_err(|e| self.remote("sftp", format!("sftp init failed: {e}")))?;
+                Ok::<_, Error>(s)
+            })
+            .await
+    }
+
+    async fn with_timeout<T>(&self, step: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
+        let d = self.opts.op_timeout;
+        tokio::time::timeout(d, fut).await.map_err(|_| self.timeout(step, d))?
+    }
+
+    /// The login user's home directory (absolute).
+    pub async fn home(&self) -> Result<String> {
+        self.with_timeout("home", async {
+            let s = self.sftp().await?;
+            let name = s.realpath(".").await.map_err(|e| self.remote("home", e.to_string()))?;
+            name.files.first().map(|f| f.filename.clone()).ok_or_else(|| self.remote("home", "realpath returned nothing"))
+        })
+        .await
+    }
+
+    /// Mode and owner uid of a file, or `None` if it does not exist.
+    pub async fn stat(&self, path: &str) -> Result<Option<FileAttributes>> {
+        self.with_timeout("stat", async {
+            let s = self.sftp().await?;
+            match s.stat(path).await {
+                Ok(a) => Ok(Some(a.attrs)),
+                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => Ok(None),
+                Err(e) => Err(self.remote("stat", format!("{path}: {e}"))),
+            }
+        })
+        .await
+    }
+
+    /// Reads a whole (small) file, or `None` if it does not exist. At most `max` bytes.
+    pub async fn read_file(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>> {
+        self.with_timeout("read", async {
+            let s = self.sftp().await?;
+            let h = match s.open(path, OpenFlags::READ, FileAttributes::empty()).await {
+                Ok(h) => h.handle,
+                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => return Ok(None),
+                Err(e) => return Err(self.remote("read", format!("{path}: {e}"))),
+            };
+            let mut buf = Vec::new();
+            let result = loop {
+                if buf.len() > max {
+                    break Err(self.remote("read", format!("{path} is larger than {max} bytes")));
+                }
+                match s.read(h.as_str(), buf.len() as u64, 32 * 1024).await {
+                    Ok(d) if d.data.is_empty() => break Ok(()),
+                    Ok(d) => buf.extend_from_slice(&d.data),
+                    Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::Eof => break Ok(()),
+                    Err(e) => break Err(self.remote("read", format!("{path}: {e}"))),
+                }
+            };
+            let _ = s.close(h).await;
+            result.map(|()| Some(buf))
+        })
+        .await
+    }
+
+    /// Writes `data` to `path` atomically: a 0600 temp file in the same directory, fsync,
+    /// chmod 0600, then `posix-rename@openssh.com` over the target. A reader sees the old file or
+    /// the new one, never a partial one. The temp file is removed on failure (best effort).
+    pub async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<()> {
+        let (dir, base) = match path.rsplit_once('/') {
+            Some((d, b)) => (d.to_string(), b.to_string()),
+            None => (".".to_string(), path.to_string()),
+        };
+        let nonce: u32 = rand::random();
+        let tmp = format!("{dir}/.{base}.clawkeep-tmp-{nonce:08x}");
+        let r = self.with_timeout("write", self.write_atomic_inner(&tmp, path, data)).await;
+        if r.is_err() {
+            if let Ok(s) = tokio::time::timeout(Duration::from_secs(3), self.sftp()).await.unwrap_or(Err(self.remote("write", "timeout"))) {
+                let _ = tokio::time::timeout(Duration::from_secs(3), s.remove(tmp.as_str())).await;
+            }
+        }
+        r
+    }
+
+    async fn write_atomic_inner(&self, tmp: &str, path: &str, data: &[u8]) -> Result<()> {
+        let s = self.sftp().await?;
+        let attrs = FileAttributes { permissions: Some(0o600), ..FileAttributes::empty() };
+        let e = |what: &str, err: russh_sftp::client::error::Error| self.remote("write", format!("{what} {tmp}: {err}"));
+        let h = s.open(tmp, OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE, attrs.clone()).await.map_err(|x| e("create", x))?.handle;
+        let mut off = 0usize;
+        for chunk in data.chunks(32 * 1024) {
+            s.write(h.as_str(), off as u64, chunk.to_vec()).await.map_err(|x| e("write", x))?;
+            off += chunk.len();
+        }
+        s.fsync(h.as_str()).await.map_err(|x| e("fsync", x))?;
+        s.close(h).await.map_err(|x| e("close", x))?;
+        s.setstat(tmp, attrs).await.map_err(|x| e("chmod", x))?;
+        let mut p = Vec::new();
+        for part in [tmp, path] {
+            p.extend_from_slice(&(part.len() as u32).to_be_bytes());
+            p.extend_from_slice(part.as_bytes());
+        }
+        s.extended("posix-rename@openssh.com", p)
+            .await
+            .map_err(|x| self.remote("write", format!("rename {tmp} -> {path}: {x} (the server needs OpenSSH's posix-rename extension)")))?;
+        Ok(())
+    }
+
+    /// Removes a file (missing is fine).
+    pub async fn remove(&self, path: &str) -> Result<()> {
+        self.with_timeout("remove", async {
+            let s = self.sftp().await?;
+            match s.remove(path).await {
+                Ok(_) => Ok(()),
+                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => Ok(()),
+                Err(e) => Err(self.remote("remove", format!("{path}: {e}"))),
+            }
+        })
+        .await
+    }
+
+    /// `GET path` on the host's own loopback (`127.0.0.1:port`) through a `direct-tcpip`
+    /// channel. Returns the status code and (at most 64 KiB of) the body.
+    pub async fn http_get_loopback(&self, port: u16, path: &str, limit: Duration) -> Result<(u16, String)> {
+        let step = "readyz";
+        let fut = async {
+            let ch = self
+                .handle
+                .channel_open_direct_tcpip("127.0.0.1", port as u32, "127.0.0.1", 0)
+                .await
+                .map_err(|e| self.remote(step, format!("cannot reach 127.0.0.1:{port} on the host: {e}")))?;
+            let mut stream = ch.into_stream();
+            let req = format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+            stream.write_all(req.as_bytes()).await.map_err(|e| self.remote(step, e.to_string()))?;
+            stream.flush().await.map_err(|e| self.remote(step, e.to_string()))?;
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            loop {
+                let n = stream.read(&mut chunk).await.map_err(|e| self.remote(step, e.to_string()))?;
+                if n == 0 || buf.len() > 64 * 1024 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            let status = text
+                .lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|c| c.parse::<u16>().ok())
+                .ok_or_else(|| self.remote(step, format!("no HTTP answer on 127.0.0.1:{port}")))?;
+            let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+            Ok((status, body))
+        };
+        tokio::time::timeout(limit, fut).await.map_err(|_| self.timeout(step, limit))?
+    }
+
+    /// Closes the connection politely.
+    pub async fn close(self) {
+        if let Some(s) = self.sftp.get() {
+            let _ = s.close_session();
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
+    }
+}
+
+async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &SshAuth) -> Result<bool> {
+    let auth_err = |m: String| Error::SshAuth { instance: t.instance.clone(), user: t.user.clone(), message: m };
+    match auth {
+        SshAuth::KeyFile { path, passphrase } => {
+            let key = match russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose())) {
+                Ok(k) => k,
+                Err(russh::keys::Error::KeyIsEncrypted) => {
+                    return Err(Error::SshPassphraseNeeded { path: path.display().to_string() });
+                }
+                Err(e) => return Err(auth_err(format!("cannot load SSH key {}: {e} (wrong passphrase?)", path.display()))),
+            };
+            let hash = h.best_supported_rsa_hash().await.map_err(|e| auth_err(e.to_string()))?.flatten();
+            let r = h
+                .authenticate_publickey(t.user.clone(), PrivateKeyWithHashAlg::new(Arc::new(key), hash))
+                .await
+                .map_err(|e| auth_err(format!("public-key authentication failed: {e}")))?;
+            Ok(r.success())
+        }
+        SshAuth::Agent => {
+            let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+                .await
+                .map_err(|e| auth_err(format!("no usable ssh-agent (SSH_AUTH_SOCK): {e}. Start one and `ssh-add` your key, or set a key file with `clawkeep settings set-ssh-identity --key-file PATH`")))?;
+            let ids = agent.request_identities().await.map_err(|e| auth_err(format!("the ssh-agent did not list identities: {e}")))?;
+            if ids.is_empty() {
+                return Err(auth_err("the ssh-agent holds no identities (run `ssh-add`)".into()));
+            }
+            let hash = h.best_supported_rsa_hash().await.map_err(|e| auth_err(e.to_string()))?.flatten();
+            for id in ids {
+                let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else { continue };
+                let r = h
+                    .authenticate_publickey_with(t.user.clone(), key, hash, &mut agent)
+                    .await
+                    .map_err(|e| auth_err(format!("agent authentication failed: {e}")))?;
+                if r.success() {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        }
+    }
+}
+
+/// A byte sink that keeps the last [`OUTPUT_LIMIT`] bytes.
+#[derive(Default)]
+struct Tail {
+    buf: Vec<u8>,
+    dropped: u64,
+}
+
+impl Tail {
+    fn push(&mut self, d: &[u8]) {
+        self.buf.extend_from_slice(d);
+        if self.buf.len() > 2 * OUTPUT_LIMIT {
+            let cut = self.buf.len() - OUTPUT_LIMIT;
+            self.buf.drain(..cut);
+            self.dropped += cut as u64;
+        }
+    }
+    fn after(mut self, marker: &str) -> String {
+        if self.buf.len() > OUTPUT_LIMIT {
+            let cut = self.buf.len() - OUTPUT_LIMIT;
+            self.buf.drain(..cut);
+            self.dropped += cut as u64;
+        }
+        let text = String::from_utf8_lossy(&self.buf);
+        match text.rfind(marker) {
+            Some(i) => text[i + marker.len()..].trim_start_matches('\n').to_string(),
+            None => text.into_owned(),
+        }
+    }
+}
+
+/// Quotes a string for POSIX sh (single quotes). Never used for secrets.
+pub fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}

@@ -1,0 +1,556 @@
+//! End-to-end deploy tests (issue 5): the real `clawkeep` binary, the real Secret Service
+//! (run under `scripts/with-secret-service.sh`), real sshd test hosts from the test world with
+//! a supervised mini gateway each. Fake keys are generated at run time.
+//!
+//! Needs root + openssh-server + nftables (like `tests/world.rs`): elsewhere it skips with a
+//! reason, in CI it fails.
+
+use clawkeep_tests::layout::parse_env;
+use clawkeep_tests::{Host, ShellMode, World, WorldOptions};
+use std::io::Write;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn fake_key() -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut s = ["sk", "ant", "api03-"].join("-");
+    let mut seed: u64 = rand_seed();
+    while s.len() < 106 {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        s.push(ALPHABET[(seed % ALPHABET.len() as u64) as usize] as char);
+    }
+    s.push_str("AA");
+    s
+}
+
+fn rand_seed() -> u64 {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst) as u64;
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    (t ^ (n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ (std::process::id() as u64) << 32) | 1
+}
+
+fn clawkeep_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("CLAWKEEP_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let mut dir = exe.parent().map(Path::to_path_buf);
+    for _ in 0..2 {
+        let Some(d) = dir else { break };
+        if d.join("clawkeep").is_file() {
+            return d.join("clawkeep");
+        }
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    // `cargo test -p clawkeep-tests` alone does not build other packages' binaries.
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = Command::new(cargo).args(["build", "-q", "-p", "clawkeep-cli"]).status().unwrap();
+    assert!(st.success(), "building clawkeep failed");
+    let d = exe.parent().unwrap().parent().unwrap();
+    d.join("clawkeep")
+}
+
+struct Out {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Out {
+    fn ok(self) -> Out {
+        assert_eq!(self.code, 0, "command failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        self
+    }
+    fn fails(self) -> Out {
+        assert_eq!(self.code, 1, "expected failure:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
+        assert!(!self.stderr.contains("panicked"), "panic: {}", self.stderr);
+        self
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\nstderr: {}", self.stdout, self.stderr))
+    }
+}
+
+/// One isolated Clawkeep: data dir + keychain service; records every byte it printed.
+struct Ck {
+    dir: tempfile::TempDir,
+    service: String,
+    bin: PathBuf,
+    transcript: Mutex<Vec<u8>>,
+}
+
+impl Ck {
+    fn new(w: &World) -> Ck {
+        assert!(std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(), "run under scripts/with-secret-service.sh");
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let ck = Ck {
+            dir: tempfile::tempdir().unwrap(),
+            service: format!("clawkeep-deploy-test-{}-{n}-{}", std::process::id(), rand_seed() % 1_000_000),
+            bin: clawkeep_bin(),
+            transcript: Mutex::new(Vec::new()),
+        };
+        ck.run(&["settings", "set-ssh-identity", "--key-file", &w.client_key().to_string_lossy()]).ok();
+        ck
+    }
+
+    fn run_with(&self, args: &[&str], stdin: Option<&str>) -> Out {
+        let mut c = Command::new(&self.bin);
+        c.args(args)
+            .env("CLAWKEEP_HOME", self.dir.path())
+            .env("CLAWKEEP_KEYCHAIN_SERVICE", &self.service)
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        if let Some(s) = stdin {
+            child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        }
+        let out = child.wait_with_output().unwrap();
+        let mut t = self.transcript.lock().unwrap();
+        t.extend_from_slice(&out.stdout);
+        t.extend_from_slice(&out.stderr);
+        Out { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+    }
+
+    fn run(&self, args: &[&str]) -> Out {
+        self.run_with(args, None)
+    }
+
+    /// Adds an instance for `h` (restart command `restart`), optionally trusted, plus an active key.
+    fn add_host(&self, h: &Host, name: &str, trust: bool, restart: &str) -> String {
+        let port = h.port().to_string();
+        let addr = h.addr().to_string();
+        self.run(&[
+            "instance", "add", name, "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
+            "--workload", "bot", "--restart-cmd", restart, "--tag", "fleet",
+        ])
+        .ok();
+        if trust {
+            self.run(&["host", "trust", name, "--fingerprint", h.host_key_fingerprint()]).ok();
+        }
+        self.add_key(name, &format!("openclaw-acme-prod-bot-{name}"))
+    }
+
+    fn add_key(&self, instance: &str, key_name: &str) -> String {
+        let key = fake_key();
+        self.run_with(&["key", "add", key_name, "--instance", instance, "--stdin", "--allow-name"], Some(&key)).ok();
+        key
+    }
+
+    /// Every file of the data dir, concatenated.
+    fn data_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.dir.path().to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p)
+                } else {
+                    out.extend(std::fs::read(&p).unwrap());
+                }
+            }
+        }
+        out
+    }
+
+    fn inventory(&self) -> (serde_json::Value, serde_json::Value) {
+        (self.run(&["instance", "list", "--json"]).ok().json(), self.run(&["key", "list", "--json"]).ok().json())
+    }
+}
+
+impl Drop for Ck {
+    fn drop(&mut self) {
+        let _ = Command::new("secret-tool").args(["clear", "service", &self.service]).status();
+    }
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+fn env_key(h: &Host) -> Option<String> {
+    parse_env(&h.read_file(".openclaw/.env").unwrap()).into_iter().find(|(k, _)| k == "ANTHROPIC_API_KEY").map(|(_, v)| v)
+}
+
+fn gateway_key(h: &Host) -> Option<String> {
+    h.gateway_environ().unwrap().into_iter().find(|(k, _)| k == "ANTHROPIC_API_KEY").map(|(_, v)| v)
+}
+
+const RESTART: &str = "~/.local/bin/openclaw-gateway-restart";
+
+/// Samples every process's argv on this machine (the hosts share it) until stopped; returns
+/// true if any contained `needle`.
+fn argv_sampler(needles: Vec<String>) -> (Arc<AtomicBool>, std::thread::JoinHandle<(bool, u64)>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = stop.clone();
+    let h = std::thread::spawn(move || {
+        let mut seen = false;
+        let mut samples = 0u64;
+        let t0 = Instant::now();
+        while !s2.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(120) {
+            if let Ok(rd) = std::fs::read_dir("/proc") {
+                for e in rd.flatten() {
+                    let p = e.path().join("cmdline");
+                    if let Ok(b) = std::fs::read(&p) {
+                        if needles.iter().any(|n| contains(&b, n)) {
+                            seen = true;
+                        }
+                    }
+                }
+            }
+            samples += 1;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        (seen, samples)
+    });
+    (stop, h)
+}
+
+#[test]
+fn deploy_env_file_then_rotate_to_staged_key() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("# managed by hand\nFOO=bar\nANTHROPIC_API_KEY={old}\nOTHER=\"x y\"\n").as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    let k1 = ck.add_host(h, "alpha", true, RESTART);
+
+    // Dry run: the plan, redacted, nothing written.
+    let before = h.read_file(".openclaw/.env").unwrap();
+    let plan = ck.run(&["deploy", "alpha", "--dry-run"]).ok();
+    assert!(plan.stdout.contains(&format!("127.0.0.1:{}", h.gateway_port())), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("ANTHROPIC_API_KEY={}...", &k1[..16])), "{}", plan.stdout);
+    assert!(plan.stdout.contains(&format!("(was {}...", &old[..16])), "{}", plan.stdout);
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), before);
+
+    let (stop, sampler) = argv_sampler(vec![k1.clone(), old.clone()]);
+    let r = ck.run(&["deploy", "alpha", "--yes"]).ok();
+    stop.store(true, Ordering::SeqCst);
+    let (leaked, samples) = sampler.join().unwrap();
+    assert!(!leaked, "a key appeared in some process's argv during the deploy");
+    assert!(samples > 10, "sampler too slow ({samples} samples)");
+    assert!(r.stdout.contains("succeeded"), "{}", r.stdout);
+
+    // .env: new key, other lines untouched, mode 0600, owned by the host user.
+    let text = h.read_file(".openclaw/.env").unwrap();
+    assert_eq!(text, format!("# managed by hand\nFOO=bar\nANTHROPIC_API_KEY={k1}\nOTHER=\"x y\"\n"));
+    let md = std::fs::metadata(h.env_path()).unwrap();
+    assert_eq!(md.mode() & 0o777, 0o600);
+    assert_eq!(md.uid(), h.uid());
+    let bak = std::fs::metadata(h.home().join(".openclaw/.env.clawkeep-bak")).unwrap();
+    assert_eq!(bak.mode() & 0o777, 0o600);
+    assert_eq!(bak.uid(), h.uid());
+    assert_eq!(gateway_key(h).as_deref(), Some(k1.as_str()));
+    let leftovers: Vec<_> = std::fs::read_dir(h.home().join(".openclaw")).unwrap().flatten().filter(|e| e.file_name().to_string_lossy().contains("clawkeep-tmp")).collect();
+    assert!(leftovers.is_empty());
+
+    // A staged key deployed with --key becomes active; the old one is retired with rotated_at.
+    let k2 = ck.add_key("alpha", "openclaw-acme-prod-bot-alpha-2");
+    let keys = ck.run(&["key", "list", "--json"]).ok().json();
+    assert!(keys.to_string().contains("staged"));
+    ck.run(&["deploy", "alpha", "--key", "openclaw-acme-prod-bot-alpha-2", "--yes"]).ok();
+    assert_eq!(env_key(h).as_deref(), Some(k2.as_str()));
+    assert_eq!(gateway_key(h).as_deref(), Some(k2.as_str()));
+    let keys = ck.run(&["key", "list", "--json"]).ok().json();
+    let find = |n: &str| keys.as_array().unwrap().iter().find(|k| k["name"] == n).unwrap().clone();
+    assert_eq!(find("openclaw-acme-prod-bot-alpha-2")["status"], "active");
+    let first = find("openclaw-acme-prod-bot-alpha");
+    assert_eq!(first["status"], "retired");
+    assert!(first["rotated_at"].is_string());
+
+    // History and audit.
+    let hist = ck.run(&["deploy", "history", "alpha", "--json"]).ok().json();
+    assert_eq!(hist.as_array().unwrap().len(), 2);
+    assert_eq!(hist[0]["outcome"], "succeeded");
+    assert_eq!(hist[0]["key_name"], "openclaw-acme-prod-bot-alpha-2");
+    assert!(hist[0]["duration_ms"].as_i64().unwrap() > 0);
+    let audit = ck.run(&["audit", "--json"]).ok().stdout;
+    assert!(audit.contains("deploy.run") && audit.contains("key.activate"));
+
+    // No key in anything Clawkeep printed, in the data dir, or in the host's sshd/gateway logs.
+    for k in [&k1, &k2, &old] {
+        assert!(!contains(&ck.transcript.lock().unwrap(), k), "key printed");
+        assert!(!contains(&ck.data_bytes(), k), "key in the data dir");
+        assert!(!contains(&std::fs::read(h.sshd_log()).unwrap_or_default(), k), "key in sshd log");
+        assert!(!h.gateway_log().contains(k.as_str()), "key in gateway log");
+    }
+}
+
+#[test]
+fn host_keys_pinned_unknown_and_changed_are_refused() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    ck.add_host(h, "beta", false, RESTART);
+    let before = h.read_file(".openclaw/.env").unwrap();
+
+    // Unknown host: refused with the trust command.
+    let r = ck.run(&["deploy", "beta", "--yes"]).fails();
+    assert!(r.stderr.contains("clawkeep host trust beta"), "{}", r.stderr);
+    assert!(r.stderr.contains("host_key_unknown"), "{}", r.stderr);
+
+    // A wrong --fingerprint is refused; the right one pins.
+    let wrong = "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let r = ck.run(&["host", "trust", "beta", "--fingerprint", wrong]).fails();
+    assert!(r.stderr.contains(h.host_key_fingerprint()), "{}", r.stderr);
+    let r = ck.run(&["host", "trust", "beta", "--fingerprint", h.host_key_fingerprint(), "--json"]).ok();
+    assert_eq!(r.json()["fingerprint"], h.host_key_fingerprint());
+    // Interactive trust without a terminal is not asked silently.
+    let r = ck.run(&["host", "trust", "beta"]).ok(); // already pinned, same key: fine
+    assert!(r.stdout.contains("already trusted"));
+
+    // Changed host key: refused, both fingerprints and the re-trust command named, nothing written.
+    let new_fp = h.replace_host_key().unwrap();
+    let r = ck.run(&["deploy", "beta", "--yes"]).fails();
+    assert!(r.stderr.contains("HOST KEY MISMATCH") && r.stderr.contains("'beta'"), "{}", r.stderr);
+    assert!(r.stderr.contains(h.host_key_fingerprint()) && r.stderr.contains(&new_fp), "{}", r.stderr);
+    assert!(r.stderr.contains("clawkeep host trust beta --fingerprint"), "{}", r.stderr);
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), before);
+    let r = ck.run(&["host", "trust", "beta"]).fails(); // would need a terminal to ask
+    assert!(r.stderr.contains(&new_fp), "{}", r.stderr);
+    let hist = ck.run(&["deploy", "history", "beta", "--json"]).ok().json();
+    assert_eq!(hist[0]["outcome"], "refused");
+    h.restore_host_key().unwrap();
+}
+
+#[test]
+fn network_cut_mid_deploy_leaves_old_or_new_file_and_rerun_succeeds() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("A=1\nANTHROPIC_API_KEY={old}\nB=2\n").as_bytes(), 0o600).unwrap();
+    // A slow restart gives the test time to cut the link after the new file is in place.
+    h.write_file(".local/bin/slow-restart", b"#!/bin/sh\nsleep 3\nexec ~/.local/bin/openclaw-gateway-restart\n", 0o755).unwrap();
+    let key = ck.add_host(h, "gamma", true, "~/.local/bin/slow-restart");
+    let ok_states = [format!("A=1\nANTHROPIC_API_KEY={old}\nB=2\n"), format!("A=1\nANTHROPIC_API_KEY={key}\nB=2\n")];
+
+    let watcher = {
+        let env = h.env_path();
+        let ok_states = ok_states.clone();
+        std::thread::spawn(move || {
+            // Every read of .env during the deploy is a complete old or new file.
+            let t0 = Instant::now();
+            let mut changed_at = None;
+            while t0.elapsed() < Duration::from_secs(60) {
+                let t = std::fs::read_to_string(&env).unwrap_or_default();
+                assert!(ok_states.contains(&t), "partial or unexpected .env: {t:?}");
+                if t == ok_states[1] {
+                    changed_at = Some(t0.elapsed());
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            changed_at
+        })
+    };
+    let ck_ref = &ck;
+    let r = std::thread::scope(|s| {
+        let run = s.spawn(move || ck_ref.run(&["deploy", "gamma", "--yes", "--connect-timeout", "3"]));
+        let changed = watcher.join().unwrap();
+        assert!(changed.is_some(), "the new .env never appeared");
+        h.cut_network().unwrap();
+        run.join().unwrap()
+    });
+    let r = r.fails();
+    assert!(r.stdout.contains("failed") || r.stderr.contains("failed"), "{}\n{}", r.stdout, r.stderr);
+    let t = h.read_file(".openclaw/.env").unwrap();
+    assert!(ok_states.contains(&t), "partial .env after the cut: {t:?}");
+    h.restore_network().unwrap();
+    let hist = ck.run(&["deploy", "history", "gamma", "--json"]).ok().json();
+    assert_ne!(hist[0]["outcome"], "succeeded");
+
+    // Rerun after the link is back: succeeds.
+    ck.run(&["deploy", "gamma", "--yes"]).ok();
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), ok_states[1]);
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}
+
+#[test]
+fn verification_failure_rolls_back_to_the_previous_key() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("ANTHROPIC_API_KEY={old}\n").as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    // First restart freezes the gateway (it never becomes ready); later ones really restart.
+    h.write_file(
+        ".local/bin/flaky-restart",
+        b"#!/bin/sh\nst=\"$HOME/.local/state/clawkeep-gw\"\nif [ -f \"$HOME/fail-next-restart\" ]; then rm -f \"$HOME/fail-next-restart\"; kill -STOP \"$(cat \"$st/gateway.pid\")\"; exit 0; fi\nkill -CONT \"$(cat \"$st/gateway.pid\")\" 2>/dev/null\nexec ~/.local/bin/openclaw-gateway-restart\n",
+        0o755,
+    )
+    .unwrap();
+    h.write_file("fail-next-restart", b"", 0o644).unwrap();
+    let key = ck.add_host(h, "delta", true, "~/.local/bin/flaky-restart");
+    let r = ck.run(&["deploy", "delta", "--yes", "--ready-timeout", "4", "--json"]).fails();
+    let rep = r.json();
+    assert_eq!(rep["outcome"], "rolled-back", "{rep}");
+    assert!(rep["error"]["message"].as_str().unwrap().contains("did not become ready"), "{rep}");
+    assert!(rep["rollback"].as_str().unwrap().contains("previous key is effective again"), "{rep}");
+    assert_eq!(env_key(h).as_deref(), Some(old.as_str()));
+    assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+    assert!(!contains(r.stdout.as_bytes(), &key));
+    let hist = ck.run(&["deploy", "history", "delta", "--json"]).ok().json();
+    assert_eq!(hist[0]["outcome"], "rolled-back");
+    // The key did not become active-by-deploy, and a rerun works.
+    ck.run(&["deploy", "delta", "--yes"]).ok();
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}
+
+#[test]
+fn stale_auth_profile_is_planned_and_removed_with_consent() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    // A stand-in agent DB holding an anthropic auth profile, and a stand-in `openclaw` CLI whose
+    // `models auth logout` removes it (the mini gateway does not model profile precedence; the
+    // real-OpenClaw flow is not covered here).
+    h.write_file(".openclaw/agents/main/agent/openclaw-agent.sqlite", b"SQLite format 3\0...auth_profiles anthropic:default api_key=<stale>...", 0o600).unwrap();
+    h.write_file(
+        ".local/bin/openclaw",
+        b"#!/bin/sh\necho \"$*\" >> \"$HOME/openclaw-calls.log\"\nif [ \"$1 $2 $3 $4 $5\" = \"models auth logout anthropic:default --yes\" ]; then a=main; [ \"$6\" = --agent ] && a=$7; printf 'SQLite format 3 (no profiles)' > \"$HOME/.openclaw/agents/$a/agent/openclaw-agent.sqlite\"; echo 'Logged out anthropic:default'; exit 0; fi\nexit 2\n",
+        0o755,
+    )
+    .unwrap();
+    let key = ck.add_host(h, "eps", true, RESTART);
+    let plan = ck.run(&["deploy", "eps", "--dry-run", "--json"]).ok().json();
+    let stale = &plan["plan"]["stale"];
+    assert_eq!(stale[0]["kind"], "auth-profile", "{plan}");
+    assert_eq!(stale[0]["agent"], "main");
+    // Without consent (no terminal to ask, no --yes): not applied, nothing removed.
+    let r = ck.run(&["deploy", "eps"]).fails();
+    assert!(r.stderr.contains("pass --yes"), "{}", r.stderr);
+    assert!(h.read_file(".openclaw/agents/main/agent/openclaw-agent.sqlite").unwrap().contains("anthropic:default"));
+    // With consent.
+    let rep = ck.run(&["deploy", "eps", "--yes", "--json"]).ok().json();
+    assert_eq!(rep["outcome"], "succeeded");
+    assert!(rep["stale_removed"][0].as_str().unwrap().contains("agent main"), "{rep}");
+    assert!(!h.read_file(".openclaw/agents/main/agent/openclaw-agent.sqlite").unwrap().contains("anthropic:"));
+    assert!(h.read_file("openclaw-calls.log").unwrap().contains("models auth logout anthropic:default --yes --agent main"));
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}
+
+#[test]
+fn bad_inputs_give_clear_errors_and_leave_the_inventory_alone() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(3)) else { return };
+    let ck = Ck::new(&w);
+    let (a, b, c) = (w.host(0), w.host(1), w.host(2));
+    let ka = ck.add_host(a, "noisy", true, RESTART);
+    let kb = ck.add_host(b, "huge", true, RESTART);
+    ck.add_host(c, "down", true, RESTART);
+
+    // Unknown instance, draft instance.
+    let r = ck.run(&["deploy", "nope", "--yes"]).fails();
+    assert!(r.stderr.contains("not_found"), "{}", r.stderr);
+    let cfg = ck.dir.path().join("ssh_config");
+    std::fs::write(&cfg, "Host drafty\n  HostName 127.0.0.1\n  User nobody\n").unwrap();
+    ck.run(&["instance", "import-ssh-config", "--file", &cfg.to_string_lossy()]).ok();
+    let r = ck.run(&["deploy", "drafty", "--yes"]).fails();
+    assert!(r.stderr.contains("draft"), "{}", r.stderr);
+
+    let inv = ck.inventory();
+    // Unreachable host: connect timeout, quickly.
+    c.cut_network().unwrap();
+    let t = Instant::now();
+    let r = ck.run(&["deploy", "down", "--yes", "--connect-timeout", "2"]).fails();
+    assert!(t.elapsed() < Duration::from_secs(15), "took {:?}", t.elapsed());
+    assert!(r.stderr.contains("ssh_timeout") && r.stderr.contains("'down'"), "{}", r.stderr);
+    c.restore_network().unwrap();
+
+    // Refused auth: an identity the hosts don't know.
+    let other = tempfile::tempdir().unwrap();
+    let kp = other.path().join("id_ed25519");
+    assert!(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&kp).status().unwrap().success());
+    ck.run(&["settings", "set-ssh-identity", "--key-file", &kp.to_string_lossy()]).ok();
+    let r = ck.run(&["deploy", "noisy", "--yes"]).fails();
+    assert!(r.stderr.contains("ssh_auth") && r.stderr.contains("refused"), "{}", r.stderr);
+    assert_eq!(ck.inventory(), inv, "a failed deploy changed the inventory");
+    ck.run(&["settings", "set-ssh-identity", "--key-file", &w.client_key().to_string_lossy()]).ok();
+
+    // Noisy login shell and huge login output: the deploy still works.
+    a.set_shell_mode(ShellMode::Noisy).unwrap();
+    ck.run(&["deploy", "noisy", "--yes"]).ok();
+    assert_eq!(gateway_key(a).as_deref(), Some(ka.as_str()));
+    b.set_shell_mode(ShellMode::Huge(4 << 20)).unwrap();
+    let r = ck.run(&["deploy", "huge", "--yes"]);
+    assert!(!r.stderr.contains("panicked"));
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(gateway_key(b).as_deref(), Some(kb.as_str()));
+    a.set_shell_mode(ShellMode::Normal).unwrap();
+    b.set_shell_mode(ShellMode::Normal).unwrap();
+}
+
+#[test]
+fn fleet_deploy_one_failing_host_does_not_stop_the_others() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(5)) else { return };
+    let ck = Ck::new(&w);
+    let mut keys = Vec::new();
+    for (i, h) in w.hosts().iter().enumerate() {
+        keys.push(ck.add_host(h, &format!("f{i}"), true, RESTART));
+    }
+    w.host(2).cut_network().unwrap();
+    let r = ck.run(&["deploy", "--tag", "fleet", "--yes", "--connect-timeout", "2", "--concurrency", "3"]).fails();
+    assert!(r.stderr.contains("1 of 5 instance(s) failed"), "{}", r.stderr);
+    let rows: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(rows.iter().filter(|l| l.contains("succeeded")).count(), 4, "{}", r.stdout);
+    assert!(rows.iter().any(|l| l.starts_with("f2") && l.contains("failed")), "{}", r.stdout);
+    for (i, h) in w.hosts().iter().enumerate() {
+        if i != 2 {
+            assert_eq!(gateway_key(h).as_deref(), Some(keys[i].as_str()));
+        }
+    }
+    w.host(2).restore_network().unwrap();
+    // --all needs --yes (or --dry-run)
+    let r = ck.run(&["deploy", "--all"]).fails();
+    assert!(r.stderr.contains("--yes"), "{}", r.stderr);
+    let plans = ck.run(&["deploy", "--all", "--dry-run", "--json"]).ok().json();
+    assert_eq!(plans.as_array().unwrap().len(), 5);
+    assert!(plans.to_string().contains("(unchanged)"));
+}
+
+#[test]
+fn fleet_ctrl_c_cancels_cleanly() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(4)) else { return };
+    let ck = Ck::new(&w);
+    for (i, h) in w.hosts().iter().enumerate() {
+        h.write_file(".local/bin/slow-restart", b"#!/bin/sh\nsleep 2\nexec ~/.local/bin/openclaw-gateway-restart\n", 0o755).unwrap();
+        ck.add_host(h, &format!("c{i}"), true, "~/.local/bin/slow-restart");
+    }
+    let before: Vec<String> = w.hosts().iter().map(|h| h.read_file(".openclaw/.env").unwrap()).collect();
+    let child = Command::new(&ck.bin)
+        .args(["deploy", "--all", "--yes", "--concurrency", "1"])
+        .env("CLAWKEEP_HOME", ck.dir.path())
+        .env("CLAWKEEP_KEYCHAIN_SERVICE", &ck.service)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first host's .env changed (it is in flight), then Ctrl-C.
+    let h0 = w.host(0);
+    assert!(clawkeep_tests::sys::wait_until(Duration::from_secs(30), Duration::from_millis(5), || h0.read_file(".openclaw/.env").unwrap() != before[0]));
+    clawkeep_tests::sys::kill("INT", &[child.id() as i64]);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    // The host in flight finished; the others were never touched.
+    assert!(stdout.lines().any(|l| l.starts_with("c0") && l.contains("succeeded")), "{stdout}");
+    assert!(stdout.lines().filter(|l| l.contains("cancelled")).count() >= 2, "{stdout}");
+    for (i, h) in w.hosts().iter().enumerate().skip(1) {
+        if stdout.lines().any(|l| l.starts_with(&format!("c{i} ")) && l.contains("cancelled")) {
+            assert_eq!(h.read_file(".openclaw/.env").unwrap(), before[i]);
+        }
+    }
+}
