@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use clawkeep_core::rotation::{
-    plan, policy, Deployer, ManualDeployer, PolicyScope, PolicySpec, Rotation, RotationOptions, RotationOutcome, RotationStep,
+    plan, policy, Deployer, ManualDeployer, PolicyScope, SshDeployer, PolicySpec, Rotation, RotationOptions, RotationOutcome, RotationStep,
     StepInput, StepReport,
 };
 use clawkeep_core::Clawkeep;
@@ -54,6 +54,13 @@ pub enum RotateCmd {
         /// Name the new key this instead of the suggested name.
         #[arg(long = "new-name")]
         new_name: Option<String>,
+        /// Deploy the new key by hand and confirm with `rotate resume NAME --confirm`, instead
+        /// of Clawkeep's SSH deploy (for hosts it cannot reach or injection methods it cannot write).
+        #[arg(long)]
+        manual_deploy: bool,
+        /// Consent to removing stale credentials the SSH deploy plan finds on the host.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Continue a rotation where it stopped.
     Resume {
@@ -65,6 +72,9 @@ pub enum RotateCmd {
         stdin: bool,
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Consent to removing stale credentials the SSH deploy plan finds on the host.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Rotations under way, or one instance's rotation in detail.
     Status { name: Option<String> },
@@ -74,6 +84,9 @@ pub enum RotateCmd {
         /// Confirm the manual parts (reactivated in the Console, redeployed by hand).
         #[arg(long)]
         confirm: bool,
+        /// Consent to removing stale credentials the SSH deploy plan finds on the host.
+        #[arg(long, short)]
+        yes: bool,
     },
     /// Practise an instance's rotation against a local fake Anthropic API and a throw-away copy of the instance.
     Rehearse { name: String },
@@ -104,10 +117,17 @@ pub enum PolicyCmd {
     Show,
 }
 
-/// The deployer the CLI uses for step 3. The SSH deploy lives on branch `deploy`; until it is
-/// merged, the person deploys and confirms with `rotate resume NAME --confirm`.
-fn deployer() -> Box<dyn Deployer> {
-    Box::new(ManualDeployer)
+/// The deployer of a rotation's step 3: Clawkeep's SSH deploy, or (started with
+/// `--manual-deploy`) the person deploys and confirms with `rotate resume NAME --confirm`.
+/// `yes`: consent to removing stale credentials the deploy plan finds on the host.
+fn deployer<'a>(ck: &'a Clawkeep, name: &str, yes: bool) -> Result<Box<dyn Deployer + 'a>> {
+    let manual = ck.rotation(name).map(|r| r.manual_deploy).unwrap_or(true);
+    if manual {
+        return Ok(Box::new(ManualDeployer));
+    }
+    let auth = crate::cmd_remote::ssh_auth(ck)?;
+    let opts = clawkeep_core::deploy::DeployOptions { remove_stale: yes, ..Default::default() };
+    Ok(Box::new(SshDeployer::new(ck, auth, opts)))
 }
 
 fn parse_soak(s: &str) -> Result<i64> {
@@ -134,9 +154,9 @@ pub fn run(ck: &Clawkeep, c: RotateCmd, json: bool) -> Result<()> {
     match c {
         RotateCmd::Policy(p) => policy_cmd(ck, p, json),
         RotateCmd::Plan { ics, csv, now } => plan_cmd(ck, ics, csv, now, json),
-        RotateCmd::Start { name, stdin, file, soak, new_name } => {
+        RotateCmd::Start { name, stdin, file, soak, new_name, manual_deploy, yes } => {
             let soak_secs = soak.as_deref().map(parse_soak).transpose()?;
-            let rot = ck.rotation_start(&name, RotationOptions { soak_secs, new_key_name: new_name })?;
+            let rot = ck.rotation_start(&name, RotationOptions { soak_secs, new_key_name: new_name, manual_deploy })?;
             if !json {
                 println!("Rotation of {} started.", rot.instance);
                 fields(&[
@@ -148,12 +168,12 @@ pub fn run(ck: &Clawkeep, c: RotateCmd, json: bool) -> Result<()> {
                 println!("1. In the Anthropic Console, create an API key named '{}' in {ws}.", rot.new_key_name);
             }
             exit_after(RotationStep::Create);
-            drive(ck, &name, stdin, file, false, json)
+            drive(ck, &name, stdin, file, false, yes, json)
         }
-        RotateCmd::Resume { name, confirm, stdin, file } => drive(ck, &name, stdin, file, confirm, json),
+        RotateCmd::Resume { name, confirm, stdin, file, yes } => drive(ck, &name, stdin, file, confirm, yes, json),
         RotateCmd::Status { name } => status_cmd(ck, name, json),
-        RotateCmd::Rollback { name, confirm } => {
-            let d = deployer();
+        RotateCmd::Rollback { name, confirm, yes } => {
+            let d = deployer(ck, &name, yes)?;
             let r = ck.rotation_rollback(&name, confirm, d.as_ref())?;
             if json {
                 output::json(&r);
@@ -198,8 +218,9 @@ fn print_report(r: &StepReport) {
 
 /// Runs steps until the rotation waits, needs input, or ends. `confirm` applies to the first
 /// step only (it confirms what the person was asked, never the steps after it).
-fn drive(ck: &Clawkeep, name: &str, stdin: bool, file: Option<PathBuf>, confirm: bool, json: bool) -> Result<()> {
-    let d = deployer();
+#[allow(clippy::too_many_arguments)]
+fn drive(ck: &Clawkeep, name: &str, stdin: bool, file: Option<PathBuf>, confirm: bool, yes: bool, json: bool) -> Result<()> {
+    let d = deployer(ck, name, yes)?;
     let mut confirm = confirm;
     let mut reports: Vec<StepReport> = Vec::new();
     let mut stopped: Option<String> = None;

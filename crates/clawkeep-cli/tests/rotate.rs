@@ -114,7 +114,7 @@ fn policy_and_plan_commands() {
 fn full_rotation_with_admin_key() {
     let r = Rig::new(true);
     // Start: nothing on stdin yet → it stops at the paste with instructions.
-    let out = r.run(&["rotate", "start", INST, "--soak", "0"], None, None).ok();
+    let out = r.run(&["rotate", "start", INST, "--manual-deploy", "--soak", "0"], None, None).ok();
     assert!(out.stdout.contains("create an API key named 'openclaw-acme-prod-support-bot-"), "{}", out.stdout);
     assert!(out.stdout.contains(WORKSPACE_PROD_A_ID));
     let new = r.console_key();
@@ -141,7 +141,7 @@ fn full_rotation_with_admin_key() {
 #[test]
 fn exit_after_each_step_then_resume_repeats_nothing() {
     let r = Rig::new(true);
-    let s = r.run(&["rotate", "start", INST, "--soak", "0"], None, Some("create")).fails(3);
+    let s = r.run(&["rotate", "start", INST, "--manual-deploy", "--soak", "0"], None, Some("create")).fails(3);
     assert!(s.stderr.contains("stopping right after step 'create'"), "{}", s.stderr);
     assert_eq!(r.status()["step"], "paste");
     let new = r.console_key();
@@ -177,7 +177,7 @@ fn rollback_from_each_step() {
     for stop in ["paste", "deploy", "deactivate", "soak", "archive"] {
         let r = Rig::new(true);
         // A day-long soak so the rotation can be stopped before the archive.
-        r.run(&["rotate", "start", INST, "--soak", "24h"], None, None).ok();
+        r.run(&["rotate", "start", INST, "--manual-deploy", "--soak", "24h"], None, None).ok();
         let mut new_name = None;
         if stop != "paste" {
             let new = r.console_key();
@@ -216,7 +216,7 @@ fn rollback_from_each_step() {
 #[test]
 fn bad_new_keys_are_refused_with_the_reason() {
     let r = Rig::new(true);
-    r.run(&["rotate", "start", INST, "--soak", "0"], None, None).ok();
+    r.run(&["rotate", "start", INST, "--manual-deploy", "--soak", "0"], None, None).ok();
     let other_ws = r.fake.mint_key(MintKey::api("elsewhere", Some(WORKSPACE_PROD_B_ID))).unwrap();
     let cases = [
         (r.old.key.clone(), "this is the current key"),
@@ -258,4 +258,24 @@ fn rehearsal_touches_nothing_real() {
     let human = w.run(&["rotate", "rehearse", "acme-prod-1"]).ok().stdout;
     assert!(human.contains("Rehearsal passed."), "{human}");
     w.run(&["rotate", "rehearse", "nope"]).fails(1);
+}
+
+#[test]
+fn ssh_deploy_is_the_default_and_refuses_an_untrusted_host() {
+    let r = Rig::new(true);
+    r.run(&["rotate", "start", INST, "--soak", "0"], None, None).ok();
+    let new = r.console_key();
+    let out = r.run(&["rotate", "resume", INST, "--stdin"], Some(&new.key), None).fails(1);
+    assert!(out.stdout.contains("[paste] done"), "{}", out.stdout);
+    assert!(out.stderr.contains("SSH deploy to ckh1@127.0.1.1:22: refused"), "{}", out.stderr);
+    assert!(out.stderr.contains("--manual-deploy"), "{}", out.stderr);
+    assert_eq!(r.status()["step"], "deploy");
+    assert_eq!(r.key_status(OLD), "active");
+    // The refused run is in the deployments history.
+    let hist = r.w.run(&["--json", "deploy", "history"]).ok().json();
+    assert_eq!(hist[0]["outcome"], "refused", "{hist}");
+    // Nothing was deployed, so the rollback needs no host.
+    r.run(&["rotate", "rollback", INST], None, None).ok();
+    assert_eq!(r.key_status(&new.name), "revoked");
+    assert_eq!(r.fake_status(&r.old.id), "active");
 }

@@ -73,7 +73,7 @@ impl World {
     }
 
     fn start(&self) -> Rotation {
-        self.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None }).unwrap()
+        self.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: false }).unwrap()
     }
 
     /// The user creates the new key in the Console (here: the fake's mint).
@@ -238,7 +238,7 @@ fn rollback_from_every_step_restores_a_working_state() {
         assert!(w.ck.open_rotations().unwrap().is_empty());
         assert!(w.ck.audit_log(None, Some(INSTANCE), 100).unwrap().iter().any(|e| e.action == "rotation.rollback"));
         // And a new rotation can start from there.
-        let again = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None }).unwrap();
+        let again = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: false }).unwrap();
         assert_ne!(again.id, rot.id);
     }
 }
@@ -310,7 +310,7 @@ fn soak_waits_while_the_old_key_has_traffic() {
     let w = World::new(true);
     // Deactivate "two hours ago" by the Clawkeep clock, then traffic shows up in the report.
     *w.now.lock().unwrap() = w.fake.now() - Duration::hours(2);
-    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(3600), new_key_name: None }).unwrap();
+    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(3600), new_key_name: None, manual_deploy: false }).unwrap();
     let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
     w.paste(&new.key).unwrap();
     w.step(StepInput::default());
@@ -338,7 +338,7 @@ fn soak_waits_while_the_old_key_has_traffic() {
 #[test]
 fn soak_period_is_honoured() {
     let w = World::new(true);
-    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(24 * 3600), new_key_name: None }).unwrap();
+    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(24 * 3600), new_key_name: None, manual_deploy: false }).unwrap();
     let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
     w.paste(&new.key).unwrap();
     w.step(StepInput::default());

@@ -1,12 +1,17 @@
-//! Deployers that do not touch a real host: [`SimulatedHost`] stands in for an instance in
-//! rehearsals and tests (it remembers which key is "on the host" and verifies it the way a
-//! host would use it: a free probe against the API base URL). The manual deployer is in
-//! [`super::machine::ManualDeployer`].
+//! Deployers for step 3. [`SshDeployer`] is the real one: Clawkeep's SSH deploy
+//! ([`crate::deploy`]: plan, atomic write, gateway restart, verification of the key the running
+//! gateway has, automatic rollback on failure), recorded in the deployments history.
+//! [`SimulatedHost`] stands in for an instance in rehearsals and tests (it remembers which key
+//! is "on the host" and verifies it the way a host would use it: a free probe against the API
+//! base URL). The manual deployer is [`super::machine::ManualDeployer`].
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::app::Clawkeep;
+use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, Outcome};
 use crate::domain::{Instance, Key};
+use crate::ssh::SshAuth;
 use crate::error::Result;
 use crate::secret::Secret;
 
@@ -76,5 +81,70 @@ impl Deployer for SimulatedHost {
                 p.workspace_id.unwrap_or_else(|| "-".into())
             ),
         })
+    }
+}
+
+/// The real deploy over SSH (env-file injection in this build). A run that fails is recorded
+/// at once; a verified run is recorded after the rotation saved its step, so the deployments
+/// history never promotes or retires keys behind the rotation's back.
+pub struct SshDeployer<'a> {
+    ck: &'a Clawkeep,
+    auth: SshAuth,
+    opts: DeployOptions,
+    pending: Mutex<Option<(DeployJob, DeployReport)>>,
+}
+
+impl std::fmt::Debug for SshDeployer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SshDeployer").finish_non_exhaustive()
+    }
+}
+
+impl<'a> SshDeployer<'a> {
+    /// `opts.remove_stale`: the person consented to removing stale credentials the plan finds.
+    pub fn new(ck: &'a Clawkeep, auth: SshAuth, opts: DeployOptions) -> Self {
+        SshDeployer { ck, auth, opts, pending: Mutex::new(None) }
+    }
+}
+
+impl Deployer for SshDeployer<'_> {
+    fn deploy(&self, instance: &Instance, key: &Key, _secret: &Secret) -> Result<DeployOutcome> {
+        // prepare_deploy re-reads the secret and checks it against the recorded fingerprint.
+        let job = self.ck.prepare_deploy(&instance.name, Some(&key.name))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| crate::Error::InvalidState(format!("cannot start the async runtime: {e}")))?;
+        let report = rt.block_on(deploy::deploy_one(&job, &self.auth, &self.opts, false, &deploy::no_progress(), &CancellationToken::new()));
+        drop(rt);
+        let verified = report.outcome == Outcome::Succeeded;
+        let mut detail = format!("SSH deploy to {}: {}", report.address, report.outcome.as_str());
+        if !report.steps.is_empty() {
+            detail.push_str(&format!(" ({})", report.steps.join("; ")));
+        }
+        if let Some(e) = &report.error {
+            detail.push_str(&format!(": {}", e.message));
+        }
+        if let Some(r) = &report.rollback {
+            detail.push_str(&format!("; rollback: {r}"));
+        }
+        if verified {
+            *self.pending.lock().unwrap_or_else(|p| p.into_inner()) = Some((job, report));
+        } else {
+            self.ck.record_deployment(&job, &report)?;
+            if matches!(report.outcome, Outcome::Refused | Outcome::Cancelled) || report.error.is_some() && report.steps.is_empty() {
+                // Nothing was written: say why, as an error the person can act on.
+                return Err(crate::Error::InvalidState(format!("{detail}. Fix it and run `clawkeep rotate resume {}`, or start the rotation with --manual-deploy", instance.name)));
+            }
+        }
+        Ok(DeployOutcome::Deployed { verified, detail })
+    }
+
+    fn after_commit(&self) -> Result<()> {
+        if let Some((job, report)) = self.pending.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            self.ck.record_deployment(&job, &report)?;
+        }
+        Ok(())
     }
 }

@@ -110,6 +110,9 @@ pub struct Rotation {
     pub step: RotationStep,
     pub outcome: RotationOutcome,
     pub soak_secs: i64,
+    /// The person deploys by hand and confirms (no SSH deploy for this rotation).
+    #[serde(default)]
+    pub manual_deploy: bool,
     pub deployed_at: Option<DateTime<Utc>>,
     pub deactivated_at: Option<DateTime<Utc>>,
     /// `admin-api` or `manual`.
@@ -141,6 +144,8 @@ pub struct RotationOptions {
     pub soak_secs: Option<i64>,
     /// Use this name for the new key instead of the suggested one (must follow the scheme).
     pub new_key_name: Option<String>,
+    /// Deploy by hand and confirm, instead of Clawkeep's SSH deploy.
+    pub manual_deploy: bool,
 }
 
 /// What a person gives the current step.
@@ -182,6 +187,13 @@ pub enum DeployOutcome {
 /// tested with a double and wired to the real SSH deploy when it lands.
 pub trait Deployer {
     fn deploy(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome>;
+
+    /// Called after the machine saved a successful deploy (the key statuses are swapped by
+    /// then), e.g. to record the run in the deployments history without the deploy module
+    /// re-deciding which key is active.
+    fn after_commit(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// The deployer for when Clawkeep cannot deploy itself: the person deploys and confirms.
@@ -343,6 +355,7 @@ impl Clawkeep {
             step: RotationStep::Paste,
             outcome: RotationOutcome::InProgress,
             soak_secs: soak,
+            manual_deploy: opts.manual_deploy,
             deployed_at: None,
             deactivated_at: None,
             deactivated_by: None,
@@ -551,7 +564,8 @@ impl Clawkeep {
             store::update_key(tx, &new, Some(iid))?;
             self.audit(tx, "key.activate", &new.name, json!({ "instance": inst.name, "replaces": old.name, "by": "rotation" }))
         })?;
-        Ok(StepReport { ran: RotationStep::Deploy, progressed: true, detail, rotation: rot, warnings: vec![] })
+        let warnings = deployer.after_commit().err().map(|e| format!("the deploy worked but its record failed: {e}")).into_iter().collect();
+        Ok(StepReport { ran: RotationStep::Deploy, progressed: true, detail, rotation: rot, warnings })
     }
 
     /// The old key's `apikey_…` id: stored, else found by hint (and workspace) in the Admin API.
@@ -818,6 +832,11 @@ impl Clawkeep {
             }
             Ok(())
         })?;
-        Ok(StepReport { ran: RotationStep::Rollback, progressed: true, detail, rotation: rot, warnings: vec![] })
+        let warnings = if rot.deployed_at.is_some() {
+            deployer.after_commit().err().map(|e| format!("the redeploy worked but its record failed: {e}")).into_iter().collect()
+        } else {
+            vec![]
+        };
+        Ok(StepReport { ran: RotationStep::Rollback, progressed: true, detail, rotation: rot, warnings })
     }
 }

@@ -7,7 +7,7 @@
 //!   radius) and its CSV and iCalendar exports.
 //! - [`machine`]: the persisted, resumable step machine of a guided rotation, with rollback.
 //! - [`api`]: the small Anthropic client it needs (probe, Admin API).
-//! - [`deployers`]: [`Deployer`]s other than the real SSH one (manual, simulated host).
+//! - [`deployers`]: the SSH [`Deployer`] over [`crate::deploy`], and a simulated host.
 //! - `rehearsal` (feature `rehearsal`): a rotation practised against an in-process fake API.
 
 pub mod api;
@@ -18,7 +18,7 @@ pub mod policy;
 #[cfg(feature = "rehearsal")]
 pub mod rehearsal;
 
-pub use deployers::SimulatedHost;
+pub use deployers::{SimulatedHost, SshDeployer};
 pub use machine::{
     DeployOutcome, Deployer, ManualDeployer, Rotation, RotationOptions, RotationOutcome, RotationStep, StepEvent, StepInput,
     StepReport, DEFAULT_SOAK_SECS,

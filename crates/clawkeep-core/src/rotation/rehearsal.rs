@@ -112,7 +112,7 @@ impl Clawkeep {
 
         let run = || -> Result<String> {
             // 1. Create.
-            let rot = world.rotation_start(&real.name, RotationOptions { soak_secs: Some(0), new_key_name: None })?;
+            let rot = world.rotation_start(&real.name, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: false })?;
             Ok(rot.new_key_name)
         };
         let new_name = match run() {
@@ -181,7 +181,7 @@ impl Clawkeep {
         let so_far_ok = steps.borrow().iter().all(|s| s.outcome != "failed");
         if so_far_ok {
             let drill = (|| -> Result<String> {
-                let rot = world.rotation_start(&real.name, RotationOptions { soak_secs: Some(0), new_key_name: None })?;
+                let rot = world.rotation_start(&real.name, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: false })?;
                 let k = fake.mint_key(MintKey::api(rot.new_key_name.clone(), Some(WORKSPACE_PROD_A_ID))).map_err(fail)?;
                 world.rotation_step(&real.name, StepInput { secret: Some(Secret::new(k.key)), confirm: false }, &host)?;
                 world.rotation_step(&real.name, StepInput::default(), &host)?;
