@@ -108,7 +108,8 @@ fn exact_due_list() {
     assert_eq!((p.expired, p.overdue, p.due_soon, p.upcoming), (1, 1, 2, 2));
     assert_eq!(p.without_key, vec!["hooli-prod".to_string()]);
     assert_eq!(p.owners.iter().map(|o| o.owner.as_str()).collect::<Vec<_>>(), ["acme", "globex", "initech"]);
-    let got: Vec<(String, DueStatus, DateTime<Utc>, String, i64, DateTime<Utc>, String)> = p
+    type Row = (String, DueStatus, DateTime<Utc>, String, i64, DateTime<Utc>, String);
+    let got: Vec<Row> = p
         .items()
         .map(|i| (i.instance.clone(), i.status, i.due_at, i.due_reason.clone(), i.days_left, i.slot_start, i.suggested_key_name.clone()))
         .collect();
