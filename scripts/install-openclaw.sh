@@ -64,9 +64,16 @@ echo "[3/3] openclaw@$OPENCLAW_VERSION"
 # test-host users (other uids) must be able to read and execute everything
 chmod -R a+rX "$PREFIX/node" "$PREFIX/npm" "$PREFIX/npm-global"
 chmod a+rx "$PREFIX"
-# every ancestor directory must be traversable too
+# every ancestor directory must be traversable (search bit only, never read) by those users
 d="$PREFIX"
-while [ "$d" != "/" ]; do d=$(dirname "$d"); chmod a+x "$d" 2>/dev/null || true; done
+while [ "$d" != "/" ]; do
+  d=$(dirname "$d")
+  if [ "$(( 0$(stat -c %a "$d") & 1 ))" = 0 ]; then
+    echo "note: adding o+x (traverse) to $d so test-host users can reach $PREFIX"
+    chmod o+x "$d" 2>/dev/null || echo "warning: cannot chmod $d; test-host users may not run OpenClaw" >&2
+  fi
+done
+rm -rf "$PREFIX/npm-cache"   # ~280 MB, only needed during the install
 "$PREFIX/npm-global/bin/openclaw" --version
 echo "$want" > "$PREFIX/.installed"
 echo "installed in $(( $(date +%s) - start )) s into $PREFIX"

@@ -24,6 +24,7 @@ const COMMANDS: &[&str] = &[
     "set_ssh_identity",
     "self_check",
     "cancel_operation",
+    "ui_mark",
 ];
 
 fn main() {

@@ -147,3 +147,10 @@ pub async fn self_check(state: State<'_, CoreState>, ops: State<'_, Arc<Operatio
 pub fn cancel_operation(ops: State<'_, Arc<Operations>>, op_id: String) -> bool {
     ops.cancel(&op_id)
 }
+
+/// The UI reports a milestone (`fleet-rendered`: the first Fleet table is on screen). The app
+/// prints it with the time since the process started, for `scripts/bench-gui.sh`.
+#[tauri::command(rename_all = "snake_case")]
+pub fn ui_mark(name: String) -> Reply<u128> {
+    crate::marks::record(&name)
+}

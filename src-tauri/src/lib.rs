@@ -40,6 +40,7 @@
 //! the app's commands in an app manifest, so a command not listed in the capability is refused.
 
 pub mod commands;
+pub mod marks;
 pub mod ops;
 pub mod state;
 pub mod types;
@@ -70,11 +71,13 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::set_ssh_identity,
         commands::self_check,
         commands::cancel_operation,
+        commands::ui_mark,
     ])
 }
 
 /// Starts the app.
 pub fn run() -> Result<(), tauri::Error> {
+    marks::process_started();
     let core = CoreState::open(clawkeep_core::OpenOptions::default());
     register(tauri::Builder::default())
         .plugin(tauri_plugin_store::Builder::default().build())

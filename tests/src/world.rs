@@ -865,6 +865,10 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
     pub fn uid(&self) -> u32 {
         self.uid
     }
+    /// (uid, gid) of the login user.
+    pub fn uid_gid(&self) -> (u32, u32) {
+        (self.uid, self.gid)
+    }
     /// Home directory (the `~` of SSH commands).
     pub fn home(&self) -> &Path {
         &self.home
@@ -1157,11 +1161,19 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
     /// Writes `rel` (relative to the home dir) as the host user, with `mode`.
     pub fn write_file(&self, rel: &str, contents: &[u8], mode: u32) -> Result<()> {
         let p = self.home.join(rel);
-        if let Some(parent) = p.parent() {
-            if !parent.exists() {
-                fs::create_dir_all(parent)?;
-                self.chown(parent)?;
+        // create missing parents one by one, each owned by the host user
+        let mut missing = Vec::new();
+        let mut d = p.parent();
+        while let Some(dir) = d {
+            if dir.exists() || !dir.starts_with(&self.home) {
+                break;
             }
+            missing.push(dir.to_path_buf());
+            d = dir.parent();
+        }
+        for dir in missing.iter().rev() {
+            fs::create_dir(dir)?;
+            self.chown(dir)?;
         }
         write_file(&p, contents, mode)?;
         self.chown(&p)

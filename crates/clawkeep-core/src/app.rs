@@ -323,14 +323,7 @@ impl Clawkeep {
             .into_iter()
             .map(|(instance, active, key_count)| InstanceRow {
                 instance,
-                active_key: active.map(|k| KeyBrief {
-                    age_days: (now - k.created_at).num_days(),
-                    name: k.name,
-                    hint: k.hint,
-                    fingerprint: k.fingerprint,
-                    status: k.status,
-                    created_at: k.created_at,
-                }),
+                active_key: active.map(|k| KeyBrief { age_days: (now - k.created_at).num_days(), ..k }),
                 key_count,
             })
             .collect())

@@ -98,15 +98,11 @@ fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
 const KEY_COLS: &str = "k.id, k.name, k.kind, k.hint, k.fingerprint, k.length, k.keychain_ref, i.name, k.workspace_id, \
      k.anthropic_key_id, k.status, k.name_override, k.created_at, k.expires_at, k.rotated_at, k.retired_at, k.updated_at";
 
-fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
-    key_from_row_at(r, 0)
-}
-
+/// Number of columns in `INSTANCE_COLS`, where joined columns start.
 const INSTANCE_COL_COUNT: usize = 21;
-const KEY_COL_COUNT: usize = 17;
 
-/// A key whose columns start at index `o` of the row (after an instance's, in joins).
-fn key_from_row_at(r: &Row<'_>, o: usize) -> rusqlite::Result<Key> {
+fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
+    let o = 0;
     let kind: String = r.get(o + 2)?;
     let status: String = r.get(o + 10)?;
     Ok(Key {
@@ -189,11 +185,14 @@ impl Store {
 
     /// Instances matching `filter`, each with its active key (if any) and its number of keys:
     /// one query, so the fleet view costs the same for 10 or 10,000 instances per row.
-    pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<(Instance, Option<Key>, u32)>> {
+    /// Only the active key's public brief is read (not every key column): this is the hot path
+    /// of the fleet view. `age_days` is left 0 for the caller, who knows "now".
+    pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<(Instance, Option<KeyBrief>, u32)>> {
         let conn = self.conn();
         let mut sql = format!(
-            "SELECT {INSTANCE_COLS}, {KEY_COLS}, (SELECT count(*) FROM keys c WHERE c.instance_id = i.id) \
-             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
+            "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at, coalesce(kc.n, 0) \
+             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' \
+             LEFT JOIN (SELECT instance_id, count(*) AS n FROM keys GROUP BY instance_id) kc ON kc.instance_id = i.id WHERE 1=1"
         );
         let mut args: Vec<String> = Vec::new();
         if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -220,11 +219,22 @@ impl Store {
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
             let instance = instance_from_row(r)?;
-            let key = match r.get::<_, Option<i64>>(INSTANCE_COL_COUNT)? {
-                Some(_) => Some(key_from_row_at(r, INSTANCE_COL_COUNT)?),
+            let o = INSTANCE_COL_COUNT;
+            let key = match r.get::<_, Option<String>>(o)? {
+                Some(name) => {
+                    let status: String = r.get(o + 3)?;
+                    Some(KeyBrief {
+                        name,
+                        hint: r.get(o + 1)?,
+                        fingerprint: r.get(o + 2)?,
+                        status: KeyStatus::parse(&status).ok_or_else(|| bad_value("key status", &status))?,
+                        created_at: parse_ts(&r.get::<_, String>(o + 4)?)?,
+                        age_days: 0,
+                    })
+                }
                 None => None,
             };
-            let count: u32 = r.get(INSTANCE_COL_COUNT + KEY_COL_COUNT)?;
+            let count: u32 = r.get(o + 5)?;
             Ok((instance, key, count))
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)

@@ -1,0 +1,123 @@
+// The typed IPC layer: the only module (with ./prefs) that imports @tauri-apps/*.
+// Each function is one command of src-tauri/src/commands.rs; the types are generated from Rust
+// (./bindings, kept fresh by src-tauri/tests/bindings.rs). Errors reject with an IpcError
+// carrying the core's stable code.
+import { invoke, Channel } from "@tauri-apps/api/core";
+import type { AppInfo } from "./bindings/AppInfo";
+import type { AuditEvent } from "./bindings/AuditEvent";
+import type { ErrorPayload } from "./bindings/ErrorPayload";
+import type { Instance } from "./bindings/Instance";
+import type { InstanceDetail } from "./bindings/InstanceDetail";
+import type { InstanceFilter } from "./bindings/InstanceFilter";
+import type { InstancePatch } from "./bindings/InstancePatch";
+import type { InstanceRemoved } from "./bindings/InstanceRemoved";
+import type { InstanceRow } from "./bindings/InstanceRow";
+import type { InstanceSpec } from "./bindings/InstanceSpec";
+import type { Key } from "./bindings/Key";
+import type { KeyAdded } from "./bindings/KeyAdded";
+import type { KeyRules } from "./bindings/KeyRules";
+import type { KeySpec } from "./bindings/KeySpec";
+import type { Progress } from "./bindings/Progress";
+import type { SelfCheck } from "./bindings/SelfCheck";
+import type { Settings } from "./bindings/Settings";
+import type { SshIdentity } from "./bindings/SshIdentity";
+
+export type * from "./bindings/AppInfo";
+export type * from "./bindings/AuditEvent";
+export type * from "./bindings/ErrorPayload";
+export type * from "./bindings/Instance";
+export type * from "./bindings/InstanceDetail";
+export type * from "./bindings/InstanceFilter";
+export type * from "./bindings/InstancePatch";
+export type * from "./bindings/InstanceRow";
+export type * from "./bindings/InstanceSpec";
+export type * from "./bindings/Key";
+export type * from "./bindings/KeyAdded";
+export type * from "./bindings/KeyBrief";
+export type * from "./bindings/KeyKind";
+export type * from "./bindings/KeyRules";
+export type * from "./bindings/KeySpec";
+export type * from "./bindings/KeyStatus";
+export type * from "./bindings/Progress";
+export type * from "./bindings/Purpose";
+export type * from "./bindings/InjectionMethod";
+export type * from "./bindings/SelfCheck";
+export type * from "./bindings/ServiceManager";
+export type * from "./bindings/Settings";
+export type * from "./bindings/SshIdentity";
+
+/** A failed command: `code` is the core's stable error code, `message` is for people. */
+export class IpcError extends Error {
+  readonly code: string;
+  constructor(payload: ErrorPayload) {
+    super(payload.message);
+    this.code = payload.code;
+    this.name = "IpcError";
+  }
+}
+
+function isPayload(e: unknown): e is ErrorPayload {
+  return typeof e === "object" && e !== null && typeof (e as ErrorPayload).code === "string" && typeof (e as ErrorPayload).message === "string";
+}
+
+async function call<T>(cmd: string, args: Record<string, unknown> = {}): Promise<T> {
+  try {
+    return await invoke<T>(cmd, args);
+  } catch (e) {
+    throw isPayload(e) ? new IpcError(e) : new IpcError({ code: "internal", message: String(e) });
+  }
+}
+
+/** The message of any error, for display. */
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+export const appInfo = () => call<AppInfo>("app_info");
+export const listInstances = (filter?: InstanceFilter) => call<InstanceRow[]>("list_instances", { filter: filter ?? null });
+export const instanceDetail = (name: string) => call<InstanceDetail>("instance_detail", { name });
+export const addInstance = (spec: InstanceSpec) => call<Instance>("add_instance", { spec });
+export const editInstance = (name: string, patch: InstancePatch) => call<Instance>("edit_instance", { name, patch });
+export const removeInstance = (name: string) => call<InstanceRemoved>("remove_instance", { name });
+export const keyRules = () => call<KeyRules>("key_rules");
+export const suggestKeyName = (instance: string) => call<string>("suggest_key_name", { instance });
+/**
+ * Sends a pasted key to the core, once. The value is not kept here; the reply holds only the
+ * key's hint and fingerprint. Callers clear their field right after.
+ */
+export const addKey = (spec: KeySpec, value: string) => call<KeyAdded>("add_key", { spec, value });
+export const listKeys = (instance?: string) => call<Key[]>("list_keys", { instance: instance ?? null });
+export const bindKey = (key: string, instance: string) => call<Key>("bind_key", { key, instance });
+export const retireKey = (name: string) => call<Key>("retire_key", { name });
+export const removeKey = (name: string, force: boolean) => call<Key>("remove_key", { name, force });
+export const auditLog = (opts: { since?: string; subject?: string; limit?: number } = {}) =>
+  call<AuditEvent[]>("audit_log", { since: opts.since ?? null, subject: opts.subject ?? null, limit: opts.limit ?? null });
+export const settings = () => call<Settings>("settings");
+export const setAnthropicBaseUrl = (url: string) => call<Settings>("set_anthropic_base_url", { url });
+export const setSshIdentity = (identity: SshIdentity) => call<Settings>("set_ssh_identity", { identity });
+export const uiMark = (name: "fleet-rendered") => call<number>("ui_mark", { name });
+
+/** A long operation in progress: its result, and a way to ask it to stop. */
+export interface Operation<T> {
+  result: Promise<T>;
+  cancel: () => Promise<boolean>;
+}
+
+let opCounter = 0;
+
+/**
+ * Runs a long operation command (one that takes `op_id` and `on_progress`, see the module doc of
+ * src-tauri/src/lib.rs): progress events go to `onProgress`, `cancel()` asks it to stop and the
+ * result then rejects with code `cancelled`.
+ */
+function runOperation<T>(cmd: string, args: Record<string, unknown>, onProgress: (p: Progress) => void): Operation<T> {
+  const opId = `${cmd}-${Date.now()}-${++opCounter}`;
+  const channel = new Channel<Progress>();
+  channel.onmessage = onProgress;
+  return {
+    result: call<T>(cmd, { ...args, op_id: opId, on_progress: channel }),
+    cancel: () => call<boolean>("cancel_operation", { op_id: opId }),
+  };
+}
+
+export const selfCheck = (onProgress: (p: Progress) => void) => runOperation<SelfCheck>("self_check", {}, onProgress);
