@@ -59,6 +59,8 @@ pub enum Command {
     /// Key rotation: policies, the plan, guided rotation with rollback, rehearsal.
     #[command(subcommand)]
     Rotate(crate::cmd_rotate::RotateCmd),
+    /// Troubleshooting checklist: credential, account context, protocol, throughput, boundary.
+    Check(crate::cmd_check::CheckArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -265,6 +267,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Host(c) => crate::cmd_remote::host(&ck, c, json),
         Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
         Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
+        Command::Check(a) => crate::cmd_check::run(&ck, a, json),
     }
 }
 

@@ -5,6 +5,7 @@
 mod cmd;
 mod cmd_remote;
 mod cmd_rotate;
+mod cmd_check;
 mod input;
 mod output;
 

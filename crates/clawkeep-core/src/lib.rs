@@ -4,8 +4,10 @@
 //! Start at [`Clawkeep`]: every user-visible operation is a method there. Nothing in this crate
 //! knows about Tauri or the command line.
 
+pub mod anthropic;
 pub mod app;
 pub mod deploy;
+pub mod checklist;
 pub mod domain;
 pub mod error;
 pub mod keyfmt;
