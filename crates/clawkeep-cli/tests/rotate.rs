@@ -258,6 +258,12 @@ fn rehearsal_touches_nothing_real() {
     let human = w.run(&["rotate", "rehearse", "acme-prod-1"]).ok().stdout;
     assert!(human.contains("Rehearsal passed."), "{human}");
     w.run(&["rotate", "rehearse", "nope"]).fails(1);
+    // With an Admin key stored, the rehearsal practises the Admin API path (never with the
+    // real Admin key: the fake mints its own).
+    w.run_stdin(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], &admin_key()).ok();
+    let r = w.run(&["--json", "rotate", "rehearse", "acme-prod-1"]).ok().json();
+    assert_eq!((r["ok"].as_bool(), r["mode"].as_str()), (Some(true), Some("admin-api")), "{r}");
+    assert!(r["steps"].as_array().unwrap().iter().any(|s| s["step"] == "deactivate" && s["outcome"] == "ok"), "{r}");
 }
 
 #[test]
