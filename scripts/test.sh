@@ -23,8 +23,8 @@ scripts/install-deps.sh
 [ -x target/tools/node/bin/node ] && export PATH="$ROOT/target/tools/node/bin:$PATH"
 
 if [ -f ui/package.json ]; then
-  echo "[test] building the UI (ui/dist is embedded in the desktop binary)"
-  (cd ui && npm run build --silent)
+  echo "[test] UI: type check (svelte-check, strict TS), unit tests, build (ui/dist is embedded in the desktop binary)"
+  (cd ui && npm run check --silent && npm run test:unit --silent && npm run build --silent)
 fi
 
 export CARGO_TERM_COLOR=never RUST_BACKTRACE=1

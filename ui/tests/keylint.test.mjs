@@ -48,7 +48,7 @@ test("bad characters are named with their position, never echoing the key", () =
 
 test("truncation is a warning, then an error; prefixes are checked", () => {
   const k = fakeKey();
-  const r = lintKey(k.slice(0, 100), rules);
+  const r = lintKey(k.slice(0, 99) + "z", rules); // 100 characters, not ending in AA
   assert.equal(r.ok, true);
   assert.deepEqual(r.warnings, ["looks truncated: 100 characters, a api key has 108", "does not end in 'AA' like Anthropic keys usually do"]);
   const short = lintKey(k.slice(0, 25), rules);

@@ -51,6 +51,8 @@ pub enum Command {
     Settings(SettingsCmd),
     /// Check that the store and the keychain work, and that every key's secret is present.
     SelfCheck,
+    /// Troubleshooting checklist: credential, account context, protocol, throughput, boundary.
+    Check(crate::cmd_check::CheckArgs),
     /// SSH hosts: pin an instance's host key.
     #[command(subcommand)]
     Host(crate::cmd_remote::HostCmd),
@@ -262,6 +264,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Audit { since, subject, limit } => audit(&ck, since, subject, limit, json),
         Command::Settings(c) => settings(&ck, c, json),
         Command::SelfCheck => self_check(&ck, json),
+        Command::Check(a) => crate::cmd_check::run(&ck, a, json),
         Command::Host(c) => crate::cmd_remote::host(&ck, c, json),
         Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
         Command::Bundle(c) => crate::cmd_remote::bundle(&ck, c, json),

@@ -3,6 +3,7 @@
 //! 2 usage. Secrets are read from a hidden prompt, stdin or a file — never from argv.
 
 mod cmd;
+mod cmd_check;
 mod cmd_remote;
 mod input;
 mod output;

@@ -758,6 +758,53 @@ impl Clawkeep {
     }
 }
 
+// ---- troubleshooting checklist (issue 6) ---------------------------------------------------
+
+impl Clawkeep {
+    /// What the checklist needs about an instance: its facts, every key's public facts, the
+    /// keychain copy of its active key, an active admin key if stored, and its recent runs.
+    pub fn check_context(&self, instance: &str) -> Result<crate::checklist::CheckContext> {
+        let instance = self.instance(instance)?;
+        let keys = self.store.list_keys(None)?;
+        let active = keys.iter().find(|k| k.instance.as_deref() == Some(&instance.name) && k.status == KeyStatus::Active);
+        let active_secret = match active {
+            Some(k) => match self.keychain.get(&k.keychain_ref) {
+                Ok(s) => Some(s),
+                Err(crate::secrets::KeychainError::Missing { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let admin_secret = keys
+            .iter()
+            .filter(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active)
+            .find_map(|k| self.keychain.get(&k.keychain_ref).ok());
+        let history = self.store.check_runs(&instance.name, 20)?;
+        Ok(crate::checklist::CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now() })
+    }
+
+    /// Stores a run in the history (and audits it, without secrets).
+    pub fn record_check(&self, report: &crate::checklist::InstanceReport) -> Result<i64> {
+        self.store.tx(|tx| {
+            let inst = store::instance_by_name(tx, &report.instance)?
+                .ok_or_else(|| Error::NotFound { kind: "instance", name: report.instance.clone() })?;
+            let id = store::insert_check_run(tx, inst.id, report)?;
+            self.audit(tx, "check.run", &report.instance, json!({
+                "run": id, "status": report.status.as_str(),
+                "first_failing_domain": report.first_failing_domain.map(|d| d.as_str()),
+                "total_ms": report.timings.total_ms,
+            }))?;
+            Ok(id)
+        })
+    }
+
+    /// Recent checklist runs of an instance, newest first.
+    pub fn check_history(&self, instance: &str, limit: u32) -> Result<Vec<crate::checklist::CheckRun>> {
+        self.instance(instance)?;
+        self.store.check_runs(instance, limit)
+    }
+}
+
 // ---- deploys (issue 5): the blocking halves; the SSH work is in `crate::deploy` ------------
 
 impl Clawkeep {

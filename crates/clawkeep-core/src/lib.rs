@@ -4,7 +4,9 @@
 //! Start at [`Clawkeep`]: every user-visible operation is a method there. Nothing in this crate
 //! knows about Tauri or the command line.
 
+pub mod anthropic;
 pub mod app;
+pub mod checklist;
 pub mod bundle;
 pub mod deploy;
 pub mod domain;

@@ -16,7 +16,11 @@ use crate::error::{Error, Result};
 use crate::keyfmt::KeyKind;
 
 /// Migrations, oldest first. Append only: never edit a released one.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_init.sql"), include_str!("../migrations/0002_deployments.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_init.sql"),
+    include_str!("../migrations/0002_deployments.sql"),
+    include_str!("../migrations/0003_checks.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -185,9 +189,8 @@ impl Store {
     pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<(Instance, Option<KeyBrief>, u32)>> {
         let conn = self.conn();
         let mut sql = format!(
-            "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at, coalesce(kc.n, 0) \
-             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' \
-             LEFT JOIN (SELECT instance_id, count(*) AS n FROM keys GROUP BY instance_id) kc ON kc.instance_id = i.id WHERE 1=1"
+            "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at \
+             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
         );
         let mut args: Vec<String> = Vec::new();
         if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -229,10 +232,20 @@ impl Store {
                 }
                 None => None,
             };
-            let count: u32 = r.get(o + 5)?;
-            Ok((instance, key, count))
+            Ok((instance, key))
         })?;
-        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+        // Key counts in one streaming pass over the keys_instance index (a grouped join would
+        // build a temporary b-tree per call).
+        let mut counts = std::collections::HashMap::new();
+        if !rows.is_empty() {
+            let mut stmt = conn.prepare("SELECT instance_id, count(*) FROM keys WHERE instance_id IS NOT NULL GROUP BY instance_id")?;
+            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))? {
+                let (id, n) = row?;
+                counts.insert(id, n);
+            }
+        }
+        Ok(rows.into_iter().map(|(i, k)| { let n = counts.get(&i.id).copied().unwrap_or(0); (i, k, n) }).collect())
     }
 
     pub fn key_by_name(&self, name: &str) -> Result<Option<Key>> {
@@ -452,6 +465,67 @@ pub fn append_audit(conn: &Connection, e: &AuditEntry<'_>) -> Result<()> {
         params![ts(&e.at), e.os_user, e.action, e.subject, e.details.to_string()],
     )?;
     Ok(())
+}
+
+/// Appends a checklist run (history).
+pub fn insert_check_run(conn: &Connection, instance_id: i64, r: &crate::checklist::InstanceReport) -> Result<i64> {
+    let report = serde_json::to_string(r).map_err(|e| Error::Store(format!("cannot encode report: {e}")))?;
+    conn.execute(
+        "INSERT INTO check_runs (instance_id, started_at, status, first_failing_domain, total_ms, host_ms, api_ms, errors_429_1h, report) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            instance_id,
+            ts(&r.started_at),
+            r.status.as_str(),
+            r.first_failing_domain.map(|d| d.as_str()),
+            r.timings.total_ms as i64,
+            r.timings.host_ms as i64,
+            r.timings.api_ms as i64,
+            r.facts.errors_429_1h,
+            report
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+impl Store {
+    /// Recent checklist runs of an instance, newest first.
+    pub fn check_runs(&self, instance: &str, limit: u32) -> Result<Vec<crate::checklist::CheckRun>> {
+        use crate::checklist::{CheckRun, Domain, Status};
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT c.id, i.name, c.started_at, c.status, c.first_failing_domain, c.total_ms, c.host_ms, c.api_ms, c.errors_429_1h \
+             FROM check_runs c JOIN instances i ON i.id = c.instance_id WHERE i.name = ?1 ORDER BY c.started_at DESC, c.id DESC LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![instance, limit], |r| {
+            let status: String = r.get(3)?;
+            let ffd: Option<String> = r.get(4)?;
+            Ok(CheckRun {
+                id: r.get(0)?,
+                instance: r.get(1)?,
+                started_at: parse_ts(&r.get::<_, String>(2)?)?,
+                status: match status.as_str() {
+                    "pass" => Status::Pass,
+                    "warn" => Status::Warn,
+                    "fail" => Status::Fail,
+                    _ => Status::Skip,
+                },
+                first_failing_domain: ffd.as_deref().and_then(Domain::parse),
+                total_ms: r.get::<_, i64>(5)? as u64,
+                host_ms: r.get::<_, i64>(6)? as u64,
+                api_ms: r.get::<_, i64>(7)? as u64,
+                errors_429_1h: r.get(8)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The full stored report of a run.
+    pub fn check_report(&self, id: i64) -> Result<Option<crate::checklist::InstanceReport>> {
+        let conn = self.conn();
+        let text: Option<String> = conn.query_row("SELECT report FROM check_runs WHERE id = ?1", [id], |r| r.get(0)).optional()?;
+        text.map(|t| serde_json::from_str(&t).map_err(|e| Error::Store(format!("stored report {id} unreadable: {e}")))).transpose()
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {

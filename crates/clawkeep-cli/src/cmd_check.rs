@@ -1,0 +1,193 @@
+//! `clawkeep check NAME | --all [--domain D] [--billing-probe] [--json]`: the troubleshooting
+//! checklist (credential, account context, protocol, throughput, boundary) per instance and
+//! fleet-wide, with bounded concurrency and a progress line; every run is stored as history.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use clawkeep_core::anthropic::AnthropicClient;
+use clawkeep_core::checklist::{self, fleet, CheckOptions, Domain, FleetReport, InstanceReport, OpenSshRunner, Status};
+use clawkeep_core::{Clawkeep, InstanceFilter};
+
+use crate::output::{self, table};
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The instance to check.
+    #[arg(required_unless_present = "all", conflicts_with = "all")]
+    pub name: Option<String>,
+    /// Check every instance (fleet view: shared keys, shared rate limits).
+    #[arg(long)]
+    pub all: bool,
+    /// Only this domain: credential, account-context, protocol, throughput, boundary (repeatable).
+    #[arg(long, value_parser = parse_domain)]
+    pub domain: Vec<Domain>,
+    /// Also send one paid request (max_tokens 1) to classify billing problems. Off by default.
+    #[arg(long)]
+    pub billing_probe: bool,
+    /// Skip the host (no SSH): API checks only.
+    #[arg(long, conflicts_with = "no_api")]
+    pub no_host: bool,
+    /// Skip the Anthropic API: host checks only.
+    #[arg(long)]
+    pub no_api: bool,
+    /// Hosts checked at once with --all.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Show the stored history of NAME instead of running.
+    #[arg(long, requires = "name")]
+    pub history: bool,
+}
+
+fn parse_domain(s: &str) -> Result<Domain, String> {
+    Domain::parse(s).ok_or_else(|| format!("'{s}' is not a domain: credential, account-context, protocol, throughput or boundary"))
+}
+
+pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
+    if a.history {
+        let name = a.name.as_deref().unwrap_or_default();
+        let runs = ck.check_history(name, 50)?;
+        if json {
+            output::json(&runs);
+        } else {
+            let rows: Vec<Vec<String>> = runs
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.id.to_string(),
+                        output::date(&r.started_at),
+                        r.status.as_str().into(),
+                        r.first_failing_domain.map(|d| d.as_str().to_string()).unwrap_or_default(),
+                        format!("{} ms", r.total_ms),
+                        r.errors_429_1h.to_string(),
+                    ]
+                })
+                .collect();
+            table(&["RUN", "STARTED", "STATUS", "FIRST FAILING", "TIME", "429/1H"], &rows);
+        }
+        return Ok(());
+    }
+    let names: Vec<String> = match &a.name {
+        Some(n) => vec![ck.instance(n)?.name],
+        None => ck.list_instances(&InstanceFilter::default())?.into_iter().filter(|r| !r.instance.draft).map(|r| r.instance.name).collect(),
+    };
+    if names.is_empty() {
+        bail!("no instances to check (add one with `clawkeep instance add`)");
+    }
+    let settings = ck.settings()?;
+    let client = AnthropicClient::new(&settings.anthropic_base_url).context("Anthropic API client")?;
+    let opts = CheckOptions { billing_probe: a.billing_probe, domains: a.domain.clone(), skip_host: a.no_host, skip_api: a.no_api };
+    // Read contexts (store + keychain) up front; the network part runs concurrently.
+    let mut jobs = Vec::new();
+    for n in &names {
+        let ctx = ck.check_context(n)?;
+        let runner = OpenSshRunner::for_instance(&ctx.instance, &settings.ssh_identity, checklist::engine::HOST_TIMEOUT);
+        jobs.push((ctx, runner));
+    }
+    let started = ck.now();
+    let t0 = Instant::now();
+    let total = jobs.len();
+    let progress = !json && std::io::stderr().is_terminal() && total > 1;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
+    let mut reports: Vec<InstanceReport> = rt.block_on(async {
+        let sem = Arc::new(tokio::sync::Semaphore::new(a.concurrency as usize));
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut set = tokio::task::JoinSet::new();
+        for (i, (ctx, runner)) in jobs.into_iter().enumerate() {
+            let (sem, client, opts, done) = (sem.clone(), client.clone(), opts.clone(), done.clone());
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = checklist::run_instance(&ctx, &runner, &client, &opts).await;
+                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                if progress {
+                    eprint!("\r[check] {n}/{total} instances checked");
+                } else if total > 1 && !json {
+                    eprintln!("[check] {n}/{total} {} {}", r.instance, r.status.as_str());
+                }
+                (i, r)
+            });
+        }
+        let mut out: Vec<(usize, InstanceReport)> = Vec::new();
+        while let Some(r) = tokio::time::timeout(Duration::from_secs(600), set.join_next()).await.ok().flatten() {
+            if let Ok(x) = r {
+                out.push(x);
+            }
+        }
+        out.sort_by_key(|(i, _)| *i);
+        out.into_iter().map(|(_, r)| r).collect()
+    });
+    if progress {
+        eprintln!();
+    }
+    let findings = if total > 1 { fleet::aggregate(&mut reports) } else { Vec::new() };
+    for r in &reports {
+        ck.record_check(r)?;
+    }
+    let failed = reports.iter().any(|r| r.status == Status::Fail);
+    if json {
+        if a.all {
+            output::json(&FleetReport { started_at: started, instances: reports, fleet_checks: findings, total_ms: t0.elapsed().as_millis() as u64 });
+        } else if let Some(r) = reports.first() {
+            output::json(r);
+        }
+    } else {
+        for r in &reports {
+            print_report(r);
+        }
+        if !findings.is_empty() {
+            println!("Fleet");
+            for f in &findings {
+                println!("  {:<4}  {}  {}", f.status.as_str().to_uppercase(), f.id, f.summary);
+                println!("        cause: {}", f.cause);
+                println!("        fix:   {}", f.fix);
+            }
+        }
+        if total > 1 {
+            let n_fail = reports.iter().filter(|r| r.status == Status::Fail).count();
+            println!("{total} instances checked in {} ms; {n_fail} failing", t0.elapsed().as_millis());
+        }
+    }
+    if failed {
+        // Exit 1 so scripts can branch on it; the report is already printed.
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+fn print_report(r: &InstanceReport) {
+    let first = r.first_failing_domain.map(|d| format!(" — look first at: {}", d.title())).unwrap_or_default();
+    println!(
+        "{}: {}{} ({} ms: host {} ms, api {} ms)",
+        r.instance,
+        r.status.as_str().to_uppercase(),
+        first,
+        r.timings.total_ms,
+        r.timings.host_ms,
+        r.timings.api_ms
+    );
+    for d in &r.domains {
+        if d.checks == 0 {
+            continue;
+        }
+        let mark = if Some(d.domain) == r.first_failing_domain { ">>" } else { "  " };
+        println!("{mark} {} [{}]", d.domain.title(), d.status.as_str());
+        for c in r.checks.iter().filter(|c| c.domain == d.domain) {
+            println!("     {:<4}  {:<34}  {}", c.status.as_str(), c.id, c.summary);
+            if matches!(c.status, Status::Fail | Status::Warn) {
+                for e in &c.evidence {
+                    println!("             {}: {}", e.label, e.value);
+                }
+                if let Some(rid) = &c.request_id {
+                    println!("             request-id: {rid}");
+                }
+                if let (Some(cause), Some(fix)) = (&c.cause, &c.fix) {
+                    println!("             cause: {cause}");
+                    println!("             fix:   {fix}");
+                }
+            }
+        }
+    }
+}

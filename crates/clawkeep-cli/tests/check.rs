@@ -1,0 +1,52 @@
+//! `clawkeep check` from the command line: the real binary, the real Secret Service, the fake
+//! Anthropic API on 127.0.0.1 (API checks only: `--no-host`; the SSH side is covered by the
+//! tests crate).
+
+mod common;
+
+use common::World;
+use fake_anthropic::{FakeAnthropic, Preset, WORKSPACE_PROD_A_ID};
+
+fn setup(w: &World, fake: &FakeAnthropic, role: &str) {
+    w.run(&["instance", "add", "acme-prod", "--host", "127.0.1.1", "--user", "ckh1", "--owner", "acme", "--env", "prod", "--workload", "support-bot", "--workspace-id", WORKSPACE_PROD_A_ID]).ok();
+    let k = fake.fixture_key(role).unwrap();
+    w.run_stdin(&["key", "add", "openclaw-acme-prod-support-bot", "--instance", "acme-prod", "--stdin"], &k.key).ok();
+    w.run(&["settings", "set-base-url", &fake.base_url()]).ok();
+}
+
+#[test]
+fn check_json_history_and_exit_codes() {
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
+    let w = World::new();
+    setup(&w, &fake, "instance-a");
+    let r = w.run(&["--json", "check", "acme-prod", "--no-host"]).ok().json();
+    assert_eq!(r["instance"], "acme-prod");
+    assert!(r["first_failing_domain"].is_null(), "{r:#}");
+    assert_eq!(r["checks"].as_array().unwrap().iter().find(|c| c["id"] == "account.auth").unwrap()["status"], "pass");
+    let domains: Vec<&str> = r["domains"].as_array().unwrap().iter().map(|d| d["domain"].as_str().unwrap()).collect();
+    assert_eq!(domains, ["credential", "account-context", "protocol", "throughput", "boundary"]);
+    // --domain filters
+    let r = w.run(&["--json", "check", "acme-prod", "--no-host", "--domain", "account"]).ok().json();
+    assert!(r["checks"].as_array().unwrap().iter().all(|c| c["domain"] == "account-context"));
+    // human output and history
+    let out = w.run(&["check", "acme-prod", "--no-host"]).ok();
+    assert!(out.stdout.contains("Account context [pass]"), "{}", out.stdout);
+    let h = w.run(&["--json", "check", "acme-prod", "--history"]).ok().json();
+    assert_eq!(h.as_array().unwrap().len(), 3);
+    // never the key in any output
+    let k = fake.fixture_key("instance-a").unwrap().key;
+    assert!(!common::contains(&w.transcript.borrow(), &k[12..50]));
+}
+
+#[test]
+fn failing_check_exits_1_and_names_the_request() {
+    let fake = FakeAnthropic::start_blocking(Preset::WrongWorkspace).unwrap();
+    let w = World::new();
+    setup(&w, &fake, "instance-a");
+    let out = w.run(&["check", "acme-prod", "--no-host"]).fails(1);
+    assert!(out.stdout.contains(">> Account context [fail]"), "{}", out.stdout);
+    assert!(out.stdout.contains("workspace_mismatch"), "{}", out.stdout);
+    assert!(out.stdout.contains("request-id: req_"), "{}", out.stdout);
+    let r = w.run(&["--json", "check", "--all", "--no-host"]).fails(1).json();
+    assert_eq!(r["instances"][0]["first_failing_domain"], "account-context");
+}

@@ -1,0 +1,208 @@
+//! The vocabulary of causes and fixes. Each [`Cause`] has a stable code, a domain and a fix.
+//! [`classify`] maps an API response to a cause following the deployment guide's HTTP table:
+//! 400 protocol/malformed (or billing), 401 credential/account context, 403 environment
+//! boundary, 429 throughput, 5xx transient.
+
+use super::types::Domain;
+use crate::anthropic::Probe;
+
+/// Why a check did not pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cause {
+    // credential
+    NoKeychainKey,
+    AgentNoCredential,
+    KeyTruncated,
+    RetiredKeyDeployed,
+    KeyMismatch,
+    AuthProfileOverridesEnv,
+    RestartNeeded,
+    HostUnreadable,
+    // account context
+    KeyInvalid,
+    KeyInactive,
+    KeyExpired,
+    KeyArchived,
+    KeyExpiringSoon,
+    WorkspaceMismatch,
+    OrgMismatch,
+    WorkspaceHeaderRequired,
+    WorkspaceNotFound,
+    CreditTooLow,
+    OrgDisabled,
+    OauthTokenAsKey,
+    AdminKeyAsKey,
+    PermissionDenied,
+    ApiUnreachable,
+    // protocol
+    ConfigUnreadable,
+    WrongApi,
+    BaseUrlInvalid,
+    BaseUrlV1VersionDependent,
+    ModelNotFound,
+    RequestRejected,
+    ConfigClobbered,
+    ConfigMissingMeta,
+    UnstableFeatures,
+    // throughput
+    RateLimited,
+    Overloaded,
+    LowHeadroom,
+    SharedRateLimit,
+    FailsAfterFirstRequests,
+    ServerError,
+    // boundary / host
+    KeySharedAcrossInstances,
+    KeyOfOtherInstance,
+    FileMode,
+    FileOwner,
+    KeyInShellHistory,
+    KeyInWorldReadableFile,
+    HostUndersized,
+}
+
+impl Cause {
+    pub fn code(self) -> &'static str {
+        use Cause::*;
+        match self {
+            NoKeychainKey => "no_keychain_key",
+            AgentNoCredential => "agent_no_credential",
+            KeyTruncated => "key_truncated",
+            RetiredKeyDeployed => "retired_key_deployed",
+            KeyMismatch => "key_mismatch",
+            AuthProfileOverridesEnv => "auth_profile_overrides_env",
+            RestartNeeded => "restart_needed",
+            HostUnreadable => "host_unreadable",
+            KeyInvalid => "key_invalid",
+            KeyInactive => "key_inactive",
+            KeyExpired => "key_expired",
+            KeyArchived => "key_archived",
+            KeyExpiringSoon => "key_expiring_soon",
+            WorkspaceMismatch => "workspace_mismatch",
+            OrgMismatch => "org_mismatch",
+            WorkspaceHeaderRequired => "workspace_header_required",
+            WorkspaceNotFound => "workspace_not_found",
+            CreditTooLow => "credit_too_low",
+            OrgDisabled => "org_disabled",
+            OauthTokenAsKey => "oauth_token_as_key",
+            AdminKeyAsKey => "admin_key_as_key",
+            PermissionDenied => "permission_denied",
+            ApiUnreachable => "api_unreachable",
+            ConfigUnreadable => "config_unreadable",
+            WrongApi => "wrong_api",
+            BaseUrlInvalid => "base_url_invalid",
+            BaseUrlV1VersionDependent => "base_url_v1_version_dependent",
+            ModelNotFound => "model_not_found",
+            RequestRejected => "request_rejected",
+            ConfigClobbered => "config_clobbered",
+            ConfigMissingMeta => "config_missing_meta",
+            UnstableFeatures => "unstable_features",
+            RateLimited => "rate_limited",
+            Overloaded => "overloaded",
+            LowHeadroom => "low_headroom",
+            SharedRateLimit => "shared_rate_limit",
+            FailsAfterFirstRequests => "fails_after_first_requests",
+            ServerError => "server_error",
+            KeySharedAcrossInstances => "key_shared_across_instances",
+            KeyOfOtherInstance => "key_of_other_instance",
+            FileMode => "file_mode",
+            FileOwner => "file_owner",
+            KeyInShellHistory => "key_in_shell_history",
+            KeyInWorldReadableFile => "key_in_world_readable_file",
+            HostUndersized => "host_undersized",
+        }
+    }
+
+    pub fn domain(self) -> Domain {
+        use Cause::*;
+        match self {
+            NoKeychainKey | AgentNoCredential | KeyTruncated | RetiredKeyDeployed | KeyMismatch | AuthProfileOverridesEnv
+            | RestartNeeded | HostUnreadable => Domain::Credential,
+            KeyInvalid | KeyInactive | KeyExpired | KeyArchived | KeyExpiringSoon | WorkspaceMismatch | OrgMismatch
+            | WorkspaceHeaderRequired | WorkspaceNotFound | CreditTooLow | OrgDisabled | OauthTokenAsKey | AdminKeyAsKey
+            | ApiUnreachable => Domain::AccountContext,
+            ConfigUnreadable | WrongApi | BaseUrlInvalid | BaseUrlV1VersionDependent | ModelNotFound | RequestRejected
+            | ConfigClobbered | ConfigMissingMeta | UnstableFeatures => Domain::Protocol,
+            RateLimited | Overloaded | LowHeadroom | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
+            PermissionDenied | KeySharedAcrossInstances | KeyOfOtherInstance | FileMode | FileOwner | KeyInShellHistory
+            | KeyInWorldReadableFile | HostUndersized => Domain::Boundary,
+        }
+    }
+
+    /// What to do about it.
+    pub fn fix(self) -> &'static str {
+        use Cause::*;
+        match self {
+            NoKeychainKey => "Add the instance's key to Clawkeep (clawkeep key add NAME --instance INSTANCE --stdin); without it nothing can be compared or probed.",
+            AgentNoCredential => "New agents don't inherit credentials: deploy the instance key to this agent too (an auth profile for it, or ANTHROPIC_API_KEY in the state dir's .env, then restart the gateway).",
+            KeyTruncated => "The key on the host is cut short (copy/paste or a config rewrite). Deploy the full key from the keychain again; do not rotate.",
+            RetiredKeyDeployed => "The host still uses the key you retired. Deploy the current key and restart the gateway; then revoke the old one in the Console.",
+            KeyMismatch => "The host uses a key Clawkeep does not know as this instance's. Deploy the instance's active key (or add the host's key to the inventory if it is the right one).",
+            AuthProfileOverridesEnv => "A stored auth profile (agent SQLite) beats ANTHROPIC_API_KEY. Update it (openclaw models auth paste-api-key --provider anthropic) or remove it (openclaw models auth logout anthropic:default --yes).",
+            RestartNeeded => "The file holds the right key but the running gateway still has the old one in its environment: restart the gateway (systemctl --user restart openclaw-gateway). Do not rotate.",
+            HostUnreadable => "Clawkeep could not read the host's facts (SSH failed or the output was cut). Check SSH access, then run the check again.",
+            KeyInvalid => "Anthropic rejects the key (401: invalid, revoked, inactive or expired). Check its status in the Console (or add an admin key to Clawkeep to see it); only if it is dead, rotate it.",
+            KeyInactive => "The key is set to inactive in the Console: re-activate it there, or rotate to a new key.",
+            KeyExpired => "The key has expired: create a new key in the Console and rotate (clawkeep rotate).",
+            KeyArchived => "The key is archived (permanent): create a new key in the Console and rotate.",
+            KeyExpiringSoon => "The key expires soon: create its successor and rotate before it does.",
+            WorkspaceMismatch => "The key belongs to a different workspace than this instance expects. Use a key created in the expected workspace, or correct the instance's expected workspace id.",
+            OrgMismatch => "The key belongs to a different organization than this instance expects. Use a key of the expected org, or correct the instance's expected org id.",
+            WorkspaceHeaderRequired => "This is an identity-linked (org-scoped) key and requests carry no anthropic-workspace-id header. Use a workspace-scoped key for OpenClaw, or send the header (provider headers in openclaw.json).",
+            WorkspaceNotFound => "The workspace named in anthropic-workspace-id does not exist or the key cannot access it: fix the workspace id.",
+            CreditTooLow => "The organization's credit balance is too low: add credits in Plans & Billing (propagation can take a few minutes). Keys are fine; do not rotate.",
+            OrgDisabled => "The organization has been disabled: contact Anthropic support with the request id. Rotating keys will not help.",
+            OauthTokenAsKey => "An OAuth token (sk-ant-oat01-) is used as an API key: use a Console API key (sk-ant-api03-).",
+            AdminKeyAsKey => "An Admin key (sk-ant-admin01-) cannot call inference: use a standard API key for the instance.",
+            PermissionDenied => "403: the key lacks permission for this resource or environment; check the key's scope and the org's policy.",
+            ApiUnreachable => "The Anthropic API could not be reached from this machine: check the network and the base URL setting.",
+            ConfigUnreadable => "openclaw.json could not be read or is not valid JSON5: run `openclaw config validate` on the host and fix the reported line.",
+            WrongApi => "With an overridden baseUrl, set api: \"anthropic-messages\" on models.providers.anthropic; otherwise OpenClaw sends OpenAI-shaped requests (/chat/completions, Bearer auth).",
+            BaseUrlInvalid => "Fix models.providers.anthropic.baseUrl: use the root form (https://api.anthropic.com), https, no spaces, no /v1/messages or /v1/v1.",
+            BaseUrlV1VersionDependent => "A trailing /v1 works only on OpenClaw versions that strip it (2026.3+); use the root form to be safe.",
+            ModelNotFound => "The configured model id does not exist or this key cannot use it: pick an id from GET /v1/models (e.g. claude-sonnet-5) in agents.defaults.model.",
+            RequestRejected => "The API rejected the request shape (400): check the model id and provider params in openclaw.json.",
+            ConfigClobbered => "OpenClaw restored an older config and saved yours as openclaw.json.clobbered.*: compare them, re-apply your change with meta: {} present, then delete the clobbered file.",
+            ConfigMissingMeta => "Add meta: {} to openclaw.json, or OpenClaw may silently restore an older config (clobber guard).",
+            UnstableFeatures => "This instance is tagged stability-first: drop beta headers and reasoning/thinking parameters from openclaw.json.",
+            RateLimited => "429: reduce concurrency, back off (honour retry-after), smooth traffic; raise limits or split instances across workspaces. Not a credential problem.",
+            Overloaded => "529: the API is temporarily overloaded. Retry with backoff, keep the request id; don't touch credentials.",
+            LowHeadroom => "Little rate-limit headroom left: reduce concurrency or spread load before requests start failing.",
+            SharedRateLimit => "Instances in the same org/workspace share its rate limit: a 429 here may be caused by another instance. Give busy instances their own workspace limits, or smooth the traffic.",
+            FailsAfterFirstRequests => "First requests work and later ones fail: that is throughput (rate limits), not credentials. Back off and reduce concurrency.",
+            ServerError => "5xx: transient server error. Retry later, keep the request id; don't touch credentials.",
+            KeySharedAcrossInstances => "The same key runs on several instances: give each instance its own key (create one per instance in the Console), then revoke the shared one.",
+            KeyOfOtherInstance => "This host uses a key bound to another instance in the inventory: deploy this instance's own key.",
+            FileMode => "Tighten permissions: chmod 700 ~/.openclaw; chmod 600 on .env, openclaw.json and other secret files.",
+            FileOwner => "Secret files must be owned by the service user: chown them to the user the gateway runs as.",
+            KeyInShellHistory => "A key is in a shell history file: remove the line (and the file's backups), then rotate the key since it may have been copied.",
+            KeyInWorldReadableFile => "A key is in a world-readable file: chmod 600 it (or remove the key), then rotate the key since others could read it.",
+            HostUndersized => "OpenClaw wants at least 2 vCPU and 8 GB RAM; expect slow starts and timeouts below that.",
+        }
+    }
+}
+
+/// Classifies a non-2xx probe by status and message.
+pub fn classify(p: &Probe) -> Option<Cause> {
+    if p.ok() {
+        return None;
+    }
+    let m = p.message().to_ascii_lowercase();
+    Some(match p.status {
+        400 if m.contains("credit balance") => Cause::CreditTooLow,
+        400 if m.contains("organization has been disabled") => Cause::OrgDisabled,
+        400 if m.contains("anthropic-workspace-id is required") => Cause::WorkspaceHeaderRequired,
+        400 if m.contains("anthropic-workspace-id") => Cause::WorkspaceNotFound,
+        400 | 413 | 422 => Cause::RequestRejected,
+        401 if m.contains("oauth") => Cause::OauthTokenAsKey,
+        401 => Cause::KeyInvalid,
+        403 => Cause::PermissionDenied,
+        404 if m.starts_with("workspace") => Cause::WorkspaceNotFound,
+        404 if m.starts_with("model") => Cause::ModelNotFound,
+        404 => Cause::BaseUrlInvalid,
+        429 => Cause::RateLimited,
+        529 => Cause::Overloaded,
+        500..=599 => Cause::ServerError,
+        _ => Cause::RequestRejected,
+    })
+}

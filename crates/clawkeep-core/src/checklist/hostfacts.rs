@@ -1,0 +1,762 @@
+//! Host facts: one POSIX `sh` script, sent on stdin over one SSH session, gathers everything the
+//! checklist needs from a host in a single round trip, and [`parse`] reads its report.
+//!
+//! **The script never prints a key.** Every key-shaped value it finds (auth-profile SQLite, the
+//! gateway's `/proc/<pid>/environ`, `.env`, systemd env files, the config, shell history,
+//! world-readable files) is hashed on the host (`printf %s "$k" | sha256sum`: the value goes to
+//! the hashing command through a pipe, never through argv) and reported only as length, hint
+//! (first 16 + last 4 characters) and SHA-256. Key-shaped strings in `openclaw.json` are replaced
+//! by `__CK_KEY_<n>__` markers before the (otherwise needed) config text is sent.
+//!
+//! Report format (version 1), line-oriented, `|`-separated, between a header and a trailer that
+//! carry a per-run nonce (so login-shell noise before or after is ignored, and a cut-off report
+//! is detected):
+//!
+//! ```text
+//! CLAWKEEP-FACTS 1 <nonce>
+//! user|<name>|<uid>          os|<pretty name>         cpus|<n>        mem_kb|<n>
+//! openclaw|<openclaw --version output or empty>
+//! stat|<kind>|<octal mode>|<uid>|<owner>|<mtime>|<path>
+//! clobbered|<file name>      config|present|missing   cfg|<redacted config line>
+//! agent|<id>|<1 if its agent dir exists>
+//! proc|<pid>|<start epoch>|<cmdline>                   procenv|<pid>|none|unreadable
+//! key|<len>|<hint>|<sha256>|<source>
+//! logs|<429 1h>|<429 24h>|<529 1h>|<529 24h>|<401 1h>|<401 24h>|<lines>
+//! logsrc|<path or journal:unit>
+//! CLAWKEEP-END 1 <nonce>
+//! ```
+//!
+//! The parser is defensive: a missing header or trailer, or garbage in between, gives a
+//! [`FactsError`] (shown as "could not read the host"), never a panic; unknown lines are
+//! counted and skipped; every field is length-capped and sanitised.
+
+use chrono::{DateTime, Duration, Utc};
+
+/// Version of the report format.
+pub const FACTS_VERSION: u32 = 1;
+/// Most bytes of output the parser reads.
+pub const MAX_OUTPUT: usize = 8 << 20;
+
+/// Inputs of the script (validated by core before they get here).
+#[derive(Debug, Clone)]
+pub struct ScriptParams {
+    pub nonce: String,
+    /// `~/.openclaw`, `~/x` or absolute.
+    pub state_dir: String,
+    pub agents: Vec<String>,
+    /// systemd user unit, if the instance uses one.
+    pub unit: Option<String>,
+    pub now: DateTime<Utc>,
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+const SCRIPT_BODY: &str = r#"
+umask 077
+LC_ALL=C; export LC_ALL
+case "$ST" in "~") ST=$HOME ;; "~/"*) ST="$HOME/${ST#"~/"}" ;; esac
+if command -v timeout >/dev/null 2>&1; then TO() { timeout "$@"; }; else TO() { shift; "$@"; }; fi
+o() { printf '%s\n' "$*"; }
+hint() { h=$1; a=${h%"${h#????????????????}"}; b=${h#"${h%????}"}; printf '%s...%s' "$a" "$b"; }
+# emitk SOURCE VALUE: length, hint and SHA-256 of a key; the value itself is never printed.
+emitk() {
+  [ -n "$2" ] || return 0
+  hs=$(printf '%s' "$2" | sha256sum 2>/dev/null); hs=${hs%% *}
+  printf 'key|%s|%s|%s|%s\n' "${#2}" "$(hint "$2")" "$hs" "$1"
+}
+# scanb SOURCE FILE: every key-shaped token of a (possibly binary) file.
+scanb() {
+  [ -r "$2" ] && [ -f "$2" ] || return 0
+  tr -c 'A-Za-z0-9_-' '\n' < "$2" 2>/dev/null | grep -E '^sk-ant-[a-z]+[0-9]*-' | head -n 50 | while IFS= read -r k; do emitk "$1" "$k"; done
+}
+# envkey SOURCE FILE: ANTHROPIC_API_KEY of a dotenv/EnvironmentFile.
+envkey() {
+  [ -r "$2" ] && [ -f "$2" ] || return 0
+  v=$(sed -n 's/^[[:space:]]*\(export[[:space:]][[:space:]]*\)\{0,1\}ANTHROPIC_API_KEY[[:space:]]*=[[:space:]]*//p' "$2" 2>/dev/null | tail -n 1 | tr -d '\r')
+  v=${v%% #*}
+  case $v in \"*\") v=${v#\"}; v=${v%\"} ;; \'*\') v=${v#\'}; v=${v%\'} ;; esac
+  if [ -n "$v" ]; then emitk "$1" "$v"; fi
+}
+st() {
+  [ -e "$2" ] || return 0
+  s=$(stat -c '%a|%u|%U|%Y' "$2" 2>/dev/null) && o "stat|$1|$s|$2"
+}
+echo "CLAWKEEP-FACTS 1 $N"
+o "user|$(id -un 2>/dev/null)|$(id -u 2>/dev/null)"
+o "home|$HOME"
+o "state|$ST"
+o "os|$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d '"')"
+o "kernel|$(uname -sr 2>/dev/null)"
+o "cpus|$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"
+o "mem_kb|$(awk '/^MemTotal:/{print $2}' /proc/meminfo 2>/dev/null)"
+OC=$(command -v openclaw 2>/dev/null)
+for c in "$HOME/.local/openclaw/npm-global/bin/openclaw" "$HOME/.npm-global/bin/openclaw" "$HOME/.local/bin/openclaw"; do
+  [ -z "$OC" ] && [ -x "$c" ] && OC=$c
+done
+if [ -n "$OC" ]; then o "openclaw|$(TO 15 "$OC" --version 2>/dev/null </dev/null | head -n 1)"; else o "openclaw|"; fi
+# permissions of the state dir and secret-bearing files
+st state_dir "$ST"
+st env "$ST/.env"
+st config "$ST/openclaw.json"
+st systemd_env "$ST/gateway.systemd.env"
+for f in "$ST"/agents/*/agent/openclaw-agent.sqlite "$ST"/agents/*/agent/auth-profiles.json "$ST"/secrets/*; do st secret "$f"; done
+for f in "$ST"/openclaw.json.clobbered.*; do [ -e "$f" ] && o "clobbered|${f##*/}"; done
+# the config, key-shaped strings replaced by numbered markers (hashed here)
+if [ -r "$ST/openclaw.json" ]; then
+  o "config|present"
+  head -c 262144 "$ST/openclaw.json" | awk '{ line=$0; out="";
+      while (match(line, /sk-ant-[a-z]+[0-9]*-[A-Za-z0-9_-]+/)) { n++; print "K" n " " substr(line, RSTART, RLENGTH); out = out substr(line, 1, RSTART-1) "__CK_KEY_" n "__"; line = substr(line, RSTART+RLENGTH) }
+      print "L" out line }' | while IFS= read -r l; do
+    case $l in
+      K*) n=${l%% *}; emitk "config:${n#K}" "${l#* }" ;;
+      L*) printf 'cfg|%s\n' "${l#L}" ;;
+    esac
+  done
+else
+  o "config|missing"
+fi
+# agents: configured and discovered; their auth profiles (live rows via sqlite3 when present)
+seen=" "
+for a in $AGENTS $(ls "$ST/agents" 2>/dev/null); do
+  case "$seen" in *" $a "*) continue ;; esac
+  seen="$seen$a "
+  d="$ST/agents/$a/agent"
+  if [ -d "$d" ]; then o "agent|$a|1"; else o "agent|$a|0"; fi
+  db="$d/openclaw-agent.sqlite"
+  if [ -f "$db" ]; then
+    ks=
+    if command -v sqlite3 >/dev/null 2>&1; then
+      ks=$(TO 10 sqlite3 -readonly "$db" .dump 2>/dev/null | tr -c 'A-Za-z0-9_-' '\n' | grep -E '^sk-ant-[a-z]+[0-9]*-' | head -n 50)
+    fi
+    if [ -n "$ks" ]; then
+      printf '%s\n' "$ks" | while IFS= read -r k; do emitk "profile:$a" "$k"; done
+    else
+      scanb "profile:$a" "$db"; scanb "profile:$a" "$db-wal"
+    fi
+  fi
+  scanb "legacy:$a" "$d/auth-profiles.json"
+  scanb "models_json:$a" "$d/models.json"
+done
+# the running gateway: its real process environment
+pids=$(pgrep -u "$(id -u)" -f 'gateway' 2>/dev/null)
+if [ -n "$UNIT" ] && command -v systemctl >/dev/null 2>&1; then
+  mp=$(TO 5 systemctl --user show -p MainPID --value "$UNIT" 2>/dev/null)
+  case "$mp" in ''|0|*[!0-9]*) ;; *) pids="$mp $pids" ;; esac
+fi
+gseen=" "
+for p in $pids; do
+  case "$gseen" in *" $p "*) continue ;; esac
+  gseen="$gseen$p "
+  [ -r "/proc/$p/cmdline" ] || continue
+  cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | head -c 300)
+  a0=${cmd%% *}; a0=${a0##*/}
+  case "$a0" in sh|bash|dash|zsh|pgrep|sudo|ssh|timeout) continue ;; esac
+  o "proc|$p|$(stat -c %Y "/proc/$p" 2>/dev/null)|$cmd"
+  if [ -r "/proc/$p/environ" ]; then
+    v=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | sed -n 's/^ANTHROPIC_API_KEY=//p' | head -n 1)
+    if [ -n "$v" ]; then emitk "proc:$p" "$v"; else o "procenv|$p|none"; fi
+  else
+    o "procenv|$p|unreadable"
+  fi
+done
+# env files: the state dir's .env, the service's env files
+envkey dotenv "$ST/.env"
+envkey systemd_env "$ST/gateway.systemd.env"
+if [ -n "$UNIT" ]; then
+  uf="$HOME/.config/systemd/user/$UNIT.service"
+  if [ -r "$uf" ]; then
+    sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$uf" | while IFS= read -r ef; do
+      case "$ef" in "$ST/gateway.systemd.env") ;; *) envkey "systemd_env" "$ef" ;; esac
+    done
+    v=$(sed -n 's/^Environment="\{0,1\}ANTHROPIC_API_KEY=//p' "$uf" | tail -n 1 | tr -d '"')
+    emitk unit_env "$v"
+  fi
+fi
+# keys in shell history and in world-readable files under the home directory
+for f in .bash_history .zsh_history .sh_history .histfile .local/share/fish/fish_history .python_history .node_repl_history .psql_history .mysql_history; do
+  scanb "history:$HOME/$f" "$HOME/$f"
+done
+find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | head -n 200 | while IFS= read -r f; do
+  scanb "world:$f" "$f"
+done
+# gateway logs: 429/529/401 counts in the last hour and day
+lf=$(sed -n 's/.*"\{0,1\}file"\{0,1\}[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$ST/openclaw.json" 2>/dev/null | head -n 3)
+{
+  for f in $lf "/tmp/openclaw/openclaw-$D1.log" "/tmp/openclaw/openclaw-$D0.log" "$ST"/logs/*.log; do
+    [ -f "$f" ] && [ -r "$f" ] || continue
+    echo "@@logsrc $f"
+    tail -c 20000000 "$f" 2>/dev/null
+  done
+  if [ -n "$UNIT" ] && command -v journalctl >/dev/null 2>&1; then
+    echo "@@logsrc journal:$UNIT"
+    TO 10 journalctl --user -u "$UNIT" --since "-24h" --utc -o short-iso --no-pager -q 2>/dev/null | tail -n 200000
+  fi
+} | awk -v c1="$C1H" -v c24="$C24H" '
+  /^@@logsrc / { print "logsrc|" substr($0, 10); next }
+  { if (match($0, /20[0-9][0-9]-[01][0-9]-[0-3][0-9][T ][0-2][0-9]:[0-5][0-9]:[0-5][0-9]/)) { t = substr($0, RSTART, RLENGTH); sub(/ /, "T", t) } else next
+    if (t < c24) next
+    n++
+    if ($0 ~ /rate_limit_error|HTTP 429|rawError=429|"status":429|status=429|API rate limit reached/) { r24++; if (t >= c1) r1++ }
+    if ($0 ~ /overloaded_error|HTTP 529|rawError=529|"status":529|status=529|temporarily overloaded/) { o24++; if (t >= c1) o1++ }
+    if ($0 ~ /authentication_error|HTTP 401|rawError=401|"status":401/) { a24++; if (t >= c1) a1++ }
+  }
+  END { printf "logs|%d|%d|%d|%d|%d|%d|%d\n", r1, r24, o1, o24, a1, a24, n }'
+echo "CLAWKEEP-END 1 $N"
+"#;
+
+/// The script for one host: parameters as single-quoted shell assignments, then the body.
+pub fn script(p: &ScriptParams) -> String {
+    let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let agents = p
+        .agents
+        .iter()
+        .filter(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ");
+    format!(
+        "#!/bin/sh\n# Clawkeep host facts v{FACTS_VERSION}: read-only; prints fingerprints of keys, never keys.\nN={}\nST={}\nAGENTS={}\nUNIT={}\nC1H={}\nC24H={}\nD0={}\nD1={}\n{SCRIPT_BODY}",
+        sh_quote(&p.nonce),
+        sh_quote(&p.state_dir),
+        sh_quote(&agents),
+        sh_quote(p.unit.as_deref().unwrap_or("")),
+        sh_quote(&fmt(p.now - Duration::hours(1))),
+        sh_quote(&fmt(p.now - Duration::hours(24))),
+        sh_quote(&(p.now - Duration::days(1)).format("%Y-%m-%d").to_string()),
+        sh_quote(&p.now.format("%Y-%m-%d").to_string()),
+    )
+}
+
+/// A fresh random nonce for the report header.
+pub fn nonce() -> String {
+    let b: [u8; 8] = rand::random();
+    hex::encode(b)
+}
+
+/// Where a key was seen on the host.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum KeySource {
+    /// A stored auth profile in the agent's SQLite.
+    Profile(String),
+    /// Legacy `auth-profiles.json` (not read at runtime).
+    Legacy(String),
+    /// `agents/<id>/agent/models.json`.
+    ModelsJson(String),
+    /// `ANTHROPIC_API_KEY` in the state dir's `.env`.
+    DotEnv,
+    /// An `EnvironmentFile` of the service (`gateway.systemd.env`, …).
+    SystemdEnv,
+    /// `Environment=ANTHROPIC_API_KEY=` in the unit.
+    UnitEnv,
+    /// The running gateway's environment.
+    Proc(u32),
+    /// The n-th key-shaped string of `openclaw.json`.
+    Config(u32),
+    /// A shell history file.
+    History(String),
+    /// A world-readable file.
+    WorldReadable(String),
+}
+
+impl KeySource {
+    fn parse(s: &str) -> Option<KeySource> {
+        let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
+        Some(match kind {
+            "profile" => KeySource::Profile(arg.into()),
+            "legacy" => KeySource::Legacy(arg.into()),
+            "models_json" => KeySource::ModelsJson(arg.into()),
+            "dotenv" => KeySource::DotEnv,
+            "systemd_env" => KeySource::SystemdEnv,
+            "unit_env" => KeySource::UnitEnv,
+            "proc" => KeySource::Proc(arg.parse().ok()?),
+            "config" => KeySource::Config(arg.parse().ok()?),
+            "history" => KeySource::History(arg.into()),
+            "world" => KeySource::WorldReadable(arg.into()),
+            _ => return None,
+        })
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            KeySource::Profile(a) => format!("auth profile (agents/{a}/agent/openclaw-agent.sqlite)"),
+            KeySource::Legacy(a) => format!("legacy agents/{a}/agent/auth-profiles.json"),
+            KeySource::ModelsJson(a) => format!("agents/{a}/agent/models.json"),
+            KeySource::DotEnv => "ANTHROPIC_API_KEY in <state dir>/.env".into(),
+            KeySource::SystemdEnv => "ANTHROPIC_API_KEY in the service's EnvironmentFile".into(),
+            KeySource::UnitEnv => "Environment=ANTHROPIC_API_KEY in the systemd unit".into(),
+            KeySource::Proc(p) => format!("the running gateway's environment (pid {p})"),
+            KeySource::Config(n) => format!("literal key #{n} in openclaw.json"),
+            KeySource::History(f) => format!("shell history {f}"),
+            KeySource::WorldReadable(f) => format!("world-readable file {f}"),
+        }
+    }
+}
+
+/// A key seen on the host: never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeySighting {
+    pub source: KeySource,
+    pub length: u32,
+    pub hint: String,
+    /// SHA-256, lowercase hex, computed on the host.
+    pub fingerprint: String,
+}
+
+/// `stat` of a file that matters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileStat {
+    pub kind: String,
+    pub mode: u32,
+    pub uid: u32,
+    pub owner: String,
+    pub mtime: i64,
+    pub path: String,
+}
+
+/// A candidate gateway process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatewayProc {
+    pub pid: u32,
+    pub started: i64,
+    pub cmdline: String,
+    /// `Some(false)`: environment readable, no `ANTHROPIC_API_KEY`; `None`: unreadable;
+    /// `Some(true)`: has one (see the `Proc` key sighting).
+    pub env_has_key: Option<bool>,
+}
+
+/// Log error counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogCounts {
+    pub e429_1h: u32,
+    pub e429_24h: u32,
+    pub e529_1h: u32,
+    pub e529_24h: u32,
+    pub e401_1h: u32,
+    pub e401_24h: u32,
+    pub lines: u64,
+    pub sources: Vec<String>,
+}
+
+/// Everything the script reported.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HostFacts {
+    pub user: String,
+    pub uid: Option<u32>,
+    pub home: String,
+    pub state_dir: String,
+    pub os: String,
+    pub kernel: String,
+    pub cpus: Option<u32>,
+    pub mem_kb: Option<u64>,
+    /// `openclaw --version` output; `None` when OpenClaw was not found.
+    pub openclaw_version: Option<String>,
+    pub stats: Vec<FileStat>,
+    pub clobbered: Vec<String>,
+    pub config_present: bool,
+    /// The config text with keys replaced by markers.
+    pub config_text: String,
+    /// `(agent id, agent dir exists)`.
+    pub agents: Vec<(String, bool)>,
+    pub procs: Vec<GatewayProc>,
+    pub keys: Vec<KeySighting>,
+    pub logs: Option<LogCounts>,
+    /// Lines that were not understood (hostile or corrupted output).
+    pub skipped_lines: u32,
+}
+
+/// Why a report could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactsError {
+    #[error("the host's report has no header (the script did not run, or its output was replaced)")]
+    NoHeader,
+    #[error("the host's report is cut off (no end marker): the connection dropped or the output was truncated")]
+    Truncated,
+    #[error("the host's report is version {0}; this Clawkeep reads version {FACTS_VERSION}")]
+    Version(String),
+}
+
+impl FactsError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            FactsError::NoHeader => "facts_no_header",
+            FactsError::Truncated => "facts_truncated",
+            FactsError::Version(_) => "facts_version",
+        }
+    }
+}
+
+/// Printable, single-line, at most `max` characters.
+fn clean(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Parses a report. Only the block between this run's header and trailer is read.
+pub fn parse(output: &[u8], nonce: &str) -> Result<HostFacts, FactsError> {
+    let output = &output[..output.len().min(MAX_OUTPUT)];
+    let text = String::from_utf8_lossy(output);
+    let header = format!("CLAWKEEP-FACTS {FACTS_VERSION} {nonce}");
+    let trailer = format!("CLAWKEEP-END {FACTS_VERSION} {nonce}");
+    let mut lines = text.lines();
+    let mut found = false;
+    for l in lines.by_ref() {
+        let l = l.trim_end_matches('\r');
+        if l == header {
+            found = true;
+            break;
+        }
+        if let Some(rest) = l.strip_prefix("CLAWKEEP-FACTS ") {
+            let mut it = rest.split(' ');
+            let (v, n) = (it.next().unwrap_or(""), it.next().unwrap_or(""));
+            if n == nonce && v != FACTS_VERSION.to_string() {
+                return Err(FactsError::Version(clean(v, 16)));
+            }
+        }
+    }
+    if !found {
+        return Err(FactsError::NoHeader);
+    }
+    let mut f = HostFacts::default();
+    let mut ended = false;
+    let mut cfg = String::new();
+    for l in lines {
+        let l = l.trim_end_matches('\r');
+        if l == trailer {
+            ended = true;
+            break;
+        }
+        if l.len() > 65536 {
+            f.skipped_lines += 1;
+            continue;
+        }
+        let (tag, rest) = l.split_once('|').unwrap_or((l, ""));
+        let ok = match tag {
+            "cfg" => {
+                if cfg.len() < 512 * 1024 {
+                    cfg.push_str(rest);
+                    cfg.push('\n');
+                }
+                true
+            }
+            "user" => {
+                let mut it = rest.splitn(2, '|');
+                f.user = clean(it.next().unwrap_or(""), 64);
+                f.uid = it.next().and_then(|u| u.trim().parse().ok());
+                true
+            }
+            "home" => {
+                f.home = clean(rest, 512);
+                true
+            }
+            "state" => {
+                f.state_dir = clean(rest, 512);
+                true
+            }
+            "os" => {
+                f.os = clean(rest, 128);
+                true
+            }
+            "kernel" => {
+                f.kernel = clean(rest, 128);
+                true
+            }
+            "cpus" => {
+                f.cpus = rest.trim().parse().ok().filter(|n| *n > 0 && *n < 100_000);
+                true
+            }
+            "mem_kb" => {
+                f.mem_kb = rest.trim().parse().ok();
+                true
+            }
+            "openclaw" => {
+                let v = clean(rest.trim(), 128);
+                f.openclaw_version = if v.is_empty() { None } else { Some(v) };
+                true
+            }
+            "stat" => {
+                let p: Vec<&str> = rest.splitn(6, '|').collect();
+                match p.as_slice() {
+                    [kind, mode, uid, owner, mtime, path] => match (u32::from_str_radix(mode.trim(), 8), uid.trim().parse()) {
+                        (Ok(mode), Ok(uid)) if f.stats.len() < 1000 => {
+                            f.stats.push(FileStat {
+                                kind: clean(kind, 32),
+                                mode,
+                                uid,
+                                owner: clean(owner, 64),
+                                mtime: mtime.trim().parse().unwrap_or(0),
+                                path: clean(path, 512),
+                            });
+                            true
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                }
+            }
+            "clobbered" => {
+                if f.clobbered.len() < 100 {
+                    f.clobbered.push(clean(rest, 256));
+                }
+                true
+            }
+            "config" => {
+                f.config_present = rest == "present";
+                true
+            }
+            "agent" => {
+                let (id, exists) = rest.split_once('|').unwrap_or((rest, "0"));
+                let id = clean(id, 64);
+                if !id.is_empty() && f.agents.len() < 200 && !f.agents.iter().any(|(a, _)| *a == id) {
+                    f.agents.push((id, exists == "1"));
+                }
+                true
+            }
+            "proc" => {
+                let p: Vec<&str> = rest.splitn(3, '|').collect();
+                match p.as_slice() {
+                    [pid, started, cmd] => match pid.trim().parse() {
+                        Ok(pid) if f.procs.len() < 50 => {
+                            f.procs.push(GatewayProc { pid, started: started.trim().parse().unwrap_or(0), cmdline: clean(cmd, 300), env_has_key: None });
+                            true
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                }
+            }
+            "procenv" => {
+                let (pid, what) = rest.split_once('|').unwrap_or((rest, ""));
+                match (pid.trim().parse::<u32>(), f.procs.iter_mut().find(|p| Some(p.pid) == pid.trim().parse().ok())) {
+                    (Ok(_), Some(p)) => {
+                        p.env_has_key = if what == "none" { Some(false) } else { None };
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            "key" => {
+                let p: Vec<&str> = rest.splitn(4, '|').collect();
+                match p.as_slice() {
+                    [len, hint, fp, source] => match (len.trim().parse::<u32>(), KeySource::parse(source)) {
+                        (Ok(length), Some(source)) if is_sha256(fp) && length <= 4096 && f.keys.len() < 1000 => {
+                            if let KeySource::Proc(pid) = &source {
+                                if let Some(p) = f.procs.iter_mut().find(|p| p.pid == *pid) {
+                                    p.env_has_key = Some(true);
+                                }
+                            }
+                            let k = KeySighting {
+                                source,
+                                length,
+                                hint: hint.chars().filter(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c)).take(32).collect(),
+                                fingerprint: fp.to_string(),
+                            };
+                            if !f.keys.contains(&k) {
+                                f.keys.push(k);
+                            }
+                            true
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                }
+            }
+            "logsrc" => {
+                let logs = f.logs.get_or_insert_with(LogCounts::default);
+                if logs.sources.len() < 20 {
+                    logs.sources.push(clean(rest, 256));
+                }
+                true
+            }
+            "logs" => {
+                let n: Vec<u64> = rest.split('|').map(|x| x.trim().parse().unwrap_or(0)).collect();
+                if n.len() == 7 {
+                    let logs = f.logs.get_or_insert_with(LogCounts::default);
+                    let c = |i: usize| n[i].min(u32::MAX as u64) as u32;
+                    logs.e429_1h = c(0);
+                    logs.e429_24h = c(1);
+                    logs.e529_1h = c(2);
+                    logs.e529_24h = c(3);
+                    logs.e401_1h = c(4);
+                    logs.e401_24h = c(5);
+                    logs.lines = n[6];
+                    true
+                } else {
+                    false
+                }
+            }
+            _ => false,
+        };
+        if !ok {
+            f.skipped_lines = f.skipped_lines.saturating_add(1);
+        }
+    }
+    if !ended {
+        return Err(FactsError::Truncated);
+    }
+    f.config_text = cfg;
+    Ok(f)
+}
+
+impl HostFacts {
+    pub fn keys_from(&self, pred: impl Fn(&KeySource) -> bool) -> Vec<&KeySighting> {
+        self.keys.iter().filter(|k| pred(&k.source)).collect()
+    }
+
+    pub fn stat(&self, kind: &str) -> Option<&FileStat> {
+        self.stats.iter().find(|s| s.kind == kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FP: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    fn good(n: &str) -> String {
+        format!(
+            "Welcome banner\nnoise|key|1|x|y\nCLAWKEEP-FACTS 1 {n}\nuser|ckh1|1001\nhome|/home/x\nos|Debian GNU/Linux 12 (bookworm)\ncpus|2\nmem_kb|8000000\nopenclaw|OpenClaw 2026.9.6 (eb377ac)\n\
+stat|state_dir|700|1001|ckh1|1700000000|/home/x/.openclaw\nstat|env|644|1001|ckh1|1700000000|/home/x/.openclaw/.env\nclobbered|openclaw.json.clobbered.2026-11-01T00:00:00Z\n\
+config|present\ncfg|{{ meta: {{}}, models: {{ providers: {{ anthropic: {{ apiKey: \"__CK_KEY_1__\" }} }} }} }}\nkey|108|sk-ant-api03-abc...xyAA|{FP}|config:1\n\
+agent|main|1\nproc|4242|1700000001|/usr/bin/node openclaw gateway run\nkey|108|sk-ant-api03-abc...xyAA|{FP}|proc:4242\nkey|100|sk-ant-api03-abc...zzzz|{FP}|dotenv\n\
+logsrc|/home/x/.openclaw/logs/openclaw.log\nlogs|3|5|1|1|0|0|120\nCLAWKEEP-END 1 {n}\ntrailing noise\n"
+        )
+    }
+
+    #[test]
+    fn parses_a_good_report_among_noise() {
+        let f = parse(good("n1").as_bytes(), "n1").unwrap();
+        assert_eq!(f.user, "ckh1");
+        assert_eq!(f.uid, Some(1001));
+        assert_eq!(f.cpus, Some(2));
+        assert_eq!(f.openclaw_version.as_deref(), Some("OpenClaw 2026.9.6 (eb377ac)"));
+        assert_eq!(f.stat("env").unwrap().mode, 0o644);
+        assert_eq!(f.clobbered.len(), 1);
+        assert!(f.config_text.contains("__CK_KEY_1__"));
+        assert_eq!(f.keys.len(), 3);
+        assert_eq!(f.procs[0].env_has_key, Some(true));
+        assert_eq!(f.logs.as_ref().unwrap().e429_1h, 3);
+        assert_eq!(f.skipped_lines, 0);
+    }
+
+    #[test]
+    fn wrong_nonce_missing_header_or_trailer() {
+        assert_eq!(parse(good("n1").as_bytes(), "other"), Err(FactsError::NoHeader));
+        assert_eq!(parse(b"", "n"), Err(FactsError::NoHeader));
+        let g = good("n1");
+        let cut = &g[..g.find("CLAWKEEP-END").unwrap()];
+        assert_eq!(parse(cut.as_bytes(), "n1"), Err(FactsError::Truncated));
+        // every prefix of a good report parses to an error or (at the full length) succeeds; never panics
+        for i in 0..g.len() {
+            let _ = parse(&g.as_bytes()[..i], "n1");
+        }
+        assert_eq!(parse("CLAWKEEP-FACTS 2 n1\n".as_bytes(), "n1"), Err(FactsError::Version("2".into())));
+    }
+
+    #[test]
+    fn hostile_lines_are_skipped_not_trusted() {
+        let n = "n2";
+        let long = "x".repeat(100_000);
+        let hostile = format!(
+            "CLAWKEEP-FACTS 1 {n}\nkey|108|hint|notahash|dotenv\nkey|abc|h|{FP}|dotenv\nkey|108|h|{FP}|unknownsource\nkey|999999|h|{FP}|dotenv\n\
+stat|env|999|x|y|z|/p\nstat|short\nproc|notapid|1|x\nprocenv|77|none\nlogs|1|2\ncpus|-1\ncpus|99999999999\nuser|\u{1b}[31mevil\u{7}|1\n{long}\n\0\0\0binary\u{fffd}\n\
+key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END 1 {n}\n"
+        );
+        let f = parse(hostile.as_bytes(), n).unwrap();
+        assert_eq!(f.keys.len(), 1, "{:?}", f.keys);
+        assert_eq!(f.keys[0].hint, "scriptalert1script");
+        assert!(f.stats.is_empty());
+        assert!(f.procs.is_empty());
+        assert_eq!(f.cpus, None);
+        assert!(!f.user.contains('\u{1b}'));
+        assert!(f.skipped_lines >= 10, "{}", f.skipped_lines);
+        // random bytes never panic
+        let mut x: u64 = 0x1234_5678;
+        for _ in 0..200 {
+            let mut buf = format!("CLAWKEEP-FACTS 1 {n}\n").into_bytes();
+            for _ in 0..500 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                buf.push(if x.is_multiple_of(5) { b'|' } else if x.is_multiple_of(7) { b'\n' } else { (x % 256) as u8 });
+            }
+            let _ = parse(&buf, n);
+        }
+    }
+
+    #[test]
+    fn script_quotes_parameters() {
+        let s = script(&ScriptParams {
+            nonce: "abc".into(),
+            state_dir: "~/.open'claw".into(),
+            agents: vec!["main".into(), "x;rm -rf /".into(), "ops".into()],
+            unit: Some("openclaw-gateway".into()),
+            now: Utc::now(),
+        });
+        assert!(s.contains("ST='~/.open'\\''claw'"));
+        assert!(s.contains("AGENTS='main ops'"));
+        assert!(!s.contains("sk-ant-api"), "the script itself holds no key");
+    }
+
+    /// Runs the real script with /bin/sh against a fake home: keys are found and hashed, and
+    /// never appear in the output.
+    #[test]
+    fn script_runs_locally_and_never_prints_keys() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let st = home.path().join(".openclaw");
+        std::fs::create_dir_all(st.join("agents/main/agent")).unwrap();
+        std::fs::create_dir_all(st.join("agents/ops/agent")).unwrap();
+        let key = crate::keyfmt::tests::fake_key(crate::KeyKind::Api, 9);
+        let other = crate::keyfmt::tests::fake_key(crate::KeyKind::Api, 10);
+        std::fs::write(st.join(".env"), format!("# env\nexport ANTHROPIC_API_KEY=\"{key}\"\nOTHER=1\n")).unwrap();
+        std::fs::set_permissions(st.join(".env"), std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(
+            st.join("openclaw.json"),
+            format!("{{ meta: {{}}, models: {{ providers: {{ anthropic: {{ apiKey: \"{other}\", baseUrl: \"https://api.anthropic.com\" }} }} }} }}\n"),
+        )
+        .unwrap();
+        std::fs::write(st.join("agents/main/agent/openclaw-agent.sqlite"), format!("SQLite format 3\0\0\x01{other}\0\0")).unwrap();
+        std::fs::write(home.path().join(".bash_history"), format!("ls\nexport ANTHROPIC_API_KEY={key}\n")).unwrap();
+        std::fs::write(st.join("openclaw.json.clobbered.2026-11-01T00-00-00Z"), "{}").unwrap();
+        let n = nonce();
+        let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec!["main".into(), "ops".into()], unit: None, now: Utc::now() });
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-s")
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains(&key[13..60]) && !text.contains(&other[13..60]), "a key leaked:\n{text}");
+        let f = parse(&out.stdout, &n).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let fp = crate::keyfmt::fingerprint(&key);
+        let ofp = crate::keyfmt::fingerprint(&other);
+        let has = |src: KeySource, fp: &str| f.keys.iter().any(|k| k.source == src && k.fingerprint == fp);
+        assert!(has(KeySource::DotEnv, &fp), "{:?}", f.keys);
+        assert!(has(KeySource::Config(1), &ofp), "{:?}", f.keys);
+        assert!(has(KeySource::Profile("main".into()), &ofp), "{:?}", f.keys);
+        assert!(f.keys.iter().any(|k| matches!(&k.source, KeySource::History(p) if p.ends_with(".bash_history")) && k.fingerprint == fp));
+        assert!(f.keys.iter().any(|k| matches!(&k.source, KeySource::WorldReadable(p) if p.ends_with(".env"))));
+        assert!(f.config_text.contains("__CK_KEY_1__"));
+        assert!(crate::checklist::config::parse(&f.config_text).is_ok(), "{}", f.config_text);
+        assert_eq!(f.stat("env").unwrap().mode, 0o644);
+        assert_eq!(f.clobbered.len(), 1);
+        assert!(f.agents.contains(&("ops".to_string(), true)));
+        let k = f.keys.iter().find(|k| k.source == KeySource::DotEnv).unwrap();
+        assert_eq!(k.length, 108);
+        assert_eq!(k.hint, crate::keyfmt::hint(&key));
+        assert_eq!(f.skipped_lines, 0, "{text}");
+    }
+}

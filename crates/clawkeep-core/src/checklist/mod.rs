@@ -1,0 +1,26 @@
+//! The troubleshooting checklist: narrow an Anthropic failure to one domain — credential,
+//! account context, protocol, throughput (plus the boundary/host baseline) — prove what still
+//! works, and say what is wrong and what to do, per instance and fleet-wide.
+//!
+//! * [`types`]: the result types ([`CheckResult`], [`InstanceReport`], [`FleetReport`]) the CLI
+//!   prints and the desktop UI receives.
+//! * [`cause`]: the vocabulary of causes and fixes (the HTTP table of the deployment guide).
+//! * [`config`]: `openclaw.json` (JSON5) facts and the base-URL rules.
+//! * [`hostfacts`]: the one POSIX `sh` script that gathers every host fact in one round trip,
+//!   and its defensive parser.
+//! * [`runner`]: the [`runner::HostRunner`] transport trait and an OpenSSH-client runner.
+//! * [`engine`]: turns host facts + API probes into check results.
+//! * [`fleet`]: cross-instance findings (shared key, shared org/workspace limits).
+
+pub mod cause;
+pub mod config;
+pub mod engine;
+pub mod fleet;
+pub mod hostfacts;
+pub mod runner;
+pub mod types;
+
+pub use cause::Cause;
+pub use engine::{run_instance, CheckContext, CheckOptions};
+pub use runner::{HostRunner, OpenSshRunner, RunnerError};
+pub use types::*;

@@ -1,0 +1,114 @@
+//! Benchmark (not a test; `#[ignore]`, run by scripts/bench-check.sh): the full checklist (host
+//! facts over SSH + the free API probes) over 50 test hosts, then the same host facts gathered
+//! with Ansible ad-hoc (`shell` module, forks 50) when `BENCH_ANSIBLE` names an `ansible` binary.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clawkeep_core::anthropic::AnthropicClient;
+use clawkeep_core::checklist::hostfacts::{self, ScriptParams};
+use clawkeep_core::checklist::{fleet, run_instance, CheckOptions, OpenSshRunner, Status};
+use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions, Secret, ServiceManager};
+use clawkeep_tests::{World, WorldOptions};
+use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
+
+#[test]
+#[ignore = "benchmark: scripts/bench-check.sh"]
+fn bench_check_50_hosts() {
+    let n: usize = std::env::var("BENCH_HOSTS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
+    let Some(world) = World::start_or_skip(WorldOptions::hosts(n).base_url(fake.base_url())) else { return };
+    eprintln!("bring-up of {n} hosts: {:?}", world.bring_up);
+    let dir = tempfile::tempdir().unwrap();
+    let ck = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().into()), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() }).unwrap();
+    for (i, h) in world.hosts().iter().enumerate() {
+        ck.add_instance(InstanceSpec {
+            name: format!("inst-{i}"),
+            owner: "acme".into(),
+            environment: "prod".into(),
+            workload: format!("bot{i}"),
+            ssh_host: h.addr().to_string(),
+            ssh_port: Some(h.port()),
+            ssh_user: h.user().into(),
+            service_manager: Some(ServiceManager::Custom { restart_command: h.restart_command().into() }),
+            ..Default::default()
+        })
+        .unwrap();
+        let k = fake.mint_key(MintKey::api(format!("bench-{i}"), Some(WORKSPACE_PROD_A_ID))).unwrap();
+        ck.add_key(KeySpec { name: format!("acme-prod-bot{i}"), instance: Some(format!("inst-{i}")), allow_name: true, ..Default::default() }, Secret::new(k.key.clone())).unwrap();
+        h.write_env(&[("ANTHROPIC_API_KEY", &k.key)]).unwrap();
+    }
+    let client = AnthropicClient::new(&fake.base_url()).unwrap();
+    let cfg = world.ssh_config().to_string_lossy().to_string();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
+    let mut best = Duration::MAX;
+    for round in 0..3 {
+        let t = Instant::now();
+        let ctxs: Vec<_> = (0..n).map(|i| ck.check_context(&format!("inst-{i}")).unwrap()).collect();
+        let mut reports = rt.block_on(async {
+            let mut set = tokio::task::JoinSet::new();
+            for (i, ctx) in ctxs.into_iter().enumerate() {
+                let h = world.host(i);
+                let runner = OpenSshRunner { host: h.addr().to_string(), port: h.port(), user: h.user().into(), identity: None, config: Some(cfg.clone()), timeout: Duration::from_secs(30) };
+                let client = client.clone();
+                set.spawn(async move { run_instance(&ctx, &runner, &client, &CheckOptions::default()).await });
+            }
+            let mut v = Vec::new();
+            while let Some(r) = set.join_next().await {
+                v.push(r.unwrap());
+            }
+            v
+        });
+        fleet::aggregate(&mut reports);
+        let wall = t.elapsed();
+        best = best.min(wall);
+        let unreadable = reports.iter().filter(|r| r.check("credential.host").is_some_and(|c| c.status == Status::Fail)).count();
+        let max_host = reports.iter().map(|r| r.timings.host_ms).max().unwrap_or(0);
+        eprintln!("MEASURE round {round}: full checklist over {n} hosts: {wall:?} (slowest host facts {max_host} ms; unreadable {unreadable})");
+        assert_eq!(unreadable, 0);
+    }
+    eprintln!("MEASURE clawkeep best of 3: {best:?}");
+
+    // Ansible ad-hoc: the same script, shell module, forks 50.
+    let Ok(ansible) = std::env::var("BENCH_ANSIBLE") else {
+        eprintln!("BENCH_ANSIBLE not set: skipping the Ansible comparison");
+        return;
+    };
+    let script = hostfacts::script(&ScriptParams { nonce: "bench".into(), state_dir: "~/.openclaw".into(), agents: vec!["main".into()], unit: None, now: chrono::Utc::now() });
+    // Ansible's argument splitter chokes on the script's quotes and braces: ship it base64'd.
+    let b64 = {
+        let mut c = std::process::Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        use std::io::Write;
+        c.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        String::from_utf8(c.wait_with_output().unwrap().stdout).unwrap()
+    };
+    let shell_arg = format!("echo {b64} | base64 -d | sh");
+    let inv = dir.path().join("inventory.ini");
+    let mut text = String::from("[hosts]\n");
+    for h in world.hosts() {
+        text.push_str(&format!("{} ansible_host={} ansible_port={} ansible_user={}\n", h.name(), h.addr(), h.port(), h.user()));
+    }
+    text.push_str(&format!("[hosts:vars]\nansible_ssh_common_args='-F {cfg}'\nansible_python_interpreter=/usr/bin/python3\n"));
+    std::fs::write(&inv, text).unwrap();
+    let mut ab = Duration::MAX;
+    for round in 0..3 {
+        let t = Instant::now();
+        let out = std::process::Command::new(&ansible)
+            .args(["all", "-i", inv.to_str().unwrap(), "-f", "50", "-m", "shell", "-a", &shell_arg, "-o"])
+            .env("ANSIBLE_HOST_KEY_CHECKING", "False")
+            .env("ANSIBLE_LOCAL_TEMP", dir.path().join("ansible-tmp"))
+            .env("ANSIBLE_REMOTE_TMP", "/tmp/.ansible-${USER}")
+            .output()
+            .unwrap();
+        let wall = t.elapsed();
+        ab = ab.min(wall);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let ok = stdout.lines().filter(|l| l.contains("CHANGED") || l.contains("SUCCESS")).count();
+        eprintln!("MEASURE round {round}: ansible ad-hoc over {n} hosts: {wall:?} ({ok} ok)");
+        if ok < n {
+            eprintln!("{}", String::from_utf8_lossy(&out.stderr).lines().take(20).collect::<Vec<_>>().join("\n"));
+            eprintln!("{}", stdout.lines().filter(|l| !l.contains("CHANGED")).take(5).collect::<Vec<_>>().join("\n"));
+        }
+    }
+    eprintln!("MEASURE ansible best of 3: {ab:?}; ratio ansible/clawkeep = {:.1}x", ab.as_secs_f64() / best.as_secs_f64());
+}

@@ -1,0 +1,214 @@
+// The end-to-end journey in the real app window, driven over WebDriver (tauri-driver +
+// WebKitWebDriver). Run by scripts/e2e-gui.sh, which builds the app, starts Xvfb and
+// tauri-driver inside a private Secret Service session, and sets:
+//   GUI_E2E_APP        the app binary (debug, assets embedded)
+//   GUI_E2E_DRIVER     tauri-driver's URL
+//   GUI_E2E_CLI        the clawkeep CLI binary
+//   GUI_E2E_ARTIFACTS  where screenshots go
+//   GUI_E2E_SCAN       ':'-separated files and directories that must never contain the key
+//   CLAWKEEP_HOME, CLAWKEEP_KEYCHAIN_SERVICE, XDG_DATA_HOME, XDG_CONFIG_HOME: throw-away ones.
+// The key is made at run time and never written anywhere by this test.
+import { test, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { createHash, randomInt } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Builder, By, Capabilities, until } from "selenium-webdriver";
+
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set (run scripts/e2e-gui.sh)`);
+  return v;
+};
+const APP = env("GUI_E2E_APP");
+const DRIVER_URL = env("GUI_E2E_DRIVER");
+const CLI = env("GUI_E2E_CLI");
+const ARTIFACTS = env("GUI_E2E_ARTIFACTS");
+const HOME = env("CLAWKEEP_HOME");
+
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
+function fakeKey() {
+  let body = "";
+  for (let i = 0; i < 93; i++) body += ALPHABET[randomInt(ALPHABET.length)];
+  return "sk-ant-" + "api03-" + body + "AA";
+}
+const KEY = fakeKey();
+// A middle slice: neither the hint (first 16, last 4) nor the fingerprint contain it.
+const FRAGMENT = KEY.slice(20, 60);
+const TIMEOUT = 15000;
+
+let driver;
+let shot = 0;
+
+const withTimeout = (p, ms, what) =>
+  Promise.race([p, new Promise((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer in ${ms} ms`)), ms))]);
+
+/** The window as PNG, through WebDriver; if that does not answer, the X screen (ImageMagick). */
+async function screenshot(name) {
+  const file = path.join(ARTIFACTS, `${String(++shot).padStart(2, "0")}-${name}.png`);
+  try {
+    fs.writeFileSync(file, Buffer.from(await withTimeout(driver.takeScreenshot(), 10000, "screenshot"), "base64"));
+  } catch {
+    execFileSync("import", ["-window", "root", file]);
+  }
+}
+const $ = (css) => driver.wait(until.elementLocated(By.css(css)), TIMEOUT, `waiting for ${css}`);
+async function visible(css) {
+  const el = await $(css);
+  await driver.wait(until.elementIsVisible(el), TIMEOUT, `waiting for ${css} to show`);
+  return el;
+}
+async function textOf(css) {
+  const el = await visible(css);
+  const t = await withTimeout(el.getText(), 10000, `text of ${css}`);
+  return t;
+}
+async function fill(name, value) {
+  const el = await visible(`[name="${name}"]`);
+  await el.clear();
+  if (value !== "") await el.sendKeys(value);
+}
+async function nav(name) {
+  await (await visible(`button[data-nav="${name}"]`)).click();
+  await $(`main[data-view="${name}"]`);
+}
+async function clickButton(text) {
+  const el = await driver.wait(until.elementLocated(By.xpath(`//main//button[normalize-space(.)="${text}"]`)), TIMEOUT, `button ${text}`);
+  await driver.wait(until.elementIsVisible(el), TIMEOUT);
+  await el.click();
+}
+
+after(async () => {
+  if (driver) await driver.quit().catch(() => {});
+});
+
+test("journey: empty inventory → add instance → malformed key refused → key stored, only hint and fingerprint shown", async () => {
+  const caps = new Capabilities();
+  caps.set("tauri:options", { application: APP });
+  caps.setBrowserName("wry");
+  driver = await new Builder().withCapabilities(caps).usingServer(DRIVER_URL).build();
+
+  // Empty data dir: the Fleet empty state tells a newcomer what to do.
+  const empty = await textOf('[data-testid="fleet-empty"]');
+  assert.match(empty, /No instances yet/);
+  assert.match(empty, /scripts\/demo\.sh up/);
+  await screenshot("fleet-empty");
+
+  // Add an instance.
+  await clickButton("Add instance");
+  await visible('[data-testid="instance-form"]');
+  await fill("name", "acme-prod");
+  await fill("owner", "acme");
+  await fill("environment", "prod");
+  await fill("workload", "support");
+  await fill("ssh_host", "10.20.0.5");
+  await fill("ssh_user", "openclaw");
+  await fill("agents", "main, triage");
+  await screenshot("instance-form");
+  await (await visible('[data-testid="instance-form"] button[type="submit"]')).click();
+  await driver.wait(until.elementLocated(By.xpath('//main//h1[contains(., "acme-prod")]')), TIMEOUT);
+  await $('main[data-view="instance"]');
+  await screenshot("instance");
+
+  // Add its key: first malformed (a space inside), then truncated, then good.
+  await clickButton("Add key");
+  await visible('[data-testid="add-key-form"]');
+  const nameInput = await visible('[name="name"]');
+  await driver.wait(async () => (await nameInput.getAttribute("value")) === "openclaw-acme-prod-support", TIMEOUT, "suggested key name");
+  const input = await visible('[data-testid="key-input"]');
+  await input.sendKeys(`${KEY.slice(0, 30)} ${KEY.slice(30)}`);
+  const err = await textOf('[data-testid="key-lint-error"]');
+  assert.match(err, /a space at position 31/);
+  assert.ok(!err.includes(FRAGMENT));
+  assert.equal(await (await $('[data-testid="add-key-submit"]')).isEnabled(), false, "a malformed key cannot be submitted");
+  await screenshot("add-key-invalid");
+
+  await input.clear();
+  await input.sendKeys(KEY.slice(0, 100));
+  const warning = await textOf('[data-testid="key-lint-warning"]');
+  assert.match(warning, /looks truncated: 100 characters/);
+  await screenshot("add-key-truncated-warning");
+
+  await input.clear();
+  await input.sendKeys(KEY);
+  await driver.wait(async () => (await driver.findElements(By.css('[data-testid="key-lint-error"]'))).length === 0, TIMEOUT);
+  await driver.wait(until.elementIsEnabled(await $('[data-testid="add-key-submit"]')), TIMEOUT);
+  await (await $('[data-testid="add-key-submit"]')).click();
+
+  await visible('[data-testid="key-added"]');
+  assert.equal(await textOf('[data-testid="key-hint"]'), `${KEY.slice(0, 16)}...${KEY.slice(-4)}`);
+  const fp = createHash("sha256").update(KEY).digest("hex");
+  assert.equal(await textOf('[data-testid="key-fingerprint"]'), `SHA256 ${fp}`);
+  assert.equal(await (await $('[data-testid="key-input"]')).getAttribute("value"), "", "the key field is cleared after submit");
+  await screenshot("key-added");
+
+  // The other screens, with the new data.
+  await nav("fleet");
+  await driver.wait(until.elementLocated(By.xpath(`//table[@data-testid="fleet-table"]//td[contains(., "${KEY.slice(0, 16)}")]`)), TIMEOUT);
+  await screenshot("fleet");
+  await nav("keys");
+  await visible('[data-testid="keys-table"]');
+  await screenshot("keys");
+  await nav("audit");
+  await driver.wait(until.elementLocated(By.xpath('//table[@data-testid="audit-table"]//td[contains(., "key.add")]')), TIMEOUT);
+  await screenshot("audit");
+  await nav("settings");
+  assert.equal(await textOf('[data-testid="data-dir"]'), HOME, "the app uses CLAWKEEP_HOME like the CLI");
+  await clickButton("Run self-check");
+  const check = await textOf('[data-testid="self-check"]');
+  assert.match(check, /1 instances, 1 keys/);
+  assert.match(check, /reachable/);
+  await screenshot("settings");
+
+  // Nothing of the key in the WebView: DOM (attributes and form values) and storage.
+  const page = await driver.executeScript(`
+    const values = [...document.querySelectorAll("input, textarea, select")].map((e) => e.value).join("\\n");
+    const store = (s) => { let out = ""; for (let i = 0; i < s.length; i++) { const k = s.key(i); out += k + "=" + s.getItem(k) + "\\n"; } return out; };
+    return document.documentElement.outerHTML + "\\n" + values + "\\n" + store(localStorage) + store(sessionStorage) + document.cookie;
+  `);
+  assert.ok(page.length > 1000);
+  assert.ok(!page.includes(KEY), "the key is in the WebView");
+  assert.ok(!page.includes(FRAGMENT), "part of the key is in the WebView");
+
+  await driver.quit();
+  driver = undefined;
+});
+
+test("the CLI sees what the app wrote (same data dir and keychain)", () => {
+  const list = JSON.parse(execFileSync(CLI, ["instance", "list", "--json"], { encoding: "utf8" }));
+  const rows = Array.isArray(list) ? list : list.instances ?? list.rows;
+  assert.ok(Array.isArray(rows), `unexpected JSON: ${JSON.stringify(list).slice(0, 200)}`);
+  assert.equal(rows.length, 1);
+  const row = rows[0];
+  const name = row.instance?.name ?? row.name;
+  assert.equal(name, "acme-prod");
+  assert.ok(JSON.stringify(row).includes(`${KEY.slice(0, 16)}...${KEY.slice(-4)}`), "the CLI shows the key's hint");
+  const check = JSON.parse(execFileSync(CLI, ["self-check", "--json"], { encoding: "utf8" }));
+  assert.equal(check.keychain_ok, true, "the key's value is in the keychain");
+  assert.deepEqual(check.missing_secrets, []);
+});
+
+test("leak check: the key is absent from the data dir (incl. WAL), the prefs store and the logs", () => {
+  const roots = env("GUI_E2E_SCAN").split(":").filter(Boolean);
+  const scanned = [];
+  const walk = (p) => {
+    if (!fs.existsSync(p)) return;
+    const st = fs.statSync(p);
+    if (st.isDirectory()) {
+      for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    } else if (st.isFile()) {
+      const bytes = fs.readFileSync(p);
+      scanned.push(path.relative("/", p));
+      assert.ok(!bytes.includes(KEY), `the key is in ${p}`);
+      assert.ok(!bytes.includes(FRAGMENT), `part of the key is in ${p}`);
+      assert.ok(!bytes.includes(Buffer.from(KEY, "utf16le")), `the key (UTF-16) is in ${p}`);
+    }
+  };
+  roots.forEach(walk);
+  const names = scanned.join("\n");
+  assert.match(names, /clawkeep\.db/, "the database was scanned");
+  assert.match(names, /prefs\.json/, "the UI-preferences store was scanned");
+  assert.match(names, /tauri-driver\.log/, "the app's log was scanned");
+  fs.writeFileSync(path.join(ARTIFACTS, "leak-check-files.txt"), names + "\n");
+});
