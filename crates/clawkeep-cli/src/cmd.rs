@@ -61,6 +61,9 @@ pub enum Command {
     /// Offline deploy bundles (age-encrypted installer for hosts Clawkeep can't reach).
     #[command(subcommand)]
     Bundle(crate::cmd_remote::BundleCmd),
+    /// Key rotation: policies, the plan, guided rotation with rollback, rehearsal.
+    #[command(subcommand)]
+    Rotate(crate::cmd_rotate::RotateCmd),
 }
 
 #[derive(Args, Debug, Default)]
@@ -268,6 +271,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Host(c) => crate::cmd_remote::host(&ck, c, json),
         Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
         Command::Bundle(c) => crate::cmd_remote::bundle(&ck, c, json),
+        Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
     }
 }
 

@@ -100,7 +100,7 @@ fn ask(question: &str) -> Result<bool> {
 }
 
 /// The SSH identity, with a passphrase prompt for an encrypted key file.
-fn ssh_auth(ck: &Clawkeep) -> Result<SshAuth> {
+pub(crate) fn ssh_auth(ck: &Clawkeep) -> Result<SshAuth> {
     let mut passphrase = None;
     if let SshIdentity::KeyFile { .. } = ck.settings()?.ssh_identity {
         if let SshAuth::KeyFile { path, .. } = ck.ssh_auth(None)? {

@@ -5,6 +5,7 @@
 mod cmd;
 mod cmd_check;
 mod cmd_remote;
+mod cmd_rotate;
 mod input;
 mod output;
 

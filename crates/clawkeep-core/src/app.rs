@@ -258,7 +258,7 @@ impl Clawkeep {
         self.keychain.as_ref()
     }
 
-    fn audit(&self, conn: &rusqlite::Connection, action: &str, subject: &str, details: serde_json::Value) -> Result<()> {
+    pub(crate) fn audit(&self, conn: &rusqlite::Connection, action: &str, subject: &str, details: serde_json::Value) -> Result<()> {
         store::append_audit(conn, &AuditEntry { at: self.now(), os_user: &self.os_user, action, subject, details })
     }
 

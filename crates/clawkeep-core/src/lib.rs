@@ -14,6 +14,7 @@ pub mod error;
 pub mod keyfmt;
 pub mod naming;
 pub mod paths;
+pub mod rotation;
 pub mod secret;
 pub mod secrets;
 pub mod ssh;

@@ -20,6 +20,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0001_init.sql"),
     include_str!("../migrations/0002_deployments.sql"),
     include_str!("../migrations/0003_checks.sql"),
+    // Rotation (issue 7).
+    include_str!("../migrations/0004_rotation.sql"),
 ];
 
 /// The schema version this build writes.
@@ -36,11 +38,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
-fn ts(dt: &DateTime<Utc>) -> String {
+pub(crate) fn ts(dt: &DateTime<Utc>) -> String {
     dt.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
-fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|d| d.with_timezone(&Utc))
         .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))

@@ -1,0 +1,842 @@
+//! The guided rotation: a step machine persisted in SQLite (`rotations`), so it survives a
+//! crash or a closed window and resumes where it stopped. One step runs per call
+//! ([`Clawkeep::rotation_step`]); each step's side effect is idempotent (the Admin API status is
+//! read before it is changed; a staged key is adopted, not added twice; deploying the same key
+//! twice is harmless), and the step's result, the key status changes and the audit event are
+//! written in one transaction.
+//!
+//! Steps: `create` (the user creates the key in the Console) → `paste` (lint, free probe,
+//! workspace check, stored staged) → `deploy` (through a [`Deployer`]; the new key becomes the
+//! instance's active key) → `deactivate` (old key `inactive` via the Admin API, or confirmed by
+//! the user) → `soak` (no traffic on the old key for the soak period, or confirmed) → `archive`
+//! (permanent; the old key is retired) → `done`. [`Clawkeep::rotation_rollback`] undoes any
+//! step before the archive.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::Clawkeep;
+use crate::domain::{Instance, Key, KeySpec, KeyStatus};
+use crate::error::{Error, Result};
+use crate::keyfmt::{self, KeyKind};
+use crate::secret::Secret;
+use crate::store;
+
+use super::api::{ApiError, Client};
+
+/// Default soak: a day without traffic on the old key before it is archived.
+pub const DEFAULT_SOAK_SECS: i64 = 24 * 3600;
+
+/// A step of the guided rotation. `step` in [`Rotation`] is the next one to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum RotationStep {
+    Create,
+    Paste,
+    Deploy,
+    Deactivate,
+    Soak,
+    Archive,
+    Done,
+    Rollback,
+}
+
+impl RotationStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationStep::Create => "create",
+            RotationStep::Paste => "paste",
+            RotationStep::Deploy => "deploy",
+            RotationStep::Deactivate => "deactivate",
+            RotationStep::Soak => "soak",
+            RotationStep::Archive => "archive",
+            RotationStep::Done => "done",
+            RotationStep::Rollback => "rollback",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum RotationOutcome {
+    InProgress,
+    Completed,
+    RolledBack,
+}
+
+impl RotationOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RotationOutcome::InProgress => "in_progress",
+            RotationOutcome::Completed => "completed",
+            RotationOutcome::RolledBack => "rolled_back",
+        }
+    }
+}
+
+/// One entry of a rotation's own history (also in the audit log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StepEvent {
+    pub step: RotationStep,
+    pub at: DateTime<Utc>,
+    /// `done`, `waiting`, `refused`, `failed`, `skipped`.
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// The persisted state of one guided rotation (serialisable; the desktop wizard renders it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Rotation {
+    pub id: i64,
+    pub instance: String,
+    pub owner: String,
+    /// The workspace the new key must belong to.
+    pub workspace_id: Option<String>,
+    pub old_key: String,
+    pub old_key_hint: String,
+    pub old_key_expired: bool,
+    pub old_anthropic_key_id: Option<String>,
+    /// The name to create the new key under in the Console.
+    pub new_key_name: String,
+    /// Set once the new key is stored.
+    pub new_key: Option<String>,
+    pub new_key_hint: Option<String>,
+    pub step: RotationStep,
+    pub outcome: RotationOutcome,
+    pub soak_secs: i64,
+    /// The person deploys by hand and confirms (no SSH deploy for this rotation).
+    #[serde(default)]
+    pub manual_deploy: bool,
+    pub deployed_at: Option<DateTime<Utc>>,
+    pub deactivated_at: Option<DateTime<Utc>>,
+    /// `admin-api` or `manual`.
+    pub deactivated_by: Option<String>,
+    pub archived_at: Option<DateTime<Utc>>,
+    /// What the machine waits for (a person's action, or time), if anything.
+    pub waiting_for: Option<String>,
+    pub history: Vec<StepEvent>,
+    pub started_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Rotation {
+    pub fn is_open(&self) -> bool {
+        self.outcome == RotationOutcome::InProgress
+    }
+    /// Completed steps (`done`), in order, for a quick check of what ran.
+    pub fn done_steps(&self) -> Vec<RotationStep> {
+        self.history.iter().filter(|e| e.outcome == "done").map(|e| e.step).collect()
+    }
+}
+
+/// How to start a rotation.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default)]
+pub struct RotationOptions {
+    /// Soak period in seconds (default 24h; 0 archives right after deactivation).
+    pub soak_secs: Option<i64>,
+    /// Use this name for the new key instead of the suggested one (must follow the scheme).
+    pub new_key_name: Option<String>,
+    /// Deploy by hand and confirm, instead of Clawkeep's SSH deploy.
+    pub manual_deploy: bool,
+}
+
+/// What a person gives the current step.
+#[derive(Debug, Default)]
+pub struct StepInput {
+    /// The new key (step `paste`).
+    pub secret: Option<Secret>,
+    /// The person confirms the manual action the step waits for (deploy by hand, deactivate
+    /// or archive in the Console, end the soak early).
+    pub confirm: bool,
+}
+
+/// What one call of [`Clawkeep::rotation_step`] did.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StepReport {
+    /// The step that ran.
+    pub ran: RotationStep,
+    /// It completed and the machine moved on (false: it waits).
+    pub progressed: bool,
+    pub detail: String,
+    pub rotation: Rotation,
+    /// Non-fatal findings (e.g. key lint warnings).
+    pub warnings: Vec<String>,
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum DeployOutcome {
+    /// Written to the host; `verified` when the host was seen using it.
+    Deployed { verified: bool, detail: String },
+    /// This deployer cannot deploy: a person does it and confirms.
+    Manual { instructions: String },
+}
+
+/// Puts a key on an instance and verifies it. Step 3 goes through this, so the machine can be
+/// tested with a double and wired to the real SSH deploy when it lands.
+pub trait Deployer {
+    fn deploy(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome>;
+
+    /// Called after the machine saved a successful deploy (the key statuses are swapped by
+    /// then), e.g. to record the run in the deployments history without the deploy module
+    /// re-deciding which key is active.
+    fn after_commit(&self) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// The deployer for when Clawkeep cannot deploy itself: the person deploys and confirms.
+#[derive(Debug, Default, Clone)]
+pub struct ManualDeployer;
+
+impl Deployer for ManualDeployer {
+    fn deploy(&self, instance: &Instance, key: &Key, _secret: &Secret) -> Result<DeployOutcome> {
+        let how = match instance.injection {
+            crate::domain::InjectionMethod::EnvFile => format!("set ANTHROPIC_API_KEY in {}/.env and restart the gateway", instance.state_dir),
+            crate::domain::InjectionMethod::AuthProfile => "run `openclaw models auth paste-api-key --provider anthropic` for each agent".to_string(),
+            crate::domain::InjectionMethod::SecretFile => "rewrite the key file (0600) and run `openclaw secrets reload`".to_string(),
+        };
+        Ok(DeployOutcome::Manual {
+            instructions: format!(
+                "put key {} ({}) on {}@{} for agents {}: {how}; then check with `openclaw models status --json`, and run `clawkeep rotate resume {} --confirm`",
+                key.name, key.hint, instance.ssh_user, instance.ssh_host, instance.agents.join(", "), instance.name
+            ),
+        })
+    }
+}
+
+fn api_err(what: &str, e: ApiError) -> Error {
+    Error::InvalidState(format!("{what}: {e}"))
+}
+
+// ---- persistence --------------------------------------------------------------------------
+
+fn load(conn: &Connection, sql_where: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Rotation>> {
+    let sql = format!("SELECT r.id, r.state FROM rotations r JOIN instances i ON i.id = r.instance_id WHERE {sql_where} ORDER BY r.id DESC LIMIT 1");
+    let row: Option<(i64, String)> = conn.query_row(&sql, [arg], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+    match row {
+        None => Ok(None),
+        Some((id, state)) => {
+            let mut rot: Rotation = serde_json::from_str(&state).map_err(|e| Error::Store(format!("rotation {id}: bad state: {e}")))?;
+            rot.id = id;
+            Ok(Some(rot))
+        }
+    }
+}
+
+fn open_rotation(conn: &Connection, instance: &str) -> Result<Option<Rotation>> {
+    load(conn, "i.name = ?1 AND r.outcome = 'in_progress'", &instance)
+}
+
+fn latest_rotation(conn: &Connection, instance: &str) -> Result<Option<Rotation>> {
+    load(conn, "i.name = ?1", &instance)
+}
+
+/// Writes `rot` if the stored one is still at `expected` (another process may have moved it).
+fn save(conn: &Connection, rot: &Rotation, expected: RotationStep) -> Result<()> {
+    let stored: String = conn.query_row("SELECT step FROM rotations WHERE id = ?1", [rot.id], |r| r.get(0))?;
+    if stored != expected.as_str() {
+        return Err(Error::Conflict(format!(
+            "the rotation of '{}' was moved on by another Clawkeep (now at step '{stored}'); run `clawkeep rotate status {}`",
+            rot.instance, rot.instance
+        )));
+    }
+    let state = serde_json::to_string(rot).map_err(|e| Error::Store(e.to_string()))?;
+    conn.execute(
+        "UPDATE rotations SET outcome=?2, step=?3, state=?4, updated_at=?5 WHERE id=?1",
+        params![rot.id, rot.outcome.as_str(), rot.step.as_str(), state, store::ts(&rot.updated_at)],
+    )?;
+    Ok(())
+}
+
+fn instance_id(conn: &Connection, name: &str) -> Result<i64> {
+    Ok(store::instance_by_name(conn, name)?.ok_or_else(|| Error::NotFound { kind: "instance", name: name.into() })?.id)
+}
+
+fn key_in(conn: &Connection, name: &str) -> Result<Key> {
+    store::key_by_name(conn, name)?.ok_or_else(|| Error::NotFound { kind: "key", name: name.into() })
+}
+
+impl Clawkeep {
+    /// The open rotations, oldest first.
+    pub fn open_rotations(&self) -> Result<Vec<Rotation>> {
+        self.store().tx(|tx| {
+            let mut stmt = tx.prepare("SELECT r.id, r.state FROM rotations r WHERE r.outcome = 'in_progress' ORDER BY r.id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows.into_iter()
+                .map(|(id, s)| {
+                    let mut r: Rotation = serde_json::from_str(&s).map_err(|e| Error::Store(format!("rotation {id}: bad state: {e}")))?;
+                    r.id = id;
+                    Ok(r)
+                })
+                .collect()
+        })
+    }
+
+    /// The open rotation of an instance, else its latest one.
+    pub fn rotation(&self, instance: &str) -> Result<Rotation> {
+        self.instance(instance)?;
+        self.store()
+            .tx(|tx| Ok(open_rotation(tx, instance)?.or(latest_rotation(tx, instance)?)))?
+            .ok_or_else(|| Error::NotFound { kind: "rotation of instance", name: instance.into() })
+    }
+
+    fn open_rotation_of(&self, instance: &str) -> Result<Rotation> {
+        self.instance(instance)?;
+        self.store().tx(|tx| open_rotation(tx, instance))?.ok_or_else(|| {
+            Error::InvalidState(format!("instance '{instance}' has no rotation under way; start one with `clawkeep rotate start {instance}`"))
+        })
+    }
+
+    /// The stored Admin key used for deactivation and archiving, if any (newest active one).
+    pub fn admin_key(&self) -> Result<Option<Key>> {
+        let mut keys: Vec<Key> = self.list_keys(None)?.into_iter().filter(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active).collect();
+        keys.sort_by_key(|k| k.created_at);
+        Ok(keys.pop())
+    }
+
+    fn api_client(&self) -> Result<Client> {
+        let s = self.settings()?;
+        Client::new(&s.anthropic_base_url).map_err(|e| api_err("Anthropic client", e))
+    }
+
+    /// Step 1: opens a rotation of `instance` and says which key to create where.
+    pub fn rotation_start(&self, instance: &str, opts: RotationOptions) -> Result<Rotation> {
+        let inst = self.instance(instance)?;
+        if inst.draft {
+            return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first with `clawkeep instance edit`", inst.name)));
+        }
+        let now = self.now();
+        let keys = self.list_keys(None)?;
+        let old = keys
+            .iter()
+            .find(|k| k.instance.as_deref() == Some(inst.name.as_str()) && k.status == KeyStatus::Active)
+            .cloned()
+            .ok_or_else(|| Error::InvalidState(format!("instance '{}' has no active key to rotate; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name)))?;
+        let soak = opts.soak_secs.unwrap_or(DEFAULT_SOAK_SECS);
+        if !(0..=30 * 86400).contains(&soak) {
+            return Err(Error::invalid("soak", "must be between 0 and 30 days"));
+        }
+        let new_key_name = match opts.new_key_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
+            Some(n) => {
+                crate::naming::check_key_name(&n, &crate::naming::NameContext { owner: Some(&inst.owner), environment: Some(&inst.environment), workload: Some(&inst.workload) })?;
+                if keys.iter().any(|k| k.name == n) {
+                    return Err(Error::Conflict(format!("a key named '{n}' already exists; pick another name for the new key")));
+                }
+                n
+            }
+            None => super::plan::suggested_key_name(&inst, now.date_naive(), &|n: &str| keys.iter().any(|k| k.name == n)),
+        };
+        let workspace_id = inst.expected_workspace_id.clone().or_else(|| old.workspace_id.clone());
+        let where_ = workspace_id.clone().map(|w| format!("workspace {w}")).unwrap_or_else(|| "the workspace of the current key".into());
+        let mut rot = Rotation {
+            id: 0,
+            instance: inst.name.clone(),
+            owner: inst.owner.clone(),
+            workspace_id,
+            old_key: old.name.clone(),
+            old_key_hint: old.hint.clone(),
+            old_key_expired: old.expires_at.is_some_and(|e| e <= now),
+            old_anthropic_key_id: old.anthropic_key_id.clone(),
+            new_key_name: new_key_name.clone(),
+            new_key: None,
+            new_key_hint: None,
+            step: RotationStep::Paste,
+            outcome: RotationOutcome::InProgress,
+            soak_secs: soak,
+            manual_deploy: opts.manual_deploy,
+            deployed_at: None,
+            deactivated_at: None,
+            deactivated_by: None,
+            archived_at: None,
+            waiting_for: Some(format!("create an API key named '{new_key_name}' in the Anthropic Console ({where_}), then paste it")),
+            history: vec![StepEvent {
+                step: RotationStep::Create,
+                at: now,
+                outcome: "done".into(),
+                detail: format!("create '{new_key_name}' in {where_}"),
+            }],
+            started_at: now,
+            updated_at: now,
+        };
+        self.store().tx(|tx| {
+            if open_rotation(tx, &inst.name)?.is_some() {
+                return Err(Error::Conflict(format!(
+                    "a rotation of '{}' is already under way: `clawkeep rotate status {}`, `rotate resume {}` or `rotate rollback {}`",
+                    inst.name, inst.name, inst.name, inst.name
+                )));
+            }
+            let iid = instance_id(tx, &inst.name)?;
+            let state = serde_json::to_string(&rot).map_err(|e| Error::Store(e.to_string()))?;
+            tx.execute(
+                "INSERT INTO rotations (instance_id, outcome, step, state, started_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+                params![iid, rot.outcome.as_str(), rot.step.as_str(), state, store::ts(&now)],
+            )?;
+            rot.id = tx.last_insert_rowid();
+            self.audit(tx, "rotation.start", &inst.name, json!({
+                "old_key": rot.old_key, "old_hint": rot.old_key_hint, "new_key_name": rot.new_key_name,
+                "workspace_id": rot.workspace_id, "soak_secs": rot.soak_secs, "old_key_expired": rot.old_key_expired,
+            }))?;
+            Ok(())
+        })?;
+        Ok(rot)
+    }
+
+    /// Records an event (and its audit row) and saves the rotation, in one transaction.
+    fn commit_step(&self, rot: &mut Rotation, expected: RotationStep, ran: RotationStep, outcome: &str, detail: String, extra: impl FnOnce(&rusqlite::Transaction<'_>, &mut Rotation) -> Result<()>) -> Result<()> {
+        let now = self.now();
+        self.store().tx(|tx| {
+            extra(tx, rot)?;
+            rot.updated_at = now;
+            rot.history.push(StepEvent { step: ran, at: now, outcome: outcome.into(), detail: detail.clone() });
+            save(tx, rot, expected)?;
+            self.audit(tx, &format!("rotation.{}", ran.as_str()), &rot.instance, json!({
+                "outcome": outcome, "detail": detail, "next_step": rot.step.as_str(), "rotation": rot.outcome.as_str(),
+            }))
+        })
+    }
+
+    /// Records a refusal (history + audit) and returns it as an error for the caller.
+    fn refuse(&self, rot: &mut Rotation, step: RotationStep, message: String) -> Error {
+        let step_now = rot.step;
+        if let Err(e) = self.commit_step(rot, step_now, step, "refused", message.clone(), |_, _| Ok(())) {
+            return e;
+        }
+        Error::invalid("new key", message)
+    }
+
+    fn waiting(&self, mut rot: Rotation, step: RotationStep, what: String) -> Result<StepReport> {
+        let at = rot.step;
+        rot.waiting_for = Some(what.clone());
+        // Avoid a history entry per poll: only record a new or changed wait.
+        let last = rot.history.last().cloned();
+        if !(last.as_ref().is_some_and(|l| l.outcome == "waiting" && l.step == step && l.detail == what)) {
+            self.commit_step(&mut rot, at, step, "waiting", what.clone(), |_, _| Ok(()))?;
+        }
+        Ok(StepReport { ran: step, progressed: false, detail: what, rotation: rot, warnings: vec![] })
+    }
+
+    /// Runs the next step of the rotation of `instance` (one step only).
+    pub fn rotation_step(&self, instance: &str, input: StepInput, deployer: &dyn Deployer) -> Result<StepReport> {
+        let rot = self.open_rotation_of(instance)?;
+        match rot.step {
+            RotationStep::Create | RotationStep::Paste => self.step_paste(rot, input),
+            RotationStep::Deploy => self.step_deploy(rot, input, deployer),
+            RotationStep::Deactivate => self.step_deactivate(rot, input),
+            RotationStep::Soak => self.step_soak(rot, input),
+            RotationStep::Archive => self.step_archive(rot, input),
+            RotationStep::Done | RotationStep::Rollback => Err(Error::InvalidState(format!("the rotation of '{instance}' is finished"))),
+        }
+    }
+
+    fn step_paste(&self, mut rot: Rotation, input: StepInput) -> Result<StepReport> {
+        let inst = self.instance(&rot.instance)?;
+        // Resume after a crash between storing the key and saving the step: adopt it.
+        if let Some(k) = self.store().key_by_name(&rot.new_key_name)? {
+            if k.instance.as_deref() == Some(rot.instance.as_str()) && k.status == KeyStatus::Staged {
+                let detail = format!("adopted the already stored key {} ({})", k.name, k.hint);
+                rot.new_key = Some(k.name.clone());
+                rot.new_key_hint = Some(k.hint.clone());
+                rot.step = RotationStep::Deploy;
+                rot.waiting_for = None;
+                self.commit_step(&mut rot, RotationStep::Paste, RotationStep::Paste, "done", detail.clone(), |_, _| Ok(()))?;
+                return Ok(StepReport { ran: RotationStep::Paste, progressed: true, detail, rotation: rot, warnings: vec![] });
+            }
+        }
+        let Some(secret) = input.secret else {
+            return Err(Error::invalid("new key", format!(
+                "paste the new key '{}' (from the Console) with --stdin, --file FILE or at the hidden prompt",
+                rot.new_key_name
+            )));
+        };
+        let linted = match keyfmt::lint(secret) {
+            Ok(l) => l,
+            Err(e) => return Err(self.refuse(&mut rot, RotationStep::Paste, format!("refused: {e}"))),
+        };
+        let old = self.key(&rot.old_key)?;
+        match linted.kind {
+            KeyKind::Admin => {
+                return Err(self.refuse(&mut rot, RotationStep::Paste, "refused: this is an Admin API key (sk-ant-admin01-); an instance needs a standard API key (sk-ant-api03-), and admin keys are never deployed to a host".into()));
+            }
+            KeyKind::Oauth => {
+                return Err(self.refuse(&mut rot, RotationStep::Paste, "refused: this is an OAuth token (sk-ant-oat01-) from a Claude subscription, not an API key; the API rejects it without OAuth headers (\"OAuth authentication is currently not supported\"). Create an API key (sk-ant-api03-) in the Console".into()));
+            }
+            KeyKind::Api => {}
+        }
+        if linted.fingerprint == old.fingerprint {
+            return Err(self.refuse(&mut rot, RotationStep::Paste, format!("refused: this is the current key {} ({}), not a new one; create a new key in the Console", old.name, old.hint)));
+        }
+        if let Some(other) = self.store().key_by_fingerprint(&linted.fingerprint)? {
+            return Err(self.refuse(&mut rot, RotationStep::Paste, format!("refused: this key is already stored as '{}'; a rotation needs a freshly created key", other.name)));
+        }
+        // The free probe, then the workspace check.
+        let client = self.api_client()?;
+        let probe = client.probe(&linted.secret).map_err(|e| api_err("the probe of the new key failed (nothing was stored; try again)", e))?;
+        if !probe.ok() {
+            return Err(self.refuse(&mut rot, RotationStep::Paste, format!(
+                "refused: the API rejected the new key on GET /v1/models: {} {}: {} (request-id {}). Is it active, and copied whole?",
+                probe.status,
+                probe.error_type.clone().unwrap_or_default(),
+                probe.error_message.clone().unwrap_or_default(),
+                probe.request_id.clone().unwrap_or_default()
+            )));
+        }
+        if let (Some(want), Some(got)) = (rot.workspace_id.clone(), probe.workspace_id.clone()) {
+            if want != got {
+                let msg = format!(
+                    "refused: the new key belongs to workspace {got}, but instance '{}' uses workspace {want}; create the key in workspace {want}",
+                    rot.instance
+                );
+                return Err(self.refuse(&mut rot, RotationStep::Paste, msg));
+            }
+        }
+        let ws = probe.workspace_id.clone().or(rot.workspace_id.clone());
+        let added = self.add_key(
+            KeySpec { name: rot.new_key_name.clone(), instance: Some(inst.name.clone()), workspace_id: ws.clone(), ..Default::default() },
+            linted.secret,
+        )?;
+        let detail = format!(
+            "stored {} ({}) staged; probe 200 (request-id {}), workspace {}",
+            added.key.name,
+            added.key.hint,
+            probe.request_id.unwrap_or_default(),
+            ws.clone().unwrap_or_else(|| "unknown".into())
+        );
+        rot.new_key = Some(added.key.name.clone());
+        rot.new_key_hint = Some(added.key.hint.clone());
+        if rot.workspace_id.is_none() {
+            rot.workspace_id = ws;
+        }
+        rot.step = RotationStep::Deploy;
+        rot.waiting_for = None;
+        self.commit_step(&mut rot, RotationStep::Paste, RotationStep::Paste, "done", detail.clone(), |_, _| Ok(()))?;
+        let mut warnings = linted.warnings;
+        warnings.extend(added.warnings);
+        warnings.dedup();
+        Ok(StepReport { ran: RotationStep::Paste, progressed: true, detail, rotation: rot, warnings })
+    }
+
+    fn step_deploy(&self, mut rot: Rotation, input: StepInput, deployer: &dyn Deployer) -> Result<StepReport> {
+        let inst = self.instance(&rot.instance)?;
+        let new_name = rot.new_key.clone().ok_or_else(|| Error::InvalidState("the rotation has no new key".into()))?;
+        let new = self.key(&new_name)?;
+        let secret = self.keychain().get(&new.keychain_ref)?;
+        let detail = match deployer.deploy(&inst, &new, &secret)? {
+            DeployOutcome::Deployed { verified: true, detail } => detail,
+            DeployOutcome::Deployed { verified: false, detail } => {
+                self.commit_step(&mut rot, RotationStep::Deploy, RotationStep::Deploy, "failed", detail.clone(), |_, _| Ok(()))?;
+                return Err(Error::InvalidState(format!(
+                    "the new key was written to '{}' but the host was not seen using it: {detail}. Retry with `clawkeep rotate resume {}` or undo with `clawkeep rotate rollback {}`",
+                    rot.instance, rot.instance, rot.instance
+                )));
+            }
+            DeployOutcome::Manual { instructions } if !input.confirm => return self.waiting(rot, RotationStep::Deploy, instructions),
+            DeployOutcome::Manual { .. } => "deployed by hand, confirmed by the user".to_string(),
+        };
+        let now = self.now();
+        rot.step = RotationStep::Deactivate;
+        rot.deployed_at = Some(now);
+        rot.waiting_for = None;
+        let (old_name, new_name2) = (rot.old_key.clone(), new_name.clone());
+        self.commit_step(&mut rot, RotationStep::Deploy, RotationStep::Deploy, "done", detail.clone(), |tx, _| {
+            // The new key is now the instance's live key; the old one waits for retirement
+            // (staged, with rotated_at set) so that a rollback can bring it back.
+            let iid = instance_id(tx, &inst.name)?;
+            let mut old = key_in(tx, &old_name)?;
+            let mut new = key_in(tx, &new_name2)?;
+            old.status = KeyStatus::Staged;
+            old.rotated_at = Some(now);
+            old.updated_at = now;
+            store::update_key(tx, &old, Some(iid))?;
+            new.status = KeyStatus::Active;
+            new.updated_at = now;
+            store::update_key(tx, &new, Some(iid))?;
+            self.audit(tx, "key.activate", &new.name, json!({ "instance": inst.name, "replaces": old.name, "by": "rotation" }))
+        })?;
+        let warnings = deployer.after_commit().err().map(|e| format!("the deploy worked but its record failed: {e}")).into_iter().collect();
+        Ok(StepReport { ran: RotationStep::Deploy, progressed: true, detail, rotation: rot, warnings })
+    }
+
+    /// The old key's `apikey_…` id: stored, else found by hint (and workspace) in the Admin API.
+    fn resolve_old_key_id(&self, client: &Client, admin: &Secret, rot: &Rotation) -> Result<String> {
+        if let Some(id) = &rot.old_anthropic_key_id {
+            return Ok(id.clone());
+        }
+        let keys = client.list_keys(admin, rot.workspace_id.as_deref()).map_err(|e| api_err("listing API keys (Admin API)", e))?;
+        let matches: Vec<_> = keys
+            .iter()
+            .filter(|k| k.partial_key_hint.as_deref() == Some(rot.old_key_hint.as_str()))
+            .filter(|k| rot.workspace_id.is_none() || k.workspace_id.is_none() || k.workspace_id == rot.workspace_id)
+            .collect();
+        match matches.as_slice() {
+            [one] => Ok(one.id.clone()),
+            [] => Err(Error::InvalidState(format!(
+                "the Admin API lists no key with hint {} in workspace {}; set it inactive in the Console and run `clawkeep rotate resume {} --confirm`",
+                rot.old_key_hint,
+                rot.workspace_id.clone().unwrap_or_else(|| "(any)".into()),
+                rot.instance
+            ))),
+            many => Err(Error::InvalidState(format!(
+                "{} keys share the hint {} ({}); deactivate the right one in the Console and run `clawkeep rotate resume {} --confirm`",
+                many.len(),
+                rot.old_key_hint,
+                many.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", "),
+                rot.instance
+            ))),
+        }
+    }
+
+    /// Sets a key's Admin API status unless it already has it. Returns what was done.
+    fn ensure_status(&self, client: &Client, admin: &Secret, id: &str, want: &str) -> Result<String> {
+        let now = client.get_key(admin, id).map_err(|e| api_err("reading the key (Admin API)", e))?;
+        if now.status == want {
+            return Ok(format!("{id} was already {want}"));
+        }
+        if now.status == "archived" || (now.status == "expired" && want != "archived") {
+            return Err(Error::InvalidState(format!("key {id} is {} in the Console and cannot be made {want}", now.status)));
+        }
+        client.set_key_status(admin, id, want).map_err(|e| api_err(&format!("setting {id} {want} (Admin API)"), e))?;
+        Ok(format!("{id}: {} → {want}", now.status))
+    }
+
+    fn step_deactivate(&self, mut rot: Rotation, input: StepInput) -> Result<StepReport> {
+        let now = self.now();
+        let (detail, by, id) = match self.admin_key()? {
+            Some(admin_key) => {
+                let admin = self.keychain().get(&admin_key.keychain_ref)?;
+                let client = self.api_client()?;
+                let id = self.resolve_old_key_id(&client, &admin, &rot)?;
+                let what = self.ensure_status(&client, &admin, &id, "inactive")?;
+                (format!("old key {} set inactive via the Admin API with '{}' ({what})", rot.old_key_hint, admin_key.name), "admin-api", Some(id))
+            }
+            None if !input.confirm => {
+                let what = format!(
+                    "no Admin key is stored: in the Console, set the old key {} ({}) inactive, then run `clawkeep rotate resume {} --confirm`",
+                    rot.old_key, rot.old_key_hint, rot.instance
+                );
+                return self.waiting(rot, RotationStep::Deactivate, what);
+            }
+            None => {
+                // Check the person's word where we can: an inactive key gets 401.
+                let old = self.key(&rot.old_key)?;
+                let secret = self.keychain().get(&old.keychain_ref)?;
+                let note = match self.api_client()?.probe(&secret) {
+                    Ok(p) if p.ok() => {
+                        return Err(Error::InvalidState(format!(
+                            "the old key {} still works (GET /v1/models answered 200): it is not inactive yet. Set it inactive in the Console, then confirm again",
+                            rot.old_key_hint
+                        )))
+                    }
+                    Ok(p) => format!("probe of the old key: {}", p.status),
+                    Err(e) => format!("could not probe the old key ({e})"),
+                };
+                (format!("old key {} set inactive in the Console, confirmed by the user; {note}", rot.old_key_hint), "manual", None)
+            }
+        };
+        rot.step = RotationStep::Soak;
+        rot.deactivated_at = Some(now);
+        rot.deactivated_by = Some(by.into());
+        rot.waiting_for = None;
+        if let Some(i) = &id {
+            rot.old_anthropic_key_id = Some(i.clone());
+        }
+        let old_name = rot.old_key.clone();
+        self.commit_step(&mut rot, RotationStep::Deactivate, RotationStep::Deactivate, "done", detail.clone(), |tx, _| {
+            if let Some(i) = id {
+                let mut old = key_in(tx, &old_name)?;
+                if old.anthropic_key_id.as_deref() != Some(i.as_str()) {
+                    old.anthropic_key_id = Some(i);
+                    old.updated_at = now;
+                    let iid = match &old.instance {
+                        Some(n) => Some(instance_id(tx, n)?),
+                        None => None,
+                    };
+                    store::update_key(tx, &old, iid)?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(StepReport { ran: RotationStep::Deactivate, progressed: true, detail, rotation: rot, warnings: vec![] })
+    }
+
+    fn step_soak(&self, rot: Rotation, input: StepInput) -> Result<StepReport> {
+        let now = self.now();
+        let since = rot.deactivated_at.unwrap_or(now);
+        let until = since + Duration::seconds(rot.soak_secs);
+        let mut usage_note = String::new();
+        if let (Some(admin_key), Some(id)) = (self.admin_key()?, rot.old_anthropic_key_id.clone()) {
+            let admin = self.keychain().get(&admin_key.keychain_ref)?;
+            let used = self.api_client()?.key_usage_since(&admin, &id, since).map_err(|e| api_err("reading the usage report (Admin API)", e))?;
+            if used > 0 && !input.confirm {
+                let what = format!(
+                    "the usage report shows {used} tokens on the old key {id} since {}: something still uses it. Find it, or roll back with `clawkeep rotate rollback {}`",
+                    since.format("%Y-%m-%d %H:%M UTC"),
+                    rot.instance
+                );
+                return self.waiting(rot, RotationStep::Soak, what);
+            }
+            usage_note = format!("usage report: {used} tokens on {id} since deactivation");
+        }
+        let detail = if now >= until {
+            format!("soak of {}s over{}", rot.soak_secs, if usage_note.is_empty() { String::new() } else { format!("; {usage_note}") })
+        } else if input.confirm {
+            format!("soak ended early by the user at {}{}", now.format("%Y-%m-%d %H:%M UTC"), if usage_note.is_empty() { String::new() } else { format!("; {usage_note}") })
+        } else {
+            let what = format!(
+                "soak: the old key stays inactive (not archived) until {}; then `clawkeep rotate resume {}` archives it (or `--confirm` to end the soak now)",
+                until.format("%Y-%m-%d %H:%M UTC"),
+                rot.instance
+            );
+            return self.waiting(rot, RotationStep::Soak, what);
+        };
+        let mut rot = rot;
+        rot.step = RotationStep::Archive;
+        rot.waiting_for = None;
+        self.commit_step(&mut rot, RotationStep::Soak, RotationStep::Soak, "done", detail.clone(), |_, _| Ok(()))?;
+        Ok(StepReport { ran: RotationStep::Soak, progressed: true, detail, rotation: rot, warnings: vec![] })
+    }
+
+    fn step_archive(&self, mut rot: Rotation, input: StepInput) -> Result<StepReport> {
+        let now = self.now();
+        let detail = match (self.admin_key()?, rot.old_anthropic_key_id.clone()) {
+            (Some(admin_key), Some(id)) => {
+                let admin = self.keychain().get(&admin_key.keychain_ref)?;
+                let what = self.ensure_status(&self.api_client()?, &admin, &id, "archived")?;
+                format!("old key {} archived via the Admin API ({what})", rot.old_key_hint)
+            }
+            _ if !input.confirm => {
+                let what = format!(
+                    "archive the old key {} ({}) in the Console (permanent), then run `clawkeep rotate resume {} --confirm`",
+                    rot.old_key, rot.old_key_hint, rot.instance
+                );
+                return self.waiting(rot, RotationStep::Archive, what);
+            }
+            _ => format!("old key {} archived in the Console, confirmed by the user", rot.old_key_hint),
+        };
+        rot.step = RotationStep::Done;
+        rot.outcome = RotationOutcome::Completed;
+        rot.archived_at = Some(now);
+        rot.waiting_for = None;
+        let old_name = rot.old_key.clone();
+        self.commit_step(&mut rot, RotationStep::Archive, RotationStep::Archive, "done", detail.clone(), |tx, rot| {
+            let mut old = key_in(tx, &old_name)?;
+            old.status = KeyStatus::Retired;
+            old.retired_at = Some(now);
+            old.updated_at = now;
+            let iid = match &old.instance {
+                Some(n) => Some(instance_id(tx, n)?),
+                None => None,
+            };
+            store::update_key(tx, &old, iid)?;
+            self.audit(tx, "key.retire", &old.name, json!({ "by": "rotation", "replaced_by": rot.new_key, "instance": old.instance }))
+        })?;
+        Ok(StepReport { ran: RotationStep::Archive, progressed: true, detail, rotation: rot, warnings: vec![] })
+    }
+
+    /// Undoes a rotation at any step before the archive: reactivates the old key (Admin API, or
+    /// confirmed by the user and checked with a probe), redeploys it, marks the new key revoked.
+    pub fn rotation_rollback(&self, instance: &str, confirm: bool, deployer: &dyn Deployer) -> Result<StepReport> {
+        let mut rot = self.open_rotation_of(instance)?;
+        if rot.step == RotationStep::Archive && rot.archived_at.is_some() {
+            return Err(Error::InvalidState("the old key is archived; a rotation cannot be rolled back after the archive".into()));
+        }
+        let inst = self.instance(instance)?;
+        let mut done: Vec<String> = Vec::new();
+        // 1. Reactivate the old key where it was deactivated.
+        if rot.deactivated_at.is_some() {
+            if rot.old_key_expired {
+                return Err(Error::InvalidState(format!(
+                    "the old key {} has expired and cannot be reactivated; finish the rotation instead (`clawkeep rotate resume {}`)",
+                    rot.old_key_hint, rot.instance
+                )));
+            }
+            match (self.admin_key()?, rot.old_anthropic_key_id.clone()) {
+                (Some(admin_key), Some(id)) => {
+                    let admin = self.keychain().get(&admin_key.keychain_ref)?;
+                    done.push(self.ensure_status(&self.api_client()?, &admin, &id, "active")?);
+                }
+                _ => {
+                    if !confirm {
+                        return Err(Error::InvalidState(format!(
+                            "set the old key {} ({}) active again in the Console, then run `clawkeep rotate rollback {} --confirm`",
+                            rot.old_key, rot.old_key_hint, rot.instance
+                        )));
+                    }
+                    let old = self.key(&rot.old_key)?;
+                    let p = self.api_client()?.probe(&self.keychain().get(&old.keychain_ref)?).map_err(|e| api_err("probing the old key", e))?;
+                    if !p.ok() {
+                        return Err(Error::InvalidState(format!(
+                            "the old key {} is still rejected by the API ({} {}); reactivate it in the Console first",
+                            rot.old_key_hint,
+                            p.status,
+                            p.error_message.unwrap_or_default()
+                        )));
+                    }
+                    done.push("old key reactivated in the Console (confirmed, probe 200)".into());
+                }
+            }
+        }
+        // 2. Put the old key back on the host.
+        if rot.deployed_at.is_some() {
+            let old = self.key(&rot.old_key)?;
+            let secret = self.keychain().get(&old.keychain_ref)?;
+            match deployer.deploy(&inst, &old, &secret)? {
+                DeployOutcome::Deployed { verified: true, detail } => done.push(format!("old key redeployed: {detail}")),
+                DeployOutcome::Deployed { verified: false, detail } => {
+                    return Err(Error::InvalidState(format!("the old key was written back but the host was not seen using it: {detail}; run the rollback again")))
+                }
+                DeployOutcome::Manual { instructions } if !confirm => {
+                    return Err(Error::InvalidState(format!("{instructions} (for the rollback: `clawkeep rotate rollback {} --confirm`)", rot.instance)))
+                }
+                DeployOutcome::Manual { .. } => done.push("old key redeployed by hand, confirmed by the user".into()),
+            }
+        }
+        // 3. Inventory: old key active again, new key revoked; the rotation is closed.
+        let now = self.now();
+        let expected = rot.step;
+        rot.step = RotationStep::Rollback;
+        rot.outcome = RotationOutcome::RolledBack;
+        rot.waiting_for = None;
+        if rot.new_key.is_some() {
+            done.push("new key marked revoked: delete it in the Console".into());
+        }
+        let detail = if done.is_empty() { "cancelled before any change".to_string() } else { done.join("; ") };
+        let (old_name, new_name) = (rot.old_key.clone(), rot.new_key.clone());
+        self.commit_step(&mut rot, expected, RotationStep::Rollback, "done", detail.clone(), |tx, _| {
+            let iid = instance_id(tx, &inst.name)?;
+            if let Some(n) = &new_name {
+                let mut new = key_in(tx, n)?;
+                new.status = KeyStatus::Revoked;
+                new.updated_at = now;
+                store::update_key(tx, &new, Some(iid))?;
+                self.audit(tx, "key.revoke", &new.name, json!({ "by": "rotation rollback", "instance": inst.name }))?;
+            }
+            let mut old = key_in(tx, &old_name)?;
+            if old.status != KeyStatus::Active {
+                old.status = KeyStatus::Active;
+                old.rotated_at = None;
+                old.updated_at = now;
+                store::update_key(tx, &old, Some(iid))?;
+                self.audit(tx, "key.activate", &old.name, json!({ "by": "rotation rollback", "instance": inst.name }))?;
+            }
+            Ok(())
+        })?;
+        let warnings = if rot.deployed_at.is_some() {
+            deployer.after_commit().err().map(|e| format!("the redeploy worked but its record failed: {e}")).into_iter().collect()
+        } else {
+            vec![]
+        };
+        Ok(StepReport { ran: RotationStep::Rollback, progressed: true, detail, rotation: rot, warnings })
+    }
+}

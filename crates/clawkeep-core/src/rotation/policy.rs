@@ -1,0 +1,317 @@
+//! Rotation policies: how old a key may get (`max_age_days`), how early to warn (`warn_days`),
+//! and when rotating is convenient (a preferred weekday and a UTC time window). A policy is set
+//! for the whole fleet (`default`), an owner, or one instance; the most specific one applies,
+//! and without any stored policy the built-in default is 90 days, warn 14 days before.
+
+use chrono::{DateTime, NaiveTime, Utc, Weekday};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::app::Clawkeep;
+use crate::error::{Error, Result};
+use crate::store;
+
+pub const DEFAULT_MAX_AGE_DAYS: u32 = 90;
+pub const DEFAULT_WARN_DAYS: u32 = 14;
+
+/// What a policy applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum PolicyScope {
+    /// Every instance without a more specific policy.
+    Default,
+    /// Every instance of this owner without an instance policy.
+    Owner { owner: String },
+    /// One instance.
+    Instance { instance: String },
+}
+
+impl PolicyScope {
+    pub fn describe(&self) -> String {
+        match self {
+            PolicyScope::Default => "default".into(),
+            PolicyScope::Owner { owner } => format!("owner {owner}"),
+            PolicyScope::Instance { instance } => format!("instance {instance}"),
+        }
+    }
+}
+
+/// A rotation policy. Times are UTC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct RotationPolicy {
+    pub scope: PolicyScope,
+    /// Rotate a key at the latest this many days after it was created.
+    pub max_age_days: u32,
+    /// Start warning this many days before the due date.
+    pub warn_days: u32,
+    /// Preferred weekday, `mon`…`sun`.
+    pub weekday: Option<String>,
+    /// Preferred window, `HH:MM` UTC.
+    pub window_start: Option<String>,
+    pub window_end: Option<String>,
+    /// `None` for the built-in default.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+impl RotationPolicy {
+    /// The built-in default: 90 days, warn 14 days before, any weekday, 09:00–10:00 UTC.
+    pub fn builtin() -> Self {
+        RotationPolicy {
+            scope: PolicyScope::Default,
+            max_age_days: DEFAULT_MAX_AGE_DAYS,
+            warn_days: DEFAULT_WARN_DAYS,
+            weekday: None,
+            window_start: None,
+            window_end: None,
+            updated_at: None,
+        }
+    }
+
+    pub fn weekday(&self) -> Option<Weekday> {
+        self.weekday.as_deref().and_then(parse_weekday)
+    }
+
+    /// The preferred window (default 09:00–10:00 UTC).
+    pub fn window(&self) -> (NaiveTime, NaiveTime) {
+        let start = self.window_start.as_deref().and_then(parse_hm).unwrap_or(NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default());
+        let end = self.window_end.as_deref().and_then(parse_hm).unwrap_or(start + chrono::Duration::hours(1));
+        (start, end)
+    }
+}
+
+/// What a user sets. `None` fields keep the current (or built-in) value.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default)]
+pub struct PolicySpec {
+    pub max_age_days: Option<u32>,
+    pub warn_days: Option<u32>,
+    /// `mon`…`sun` (or the full name); empty clears it.
+    pub weekday: Option<String>,
+    /// `HH:MM-HH:MM` (UTC); empty clears it.
+    pub window: Option<String>,
+}
+
+pub fn parse_weekday(s: &str) -> Option<Weekday> {
+    match s.trim().to_ascii_lowercase().get(..3)? {
+        "mon" => Some(Weekday::Mon),
+        "tue" => Some(Weekday::Tue),
+        "wed" => Some(Weekday::Wed),
+        "thu" => Some(Weekday::Thu),
+        "fri" => Some(Weekday::Fri),
+        "sat" => Some(Weekday::Sat),
+        "sun" => Some(Weekday::Sun),
+        _ => None,
+    }
+}
+
+fn weekday_str(w: Weekday) -> &'static str {
+    match w {
+        Weekday::Mon => "mon",
+        Weekday::Tue => "tue",
+        Weekday::Wed => "wed",
+        Weekday::Thu => "thu",
+        Weekday::Fri => "fri",
+        Weekday::Sat => "sat",
+        Weekday::Sun => "sun",
+    }
+}
+
+fn parse_hm(s: &str) -> Option<NaiveTime> {
+    let s = s.trim();
+    if s.len() != 5 {
+        return None;
+    }
+    NaiveTime::parse_from_str(s, "%H:%M").ok()
+}
+
+/// `09:00-12:00` → (start, end), both `HH:MM`, start before end.
+pub fn parse_window(s: &str) -> Result<(String, String)> {
+    let bad = || Error::invalid("window", format!("'{}' is not a time window: use HH:MM-HH:MM in UTC, e.g. 09:00-12:00", s.escape_debug()));
+    let (a, b) = s.trim().split_once('-').ok_or_else(bad)?;
+    let (sa, sb) = (parse_hm(a).ok_or_else(bad)?, parse_hm(b).ok_or_else(bad)?);
+    if sa >= sb {
+        return Err(Error::invalid("window", format!("'{s}' ends before it starts (windows do not cross midnight)")));
+    }
+    Ok((sa.format("%H:%M").to_string(), sb.format("%H:%M").to_string()))
+}
+
+/// `90d`, `12w`, `90` → days.
+pub fn parse_days(field: &'static str, s: &str) -> Result<u32> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = if let Some(n) = t.strip_suffix('w') { (n, 7) } else if let Some(n) = t.strip_suffix('d') { (n, 1) } else { (t.as_str(), 1) };
+    let n: u32 = num.parse().map_err(|_| Error::invalid(field, format!("'{s}' is not a number of days: use e.g. 90d or 12w")))?;
+    n.checked_mul(mult).ok_or_else(|| Error::invalid(field, format!("'{s}' is too large")))
+}
+
+fn policy_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationPolicy> {
+    let scope: String = r.get(0)?;
+    let owner: Option<String> = r.get(1)?;
+    let instance: Option<String> = r.get(2)?;
+    let scope = match scope.as_str() {
+        "owner" => PolicyScope::Owner { owner: owner.unwrap_or_default() },
+        "instance" => PolicyScope::Instance { instance: instance.unwrap_or_default() },
+        _ => PolicyScope::Default,
+    };
+    Ok(RotationPolicy {
+        scope,
+        max_age_days: r.get(3)?,
+        warn_days: r.get(4)?,
+        weekday: r.get(5)?,
+        window_start: r.get(6)?,
+        window_end: r.get(7)?,
+        updated_at: Some(store::parse_ts(&r.get::<_, String>(8)?)?),
+    })
+}
+
+const POLICY_SQL: &str = "SELECT p.scope, p.owner, i.name, p.max_age_days, p.warn_days, p.weekday, p.window_start, p.window_end, p.updated_at \
+     FROM rotation_policies p LEFT JOIN instances i ON i.id = p.instance_id";
+
+/// Every stored policy: default first, then owners, then instances.
+pub(crate) fn all_policies(conn: &Connection) -> Result<Vec<RotationPolicy>> {
+    let sql = format!("{POLICY_SQL} ORDER BY CASE p.scope WHEN 'default' THEN 0 WHEN 'owner' THEN 1 ELSE 2 END, p.owner, i.name");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([], policy_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+fn stored_policy(conn: &Connection, scope: &PolicyScope) -> Result<Option<RotationPolicy>> {
+    let (sql, arg) = match scope {
+        PolicyScope::Default => (format!("{POLICY_SQL} WHERE p.scope = 'default' AND ?1 = ''"), String::new()),
+        PolicyScope::Owner { owner } => (format!("{POLICY_SQL} WHERE p.scope = 'owner' AND p.owner = ?1"), owner.clone()),
+        PolicyScope::Instance { instance } => (format!("{POLICY_SQL} WHERE p.scope = 'instance' AND i.name = ?1"), instance.clone()),
+    };
+    Ok(conn.query_row(&sql, [arg], policy_from_row).optional()?)
+}
+
+/// The policies in force, for resolving many instances at once.
+#[derive(Debug, Clone)]
+pub struct PolicySet {
+    policies: Vec<RotationPolicy>,
+}
+
+impl PolicySet {
+    pub fn new(policies: Vec<RotationPolicy>) -> Self {
+        PolicySet { policies }
+    }
+
+    /// Instance policy, else owner policy, else the stored default, else the built-in one.
+    pub fn effective(&self, instance: &str, owner: &str) -> RotationPolicy {
+        let find = |want: &PolicyScope| self.policies.iter().find(|p| &p.scope == want).cloned();
+        find(&PolicyScope::Instance { instance: instance.into() })
+            .or_else(|| find(&PolicyScope::Owner { owner: owner.into() }))
+            .or_else(|| find(&PolicyScope::Default))
+            .unwrap_or_else(RotationPolicy::builtin)
+    }
+}
+
+impl Clawkeep {
+    /// Stored policies (the built-in default is not listed; see [`RotationPolicy::builtin`]).
+    pub fn rotation_policies(&self) -> Result<Vec<RotationPolicy>> {
+        self.store().tx(|tx| all_policies(tx))
+    }
+
+    /// The policy that applies to an instance.
+    pub fn effective_rotation_policy(&self, instance: &str) -> Result<RotationPolicy> {
+        let i = self.instance(instance)?;
+        Ok(PolicySet::new(self.rotation_policies()?).effective(&i.name, &i.owner))
+    }
+
+    /// Creates or updates the policy of `scope`; unspecified fields keep their current value.
+    pub fn set_rotation_policy(&self, scope: PolicyScope, spec: PolicySpec) -> Result<RotationPolicy> {
+        let now = self.now();
+        self.store().tx(|tx| {
+            let instance_id = match &scope {
+                PolicyScope::Instance { instance } => Some(
+                    store::instance_by_name(tx, instance)?.ok_or_else(|| Error::NotFound { kind: "instance", name: instance.clone() })?.id,
+                ),
+                PolicyScope::Owner { owner } => {
+                    if owner.trim().is_empty() {
+                        return Err(Error::invalid("owner", "must not be empty"));
+                    }
+                    let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM instances WHERE owner = ?1)", [owner], |r| r.get(0))?;
+                    if !known {
+                        return Err(Error::NotFound { kind: "owner", name: owner.clone() });
+                    }
+                    None
+                }
+                PolicyScope::Default => None,
+            };
+            let before = stored_policy(tx, &scope)?;
+            let mut p = before.clone().unwrap_or_else(|| RotationPolicy { scope: scope.clone(), ..RotationPolicy::builtin() });
+            if let Some(d) = spec.max_age_days {
+                p.max_age_days = d;
+            }
+            if let Some(d) = spec.warn_days {
+                p.warn_days = d;
+            }
+            if let Some(w) = spec.weekday {
+                p.weekday = if w.trim().is_empty() {
+                    None
+                } else {
+                    let d = parse_weekday(&w).ok_or_else(|| Error::invalid("weekday", format!("'{}' is not a weekday: use mon, tue, wed, thu, fri, sat or sun", w.escape_debug())))?;
+                    Some(weekday_str(d).into())
+                };
+            }
+            if let Some(w) = spec.window {
+                (p.window_start, p.window_end) = if w.trim().is_empty() {
+                    (None, None)
+                } else {
+                    let (a, b) = parse_window(&w)?;
+                    (Some(a), Some(b))
+                };
+            }
+            if !(1..=3650).contains(&p.max_age_days) {
+                return Err(Error::invalid("max age", format!("{} days is out of range: 1 to 3650 days", p.max_age_days)));
+            }
+            if p.warn_days >= p.max_age_days {
+                return Err(Error::invalid("warn", format!("warning {} days before a {}-day maximum age would warn from the day the key is created; use fewer days", p.warn_days, p.max_age_days)));
+            }
+            p.updated_at = Some(now);
+            let (scope_s, owner) = match &scope {
+                PolicyScope::Default => ("default", None),
+                PolicyScope::Owner { owner } => ("owner", Some(owner.clone())),
+                PolicyScope::Instance { .. } => ("instance", None),
+            };
+            if before.is_some() {
+                tx.execute(
+                    "UPDATE rotation_policies SET max_age_days=?1, warn_days=?2, weekday=?3, window_start=?4, window_end=?5, updated_at=?6 \
+                     WHERE scope=?7 AND owner IS ?8 AND instance_id IS ?9",
+                    params![p.max_age_days, p.warn_days, p.weekday, p.window_start, p.window_end, store::ts(&now), scope_s, owner, instance_id],
+                )?;
+            } else {
+                tx.execute(
+                    "INSERT INTO rotation_policies (scope, owner, instance_id, max_age_days, warn_days, weekday, window_start, window_end, updated_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![scope_s, owner, instance_id, p.max_age_days, p.warn_days, p.weekday, p.window_start, p.window_end, store::ts(&now)],
+                )?;
+            }
+            self.audit(tx, "rotation.policy.set", &scope.describe(), json!({
+                "max_age_days": p.max_age_days, "warn_days": p.warn_days, "weekday": p.weekday,
+                "window_start": p.window_start, "window_end": p.window_end, "created": before.is_none(),
+            }))?;
+            Ok(p)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsing() {
+        assert_eq!(parse_days("max age", "90d").unwrap(), 90);
+        assert_eq!(parse_days("max age", "12w").unwrap(), 84);
+        assert_eq!(parse_days("max age", "30").unwrap(), 30);
+        assert!(parse_days("max age", "3 months").is_err());
+        assert_eq!(parse_window("09:00-12:00").unwrap(), ("09:00".into(), "12:00".into()));
+        assert!(parse_window("12:00-09:00").is_err());
+        assert!(parse_window("9-12").is_err());
+        assert_eq!(parse_weekday("Tuesday"), Some(Weekday::Tue));
+        assert_eq!(parse_weekday("x"), None);
+    }
+}

@@ -1,0 +1,397 @@
+//! The guided rotation's step machine against the in-process fake Anthropic API on 127.0.0.1,
+//! with a simulated host standing in for the SSH deploy (the real one is on branch `deploy`).
+//! Full rotation, resume after a restart without repeating side effects, rollback from every
+//! step, manual mode without an Admin key, soak with traffic, and refused input.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use clawkeep_core::rotation::*;
+use clawkeep_core::*;
+use fake_anthropic::{FakeAnthropic, MintKey, MintedKey, Preset, WORKSPACE_PROD_A_ID, WORKSPACE_PROD_B_ID};
+
+const INSTANCE: &str = "acme-prod";
+const OLD: &str = "openclaw-acme-prod-support-bot";
+
+struct World {
+    dir: tempfile::TempDir,
+    kc: Arc<MemoryKeychain>,
+    now: Arc<Mutex<DateTime<Utc>>>,
+    ck: Clawkeep,
+    fake: FakeAnthropic,
+    host: SimulatedHost,
+    old: MintedKey,
+}
+
+impl World {
+    fn new(with_admin: bool) -> World {
+        assert!(std::env::var_os("CLAWKEEP_ANTHROPIC_BASE_URL").is_none(), "unset CLAWKEEP_ANTHROPIC_BASE_URL for these tests");
+        let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
+        fake.state().with(|s| s.knobs.admin_rate_limit = None);
+        let dir = tempfile::tempdir().unwrap();
+        let kc = Arc::new(MemoryKeychain::new());
+        let now = Arc::new(Mutex::new(Utc::now() - Duration::days(100)));
+        let ck = Self::open(dir.path(), &kc, &now);
+        ck.set_anthropic_base_url(&fake.base_url()).unwrap();
+        ck.add_instance(InstanceSpec {
+            name: INSTANCE.into(),
+            owner: "acme".into(),
+            environment: "prod".into(),
+            workload: "support-bot".into(),
+            ssh_host: "127.0.1.1".into(),
+            ssh_user: "ckh1".into(),
+            expected_workspace_id: Some(WORKSPACE_PROD_A_ID.into()),
+            ..Default::default()
+        })
+        .unwrap();
+        let old = fake.fixture_key("instance-a").unwrap();
+        let k = ck.add_key(KeySpec { name: OLD.into(), instance: Some(INSTANCE.into()), ..Default::default() }, Secret::new(old.key.clone())).unwrap();
+        if with_admin {
+            let admin = fake.fixture_key("admin").unwrap();
+            ck.add_key(KeySpec { name: "openclaw-acme-prod-admin".into(), allow_name: true, ..Default::default() }, Secret::new(admin.key)).unwrap();
+        }
+        let host = SimulatedHost::new(&fake.base_url());
+        host.seed(INSTANCE, &k.key);
+        *now.lock().unwrap() = Utc::now();
+        World { dir, kc, now, ck, fake, host, old }
+    }
+
+    fn open(dir: &std::path::Path, kc: &Arc<MemoryKeychain>, now: &Arc<Mutex<DateTime<Utc>>>) -> Clawkeep {
+        let n = now.clone();
+        Clawkeep::open(OpenOptions {
+            data_dir: Some(dir.to_path_buf()),
+            keychain: Some(kc.clone()),
+            clock: Some(Arc::new(move || *n.lock().unwrap())),
+            os_user: Some("tester".into()),
+        })
+        .unwrap()
+    }
+
+    /// A fresh Clawkeep on the same data dir and keychain: what a new process sees.
+    fn restart(&mut self) {
+        self.ck = Self::open(self.dir.path(), &self.kc, &self.now);
+    }
+
+    fn start(&self) -> Rotation {
+        self.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: false }).unwrap()
+    }
+
+    /// The user creates the new key in the Console (here: the fake's mint).
+    fn console_key(&self, rot: &Rotation, ws: &str) -> MintedKey {
+        self.fake.mint_key(MintKey::api(rot.new_key_name.clone(), Some(ws))).unwrap()
+    }
+
+    fn step(&self, input: StepInput) -> StepReport {
+        self.ck.rotation_step(INSTANCE, input, &self.host).unwrap()
+    }
+
+    fn paste(&self, secret: &str) -> Result<StepReport> {
+        self.ck.rotation_step(INSTANCE, StepInput { secret: Some(Secret::new(secret.into())), confirm: false }, &self.host)
+    }
+
+    fn fake_status(&self, id: &str) -> String {
+        let s = self.fake.state().snapshot();
+        let k = s.keys.iter().find(|k| k.id == id).unwrap();
+        serde_json::to_value(k.status).unwrap().as_str().unwrap().to_string()
+    }
+
+    /// Admin status changes the fake saw for a key id.
+    fn status_posts(&self, id: &str) -> usize {
+        let path = format!("/v1/organizations/api_keys/{id}");
+        self.fake.requests().iter().filter(|r| r.method == "POST" && r.path == path && r.status == 200).count()
+    }
+
+    fn key_status(&self, name: &str) -> KeyStatus {
+        self.ck.key(name).unwrap().status
+    }
+
+    /// The old key works against the API (what an agent would see).
+    fn old_key_works(&self) -> bool {
+        rotation::api::Client::new(&self.fake.base_url()).unwrap().probe(&Secret::new(self.old.key.clone())).unwrap().ok()
+    }
+}
+
+#[test]
+fn full_rotation_with_admin_key() {
+    let w = World::new(true);
+    let rot = w.start();
+    assert_eq!(rot.step, RotationStep::Paste);
+    assert!(rot.new_key_name.starts_with("openclaw-acme-prod-support-bot-"), "{}", rot.new_key_name);
+    assert!(rot.waiting_for.as_deref().unwrap().contains(WORKSPACE_PROD_A_ID));
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+
+    let r = w.paste(&new.key).unwrap();
+    assert!(r.progressed && r.rotation.step == RotationStep::Deploy, "{r:?}");
+    assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Staged);
+    assert_eq!(w.ck.key(&rot.new_key_name).unwrap().workspace_id.as_deref(), Some(WORKSPACE_PROD_A_ID));
+
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.step, RotationStep::Deactivate);
+    assert_eq!(w.host.key_on_host(INSTANCE).as_deref(), Some(rot.new_key_name.as_str()));
+    assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Active);
+    assert_eq!(w.key_status(OLD), KeyStatus::Staged);
+
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.step, RotationStep::Soak);
+    assert_eq!(r.rotation.old_anthropic_key_id.as_deref(), Some(w.old.id.as_str()));
+    assert_eq!(w.fake_status(&w.old.id), "inactive");
+    assert!(!w.old_key_works());
+    assert_eq!(w.ck.key(OLD).unwrap().anthropic_key_id.as_deref(), Some(w.old.id.as_str()));
+
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.step, RotationStep::Archive, "{r:?}");
+    assert!(r.detail.contains("0 tokens"), "{}", r.detail);
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.outcome, RotationOutcome::Completed);
+    assert_eq!(r.rotation.step, RotationStep::Done);
+    assert_eq!(w.fake_status(&w.old.id), "archived");
+    assert_eq!(w.status_posts(&w.old.id), 2, "one inactive, one archived");
+    assert_eq!(w.status_posts(&new.id), 0, "the new key is never touched");
+    // The inventory: new key active, old retired.
+    assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Active);
+    let old = w.ck.key(OLD).unwrap();
+    assert_eq!(old.status, KeyStatus::Retired);
+    assert!(old.retired_at.is_some() && old.rotated_at.is_some());
+    assert_eq!(w.ck.list_instances(&InstanceFilter::default()).unwrap()[0].active_key.as_ref().unwrap().name, rot.new_key_name);
+    // The admin key never went to the host.
+    assert!(w.host.deploys().iter().all(|(_, k)| k == &rot.new_key_name));
+    // Audited: every step.
+    let actions: Vec<String> = w.ck.audit_log(None, Some(INSTANCE), 100).unwrap().into_iter().rev().map(|e| e.action).collect();
+    for a in ["rotation.start", "rotation.paste", "rotation.deploy", "rotation.deactivate", "rotation.soak", "rotation.archive"] {
+        assert!(actions.contains(&a.to_string()), "{a} not in {actions:?}");
+    }
+    assert_eq!(r.rotation.done_steps(), vec![RotationStep::Create, RotationStep::Paste, RotationStep::Deploy, RotationStep::Deactivate, RotationStep::Soak, RotationStep::Archive]);
+    // Finished: no step, no rollback; a new rotation can start.
+    assert!(w.ck.rotation_step(INSTANCE, StepInput::default(), &w.host).is_err());
+    assert!(w.ck.rotation_rollback(INSTANCE, false, &w.host).is_err());
+    assert!(w.ck.open_rotations().unwrap().is_empty());
+    let plan = w.ck.rotation_plan(None).unwrap();
+    assert_eq!(plan.items().next().unwrap().key_name, rot.new_key_name);
+}
+
+#[test]
+fn restart_between_steps_and_crash_inside_a_step_repeat_nothing() {
+    let mut w = World::new(true);
+    let rot = w.start();
+    w.restart();
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    // Crash after the key was stored but before the step was saved: the key is adopted.
+    w.ck.add_key(KeySpec { name: rot.new_key_name.clone(), instance: Some(INSTANCE.into()), workspace_id: Some(WORKSPACE_PROD_A_ID.into()), ..Default::default() }, Secret::new(new.key.clone())).unwrap();
+    w.restart();
+    let r = w.step(StepInput::default());
+    assert!(r.detail.contains("adopted"), "{}", r.detail);
+    w.restart();
+    w.step(StepInput::default()); // deploy
+    w.restart();
+    // Crash after the Admin API call but before the step was saved: the old key is already
+    // inactive at Anthropic; the resumed step must not send the change again.
+    w.fake.state().with(|s| s.keys.iter_mut().find(|k| k.id == w.old.id).unwrap().status = fake_anthropic::KeyStatus::Inactive);
+    let r = w.step(StepInput::default());
+    assert!(r.detail.contains("already inactive"), "{}", r.detail);
+    assert_eq!(w.status_posts(&w.old.id), 0);
+    w.restart();
+    w.step(StepInput::default()); // soak
+    w.restart();
+    let r = w.step(StepInput::default()); // archive
+    assert_eq!(r.rotation.outcome, RotationOutcome::Completed);
+    assert_eq!(w.status_posts(&w.old.id), 1, "only the archive was sent");
+    assert_eq!(w.host.deploys().len(), 1, "deployed once");
+}
+
+/// Where to stop before rolling back.
+fn advance_to(w: &World, stop: RotationStep) -> Rotation {
+    let rot = w.start();
+    if stop == RotationStep::Paste {
+        return rot;
+    }
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    let mut r = w.paste(&new.key).unwrap();
+    while r.rotation.step != stop {
+        r = w.step(StepInput::default());
+    }
+    r.rotation
+}
+
+#[test]
+fn rollback_from_every_step_restores_a_working_state() {
+    for stop in [RotationStep::Paste, RotationStep::Deploy, RotationStep::Deactivate, RotationStep::Soak, RotationStep::Archive] {
+        let w = World::new(true);
+        let rot = advance_to(&w, stop);
+        let deploys_before = w.host.deploys().len();
+        let r = w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap_or_else(|e| panic!("rollback at {stop:?}: {e}"));
+        assert_eq!(r.rotation.outcome, RotationOutcome::RolledBack, "{stop:?}");
+        // Working state: the old key is active everywhere and works; the host has it.
+        assert_eq!(w.key_status(OLD), KeyStatus::Active, "{stop:?}");
+        assert_eq!(w.fake_status(&w.old.id), "active", "{stop:?}");
+        assert!(w.old_key_works(), "{stop:?}");
+        assert_eq!(w.host.key_on_host(INSTANCE).as_deref(), Some(OLD), "{stop:?}");
+        match w.ck.key(&rot.new_key_name) {
+            Ok(k) => assert_eq!(k.status, KeyStatus::Revoked, "{stop:?}"),
+            Err(_) => assert_eq!(stop, RotationStep::Paste),
+        }
+        // Redeployed only where the new key had been deployed; reactivated only where deactivated.
+        let redeployed = w.host.deploys().len() - deploys_before;
+        let deployed = matches!(stop, RotationStep::Deactivate | RotationStep::Soak | RotationStep::Archive);
+        assert_eq!(redeployed, usize::from(deployed), "{stop:?}");
+        let deactivated = matches!(stop, RotationStep::Soak | RotationStep::Archive);
+        assert_eq!(w.status_posts(&w.old.id), if deactivated { 2 } else { 0 }, "{stop:?}");
+        assert!(w.ck.open_rotations().unwrap().is_empty());
+        assert!(w.ck.audit_log(None, Some(INSTANCE), 100).unwrap().iter().any(|e| e.action == "rotation.rollback"));
+        // And a new rotation can start from there.
+        let again = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: false }).unwrap();
+        assert_ne!(again.id, rot.id);
+    }
+}
+
+#[test]
+fn failed_verification_stops_and_retry_or_rollback_works() {
+    let w = World::new(true);
+    let rot = advance_to(&w, RotationStep::Deploy);
+    w.host.fail_next(1);
+    let e = w.ck.rotation_step(INSTANCE, StepInput::default(), &w.host).unwrap_err();
+    assert!(e.to_string().contains("not seen using it"), "{e}");
+    assert_eq!(w.key_status(OLD), KeyStatus::Active, "nothing swapped");
+    assert_eq!(w.ck.rotation(INSTANCE).unwrap().step, RotationStep::Deploy);
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.step, RotationStep::Deactivate);
+    assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Active);
+}
+
+#[test]
+fn manual_mode_without_admin_key() {
+    let w = World::new(false);
+    let rot = w.start();
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    w.paste(&new.key).unwrap();
+    // A person deploys (the manual deployer) and confirms.
+    let r = w.ck.rotation_step(INSTANCE, StepInput::default(), &ManualDeployer).unwrap();
+    assert!(!r.progressed && r.detail.contains("--confirm"), "{r:?}");
+    assert_eq!(w.key_status(OLD), KeyStatus::Active);
+    let r = w.ck.rotation_step(INSTANCE, StepInput { secret: None, confirm: true }, &ManualDeployer).unwrap();
+    assert_eq!(r.rotation.step, RotationStep::Deactivate);
+    let r = w.step(StepInput::default());
+    assert!(!r.progressed && r.detail.contains("in the Console"), "{r:?}");
+    // Confirming while the old key still works is refused (checked with a probe).
+    let e = w.ck.rotation_step(INSTANCE, StepInput { secret: None, confirm: true }, &w.host).unwrap_err();
+    assert!(e.to_string().contains("still works"), "{e}");
+    w.fake.state().with(|s| s.keys.iter_mut().find(|k| k.id == w.old.id).unwrap().status = fake_anthropic::KeyStatus::Inactive);
+    let r = w.step(StepInput { secret: None, confirm: true });
+    assert_eq!((r.rotation.step, r.rotation.deactivated_by.as_deref()), (RotationStep::Soak, Some("manual")));
+    w.step(StepInput::default());
+    let r = w.step(StepInput::default());
+    assert!(!r.progressed && r.detail.contains("archive the old key"), "{r:?}");
+    let r = w.step(StepInput { secret: None, confirm: true });
+    assert_eq!(r.rotation.outcome, RotationOutcome::Completed);
+    assert_eq!(w.key_status(OLD), KeyStatus::Retired);
+    assert_eq!(w.fake.requests().iter().filter(|r| r.method == "POST").count(), 0, "no Admin API call without an admin key");
+}
+
+#[test]
+fn manual_rollback_needs_the_old_key_reactivated() {
+    let w = World::new(false);
+    let rot = w.start();
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    w.paste(&new.key).unwrap();
+    w.step(StepInput::default()); // deploy (simulated host)
+    w.fake.state().with(|s| s.keys.iter_mut().find(|k| k.id == w.old.id).unwrap().status = fake_anthropic::KeyStatus::Inactive);
+    w.step(StepInput { secret: None, confirm: true }); // deactivated by hand
+    assert!(w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap_err().to_string().contains("active again in the Console"));
+    let e = w.ck.rotation_rollback(INSTANCE, true, &w.host).unwrap_err();
+    assert!(e.to_string().contains("still rejected"), "{e}");
+    w.fake.state().with(|s| s.keys.iter_mut().find(|k| k.id == w.old.id).unwrap().status = fake_anthropic::KeyStatus::Active);
+    let r = w.ck.rotation_rollback(INSTANCE, true, &w.host).unwrap();
+    assert_eq!(r.rotation.outcome, RotationOutcome::RolledBack);
+    assert_eq!(w.host.key_on_host(INSTANCE).as_deref(), Some(OLD));
+    assert_eq!(w.key_status(OLD), KeyStatus::Active);
+}
+
+#[test]
+fn soak_waits_while_the_old_key_has_traffic() {
+    let w = World::new(true);
+    // Deactivate "two hours ago" by the Clawkeep clock, then traffic shows up in the report.
+    *w.now.lock().unwrap() = w.fake.now() - Duration::hours(2);
+    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(3600), new_key_name: None, manual_deploy: false }).unwrap();
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    w.paste(&new.key).unwrap();
+    w.step(StepInput::default());
+    w.step(StepInput::default());
+    w.fake.add_usage(fake_anthropic::UsageRow {
+        ts: w.fake.now() - Duration::minutes(30),
+        api_key_id: Some(w.old.id.clone()),
+        workspace_id: Some(WORKSPACE_PROD_A_ID.into()),
+        model: fake_anthropic::CHEAPEST_MODEL.into(),
+        uncached_input_tokens: 120,
+        output_tokens: 7,
+        ..serde_json::from_value(serde_json::json!({"ts": "2026-01-01T00:00:00Z", "model": "m"})).unwrap()
+    });
+    *w.now.lock().unwrap() = w.fake.now();
+    let r = w.step(StepInput::default());
+    assert!(!r.progressed && r.detail.contains("127 tokens"), "{r:?}");
+    // Still waiting on a second poll, with one history entry for the wait.
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.history.iter().filter(|e| e.outcome == "waiting").count(), 1);
+    // The person confirms (they found the caller): the soak ends.
+    let r = w.step(StepInput { secret: None, confirm: true });
+    assert_eq!(r.rotation.step, RotationStep::Archive);
+}
+
+#[test]
+fn soak_period_is_honoured() {
+    let w = World::new(true);
+    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(24 * 3600), new_key_name: None, manual_deploy: false }).unwrap();
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    w.paste(&new.key).unwrap();
+    w.step(StepInput::default());
+    w.step(StepInput::default());
+    let r = w.step(StepInput::default());
+    assert!(!r.progressed && r.detail.contains("stays inactive"), "{r:?}");
+    *w.now.lock().unwrap() += Duration::hours(25);
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.step, RotationStep::Archive, "{r:?}");
+}
+
+#[test]
+fn bad_input_is_refused_with_the_reason() {
+    let w = World::new(true);
+    let rot = w.start();
+    let other_ws = w.fake.mint_key(MintKey::api("elsewhere", Some(WORKSPACE_PROD_B_ID))).unwrap();
+    let admin = w.fake.mint_key(MintKey::admin("another-admin")).unwrap();
+    let oauth = w.fake.mint_key(MintKey::oauth("subscription")).unwrap();
+    let mut unknown = w.fake.mint_key(MintKey::api("deleted", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    w.fake.state().with(|s| s.keys.retain(|k| k.id != unknown.id));
+    let cases: Vec<(String, &str)> = vec![
+        (w.old.key.clone(), "this is the current key"),
+        (other_ws.key.clone(), "belongs to workspace wrkspc_01ProdBWorkspace00000000"),
+        (admin.key.clone(), "Admin API key"),
+        (oauth.key.clone(), "OAuth token"),
+        (std::mem::take(&mut unknown.key), "rejected the new key on GET /v1/models: 401"),
+        (format!("{}…", &other_ws.key[..20]), "ellipsis"),
+    ];
+    for (secret, reason) in &cases {
+        let e = w.paste(secret).unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert!(e.to_string().contains(reason), "{reason}: {e}");
+        if let Some(middle) = secret.get(20..40) {
+            assert!(!e.to_string().contains(middle), "the message leaks the key: {e}");
+        }
+    }
+    let now = w.ck.rotation(INSTANCE).unwrap();
+    assert_eq!(now.step, RotationStep::Paste);
+    assert_eq!(now.history.iter().filter(|e| e.outcome == "refused").count(), cases.len());
+    assert_eq!(w.ck.list_keys(Some(INSTANCE)).unwrap().len(), 1, "nothing stored");
+    // The right key still goes through afterwards.
+    let good = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    assert!(w.paste(&good.key).unwrap().progressed);
+}
+
+#[test]
+fn one_open_rotation_per_instance_and_state_is_serialisable() {
+    let w = World::new(true);
+    let rot = w.start();
+    let e = w.ck.rotation_start(INSTANCE, RotationOptions::default()).unwrap_err();
+    assert_eq!(e.code(), "conflict");
+    let json = serde_json::to_string(&rot).unwrap();
+    let back: Rotation = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, rot);
+    assert!(!json.contains(&w.old.key[16..60]), "no secret in the persisted state");
+}
