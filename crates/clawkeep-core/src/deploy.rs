@@ -162,6 +162,8 @@ struct PlanPrivate {
     old_env: Option<Secret>,
     old_key_fp: Option<String>,
     openclaw_bin: Option<String>,
+    /// The gateway's pid when the plan was made (to prove the restart replaced it).
+    pid_before: Option<String>,
     systemd_env_path: String,
     new_systemd_env: Option<Secret>,
     old_systemd_env: Option<Secret>,
@@ -458,12 +460,18 @@ impl<'a> DeploySession<'a> {
         let cfg_path = format!("{sd}/openclaw.json");
         let env_path = format!("{sd}/.env");
         // The three reads are independent: one round trip instead of three.
-        let (cfg_r, env_r, probe_r) = tokio::join!(
-            self.ssh.read_file(&cfg_path, 4 << 20),
-            self.ssh.read_file(&env_path, 1 << 20),
-            self.ssh.exec("probe", &probe, None, self.opts.ssh.op_timeout)
-        );
-        let (cfg_bytes, old, out) = (cfg_r?, env_r?, probe_r?);
+        // The two reads are independent (one round trip); the probe then also finds the running
+        // gateway by the configured port (one exec for everything).
+        let (cfg_r, env_r) = tokio::join!(self.ssh.read_file(&cfg_path, 4 << 20), self.ssh.read_file(&env_path, 1 << 20));
+        let (cfg_bytes, old) = (cfg_r?, env_r?);
+        let port_guess = cfg_bytes
+            .as_ref()
+            .and_then(|b| json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(b)).ok())
+            .and_then(|v| v["gateway"]["port"].as_u64())
+            .filter(|p| (1..=65535).contains(p))
+            .unwrap_or(18789) as u16;
+        let probe = format!("{probe}; {}echo \"gwpid=$pid\"", find_pid_snippet(port_guess, &inst.service_manager));
+        let out = self.ssh.exec("probe", &probe, None, self.opts.ssh.op_timeout).await?;
         plan.private.config_path = cfg_path.clone();
         plan.private.config_text = cfg_bytes.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
         match cfg_bytes {
@@ -522,6 +530,7 @@ impl<'a> DeploySession<'a> {
         if kv(&out.stdout, "probe_done").is_empty() {
             return Err(Error::Remote { instance: inst.name.clone(), step: "probe".into(), message: format!("the host's shell did not run the probe: {}", out.brief()) });
         }
+        plan.private.pid_before = kv(&out.stdout, "gwpid").into_iter().next().filter(|s| !s.is_empty());
         let oc = kv(&out.stdout, "oc").into_iter().next().filter(|s| !s.is_empty());
         plan.private.openclaw_bin = oc.clone();
         let mut profile_agents = kv(&out.stdout, "profile");
@@ -907,19 +916,16 @@ impl<'a> DeploySession<'a> {
             r.steps.push(format!("{text} [{} ms]", lap.elapsed().as_millis()));
             lap = Instant::now();
         };
-        // The backup and a look at the running gateway (its pid, to prove the restart replaced
-        // it) are independent: one round trip.
         let backup = async {
             match &p.old_env {
                 Some(old) => self.ssh.write_atomic(&p.backup_path, old.expose().as_bytes()).await.map(|()| true),
                 None => Ok(false),
             }
         };
-        let (backup_r, before) = tokio::join!(backup, self.gateway_state(plan.gateway_port));
-        if backup_r.map_err(|e| (e, false))? {
+        if backup.await.map_err(|e| (e, false))? {
             step(report, format!("backed up .env to {}", p.backup_path));
         }
-        let pid_before = before.ok().and_then(|s| s.pid);
+        let pid_before = p.pid_before.clone();
         let new_env = p.new_env.as_ref().ok_or_else(|| (Error::InvalidState("plan has no .env content".into()), false))?;
         self.ssh.write_atomic(&p.env_path, new_env.expose().as_bytes()).await.map_err(|e| (e, false))?;
         // From here on the host has changed.
@@ -1024,7 +1030,8 @@ impl<'a> DeploySession<'a> {
                 Err(Error::Remote { message, .. }) if message.contains("no answer within") => last = "the gateway accepted the connection but did not answer".into(),
                 Err(e) => last = e.to_string(),
             }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // Back off (100, 150, … 500 ms): a fleet polls many gateways on the same machine.
+            tokio::time::sleep(Duration::from_millis((50 + 50 * attempts as u64).min(500))).await;
         }
         Err(Error::Remote {
             instance: self.job.instance.name.clone(),
