@@ -35,7 +35,7 @@ status=0
 if [ "$#" -gt 0 ]; then
   scripts/with-secret-service.sh cargo test --locked "$@" || status=$?
 else
-  scripts/with-secret-service.sh cargo test --workspace --locked || status=$?
+  scripts/with-secret-service.sh cargo test --workspace --locked --no-fail-fast || status=$?
   if [ -x scripts/e2e-gui.sh ]; then
     scripts/with-secret-service.sh scripts/e2e-gui.sh || status=$?
   fi
