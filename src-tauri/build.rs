@@ -23,6 +23,10 @@ const COMMANDS: &[&str] = &[
     "set_anthropic_base_url",
     "set_ssh_identity",
     "self_check",
+    "run_checks",
+    "check_history",
+    "check_report",
+    "last_checks",
     "cancel_operation",
     "ui_mark",
 ];

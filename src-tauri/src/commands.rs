@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use clawkeep_core::checklist::{drive, CheckRun, FleetReport, InstanceReport};
 use clawkeep_core::keyfmt::KeyRules;
 use clawkeep_core::{
     AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow,
@@ -17,7 +18,7 @@ use tauri::State;
 
 use crate::ops::{Operations, Progress};
 use crate::state::CoreState;
-use crate::types::AppInfo;
+use crate::types::{AppInfo, CheckRequest};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -140,6 +141,54 @@ pub async fn self_check(state: State<'_, CoreState>, ops: State<'_, Arc<Operatio
     }
     let _ = on_progress.send(Progress::Finished);
     Ok(report)
+}
+
+/// Runs the checklist as a long operation: one instance (`name`) or, with `name` null, every
+/// non-draft instance (then the report's `fleet_checks` hold the cross-instance findings). One
+/// `step` event per finished instance; `cancel_operation(op_id)` stops the checks in flight
+/// (read-only), keeps the finished ones in the history and fails with `cancelled`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn run_checks(
+    state: State<'_, CoreState>,
+    ops: State<'_, Arc<Operations>>,
+    op_id: String,
+    on_progress: Channel<Progress>,
+    name: Option<String>,
+    request: Option<CheckRequest>,
+) -> Reply<FleetReport> {
+    let op = ops.start(&op_id)?;
+    let names = blocking(&state, move |c| c.check_targets(name.as_deref())).await?;
+    let _ = on_progress.send(Progress::Started { operation: "check".into(), steps: names.len() as u32 });
+    let (token, channel) = (op.token(), on_progress.clone());
+    let progress: drive::CheckProgressFn = Arc::new(move |r: &InstanceReport, done, _total| {
+        let _ = channel.send(Progress::Step { step: done as u32, label: format!("{}: {}", r.instance, r.status.as_str()) });
+    });
+    let opts = request.unwrap_or_default().into();
+    let result = blocking(&state, move |c| c.run_checks(&names, &opts, drive::DEFAULT_CONCURRENCY, &token, progress)).await;
+    let _ = on_progress.send(match &result {
+        Err(e) if e.code == "cancelled" => Progress::Cancelled,
+        _ => Progress::Finished,
+    });
+    drop(op);
+    result
+}
+
+/// Recent checklist runs of an instance, newest first.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn check_history(state: State<'_, CoreState>, name: String, limit: Option<u32>) -> Reply<Vec<CheckRun>> {
+    blocking(&state, move |c| c.check_history(&name, limit.unwrap_or(20).min(500))).await
+}
+
+/// The full stored report of one run.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn check_report(state: State<'_, CoreState>, name: String, id: i64) -> Reply<InstanceReport> {
+    blocking(&state, move |c| c.check_report(&name, id)).await
+}
+
+/// The newest run of every instance (the Fleet table's "Last check" column).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn last_checks(state: State<'_, CoreState>) -> Reply<Vec<CheckRun>> {
+    blocking(&state, |c| c.last_checks()).await
 }
 
 /// Asks a running long operation to stop; `false` when no operation has that id.

@@ -30,7 +30,8 @@
 //! UI cancels with `cancel_operation(op_id)`, after which the command stops at the next step
 //! boundary and fails with code `cancelled`. A core call in progress is never interrupted
 //! (it is a short transaction or a keychain round trip); future operations with many steps
-//! (checks of every instance, rotations) take the flag into their loop. The UI side lives in
+//! (`run_checks`: the checklist of one instance or the fleet, via core's
+//! `Clawkeep::run_checks`) take the flag as core's `CancellationToken` ([`ops::OpGuard::token`]). The UI side lives in
 //! `ui/src/ipc/index.ts` (`runOperation`).
 //!
 //! # Security
@@ -70,6 +71,10 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::set_anthropic_base_url,
         commands::set_ssh_identity,
         commands::self_check,
+        commands::run_checks,
+        commands::check_history,
+        commands::check_report,
+        commands::last_checks,
         commands::cancel_operation,
         commands::ui_mark,
     ])

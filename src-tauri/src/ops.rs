@@ -2,12 +2,14 @@
 //!
 //! The UI picks an operation id, passes it with a channel to the command, and may call
 //! `cancel_operation(id)`. The command holds an [`OpGuard`] for its lifetime (the id is
-//! unregistered when it ends) and calls [`OpGuard::checkpoint`] between steps.
+//! unregistered when it ends) and calls [`OpGuard::checkpoint`] between steps. Operations that
+//! run inside core (checks of many instances, deploys) take [`OpGuard::token`], the core's
+//! [`CancellationToken`], which `cancel_operation` trips too.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::ErrorPayload;
 use serde::Serialize;
 
@@ -24,7 +26,7 @@ pub enum Progress {
 /// The running operations and their cancel flags.
 #[derive(Default)]
 pub struct Operations {
-    running: Mutex<HashMap<String, Arc<AtomicBool>>>,
+    running: Mutex<HashMap<String, CancellationToken>>,
 }
 
 impl Operations {
@@ -34,7 +36,7 @@ impl Operations {
         if id.is_empty() || id.len() > 64 {
             return Err(ErrorPayload { code: "invalid_input".into(), message: "operation id: 1 to 64 characters".into() });
         }
-        let flag = Arc::new(AtomicBool::new(false));
+        let flag = CancellationToken::new();
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains_key(id) {
             return Err(ErrorPayload { code: "conflict".into(), message: format!("operation '{id}' is already running") });
@@ -48,7 +50,7 @@ impl Operations {
         let running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         match running.get(id.trim()) {
             Some(flag) => {
-                flag.store(true, Ordering::SeqCst);
+                flag.cancel();
                 true
             }
             None => false,
@@ -60,17 +62,22 @@ impl Operations {
 pub struct OpGuard {
     ops: Arc<Operations>,
     id: String,
-    flag: Arc<AtomicBool>,
+    flag: CancellationToken,
 }
 
 impl OpGuard {
     /// `Err({code: "cancelled"})` once the UI asked to cancel.
     pub fn checkpoint(&self) -> Result<(), ErrorPayload> {
-        if self.flag.load(Ordering::SeqCst) {
+        if self.flag.is_cancelled() {
             Err(ErrorPayload { code: "cancelled".into(), message: format!("operation '{}' was cancelled", self.id) })
         } else {
             Ok(())
         }
+    }
+
+    /// The cancel flag as the core's token, for operations that run inside core.
+    pub fn token(&self) -> CancellationToken {
+        self.flag.clone()
     }
 }
 

@@ -13,3 +13,23 @@ pub struct AppInfo {
     /// The keychain service name the key values are stored under.
     pub keychain_service: String,
 }
+
+/// What the UI asks of a checklist run (the core's `CheckOptions`, minus nothing).
+#[derive(Debug, Clone, Default, serde::Deserialize, ts_rs::TS)]
+#[serde(default)]
+pub struct CheckRequest {
+    /// Also send one paid request (`max_tokens: 1`) to classify billing problems. Off by default.
+    pub billing_probe: bool,
+    /// Only these domains (all when empty).
+    pub domains: Vec<clawkeep_core::checklist::Domain>,
+    /// API checks only.
+    pub skip_host: bool,
+    /// Host checks only.
+    pub skip_api: bool,
+}
+
+impl From<CheckRequest> for clawkeep_core::checklist::CheckOptions {
+    fn from(r: CheckRequest) -> Self {
+        clawkeep_core::checklist::CheckOptions { billing_probe: r.billing_probe, domains: r.domains, skip_host: r.skip_host, skip_api: r.skip_api }
+    }
+}

@@ -296,3 +296,60 @@ fn capability_allows_only_what_the_ui_uses() {
     let denied = call("plugin:store|delete", json!({ "rid": 1, "key": "x" })).unwrap_err();
     assert!(denied.to_string().contains("not allowed"), "{denied}");
 }
+
+/// The checklist against a host and an API that refuse connections (port 1 on loopback): the
+/// report still has every domain in order, names where to look first, and lands in history.
+#[test]
+fn checklist_runs_reports_and_records_history() {
+    let h = harness();
+    assert_eq!(h.err("run_checks", json!({ "op_id": "c0", "on_progress": "__CHANNEL__:20" })), "invalid_state");
+    h.ok("set_anthropic_base_url", json!({ "url": "http://127.0.0.1:1" }));
+    h.ok("add_instance", json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" } }));
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    let key = fake_key(11);
+    h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": key }));
+    assert_eq!(h.ok("last_checks", json!({})), json!([]));
+
+    let fleet = h.ok("run_checks", json!({ "op_id": "c1", "on_progress": "__CHANNEL__:21", "name": "acme-prod" }));
+    assert!(!fleet.to_string().contains(&key[20..60]), "the check report leaks the key");
+    let r = &fleet["instances"][0];
+    assert_eq!(r["instance"], "acme-prod");
+    let domains: Vec<&str> = r["domains"].as_array().unwrap().iter().map(|d| d["domain"].as_str().unwrap()).collect();
+    assert_eq!(domains, ["credential", "account-context", "protocol", "throughput", "boundary"]);
+    assert_eq!(r["status"], "fail", "{r}");
+    assert!(r["first_failing_domain"].is_string(), "{r}");
+    let failing = r["checks"].as_array().unwrap().iter().find(|c| c["status"] == "fail").unwrap();
+    assert!(failing["fix"].as_str().is_some_and(|f| !f.is_empty()), "{failing}");
+    assert_eq!(fleet["fleet_checks"], json!([]));
+
+    let hist = h.ok("check_history", json!({ "name": "acme-prod" }));
+    assert_eq!(hist.as_array().unwrap().len(), 1);
+    assert_eq!(hist[0]["first_failing_domain"], r["first_failing_domain"]);
+    let last = h.ok("last_checks", json!({}));
+    assert_eq!(last[0]["id"], hist[0]["id"]);
+    let stored = h.ok("check_report", json!({ "name": "acme-prod", "id": hist[0]["id"] }));
+    assert_eq!(stored["checks"], r["checks"]);
+
+    // The whole fleet, API checks only.
+    let fleet = h.ok("run_checks", json!({ "op_id": "c2", "on_progress": "__CHANNEL__:22", "request": { "skip_host": true } }));
+    assert_eq!(fleet["instances"].as_array().unwrap().len(), 1);
+    assert_eq!(h.ok("check_history", json!({ "name": "acme-prod", "limit": 5 })).as_array().unwrap().len(), 2);
+
+    assert_eq!(h.err("run_checks", json!({ "op_id": "c3", "on_progress": "__CHANNEL__:23", "name": "nope" })), "not_found");
+    assert_eq!(h.err("check_history", json!({ "name": "nope" })), "not_found");
+    assert_eq!(h.err("check_report", json!({ "name": "acme-prod", "id": 9999 })), "not_found");
+}
+
+#[test]
+fn a_cancelled_check_fails_with_cancelled() {
+    let ops = Arc::new(clawkeep_desktop::ops::Operations::default());
+    let op = ops.start("op-c").unwrap();
+    let token = op.token();
+    assert!(ops.cancel("op-c"));
+    assert!(token.is_cancelled());
+    let dir = tempfile::tempdir().unwrap();
+    let core = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().into()), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() }).unwrap();
+    core.add_instance(serde_json::from_value(json!({ "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" })).unwrap()).unwrap();
+    let e = core.run_checks(&["acme-prod".into()], &Default::default(), 4, &token, Arc::new(|_, _, _| {})).unwrap_err();
+    assert_eq!(e.code(), "cancelled");
+}

@@ -11,9 +11,11 @@
 //! * [`runner`]: the [`runner::HostRunner`] transport trait and an OpenSSH-client runner.
 //! * [`engine`]: turns host facts + API probes into check results.
 //! * [`fleet`]: cross-instance findings (shared key, shared org/workspace limits).
+//! * [`drive`]: a whole run for front ends (targets, transport, concurrency, cancel, history).
 
 pub mod cause;
 pub mod config;
+pub mod drive;
 pub mod engine;
 pub mod fleet;
 pub mod hostfacts;

@@ -1,0 +1,153 @@
+//! Running the checklist end to end, for any front end: pick the instances, read their
+//! contexts (store + keychain), reach each host through [`host_runner`] (the one place that
+//! chooses the host transport), probe the API, run them with bounded concurrency, aggregate the
+//! fleet findings and record every finished report in the history.
+//!
+//! The desktop app calls [`Clawkeep::run_checks`] from its blocking pool with a progress
+//! callback and a [`CancellationToken`]; cancelling stops the checks in flight (they are
+//! read-only), records the reports already finished and returns [`Error::Cancelled`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use rusqlite::params;
+use tokio_util::sync::CancellationToken;
+
+use super::engine::{run_instance, CheckOptions, HOST_TIMEOUT};
+use super::runner::{HostRunner, OpenSshRunner};
+use super::types::{CheckRun, Domain, FleetReport, InstanceReport, Status};
+use super::fleet;
+use crate::anthropic::AnthropicClient;
+use crate::domain::{Instance, InstanceFilter, Settings};
+use crate::error::{Error, Result};
+use crate::Clawkeep;
+
+/// The host transport the checklist uses for `instance`. Switching transports (e.g. to the
+/// pinned russh `HostSession`) happens here, for every front end at once.
+pub fn host_runner(instance: &Instance, settings: &Settings) -> Box<dyn HostRunner> {
+    Box::new(OpenSshRunner::for_instance(instance, &settings.ssh_identity, HOST_TIMEOUT))
+}
+
+/// Progress callback: `(finished report, done, total)`.
+pub type CheckProgressFn = Arc<dyn Fn(&InstanceReport, usize, usize) + Send + Sync>;
+
+/// Default number of hosts checked at once.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+
+impl Clawkeep {
+    /// The instances a run covers: `Some(name)` → that one; `None` → every non-draft instance.
+    pub fn check_targets(&self, name: Option<&str>) -> Result<Vec<String>> {
+        let names: Vec<String> = match name {
+            Some(n) => vec![self.instance(n)?.name],
+            None => self.list_instances(&InstanceFilter::default())?.into_iter().filter(|r| !r.instance.draft).map(|r| r.instance.name).collect(),
+        };
+        if names.is_empty() {
+            return Err(Error::InvalidState("no instances to check; add one first".into()));
+        }
+        Ok(names)
+    }
+
+    /// Runs the checklist on `names` (see the module doc); blocking. Returns the fleet report
+    /// (its `fleet_checks` are empty for a single instance). Every finished report is recorded.
+    pub fn run_checks(&self, names: &[String], opts: &CheckOptions, concurrency: usize, cancel: &CancellationToken, progress: CheckProgressFn) -> Result<FleetReport> {
+        let settings = self.settings()?;
+        let client = AnthropicClient::new(&settings.anthropic_base_url).map_err(|e| Error::invalid("anthropic_base_url", e.to_string()))?;
+        let mut jobs = Vec::with_capacity(names.len());
+        for n in names {
+            let ctx = self.check_context(n)?;
+            let runner = host_runner(&ctx.instance, &settings);
+            jobs.push((ctx, runner));
+        }
+        let started = self.now();
+        let t0 = Instant::now();
+        let total = jobs.len();
+        let fut = async {
+            let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.clamp(1, 256)));
+            let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let mut set = tokio::task::JoinSet::new();
+            for (i, (ctx, runner)) in jobs.into_iter().enumerate() {
+                let (sem, client, opts, done, progress, cancel) = (sem.clone(), client.clone(), opts.clone(), done.clone(), progress.clone(), cancel.clone());
+                set.spawn(async move {
+                    let _permit = tokio::select! {
+                        p = sem.acquire_owned() => p,
+                        _ = cancel.cancelled() => return None,
+                    };
+                    let r = tokio::select! {
+                        r = run_instance(&ctx, runner.as_ref(), &client, &opts) => r,
+                        _ = cancel.cancelled() => return None,
+                    };
+                    let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+                    progress(&r, n, total);
+                    Some((i, r))
+                });
+            }
+            let mut out: Vec<(usize, InstanceReport)> = Vec::new();
+            while let Some(r) = set.join_next().await {
+                if let Ok(Some(x)) = r {
+                    out.push(x);
+                }
+            }
+            out.sort_by_key(|(i, _)| *i);
+            out.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
+        };
+        let mut reports = match tokio::runtime::Handle::try_current() {
+            Ok(h) => h.block_on(fut),
+            Err(_) => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_all()
+                .build()
+                .map_err(|e| Error::io("async runtime", e))?
+                .block_on(fut),
+        };
+        let findings = if reports.len() > 1 { fleet::aggregate(&mut reports) } else { Vec::new() };
+        for r in &reports {
+            self.record_check(r)?;
+        }
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled);
+        }
+        Ok(FleetReport { started_at: started, instances: reports, fleet_checks: findings, total_ms: t0.elapsed().as_millis() as u64 })
+    }
+
+    /// The full stored report of run `id` of `instance`.
+    pub fn check_report(&self, instance: &str, id: i64) -> Result<InstanceReport> {
+        let inst = self.instance(instance)?;
+        match self.store().check_report(id)? {
+            Some(r) if r.instance == inst.name => Ok(r),
+            _ => Err(Error::NotFound { kind: "check run", name: format!("{instance}#{id}") }),
+        }
+    }
+
+    /// The newest run of every instance that has one (the Fleet table's "Last check").
+    pub fn last_checks(&self) -> Result<Vec<CheckRun>> {
+        self.store().tx(|tx| {
+            let mut stmt = tx.prepare(
+                "SELECT c.id, i.name, c.started_at, c.status, c.first_failing_domain, c.total_ms, c.host_ms, c.api_ms, c.errors_429_1h \
+                 FROM check_runs c JOIN instances i ON i.id = c.instance_id \
+                 WHERE c.id = (SELECT c2.id FROM check_runs c2 WHERE c2.instance_id = c.instance_id ORDER BY c2.started_at DESC, c2.id DESC LIMIT 1) \
+                 ORDER BY i.name",
+            )?;
+            let rows = stmt.query_map(params![], |r| {
+                let status: String = r.get(3)?;
+                let ffd: Option<String> = r.get(4)?;
+                Ok(CheckRun {
+                    id: r.get(0)?,
+                    instance: r.get(1)?,
+                    started_at: crate::store::parse_ts(&r.get::<_, String>(2)?)?,
+                    status: match status.as_str() {
+                        "pass" => Status::Pass,
+                        "warn" => Status::Warn,
+                        "fail" => Status::Fail,
+                        _ => Status::Skip,
+                    },
+                    first_failing_domain: ffd.as_deref().and_then(Domain::parse),
+                    total_ms: r.get::<_, i64>(5)? as u64,
+                    host_ms: r.get::<_, i64>(6)? as u64,
+                    api_ms: r.get::<_, i64>(7)? as u64,
+                    errors_429_1h: r.get(8)?,
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+}
