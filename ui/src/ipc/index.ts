@@ -5,6 +5,10 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { AuditEvent } from "./bindings/AuditEvent";
+import type { CheckRequest } from "./bindings/CheckRequest";
+import type { CheckRun } from "./bindings/CheckRun";
+import type { FleetReport } from "./bindings/FleetReport";
+import type { InstanceReport } from "./bindings/InstanceReport";
 import type { ErrorPayload } from "./bindings/ErrorPayload";
 import type { Instance } from "./bindings/Instance";
 import type { InstanceDetail } from "./bindings/InstanceDetail";
@@ -24,6 +28,16 @@ import type { SshIdentity } from "./bindings/SshIdentity";
 
 export type * from "./bindings/AppInfo";
 export type * from "./bindings/AuditEvent";
+export type * from "./bindings/CheckRequest";
+export type * from "./bindings/CheckResult";
+export type * from "./bindings/CheckRun";
+export type * from "./bindings/Domain";
+export type * from "./bindings/DomainSummary";
+export type * from "./bindings/Evidence";
+export type * from "./bindings/FleetFinding";
+export type * from "./bindings/FleetReport";
+export type * from "./bindings/InstanceReport";
+export type * from "./bindings/Status";
 export type * from "./bindings/ErrorPayload";
 export type * from "./bindings/Instance";
 export type * from "./bindings/InstanceDetail";
@@ -121,3 +135,13 @@ function runOperation<T>(cmd: string, args: Record<string, unknown>, onProgress:
 }
 
 export const selfCheck = (onProgress: (p: Progress) => void) => runOperation<SelfCheck>("self_check", {}, onProgress);
+
+/**
+ * The troubleshooting checklist of one instance (`name`) or, with `name` null, of every
+ * non-draft instance. One `step` event per finished instance; every run lands in the history.
+ */
+export const runChecks = (name: string | null, request: CheckRequest | null, onProgress: (p: Progress) => void) =>
+  runOperation<FleetReport>("run_checks", { name, request }, onProgress);
+export const checkHistory = (name: string, limit?: number) => call<CheckRun[]>("check_history", { name, limit: limit ?? null });
+export const checkReport = (name: string, id: number) => call<InstanceReport>("check_report", { name, id });
+export const lastChecks = () => call<CheckRun[]>("last_checks");

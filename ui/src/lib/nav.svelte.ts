@@ -4,6 +4,7 @@ import { savePref } from "../ipc/prefs";
 export type View =
   | { name: "fleet" }
   | { name: "instance"; instance: string }
+  | { name: "check"; instance?: string; run?: boolean }
   | { name: "instance-form"; instance?: string }
   | { name: "add-key"; instance?: string }
   | { name: "keys" }
