@@ -27,6 +27,11 @@ const COMMANDS: &[&str] = &[
     "check_history",
     "check_report",
     "last_checks",
+    "probe_host_key",
+    "trust_host_key",
+    "deploy_plan",
+    "deploy_apply",
+    "deployments",
     "cancel_operation",
     "ui_mark",
 ];

@@ -18,7 +18,7 @@ use tauri::State;
 
 use crate::ops::{Operations, Progress};
 use crate::state::CoreState;
-use crate::types::{AppInfo, CheckRequest};
+use crate::types::{AppInfo, CheckRequest, DeployResult, HostKeyProbe};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -189,6 +189,75 @@ pub async fn check_report(state: State<'_, CoreState>, name: String, id: i64) ->
 #[tauri::command(rename_all = "snake_case")]
 pub async fn last_checks(state: State<'_, CoreState>) -> Reply<Vec<CheckRun>> {
     blocking(&state, |c| c.last_checks()).await
+}
+
+/// The host key an instance presents now, next to the pinned one. Nothing is authenticated.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn probe_host_key(state: State<'_, CoreState>, name: String) -> Reply<HostKeyProbe> {
+    blocking(&state, move |c| c.probe_host(&name).map(|(presented, pinned)| HostKeyProbe { matches: pinned.as_deref() == Some(presented.as_str()), instance: name, presented, pinned })).await
+}
+
+/// Pins the host key the user confirmed; refused with `host_key_mismatch` (both fingerprints in
+/// the message) when the host now presents another one.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn trust_host_key(state: State<'_, CoreState>, name: String, fingerprint: String) -> Reply<Instance> {
+    blocking(&state, move |c| c.confirm_host_key(&name, &fingerprint)).await
+}
+
+const DEPLOY_STAGES: [&str; 7] = ["connecting", "planning", "writing", "restarting", "verifying", "rolling-back", "done"];
+
+/// Progress events for a deploy: one `step` per stage the host enters.
+fn deploy_progress(channel: &Channel<Progress>) -> clawkeep_core::deploy::ProgressFn {
+    let _ = channel.send(Progress::Started { operation: "deploy".into(), steps: DEPLOY_STAGES.len() as u32 });
+    let channel = channel.clone();
+    Arc::new(move |_instance: &str, stage: clawkeep_core::deploy::Stage| {
+        let label = serde_json::to_value(stage).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let step = DEPLOY_STAGES.iter().position(|s| *s == label).map(|i| i as u32 + 1).unwrap_or(0);
+        let _ = channel.send(Progress::Step { step, label });
+    })
+}
+
+async fn deploy(state: &CoreState, op: crate::ops::OpGuard, on_progress: Channel<Progress>, name: String, key: Option<String>, req: clawkeep_core::deploy_drive::DeployRequest) -> Reply<DeployResult> {
+    let (progress, token) = (deploy_progress(&on_progress), op.token());
+    let result = blocking(state, move |c| c.run_deploy(&name, key.as_deref(), &req, progress, &token)).await.map(DeployResult::from);
+    let _ = on_progress.send(match &result {
+        Ok(r) if r.outcome == "cancelled" => Progress::Cancelled,
+        _ => Progress::Finished,
+    });
+    drop(op);
+    result
+}
+
+/// Connects (pinned host key) and reads the host's state: the plan, nothing written, not recorded.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn deploy_plan(state: State<'_, CoreState>, ops: State<'_, Arc<Operations>>, op_id: String, on_progress: Channel<Progress>, name: String, key: Option<String>) -> Reply<DeployResult> {
+    let op = ops.start(&op_id)?;
+    deploy(&state, op, on_progress, name, key, Default::default()).await
+}
+
+/// Applies the previewed plan (`plan_digest` from `deploy_plan`; a changed plan is refused):
+/// write, restart, verify, roll back on failure. Cancelling before the write changes nothing.
+#[tauri::command(rename_all = "snake_case")]
+#[allow(clippy::too_many_arguments)]
+pub async fn deploy_apply(
+    state: State<'_, CoreState>,
+    ops: State<'_, Arc<Operations>>,
+    op_id: String,
+    on_progress: Channel<Progress>,
+    name: String,
+    key: Option<String>,
+    plan_digest: String,
+    remove_stale: bool,
+) -> Reply<DeployResult> {
+    let op = ops.start(&op_id)?;
+    let req = clawkeep_core::deploy_drive::DeployRequest { apply: true, expected_plan: Some(plan_digest), remove_stale };
+    deploy(&state, op, on_progress, name, key, req).await
+}
+
+/// Recorded deployments, newest first (all instances when `name` is null).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn deployments(state: State<'_, CoreState>, name: Option<String>, limit: Option<u32>) -> Reply<Vec<clawkeep_core::Deployment>> {
+    blocking(&state, move |c| c.deployments(name.as_deref(), limit.unwrap_or(20).min(500))).await
 }
 
 /// Asks a running long operation to stop; `false` when no operation has that id.

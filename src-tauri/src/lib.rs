@@ -75,6 +75,11 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::check_history,
         commands::check_report,
         commands::last_checks,
+        commands::probe_host_key,
+        commands::trust_host_key,
+        commands::deploy_plan,
+        commands::deploy_apply,
+        commands::deployments,
         commands::cancel_operation,
         commands::ui_mark,
     ])

@@ -33,3 +33,114 @@ impl From<CheckRequest> for clawkeep_core::checklist::CheckOptions {
         clawkeep_core::checklist::CheckOptions { billing_probe: r.billing_probe, domains: r.domains, skip_host: r.skip_host, skip_api: r.skip_api }
     }
 }
+
+/// The host key an instance presents, next to the pinned one (host trust dialog).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct HostKeyProbe {
+    pub instance: String,
+    /// `SHA256:…` as the host presented it now.
+    pub presented: String,
+    pub pinned: Option<String>,
+    /// The presented key is the pinned one.
+    pub matches: bool,
+}
+
+/// One step of a deploy plan (a path or a command, never a secret).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct DeployPlanStep {
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+/// A credential on the host that would beat the new key.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct DeployStale {
+    pub kind: String,
+    pub agent: Option<String>,
+    pub location: String,
+    pub remedy: String,
+    pub removable: bool,
+}
+
+/// What a deploy will do on the host (the core's `DeployPlan`; hints only, diff redacted).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct DeployPlanView {
+    pub instance: String,
+    pub address: String,
+    pub host_key: String,
+    pub method: clawkeep_core::InjectionMethod,
+    pub key_name: String,
+    pub key_hint: String,
+    pub state_dir: String,
+    pub gateway_port: u16,
+    pub gateway_port_source: String,
+    pub steps: Vec<DeployPlanStep>,
+    pub diff: Vec<String>,
+    pub stale: Vec<DeployStale>,
+    pub warnings: Vec<String>,
+    pub blockers: Vec<String>,
+    pub unchanged: bool,
+    /// Pass back to `deploy_apply`: a plan that changed since the preview is refused.
+    pub digest: String,
+}
+
+impl From<&clawkeep_core::deploy::DeployPlan> for DeployPlanView {
+    fn from(p: &clawkeep_core::deploy::DeployPlan) -> Self {
+        DeployPlanView {
+            instance: p.instance.clone(),
+            address: p.address.clone(),
+            host_key: p.host_key.clone(),
+            method: p.method,
+            key_name: p.key_name.clone(),
+            key_hint: p.key_hint.clone(),
+            state_dir: p.state_dir.clone(),
+            gateway_port: p.gateway_port,
+            gateway_port_source: p.gateway_port_source.clone(),
+            steps: p.steps.iter().map(|s| DeployPlanStep { action: s.action.clone(), target: s.target.clone(), detail: s.detail.clone() }).collect(),
+            diff: p.diff.clone(),
+            stale: p.stale.iter().map(|s| DeployStale { kind: s.kind.clone(), agent: s.agent.clone(), location: s.location.clone(), remedy: s.remedy.clone(), removable: s.removable }).collect(),
+            warnings: p.warnings.clone(),
+            blockers: p.blockers.clone(),
+            unchanged: p.unchanged,
+            digest: clawkeep_core::deploy_drive::plan_digest(p),
+        }
+    }
+}
+
+/// How a deploy ended (the core's `DeployReport`): `outcome` is planned | succeeded | failed |
+/// rolled-back | rollback-failed | cancelled | refused.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct DeployResult {
+    pub instance: String,
+    pub address: String,
+    pub key_name: String,
+    pub key_hint: String,
+    pub key_fingerprint: String,
+    pub outcome: String,
+    pub error: Option<clawkeep_core::ErrorPayload>,
+    pub rollback: Option<String>,
+    pub steps: Vec<String>,
+    pub stale_removed: Vec<String>,
+    pub plan: Option<DeployPlanView>,
+    pub duration_ms: u64,
+}
+
+impl From<clawkeep_core::deploy::DeployReport> for DeployResult {
+    fn from(r: clawkeep_core::deploy::DeployReport) -> Self {
+        DeployResult {
+            plan: r.plan.as_ref().map(DeployPlanView::from),
+            instance: r.instance,
+            address: r.address,
+            key_name: r.key_name,
+            key_hint: r.key_hint,
+            key_fingerprint: r.key_fingerprint,
+            outcome: r.outcome.as_str().into(),
+            error: r.error,
+            rollback: r.rollback,
+            steps: r.steps,
+            stale_removed: r.stale_removed,
+            duration_ms: r.duration_ms,
+        }
+    }
+}

@@ -18,7 +18,7 @@ fn generate(out: &Path) {
         Instance, InstanceSpec, InstancePatch, InstanceRow, InstanceDetail, InstanceFilter, InstanceRemoved,
         Key, KeySpec, KeyAdded, KeyBrief, AuditEvent, Settings, SshIdentity, SelfCheck, ErrorPayload,
         keyfmt::KeyRules, keyfmt::KeyKindRule,
-        clawkeep_desktop::types::AppInfo, clawkeep_desktop::types::CheckRequest, clawkeep_desktop::ops::Progress,
+        clawkeep_desktop::types::AppInfo, clawkeep_desktop::types::CheckRequest, clawkeep_desktop::types::HostKeyProbe, clawkeep_desktop::types::DeployResult, Deployment, clawkeep_desktop::ops::Progress,
         checklist::FleetReport, checklist::CheckRun, checklist::InstanceReport,
     );
 }

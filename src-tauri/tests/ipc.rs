@@ -353,3 +353,34 @@ fn a_cancelled_check_fails_with_cancelled() {
     let e = core.run_checks(&["acme-prod".into()], &Default::default(), 4, &token, Arc::new(|_, _, _| {})).unwrap_err();
     assert_eq!(e.code(), "cancelled");
 }
+
+/// Host trust and deploy against a host that refuses connections (loopback port 1): errors
+/// carry their codes, a deploy that cannot reach its host comes back as a report (refused or
+/// failed, recorded in the history) and never carries the key.
+#[test]
+fn host_trust_and_deploy_report_and_record() {
+    let h = harness();
+    h.ok("add_instance", json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" } }));
+    assert_eq!(h.err("probe_host_key", json!({ "name": "nope" })), "not_found");
+    assert_eq!(h.err("probe_host_key", json!({ "name": "acme-prod" })), "ssh_connect");
+    assert_eq!(h.err("trust_host_key", json!({ "name": "acme-prod", "fingerprint": "SHA256:x" })), "ssh_connect");
+
+    assert_eq!(h.err("deploy_plan", json!({ "op_id": "d0", "on_progress": "__CHANNEL__:30", "name": "acme-prod" })), "invalid_state");
+    assert_eq!(h.err("deploy_plan", json!({ "op_id": "d0", "on_progress": "__CHANNEL__:30", "name": "nope" })), "not_found");
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    let key = fake_key(21);
+    h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": key }));
+    assert_eq!(h.ok("deployments", json!({ "name": "acme-prod" })), json!([]));
+
+    let r = h.ok("deploy_plan", json!({ "op_id": "d1", "on_progress": "__CHANNEL__:31", "name": "acme-prod" }));
+    assert!(!r.to_string().contains(&key[20..60]), "the deploy report leaks the key");
+    assert!(["refused", "failed"].contains(&r["outcome"].as_str().unwrap()), "{r}");
+    assert!(["host_key_unknown", "ssh_connect"].contains(&r["error"]["code"].as_str().unwrap()), "{r}");
+    assert_eq!(r["key_hint"], json!(format!("{}...{}", &key[..16], &key[key.len() - 4..])));
+
+    let r = h.ok("deploy_apply", json!({ "op_id": "d2", "on_progress": "__CHANNEL__:32", "name": "acme-prod", "plan_digest": "0", "remove_stale": false }));
+    assert!(["refused", "failed"].contains(&r["outcome"].as_str().unwrap()), "{r}");
+    let hist = h.ok("deployments", json!({ "name": "acme-prod" }));
+    assert!(!hist.as_array().unwrap().is_empty());
+    assert!(!hist.to_string().contains(&key[20..60]));
+}

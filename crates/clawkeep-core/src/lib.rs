@@ -9,6 +9,7 @@ pub mod app;
 pub mod checklist;
 pub mod bundle;
 pub mod deploy;
+pub mod deploy_drive;
 pub mod domain;
 pub mod error;
 pub mod keyfmt;

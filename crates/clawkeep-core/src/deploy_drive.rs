@@ -1,0 +1,120 @@
+//! One deploy end to end for front ends that show the plan and ask before applying in two
+//! separate calls (the desktop app): [`Clawkeep::run_deploy`] loads the job, connects with the
+//! pinned host key, plans, and either stops there (preview) or applies — but only when the
+//! fresh plan is the one the user saw ([`plan_digest`]), so what is confirmed is what runs.
+//! Finished runs are recorded with [`Clawkeep::record_deployment`].
+
+use std::time::Instant;
+
+use sha2::{Digest, Sha256};
+
+use crate::deploy::{CancellationToken, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
+use crate::error::{Error, Result};
+use crate::Clawkeep;
+
+/// A stable digest of what a plan will do (steps, diff, stale credentials, blockers, key).
+pub fn plan_digest(p: &DeployPlan) -> String {
+    let v = serde_json::json!({
+        "instance": p.instance, "host_key": p.host_key, "key": p.key_name, "hint": p.key_hint,
+        "steps": p.steps, "diff": p.diff, "stale": p.stale, "blockers": p.blockers, "unchanged": p.unchanged,
+    });
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
+}
+
+/// What to do in [`Clawkeep::run_deploy`].
+#[derive(Debug, Clone, Default)]
+pub struct DeployRequest {
+    /// `false`: plan only (nothing written, not recorded).
+    pub apply: bool,
+    /// With `apply`: the [`plan_digest`] of the previewed plan; a different fresh plan is refused.
+    pub expected_plan: Option<String>,
+    /// The user consented to removing the stale credentials the plan lists.
+    pub remove_stale: bool,
+}
+
+fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
+    Ok(match tokio::runtime::Handle::try_current() {
+        Ok(h) => h.block_on(f),
+        Err(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::io("async runtime", e))?.block_on(f),
+    })
+}
+
+impl Clawkeep {
+    /// Plans (and with `req.apply`, applies) a deploy of `key` (default: the active key) to
+    /// `instance`; blocking. Errors before a report exists (unknown instance, no key, keychain)
+    /// are `Err`; everything after (refused host key, failures, rollbacks) is in the report.
+    pub fn run_deploy(&self, instance: &str, key: Option<&str>, req: &DeployRequest, progress: ProgressFn, cancel: &CancellationToken) -> Result<DeployReport> {
+        let job = self.prepare_deploy(instance, key)?;
+        let auth = self.ssh_auth(None)?;
+        let opts = DeployOptions { remove_stale: req.remove_stale, ..Default::default() };
+        let name = job.instance.name.clone();
+        let report = block_on(async {
+            let t0 = Instant::now();
+            progress(&name, Stage::Connecting);
+            let opened = tokio::select! {
+                s = DeploySession::open(&job, &auth, &opts) => s,
+                _ = cancel.cancelled() => Err(Error::Cancelled),
+            };
+            let mut session = match opened {
+                Ok(s) => s,
+                Err(e) => {
+                    let mut r = DeployReport::refused(&job, &e);
+                    if !matches!(e, Error::HostKeyUnknown { .. } | Error::HostKeyMismatch { .. } | Error::Cancelled) {
+                        r.outcome = Outcome::Failed;
+                    }
+                    r.duration_ms = t0.elapsed().as_millis() as u64;
+                    return r;
+                }
+            };
+            progress(&name, Stage::Planning);
+            let plan = match session.plan().await {
+                Ok(p) => p,
+                Err(e) => {
+                    session.close().await;
+                    let mut r = DeployReport::refused(&job, &e);
+                    r.outcome = Outcome::Failed;
+                    return r;
+                }
+            };
+            let stale_plan = req.expected_plan.as_deref().is_some_and(|d| d != plan_digest(&plan));
+            if !req.apply || !plan.blockers.is_empty() || stale_plan {
+                session.close().await;
+                let mut r = DeployReport::refused(&job, &Error::Cancelled);
+                r.outcome = if !plan.blockers.is_empty() || (req.apply && stale_plan) { Outcome::Refused } else { Outcome::Planned };
+                r.error = if !plan.blockers.is_empty() {
+                    Some(Error::InvalidState(plan.blockers.join("; ")).to_payload())
+                } else if req.apply && stale_plan {
+                    Some(Error::InvalidState("the host changed since the plan was shown; review the new plan and confirm again".into()).to_payload())
+                } else {
+                    None
+                };
+                r.plan = Some(plan);
+                r.duration_ms = t0.elapsed().as_millis() as u64;
+                return r;
+            }
+            session.consent_to_stale_removal(req.remove_stale);
+            let r = session.apply(plan, &progress, cancel).await;
+            session.close().await;
+            progress(&name, Stage::Done);
+            r
+        })?;
+        if report.outcome != Outcome::Planned {
+            self.record_deployment(&job, &report)?;
+        }
+        Ok(report)
+    }
+
+    /// The host key `instance` presents now, next to the pinned one (for the trust dialog).
+    pub fn probe_host(&self, instance: &str) -> Result<(String, Option<String>)> {
+        let target = self.ssh_target(instance)?;
+        let presented = block_on(crate::ssh::probe_host_key(&target, &crate::ssh::SshAuth::Agent, &crate::ssh::SshOptions::default()))??;
+        Ok((presented, target.pinned))
+    }
+
+    /// Pins the host key after the user confirmed `confirmed`: probes again and refuses
+    /// (`host_key_mismatch`, both fingerprints) when the host now presents another key.
+    pub fn confirm_host_key(&self, instance: &str, confirmed: &str) -> Result<crate::Instance> {
+        let (presented, _) = self.probe_host(instance)?;
+        self.trust_host(instance, &presented, Some(confirmed))
+    }
+}
