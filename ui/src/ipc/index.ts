@@ -5,6 +5,9 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { AuditEvent } from "./bindings/AuditEvent";
+import type { DeployResult } from "./bindings/DeployResult";
+import type { Deployment } from "./bindings/Deployment";
+import type { HostKeyProbe } from "./bindings/HostKeyProbe";
 import type { CheckRequest } from "./bindings/CheckRequest";
 import type { CheckRun } from "./bindings/CheckRun";
 import type { FleetReport } from "./bindings/FleetReport";
@@ -28,6 +31,12 @@ import type { SshIdentity } from "./bindings/SshIdentity";
 
 export type * from "./bindings/AppInfo";
 export type * from "./bindings/AuditEvent";
+export type * from "./bindings/DeployPlanStep";
+export type * from "./bindings/DeployPlanView";
+export type * from "./bindings/DeployResult";
+export type * from "./bindings/DeployStale";
+export type * from "./bindings/Deployment";
+export type * from "./bindings/HostKeyProbe";
 export type * from "./bindings/CheckRequest";
 export type * from "./bindings/CheckResult";
 export type * from "./bindings/CheckRun";
@@ -145,3 +154,15 @@ export const runChecks = (name: string | null, request: CheckRequest | null, onP
 export const checkHistory = (name: string, limit?: number) => call<CheckRun[]>("check_history", { name, limit: limit ?? null });
 export const checkReport = (name: string, id: number) => call<InstanceReport>("check_report", { name, id });
 export const lastChecks = () => call<CheckRun[]>("last_checks");
+
+/** The host key the instance presents now, next to the pinned one. */
+export const probeHostKey = (name: string) => call<HostKeyProbe>("probe_host_key", { name });
+/** Pins the fingerprint the user confirmed; rejects with `host_key_mismatch` if the host now presents another. */
+export const trustHostKey = (name: string, fingerprint: string) => call<Instance>("trust_host_key", { name, fingerprint });
+/** Connects and plans a deploy of `key` (default: the active key); nothing is written. */
+export const deployPlan = (name: string, key: string | null, onProgress: (p: Progress) => void) =>
+  runOperation<DeployResult>("deploy_plan", { name, key }, onProgress);
+/** Applies the previewed plan (by its digest): write, restart, verify, roll back on failure. */
+export const deployApply = (name: string, key: string | null, planDigest: string, removeStale: boolean, onProgress: (p: Progress) => void) =>
+  runOperation<DeployResult>("deploy_apply", { name, key, plan_digest: planDigest, remove_stale: removeStale }, onProgress);
+export const deployments = (name: string | null, limit?: number) => call<Deployment[]>("deployments", { name, limit: limit ?? null });

@@ -5,6 +5,7 @@ export type View =
   | { name: "fleet" }
   | { name: "instance"; instance: string }
   | { name: "check"; instance?: string; run?: boolean }
+  | { name: "deploy"; instance: string }
   | { name: "instance-form"; instance?: string }
   | { name: "add-key"; instance?: string }
   | { name: "keys" }
