@@ -32,6 +32,12 @@ const COMMANDS: &[&str] = &[
     "deploy_plan",
     "deploy_apply",
     "deployments",
+    "rotation_plan",
+    "open_rotations",
+    "rotation",
+    "rotation_start",
+    "rotation_step",
+    "rotation_rollback",
     "cancel_operation",
     "ui_mark",
 ];

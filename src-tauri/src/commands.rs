@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use clawkeep_core::checklist::{drive, CheckRun, FleetReport, InstanceReport};
 use clawkeep_core::keyfmt::KeyRules;
+use clawkeep_core::rotation::{Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
     AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow,
     InstanceSpec, Key, KeyAdded, KeySpec, Secret, SelfCheck, Settings, SshIdentity,
@@ -258,6 +259,43 @@ pub async fn deploy_apply(
 #[tauri::command(rename_all = "snake_case")]
 pub async fn deployments(state: State<'_, CoreState>, name: Option<String>, limit: Option<u32>) -> Reply<Vec<clawkeep_core::Deployment>> {
     blocking(&state, move |c| c.deployments(name.as_deref(), limit.unwrap_or(20).min(500))).await
+}
+
+/// The offline rotation plan (overdue / due soon / upcoming, grouped by owner).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rotation_plan(state: State<'_, CoreState>) -> Reply<RotationPlan> {
+    blocking(&state, |c| c.rotation_plan(None)).await
+}
+
+/// Guided rotations in progress.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn open_rotations(state: State<'_, CoreState>) -> Reply<Vec<Rotation>> {
+    blocking(&state, |c| c.open_rotations()).await
+}
+
+/// The latest rotation of an instance (open or finished).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rotation(state: State<'_, CoreState>, name: String) -> Reply<Rotation> {
+    blocking(&state, move |c| c.rotation(&name)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rotation_start(state: State<'_, CoreState>, name: String, options: Option<RotationOptions>) -> Reply<Rotation> {
+    blocking(&state, move |c| c.rotation_start(&name, options.unwrap_or_default())).await
+}
+
+/// Runs the rotation's next step. The second command that receives a secret: at the `paste`
+/// step the new key's value is wrapped in [`Secret`] first; only its hint comes back.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rotation_step(state: State<'_, CoreState>, name: String, value: Option<String>, confirm: bool, remove_stale: bool) -> Reply<StepReport> {
+    let secret = value.map(Secret::new);
+    blocking(&state, move |c| c.rotation_step(&name, StepInput { secret, confirm }, c.rotation_deployer(&name, remove_stale)?.as_ref())).await
+}
+
+/// Undoes an open rotation (before the archive).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rotation_rollback(state: State<'_, CoreState>, name: String, confirm: bool) -> Reply<StepReport> {
+    blocking(&state, move |c| c.rotation_rollback(&name, confirm, c.rotation_deployer(&name, false)?.as_ref())).await
 }
 
 /// Asks a running long operation to stop; `false` when no operation has that id.

