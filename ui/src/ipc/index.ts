@@ -5,6 +5,10 @@
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";
 import type { AuditEvent } from "./bindings/AuditEvent";
+import type { Rotation } from "./bindings/Rotation";
+import type { RotationOptions } from "./bindings/RotationOptions";
+import type { RotationPlan } from "./bindings/RotationPlan";
+import type { StepReport } from "./bindings/StepReport";
 import type { DeployResult } from "./bindings/DeployResult";
 import type { Deployment } from "./bindings/Deployment";
 import type { HostKeyProbe } from "./bindings/HostKeyProbe";
@@ -31,6 +35,16 @@ import type { SshIdentity } from "./bindings/SshIdentity";
 
 export type * from "./bindings/AppInfo";
 export type * from "./bindings/AuditEvent";
+export type * from "./bindings/BlastRadius";
+export type * from "./bindings/DueStatus";
+export type * from "./bindings/OwnerPlan";
+export type * from "./bindings/PlanItem";
+export type * from "./bindings/Rotation";
+export type * from "./bindings/RotationOptions";
+export type * from "./bindings/RotationPlan";
+export type * from "./bindings/RotationStep";
+export type * from "./bindings/StepEvent";
+export type * from "./bindings/StepReport";
 export type * from "./bindings/DeployPlanStep";
 export type * from "./bindings/DeployPlanView";
 export type * from "./bindings/DeployResult";
@@ -166,3 +180,15 @@ export const deployPlan = (name: string, key: string | null, onProgress: (p: Pro
 export const deployApply = (name: string, key: string | null, planDigest: string, removeStale: boolean, onProgress: (p: Progress) => void) =>
   runOperation<DeployResult>("deploy_apply", { name, key, plan_digest: planDigest, remove_stale: removeStale }, onProgress);
 export const deployments = (name: string | null, limit?: number) => call<Deployment[]>("deployments", { name, limit: limit ?? null });
+
+export const rotationPlan = () => call<RotationPlan>("rotation_plan");
+export const openRotations = () => call<Rotation[]>("open_rotations");
+export const rotation = (name: string) => call<Rotation>("rotation", { name });
+export const rotationStart = (name: string, options: RotationOptions) => call<Rotation>("rotation_start", { name, options });
+/**
+ * Runs the rotation's next step. At the paste step `value` is the new key, sent to the core
+ * once; the reply holds only its hint. Callers clear their field right after.
+ */
+export const rotationStep = (name: string, opts: { value?: string; confirm?: boolean; removeStale?: boolean } = {}) =>
+  call<StepReport>("rotation_step", { name, value: opts.value ?? null, confirm: opts.confirm ?? false, remove_stale: opts.removeStale ?? false });
+export const rotationRollback = (name: string, confirm: boolean) => call<StepReport>("rotation_rollback", { name, confirm });

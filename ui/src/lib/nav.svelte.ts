@@ -6,13 +6,15 @@ export type View =
   | { name: "instance"; instance: string }
   | { name: "check"; instance?: string; run?: boolean }
   | { name: "deploy"; instance: string }
+  | { name: "rotation" }
+  | { name: "rotate"; instance: string }
   | { name: "instance-form"; instance?: string }
   | { name: "add-key"; instance?: string }
   | { name: "keys" }
   | { name: "audit"; subject?: string }
   | { name: "settings" };
 
-export const TOP_LEVEL = ["fleet", "keys", "audit", "settings"] as const;
+export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings"] as const;
 
 export const nav = $state<{ view: View }>({ view: { name: "fleet" } });
 
