@@ -72,6 +72,8 @@ up)
     keyid=$(awk -F'\t' -v k="key-$i" '$1==k {print $2}' "$D/keys.tsv")
     "$ck" instance add "$inst" --host "$addr" --port "$port" --user "$user" --owner demo --env prod \
       --workload "$name" --restart-cmd '~/.local/bin/openclaw-gateway-restart' >/dev/null
+    # pin the host key (the checklist and deploy refuse unpinned hosts); the world knows it
+    "$ck" host trust "$inst" --fingerprint "$fp" >/dev/null
     printf '%s' "$key" | "$ck" key add "openclaw-demo-prod-$name" --instance "$inst" --stdin --key-id "$keyid" >/dev/null
     printf 'ANTHROPIC_API_KEY=%s\n' "$key" | ssh -F "$wd/client/ssh_config" "$name" \
       'umask 077; cat > ~/.openclaw/.env.new && mv -f ~/.openclaw/.env.new ~/.openclaw/.env && ~/.local/bin/openclaw-gateway-restart >/dev/null'

@@ -1,4 +1,4 @@
-//! End-to-end checklist tests: real sshd test hosts (one SSH session per host, the facts
+//! End-to-end checklist tests: real sshd test hosts (one pinned russh session per host, the facts
 //! script on stdin), the fake Anthropic API over real HTTP on 127.0.0.1, and the real Secret
 //! Service (a unique keychain service and a temp data dir per test). One test per failure the
 //! fake's presets and the host controls can produce, asserting domain, status and cause code.
@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clawkeep_core::anthropic::AnthropicClient;
-use clawkeep_core::checklist::{fleet, run_instance, CheckOptions, Domain, InstanceReport, OpenSshRunner, Status};
+use clawkeep_core::checklist::{fleet, run_instance, CheckOptions, Domain, InstanceReport, SshRunner, Status};
+use clawkeep_core::ssh::{SshAuth, SshOptions};
 use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, OpenOptions, OsKeychain, Secret, ServiceManager};
 use clawkeep_tests::{Host, World, WorldOptions};
 use fake_anthropic::{FakeAnthropic, Preset, ORG_ID, WORKSPACE_PROD_A_ID};
@@ -35,6 +36,11 @@ fn unique() -> String {
 }
 
 fn setup(preset: Preset, hosts: usize) -> Option<E> {
+    setup_with(preset, hosts, true)
+}
+
+/// `pin`: pin each test host's key on its instance (what `clawkeep host trust` does).
+fn setup_with(preset: Preset, hosts: usize, pin: bool) -> Option<E> {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         panic!("run under scripts/with-secret-service.sh (real Secret Service)");
     }
@@ -64,6 +70,9 @@ fn setup(preset: Preset, hosts: usize) -> Option<E> {
             ..Default::default()
         })
         .unwrap();
+        if pin {
+            ck.pin_host_key(&format!("inst-{i}"), h.host_key_fingerprint()).unwrap();
+        }
     }
     Some(E { world, fake, ck, _dir: dir, service })
 }
@@ -98,22 +107,23 @@ impl E {
         assert!(out.success(), "{}", out.stderr_str());
         h.wait_gateway_ready(Duration::from_secs(20)).unwrap();
     }
-    fn runner(&self, i: usize) -> OpenSshRunner {
-        let h = self.host(i);
-        OpenSshRunner {
-            host: h.addr().to_string(),
-            port: h.port(),
-            user: h.user().into(),
-            identity: None,
-            config: Some(self.world.ssh_config().to_string_lossy().into()),
-            timeout: Duration::from_secs(30),
-        }
+    /// The product's runner: the instance's pinned target, the world's client key.
+    fn runner(&self, i: usize) -> SshRunner {
+        self.runner_with(i, self.world.client_key(), Duration::from_secs(5))
+    }
+    fn runner_with(&self, i: usize, key: std::path::PathBuf, connect_timeout: Duration) -> SshRunner {
+        let target = self.ck.ssh_target(&format!("inst-{i}")).unwrap();
+        let auth = Arc::new(SshAuth::KeyFile { path: key, passphrase: None });
+        SshRunner::new(target, auth, SshOptions { connect_timeout, ..Default::default() }, Duration::from_secs(30))
     }
     fn check_with(&self, i: usize, opts: CheckOptions) -> InstanceReport {
+        self.check_runner(i, &self.runner(i), opts)
+    }
+    fn check_runner(&self, i: usize, runner: &SshRunner, opts: CheckOptions) -> InstanceReport {
         let ctx = self.ck.check_context(&format!("inst-{i}")).unwrap();
         let client = AnthropicClient::new(&self.fake.base_url()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let r = rt.block_on(run_instance(&ctx, &self.runner(i), &client, &opts));
+        let r = rt.block_on(run_instance(&ctx, runner, &client, &opts));
         self.no_leak(&r);
         self.ck.record_check(&r).unwrap();
         r
@@ -438,12 +448,170 @@ fn unreadable_hosts_give_could_not_read() {
     let r = e.check(0);
     assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass, "{:#?}", r.checks);
     e.host(0).set_shell_mode(clawkeep_tests::ShellMode::Normal).unwrap();
-    // sshd down: could not read, API checks still run
+    // sshd down (connection refused): its own cause and fix, API checks still run
     e.host(0).stop().unwrap();
     let r = e.check(0);
-    expect(&r, "credential.host", Domain::Credential, Status::Fail, "host_unreadable");
+    expect(&r, "credential.host", Domain::Credential, Status::Fail, "host_unreachable");
+    let c = r.check("credential.host").unwrap();
+    assert_eq!(c.evidence[0].label, "ssh_connect", "{c:#?}");
+    assert!(c.evidence[0].value.contains("cannot connect to instance 'inst-0'"), "{c:#?}");
+    assert!(c.fix.as_deref().unwrap().contains("clawkeep instance edit inst-0"), "{c:#?}");
     assert_eq!(r.check("account.auth").unwrap().status, Status::Pass);
     e.host(0).start().unwrap();
+    // a key the host does not accept: the login is refused, with the identity fix
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other_ed25519");
+    let st = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-f"]).arg(&other).status().unwrap();
+    assert!(st.success());
+    let r = e.check_runner(0, &e.runner_with(0, other, Duration::from_secs(5)), CheckOptions::default());
+    expect(&r, "credential.host", Domain::Credential, Status::Fail, "ssh_auth_refused");
+    let c = r.check("credential.host").unwrap();
+    assert_eq!(c.evidence[0].label, "ssh_auth", "{c:#?}");
+    assert!(c.evidence[0].value.contains("refused every offered key"), "{c:#?}");
+    assert!(c.fix.as_deref().unwrap().contains("set-ssh-identity"), "{c:#?}");
+    // the link cut: the connect times out (bounded), its own message
+    e.host(0).cut_network().unwrap();
+    let t = std::time::Instant::now();
+    let r = e.check_runner(0, &e.runner_with(0, e.world.client_key(), Duration::from_secs(2)), CheckOptions { skip_api: true, ..Default::default() });
+    e.host(0).restore_network().unwrap();
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    expect(&r, "credential.host", Domain::Credential, Status::Fail, "host_unreachable");
+    let c = r.check("credential.host").unwrap();
+    assert_eq!(c.evidence[0].label, "ssh_timeout", "{c:#?}");
+    assert!(c.evidence[0].value.contains("no answer within 2 s"), "{c:#?}");
     // history records every run
-    assert_eq!(e.ck.check_history("inst-0", 10).unwrap().len(), 2);
+    assert_eq!(e.ck.check_history("inst-0", 10).unwrap().len(), 4);
+}
+
+/// Bytes of the host's sshd log so far (to look only at what a check adds).
+fn log_len(h: &Host) -> usize {
+    std::fs::read(h.sshd_log()).map(|b| b.len()).unwrap_or(0)
+}
+
+fn log_since(h: &Host, from: usize) -> String {
+    let b = std::fs::read(h.sshd_log()).unwrap_or_default();
+    String::from_utf8_lossy(&b[from.min(b.len())..]).into_owned()
+}
+
+#[test]
+fn unpinned_host_is_not_contacted_and_says_trust_first() {
+    let Some(e) = setup_with(Preset::Healthy, 1, false) else { return };
+    let k = e.keychain(0, "instance-a");
+    e.deploy(0, &k);
+    let h = e.host(0);
+    let before = log_len(h);
+    let r = e.check(0);
+    expect(&r, "credential.host", Domain::Credential, Status::Fail, "host_key_untrusted");
+    let c = r.check("credential.host").unwrap();
+    assert!(c.summary.contains("trust it first"), "{c:#?}");
+    assert_eq!(c.evidence[0].label, "host_key_unknown");
+    assert!(c.fix.as_deref().unwrap().contains("clawkeep host trust inst-0"), "{c:#?}");
+    // the API domains still run
+    assert_eq!(r.check("account.auth").unwrap().status, Status::Pass, "{:#?}", r.checks);
+    assert!(r.check("protocol.request-shape").is_some_and(|c| c.status == Status::Pass), "{:#?}", r.checks);
+    // nothing reached the host: no connection at all
+    let log = log_since(h, before);
+    assert!(!log.contains("Connection from") && !log.contains("Accepted"), "{log}");
+    // once trusted, the host part reads
+    e.ck.pin_host_key("inst-0", h.host_key_fingerprint()).unwrap();
+    let r = e.check(0);
+    assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass, "{:#?}", r.checks);
+}
+
+#[test]
+fn replaced_host_key_is_refused_with_both_fingerprints_and_nothing_runs() {
+    let Some(e) = setup(Preset::Healthy, 1) else { return };
+    let k = e.keychain(0, "instance-a");
+    e.deploy(0, &k);
+    let h = e.host(0);
+    // The facts script leaves no trace on the host, so sshd's log (LogLevel VERBOSE) is the
+    // witness: no login, no session means nothing ran.
+    let pinned = h.host_key_fingerprint().to_string();
+    let presented = h.replace_host_key().unwrap();
+    assert_ne!(pinned, presented);
+    let before = log_len(h);
+    let r = e.check(0);
+    let log = log_since(h, before);
+    h.restore_host_key().unwrap();
+    expect(&r, "credential.host", Domain::Credential, Status::Fail, "host_key_mismatch");
+    let c = r.check("credential.host").unwrap();
+    assert!(c.summary.contains("HOST KEY MISMATCH"), "{c:#?}");
+    let text = format!("{} {}", c.evidence[0].value, c.fix.as_deref().unwrap());
+    assert!(text.contains(&pinned) && text.contains(&presented), "both fingerprints named: {c:#?}");
+    assert!(c.fix.as_deref().unwrap().contains(&format!("clawkeep host trust inst-0 --fingerprint {presented}")), "{c:#?}");
+    // refused during the handshake: no authentication, so no session and no script
+    assert!(!log.contains("Accepted publickey") && !log.contains("session opened"), "{log}");
+    // the API domains still run
+    assert_eq!(r.check("account.auth").unwrap().status, Status::Pass);
+    // with the original key back the pin matches again
+    let r = e.check(0);
+    assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass, "{:#?}", r.checks);
+}
+
+/// The `clawkeep` binary (built on demand: `cargo test -p clawkeep-tests` alone does not build it).
+fn clawkeep_bin() -> std::path::PathBuf {
+    if let Ok(p) = std::env::var("CLAWKEEP_BIN") {
+        return p.into();
+    }
+    let exe = std::env::current_exe().unwrap();
+    let d = exe.parent().unwrap().parent().unwrap().to_path_buf();
+    if !d.join("clawkeep").is_file() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let st = std::process::Command::new(cargo).args(["build", "-q", "-p", "clawkeep-cli"]).status().unwrap();
+        assert!(st.success(), "building clawkeep failed");
+    }
+    d.join("clawkeep")
+}
+
+impl E {
+    /// Runs the CLI on this test's data dir and keychain service: (exit code, stdout, stderr).
+    fn cli(&self, args: &[&str]) -> (i32, String, String) {
+        let out = std::process::Command::new(clawkeep_bin())
+            .args(args)
+            .env("CLAWKEEP_HOME", self._dir.path())
+            .env("CLAWKEEP_KEYCHAIN_SERVICE", &self.service)
+            .env_remove("SSH_AUTH_SOCK")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    }
+}
+
+#[test]
+fn cli_check_uses_the_pinned_ssh_layer() {
+    let Some(e) = setup_with(Preset::Healthy, 1, false) else { return };
+    let k = e.keychain(0, "instance-a");
+    e.deploy(0, &k);
+    let h = e.host(0);
+    let key = e.world.client_key();
+    assert_eq!(e.cli(&["settings", "set-base-url", &e.fake.base_url()]).0, 0);
+    assert_eq!(e.cli(&["settings", "set-ssh-identity", "--key-file", &key.to_string_lossy()]).0, 0);
+    // Unpinned: the host part says "trust it first"; nothing reached the host.
+    let before = log_len(h);
+    let (code, out, err) = e.cli(&["--json", "check", "inst-0"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let r: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let host = r["checks"].as_array().unwrap().iter().find(|c| c["id"] == "credential.host").unwrap();
+    assert_eq!(host["cause"], "host_key_untrusted", "{host}");
+    assert!(host["fix"].as_str().unwrap().contains("clawkeep host trust inst-0"), "{host}");
+    assert!(!log_since(h, before).contains("Connection from"));
+    // Trusted: the host part reads over the pinned session.
+    assert_eq!(e.cli(&["host", "trust", "inst-0", "--fingerprint", h.host_key_fingerprint()]).0, 0);
+    let (code, out, err) = e.cli(&["check", "inst-0"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("credential.matches-keychain.main"), "{out}");
+    // Host key replaced: refused, both fingerprints shown, nothing run.
+    let presented = h.replace_host_key().unwrap();
+    let before = log_len(h);
+    let (code, out, err) = e.cli(&["check", "inst-0"]);
+    let log = log_since(h, before);
+    h.restore_host_key().unwrap();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("HOST KEY MISMATCH") && out.contains(h.host_key_fingerprint()) && out.contains(&presented), "{out}");
+    assert!(!log.contains("Accepted publickey"), "{log}");
+    // never a key in what the CLI printed
+    for f in e.fake.fixture_keys() {
+        assert!(!out.contains(&f.key[12..40]) && !err.contains(&f.key[12..40]));
+    }
 }

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use clawkeep_core::anthropic::AnthropicClient;
 use clawkeep_core::checklist::hostfacts::{self, ScriptParams};
-use clawkeep_core::checklist::{fleet, run_instance, CheckOptions, OpenSshRunner, Status};
+use clawkeep_core::checklist::{fleet, run_instance, CheckOptions, SshRunner, Status};
+use clawkeep_core::ssh::{SshAuth, SshOptions};
 use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions, Secret, ServiceManager};
 use clawkeep_tests::{World, WorldOptions};
 use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
@@ -34,12 +35,14 @@ fn bench_check_50_hosts() {
             ..Default::default()
         })
         .unwrap();
+        ck.pin_host_key(&format!("inst-{i}"), h.host_key_fingerprint()).unwrap();
         let k = fake.mint_key(MintKey::api(format!("bench-{i}"), Some(WORKSPACE_PROD_A_ID))).unwrap();
         ck.add_key(KeySpec { name: format!("acme-prod-bot{i}"), instance: Some(format!("inst-{i}")), allow_name: true, ..Default::default() }, Secret::new(k.key.clone())).unwrap();
         h.write_env(&[("ANTHROPIC_API_KEY", &k.key)]).unwrap();
     }
     let client = AnthropicClient::new(&fake.base_url()).unwrap();
     let cfg = world.ssh_config().to_string_lossy().to_string();
+    let auth = Arc::new(SshAuth::KeyFile { path: world.client_key(), passphrase: None });
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
     let mut best = Duration::MAX;
     for round in 0..3 {
@@ -48,8 +51,8 @@ fn bench_check_50_hosts() {
         let mut reports = rt.block_on(async {
             let mut set = tokio::task::JoinSet::new();
             for (i, ctx) in ctxs.into_iter().enumerate() {
-                let h = world.host(i);
-                let runner = OpenSshRunner { host: h.addr().to_string(), port: h.port(), user: h.user().into(), identity: None, config: Some(cfg.clone()), timeout: Duration::from_secs(30) };
+                let target = ck.ssh_target(&format!("inst-{i}")).unwrap();
+                let runner = SshRunner::new(target, auth.clone(), SshOptions::default(), Duration::from_secs(30));
                 let client = client.clone();
                 set.spawn(async move { run_instance(&ctx, &runner, &client, &CheckOptions::default()).await });
             }

@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use clawkeep_core::anthropic::AnthropicClient;
-use clawkeep_core::checklist::{self, fleet, CheckOptions, Domain, FleetReport, InstanceReport, OpenSshRunner, Status};
+use clawkeep_core::checklist::runner::CannedRunner;
+use clawkeep_core::checklist::{self, fleet, CheckOptions, Domain, FleetReport, HostRunner, InstanceReport, RunnerError, SshRunner, Status};
+use clawkeep_core::ssh::{SshAuth, SshOptions};
 use clawkeep_core::{Clawkeep, InstanceFilter};
 
 use crate::output::{self, table};
@@ -80,11 +82,18 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
     let settings = ck.settings()?;
     let client = AnthropicClient::new(&settings.anthropic_base_url).context("Anthropic API client")?;
     let opts = CheckOptions { billing_probe: a.billing_probe, domains: a.domain.clone(), skip_host: a.no_host, skip_api: a.no_api };
+    // The SSH identity (one passphrase prompt at most), only when hosts are checked.
+    let auth: Arc<SshAuth> = Arc::new(if a.no_host { SshAuth::Agent } else { crate::cmd_remote::ssh_auth(ck)? });
+    let ssh_opts = SshOptions { connect_timeout: Duration::from_secs(10), ..Default::default() };
     // Read contexts (store + keychain) up front; the network part runs concurrently.
-    let mut jobs = Vec::new();
+    let mut jobs: Vec<(checklist::CheckContext, Box<dyn HostRunner>)> = Vec::new();
     for n in &names {
         let ctx = ck.check_context(n)?;
-        let runner = OpenSshRunner::for_instance(&ctx.instance, &settings.ssh_identity, checklist::engine::HOST_TIMEOUT);
+        // Pinned host keys only (an unpinned host is refused by the runner with "trust it first").
+        let runner: Box<dyn HostRunner> = match ck.ssh_target(n) {
+            Ok(t) => Box::new(SshRunner::new(t, auth.clone(), ssh_opts.clone(), checklist::engine::HOST_TIMEOUT)),
+            Err(e) => Box::new(CannedRunner(Err(RunnerError::Other(e.to_string())))),
+        };
         jobs.push((ctx, runner));
     }
     let started = ck.now();
@@ -100,7 +109,7 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
             let (sem, client, opts, done) = (sem.clone(), client.clone(), opts.clone(), done.clone());
             set.spawn(async move {
                 let _permit = sem.acquire_owned().await;
-                let r = checklist::run_instance(&ctx, &runner, &client, &opts).await;
+                let r = checklist::run_instance(&ctx, runner.as_ref(), &client, &opts).await;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
                 if progress {
                     eprint!("\r[check] {n}/{total} instances checked");

@@ -18,6 +18,10 @@ pub enum Cause {
     AuthProfileOverridesEnv,
     RestartNeeded,
     HostUnreadable,
+    HostKeyUntrusted,
+    HostKeyMismatch,
+    HostUnreachable,
+    SshAuthRefused,
     // account context
     KeyInvalid,
     KeyInactive,
@@ -73,6 +77,10 @@ impl Cause {
             AuthProfileOverridesEnv => "auth_profile_overrides_env",
             RestartNeeded => "restart_needed",
             HostUnreadable => "host_unreadable",
+            HostKeyUntrusted => "host_key_untrusted",
+            HostKeyMismatch => "host_key_mismatch",
+            HostUnreachable => "host_unreachable",
+            SshAuthRefused => "ssh_auth_refused",
             KeyInvalid => "key_invalid",
             KeyInactive => "key_inactive",
             KeyExpired => "key_expired",
@@ -117,7 +125,7 @@ impl Cause {
         use Cause::*;
         match self {
             NoKeychainKey | AgentNoCredential | KeyTruncated | RetiredKeyDeployed | KeyMismatch | AuthProfileOverridesEnv
-            | RestartNeeded | HostUnreadable => Domain::Credential,
+            | RestartNeeded | HostUnreadable | HostKeyUntrusted | HostKeyMismatch | HostUnreachable | SshAuthRefused => Domain::Credential,
             KeyInvalid | KeyInactive | KeyExpired | KeyArchived | KeyExpiringSoon | WorkspaceMismatch | OrgMismatch
             | WorkspaceHeaderRequired | WorkspaceNotFound | CreditTooLow | OrgDisabled | OauthTokenAsKey | AdminKeyAsKey
             | ApiUnreachable => Domain::AccountContext,
@@ -141,6 +149,10 @@ impl Cause {
             AuthProfileOverridesEnv => "A stored auth profile (agent SQLite) beats ANTHROPIC_API_KEY. Update it (openclaw models auth paste-api-key --provider anthropic) or remove it (openclaw models auth logout anthropic:default --yes).",
             RestartNeeded => "The file holds the right key but the running gateway still has the old one in its environment: restart the gateway (systemctl --user restart openclaw-gateway). Do not rotate.",
             HostUnreadable => "Clawkeep could not read the host's facts (SSH failed or the output was cut). Check SSH access, then run the check again.",
+            HostKeyUntrusted => "The host key is not pinned yet, so Clawkeep sent nothing to the host. Trust it first: check the fingerprint out of band, then run: clawkeep host trust NAME",
+            HostKeyMismatch => "The host presented another key than the pinned one (reinstalled host, or someone in the middle): nothing was run on it. Check the new fingerprint out of band (its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); only if it is right, run: clawkeep host trust NAME --fingerprint NEW",
+            HostUnreachable => "The host did not accept an SSH connection (down, sshd stopped, wrong address or port, firewall). Check that it is up and sshd listens, or correct the address: clawkeep instance edit NAME --host HOST --port PORT",
+            SshAuthRefused => "The host refused Clawkeep's SSH login. Put your public key in the service user's ~/.ssh/authorized_keys, or choose the identity Clawkeep uses: clawkeep settings set-ssh-identity --key-file PATH | --agent",
             KeyInvalid => "Anthropic rejects the key (401: invalid, revoked, inactive or expired). Check its status in the Console (or add an admin key to Clawkeep to see it); only if it is dead, rotate it.",
             KeyInactive => "The key is set to inactive in the Console: re-activate it there, or rotate to a new key.",
             KeyExpired => "The key has expired: create a new key in the Console and rotate (clawkeep rotate).",

@@ -14,18 +14,24 @@ use rusqlite::params;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{run_instance, CheckOptions, HOST_TIMEOUT};
-use super::runner::{HostRunner, OpenSshRunner};
+use super::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
 use super::types::{CheckRun, Domain, FleetReport, InstanceReport, Status};
 use super::fleet;
 use crate::anthropic::AnthropicClient;
-use crate::domain::{Instance, InstanceFilter, Settings};
+use crate::domain::InstanceFilter;
+use crate::ssh::{SshAuth, SshOptions};
 use crate::error::{Error, Result};
 use crate::Clawkeep;
 
-/// The host transport the checklist uses for `instance`. Switching transports (e.g. to the
-/// pinned russh `HostSession`) happens here, for every front end at once.
-pub fn host_runner(instance: &Instance, settings: &Settings) -> Box<dyn HostRunner> {
-    Box::new(OpenSshRunner::for_instance(instance, &settings.ssh_identity, HOST_TIMEOUT))
+/// The host transport the checklist uses for an instance: core's own SSH layer with the
+/// instance's pinned host key (an unpinned host is refused with "trust it first"). An instance
+/// that cannot be targeted (no host) gets a runner that reports why.
+pub fn host_runner(ck: &Clawkeep, instance: &str, auth: &Arc<SshAuth>) -> Box<dyn HostRunner> {
+    let opts = SshOptions { connect_timeout: std::time::Duration::from_secs(10), ..Default::default() };
+    match ck.ssh_target(instance) {
+        Ok(t) => Box::new(SshRunner::new(t, auth.clone(), opts, HOST_TIMEOUT)),
+        Err(e) => Box::new(CannedRunner(Err(RunnerError::Other(e.to_string())))),
+    }
 }
 
 /// Progress callback: `(finished report, done, total)`.
@@ -52,10 +58,13 @@ impl Clawkeep {
     pub fn run_checks(&self, names: &[String], opts: &CheckOptions, concurrency: usize, cancel: &CancellationToken, progress: CheckProgressFn) -> Result<FleetReport> {
         let settings = self.settings()?;
         let client = AnthropicClient::new(&settings.anthropic_base_url).map_err(|e| Error::invalid("anthropic_base_url", e.to_string()))?;
+        // The desktop has no passphrase prompt here: an encrypted key file surfaces as
+        // `ssh_passphrase_needed` in the host part of the report (use the ssh-agent).
+        let auth = Arc::new(self.ssh_auth(None)?);
         let mut jobs = Vec::with_capacity(names.len());
         for n in names {
             let ctx = self.check_context(n)?;
-            let runner = host_runner(&ctx.instance, &settings);
+            let runner = host_runner(self, n, &auth);
             jobs.push((ctx, runner));
         }
         let started = self.now();

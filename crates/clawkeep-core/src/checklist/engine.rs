@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use super::cause::{self, Cause};
 use super::config::{self, BaseUrlVerdict, ConfigFacts, KeyRef};
 use super::hostfacts::{self, HostFacts, KeySighting, KeySource, ScriptParams};
-use super::runner::HostRunner;
+use super::runner::{HostRunner, RunnerError};
 use super::types::*;
 use crate::anthropic::{AnthropicClient, Probe, BILLING_PROBE_MODEL};
 use crate::domain::{Instance, Key, KeyStatus, ServiceManager};
@@ -109,6 +109,54 @@ struct Probes {
     admin: Option<Result<(Probe, Option<crate::anthropic::AdminApiKey>), String>>,
 }
 
+/// Why the host part could not run: the cause (and an instance-specific fix) for the report.
+#[derive(Debug, Clone)]
+struct HostFailure {
+    code: String,
+    message: String,
+    cause: Cause,
+    fix: Option<String>,
+}
+
+impl HostFailure {
+    fn from_runner(instance: &str, e: &RunnerError) -> HostFailure {
+        let (cause, fix) = match e {
+            RunnerError::HostKeyUnknown { presented, .. } => (
+                Cause::HostKeyUntrusted,
+                Some(format!(
+                    "The host key of '{instance}' is not pinned yet, so Clawkeep sent nothing to the host{}. Trust it first: check the fingerprint out of band, then run: clawkeep host trust {instance}",
+                    presented.as_ref().map(|p| format!(" (it presents {p})")).unwrap_or_default()
+                )),
+            ),
+            RunnerError::HostKeyMismatch { pinned, presented, .. } => (
+                Cause::HostKeyMismatch,
+                Some(format!(
+                    "The host presents {presented}, but {pinned} is pinned for '{instance}' (reinstalled host, or someone in the middle): nothing was run on it. Check the new fingerprint out of band (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); only if it is right, run: clawkeep host trust {instance} --fingerprint {presented}"
+                )),
+            ),
+            RunnerError::Connect { address, .. } | RunnerError::Timeout { address, .. } => (
+                Cause::HostUnreachable,
+                Some(format!(
+                    "Nothing answered SSH at {address}: check that the host is up and sshd listens there (firewall?), or correct the address: clawkeep instance edit {instance} --host HOST --port PORT"
+                )),
+            ),
+            RunnerError::Auth { .. } => (Cause::SshAuthRefused, None),
+            RunnerError::Other(_) => (Cause::HostUnreadable, None),
+        };
+        HostFailure { code: e.code().to_string(), message: e.to_string(), cause, fix }
+    }
+
+    fn summary(&self) -> &'static str {
+        match self.cause {
+            Cause::HostKeyUntrusted => "host key not trusted yet: trust it first (nothing was sent to the host)",
+            Cause::HostKeyMismatch => "HOST KEY MISMATCH: refused, nothing was run on the host",
+            Cause::HostUnreachable => "cannot connect to the host",
+            Cause::SshAuthRefused => "the host refused the SSH login",
+            _ => "could not read the host",
+        }
+    }
+}
+
 /// Runs the checklist for one instance.
 pub async fn run_instance(ctx: &CheckContext, runner: &dyn HostRunner, client: &AnthropicClient, opts: &CheckOptions) -> InstanceReport {
     let t0 = Instant::now();
@@ -131,8 +179,8 @@ pub async fn run_instance(ctx: &CheckContext, runner: &dyn HostRunner, client: &
         }
         let t = Instant::now();
         let r = match runner.run_script(&script).await {
-            Ok(out) => hostfacts::parse(&out, &nonce).map_err(|e| (e.code().to_string(), e.to_string())),
-            Err(e) => Err((e.code().to_string(), e.to_string())),
+            Ok(out) => hostfacts::parse(&out, &nonce).map_err(|e| HostFailure { code: e.code().to_string(), message: e.to_string(), cause: Cause::HostUnreadable, fix: None }),
+            Err(e) => Err(HostFailure::from_runner(&ctx.instance.name, &e)),
         };
         (Some(r), t.elapsed().as_millis() as u64)
     };
@@ -236,8 +284,11 @@ pub async fn run_instance(ctx: &CheckContext, runner: &dyn HostRunner, client: &
     }
     match &host {
         None => out.skip("credential.host", Domain::Credential, "host not checked (--no-host)"),
-        Some(Err((code, msg))) => {
-            out.bad("credential.host", Status::Fail, Cause::HostUnreadable, "could not read the host", vec![Evidence::new(code.clone(), msg.clone())]);
+        Some(Err(f)) => {
+            let r = out.bad("credential.host", Status::Fail, f.cause, f.summary(), vec![Evidence::new(f.code.clone(), f.message.clone())]);
+            if let Some(fix) = &f.fix {
+                r.fix = Some(fix.clone());
+            }
         }
         Some(Ok(f)) => {
             ff.host_ok = true;

@@ -58,68 +58,94 @@ umask 077
 LC_ALL=C; export LC_ALL
 case "$ST" in "~") ST=$HOME ;; "~/"*) ST="$HOME/${ST#"~/"}" ;; esac
 if command -v timeout >/dev/null 2>&1; then TO() { timeout "$@"; }; else TO() { shift; "$@"; }; fi
+# Cheap on a busy host: shell builtins wherever the shell can do the work, one process per tool
+# otherwise (a fleet check runs this on every host at once; each fork+exec costs ~1 ms of CPU).
 o() { printf '%s\n' "$*"; }
-hint() { h=$1; a=${h%"${h#????????????????}"}; b=${h#"${h%????}"}; printf '%s...%s' "$a" "$b"; }
+CR=$(printf '\r')
 # emitk SOURCE VALUE: length, hint and SHA-256 of a key; the value itself is never printed.
 emitk() {
   [ -n "$2" ] || return 0
   hs=$(printf '%s' "$2" | sha256sum 2>/dev/null); hs=${hs%% *}
-  printf 'key|%s|%s|%s|%s\n' "${#2}" "$(hint "$2")" "$hs" "$1"
+  ha=${2%"${2#????????????????}"}; hb=${2#"${2%????}"}
+  printf 'key|%s|%s...%s|%s|%s\n' "${#2}" "$ha" "$hb" "$hs" "$1"
 }
 # scanb SOURCE FILE: every key-shaped token of a (possibly binary) file.
 scanb() {
   [ -r "$2" ] && [ -f "$2" ] || return 0
   tr -c 'A-Za-z0-9_-' '\n' < "$2" 2>/dev/null | grep -E '^sk-ant-[a-z]+[0-9]*-' | head -n 50 | while IFS= read -r k; do emitk "$1" "$k"; done
 }
-# envkey SOURCE FILE: ANTHROPIC_API_KEY of a dotenv/EnvironmentFile.
+# envkey SOURCE FILE: the last ANTHROPIC_API_KEY of a dotenv/EnvironmentFile (read by the shell).
 envkey() {
   [ -r "$2" ] && [ -f "$2" ] || return 0
-  v=$(sed -n 's/^[[:space:]]*\(export[[:space:]][[:space:]]*\)\{0,1\}ANTHROPIC_API_KEY[[:space:]]*=[[:space:]]*//p' "$2" 2>/dev/null | tail -n 1 | tr -d '\r')
+  v=
+  while IFS= read -r l || [ -n "$l" ]; do
+    case $l in *ANTHROPIC_API_KEY*=*) ;; *) continue ;; esac
+    l=${l%"$CR"}; l=${l#"${l%%[![:space:]]*}"}
+    case $l in export[[:space:]]*) l=${l#export}; l=${l#"${l%%[![:space:]]*}"} ;; esac
+    case $l in ANTHROPIC_API_KEY*) l=${l#ANTHROPIC_API_KEY}; l=${l#"${l%%[![:space:]]*}"} ;; *) continue ;; esac
+    case $l in =*) l=${l#=}; v=${l#"${l%%[![:space:]]*}"} ;; esac
+  done < "$2"
   v=${v%% #*}
   case $v in \"*\") v=${v#\"}; v=${v%\"} ;; \'*\') v=${v#\'}; v=${v%\'} ;; esac
   if [ -n "$v" ]; then emitk "$1" "$v"; fi
 }
-st() {
-  [ -e "$2" ] || return 0
-  s=$(stat -c '%a|%u|%U|%Y' "$2" 2>/dev/null) && o "stat|$1|$s|$2"
-}
 echo "CLAWKEEP-FACTS 1 $N"
-o "user|$(id -un 2>/dev/null)|$(id -u 2>/dev/null)"
+# `id` once: "uid=1001(name) gid=…"
+x=$(id 2>/dev/null); x=${x#uid=}; U=${x%%[!0-9]*}
+case $x in "$U("*) UN=${x#*\(}; UN=${UN%%\)*} ;; *) UN= ;; esac
+o "user|$UN|$U"
 o "home|$HOME"
 o "state|$ST"
-o "os|$(sed -n 's/^PRETTY_NAME=//p' /etc/os-release 2>/dev/null | tr -d '"')"
-o "kernel|$(uname -sr 2>/dev/null)"
+OSN=
+if [ -r /etc/os-release ]; then
+  while IFS= read -r l || [ -n "$l" ]; do case $l in PRETTY_NAME=*) OSN=${l#PRETTY_NAME=} ;; esac; done < /etc/os-release
+fi
+OSN=${OSN#\"}; OSN=${OSN%\"}
+o "os|$OSN"
+KS=; KR=
+{ read -r KS < /proc/sys/kernel/ostype; read -r KR < /proc/sys/kernel/osrelease; } 2>/dev/null
+if [ -n "$KR" ]; then o "kernel|$KS $KR"; else o "kernel|$(uname -sr 2>/dev/null)"; fi
 o "cpus|$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null)"
-o "mem_kb|$(awk '/^MemTotal:/{print $2}' /proc/meminfo 2>/dev/null)"
+MEM=
+{ while read -r k v _; do case $k in MemTotal:) MEM=$v; break ;; esac; done < /proc/meminfo; } 2>/dev/null
+o "mem_kb|$MEM"
 OC=$(command -v openclaw 2>/dev/null)
 for c in "$HOME/.local/openclaw/npm-global/bin/openclaw" "$HOME/.npm-global/bin/openclaw" "$HOME/.local/bin/openclaw"; do
   [ -z "$OC" ] && [ -x "$c" ] && OC=$c
 done
 if [ -n "$OC" ]; then o "openclaw|$(TO 15 "$OC" --version 2>/dev/null </dev/null | head -n 1)"; else o "openclaw|"; fi
-# permissions of the state dir and secret-bearing files
-st state_dir "$ST"
-st env "$ST/.env"
-st config "$ST/openclaw.json"
-st systemd_env "$ST/gateway.systemd.env"
-for f in "$ST"/agents/*/agent/openclaw-agent.sqlite "$ST"/agents/*/agent/auth-profiles.json "$ST"/secrets/*; do st secret "$f"; done
+# permissions of the state dir and secret-bearing files: one stat for all of them
+stat -c '%a|%u|%U|%Y|%n' -- "$ST" "$ST/.env" "$ST/openclaw.json" "$ST/gateway.systemd.env" \
+  "$ST"/agents/*/agent/openclaw-agent.sqlite "$ST"/agents/*/agent/auth-profiles.json "$ST"/secrets/* 2>/dev/null |
+while IFS= read -r l; do
+  case ${l#*|*|*|*|} in
+    "$ST") k=state_dir ;; "$ST/.env") k=env ;; "$ST/openclaw.json") k=config ;; "$ST/gateway.systemd.env") k=systemd_env ;; *) k=secret ;;
+  esac
+  o "stat|$k|$l"
+done
 for f in "$ST"/openclaw.json.clobbered.*; do [ -e "$f" ] && o "clobbered|${f##*/}"; done
 # the config, key-shaped strings replaced by numbered markers (hashed here)
+lf=
 if [ -r "$ST/openclaw.json" ]; then
   o "config|present"
-  head -c 262144 "$ST/openclaw.json" | awk '{ line=$0; out="";
+  awk '{ b += length($0) + 1; if (b > 262144) exit; line=$0; out="";
       while (match(line, /sk-ant-[a-z]+[0-9]*-[A-Za-z0-9_-]+/)) { n++; print "K" n " " substr(line, RSTART, RLENGTH); out = out substr(line, 1, RSTART-1) "__CK_KEY_" n "__"; line = substr(line, RSTART+RLENGTH) }
-      print "L" out line }' | while IFS= read -r l; do
+      print "L" out line }' "$ST/openclaw.json" 2>/dev/null | while IFS= read -r l; do
     case $l in
       K*) n=${l%% *}; emitk "config:${n#K}" "${l#* }" ;;
       L*) printf 'cfg|%s\n' "${l#L}" ;;
     esac
   done
+  # log files named in the config (for the log counts below)
+  lf=$(awk 'match($0, /"?file"?[ \t]*:[ \t]*"[^"]*"/) { s = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[ \t]*"/, "", s); sub(/"$/, "", s); print s; if (++n == 3) exit }' "$ST/openclaw.json" 2>/dev/null)
 else
   o "config|missing"
 fi
 # agents: configured and discovered; their auth profiles (live rows via sqlite3 when present)
+set --
+for d in "$ST"/agents/*/; do [ -d "$d" ] || continue; d=${d%/}; set -- "$@" "${d##*/}"; done
 seen=" "
-for a in $AGENTS $(ls "$ST/agents" 2>/dev/null); do
+for a in $AGENTS "$@"; do
   case "$seen" in *" $a "*) continue ;; esac
   seen="$seen$a "
   d="$ST/agents/$a/agent"
@@ -140,7 +166,7 @@ for a in $AGENTS $(ls "$ST/agents" 2>/dev/null); do
   scanb "models_json:$a" "$d/models.json"
 done
 # the running gateway: its real process environment
-pids=$(pgrep -u "$(id -u)" -f 'gateway' 2>/dev/null)
+pids=$(pgrep -u "$U" -f 'gateway' 2>/dev/null)
 if [ -n "$UNIT" ] && command -v systemctl >/dev/null 2>&1; then
   mp=$(TO 5 systemctl --user show -p MainPID --value "$UNIT" 2>/dev/null)
   case "$mp" in ''|0|*[!0-9]*) ;; *) pids="$mp $pids" ;; esac
@@ -150,12 +176,13 @@ for p in $pids; do
   case "$gseen" in *" $p "*) continue ;; esac
   gseen="$gseen$p "
   [ -r "/proc/$p/cmdline" ] || continue
-  cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | head -c 300)
+  cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)
   a0=${cmd%% *}; a0=${a0##*/}
   case "$a0" in sh|bash|dash|zsh|pgrep|sudo|ssh|timeout) continue ;; esac
-  o "proc|$p|$(stat -c %Y "/proc/$p" 2>/dev/null)|$cmd"
+  printf 'proc|%s|%s|%.300s\n' "$p" "$(stat -c %Y "/proc/$p" 2>/dev/null)" "$cmd"
   if [ -r "/proc/$p/environ" ]; then
-    v=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | sed -n 's/^ANTHROPIC_API_KEY=//p' | head -n 1)
+    v=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -m 1 '^ANTHROPIC_API_KEY=')
+    v=${v#ANTHROPIC_API_KEY=}
     if [ -n "$v" ]; then emitk "proc:$p" "$v"; else o "procenv|$p|none"; fi
   else
     o "procenv|$p|unreadable"
@@ -178,11 +205,10 @@ fi
 for f in .bash_history .zsh_history .sh_history .histfile .local/share/fish/fish_history .python_history .node_repl_history .psql_history .mysql_history; do
   scanb "history:$HOME/$f" "$HOME/$f"
 done
-find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | head -n 200 | while IFS= read -r f; do
-  scanb "world:$f" "$f"
-done
+find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
+  n=$((n + 1)); scanb "world:$f" "$f"
+done; }
 # gateway logs: 429/529/401 counts in the last hour and day
-lf=$(sed -n 's/.*"\{0,1\}file"\{0,1\}[[:space:]]*:[[:space:]]*"\([^"]*\)".*/\1/p' "$ST/openclaw.json" 2>/dev/null | head -n 3)
 {
   for f in $lf "/tmp/openclaw/openclaw-$D1.log" "/tmp/openclaw/openclaw-$D0.log" "$ST"/logs/*.log; do
     [ -f "$f" ] && [ -r "$f" ] || continue

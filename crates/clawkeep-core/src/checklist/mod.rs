@@ -8,7 +8,8 @@
 //! * [`config`]: `openclaw.json` (JSON5) facts and the base-URL rules.
 //! * [`hostfacts`]: the one POSIX `sh` script that gathers every host fact in one round trip,
 //!   and its defensive parser.
-//! * [`runner`]: the [`runner::HostRunner`] transport trait and an OpenSSH-client runner.
+//! * [`runner`]: the [`runner::HostRunner`] transport trait and [`runner::SshRunner`], over core's
+//!   pinned SSH layer.
 //! * [`engine`]: turns host facts + API probes into check results.
 //! * [`fleet`]: cross-instance findings (shared key, shared org/workspace limits).
 //! * [`drive`]: a whole run for front ends (targets, transport, concurrency, cancel, history).
@@ -24,5 +25,5 @@ pub mod types;
 
 pub use cause::Cause;
 pub use engine::{run_instance, CheckContext, CheckOptions};
-pub use runner::{HostRunner, OpenSshRunner, RunnerError};
+pub use runner::{HostRunner, RunnerError, SshRunner};
 pub use types::*;

@@ -1,41 +1,73 @@
 //! How the host-facts script reaches a host: the [`HostRunner`] trait (one SSH connection, one
-//! remote `sh -s` with the script on stdin, its stdout back), and [`OpenSshRunner`], an
-//! implementation over the system OpenSSH client.
+//! remote `sh -s` with the script on stdin, its stdout back), and [`SshRunner`], the
+//! implementation over core's own SSH layer ([`crate::ssh::HostSession`]).
 //!
-//! `OpenSshRunner` is the interim transport until core's own SSH layer (russh, host-key pinning)
-//! lands: it runs `ssh -T -o BatchMode=yes … sh -s` and relies on OpenSSH's `known_hosts`
-//! (`StrictHostKeyChecking=yes`) for host-key checks. `CLAWKEEP_SSH_CONFIG` names an ssh_config
-//! file to use (`-F`), which is how tests point it at the test hosts.
+//! The checklist follows the same rule as deploy: host keys are **pinned per instance**. An
+//! instance whose key is not pinned yet is refused before any connection ("trust it first:
+//! clawkeep host trust NAME"); a host presenting another key is refused during the handshake,
+//! before authentication, so nothing is run on it. The user's `known_hosts` and the system
+//! `ssh` binary play no part.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use crate::error::Error;
+use crate::ssh::{HostSession, SshAuth, SshOptions, SshTarget};
 
-use crate::domain::{Instance, SshIdentity};
-
-/// Env var: an ssh_config file for [`OpenSshRunner`].
-pub const SSH_CONFIG_ENV: &str = "CLAWKEEP_SSH_CONFIG";
-
-/// A transport failure.
+/// A transport failure, with enough structure for the checklist to name the cause and the fix.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RunnerError {
-    #[error("cannot connect to {host}: {message}")]
-    Connect { host: String, message: String },
-    #[error("{host} did not finish within {secs} s")]
-    Timeout { host: String, secs: u64 },
+    /// The instance has no pinned host key: nothing was sent to the host.
+    #[error("the host key of instance '{instance}' is not trusted yet{}: nothing was sent to it. Trust it first: clawkeep host trust {instance}", presented.as_ref().map(|p| format!(" (the host presents {p})")).unwrap_or_default())]
+    HostKeyUnknown { instance: String, presented: Option<String> },
+    /// The host presented another key than the pinned one: refused before authenticating.
+    #[error("HOST KEY MISMATCH for instance '{instance}' ({address}): pinned {pinned}, but the host presents {presented}. Refused: nothing was run on it")]
+    HostKeyMismatch { instance: String, address: String, pinned: String, presented: String },
+    /// TCP connect or the SSH handshake failed (refused, reset, no route…).
+    #[error("cannot connect to instance '{instance}' at {address}: {message}")]
+    Connect { instance: String, address: String, message: String },
+    /// No answer within the connect timeout.
+    #[error("cannot connect to instance '{instance}' at {address}: no answer within {secs} s (host down, firewalled or unreachable)")]
+    Timeout { instance: String, address: String, secs: u64 },
+    /// The host refused every offered key, or the key could not be used.
+    #[error("{message}")]
+    Auth { instance: String, message: String },
     #[error("{0}")]
     Other(String),
 }
 
 impl RunnerError {
+    /// Stable code (the same as core's [`Error::code`] for the same failure).
     pub fn code(&self) -> &'static str {
         match self {
+            RunnerError::HostKeyUnknown { .. } => "host_key_unknown",
+            RunnerError::HostKeyMismatch { .. } => "host_key_mismatch",
             RunnerError::Connect { .. } => "ssh_connect",
             RunnerError::Timeout { .. } => "ssh_timeout",
+            RunnerError::Auth { .. } => "ssh_auth",
             RunnerError::Other(_) => "ssh_error",
+        }
+    }
+}
+
+impl From<Error> for RunnerError {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::HostKeyUnknown { instance, presented } => RunnerError::HostKeyUnknown { instance, presented },
+            Error::HostKeyMismatch { instance, address, pinned, presented } => RunnerError::HostKeyMismatch { instance, address, pinned, presented },
+            Error::SshConnect { instance, address, message } => RunnerError::Connect { instance, address, message },
+            Error::SshTimeout { instance, address, seconds } => RunnerError::Timeout { instance, address, secs: seconds },
+            e @ Error::SshAuth { .. } => {
+                let instance = match &e {
+                    Error::SshAuth { instance, .. } => instance.clone(),
+                    _ => String::new(),
+                };
+                RunnerError::Auth { instance, message: e.to_string() }
+            }
+            e @ Error::SshPassphraseNeeded { .. } => RunnerError::Auth { instance: String::new(), message: e.to_string() },
+            e => RunnerError::Other(e.to_string()),
         }
     }
 }
@@ -49,95 +81,42 @@ pub trait HostRunner: Send + Sync {
     fn run_script<'a>(&'a self, script: &'a str) -> RunFuture<'a>;
 }
 
-/// Most stdout bytes kept.
-pub const MAX_STDOUT: usize = 8 << 20;
-
-/// [`HostRunner`] over the system `ssh` binary.
+/// [`HostRunner`] over [`HostSession`]: connect (pinned host key, authenticated) → one
+/// `exec("host facts", "sh -s", script)` → stdout → close.
 #[derive(Debug, Clone)]
-pub struct OpenSshRunner {
-    pub host: String,
-    pub port: u16,
-    pub user: String,
-    pub identity: Option<String>,
-    pub config: Option<String>,
-    pub timeout: Duration,
+pub struct SshRunner {
+    pub target: SshTarget,
+    /// Shared by every runner of a fleet run (one passphrase prompt at most).
+    pub auth: Arc<SshAuth>,
+    pub opts: SshOptions,
+    /// Limit for the script itself (the connect has `opts.connect_timeout`).
+    pub limit: Duration,
 }
 
-impl OpenSshRunner {
-    pub fn for_instance(i: &Instance, identity: &SshIdentity, timeout: Duration) -> Self {
-        OpenSshRunner {
-            host: i.ssh_host.clone(),
-            port: i.ssh_port,
-            user: i.ssh_user.clone(),
-            identity: match identity {
-                SshIdentity::KeyFile { path } => Some(path.clone()),
-                SshIdentity::Agent => None,
-            },
-            config: std::env::var(SSH_CONFIG_ENV).ok().filter(|s| !s.is_empty()),
-            timeout,
-        }
+impl SshRunner {
+    pub fn new(target: SshTarget, auth: Arc<SshAuth>, opts: SshOptions, limit: Duration) -> Self {
+        SshRunner { target, auth, opts, limit }
     }
 
     async fn run(&self, script: &str) -> Result<Vec<u8>, RunnerError> {
-        let mut cmd = tokio::process::Command::new("ssh");
-        cmd.arg("-T").args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes", "-o", "LogLevel=ERROR"]);
-        if let Some(c) = &self.config {
-            cmd.arg("-F").arg(c);
+        // Refuse an unpinned host before touching the network (HostSession does too; this
+        // keeps the message independent of whether the host is up).
+        if self.target.pinned.is_none() {
+            return Err(RunnerError::HostKeyUnknown { instance: self.target.instance.clone(), presented: None });
         }
-        if let Some(i) = &self.identity {
-            cmd.arg("-i").arg(i).args(["-o", "IdentitiesOnly=yes"]);
+        let session = HostSession::connect(&self.target, &self.auth, &self.opts).await?;
+        let r = session.exec("host facts", "sh -s", Some(script.as_bytes()), self.limit).await;
+        session.close().await;
+        let out = r?;
+        if out.dropped > 0 {
+            // The script's output is bounded; a cut report would fail the nonce trailer anyway.
+            return Err(RunnerError::Other(format!("the host facts output was larger than {} bytes and was cut", crate::ssh::OUTPUT_LIMIT)));
         }
-        // Host and user were validated by core (no leading '-', no spaces).
-        cmd.arg("-p").arg(self.port.to_string()).arg("-l").arg(&self.user).arg("--").arg(&self.host).arg("sh -s");
-        cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-        let mut child = cmd.spawn().map_err(|e| RunnerError::Other(format!("cannot start ssh: {e}")))?;
-        let mut stdin = child.stdin.take().ok_or_else(|| RunnerError::Other("no stdin".into()))?;
-        let mut stdout = child.stdout.take().ok_or_else(|| RunnerError::Other("no stdout".into()))?;
-        let mut stderr = child.stderr.take().ok_or_else(|| RunnerError::Other("no stderr".into()))?;
-        let host = self.host.clone();
-        let work = async {
-            let body = script.as_bytes().to_vec();
-            let write = async move {
-                let _ = stdin.write_all(&body).await;
-                let _ = stdin.shutdown().await;
-            };
-            let read_out = async {
-                let mut out = Vec::new();
-                let mut buf = [0u8; 16384];
-                loop {
-                    match stdout.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => {
-                            if out.len() < MAX_STDOUT {
-                                out.extend_from_slice(&buf[..n.min(MAX_STDOUT - out.len())]);
-                            }
-                        }
-                    }
-                }
-                out
-            };
-            let read_err = async {
-                let mut e = Vec::new();
-                let _ = (&mut stderr).take(64 * 1024).read_to_end(&mut e).await;
-                e
-            };
-            let ((), out, err) = tokio::join!(write, read_out, read_err);
-            let status = child.wait().await.ok();
-            (out, err, status)
-        };
-        let (out, err, status) = tokio::time::timeout(self.timeout, work)
-            .await
-            .map_err(|_| RunnerError::Timeout { host: host.clone(), secs: self.timeout.as_secs() })?;
-        // ssh exits 255 for its own errors (connect, auth, host key).
-        if status.and_then(|s| s.code()) == Some(255) && out.is_empty() {
-            let msg: String = String::from_utf8_lossy(&err).chars().filter(|c| !c.is_control() || *c == ' ').take(300).collect();
-            return Err(RunnerError::Connect { host, message: msg.trim().to_string() });
-        }
-        Ok(out)
+        Ok(out.stdout.into_bytes())
     }
 }
 
-impl HostRunner for OpenSshRunner {
+impl HostRunner for SshRunner {
     fn run_script<'a>(&'a self, script: &'a str) -> RunFuture<'a> {
         Box::pin(self.run(script))
     }
