@@ -161,6 +161,20 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   assert.match(check, /reachable/);
   await screenshot("settings");
 
+  // The checklist: point the API at a closed loopback port (no network, fails fast), run the
+  // instance's check from its screen, and see the domains in order with where to look first.
+  await fill("base_url", "http://127.0.0.1:1");
+  await (await driver.wait(until.elementLocated(By.xpath('//form[.//input[@name="base_url"]]//button[@type="submit"]')), TIMEOUT)).click();
+  await nav("fleet");
+  await (await visible('[data-testid="fleet-table"] button.link')).click();
+  await (await visible('[data-testid="instance-check"]')).click();
+  const report = await driver.wait(until.elementLocated(By.css('[data-testid="check-report"]')), 60000, "waiting for the check report");
+  await driver.wait(until.elementIsVisible(report), TIMEOUT);
+  const domains = await driver.executeScript(`return [...document.querySelectorAll("[data-testid=check-report] li.domain")].map((e) => e.dataset.domain);`);
+  assert.deepEqual(domains, ["credential", "account-context", "protocol", "throughput", "boundary"]);
+  assert.match(await textOf('[data-testid="first-failing"]'), /Look first at: /);
+  await screenshot("check-results");
+
   // Nothing of the key in the WebView: DOM (attributes and form values) and storage.
   const page = await driver.executeScript(`
     const values = [...document.querySelectorAll("input, textarea, select")].map((e) => e.value).join("\\n");
