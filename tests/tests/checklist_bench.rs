@@ -104,7 +104,8 @@ fn bench_check_50_hosts() {
             .args(["all", "-i", inv.to_str().unwrap(), "-f", "50", "-m", "shell", "-a", &shell_arg, "-o"])
             .env("ANSIBLE_HOST_KEY_CHECKING", "False")
             .env("ANSIBLE_LOCAL_TEMP", dir.path().join("ansible-tmp"))
-            .env("ANSIBLE_REMOTE_TMP", "/tmp/.ansible-${USER}")
+            // per world: a leftover dir of an earlier world's same-named user (another uid) breaks mkdir
+            .env("ANSIBLE_REMOTE_TMP", format!("/tmp/.ansible-{}-${{USER}}", world.id()))
             .output()
             .unwrap();
         let wall = t.elapsed();
