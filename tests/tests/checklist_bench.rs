@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use clawkeep_core::anthropic::AnthropicClient;
 use clawkeep_core::checklist::hostfacts::{self, ScriptParams};
-use clawkeep_core::checklist::{fleet, run_instance, CheckOptions, SshRunner, Status};
+use clawkeep_core::checklist::{fleet, run_fleet, CheckOptions, FleetJob, HostRunner, SshRunner, Status};
 use clawkeep_core::ssh::{SshAuth, SshOptions};
 use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions, Secret, ServiceManager};
 use clawkeep_tests::{World, WorldOptions};
@@ -17,6 +17,8 @@ use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
 #[ignore = "benchmark: scripts/bench-check.sh"]
 fn bench_check_50_hosts() {
     let n: usize = std::env::var("BENCH_HOSTS").ok().and_then(|s| s.parse().ok()).unwrap_or(50);
+    // The CLI's default (`clawkeep check --all --concurrency`).
+    let concurrency: usize = std::env::var("BENCH_CONCURRENCY").ok().and_then(|s| s.parse().ok()).unwrap_or(32);
     let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
     let Some(world) = World::start_or_skip(WorldOptions::hosts(n).base_url(fake.base_url())) else { return };
     eprintln!("bring-up of {n} hosts: {:?}", world.bring_up);
@@ -46,31 +48,33 @@ fn bench_check_50_hosts() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().unwrap();
     let mut best = Duration::MAX;
     for round in 0..3 {
+        let (cpu0, busy0) = (self_cpu_ms(), machine_busy_ms());
         let t = Instant::now();
-        let ctxs: Vec<_> = (0..n).map(|i| ck.check_context(&format!("inst-{i}")).unwrap()).collect();
-        let mut reports = rt.block_on(async {
-            let mut set = tokio::task::JoinSet::new();
-            for (i, ctx) in ctxs.into_iter().enumerate() {
-                let target = ck.ssh_target(&format!("inst-{i}")).unwrap();
-                let runner = SshRunner::new(target, auth.clone(), SshOptions::default(), Duration::from_secs(30));
-                let client = client.clone();
-                set.spawn(async move { run_instance(&ctx, &runner, &client, &CheckOptions::default()).await });
-            }
-            let mut v = Vec::new();
-            while let Some(r) = set.join_next().await {
-                v.push(r.unwrap());
-            }
-            v
-        });
+        // The CLI's path: contexts read up front, then run_fleet (bounded, shared API probes).
+        let jobs: Vec<FleetJob> = (0..n)
+            .map(|i| {
+                let name = format!("inst-{i}");
+                let runner: Box<dyn HostRunner> = Box::new(SshRunner::new(ck.ssh_target(&name).unwrap(), auth.clone(), SshOptions::default(), Duration::from_secs(30)));
+                (ck.check_context(&name).unwrap(), runner)
+            })
+            .collect();
+        let mut reports = rt.block_on(run_fleet(jobs, &client, &CheckOptions::default(), concurrency, Arc::new(|_| {})));
         fleet::aggregate(&mut reports);
         let wall = t.elapsed();
         best = best.min(wall);
         let unreadable = reports.iter().filter(|r| r.check("credential.host").is_some_and(|c| c.status == Status::Fail)).count();
         let max_host = reports.iter().map(|r| r.timings.host_ms).max().unwrap_or(0);
-        eprintln!("MEASURE round {round}: full checklist over {n} hosts: {wall:?} (slowest host facts {max_host} ms; unreadable {unreadable})");
+        let (cpu, busy) = (self_cpu_ms() - cpu0, machine_busy_ms() - busy0);
+        let mut hosts: Vec<u64> = reports.iter().map(|r| r.timings.host_ms).collect();
+        hosts.sort_unstable();
+        let api_max = reports.iter().map(|r| r.timings.api_ms).max().unwrap_or(0);
+        eprintln!(
+            "MEASURE round {round}: full checklist over {n} hosts: {wall:?} (host facts median {} ms, slowest {max_host} ms; api slowest {api_max} ms; unreadable {unreadable}; CPU: clawkeep {cpu} ms, whole machine {busy} ms)",
+            hosts[hosts.len() / 2]
+        );
         assert_eq!(unreadable, 0);
     }
-    eprintln!("MEASURE clawkeep best of 3: {best:?}");
+    eprintln!("MEASURE clawkeep best of 3: {best:?} (concurrency {concurrency})");
 
     // Ansible ad-hoc: the same script, shell module, forks 50.
     let Ok(ansible) = std::env::var("BENCH_ANSIBLE") else {
@@ -100,7 +104,8 @@ fn bench_check_50_hosts() {
             .args(["all", "-i", inv.to_str().unwrap(), "-f", "50", "-m", "shell", "-a", &shell_arg, "-o"])
             .env("ANSIBLE_HOST_KEY_CHECKING", "False")
             .env("ANSIBLE_LOCAL_TEMP", dir.path().join("ansible-tmp"))
-            .env("ANSIBLE_REMOTE_TMP", "/tmp/.ansible-${USER}")
+            // per world: a leftover dir of an earlier world's same-named user (another uid) breaks mkdir
+            .env("ANSIBLE_REMOTE_TMP", format!("/tmp/.ansible-{}-${{USER}}", world.id()))
             .output()
             .unwrap();
         let wall = t.elapsed();
@@ -114,4 +119,22 @@ fn bench_check_50_hosts() {
         }
     }
     eprintln!("MEASURE ansible best of 3: {ab:?}; ratio ansible/clawkeep = {:.1}x", ab.as_secs_f64() / best.as_secs_f64());
+}
+
+/// CPU time (user + system) of this process so far, in ms (from /proc/self/stat; 100 Hz ticks).
+fn self_cpu_ms() -> u64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let rest = s.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
+    let f: Vec<u64> = rest.split_whitespace().map(|x| x.parse().unwrap_or(0)).collect();
+    // fields after the name: state(0) … utime(11) stime(12)
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) * 10
+}
+
+/// Busy CPU time of the whole machine so far (every core; sshd and the facts scripts included), in ms.
+fn machine_busy_ms() -> u64 {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let f: Vec<u64> = s.lines().next().unwrap_or("").split_whitespace().skip(1).map(|x| x.parse().unwrap_or(0)).collect();
+    // user nice system idle iowait irq softirq steal
+    let busy = f.iter().take(8).sum::<u64>() - f.get(3).copied().unwrap_or(0) - f.get(4).copied().unwrap_or(0);
+    busy * 10
 }

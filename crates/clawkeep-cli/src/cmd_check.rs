@@ -101,32 +101,18 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
     let total = jobs.len();
     let progress = !json && std::io::stderr().is_terminal() && total > 1;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let on_done: checklist::engine::OnDone = Arc::new(move |r: &InstanceReport| {
+        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+        if progress {
+            eprint!("\r[check] {n}/{total} instances checked");
+        } else if total > 1 && !json {
+            eprintln!("[check] {n}/{total} {} {}", r.instance, r.status.as_str());
+        }
+    });
     let mut reports: Vec<InstanceReport> = rt.block_on(async {
-        let sem = Arc::new(tokio::sync::Semaphore::new(a.concurrency as usize));
-        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let mut set = tokio::task::JoinSet::new();
-        for (i, (ctx, runner)) in jobs.into_iter().enumerate() {
-            let (sem, client, opts, done) = (sem.clone(), client.clone(), opts.clone(), done.clone());
-            set.spawn(async move {
-                let _permit = sem.acquire_owned().await;
-                let r = checklist::run_instance(&ctx, runner.as_ref(), &client, &opts).await;
-                let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                if progress {
-                    eprint!("\r[check] {n}/{total} instances checked");
-                } else if total > 1 && !json {
-                    eprintln!("[check] {n}/{total} {} {}", r.instance, r.status.as_str());
-                }
-                (i, r)
-            });
-        }
-        let mut out: Vec<(usize, InstanceReport)> = Vec::new();
-        while let Some(r) = tokio::time::timeout(Duration::from_secs(600), set.join_next()).await.ok().flatten() {
-            if let Ok(x) = r {
-                out.push(x);
-            }
-        }
-        out.sort_by_key(|(i, _)| *i);
-        out.into_iter().map(|(_, r)| r).collect()
+        let run = checklist::run_fleet(jobs, &client, &opts, a.concurrency as usize, on_done);
+        tokio::time::timeout(Duration::from_secs(600), run).await.unwrap_or_default()
     });
     if progress {
         eprintln!();

@@ -251,3 +251,45 @@ fn history_is_stored_and_listed() {
         assert_eq!(t.ck.check_context("acme-prod").unwrap().history.len(), 1);
     });
 }
+
+/// A fleet run asks each distinct API question once: the admin key list (needed by every
+/// instance whose key has no Console id) is fetched once, and instances presenting the same key
+/// share its probes.
+#[tokio::test]
+async fn fleet_run_shares_api_probes() {
+    use clawkeep_core::checklist::{run_fleet, FleetJob, HostRunner};
+    let t = world(Preset::Healthy).await;
+    t.add_key("instance-a", false);
+    t.ck.add_instance(InstanceSpec {
+        name: "acme-prod-2".into(),
+        owner: "acme".into(),
+        environment: "prod".into(),
+        workload: "ops-bot".into(),
+        ssh_host: "127.0.1.2".into(),
+        ssh_user: "ckh2".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let k = t.fake.fixture_key("instance-b").unwrap();
+    t.ck.add_key(KeySpec { name: "openclaw-acme-prod-ops-bot".into(), instance: Some("acme-prod-2".into()), allow_name: true, ..Default::default() }, Secret::new(k.key.clone()))
+        .unwrap();
+    t.add_admin();
+    let client = AnthropicClient::new(&t.fake.base_url()).unwrap();
+    let job = |name: &str| -> FleetJob {
+        let r: Box<dyn HostRunner> = Box::new(CannedRunner(Ok(Vec::new())));
+        (t.ck.check_context(name).unwrap(), r)
+    };
+    t.fake.clear_requests();
+    // acme-prod twice (as if two instances presented its key) and acme-prod-2 once
+    let jobs = vec![job("acme-prod"), job("acme-prod-2"), job("acme-prod")];
+    let reports = run_fleet(jobs, &client, &CheckOptions { skip_host: true, ..Default::default() }, 8, Arc::new(|_| {})).await;
+    assert_eq!(reports.iter().map(|r| r.instance.as_str()).collect::<Vec<_>>(), ["acme-prod", "acme-prod-2", "acme-prod"], "reports in job order");
+    for r in &reports {
+        assert_eq!(r.check("account.auth").unwrap().status, Status::Pass, "{:#?}", r.checks);
+    }
+    let reqs = t.fake.requests();
+    let count = |p: &str| reqs.iter().filter(|r| r.path == p).count();
+    assert_eq!(count("/v1/organizations/api_keys"), 1, "admin key list asked once: {:?}", reqs.iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert_eq!(count("/v1/models"), 2, "one models list per distinct key");
+    assert_eq!(count("/v1/messages/count_tokens"), 2, "one count_tokens per distinct key and model");
+}

@@ -1,7 +1,9 @@
 //! The checklist for one instance: gather host facts (one SSH round trip) and probe the API
 //! with the keychain copy of the key (in parallel), then turn both into [`CheckResult`]s.
 
-use std::collections::BTreeSet;
+use std::any::Any;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -157,8 +159,45 @@ impl HostFailure {
     }
 }
 
+/// Shares the API probes of one run between instances that use the same key (or the same
+/// admin key): each distinct probe is sent once, concurrent askers wait for the first. Keyed by
+/// the key's SHA-256 fingerprint, never by the key.
+#[derive(Default)]
+pub struct ProbeCache {
+    cells: std::sync::Mutex<HashMap<String, Arc<dyn Any + Send + Sync>>>,
+}
+
+impl std::fmt::Debug for ProbeCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProbeCache").field("entries", &self.cells.lock().map(|m| m.len()).unwrap_or(0)).finish()
+    }
+}
+
+impl ProbeCache {
+    async fn once<T, F>(&self, id: String, fut: F) -> T
+    where
+        T: Clone + Send + Sync + 'static,
+        F: std::future::Future<Output = T>,
+    {
+        let cell = {
+            let mut m = self.cells.lock().unwrap_or_else(|p| p.into_inner());
+            m.entry(id).or_insert_with(|| Arc::new(tokio::sync::OnceCell::<T>::new())).clone().downcast::<tokio::sync::OnceCell<T>>()
+        };
+        match cell {
+            Ok(c) => c.get_or_init(|| fut).await.clone(),
+            // Ids carry the probe kind, so types never clash; if they did, just ask again.
+            Err(_) => fut.await,
+        }
+    }
+}
+
 /// Runs the checklist for one instance.
 pub async fn run_instance(ctx: &CheckContext, runner: &dyn HostRunner, client: &AnthropicClient, opts: &CheckOptions) -> InstanceReport {
+    run_instance_shared(ctx, runner, client, opts, &ProbeCache::default()).await
+}
+
+/// [`run_instance`] with API probes shared through `cache` (a fleet run passes one cache to all).
+pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, client: &AnthropicClient, opts: &CheckOptions, cache: &ProbeCache) -> InstanceReport {
     let t0 = Instant::now();
     let started_at = ctx.now;
     let unit = match &ctx.instance.service_manager {
@@ -191,22 +230,23 @@ pub async fn run_instance(ctx: &CheckContext, runner: &dyn HostRunner, client: &
             return (p, 0);
         }
         if let Some(key) = &ctx.active_secret {
-            let models = client.models_list(key, None);
+            let kfp = keyfmt::fingerprint(key.expose());
+            let models = cache.once(format!("models {kfp}"), async { client.models_list(key, None).await.map_err(|e| e.to_string()) });
             let admin = async {
                 let (Some(admin), Some(k)) = (&ctx.admin_secret, ctx.active_key()) else { return None };
+                let afp = keyfmt::fingerprint(admin.expose());
                 Some(match &k.anthropic_key_id {
-                    Some(id) => client.admin_api_key(admin, id).await.map_err(|e| e.to_string()),
-                    None => match client.admin_api_keys(admin).await {
+                    Some(id) => cache.once(format!("admin-key {afp} {id}"), async { client.admin_api_key(admin, id).await.map_err(|e| e.to_string()) }).await,
+                    None => match cache.once(format!("admin-keys {afp}"), async { client.admin_api_keys(admin).await.map_err(|e| e.to_string()) }).await {
                         Ok((probe, list)) => {
                             let m = list.into_iter().find(|a| a.partial_key_hint.as_deref() == Some(k.hint.as_str()));
                             Ok((probe, m))
                         }
-                        Err(e) => Err(e.to_string()),
+                        Err(e) => Err(e),
                     },
                 })
             };
-            let (m, a) = tokio::join!(models, admin);
-            let mut m = m.map_err(|e| e.to_string());
+            let (mut m, a) = tokio::join!(models, admin);
             // No workspace header: the probe reproduces what OpenClaw sends.
             if let Ok(pr) = &m {
                 if pr.status == 0 {
@@ -242,25 +282,26 @@ pub async fn run_instance(ctx: &CheckContext, runner: &dyn HostRunner, client: &
             let m = model.clone().unwrap_or_else(|| "claude-sonnet-5".into());
             let billing_model = BILLING_PROBE_MODEL.to_string();
             let ws = None;
+            let kfp = keyfmt::fingerprint(key.expose());
             let (a, b, c) = tokio::join!(
                 async {
                     if model.is_some() {
-                        Some(client.model_get(key, &m, ws).await.map_err(|e| e.to_string()))
+                        Some(cache.once(format!("model {kfp} {m}"), async { client.model_get(key, &m, ws).await.map_err(|e| e.to_string()) }).await)
                     } else {
                         None
                     }
                 },
-                client.count_tokens(key, &m, ws),
+                cache.once(format!("count {kfp} {m}"), async { client.count_tokens(key, &m, ws).await.map_err(|e| e.to_string()) }),
                 async {
                     if opts.billing_probe {
-                        Some(client.billing_probe(key, &billing_model, ws).await.map_err(|e| e.to_string()))
+                        Some(cache.once(format!("billing {kfp}"), async { client.billing_probe(key, &billing_model, ws).await.map_err(|e| e.to_string()) }).await)
                     } else {
                         None
                     }
                 }
             );
             probes.model = a;
-            probes.count = Some(b.map_err(|e| e.to_string()));
+            probes.count = Some(b);
             probes.billing = c;
         }
     }
@@ -889,3 +930,36 @@ fn boundary_checks(ctx: &CheckContext, f: &HostFacts, out: &mut Out) {
 
 /// A default per-host timeout for the facts script.
 pub const HOST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// One instance of a fleet run: its context and how to reach its host.
+pub type FleetJob = (CheckContext, Box<dyn HostRunner>);
+
+/// Progress callback of [`run_fleet`]: called as each instance finishes.
+pub type OnDone = Arc<dyn Fn(&InstanceReport) + Send + Sync>;
+
+/// Runs the checklist for many instances, each on its own task (the runtime's threads share the
+/// SSH and parsing work): at most `concurrency` at once, API probes shared between instances
+/// that use the same key, reports in the order of `jobs`. Cross-instance findings are left to
+/// [`super::fleet::aggregate`].
+pub async fn run_fleet(jobs: Vec<FleetJob>, client: &AnthropicClient, opts: &CheckOptions, concurrency: usize, on_done: OnDone) -> Vec<InstanceReport> {
+    let cache = Arc::new(ProbeCache::default());
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    for (i, (ctx, runner)) in jobs.into_iter().enumerate() {
+        let (client, opts, cache, sem, on_done) = (client.clone(), opts.clone(), cache.clone(), sem.clone(), on_done.clone());
+        set.spawn(async move {
+            let _permit = sem.acquire_owned().await;
+            let r = run_instance_shared(&ctx, runner.as_ref(), &client, &opts, &cache).await;
+            on_done(&r);
+            (i, r)
+        });
+    }
+    let mut out = Vec::new();
+    while let Some(r) = set.join_next().await {
+        if let Ok(x) = r {
+            out.push(x);
+        }
+    }
+    out.sort_by_key(|(i, _)| *i);
+    out.into_iter().map(|(_, r)| r).collect()
+}

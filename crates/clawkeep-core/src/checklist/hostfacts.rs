@@ -166,7 +166,14 @@ for a in $AGENTS "$@"; do
   scanb "models_json:$a" "$d/models.json"
 done
 # the running gateway: its real process environment
-pids=$(pgrep -u "$U" -f 'gateway' 2>/dev/null)
+# (the user's own processes by a builtin scan of /proc, then one grep over just their command
+# lines: pgrep -f would read every process of the machine)
+set --
+for d in /proc/[0-9]*; do [ -O "$d" ] && set -- "$@" "$d/cmdline"; done
+pids=
+if [ $# -gt 0 ]; then
+  for f in $(grep -a -l -e gateway -- "$@" 2>/dev/null); do f=${f#/proc/}; pids="$pids ${f%/cmdline}"; done
+fi
 if [ -n "$UNIT" ] && command -v systemctl >/dev/null 2>&1; then
   mp=$(TO 5 systemctl --user show -p MainPID --value "$UNIT" 2>/dev/null)
   case "$mp" in ''|0|*[!0-9]*) ;; *) pids="$mp $pids" ;; esac
