@@ -490,35 +490,39 @@ pub fn insert_check_run(conn: &Connection, instance_id: i64, r: &crate::checklis
     Ok(conn.last_insert_rowid())
 }
 
+/// A `check_runs` row (columns: id, instance name, started_at, status, first_failing_domain,
+/// total_ms, host_ms, api_ms, errors_429_1h) as a [`crate::checklist::CheckRun`].
+pub(crate) fn check_run_from_row(r: &Row<'_>) -> rusqlite::Result<crate::checklist::CheckRun> {
+    use crate::checklist::{CheckRun, Domain, Status};
+    let status: String = r.get(3)?;
+    let ffd: Option<String> = r.get(4)?;
+    Ok(CheckRun {
+        id: r.get(0)?,
+        instance: r.get(1)?,
+        started_at: parse_ts(&r.get::<_, String>(2)?)?,
+        status: match status.as_str() {
+            "pass" => Status::Pass,
+            "warn" => Status::Warn,
+            "fail" => Status::Fail,
+            _ => Status::Skip,
+        },
+        first_failing_domain: ffd.as_deref().and_then(Domain::parse),
+        total_ms: r.get::<_, i64>(5)? as u64,
+        host_ms: r.get::<_, i64>(6)? as u64,
+        api_ms: r.get::<_, i64>(7)? as u64,
+        errors_429_1h: r.get(8)?,
+    })
+}
+
 impl Store {
     /// Recent checklist runs of an instance, newest first.
     pub fn check_runs(&self, instance: &str, limit: u32) -> Result<Vec<crate::checklist::CheckRun>> {
-        use crate::checklist::{CheckRun, Domain, Status};
         let conn = self.conn();
         let mut stmt = conn.prepare(
             "SELECT c.id, i.name, c.started_at, c.status, c.first_failing_domain, c.total_ms, c.host_ms, c.api_ms, c.errors_429_1h \
              FROM check_runs c JOIN instances i ON i.id = c.instance_id WHERE i.name = ?1 ORDER BY c.started_at DESC, c.id DESC LIMIT ?2",
         )?;
-        let rows = stmt.query_map(params![instance, limit], |r| {
-            let status: String = r.get(3)?;
-            let ffd: Option<String> = r.get(4)?;
-            Ok(CheckRun {
-                id: r.get(0)?,
-                instance: r.get(1)?,
-                started_at: parse_ts(&r.get::<_, String>(2)?)?,
-                status: match status.as_str() {
-                    "pass" => Status::Pass,
-                    "warn" => Status::Warn,
-                    "fail" => Status::Fail,
-                    _ => Status::Skip,
-                },
-                first_failing_domain: ffd.as_deref().and_then(Domain::parse),
-                total_ms: r.get::<_, i64>(5)? as u64,
-                host_ms: r.get::<_, i64>(6)? as u64,
-                api_ms: r.get::<_, i64>(7)? as u64,
-                errors_429_1h: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![instance, limit], check_run_from_row)?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 

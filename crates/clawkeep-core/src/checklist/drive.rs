@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::engine::{run_instance, CheckOptions, HOST_TIMEOUT};
 use super::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
-use super::types::{CheckRun, Domain, FleetReport, InstanceReport, Status};
+use super::types::{CheckRun, FleetReport, InstanceReport};
 use super::fleet;
 use crate::anthropic::AnthropicClient;
 use crate::domain::InstanceFilter;
@@ -136,26 +136,7 @@ impl Clawkeep {
                  WHERE c.id = (SELECT c2.id FROM check_runs c2 WHERE c2.instance_id = c.instance_id ORDER BY c2.started_at DESC, c2.id DESC LIMIT 1) \
                  ORDER BY i.name",
             )?;
-            let rows = stmt.query_map(params![], |r| {
-                let status: String = r.get(3)?;
-                let ffd: Option<String> = r.get(4)?;
-                Ok(CheckRun {
-                    id: r.get(0)?,
-                    instance: r.get(1)?,
-                    started_at: crate::store::parse_ts(&r.get::<_, String>(2)?)?,
-                    status: match status.as_str() {
-                        "pass" => Status::Pass,
-                        "warn" => Status::Warn,
-                        "fail" => Status::Fail,
-                        _ => Status::Skip,
-                    },
-                    first_failing_domain: ffd.as_deref().and_then(Domain::parse),
-                    total_ms: r.get::<_, i64>(5)? as u64,
-                    host_ms: r.get::<_, i64>(6)? as u64,
-                    api_ms: r.get::<_, i64>(7)? as u64,
-                    errors_429_1h: r.get(8)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![], crate::store::check_run_from_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
