@@ -211,8 +211,6 @@ fn guided_rotation_over_ssh_then_rollback_of_a_second_one() {
 }
 
 #[test]
-#[ignore = "blocked on the deploy module: its verify step reads ANTHROPIC_API_KEY from the gateway's /proc/<pid>/environ, \
-            but the real OpenClaw gateway loads ~/.openclaw/.env in-process, so every deploy to it reports rollback-failed"]
 fn guided_rotation_with_the_real_openclaw_gateway() {
     let Some(w) = World::start_or_skip(WorldOptions::hosts(1).without_gateway()) else { return };
     let h = w.host(0);
@@ -235,7 +233,10 @@ fn guided_rotation_with_the_real_openclaw_gateway() {
     let new = r.console_key();
     let out = r.run(&["--json", "rotate", "resume", "alpha", "--stdin", "--yes"], Some(&new.key)).ok().json();
     assert_eq!(out["rotation"]["outcome"], "completed", "{out}");
-    assert_eq!(gateway_key(h).as_deref(), Some(new.key.as_str()));
+    // The real gateway loads .env in-process (its /proc environ never shows the key): check the
+    // file here, and the key actually used by the next turn below.
+    let env = h.read_env().unwrap();
+    assert!(env.iter().any(|(k, v)| k == "ANTHROPIC_API_KEY" && v == &new.key), "the new key is not in .env");
     assert_eq!(r.fake_status(&r.old.id), "archived");
 
     // The next agent turn through the real gateway carries the new key; the old one is dead.
