@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use clawkeep_core::anthropic::AnthropicClient;
 use clawkeep_core::checklist::hostfacts::{self, ScriptParams};
-use clawkeep_core::checklist::{fleet, run_fleet, CheckOptions, FleetJob, HostRunner, SshRunner, Status};
-use clawkeep_core::ssh::{SshAuth, SshOptions};
+use clawkeep_core::checklist::{drive, fleet, run_fleet, CheckOptions, FleetJob, Status};
+use clawkeep_core::deploy::CancellationToken;
+use clawkeep_core::ssh::SshAuth;
 use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions, Secret, ServiceManager};
 use clawkeep_tests::{World, WorldOptions};
 use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
@@ -54,11 +55,10 @@ fn bench_check_50_hosts() {
         let jobs: Vec<FleetJob> = (0..n)
             .map(|i| {
                 let name = format!("inst-{i}");
-                let runner: Box<dyn HostRunner> = Box::new(SshRunner::new(ck.ssh_target(&name).unwrap(), auth.clone(), SshOptions::default(), Duration::from_secs(30)));
-                (ck.check_context(&name).unwrap(), runner)
+                (ck.check_context(&name).unwrap(), drive::host_runner(&ck, &name, &auth))
             })
             .collect();
-        let mut reports = rt.block_on(run_fleet(jobs, &client, &CheckOptions::default(), concurrency, Arc::new(|_| {})));
+        let mut reports = rt.block_on(run_fleet(jobs, &client, &CheckOptions::default(), concurrency, &CancellationToken::new(), Arc::new(|_, _, _| {})));
         fleet::aggregate(&mut reports);
         let wall = t.elapsed();
         best = best.min(wall);

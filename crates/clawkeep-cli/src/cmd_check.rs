@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use clawkeep_core::anthropic::AnthropicClient;
-use clawkeep_core::checklist::runner::CannedRunner;
-use clawkeep_core::checklist::{self, fleet, CheckOptions, Domain, FleetReport, HostRunner, InstanceReport, RunnerError, SshRunner, Status};
-use clawkeep_core::ssh::{SshAuth, SshOptions};
+use clawkeep_core::checklist::{self, drive, fleet, CheckOptions, CheckProgressFn, Domain, FleetJob, FleetReport, InstanceReport, Status};
+use clawkeep_core::ssh::SshAuth;
+use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::{Clawkeep, InstanceFilter};
 
 use crate::output::{self, table};
@@ -84,35 +84,33 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
     let opts = CheckOptions { billing_probe: a.billing_probe, domains: a.domain.clone(), skip_host: a.no_host, skip_api: a.no_api };
     // The SSH identity (one passphrase prompt at most), only when hosts are checked.
     let auth: Arc<SshAuth> = Arc::new(if a.no_host { SshAuth::Agent } else { crate::cmd_remote::ssh_auth(ck)? });
-    let ssh_opts = SshOptions { connect_timeout: Duration::from_secs(10), ..Default::default() };
-    // Read contexts (store + keychain) up front; the network part runs concurrently.
-    let mut jobs: Vec<(checklist::CheckContext, Box<dyn HostRunner>)> = Vec::new();
+    // Read contexts (store + keychain) up front; the network part runs concurrently. The host
+    // transport is core's (pinned host keys only: an unpinned host is refused with "trust it first").
+    let mut jobs: Vec<FleetJob> = Vec::new();
     for n in &names {
-        let ctx = ck.check_context(n)?;
-        // Pinned host keys only (an unpinned host is refused by the runner with "trust it first").
-        let runner: Box<dyn HostRunner> = match ck.ssh_target(n) {
-            Ok(t) => Box::new(SshRunner::new(t, auth.clone(), ssh_opts.clone(), checklist::engine::HOST_TIMEOUT)),
-            Err(e) => Box::new(CannedRunner(Err(RunnerError::Other(e.to_string())))),
-        };
-        jobs.push((ctx, runner));
+        jobs.push((ck.check_context(n)?, drive::host_runner(ck, n, &auth)));
     }
     let started = ck.now();
     let t0 = Instant::now();
     let total = jobs.len();
     let progress = !json && std::io::stderr().is_terminal() && total > 1;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let on_done: checklist::engine::OnDone = Arc::new(move |r: &InstanceReport| {
-        let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+    let on_done: CheckProgressFn = Arc::new(move |r: &InstanceReport, n: usize, total: usize| {
         if progress {
             eprint!("\r[check] {n}/{total} instances checked");
         } else if total > 1 && !json {
             eprintln!("[check] {n}/{total} {} {}", r.instance, r.status.as_str());
         }
     });
+    // A hung run is cut after 10 minutes; what finished by then is still reported and recorded.
+    let cancel = CancellationToken::new();
     let mut reports: Vec<InstanceReport> = rt.block_on(async {
-        let run = checklist::run_fleet(jobs, &client, &opts, a.concurrency as usize, on_done);
-        tokio::time::timeout(Duration::from_secs(600), run).await.unwrap_or_default()
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(600)).await;
+            c.cancel();
+        });
+        checklist::run_fleet(jobs, &client, &opts, a.concurrency as usize, &cancel, on_done).await
     });
     if progress {
         eprintln!();

@@ -282,7 +282,8 @@ async fn fleet_run_shares_api_probes() {
     t.fake.clear_requests();
     // acme-prod twice (as if two instances presented its key) and acme-prod-2 once
     let jobs = vec![job("acme-prod"), job("acme-prod-2"), job("acme-prod")];
-    let reports = run_fleet(jobs, &client, &CheckOptions { skip_host: true, ..Default::default() }, 8, Arc::new(|_| {})).await;
+    let cancel = clawkeep_core::deploy::CancellationToken::new();
+    let reports = run_fleet(jobs, &client, &CheckOptions { skip_host: true, ..Default::default() }, 8, &cancel, Arc::new(|_, _, _| {})).await;
     assert_eq!(reports.iter().map(|r| r.instance.as_str()).collect::<Vec<_>>(), ["acme-prod", "acme-prod-2", "acme-prod"], "reports in job order");
     for r in &reports {
         assert_eq!(r.check("account.auth").unwrap().status, Status::Pass, "{:#?}", r.checks);

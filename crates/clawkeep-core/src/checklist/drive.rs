@@ -1,7 +1,8 @@
 //! Running the checklist end to end, for any front end: pick the instances, read their
 //! contexts (store + keychain), reach each host through [`host_runner`] (the one place that
-//! chooses the host transport), probe the API, run them with bounded concurrency, aggregate the
-//! fleet findings and record every finished report in the history.
+//! chooses the host transport), probe the API, run them with bounded concurrency and shared
+//! API probes ([`run_fleet`]), aggregate the fleet findings and record every finished report
+//! in the history.
 //!
 //! The desktop app calls [`Clawkeep::run_checks`] from its blocking pool with a progress
 //! callback and a [`CancellationToken`]; cancelling stops the checks in flight (they are
@@ -13,7 +14,7 @@ use std::time::Instant;
 use rusqlite::params;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{run_instance, CheckOptions, HOST_TIMEOUT};
+use super::engine::{run_fleet, CheckOptions, HOST_TIMEOUT};
 use super::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
 use super::types::{CheckRun, FleetReport, InstanceReport};
 use super::fleet;
@@ -35,7 +36,7 @@ pub fn host_runner(ck: &Clawkeep, instance: &str, auth: &Arc<SshAuth>) -> Box<dy
 }
 
 /// Progress callback: `(finished report, done, total)`.
-pub type CheckProgressFn = Arc<dyn Fn(&InstanceReport, usize, usize) + Send + Sync>;
+pub use super::engine::CheckProgressFn;
 
 /// Default number of hosts checked at once.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -69,36 +70,7 @@ impl Clawkeep {
         }
         let started = self.now();
         let t0 = Instant::now();
-        let total = jobs.len();
-        let fut = async {
-            let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.clamp(1, 256)));
-            let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let mut set = tokio::task::JoinSet::new();
-            for (i, (ctx, runner)) in jobs.into_iter().enumerate() {
-                let (sem, client, opts, done, progress, cancel) = (sem.clone(), client.clone(), opts.clone(), done.clone(), progress.clone(), cancel.clone());
-                set.spawn(async move {
-                    let _permit = tokio::select! {
-                        p = sem.acquire_owned() => p,
-                        _ = cancel.cancelled() => return None,
-                    };
-                    let r = tokio::select! {
-                        r = run_instance(&ctx, runner.as_ref(), &client, &opts) => r,
-                        _ = cancel.cancelled() => return None,
-                    };
-                    let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
-                    progress(&r, n, total);
-                    Some((i, r))
-                });
-            }
-            let mut out: Vec<(usize, InstanceReport)> = Vec::new();
-            while let Some(r) = set.join_next().await {
-                if let Ok(Some(x)) = r {
-                    out.push(x);
-                }
-            }
-            out.sort_by_key(|(i, _)| *i);
-            out.into_iter().map(|(_, r)| r).collect::<Vec<_>>()
-        };
+        let fut = run_fleet(jobs, &client, opts, concurrency, cancel, progress);
         let mut reports = match tokio::runtime::Handle::try_current() {
             Ok(h) => h.block_on(fut),
             Err(_) => tokio::runtime::Builder::new_multi_thread()

@@ -6,6 +6,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio_util::sync::CancellationToken;
+
 use chrono::{DateTime, Utc};
 
 use super::cause::{self, Cause};
@@ -934,29 +936,39 @@ pub const HOST_TIMEOUT: Duration = Duration::from_secs(30);
 /// One instance of a fleet run: its context and how to reach its host.
 pub type FleetJob = (CheckContext, Box<dyn HostRunner>);
 
-/// Progress callback of [`run_fleet`]: called as each instance finishes.
-pub type OnDone = Arc<dyn Fn(&InstanceReport) + Send + Sync>;
+/// Progress callback of [`run_fleet`]: `(finished report, done, total)`.
+pub type CheckProgressFn = Arc<dyn Fn(&InstanceReport, usize, usize) + Send + Sync>;
 
 /// Runs the checklist for many instances, each on its own task (the runtime's threads share the
-/// SSH and parsing work): at most `concurrency` at once, API probes shared between instances
-/// that use the same key, reports in the order of `jobs`. Cross-instance findings are left to
-/// [`super::fleet::aggregate`].
-pub async fn run_fleet(jobs: Vec<FleetJob>, client: &AnthropicClient, opts: &CheckOptions, concurrency: usize, on_done: OnDone) -> Vec<InstanceReport> {
+/// SSH and parsing work): at most `concurrency` at once (clamped to 1..=256), API probes shared
+/// between instances that use the same key (or admin key), reports in the order of `jobs`.
+/// `cancel` stops the checks not finished yet (they are read-only); the finished ones are
+/// returned. Cross-instance findings are left to [`super::fleet::aggregate`].
+pub async fn run_fleet(jobs: Vec<FleetJob>, client: &AnthropicClient, opts: &CheckOptions, concurrency: usize, cancel: &CancellationToken, progress: CheckProgressFn) -> Vec<InstanceReport> {
     let cache = Arc::new(ProbeCache::default());
-    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.clamp(1, 256)));
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let total = jobs.len();
     let mut set = tokio::task::JoinSet::new();
     for (i, (ctx, runner)) in jobs.into_iter().enumerate() {
-        let (client, opts, cache, sem, on_done) = (client.clone(), opts.clone(), cache.clone(), sem.clone(), on_done.clone());
+        let (client, opts, cache, sem, done, progress, cancel) = (client.clone(), opts.clone(), cache.clone(), sem.clone(), done.clone(), progress.clone(), cancel.clone());
         set.spawn(async move {
-            let _permit = sem.acquire_owned().await;
-            let r = run_instance_shared(&ctx, runner.as_ref(), &client, &opts, &cache).await;
-            on_done(&r);
-            (i, r)
+            let _permit = tokio::select! {
+                p = sem.acquire_owned() => p,
+                _ = cancel.cancelled() => return None,
+            };
+            let r = tokio::select! {
+                r = run_instance_shared(&ctx, runner.as_ref(), &client, &opts, &cache) => r,
+                _ = cancel.cancelled() => return None,
+            };
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            progress(&r, n, total);
+            Some((i, r))
         });
     }
     let mut out = Vec::new();
     while let Some(r) = set.join_next().await {
-        if let Ok(x) = r {
+        if let Ok(Some(x)) = r {
             out.push(x);
         }
     }

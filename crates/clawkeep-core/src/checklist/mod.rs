@@ -24,6 +24,6 @@ pub mod runner;
 pub mod types;
 
 pub use cause::Cause;
-pub use engine::{run_fleet, run_instance, run_instance_shared, CheckContext, CheckOptions, FleetJob, ProbeCache};
+pub use engine::{run_fleet, run_instance, run_instance_shared, CheckContext, CheckOptions, CheckProgressFn, FleetJob, ProbeCache};
 pub use runner::{HostRunner, RunnerError, SshRunner};
 pub use types::*;
