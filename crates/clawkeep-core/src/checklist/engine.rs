@@ -421,7 +421,11 @@ fn credential_checks(ctx: &CheckContext, f: &HostFacts, cfg: Option<&ConfigFacts
     let mut missing = Vec::new();
     let mut winners: Vec<(String, &KeySighting)> = Vec::new();
     for a in &agents {
-        let profiles: Vec<&KeySighting> = f.keys.iter().filter(|k| k.source == KeySource::Profile(a.clone())).collect();
+        // The agent's own profile store first, then the shared one (OpenClaw 2026.9+), then env.
+        let mut profiles: Vec<&KeySighting> = f.keys.iter().filter(|k| k.source == KeySource::Profile(a.clone())).collect();
+        if profiles.is_empty() {
+            profiles = f.keys.iter().filter(|k| k.source == KeySource::SharedProfile).collect();
+        }
         let w = profiles.first().copied().or(global_running);
         match w {
             Some(k) => {
@@ -502,8 +506,9 @@ fn credential_checks(ctx: &CheckContext, f: &HostFacts, cfg: Option<&ConfigFacts
             (w.length as usize) < v.len() && v.is_char_boundary(w.length as usize) && keyfmt::fingerprint(&v[..w.length as usize]) == w.fingerprint
         });
         let by_fp = ctx.keys.iter().find(|k| k.fingerprint == w.fingerprint);
-        let lower_has_current = matches!(w.source, KeySource::Profile(_))
-            && f.keys.iter().any(|k| !matches!(k.source, KeySource::Profile(_) | KeySource::History(_) | KeySource::WorldReadable(_)) && k.fingerprint == active.fingerprint);
+        let is_profile = |s: &KeySource| matches!(s, KeySource::Profile(_) | KeySource::SharedProfile);
+        let lower_has_current = is_profile(&w.source)
+            && f.keys.iter().any(|k| !is_profile(&k.source) && !matches!(k.source, KeySource::History(_) | KeySource::WorldReadable(_)) && k.fingerprint == active.fingerprint);
         let restart = matches!(w.source, KeySource::Proc(_)) && disk.first().is_some_and(|d| d.fingerprint == active.fingerprint);
         if restart {
             out.bad(&id, Status::Fail, Cause::RestartNeeded, format!("agent {a}: the running gateway has an old key; a restart picks up the current one"), ev);

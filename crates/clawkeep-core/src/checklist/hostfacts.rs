@@ -74,6 +74,17 @@ scanb() {
   [ -r "$2" ] && [ -f "$2" ] || return 0
   tr -c 'A-Za-z0-9_-' '\n' < "$2" 2>/dev/null | grep -E '^sk-ant-[a-z]+[0-9]*-' | head -n 50 | while IFS= read -r k; do emitk "$1" "$k"; done
 }
+# sqlkeys SOURCE DB SQL: key-shaped tokens in what SQL reads from a SQLite file (live rows, WAL
+# included); when sqlite3 is missing or fails (not a database, another schema), a byte scan of
+# the file and its WAL (which may also see deleted rows).
+sqlkeys() {
+  [ -f "$2" ] || return 0
+  if command -v sqlite3 >/dev/null 2>&1 && q=$(TO 10 sqlite3 -bail -readonly "$2" 'SELECT 1 FROM sqlite_master LIMIT 0;' "$3" 2>/dev/null); then
+    printf '%s\n' "$q" | tr -c 'A-Za-z0-9_-' '\n' | grep -E '^sk-ant-[a-z]+[0-9]*-' | head -n 50 | while IFS= read -r k; do emitk "$1" "$k"; done
+  else
+    scanb "$1" "$2"; scanb "$1" "$2-wal"
+  fi
+}
 # envkey SOURCE FILE: the last ANTHROPIC_API_KEY of a dotenv/EnvironmentFile (read by the shell).
 envkey() {
   [ -r "$2" ] && [ -f "$2" ] || return 0
@@ -116,7 +127,7 @@ done
 if [ -n "$OC" ]; then o "openclaw|$(TO 15 "$OC" --version 2>/dev/null </dev/null | head -n 1)"; else o "openclaw|"; fi
 # permissions of the state dir and secret-bearing files: one stat for all of them
 stat -c '%a|%u|%U|%Y|%n' -- "$ST" "$ST/.env" "$ST/openclaw.json" "$ST/gateway.systemd.env" \
-  "$ST"/agents/*/agent/openclaw-agent.sqlite "$ST"/agents/*/agent/auth-profiles.json "$ST"/secrets/* 2>/dev/null |
+  "$ST"/agents/*/agent/openclaw-agent.sqlite "$ST"/agents/*/agent/auth-profiles.json "$ST/state/openclaw.sqlite" "$ST"/secrets/* 2>/dev/null |
 while IFS= read -r l; do
   case ${l#*|*|*|*|} in
     "$ST") k=state_dir ;; "$ST/.env") k=env ;; "$ST/openclaw.json") k=config ;; "$ST/gateway.systemd.env") k=systemd_env ;; *) k=secret ;;
@@ -150,21 +161,12 @@ for a in $AGENTS "$@"; do
   seen="$seen$a "
   d="$ST/agents/$a/agent"
   if [ -d "$d" ]; then o "agent|$a|1"; else o "agent|$a|0"; fi
-  db="$d/openclaw-agent.sqlite"
-  if [ -f "$db" ]; then
-    ks=
-    if command -v sqlite3 >/dev/null 2>&1; then
-      ks=$(TO 10 sqlite3 -readonly "$db" .dump 2>/dev/null | tr -c 'A-Za-z0-9_-' '\n' | grep -E '^sk-ant-[a-z]+[0-9]*-' | head -n 50)
-    fi
-    if [ -n "$ks" ]; then
-      printf '%s\n' "$ks" | while IFS= read -r k; do emitk "profile:$a" "$k"; done
-    else
-      scanb "profile:$a" "$db"; scanb "profile:$a" "$db-wal"
-    fi
-  fi
+  sqlkeys "profile:$a" "$d/openclaw-agent.sqlite" .dump
   scanb "legacy:$a" "$d/auth-profiles.json"
   scanb "models_json:$a" "$d/models.json"
 done
+# the shared auth-profile store of OpenClaw 2026.9+ (every agent's, in the state database)
+sqlkeys shared_profile "$ST/state/openclaw.sqlite" "SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store';"
 # the running gateway: its real process environment
 # (the user's own processes by a builtin scan of /proc, then one grep over just their command
 # lines: pgrep -f would read every process of the machine)
@@ -215,10 +217,14 @@ done
 find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
   n=$((n + 1)); scanb "world:$f" "$f"
 done; }
-# gateway logs: 429/529/401 counts in the last hour and day
+# gateway logs: 429/529/401 counts in the last hour and day (each file once: the config may
+# name one that the state dir's logs/ also holds)
+lseen=
 {
   for f in $lf "/tmp/openclaw/openclaw-$D1.log" "/tmp/openclaw/openclaw-$D0.log" "$ST"/logs/*.log; do
     [ -f "$f" ] && [ -r "$f" ] || continue
+    case "$lseen" in *"|$f|"*) continue ;; esac
+    lseen="$lseen|$f|"
     echo "@@logsrc $f"
     tail -c 20000000 "$f" 2>/dev/null
   done
@@ -273,6 +279,9 @@ pub fn nonce() -> String {
 pub enum KeySource {
     /// A stored auth profile in the agent's SQLite.
     Profile(String),
+    /// A stored auth profile in the shared store every agent reads (OpenClaw 2026.9+:
+    /// `state/openclaw.sqlite`, row `authProfiles.store`).
+    SharedProfile,
     /// Legacy `auth-profiles.json` (not read at runtime).
     Legacy(String),
     /// `agents/<id>/agent/models.json`.
@@ -298,6 +307,7 @@ impl KeySource {
         let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
         Some(match kind {
             "profile" => KeySource::Profile(arg.into()),
+            "shared_profile" => KeySource::SharedProfile,
             "legacy" => KeySource::Legacy(arg.into()),
             "models_json" => KeySource::ModelsJson(arg.into()),
             "dotenv" => KeySource::DotEnv,
@@ -314,6 +324,7 @@ impl KeySource {
     pub fn describe(&self) -> String {
         match self {
             KeySource::Profile(a) => format!("auth profile (agents/{a}/agent/openclaw-agent.sqlite)"),
+            KeySource::SharedProfile => "auth profile (shared store, state/openclaw.sqlite)".into(),
             KeySource::Legacy(a) => format!("legacy agents/{a}/agent/auth-profiles.json"),
             KeySource::ModelsJson(a) => format!("agents/{a}/agent/models.json"),
             KeySource::DotEnv => "ANTHROPIC_API_KEY in <state dir>/.env".into(),
@@ -755,6 +766,8 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         )
         .unwrap();
         std::fs::write(st.join("agents/main/agent/openclaw-agent.sqlite"), format!("SQLite format 3\0\0\x01{other}\0\0")).unwrap();
+        std::fs::create_dir_all(st.join("state")).unwrap();
+        std::fs::write(st.join("state/openclaw.sqlite"), format!("SQLite format 3\0\0\x01{key}\0\0")).unwrap();
         std::fs::write(home.path().join(".bash_history"), format!("ls\nexport ANTHROPIC_API_KEY={key}\n")).unwrap();
         std::fs::write(st.join("openclaw.json.clobbered.2026-11-01T00-00-00Z"), "{}").unwrap();
         let n = nonce();
@@ -780,6 +793,8 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         assert!(has(KeySource::DotEnv, &fp), "{:?}", f.keys);
         assert!(has(KeySource::Config(1), &ofp), "{:?}", f.keys);
         assert!(has(KeySource::Profile("main".into()), &ofp), "{:?}", f.keys);
+        assert!(has(KeySource::SharedProfile, &fp), "{:?}", f.keys);
+        assert!(!f.keys.iter().any(|k| k.source == KeySource::Profile("ops".into())), "{:?}", f.keys);
         assert!(f.keys.iter().any(|k| matches!(&k.source, KeySource::History(p) if p.ends_with(".bash_history")) && k.fingerprint == fp));
         assert!(f.keys.iter().any(|k| matches!(&k.source, KeySource::WorldReadable(p) if p.ends_with(".env"))));
         assert!(f.config_text.contains("__CK_KEY_1__"));
