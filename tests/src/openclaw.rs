@@ -131,8 +131,27 @@ impl OpenClawInstall {
         host.start_gateway(&self.gateway_spec(host))
     }
 
+    /// Puts an `openclaw` command in the host user's `~/.local/bin` (what `npm i -g` with a user
+    /// prefix leaves behind): a wrapper that runs this install's Node on its entry point, with
+    /// the update check off. Host tools (the checklist's `openclaw --version`) then find it.
+    pub fn install_cli_on_host(&self, host: &Host) -> Result<()> {
+        let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
+        let script = format!(
+            "#!/bin/sh\n# openclaw from {}\nOPENCLAW_NO_AUTO_UPDATE=1 exec {} {} \"$@\"\n",
+            self.prefix.display(),
+            q(&self.node),
+            q(&self.entry)
+        );
+        host.write_file(".local/bin/openclaw", script.as_bytes(), 0o755)
+    }
+
     /// Runs `openclaw <args>` on the host as its user (clean env, HOME = the host's home).
     pub fn cli(&self, host: &Host, args: &[&str], timeout: Duration) -> Result<CmdOutput> {
+        self.cli_with_input(host, args, None, timeout)
+    }
+
+    /// [`OpenClawInstall::cli`] with `input` on stdin (how secrets reach `paste-api-key`).
+    pub fn cli_with_input(&self, host: &Host, args: &[&str], input: Option<&[u8]>, timeout: Duration) -> Result<CmdOutput> {
         let mut cmd = if sys::is_root() && host.uid() != 0 && sys::current_uid() != Some(host.uid()) {
             let mut c = Command::new("/usr/bin/setpriv");
             c.arg(format!("--reuid={}", host.uid())).arg(format!("--regid={}", host.uid_gid().1)).arg("--init-groups").arg("--");
@@ -150,7 +169,7 @@ impl OpenClawInstall {
             cmd.arg(format!("{k}={v}"));
         }
         cmd.arg(&self.node).arg(&self.entry).args(args).current_dir(host.home());
-        sys::run_with(cmd, None, timeout, 8 << 20).context("run openclaw")
+        sys::run_with(cmd, input, timeout, 8 << 20).context("run openclaw")
     }
 
     /// One agent turn through the running gateway:

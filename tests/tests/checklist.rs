@@ -41,11 +41,16 @@ fn setup(preset: Preset, hosts: usize) -> Option<E> {
 
 /// `pin`: pin each test host's key on its instance (what `clawkeep host trust` does).
 fn setup_with(preset: Preset, hosts: usize, pin: bool) -> Option<E> {
+    setup_world(preset, WorldOptions::hosts(hosts), pin)
+}
+
+/// [`setup_with`] on a world built from `opts` (its base URL is set to the fake's).
+fn setup_world(preset: Preset, opts: WorldOptions, pin: bool) -> Option<E> {
     if std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_none() {
         panic!("run under scripts/with-secret-service.sh (real Secret Service)");
     }
     let fake = FakeAnthropic::start_blocking(preset).unwrap();
-    let world = World::start_or_skip(WorldOptions::hosts(hosts).base_url(fake.base_url()))?;
+    let world = World::start_or_skip(opts.base_url(fake.base_url()))?;
     let dir = tempfile::tempdir().unwrap();
     let service = unique();
     let ck = Clawkeep::open(OpenOptions {
@@ -228,6 +233,48 @@ fn healthy_instance_is_all_green() {
     assert_eq!(r.first_failing_domain, None);
     assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass);
     assert!(r.timings.host_ms > 0);
+}
+
+/// The healthy case on the REAL OpenClaw: installed from the npm registry, its `openclaw`
+/// command on the host user's PATH, the gateway running with the key from `.env` (which it
+/// loads in-process: its /proc environ has no key), one agent turn through it to the fake.
+/// Every check passes or is skipped; the version-dependent checks saw the real version.
+#[test]
+fn healthy_real_openclaw_host_is_all_green() {
+    let Some(e) = setup_world(Preset::Healthy, WorldOptions::hosts(1).without_gateway(), true) else { return };
+    let oc = clawkeep_tests::openclaw::ensure_installed().unwrap();
+    let h = e.host(0);
+    oc.install_cli_on_host(h).unwrap();
+    let key = e.keychain(0, "instance-a");
+    h.write_env(&[("ANTHROPIC_API_KEY", &key)]).unwrap();
+    oc.start_gateway(h, &e.fake.base_url()).unwrap();
+    h.wait_gateway_ready(clawkeep_tests::openclaw::READY_TIMEOUT).unwrap();
+    let turn = oc.agent_turn(h, "Say hello", clawkeep_tests::openclaw::TURN_TIMEOUT).unwrap();
+    assert!(turn.ok(), "agent turn: {}\n{}", turn.output.stdout_str(), turn.output.stderr_str());
+    e.admin();
+
+    let r = e.check_with(0, CheckOptions { billing_probe: true, ..Default::default() });
+    for c in &r.checks {
+        eprintln!("{:<44} {:<5} {}", c.id, c.status.as_str(), c.evidence.iter().map(|v| format!("{}: {}", v.label, v.value)).collect::<Vec<_>>().join("; "));
+    }
+    let not_green: Vec<_> = r.checks.iter().filter(|c| matches!(c.status, Status::Fail | Status::Warn)).collect();
+    assert!(not_green.is_empty(), "not green on the real OpenClaw host:\n{not_green:#?}\nall:\n{:#?}", r.checks);
+    assert_eq!(r.first_failing_domain, None);
+    assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass);
+    let all = format!("{:?}", r.checks);
+    assert!(all.contains("OpenClaw 20"), "the installed version was not read:\n{:#?}", r.checks);
+
+    // Then an auth profile with another key, written where this OpenClaw version keeps it (by its
+    // own `paste-api-key`): it beats `.env`, and the checklist must find it and say so.
+    let other = e.secret("instance-b");
+    let args = ["models", "auth", "paste-api-key", "--provider", "anthropic", "--agent", "main", "--profile-id", "anthropic:default"];
+    let out = oc.cli_with_input(h, &args, Some(format!("{other}\n").as_bytes()), clawkeep_tests::openclaw::TURN_TIMEOUT).unwrap();
+    assert!(out.success(), "paste-api-key: {}\n{}", out.stdout_str(), out.stderr_str());
+    let r = e.check(0);
+    h.stop_gateway().unwrap();
+    expect(&r, "credential.matches-keychain.main", Domain::Credential, Status::Fail, "auth_profile_overrides_env");
+    let c = r.check("credential.matches-keychain.main").unwrap();
+    assert!(format!("{:?}", c.evidence).contains("shared store"), "{c:#?}");
 }
 
 #[test]
