@@ -26,11 +26,13 @@ pub struct CheckRequest {
     pub skip_host: bool,
     /// Host checks only.
     pub skip_api: bool,
+    /// Also probe the API from the host (curl there; the key stays on the host).
+    pub host_probe: bool,
 }
 
 impl From<CheckRequest> for clawkeep_core::checklist::CheckOptions {
     fn from(r: CheckRequest) -> Self {
-        clawkeep_core::checklist::CheckOptions { billing_probe: r.billing_probe, domains: r.domains, skip_host: r.skip_host, skip_api: r.skip_api }
+        clawkeep_core::checklist::CheckOptions { billing_probe: r.billing_probe, domains: r.domains, skip_host: r.skip_host, skip_api: r.skip_api, host_probe: r.host_probe }
     }
 }
 

@@ -30,6 +30,10 @@ pub struct CheckArgs {
     /// Also send one paid request (max_tokens 1) to classify billing problems. Off by default.
     #[arg(long)]
     pub billing_probe: bool,
+    /// Also send the models probe from the host (curl there, with each key its agents use; the
+    /// key never leaves the host): proves the host itself reaches the API. Off by default.
+    #[arg(long, conflicts_with_all = ["no_host", "no_api"])]
+    pub probe_from_host: bool,
     /// Skip the host (no SSH): API checks only.
     #[arg(long, conflicts_with = "no_api")]
     pub no_host: bool,
@@ -81,7 +85,7 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
     }
     let settings = ck.settings()?;
     let client = AnthropicClient::new(&settings.anthropic_base_url).context("Anthropic API client")?;
-    let opts = CheckOptions { billing_probe: a.billing_probe, domains: a.domain.clone(), skip_host: a.no_host, skip_api: a.no_api };
+    let opts = CheckOptions { billing_probe: a.billing_probe, domains: a.domain.clone(), skip_host: a.no_host, skip_api: a.no_api, host_probe: a.probe_from_host };
     // The SSH identity (one passphrase prompt at most), only when hosts are checked.
     let auth: Arc<SshAuth> = Arc::new(if a.no_host { SshAuth::Agent } else { crate::cmd_remote::ssh_auth(ck)? });
     // Read contexts (store + keychain) up front; the network part runs concurrently. The host

@@ -38,6 +38,7 @@ pub enum Cause {
     AdminKeyAsKey,
     PermissionDenied,
     ApiUnreachable,
+    HostCannotReachApi,
     // protocol
     ConfigUnreadable,
     WrongApi,
@@ -96,6 +97,7 @@ impl Cause {
             AdminKeyAsKey => "admin_key_as_key",
             PermissionDenied => "permission_denied",
             ApiUnreachable => "api_unreachable",
+            HostCannotReachApi => "host_cannot_reach_api",
             ConfigUnreadable => "config_unreadable",
             WrongApi => "wrong_api",
             BaseUrlInvalid => "base_url_invalid",
@@ -128,7 +130,7 @@ impl Cause {
             | RestartNeeded | HostUnreadable | HostKeyUntrusted | HostKeyMismatch | HostUnreachable | SshAuthRefused => Domain::Credential,
             KeyInvalid | KeyInactive | KeyExpired | KeyArchived | KeyExpiringSoon | WorkspaceMismatch | OrgMismatch
             | WorkspaceHeaderRequired | WorkspaceNotFound | CreditTooLow | OrgDisabled | OauthTokenAsKey | AdminKeyAsKey
-            | ApiUnreachable => Domain::AccountContext,
+            | ApiUnreachable | HostCannotReachApi => Domain::AccountContext,
             ConfigUnreadable | WrongApi | BaseUrlInvalid | BaseUrlV1VersionDependent | ModelNotFound | RequestRejected
             | ConfigClobbered | ConfigMissingMeta | UnstableFeatures => Domain::Protocol,
             RateLimited | Overloaded | LowHeadroom | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
@@ -168,6 +170,7 @@ impl Cause {
             AdminKeyAsKey => "An Admin key (sk-ant-admin01-) cannot call inference: use a standard API key for the instance.",
             PermissionDenied => "403: the key lacks permission for this resource or environment; check the key's scope and the org's policy.",
             ApiUnreachable => "The Anthropic API could not be reached from this machine: check the network and the base URL setting.",
+            HostCannotReachApi => "The host cannot reach the Anthropic API (DNS, outbound HTTPS blocked by a firewall, or a proxy the gateway needs: HTTPS_PROXY in its environment). The key is not the problem: do not rotate; fix the host's egress.",
             ConfigUnreadable => "openclaw.json could not be read or is not valid JSON5: run `openclaw config validate` on the host and fix the reported line.",
             WrongApi => "With an overridden baseUrl, set api: \"anthropic-messages\" on models.providers.anthropic; otherwise OpenClaw sends OpenAI-shaped requests (/chat/completions, Bearer auth).",
             BaseUrlInvalid => "Fix models.providers.anthropic.baseUrl: use the root form (https://api.anthropic.com), https, no spaces, no /v1/messages or /v1/v1.",

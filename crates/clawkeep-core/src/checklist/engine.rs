@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use super::cause::{self, Cause};
 use super::config::{self, BaseUrlVerdict, ConfigFacts, KeyRef};
-use super::hostfacts::{self, HostFacts, KeySighting, KeySource, ScriptParams};
+use super::hostfacts::{self, HostFacts, HostProbe, KeySighting, KeySource, ScriptParams};
 use super::runner::{HostRunner, RunnerError};
 use super::types::*;
 use crate::anthropic::{AnthropicClient, Probe, BILLING_PROBE_MODEL};
@@ -52,6 +52,10 @@ pub struct CheckOptions {
     pub skip_host: bool,
     /// Skip the API (host checks only).
     pub skip_api: bool,
+    /// Also probe the API from the host (`GET /v1/models?limit=1` with each key the gateway
+    /// could use, sent by curl on the host; the key stays there). Off by default: it makes the
+    /// host send requests.
+    pub host_probe: bool,
 }
 
 fn short(fp: &str) -> String {
@@ -213,6 +217,7 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
         agents: ctx.instance.agents.clone(),
         unit,
         now: ctx.now,
+        probe_url: (opts.host_probe && !opts.skip_api).then(|| client.base_url().to_string()),
     });
     let host_fut = async {
         if opts.skip_host {
@@ -341,6 +346,9 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
 
     // ---- account context -----------------------------------------------------------------
     account_checks(ctx, &probes, opts, &mut out, &mut ff);
+    if opts.host_probe && !opts.skip_api {
+        host_probe_checks(ctx, facts, client.base_url(), &ff, &mut out);
+    }
 
     // ---- protocol -------------------------------------------------------------------------
     protocol_checks(ctx, facts, cfg.as_ref(), &probes, model.as_deref(), &mut out);
@@ -371,6 +379,88 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
     };
     r.finish();
     r
+}
+
+// ---- account context from the host ------------------------------------------------------
+
+/// `account.from-host`: the same models probe, sent from the host with the key(s) its agents
+/// use (the credential checks' winners). Proves the host can reach the API and that its key
+/// authenticates there, in the expected org and workspace.
+fn host_probe_checks(ctx: &CheckContext, facts: Option<&HostFacts>, base: &str, ff: &FleetFacts, out: &mut Out) {
+    let d = Domain::AccountContext;
+    let Some(f) = facts else {
+        return out.skip("account.from-host", d, "host facts unavailable");
+    };
+    let winners: Vec<&HostProbe> = f.host_probes.iter().filter(|p| ff.host_fingerprints.contains(&p.fingerprint)).collect();
+    if winners.is_empty() {
+        let why = if ff.host_fingerprints.is_empty() { "no key in use on the host to probe with" } else { "the host sent no probe (shell without curl output?)" };
+        return out.skip("account.from-host", d, why);
+    }
+    if winners.iter().all(|p| p.error_type.as_deref() == Some("no_curl")) {
+        return out.skip("account.from-host", d, "curl is not installed on the host: nothing to probe from it with");
+    }
+    let inst = &ctx.instance;
+    let exp_ws = inst.expected_workspace_id.clone().or_else(|| ctx.active_key().and_then(|k| k.workspace_id.clone()));
+    let mut worst: Option<(Status, Cause, String, Option<String>)> = None;
+    let mut ev = vec![Evidence::new("sent from the host to", format!("{base}/v1/models?limit=1"))];
+    for p in winners {
+        let key = f.keys.iter().find(|k| k.fingerprint == p.fingerprint).map(sighting).unwrap_or_else(|| short(&p.fingerprint));
+        let mut line = if p.status == 0 { "no response".to_string() } else { format!("HTTP {}", p.status) };
+        if let Some(t) = &p.error_type {
+            line.push_str(&format!(" {t}"));
+        }
+        if let Some(m) = &p.message {
+            line.push_str(&format!(" \"{m}\""));
+        }
+        if let Some(e) = &p.transport_error {
+            line.push_str(&format!(" ({e})"));
+        }
+        if let Some(r) = &p.request_id {
+            line.push_str(&format!(" (request-id {r})"));
+        }
+        ev.push(Evidence::new(format!("with {key}"), line));
+        let verdict = if p.status == 0 {
+            Some((Status::Fail, Cause::HostCannotReachApi, "the host cannot reach the Anthropic API".to_string()))
+        } else if (200..300).contains(&p.status) {
+            ev.push(Evidence::new("organization", p.organization_id.clone().unwrap_or_else(|| "(header absent)".into())));
+            ev.push(Evidence::new("workspace", p.workspace_id.clone().unwrap_or_else(|| "(header absent)".into())));
+            if inst.expected_org_id.as_ref().is_some_and(|o| p.organization_id.as_ref().is_some_and(|a| a != o)) {
+                Some((Status::Fail, Cause::OrgMismatch, "from the host, the key resolves to another organization".into()))
+            } else if exp_ws.as_ref().is_some_and(|w| p.workspace_id.as_ref().is_some_and(|a| a != w)) {
+                Some((Status::Fail, Cause::WorkspaceMismatch, "from the host, the key resolves to another workspace".into()))
+            } else {
+                None
+            }
+        } else {
+            let probe = Probe {
+                endpoint: "GET /v1/models?limit=1".into(),
+                status: p.status,
+                request_id: p.request_id.clone(),
+                organization_id: p.organization_id.clone(),
+                workspace_id: p.workspace_id.clone(),
+                error: Some(crate::anthropic::ApiErrorBody { kind: p.error_type.clone().unwrap_or_default(), message: p.message.clone().unwrap_or_default() }),
+                rate_limit: Default::default(),
+                elapsed_ms: 0,
+                body: serde_json::Value::Null,
+            };
+            let c = cause::classify(&probe).unwrap_or(Cause::RequestRejected);
+            let st = if matches!(c, Cause::Overloaded | Cause::ServerError | Cause::RateLimited) { Status::Warn } else { Status::Fail };
+            Some((st, c, format!("from the host, the API answers HTTP {} ({})", p.status, c.code())))
+        };
+        if let Some((st, c, s)) = verdict {
+            if worst.as_ref().is_none_or(|w| st > w.0) {
+                worst = Some((st, c, s, p.request_id.clone()));
+            }
+        }
+    }
+    match worst {
+        None => out.pass("account.from-host", d, "from the host, the key in use authenticates in the expected account", ev),
+        Some((st, c, s, rid)) => {
+            let r = out.bad("account.from-host", st, c, s, ev);
+            r.domain = d;
+            r.request_id = rid;
+        }
+    }
 }
 
 // ---- credential -------------------------------------------------------------------------

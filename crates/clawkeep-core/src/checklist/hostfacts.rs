@@ -8,6 +8,12 @@
 //! (first 16 + last 4 characters) and SHA-256. Key-shaped strings in `openclaw.json` are replaced
 //! by `__CK_KEY_<n>__` markers before the (otherwise needed) config text is sent.
 //!
+//! **Opt-in probe from the host** (`probe_url`): for each distinct key the gateway could use
+//! (process env, env files, auth profiles, config literals; not history or world-readable
+//! copies), at most 8, the script sends `GET /v1/models?limit=1` from the host with `curl`,
+//! the key going to curl through a pipe as a header file (`-H @-`), never argv; the report
+//! carries only the status, org/workspace headers, request id, error message and curl's error.
+//!
 //! Report format (version 1), line-oriented, `|`-separated, between a header and a trailer that
 //! carry a per-run nonce (so login-shell noise before or after is ignored, and a cut-off report
 //! is detected):
@@ -21,6 +27,7 @@
 //! agent|<id>|<1 if its agent dir exists>
 //! proc|<pid>|<start epoch>|<cmdline>                   procenv|<pid>|none|unreadable
 //! key|<len>|<hint>|<sha256>|<source>
+//! hprobe|<sha256>|<http status, 0 if none>|<org>|<workspace>|<request id>|<error type>|<message>|<curl error>
 //! logs|<429 1h>|<429 24h>|<529 1h>|<529 24h>|<401 1h>|<401 24h>|<lines>
 //! logsrc|<path or journal:unit>
 //! CLAWKEEP-END 1 <nonce>
@@ -47,6 +54,8 @@ pub struct ScriptParams {
     /// systemd user unit, if the instance uses one.
     pub unit: Option<String>,
     pub now: DateTime<Utc>,
+    /// API base URL to probe from the host (opt-in); `None`: no request leaves the host.
+    pub probe_url: Option<String>,
 }
 
 fn sh_quote(s: &str) -> String {
@@ -68,6 +77,35 @@ emitk() {
   hs=$(printf '%s' "$2" | sha256sum 2>/dev/null); hs=${hs%% *}
   ha=${2%"${2#????????????????}"}; hb=${2#"${2%????}"}
   printf 'key|%s|%s...%s|%s|%s\n' "${#2}" "$ha" "$hb" "$hs" "$1"
+  if [ -n "$PURL" ]; then probek "$1" "$hs" "$2"; fi
+  return 0
+}
+# probek SOURCE SHA256 KEY (opt-in): GET /v1/models?limit=1 from this host with a key the gateway
+# could use; the key reaches curl on stdin as a header file, never in argv. Once per key, at most 8.
+PDONE=; PN=0
+probek() {
+  case $1 in proc:*|dotenv|systemd_env|unit_env|profile:*|shared_profile|config:*) ;; *) return 0 ;; esac
+  case "$PDONE" in *"|$2|"*) return 0 ;; esac
+  PDONE="$PDONE|$2|"; PN=$((PN + 1)); [ "$PN" -le 8 ] || return 0
+  if ! command -v curl >/dev/null 2>&1; then o "hprobe|$2|0||||no_curl||curl is not installed on the host"; return 0; fi
+  printf 'x-api-key: %s\nanthropic-version: 2023-06-01\n' "$3" |
+    TO 20 curl -sS -D - -o - --connect-timeout 5 --max-time 15 -H @- "$PURL/v1/models?limit=1" 2>&1 | head -c 65536 |
+    awk -v fp="$2" '
+      function val(s) { sub(/^[^:]*:[ \t]*/, "", s); return s }
+      { sub(/\r$/, "") }
+      /^HTTP\/[0-9.]+ [0-9][0-9][0-9]/ { st = $2; body = 0; next }
+      /^curl: \([0-9]+\)/ { err = $0; next }
+      body == 0 && $0 == "" && st != "" { body = 1; next }
+      body == 0 { l = tolower($0)
+        if (l ~ /^request-id:/) rid = val($0)
+        else if (l ~ /^anthropic-organization-id:/) org = val($0)
+        else if (l ~ /^anthropic-workspace-id:/) ws = val($0)
+        next }
+      { if (et == "" && match($0, /"type"[ \t]*:[ \t]*"[a-z_]*error"/)) { et = substr($0, RSTART, RLENGTH); sub(/^.*:[ \t]*"/, "", et); sub(/"$/, "", et) }
+        if (msg == "" && match($0, /"message"[ \t]*:[ \t]*"[^"]*"/)) { msg = substr($0, RSTART, RLENGTH); sub(/^"message"[ \t]*:[ \t]*"/, "", msg); sub(/"$/, "", msg) } }
+      END { s = org "|" ws "|" rid "|" et "|" msg "|" err
+        gsub(/sk-ant-[A-Za-z0-9_-]+/, "<key>", s); gsub(/[\001-\037]/, " ", s)
+        printf "hprobe|%s|%d|%s\n", fp, st + 0, substr(s, 1, 600) }'
 }
 # scanb SOURCE FILE: every key-shaped token of a (possibly binary) file.
 scanb() {
@@ -256,8 +294,9 @@ pub fn script(p: &ScriptParams) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     format!(
-        "#!/bin/sh\n# Clawkeep host facts v{FACTS_VERSION}: read-only; prints fingerprints of keys, never keys.\nN={}\nST={}\nAGENTS={}\nUNIT={}\nC1H={}\nC24H={}\nD0={}\nD1={}\n{SCRIPT_BODY}",
+        "#!/bin/sh\n# Clawkeep host facts v{FACTS_VERSION}: read-only; prints fingerprints of keys, never keys.\nN={}\nPURL={}\nST={}\nAGENTS={}\nUNIT={}\nC1H={}\nC24H={}\nD0={}\nD1={}\n{SCRIPT_BODY}",
         sh_quote(&p.nonce),
+        sh_quote(p.probe_url.as_deref().filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && !u.contains(|c: char| c.is_whitespace() || c.is_control())).map(|u| u.trim_end_matches('/')).unwrap_or("")),
         sh_quote(&p.state_dir),
         sh_quote(&agents),
         sh_quote(p.unit.as_deref().unwrap_or("")),
@@ -348,6 +387,22 @@ pub struct KeySighting {
     pub fingerprint: String,
 }
 
+/// `GET /v1/models?limit=1` sent from the host with one of its keys (opt-in).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HostProbe {
+    /// SHA-256 of the key used.
+    pub fingerprint: String,
+    /// HTTP status; 0 when no response came (see `transport_error`).
+    pub status: u16,
+    pub organization_id: Option<String>,
+    pub workspace_id: Option<String>,
+    pub request_id: Option<String>,
+    pub error_type: Option<String>,
+    pub message: Option<String>,
+    /// curl's own error (DNS, connect, TLS, timeout), or "curl is not installed".
+    pub transport_error: Option<String>,
+}
+
 /// `stat` of a file that matters.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileStat {
@@ -405,6 +460,8 @@ pub struct HostFacts {
     pub agents: Vec<(String, bool)>,
     pub procs: Vec<GatewayProc>,
     pub keys: Vec<KeySighting>,
+    /// Results of the opt-in probe from the host, one per key fingerprint.
+    pub host_probes: Vec<HostProbe>,
     pub logs: Option<LogCounts>,
     /// Lines that were not understood (hostile or corrupted output).
     pub skipped_lines: u32,
@@ -583,6 +640,28 @@ pub fn parse(output: &[u8], nonce: &str) -> Result<HostFacts, FactsError> {
                     _ => false,
                 }
             }
+            "hprobe" => {
+                let p: Vec<&str> = rest.splitn(8, '|').collect();
+                let opt = |s: &str, max: usize| Some(clean(s.trim(), max)).filter(|v| !v.is_empty());
+                match p.as_slice() {
+                    [fp, st, org, ws, rid, et, msg, err] if is_sha256(fp) && f.host_probes.len() < 16 => {
+                        if !f.host_probes.iter().any(|h| h.fingerprint == *fp) {
+                            f.host_probes.push(HostProbe {
+                                fingerprint: fp.to_string(),
+                                status: st.trim().parse().unwrap_or(0),
+                                organization_id: opt(org, 128),
+                                workspace_id: opt(ws, 128),
+                                request_id: opt(rid, 128),
+                                error_type: opt(et, 64),
+                                message: opt(msg, 300),
+                                transport_error: opt(err, 300),
+                            });
+                        }
+                        true
+                    }
+                    _ => false,
+                }
+            }
             "key" => {
                 let p: Vec<&str> = rest.splitn(4, '|').collect();
                 match p.as_slice() {
@@ -741,6 +820,7 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
             agents: vec!["main".into(), "x;rm -rf /".into(), "ops".into()],
             unit: Some("openclaw-gateway".into()),
             now: Utc::now(),
+            probe_url: None,
         });
         assert!(s.contains("ST='~/.open'\\''claw'"));
         assert!(s.contains("AGENTS='main ops'"));
@@ -771,7 +851,7 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         std::fs::write(home.path().join(".bash_history"), format!("ls\nexport ANTHROPIC_API_KEY={key}\n")).unwrap();
         std::fs::write(st.join("openclaw.json.clobbered.2026-11-01T00-00-00Z"), "{}").unwrap();
         let n = nonce();
-        let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec!["main".into(), "ops".into()], unit: None, now: Utc::now() });
+        let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec!["main".into(), "ops".into()], unit: None, now: Utc::now(), probe_url: None });
         let mut child = std::process::Command::new("/bin/sh")
             .arg("-s")
             .env_clear()

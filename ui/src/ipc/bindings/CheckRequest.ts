@@ -20,4 +20,8 @@ skip_host: boolean,
 /**
  * Host checks only.
  */
-skip_api: boolean, };
+skip_api: boolean, 
+/**
+ * Also probe the API from the host (curl there; the key stays on the host).
+ */
+host_probe: boolean, };
