@@ -1025,7 +1025,9 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
     pub fn restore_network(&self) -> Result<()> {
         let table = self.shared.nft_table.lock().unwrap().clone();
         if let Some(t) = table {
-            sys::run_ok("/usr/sbin/nft", &["flush", "chain", "inet", &t, &self.name])?;
+            // either chain may not exist yet
+            let _ = sys::run_ok("/usr/sbin/nft", &["flush", "chain", "inet", &t, &format!("{}_out", self.name)]);
+            let _ = sys::run_ok("/usr/sbin/nft", &["flush", "chain", "inet", &t, &self.name]);
         }
         Ok(())
     }
@@ -1040,24 +1042,40 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
         }
     }
 
-    fn set_nft_rules(&self, verdicts: &[&str]) -> Result<()> {
+    /// Blocks the host user's outgoing TCP connections to `port` (any address): they are reset,
+    /// as on a VPS whose firewall allows no egress to the API. Root mode only (matches the
+    /// user's uid on the output hook); undone by [`Host::restore_network`].
+    pub fn block_egress(&self, port: u16) -> Result<()> {
+        if self.shared.mode != HostMode::Root {
+            bail!("egress faults need root mode (a uid of its own)");
+        }
+        let table = self.nft_table()?;
+        let chain = format!("{}_out", self.name);
+        let script = format!(
+            "add chain inet {table} {chain} {{ type filter hook output priority -10; policy accept; }}\nflush chain inet {table} {chain}\nadd rule inet {table} {chain} meta skuid {} tcp dport {port} reject with tcp reset\n",
+            self.uid
+        );
+        nft_apply(&script)
+    }
+
+    fn nft_table(&self) -> Result<String> {
         if !sys::is_root() {
             bail!("network faults need root (nft)");
         }
-        let table = {
-            let mut t = self.shared.nft_table.lock().unwrap();
-            if t.is_none() {
-                let name = format!("ck_{}", self.shared.id.replace('-', "_"));
-                // record before creating, so teardown finds it even if we die in between
-                write_file(&self.shared.dir.join("nft-table"), name.as_bytes(), 0o644)?;
-                let ruleset = format!(
-                    "table inet {name} {{\n  chain input {{\n    type filter hook input priority -10; policy accept;\n  }}\n}}\n"
-                );
-                nft_apply(&ruleset)?;
-                *t = Some(name);
-            }
-            t.clone().unwrap()
-        };
+        let mut t = self.shared.nft_table.lock().unwrap();
+        if t.is_none() {
+            let name = format!("ck_{}", self.shared.id.replace('-', "_"));
+            // record before creating, so teardown finds it even if we die in between
+            write_file(&self.shared.dir.join("nft-table"), name.as_bytes(), 0o644)?;
+            let ruleset = format!("table inet {name} {{\n  chain input {{\n    type filter hook input priority -10; policy accept;\n  }}\n}}\n");
+            nft_apply(&ruleset)?;
+            *t = Some(name);
+        }
+        Ok(t.clone().unwrap())
+    }
+
+    fn set_nft_rules(&self, verdicts: &[&str]) -> Result<()> {
+        let table = self.nft_table()?;
         let chain = &self.name;
         let [m_in, m_out] = self.matchers();
         // create the host chain + jumps once

@@ -277,6 +277,46 @@ fn healthy_real_openclaw_host_is_all_green() {
     assert!(format!("{:?}", c.evidence).contains("shared store"), "{c:#?}");
 }
 
+/// The opt-in probe from the host: the host's own curl sends the models probe with the key its
+/// agent uses (never through argv: every process's argv is sampled meanwhile), so "the host
+/// cannot reach the API" is told apart from "the key is bad". Off by default: no request from
+/// the host without it.
+#[test]
+fn probe_from_the_host_tells_egress_from_credentials() {
+    let Some(e) = setup(Preset::Healthy, 1) else { return };
+    let key = e.keychain(0, "instance-a");
+    e.deploy(0, &key);
+    let sha = fake_anthropic::sha256_hex(&key);
+    let models_with_key = || e.fake.requests().iter().filter(|q| q.path == "/v1/models" && q.api_key_sha256.as_deref() == Some(sha.as_str())).count();
+
+    // Off by default: only the desktop's probe.
+    let before = models_with_key();
+    let r = e.check(0);
+    assert!(r.check("account.from-host").is_none(), "{:#?}", r.checks);
+    assert_eq!(models_with_key() - before, 1);
+
+    // On: a second models request, sent by the host, in the expected account.
+    let on = CheckOptions { host_probe: true, ..Default::default() };
+    let before = models_with_key();
+    let sampler = clawkeep_tests::sys::ArgvSampler::start(vec![key.clone()]);
+    let r = e.check_with(0, on.clone());
+    let (leaked, samples) = sampler.finish();
+    assert!(!leaked && samples > 5, "the key appeared in some process's argv (samples {samples})");
+    assert_eq!(models_with_key() - before, 2, "one probe from here, one from the host");
+    let c = r.check("account.from-host").unwrap_or_else(|| panic!("{:#?}", r.checks));
+    assert_eq!(c.status, Status::Pass, "{c:#?}");
+    assert!(format!("{:?}", c.evidence).contains(WORKSPACE_PROD_A_ID), "{c:#?}");
+
+    // The host's firewall drops egress to the API: the desktop's probe still passes, the
+    // host's fails with its own cause, and the credential is not blamed.
+    e.host(0).block_egress(e.fake.addr().port()).unwrap();
+    let r = e.check_with(0, on);
+    e.host(0).restore_network().unwrap();
+    expect(&r, "account.from-host", Domain::AccountContext, Status::Fail, "host_cannot_reach_api");
+    assert_eq!(r.check("account.auth").unwrap().status, Status::Pass);
+    assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass);
+}
+
 #[test]
 fn truncated_key_on_host() {
     let Some(e) = setup(Preset::TruncatedOnHost, 1) else { return };

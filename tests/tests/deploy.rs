@@ -6,13 +6,14 @@
 //! reason, in CI it fails.
 
 use clawkeep_tests::layout::parse_env;
+use clawkeep_tests::sys::ArgvSampler;
 use clawkeep_tests::{Host, ShellMode, World, WorldOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -188,34 +189,6 @@ fn gateway_key(h: &Host) -> Option<String> {
 
 const RESTART: &str = "~/.local/bin/openclaw-gateway-restart";
 
-/// Samples every process's argv on this machine (the hosts share it) until stopped; returns
-/// true if any contained `needle`.
-fn argv_sampler(needles: Vec<String>) -> (Arc<AtomicBool>, std::thread::JoinHandle<(bool, u64)>) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let s2 = stop.clone();
-    let h = std::thread::spawn(move || {
-        let mut seen = false;
-        let mut samples = 0u64;
-        let t0 = Instant::now();
-        while !s2.load(Ordering::SeqCst) && t0.elapsed() < Duration::from_secs(120) {
-            if let Ok(rd) = std::fs::read_dir("/proc") {
-                for e in rd.flatten() {
-                    let p = e.path().join("cmdline");
-                    if let Ok(b) = std::fs::read(&p) {
-                        if needles.iter().any(|n| contains(&b, n)) {
-                            seen = true;
-                        }
-                    }
-                }
-            }
-            samples += 1;
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        (seen, samples)
-    });
-    (stop, h)
-}
-
 #[test]
 fn deploy_env_file_then_rotate_to_staged_key() {
     let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
@@ -234,10 +207,9 @@ fn deploy_env_file_then_rotate_to_staged_key() {
     assert!(plan.stdout.contains(&format!("(was {}...", &old[..16])), "{}", plan.stdout);
     assert_eq!(h.read_file(".openclaw/.env").unwrap(), before);
 
-    let (stop, sampler) = argv_sampler(vec![k1.clone(), old.clone()]);
+    let sampler = ArgvSampler::start(vec![k1.clone(), old.clone()]);
     let r = ck.run(&["deploy", "alpha", "--yes"]).ok();
-    stop.store(true, Ordering::SeqCst);
-    let (leaked, samples) = sampler.join().unwrap();
+    let (leaked, samples) = sampler.finish();
     assert!(!leaked, "a key appeared in some process's argv during the deploy");
     assert!(samples > 10, "sampler too slow ({samples} samples)");
     assert!(r.stdout.contains("succeeded"), "{}", r.stdout);
@@ -661,15 +633,14 @@ fn real_openclaw_auth_profile_method_is_hot() {
         assert_eq!(shas.len(), 1, "{reqs:?}");
         shas.into_iter().next().unwrap()
     };
-    let (stop, sampler) = argv_sampler(vec![key_a.clone(), key_b.clone()]);
+    let sampler = ArgvSampler::start(vec![key_a.clone(), key_b.clone()]);
     let r = ck.run(&["deploy", "prof", "--yes", "--json"]).ok().json();
     assert_eq!(r["outcome"], "succeeded", "{r}");
     assert_eq!(turn_key("Say hello"), clawkeep_tests::layout::key_sha256(&key_a));
     let r = ck.run(&["deploy", "prof", "--key", "openclaw-acme-prod-bot-2", "--yes", "--json"]).ok().json();
     assert_eq!(r["outcome"], "succeeded", "{r}");
     assert_eq!(turn_key("Say hello again"), clawkeep_tests::layout::key_sha256(&key_b));
-    stop.store(true, Ordering::SeqCst);
-    assert!(!sampler.join().unwrap().0, "a key appeared in some process's argv");
+    assert!(!sampler.finish().0, "a key appeared in some process's argv");
     assert_eq!(h.gateway_pid(), pid, "the auth-profile method must not restart the gateway");
     let cfg = h.read_file(".openclaw/openclaw.json").unwrap();
     assert!(cfg.contains("meta"), "{cfg}");
@@ -769,11 +740,11 @@ fn offline_bundle_export_inspect_and_install() {
     // Install on the host, the way a person would after `age -d`.
     let pass = clawkeep_core::Secret::new("correct horse battery".into());
     let script = clawkeep_core::bundle::decrypt(&data, Some(&pass), None).unwrap();
-    let (stop, sampler) = argv_sampler(vec![key.clone(), old.clone()]);
+    let sampler = ArgvSampler::start(vec![key.clone(), old.clone()]);
     let o = h.ssh_with("sh -s", Some(script.expose().as_bytes()), Duration::from_secs(60)).unwrap();
-    stop.store(true, Ordering::SeqCst);
+    let (leaked, _) = sampler.finish();
     assert!(o.success(), "{}\n{}", o.stdout_str(), o.stderr_str());
-    assert!(!sampler.join().unwrap().0, "a key appeared in some process's argv");
+    assert!(!leaked, "a key appeared in some process's argv");
     assert_eq!(h.read_file(".openclaw/.env").unwrap(), format!("# hand\nFOO=bar\nANTHROPIC_API_KEY={key}\n"));
     assert_eq!(std::fs::metadata(h.env_path()).unwrap().mode() & 0o777, 0o600);
     assert_eq!(std::fs::metadata(h.env_path()).unwrap().uid(), h.uid());
