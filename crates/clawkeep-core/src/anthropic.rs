@@ -245,6 +245,12 @@ impl AnthropicClient {
         Ok((last, out))
     }
 
+    /// Any request with `key` in `x-api-key` (the Admin API writes and reports of rotation use
+    /// it); the answer is a [`Probe`] whatever the status.
+    pub async fn request(&self, method: reqwest::Method, path_and_query: &str, key: &Secret, body: Option<serde_json::Value>) -> Result<Probe, ProbeError> {
+        self.call(method, path_and_query, key, None, body).await
+    }
+
     async fn call(
         &self,
         method: reqwest::Method,

@@ -1,8 +1,8 @@
-//! The small Anthropic HTTP client rotation needs: the free probe (`GET /v1/models?limit=1`)
-//! and the Admin API calls (list/get/update API keys, usage report by key). Blocking on the
-//! outside (core is blocking), async reqwest with rustls inside, with bounded timeouts and
-//! bounded pagination. Deliberately minimal and self-contained so it can be swapped for the
-//! shared client (`anthropic.rs`, branch `checklist`) once that lands.
+//! What rotation needs from the Anthropic API: the free probe (`GET /v1/models?limit=1`) and the
+//! Admin API calls (list/get/update API keys, usage report by key), with the answers typed the
+//! way the rotation state stores them. Blocking on the outside (core is blocking); every request
+//! goes through the shared [`AnthropicClient`] (bounded timeouts, no redirects, one retry on a
+//! connection failure only), with bounded pagination here.
 //!
 //! Secrets go only into the `x-api-key` header; nothing here logs or returns one.
 
@@ -11,10 +11,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::anthropic::{AnthropicClient, Probe, ProbeError};
 use crate::secret::Secret;
 
-pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub use crate::anthropic::ANTHROPIC_VERSION;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 /// Upper bound on pages fetched from any list endpoint.
 const MAX_PAGES: usize = 50;
@@ -91,125 +91,64 @@ struct UsageBucket {
     results: Vec<serde_json::Value>,
 }
 
-#[derive(Deserialize)]
-struct ErrorEnvelope {
-    error: ErrorBody,
-    #[serde(default)]
-    request_id: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ErrorBody {
-    #[serde(rename = "type", default)]
-    kind: String,
-    #[serde(default)]
-    message: String,
-}
-
-/// A blocking client for one base URL.
+/// A blocking client for one base URL, over the shared async [`AnthropicClient`] (one HTTP
+/// stack, one timeout and redirect policy, one error envelope parser for the whole product).
 #[derive(Debug, Clone)]
 pub struct Client {
-    base_url: String,
-    http: reqwest::Client,
-}
-
-fn header(h: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    inner: AnthropicClient,
 }
 
 impl Client {
     pub fn new(base_url: &str) -> Result<Client, ApiError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("clawkeep/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| ApiError::Transport { base_url: base_url.into(), detail: e.to_string() })?;
-        Ok(Client { base_url: base_url.trim_end_matches('/').to_string(), http })
+        let inner = AnthropicClient::with_timeout(base_url, REQUEST_TIMEOUT).map_err(|e| ApiError::Transport { base_url: base_url.into(), detail: e.to_string() })?;
+        Ok(Client { inner })
     }
 
     pub fn base_url(&self) -> &str {
-        &self.base_url
+        self.inner.base_url()
     }
 
     fn block_on<F: std::future::Future>(&self, f: F) -> Result<F::Output, ApiError> {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .map_err(|e| ApiError::Transport { base_url: self.base_url.clone(), detail: format!("cannot start the I/O runtime: {e}") })?;
+            .map_err(|e| ApiError::Transport { base_url: self.base_url().to_string(), detail: format!("cannot start the I/O runtime: {e}") })?;
         Ok(rt.block_on(f))
     }
 
-    fn transport(&self, e: reqwest::Error) -> ApiError {
-        // reqwest's Display can include the URL (never a header): fine to show.
-        ApiError::Transport { base_url: self.base_url.clone(), detail: e.to_string() }
+    /// Sends a request with the key; any HTTP status is an answer (a [`Probe`]).
+    fn send(&self, key: &Secret, method: reqwest::Method, path_and_query: &str, body: Option<serde_json::Value>) -> Result<Probe, ApiError> {
+        self.block_on(self.inner.request(method, path_and_query, key, body))?.map_err(|e| {
+            let detail = match e {
+                ProbeError::Connect { message, .. } => message,
+                ProbeError::Timeout { secs, .. } => format!("no answer within {secs} s"),
+                other => other.to_string(),
+            };
+            ApiError::Transport { base_url: self.base_url().to_string(), detail }
+        })
     }
 
-    /// Sends a request with the key; returns status, headers and body text.
-    fn send(&self, key: &Secret, method: reqwest::Method, path_and_query: &str, body: Option<serde_json::Value>) -> Result<(u16, reqwest::header::HeaderMap, String), ApiError> {
-        let url = format!("{}{}", self.base_url, path_and_query);
-        self.block_on(async {
-            let mut req = self
-                .http
-                .request(method, &url)
-                .header("x-api-key", key.expose())
-                .header("anthropic-version", ANTHROPIC_VERSION);
-            if let Some(b) = body {
-                req = req.json(&b);
-            }
-            let resp = req.send().await.map_err(|e| self.transport(e))?;
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let text = resp.text().await.map_err(|e| self.transport(e))?;
-            Ok((status, headers, text))
-        })?
-    }
-
-    fn api_error(status: u16, headers: &reqwest::header::HeaderMap, text: &str) -> ApiError {
-        match serde_json::from_str::<ErrorEnvelope>(text) {
-            Ok(env) => ApiError::Api {
-                status,
-                error_type: env.error.kind,
-                message: env.error.message,
-                request_id: env.request_id.or_else(|| header(headers, "request-id")).unwrap_or_default(),
-            },
-            Err(_) => ApiError::Api {
-                status,
-                error_type: "unknown".into(),
-                message: text.chars().take(200).collect(),
-                request_id: header(headers, "request-id").unwrap_or_default(),
-            },
-        }
+    fn api_error(p: &Probe) -> ApiError {
+        let (error_type, message) = p.error.as_ref().map(|e| (e.kind.clone(), e.message.clone())).unwrap_or_else(|| ("unknown".into(), String::new()));
+        ApiError::Api { status: p.status, error_type, message, request_id: p.request_id.clone().unwrap_or_default() }
     }
 
     fn json<T: serde::de::DeserializeOwned>(&self, key: &Secret, method: reqwest::Method, pq: &str, body: Option<serde_json::Value>) -> Result<T, ApiError> {
-        let (status, headers, text) = self.send(key, method, pq, body)?;
-        if status != 200 {
-            return Err(Self::api_error(status, &headers, &text));
+        let p = self.send(key, method, pq, body)?;
+        if p.status != 200 {
+            return Err(Self::api_error(&p));
         }
-        serde_json::from_str(&text).map_err(|e| ApiError::Decode(format!("{pq}: {e}")))
+        serde_json::from_value(p.body).map_err(|e| ApiError::Decode(format!("{pq}: {e}")))
     }
 
     /// The free probe: `GET /v1/models?limit=1`. A non-200 answer is a result, not an error.
     pub fn probe(&self, key: &Secret) -> Result<ProbeResult, ApiError> {
-        let (status, headers, text) = self.send(key, reqwest::Method::GET, "/v1/models?limit=1", None)?;
-        let (error_type, error_message) = if status == 200 {
-            (None, None)
-        } else {
-            match Self::api_error(status, &headers, &text) {
-                ApiError::Api { error_type, message, .. } => (Some(error_type), Some(message)),
-                _ => (None, None),
-            }
+        let p = self.send(key, reqwest::Method::GET, "/v1/models?limit=1", None)?;
+        let (error_type, error_message) = match (&p.error, p.status) {
+            (_, 200) | (None, _) => (None, None),
+            (Some(e), _) => (Some(e.kind.clone()), Some(e.message.clone())),
         };
-        Ok(ProbeResult {
-            status,
-            workspace_id: header(&headers, "anthropic-workspace-id"),
-            organization_id: header(&headers, "anthropic-organization-id"),
-            request_id: header(&headers, "request-id"),
-            error_type,
-            error_message,
-        })
+        Ok(ProbeResult { status: p.status, workspace_id: p.workspace_id, organization_id: p.organization_id, request_id: p.request_id, error_type, error_message })
     }
 
     /// Every API key (optionally of one workspace), following pagination (bounded).
