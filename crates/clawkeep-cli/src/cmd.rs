@@ -319,7 +319,13 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
             }
         }
         InstanceCmd::List { search, owner, environment, tag } => {
-            let rows = ck.list_instances(&InstanceFilter { search, owner, environment, tag })?;
+            let filter = InstanceFilter { search, owner, environment, tag };
+            if json && !std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                // Piped to a program: compact JSON streamed from the cursor (10,000 rows fast).
+                output::json_stream(|w| ck.write_instances_json(&filter, w))?;
+                return Ok(());
+            }
+            let rows = ck.list_instances(&filter)?;
             if json {
                 output::json(&rows);
             } else if rows.is_empty() {

@@ -20,6 +20,21 @@ pub fn json<T: Serialize>(value: &T) {
     }
 }
 
+/// Compact JSON that `write` streams to stdout, then a newline. A reader that went away (broken
+/// pipe) is not an error.
+pub fn json_stream(write: impl FnOnce(&mut dyn std::io::Write) -> clawkeep_core::Result<()>) -> clawkeep_core::Result<()> {
+    use std::io::Write;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let r = write(&mut out).and_then(|_| {
+        writeln!(out).and_then(|_| out.flush()).map_err(|source| clawkeep_core::Error::Io { context: "writing to stdout".into(), source })
+    });
+    match r {
+        Err(clawkeep_core::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
 /// A left-aligned table; empty cells print as `-`.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     if rows.is_empty() {

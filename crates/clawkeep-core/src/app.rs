@@ -329,6 +329,12 @@ impl Clawkeep {
             .collect())
     }
 
+    /// [`Clawkeep::list_instances`] as compact JSON, streamed to `out` from the database cursor
+    /// (the same bytes `serde_json` writes for that list; for big fleets and scripts).
+    pub fn write_instances_json(&self, filter: &InstanceFilter, out: &mut dyn std::io::Write) -> Result<()> {
+        self.store.write_instances_json(filter, self.now(), out)
+    }
+
     pub fn edit_instance(&self, name: &str, patch: InstancePatch) -> Result<Instance> {
         self.store.tx(|tx| {
             let before = store::instance_by_name(tx, name)?.ok_or_else(|| Error::NotFound { kind: "instance", name: name.into() })?;

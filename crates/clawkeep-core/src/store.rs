@@ -96,6 +96,201 @@ fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
     })
 }
 
+/// The fleet list's SQL and its arguments: every instance matching `filter`, by name, with its
+/// active key's public columns (one query, whatever the fleet's size).
+fn instances_query(filter: &InstanceFilter) -> (String, Vec<String>) {
+    let (mut sql, args) = instances_query_unordered(filter);
+    sql.push_str(" ORDER BY i.name");
+    (sql, args)
+}
+
+/// [`instances_query`] in table order (sequential pages; the caller sorts by name).
+fn instances_query_unordered(filter: &InstanceFilter) -> (String, Vec<String>) {
+    let mut sql = format!(
+        "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at \
+         FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
+    );
+    let mut args: Vec<String> = Vec::new();
+    if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        let like = format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+        sql.push_str(
+            " AND (lower(i.name) LIKE ?1 ESCAPE '\\' OR lower(i.owner) LIKE ?1 ESCAPE '\\' OR lower(i.ssh_host) LIKE ?1 ESCAPE '\\' \
+             OR lower(i.workload) LIKE ?1 ESCAPE '\\' OR lower(i.environment) LIKE ?1 ESCAPE '\\' OR lower(i.tags) LIKE ?1 ESCAPE '\\')",
+        );
+        args.push(like);
+    }
+    if let Some(o) = &filter.owner {
+        args.push(o.clone());
+        sql.push_str(&format!(" AND i.owner = ?{}", args.len()));
+    }
+    if let Some(e) = &filter.environment {
+        args.push(e.clone());
+        sql.push_str(&format!(" AND i.environment = ?{}", args.len()));
+    }
+    if let Some(t) = &filter.tag {
+        args.push(t.clone());
+        sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each(i.tags) WHERE value = ?{})", args.len()));
+    }
+    (sql, args)
+}
+
+/// Keys per instance, any status, in one streaming pass over the `keys_instance` index (a
+/// grouped join would build a temporary b-tree per call).
+fn key_counts(conn: &Connection) -> Result<std::collections::HashMap<i64, u32>> {
+    let mut counts = std::collections::HashMap::new();
+    let mut stmt = conn.prepare("SELECT instance_id, count(*) FROM keys WHERE instance_id IS NOT NULL GROUP BY instance_id")?;
+    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))? {
+        let (id, n) = row?;
+        counts.insert(id, n);
+    }
+    Ok(counts)
+}
+
+/// One fleet-list row written as JSON from the cursor, in the field order of `InstanceRow`.
+mod json_row {
+    use super::*;
+    use std::io::Write;
+
+    pub(super) enum RowError {
+        Io(std::io::Error),
+        Sql(rusqlite::Error),
+    }
+    impl From<std::io::Error> for RowError {
+        fn from(e: std::io::Error) -> Self {
+            RowError::Io(e)
+        }
+    }
+    impl From<rusqlite::Error> for RowError {
+        fn from(e: rusqlite::Error) -> Self {
+            RowError::Sql(e)
+        }
+    }
+    impl From<serde_json::Error> for RowError {
+        fn from(e: serde_json::Error) -> Self {
+            RowError::Io(e.into())
+        }
+    }
+
+    fn text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<&'r str> {
+        r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    }
+
+    fn opt_text<'r>(r: &'r Row<'_>, i: usize) -> rusqlite::Result<Option<&'r str>> {
+        r.get_ref(i)?.as_str_or_null().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+    }
+
+    fn field(out: &mut dyn Write, name: &str, first: bool) -> std::io::Result<()> {
+        if !first {
+            out.write_all(b",")?;
+        }
+        out.write_all(b"\"")?;
+        out.write_all(name.as_bytes())?;
+        out.write_all(b"\":")
+    }
+
+    fn string(out: &mut dyn Write, s: &str) -> Result<(), RowError> {
+        Ok(serde_json::to_writer(out, s)?)
+    }
+
+    fn opt_string(out: &mut dyn Write, s: Option<&str>) -> Result<(), RowError> {
+        match s {
+            Some(s) => string(out, s),
+            None => Ok(out.write_all(b"null")?),
+        }
+    }
+
+    /// A stored timestamp (`ts`: RFC 3339, microseconds, `Z`) as chrono's serde writes it
+    /// (`AutoSi`: no fraction, milli-, micro- or nanoseconds, whichever is exact). Anything not
+    /// in the stored shape is parsed and written by chrono itself.
+    pub(super) fn timestamp(out: &mut dyn Write, s: &str) -> Result<(), RowError> {
+        let b = s.as_bytes();
+        if b.len() == 27 && b[19] == b'.' && b[26] == b'Z' && b[20..26].iter().all(u8::is_ascii_digit) && b[..19].is_ascii() {
+            let frac = &s[20..26];
+            out.write_all(b"\"")?;
+            out.write_all(&b[..19])?;
+            if frac == "000000" {
+            } else if frac.ends_with("000") {
+                out.write_all(b".")?;
+                out.write_all(&frac.as_bytes()[..3])?;
+            } else {
+                out.write_all(b".")?;
+                out.write_all(frac.as_bytes())?;
+            }
+            out.write_all(b"Z\"")?;
+            return Ok(());
+        }
+        Ok(serde_json::to_writer(out, &parse_ts(s)?)?)
+    }
+
+    pub(super) fn write(r: &Row<'_>, now: DateTime<Utc>, counts: &std::collections::HashMap<i64, u32>, out: &mut dyn Write) -> Result<(), RowError> {
+        let id: i64 = r.get(0)?;
+        out.write_all(b"{\"instance\":{\"id\":")?;
+        write!(out, "{id}")?;
+        for (i, name) in [(1, "name"), (2, "owner"), (3, "environment"), (4, "workload")] {
+            field(out, name, false)?;
+            string(out, text(r, i)?)?;
+        }
+        let purpose = text(r, 5)?;
+        field(out, "purpose", false)?;
+        serde_json::to_writer(&mut *out, &Purpose::parse(purpose).ok_or_else(|| bad_value("purpose", purpose))?)?;
+        field(out, "ssh_host", false)?;
+        string(out, text(r, 6)?)?;
+        field(out, "ssh_port", false)?;
+        write!(out, "{}", r.get::<_, u16>(7)?)?;
+        field(out, "ssh_user", false)?;
+        string(out, text(r, 8)?)?;
+        field(out, "host_key_fingerprint", false)?;
+        opt_string(out, opt_text(r, 9)?)?;
+        field(out, "state_dir", false)?;
+        string(out, text(r, 10)?)?;
+        field(out, "service_manager", false)?;
+        serde_json::to_writer(&mut *out, &json_col::<ServiceManager>(text(r, 11)?)?)?;
+        let injection = text(r, 12)?;
+        field(out, "injection", false)?;
+        serde_json::to_writer(&mut *out, &InjectionMethod::parse(injection).ok_or_else(|| bad_value("injection", injection))?)?;
+        field(out, "agents", false)?;
+        serde_json::to_writer(&mut *out, &json_col::<Vec<String>>(text(r, 13)?)?)?;
+        field(out, "expected_org_id", false)?;
+        opt_string(out, opt_text(r, 14)?)?;
+        field(out, "expected_workspace_id", false)?;
+        opt_string(out, opt_text(r, 15)?)?;
+        field(out, "tags", false)?;
+        serde_json::to_writer(&mut *out, &json_col::<Vec<String>>(text(r, 16)?)?)?;
+        field(out, "notes", false)?;
+        string(out, text(r, 17)?)?;
+        field(out, "draft", false)?;
+        out.write_all(if r.get::<_, bool>(18)? { b"true" } else { b"false" })?;
+        field(out, "created_at", false)?;
+        timestamp(out, text(r, 19)?)?;
+        field(out, "updated_at", false)?;
+        timestamp(out, text(r, 20)?)?;
+        out.write_all(b"},\"active_key\":")?;
+        let o = INSTANCE_COL_COUNT;
+        match opt_text(r, o)? {
+            None => out.write_all(b"null")?,
+            Some(name) => {
+                out.write_all(b"{\"name\":")?;
+                string(out, name)?;
+                field(out, "hint", false)?;
+                string(out, text(r, o + 1)?)?;
+                field(out, "fingerprint", false)?;
+                string(out, text(r, o + 2)?)?;
+                let status = text(r, o + 3)?;
+                field(out, "status", false)?;
+                serde_json::to_writer(&mut *out, &KeyStatus::parse(status).ok_or_else(|| bad_value("key status", status))?)?;
+                let created = text(r, o + 4)?;
+                field(out, "created_at", false)?;
+                timestamp(out, created)?;
+                field(out, "age_days", false)?;
+                write!(out, "{}", (now - parse_ts(created)?).num_days())?;
+                out.write_all(b"}")?;
+            }
+        }
+        write!(out, ",\"key_count\":{}}}", counts.get(&id).copied().unwrap_or(0))?;
+        Ok(())
+    }
+}
+
 const KEY_COLS: &str = "k.id, k.name, k.kind, k.hint, k.fingerprint, k.length, k.keychain_ref, i.name, k.workspace_id, \
      k.anthropic_key_id, k.status, k.name_override, k.created_at, k.expires_at, k.rotated_at, k.retired_at, k.updated_at";
 
@@ -153,6 +348,9 @@ impl Store {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         conn.pragma_update(None, "foreign_keys", true)?;
+        // Read pages straight from the OS page cache instead of copying each one into SQLite's
+        // own cache (the fleet list of 10,000 instances reads the whole 13 MB table).
+        conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
         migrate(&mut conn)?;
         Ok(Store { conn: Mutex::new(conn), path })
     }
@@ -190,32 +388,7 @@ impl Store {
     /// of the fleet view. `age_days` is left 0 for the caller, who knows "now".
     pub fn list_instances(&self, filter: &InstanceFilter) -> Result<Vec<(Instance, Option<KeyBrief>, u32)>> {
         let conn = self.conn();
-        let mut sql = format!(
-            "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at \
-             FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
-        );
-        let mut args: Vec<String> = Vec::new();
-        if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            let like = format!("%{}%", s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-            sql.push_str(
-                " AND (lower(i.name) LIKE ?1 ESCAPE '\\' OR lower(i.owner) LIKE ?1 ESCAPE '\\' OR lower(i.ssh_host) LIKE ?1 ESCAPE '\\' \
-                 OR lower(i.workload) LIKE ?1 ESCAPE '\\' OR lower(i.environment) LIKE ?1 ESCAPE '\\' OR lower(i.tags) LIKE ?1 ESCAPE '\\')",
-            );
-            args.push(like);
-        }
-        if let Some(o) = &filter.owner {
-            args.push(o.clone());
-            sql.push_str(&format!(" AND i.owner = ?{}", args.len()));
-        }
-        if let Some(e) = &filter.environment {
-            args.push(e.clone());
-            sql.push_str(&format!(" AND i.environment = ?{}", args.len()));
-        }
-        if let Some(t) = &filter.tag {
-            args.push(t.clone());
-            sql.push_str(&format!(" AND EXISTS (SELECT 1 FROM json_each(i.tags) WHERE value = ?{})", args.len()));
-        }
-        sql.push_str(" ORDER BY i.name");
+        let (sql, args) = instances_query(filter);
         let mut stmt = conn.prepare(&sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(args.iter()), |r| {
             let instance = instance_from_row(r)?;
@@ -237,17 +410,46 @@ impl Store {
             Ok((instance, key))
         })?;
         let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-        // Key counts in one streaming pass over the keys_instance index (a grouped join would
-        // build a temporary b-tree per call).
-        let mut counts = std::collections::HashMap::new();
-        if !rows.is_empty() {
-            let mut stmt = conn.prepare("SELECT instance_id, count(*) FROM keys WHERE instance_id IS NOT NULL GROUP BY instance_id")?;
-            for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))? {
-                let (id, n) = row?;
-                counts.insert(id, n);
-            }
-        }
+        let counts = if rows.is_empty() { Default::default() } else { key_counts(&conn)? };
         Ok(rows.into_iter().map(|(i, k)| { let n = counts.get(&i.id).copied().unwrap_or(0); (i, k, n) }).collect())
+    }
+
+    /// The fleet list as compact JSON, byte for byte what `serde_json` makes of
+    /// [`crate::Clawkeep::list_instances`] (a test holds the two together), but written straight
+    /// from the cursor: no per-row structs to build and free. `instance list --json` over 10,000
+    /// instances is the hot path this serves. `now` gives the keys' `age_days`.
+    pub fn write_instances_json(&self, filter: &InstanceFilter, now: DateTime<Utc>, out: &mut dyn std::io::Write) -> Result<()> {
+        let conn = self.conn();
+        let counts = key_counts(&conn)?;
+        // Rows in table order (sequential reads; walking the name index would fetch each row
+        // at random), each rendered into one buffer, then emitted sorted by name (byte order,
+        // as SQLite's BINARY collation sorts).
+        let (sql, args) = instances_query_unordered(filter);
+        let mut stmt = conn.prepare(&sql)?;
+        let mut rows = stmt.query(rusqlite::params_from_iter(args.iter()))?;
+        // ~1 kB a row: sized once, so the buffer is not copied as it grows.
+        let n = conn.query_row("SELECT count(*) FROM instances", [], |r| r.get::<_, i64>(0))?.max(0) as usize;
+        let mut buf: Vec<u8> = Vec::with_capacity((n * 1024).min(256 << 20));
+        let mut spans: Vec<(String, usize, usize)> = Vec::with_capacity(n);
+        while let Some(r) = rows.next()? {
+            let start = buf.len();
+            json_row::write(r, now, &counts, &mut buf).map_err(|e| match e {
+                json_row::RowError::Io(e) => Error::Store(format!("cannot render a row: {e}")),
+                json_row::RowError::Sql(e) => Error::from(e),
+            })?;
+            spans.push((r.get::<_, String>(1)?, start, buf.len()));
+        }
+        spans.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        let io = |source: std::io::Error| Error::Io { context: "writing the instance list".into(), source };
+        out.write_all(b"[").map_err(io)?;
+        for (n, (_, a, b)) in spans.iter().enumerate() {
+            if n > 0 {
+                out.write_all(b",").map_err(io)?;
+            }
+            out.write_all(&buf[*a..*b]).map_err(io)?;
+        }
+        out.write_all(b"]").map_err(io)?;
+        Ok(())
     }
 
     pub fn key_by_name(&self, name: &str) -> Result<Option<Key>> {
