@@ -28,6 +28,12 @@ if [ -f ui/package.json ]; then
 fi
 
 export CARGO_TERM_COLOR=never RUST_BACKTRACE=1
+if cargo fmt --version >/dev/null 2>&1; then
+  echo "[test] cargo fmt --check (rustfmt.toml)"
+  cargo fmt --check || { echo "[test] the tree is not formatted: run cargo fmt" >&2; exit 1; }
+else
+  echo "[test] rustfmt is not installed: formatting not checked"
+fi
 # Hosts the harness left behind after a crash are removed first (by its own state records).
 [ -x scripts/testhosts.sh ] && scripts/testhosts.sh down >/dev/null 2>&1 || true
 

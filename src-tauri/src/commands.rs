@@ -11,8 +11,8 @@ use clawkeep_core::checklist::{drive, CheckRun, FleetReport, InstanceReport};
 use clawkeep_core::keyfmt::KeyRules;
 use clawkeep_core::rotation::{Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
-    AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow,
-    InstanceSpec, Key, KeyAdded, KeySpec, Secret, SelfCheck, Settings, SshIdentity,
+    AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec, Secret,
+    SelfCheck, Settings, SshIdentity,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -41,7 +41,8 @@ where
 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn app_info(state: State<'_, CoreState>) -> Reply<AppInfo> {
-    blocking(&state, |c| Ok(AppInfo { version: env!("CARGO_PKG_VERSION").into(), data_dir: c.data_dir().display().to_string(), keychain_service: c.keychain().service().into() })).await
+    blocking(&state, |c| Ok(AppInfo { version: env!("CARGO_PKG_VERSION").into(), data_dir: c.data_dir().display().to_string(), keychain_service: c.keychain().service().into() }))
+        .await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -195,7 +196,10 @@ pub async fn last_checks(state: State<'_, CoreState>) -> Reply<Vec<CheckRun>> {
 /// The host key an instance presents now, next to the pinned one. Nothing is authenticated.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn probe_host_key(state: State<'_, CoreState>, name: String) -> Reply<HostKeyProbe> {
-    blocking(&state, move |c| c.probe_host(&name).map(|(presented, pinned)| HostKeyProbe { matches: pinned.as_deref() == Some(presented.as_str()), instance: name, presented, pinned })).await
+    blocking(&state, move |c| {
+        c.probe_host(&name).map(|(presented, pinned)| HostKeyProbe { matches: pinned.as_deref() == Some(presented.as_str()), instance: name, presented, pinned })
+    })
+    .await
 }
 
 /// Pins the host key the user confirmed; refused with `host_key_mismatch` (both fingerprints in
@@ -218,7 +222,14 @@ fn deploy_progress(channel: &Channel<Progress>) -> clawkeep_core::deploy::Progre
     })
 }
 
-async fn deploy(state: &CoreState, op: crate::ops::OpGuard, on_progress: Channel<Progress>, name: String, key: Option<String>, req: clawkeep_core::deploy_drive::DeployRequest) -> Reply<DeployResult> {
+async fn deploy(
+    state: &CoreState,
+    op: crate::ops::OpGuard,
+    on_progress: Channel<Progress>,
+    name: String,
+    key: Option<String>,
+    req: clawkeep_core::deploy_drive::DeployRequest,
+) -> Reply<DeployResult> {
     let (progress, token) = (deploy_progress(&on_progress), op.token());
     let result = blocking(state, move |c| c.run_deploy(&name, key.as_deref(), &req, progress, &token)).await.map(DeployResult::from);
     let _ = on_progress.send(match &result {
@@ -231,7 +242,14 @@ async fn deploy(state: &CoreState, op: crate::ops::OpGuard, on_progress: Channel
 
 /// Connects (pinned host key) and reads the host's state: the plan, nothing written, not recorded.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn deploy_plan(state: State<'_, CoreState>, ops: State<'_, Arc<Operations>>, op_id: String, on_progress: Channel<Progress>, name: String, key: Option<String>) -> Reply<DeployResult> {
+pub async fn deploy_plan(
+    state: State<'_, CoreState>,
+    ops: State<'_, Arc<Operations>>,
+    op_id: String,
+    on_progress: Channel<Progress>,
+    name: String,
+    key: Option<String>,
+) -> Reply<DeployResult> {
     let op = ops.start(&op_id)?;
     deploy(&state, op, on_progress, name, key, Default::default()).await
 }

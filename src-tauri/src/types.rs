@@ -101,7 +101,11 @@ impl From<&clawkeep_core::deploy::DeployPlan> for DeployPlanView {
             gateway_port_source: p.gateway_port_source.clone(),
             steps: p.steps.iter().map(|s| DeployPlanStep { action: s.action.clone(), target: s.target.clone(), detail: s.detail.clone() }).collect(),
             diff: p.diff.clone(),
-            stale: p.stale.iter().map(|s| DeployStale { kind: s.kind.clone(), agent: s.agent.clone(), location: s.location.clone(), remedy: s.remedy.clone(), removable: s.removable }).collect(),
+            stale: p
+                .stale
+                .iter()
+                .map(|s| DeployStale { kind: s.kind.clone(), agent: s.agent.clone(), location: s.location.clone(), remedy: s.remedy.clone(), removable: s.removable })
+                .collect(),
             warnings: p.warnings.clone(),
             blockers: p.blockers.clone(),
             unchanged: p.unchanged,

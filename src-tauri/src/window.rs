@@ -29,11 +29,7 @@ fn saved_size<R: Runtime>(app: &AppHandle<R>) -> WindowSize {
 /// Creates the window labelled `main` (the label the capability names).
 pub fn create_main<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let size = saved_size(app);
-    let window = WebviewWindowBuilder::new(app, "main", WebviewUrl::default())
-        .title("Clawkeep")
-        .inner_size(size.width, size.height)
-        .min_inner_size(720.0, 480.0)
-        .build()?;
+    let window = WebviewWindowBuilder::new(app, "main", WebviewUrl::default()).title("Clawkeep").inner_size(size.width, size.height).min_inner_size(720.0, 480.0).build()?;
     let handle = app.clone();
     let w = window.clone();
     window.on_window_event(move |event| {

@@ -15,11 +15,37 @@ fn generate(out: &Path) {
     }
     use clawkeep_core::*;
     export!(
-        Instance, InstanceSpec, InstancePatch, InstanceRow, InstanceDetail, InstanceFilter, InstanceRemoved,
-        Key, KeySpec, KeyAdded, KeyBrief, AuditEvent, Settings, SshIdentity, SelfCheck, ErrorPayload,
-        keyfmt::KeyRules, keyfmt::KeyKindRule,
-        clawkeep_desktop::types::AppInfo, clawkeep_desktop::types::CheckRequest, clawkeep_desktop::types::HostKeyProbe, clawkeep_desktop::types::DeployResult, Deployment, clawkeep_desktop::ops::Progress,
-        rotation::RotationPlan, rotation::Rotation, rotation::RotationOptions, rotation::StepReport, checklist::FleetReport, checklist::CheckRun, checklist::InstanceReport,
+        Instance,
+        InstanceSpec,
+        InstancePatch,
+        InstanceRow,
+        InstanceDetail,
+        InstanceFilter,
+        InstanceRemoved,
+        Key,
+        KeySpec,
+        KeyAdded,
+        KeyBrief,
+        AuditEvent,
+        Settings,
+        SshIdentity,
+        SelfCheck,
+        ErrorPayload,
+        keyfmt::KeyRules,
+        keyfmt::KeyKindRule,
+        clawkeep_desktop::types::AppInfo,
+        clawkeep_desktop::types::CheckRequest,
+        clawkeep_desktop::types::HostKeyProbe,
+        clawkeep_desktop::types::DeployResult,
+        Deployment,
+        clawkeep_desktop::ops::Progress,
+        rotation::RotationPlan,
+        rotation::Rotation,
+        rotation::RotationOptions,
+        rotation::StepReport,
+        checklist::FleetReport,
+        checklist::CheckRun,
+        checklist::InstanceReport,
     );
 }
 
@@ -55,8 +81,5 @@ fn typescript_bindings_are_fresh() {
     }
     let committed = read_dir(&committed_dir);
     let stale: Vec<&String> = fresh.keys().chain(committed.keys()).filter(|n| fresh.get(*n) != committed.get(*n)).collect();
-    assert!(
-        stale.is_empty(),
-        "ui/src/ipc/bindings is stale ({stale:?}); regenerate with: UPDATE_BINDINGS=1 cargo test -p clawkeep-desktop --test bindings"
-    );
+    assert!(stale.is_empty(), "ui/src/ipc/bindings is stale ({stale:?}); regenerate with: UPDATE_BINDINGS=1 cargo test -p clawkeep-desktop --test bindings");
 }

@@ -35,13 +35,8 @@ struct Harness {
 fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let keychain = Arc::new(MemoryKeychain::new());
-    let core = Clawkeep::open(OpenOptions {
-        data_dir: Some(dir.path().join("data")),
-        keychain: Some(keychain.clone()),
-        os_user: Some("tester".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    let core =
+        Clawkeep::open(OpenOptions { data_dir: Some(dir.path().join("data")), keychain: Some(keychain.clone()), os_user: Some("tester".into()), ..Default::default() }).unwrap();
     let app = clawkeep_desktop::register(mock_builder()).manage(CoreState::from_core(core)).build(mock_context(noop_assets())).unwrap();
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
     Harness { _app: app, window, keychain, dir }
@@ -73,7 +68,10 @@ impl Harness {
         e["code"].as_str().unwrap().to_string()
     }
     fn add_acme(&self) {
-        self.ok("add_instance", json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "workload": "support", "ssh_host": "10.0.0.5", "ssh_user": "openclaw" } }));
+        self.ok(
+            "add_instance",
+            json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "workload": "support", "ssh_host": "10.0.0.5", "ssh_user": "openclaw" } }),
+        );
     }
 }
 
@@ -349,7 +347,10 @@ fn a_cancelled_check_fails_with_cancelled() {
     assert!(token.is_cancelled());
     let dir = tempfile::tempdir().unwrap();
     let core = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().into()), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() }).unwrap();
-    core.add_instance(serde_json::from_value(json!({ "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" })).unwrap()).unwrap();
+    core.add_instance(
+        serde_json::from_value(json!({ "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" })).unwrap(),
+    )
+    .unwrap();
     let e = core.run_checks(&["acme-prod".into()], &Default::default(), 4, &token, Arc::new(|_, _, _| {})).unwrap_err();
     assert_eq!(e.code(), "cancelled");
 }
@@ -391,7 +392,10 @@ fn rotation_plan_wizard_and_rollback() {
     h.ok("set_anthropic_base_url", json!({ "url": "http://127.0.0.1:1" }));
     let empty = h.ok("rotation_plan", json!({}));
     assert_eq!(empty["owners"], json!([]));
-    h.ok("add_instance", json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "workload": "support", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" } }));
+    h.ok(
+        "add_instance",
+        json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "workload": "support", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" } }),
+    );
     assert_eq!(h.ok("rotation_plan", json!({}))["without_key"], json!(["acme-prod"]));
     assert_eq!(h.err("rotation_start", json!({ "name": "nope" })), "not_found");
     let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));

@@ -92,10 +92,6 @@ impl FakeControl {
     /// Recorded `/v1/messages` calls that presented `key`.
     pub fn messages_with_key(&self, key: &str) -> Result<Vec<RecordedRequest>> {
         let want = crate::layout::key_sha256(key);
-        Ok(self
-            .requests()?
-            .into_iter()
-            .filter(|r| r.path.ends_with("/v1/messages") && r.api_key_sha256.as_deref() == Some(want.as_str()))
-            .collect())
+        Ok(self.requests()?.into_iter().filter(|r| r.path.ends_with("/v1/messages") && r.api_key_sha256.as_deref() == Some(want.as_str())).collect())
     }
 }

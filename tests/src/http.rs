@@ -50,9 +50,7 @@ pub struct BaseUrl {
 
 /// Parses a base URL and enforces the loopback-only rule.
 pub fn parse_base(url: &str) -> Result<BaseUrl> {
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| anyhow!("only plain http:// loopback URLs are allowed in tests, got {url:?}"))?;
+    let rest = url.strip_prefix("http://").ok_or_else(|| anyhow!("only plain http:// loopback URLs are allowed in tests, got {url:?}"))?;
     let (hostport, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, ""),
@@ -61,29 +59,15 @@ pub fn parse_base(url: &str) -> Result<BaseUrl> {
         Some((h, p)) => (h, p.parse::<u16>().with_context(|| format!("bad port in {url:?}"))?),
         None => (hostport, 80),
     };
-    let ip: Ipv4Addr = if host == "localhost" {
-        Ipv4Addr::LOCALHOST
-    } else {
-        host.parse().with_context(|| format!("host must be a 127.x.x.x address, got {host:?}"))?
-    };
+    let ip: Ipv4Addr = if host == "localhost" { Ipv4Addr::LOCALHOST } else { host.parse().with_context(|| format!("host must be a 127.x.x.x address, got {host:?}"))? };
     if ip.octets()[0] != 127 {
         bail!("refusing non-loopback address {ip} (tests stay on 127.0.0.0/8)");
     }
-    Ok(BaseUrl {
-        addr: SocketAddr::from((ip, port)),
-        host_header: hostport.to_string(),
-        prefix: path.trim_end_matches('/').to_string(),
-    })
+    Ok(BaseUrl { addr: SocketAddr::from((ip, port)), host_header: hostport.to_string(), prefix: path.trim_end_matches('/').to_string() })
 }
 
 /// Performs one request. `url` is a full `http://127.x.x.x:port/path` URL.
-pub fn request(
-    method: &str,
-    url: &str,
-    headers: &[(&str, &str)],
-    body: Option<&[u8]>,
-    timeout: Duration,
-) -> Result<Response> {
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: Option<&[u8]>, timeout: Duration) -> Result<Response> {
     let base = parse_base(url)?;
     let path = if base.prefix.is_empty() { "/".to_string() } else { base.prefix.clone() };
     let deadline = Instant::now() + timeout;
@@ -127,25 +111,14 @@ pub fn request(
 
 /// Parses a full HTTP/1.1 response (status line, headers, body; chunked or not).
 pub fn parse_response(raw: &[u8]) -> Result<Response> {
-    let end = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| anyhow!("no end of headers in {} bytes", raw.len()))?;
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or_else(|| anyhow!("no end of headers in {} bytes", raw.len()))?;
     let head = String::from_utf8_lossy(&raw[..end]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
-    let status: u16 = status_line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| anyhow!("bad status line {status_line:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string())))
-        .collect();
+    let status: u16 = status_line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| anyhow!("bad status line {status_line:?}"))?;
+    let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))).collect();
     let mut body = raw[end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
+    let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked"));
     if chunked {
         body = dechunk(&body)?;
     } else if let Some(len) = headers.iter().find(|(k, _)| k == "content-length").and_then(|(_, v)| v.parse::<usize>().ok()) {
@@ -159,8 +132,7 @@ fn dechunk(mut b: &[u8]) -> Result<Vec<u8>> {
     loop {
         let nl = b.windows(2).position(|w| w == b"\r\n").ok_or_else(|| anyhow!("truncated chunk header"))?;
         let size_str = String::from_utf8_lossy(&b[..nl]);
-        let size = usize::from_str_radix(size_str.split(';').next().unwrap_or("").trim(), 16)
-            .with_context(|| format!("bad chunk size {size_str:?}"))?;
+        let size = usize::from_str_radix(size_str.split(';').next().unwrap_or("").trim(), 16).with_context(|| format!("bad chunk size {size_str:?}"))?;
         b = &b[nl + 2..];
         if size == 0 {
             return Ok(out);

@@ -168,14 +168,6 @@ mod tests {
     #[test]
     fn env_parsing() {
         let e = parse_env("# c\nexport A=1\nB=\"two words\"\nC='x'\nD=v # note\n bad line\n");
-        assert_eq!(
-            e,
-            vec![
-                ("A".into(), "1".into()),
-                ("B".into(), "two words".into()),
-                ("C".into(), "x".into()),
-                ("D".into(), "v".into())
-            ]
-        );
+        assert_eq!(e, vec![("A".into(), "1".into()), ("B".into(), "two words".into()), ("C".into(), "x".into()), ("D".into(), "v".into())]);
     }
 }

@@ -110,15 +110,7 @@ impl OpenClawInstall {
 
     /// Gateway spec for the supervisor: `node openclaw.mjs gateway run`.
     pub fn gateway_spec(&self, host: &Host) -> GatewaySpec {
-        GatewaySpec {
-            argv: vec![
-                self.node.display().to_string(),
-                self.entry.display().to_string(),
-                "gateway".into(),
-                "run".into(),
-            ],
-            env: self.env_for(host),
-        }
+        GatewaySpec { argv: vec![self.node.display().to_string(), self.entry.display().to_string(), "gateway".into(), "run".into()], env: self.env_for(host) }
     }
 
     /// Points the host's Anthropic provider at `base_url` and starts the real gateway under the
@@ -136,12 +128,7 @@ impl OpenClawInstall {
     /// the update check off. Host tools (the checklist's `openclaw --version`) then find it.
     pub fn install_cli_on_host(&self, host: &Host) -> Result<()> {
         let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
-        let script = format!(
-            "#!/bin/sh\n# openclaw from {}\nOPENCLAW_NO_AUTO_UPDATE=1 exec {} {} \"$@\"\n",
-            self.prefix.display(),
-            q(&self.node),
-            q(&self.entry)
-        );
+        let script = format!("#!/bin/sh\n# openclaw from {}\nOPENCLAW_NO_AUTO_UPDATE=1 exec {} {} \"$@\"\n", self.prefix.display(), q(&self.node), q(&self.entry));
         host.write_file(".local/bin/openclaw", script.as_bytes(), 0o755)
     }
 
@@ -160,11 +147,7 @@ impl OpenClawInstall {
         } else {
             Command::new("/usr/bin/env")
         };
-        cmd.arg("-i")
-            .arg(format!("HOME={}", host.home().display()))
-            .arg(format!("USER={}", host.user()))
-            .arg(format!("LOGNAME={}", host.user()))
-            .arg("LANG=C.UTF-8");
+        cmd.arg("-i").arg(format!("HOME={}", host.home().display())).arg(format!("USER={}", host.user())).arg(format!("LOGNAME={}", host.user())).arg("LANG=C.UTF-8");
         for (k, v) in self.env_for(host) {
             cmd.arg(format!("{k}={v}"));
         }

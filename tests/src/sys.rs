@@ -113,15 +113,7 @@ pub fn run_with(mut cmd: Command, input: Option<&[u8]>, timeout: Duration, captu
     };
     let (stdout, stdout_total) = join(out);
     let (stderr, stderr_total) = join(err);
-    Ok(CmdOutput {
-        code: status.and_then(|s| s.code()),
-        stdout,
-        stderr,
-        stdout_total,
-        stderr_total,
-        timed_out,
-        elapsed: start.elapsed(),
-    })
+    Ok(CmdOutput { code: status.and_then(|s| s.code()), stdout, stderr, stdout_total, stderr_total, timed_out, elapsed: start.elapsed() })
 }
 
 /// Runs a program with arguments, 60 s deadline; fails unless it exits 0.
@@ -130,13 +122,7 @@ pub fn run_ok(program: &str, args: &[&str]) -> Result<CmdOutput> {
     cmd.args(args);
     let out = run_with(cmd, None, Duration::from_secs(60), DEFAULT_CAPTURE)?;
     if !out.success() {
-        bail!(
-            "{program} {} failed ({:?}{}): {}",
-            args.join(" "),
-            out.code,
-            if out.timed_out { ", timed out" } else { "" },
-            out.stderr_str().trim()
-        );
+        bail!("{program} {} failed ({:?}{}): {}", args.join(" "), out.code, if out.timed_out { ", timed out" } else { "" }, out.stderr_str().trim());
     }
     Ok(out)
 }
@@ -204,12 +190,7 @@ pub fn proc_environ(pid: u32) -> Result<Vec<(String, String)>> {
 pub fn pids_of_uid(uid: u32) -> Vec<u32> {
     let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
     rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
-        .filter(|pid| {
-            proc_status_field(*pid, "Uid:")
-                .and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok())
-                == Some(uid)
-                && pid_alive(*pid)
-        })
+        .filter(|pid| proc_status_field(*pid, "Uid:").and_then(|v| v.split_whitespace().next()?.parse::<u32>().ok()) == Some(uid) && pid_alive(*pid))
         .collect()
 }
 
@@ -218,13 +199,10 @@ pub fn pids_in_group(pgid: u32) -> Vec<u32> {
     let Ok(rd) = std::fs::read_dir("/proc") else { return Vec::new() };
     rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| {
-                    let after = s[s.rfind(')')? + 2..].to_string();
-                    after.split_whitespace().nth(2)?.parse::<u32>().ok()
-                })
-                == Some(pgid)
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).ok().and_then(|s| {
+                let after = s[s.rfind(')')? + 2..].to_string();
+                after.split_whitespace().nth(2)?.parse::<u32>().ok()
+            }) == Some(pgid)
                 && pid_alive(*pid)
         })
         .collect()

@@ -83,13 +83,7 @@ pub struct WorldOptions {
 impl WorldOptions {
     /// `n` hosts, mini gateways, defaults otherwise.
     pub fn hosts(n: usize) -> Self {
-        Self {
-            hosts: n,
-            port: None,
-            mode: if sys::is_root() { HostMode::Root } else { HostMode::SameUser },
-            gateway: GatewayKind::Mini,
-            base_url: None,
-        }
+        Self { hosts: n, port: None, mode: if sys::is_root() { HostMode::Root } else { HostMode::SameUser }, gateway: GatewayKind::Mini, base_url: None }
     }
     /// Builder: no gateway at bring-up.
     pub fn without_gateway(mut self) -> Self {
@@ -159,12 +153,7 @@ pub struct Host {
 
 impl std::fmt::Debug for Host {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Host")
-            .field("name", &self.name)
-            .field("addr", &self.addr)
-            .field("port", &self.port)
-            .field("user", &self.user)
-            .finish()
+        f.debug_struct("Host").field("name", &self.name).field("addr", &self.addr).field("port", &self.port).field("user", &self.user).finish()
     }
 }
 
@@ -202,21 +191,14 @@ fn random_hex(n: usize) -> String {
 fn keygen(path: &Path, comment: &str) -> Result<()> {
     let _ = fs::remove_file(path);
     let _ = fs::remove_file(path.with_extension("pub"));
-    sys::run_ok(
-        "/usr/bin/ssh-keygen",
-        &["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path.to_str().unwrap()],
-    )?;
+    sys::run_ok("/usr/bin/ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", path.to_str().unwrap()])?;
     Ok(())
 }
 
 /// `SHA256:…` fingerprint of a public key file.
 pub fn fingerprint(pub_path: &Path) -> Result<String> {
     let out = sys::run_ok("/usr/bin/ssh-keygen", &["-l", "-E", "sha256", "-f", pub_path.to_str().unwrap()])?;
-    out.stdout_str()
-        .split_whitespace()
-        .nth(1)
-        .map(str::to_string)
-        .ok_or_else(|| anyhow!("no fingerprint from ssh-keygen -l"))
+    out.stdout_str().split_whitespace().nth(1).map(str::to_string).ok_or_else(|| anyhow!("no fingerprint from ssh-keygen -l"))
 }
 
 fn passwd_entry(user: &str) -> Option<(u32, u32, String)> {
@@ -269,11 +251,7 @@ struct AllocLock(#[allow(dead_code)] fs::File);
 fn lock_root(root: &Path) -> Result<AllocLock> {
     fs::create_dir_all(root.join("leases"))?;
     fs::set_permissions(root, fs::Permissions::from_mode(0o755))?;
-    let f = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(root.join("alloc.lock"))?;
+    let f = fs::OpenOptions::new().create(true).truncate(false).write(true).open(root.join("alloc.lock"))?;
     f.lock().context("lock world allocation")?;
     Ok(AllocLock(f))
 }
@@ -299,9 +277,8 @@ fn owner_alive(dir: &Path) -> bool {
 /// leases. Only touches pids whose command line names this dir, and users whose home is in it.
 pub fn teardown_dir(dir: &Path) -> Result<()> {
     let dir_s = dir.to_string_lossy().to_string();
-    let mut hosts: Vec<PathBuf> = fs::read_dir(dir)
-        .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("sshd_config").exists() || p.join("home").exists()).collect())
-        .unwrap_or_default();
+    let mut hosts: Vec<PathBuf> =
+        fs::read_dir(dir).map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("sshd_config").exists() || p.join("home").exists()).collect()).unwrap_or_default();
     hosts.sort();
     // 1. gateway supervisors: process groups, verified by a member naming this dir
     let mut groups = Vec::new();
@@ -484,14 +461,8 @@ impl World {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755))?;
         let start_time = sys::proc_start_time(pid).unwrap_or(0);
         write_file(&dir.join("owner"), format!("{pid} {start_time}\n").as_bytes(), 0o644)?;
-        let shared = Arc::new(WorldShared {
-            dir: dir.clone(),
-            id: id.clone(),
-            mode: opts.mode,
-            ssh_config: dir.join("client/ssh_config"),
-            nft_table: Mutex::new(None),
-            mini_gateway: None,
-        });
+        let shared =
+            Arc::new(WorldShared { dir: dir.clone(), id: id.clone(), mode: opts.mode, ssh_config: dir.join("client/ssh_config"), nft_table: Mutex::new(None), mini_gateway: None });
         // from here on a failure tears down through Drop
         let mut world = World { shared, hosts: Vec::new(), root: root.clone(), detached: false, bring_up: Duration::ZERO };
 
@@ -577,12 +548,7 @@ impl World {
                 .map(|chunk| {
                     let shared = shared.clone();
                     let opts = opts.clone();
-                    s.spawn(move || {
-                        chunk
-                            .iter()
-                            .map(|(i, addr, port, user, hdir)| Host::create(&shared, &opts, *i, *addr, *port, user, hdir))
-                            .collect::<Vec<_>>()
-                    })
+                    s.spawn(move || chunk.iter().map(|(i, addr, port, user, hdir)| Host::create(&shared, &opts, *i, *addr, *port, user, hdir)).collect::<Vec<_>>())
                 })
                 .collect();
             handles.into_iter().flat_map(|h| h.join().expect("host setup thread")).collect()
@@ -604,16 +570,7 @@ impl World {
             kh.push_str(&h.known_hosts_line());
             kh.push('\n');
             cfg.push_str(&format!("Host {}\n  HostName {}\n  Port {}\n  User {}\n", h.name, h.addr, h.port, h.user));
-            tsv.push_str(&format!(
-                "{}\t{}\t{}\t{}\t{}\t{}\t{}\n",
-                h.name,
-                h.addr,
-                h.port,
-                h.user,
-                h.home.display(),
-                h.gateway_port,
-                h.host_key_fingerprint
-            ));
+            tsv.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}\t{}\n", h.name, h.addr, h.port, h.user, h.home.display(), h.gateway_port, h.host_key_fingerprint));
         }
         cfg.push_str(&format!(
             "Host *\n  IdentityFile {key}\n  IdentitiesOnly yes\n  UserKnownHostsFile {kh}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  BatchMode yes\n  ConnectTimeout 5\n  KexAlgorithms curve25519-sha256\n  ControlMaster no\n  ControlPath none\n  LogLevel ERROR\n",
@@ -708,15 +665,7 @@ pub enum ShellMode {
 }
 
 impl Host {
-    fn create(
-        shared: &Arc<WorldShared>,
-        opts: &WorldOptions,
-        index: usize,
-        addr: Ipv4Addr,
-        port: u16,
-        user: &str,
-        hdir: &Path,
-    ) -> Result<Host> {
+    fn create(shared: &Arc<WorldShared>, opts: &WorldOptions, index: usize, addr: Ipv4Addr, port: u16, user: &str, hdir: &Path) -> Result<Host> {
         let home = hdir.join("home");
         let (uid, gid) = match opts.mode {
             HostMode::Root => {
@@ -732,11 +681,7 @@ impl Host {
             write_file(&hdir.join("shell"), scripts::login_shell(&hdir.join("shell-mode").to_string_lossy()).as_bytes(), 0o755)?;
         }
         keygen(&hdir.join("ssh_host_ed25519_key"), &format!("ck-test-host-{index}"))?;
-        let host_public_key = fs::read_to_string(hdir.join("ssh_host_ed25519_key.pub"))?
-            .split_whitespace()
-            .take(2)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let host_public_key = fs::read_to_string(hdir.join("ssh_host_ed25519_key.pub"))?.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
         let host_key_fingerprint = fingerprint(&hdir.join("ssh_host_ed25519_key.pub"))?;
         let client_pub = fs::read_to_string(shared.dir.join("client/id_ed25519.pub"))?;
         write_file(&hdir.join("authorized_keys"), client_pub.as_bytes(), 0o644)?;
@@ -965,9 +910,7 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
             sys::terminate(&[pid], Duration::from_secs(5));
         }
         let _ = fs::remove_file(self.dir.join("sshd.pid"));
-        if !sys::wait_until(Duration::from_secs(5), Duration::from_millis(10), || {
-            TcpStream::connect_timeout(&self.socket_addr(), Duration::from_millis(200)).is_err()
-        }) {
+        if !sys::wait_until(Duration::from_secs(5), Duration::from_millis(10), || TcpStream::connect_timeout(&self.socket_addr(), Duration::from_millis(200)).is_err()) {
             bail!("{} still accepts connections after stop", self.name);
         }
         Ok(())
@@ -1035,10 +978,7 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
     fn matchers(&self) -> [String; 2] {
         match self.shared.mode {
             HostMode::Root => [format!("ip daddr {}", self.addr), format!("ip saddr {}", self.addr)],
-            HostMode::SameUser => [
-                format!("ip daddr 127.0.0.1 tcp dport {}", self.port),
-                format!("ip saddr 127.0.0.1 tcp sport {}", self.port),
-            ],
+            HostMode::SameUser => [format!("ip daddr 127.0.0.1 tcp dport {}", self.port), format!("ip saddr 127.0.0.1 tcp sport {}", self.port)],
         }
     }
 
@@ -1269,11 +1209,7 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
         let mut cmd = match self.shared.mode {
             HostMode::Root => {
                 let mut c = Command::new("/usr/bin/setpriv");
-                c.arg(format!("--reuid={}", self.uid))
-                    .arg(format!("--regid={}", self.gid))
-                    .arg("--init-groups")
-                    .arg("--")
-                    .arg("/usr/bin/env");
+                c.arg(format!("--reuid={}", self.uid)).arg(format!("--regid={}", self.gid)).arg("--init-groups").arg("--").arg("/usr/bin/env");
                 c
             }
             HostMode::SameUser => Command::new("/usr/bin/env"),
@@ -1288,12 +1224,7 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
         for (k, v) in &spec.env {
             cmd.arg(format!("{k}={v}"));
         }
-        cmd.arg("/usr/bin/setsid")
-            .arg("-f")
-            .arg("/bin/sh")
-            .arg(self.shared.dir.join("supervisor.sh"))
-            .arg(&state)
-            .args(&spec.argv);
+        cmd.arg("/usr/bin/setsid").arg("-f").arg("/bin/sh").arg(self.shared.dir.join("supervisor.sh")).arg(&state).args(&spec.argv);
         cmd.current_dir(&self.home).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
         let st = cmd.status().context("spawn gateway supervisor")?;
         if !st.success() {

@@ -94,7 +94,13 @@ impl E {
         let k = self.fake.fixture_key(role).unwrap();
         self.ck
             .add_key(
-                KeySpec { name: format!("acme-prod-bot{i}-{}", role.replace('_', "-")), instance: Some(format!("inst-{i}")), anthropic_key_id: Some(k.id.clone()), allow_name: true, ..Default::default() },
+                KeySpec {
+                    name: format!("acme-prod-bot{i}-{}", role.replace('_', "-")),
+                    instance: Some(format!("inst-{i}")),
+                    anthropic_key_id: Some(k.id.clone()),
+                    allow_name: true,
+                    ..Default::default()
+                },
                 Secret::new(k.key.clone()),
             )
             .unwrap();
@@ -199,7 +205,11 @@ async fn futures_join_all<F: std::future::Future>(futs: impl Iterator<Item = F>)
                 }
             }
         }
-        if all { std::task::Poll::Ready(()) } else { std::task::Poll::Pending }
+        if all {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
     })
     .await;
     for r in results {
@@ -214,11 +224,7 @@ fn expect(r: &InstanceReport, id: &str, domain: Domain, status: Status, cause: &
 }
 
 fn expect_cause(r: &InstanceReport, domain: Domain, status: Status, cause: &str) {
-    assert!(
-        r.checks.iter().any(|c| c.domain == domain && c.status == status && c.cause.as_deref() == Some(cause)),
-        "no {status:?} {cause} in {domain:?}:\n{:#?}",
-        r.checks
-    );
+    assert!(r.checks.iter().any(|c| c.domain == domain && c.status == status && c.cause.as_deref() == Some(cause)), "no {status:?} {cause} in {domain:?}:\n{:#?}", r.checks);
 }
 
 #[test]
@@ -440,7 +446,10 @@ fn protocol_faults_on_the_host() {
     assert_eq!(r.check("protocol.model").unwrap().status, Status::Pass);
     // stability-first: reasoning params flagged
     e.ck.edit_instance("inst-0", clawkeep_core::InstancePatch { tags: Some(vec!["stability-first".into()]), ..Default::default() }).unwrap();
-    let cfg = h.read_file(".openclaw/openclaw.json").unwrap().replace("utilityModel: \"\",", "utilityModel: \"\", models: { \"anthropic/claude-sonnet-5\": { params: { thinking: { type: \"adaptive\" } } } },");
+    let cfg = h
+        .read_file(".openclaw/openclaw.json")
+        .unwrap()
+        .replace("utilityModel: \"\",", "utilityModel: \"\", models: { \"anthropic/claude-sonnet-5\": { params: { thinking: { type: \"adaptive\" } } } },");
     h.write_file(".openclaw/openclaw.json", cfg.as_bytes(), 0o600).unwrap();
     expect(&e.check(0), "protocol.stability", Domain::Protocol, Status::Warn, "unstable_features");
 }

@@ -81,7 +81,14 @@ fn bench_check_50_hosts() {
         eprintln!("BENCH_ANSIBLE not set: skipping the Ansible comparison");
         return;
     };
-    let script = hostfacts::script(&ScriptParams { nonce: "bench".into(), state_dir: "~/.openclaw".into(), agents: vec!["main".into()], unit: None, now: chrono::Utc::now(), probe_url: None });
+    let script = hostfacts::script(&ScriptParams {
+        nonce: "bench".into(),
+        state_dir: "~/.openclaw".into(),
+        agents: vec!["main".into()],
+        unit: None,
+        now: chrono::Utc::now(),
+        probe_url: None,
+    });
     // Ansible's argument splitter chokes on the script's quotes and braces: ship it base64'd.
     let b64 = {
         let mut c = std::process::Command::new("base64").arg("-w0").stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();

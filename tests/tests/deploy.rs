@@ -131,8 +131,25 @@ impl Ck {
         let port = h.port().to_string();
         let addr = h.addr().to_string();
         self.run(&[
-            "instance", "add", name, "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
-            "--workload", "bot", "--restart-cmd", restart, "--tag", "fleet",
+            "instance",
+            "add",
+            name,
+            "--host",
+            &addr,
+            "--port",
+            &port,
+            "--user",
+            h.user(),
+            "--owner",
+            "acme",
+            "--env",
+            "prod",
+            "--workload",
+            "bot",
+            "--restart-cmd",
+            restart,
+            "--tag",
+            "fleet",
         ])
         .ok();
         if trust {
@@ -543,11 +560,8 @@ fn real_openclaw_turns_carry_the_deployed_keys() {
     let ck = Ck::new(&w);
     let port = h.port().to_string();
     let addr = h.addr().to_string();
-    ck.run(&[
-        "instance", "add", "real", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
-        "--workload", "bot", "--restart-cmd", RESTART,
-    ])
-    .ok();
+    ck.run(&["instance", "add", "real", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod", "--workload", "bot", "--restart-cmd", RESTART])
+        .ok();
     ck.run(&["host", "trust", "real", "--fingerprint", h.host_key_fingerprint()]).ok();
     let key_a = ctl.create_key("deploy-a").unwrap().key;
     let key_b = ctl.create_key("deploy-b").unwrap().key;
@@ -611,8 +625,25 @@ fn real_openclaw_auth_profile_method_is_hot() {
     let ck = Ck::new(&w);
     let (port, addr) = (h.port().to_string(), h.addr().to_string());
     ck.run(&[
-        "instance", "add", "prof", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
-        "--workload", "bot", "--restart-cmd", RESTART, "--injection", "auth-profile",
+        "instance",
+        "add",
+        "prof",
+        "--host",
+        &addr,
+        "--port",
+        &port,
+        "--user",
+        h.user(),
+        "--owner",
+        "acme",
+        "--env",
+        "prod",
+        "--workload",
+        "bot",
+        "--restart-cmd",
+        RESTART,
+        "--injection",
+        "auth-profile",
     ])
     .ok();
     ck.run(&["host", "trust", "prof", "--fingerprint", h.host_key_fingerprint()]).ok();
@@ -669,8 +700,25 @@ fn real_openclaw_secret_file_method() {
     let ck = Ck::new(&w);
     let (port, addr) = (h.port().to_string(), h.addr().to_string());
     ck.run(&[
-        "instance", "add", "sf", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
-        "--workload", "bot", "--restart-cmd", RESTART, "--injection", "secret-file",
+        "instance",
+        "add",
+        "sf",
+        "--host",
+        &addr,
+        "--port",
+        &port,
+        "--user",
+        h.user(),
+        "--owner",
+        "acme",
+        "--env",
+        "prod",
+        "--workload",
+        "bot",
+        "--restart-cmd",
+        RESTART,
+        "--injection",
+        "secret-file",
     ])
     .ok();
     ck.run(&["host", "trust", "sf", "--fingerprint", h.host_key_fingerprint()]).ok();

@@ -90,10 +90,30 @@ impl Rig {
         r.run(&["settings", "set-ssh-identity", "--key-file", &w.client_key().to_string_lossy()], None).ok();
         r.run(&["settings", "set-base-url", &r.fake.base_url()], None).ok();
         let (addr, port) = (h.addr().to_string(), h.port().to_string());
-        r.run(&[
-            "instance", "add", "alpha", "--host", &addr, "--port", &port, "--user", h.user(), "--owner", "acme", "--env", "prod",
-            "--workload", "bot", "--restart-cmd", RESTART, "--workspace-id", WORKSPACE_PROD_A_ID,
-        ], None)
+        r.run(
+            &[
+                "instance",
+                "add",
+                "alpha",
+                "--host",
+                &addr,
+                "--port",
+                &port,
+                "--user",
+                h.user(),
+                "--owner",
+                "acme",
+                "--env",
+                "prod",
+                "--workload",
+                "bot",
+                "--restart-cmd",
+                RESTART,
+                "--workspace-id",
+                WORKSPACE_PROD_A_ID,
+            ],
+            None,
+        )
         .ok();
         r.run(&["host", "trust", "alpha", "--fingerprint", h.host_key_fingerprint()], None).ok();
         r.run(&["key", "add", OLD, "--instance", "alpha", "--stdin"], Some(&r.old.key)).ok();

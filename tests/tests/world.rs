@@ -47,10 +47,7 @@ fn bring_up_1_10_50_hosts() {
         let up = w.bring_up;
         let t = Instant::now();
         drop(w);
-        eprintln!(
-            "MEASURE bring-up {n} hosts (sshd + user + layout + mini gateway): {up:?}; ssh to all: {ssh:?}; teardown: {:?}",
-            t.elapsed()
-        );
+        eprintln!("MEASURE bring-up {n} hosts (sshd + user + layout + mini gateway): {up:?}; ssh to all: {ssh:?}; teardown: {:?}", t.elapsed());
     }
 }
 
@@ -81,9 +78,7 @@ fn hosts_have_distinct_identities_and_openclaw_layout() {
         assert_eq!(cfg["models"]["providers"]["anthropic"]["api"], "anthropic-messages");
         assert_eq!(cfg["update"]["checkOnStart"], false);
         // ownership and modes as seen by the host user over SSH
-        let out = h
-            .ssh("stat -c '%a %U %n' ~/.openclaw ~/.openclaw/.env ~/.openclaw/openclaw.json; test -d ~/.openclaw/agents/main/agent && echo agentdir")
-            .unwrap();
+        let out = h.ssh("stat -c '%a %U %n' ~/.openclaw ~/.openclaw/.env ~/.openclaw/openclaw.json; test -d ~/.openclaw/agents/main/agent && echo agentdir").unwrap();
         let s = out.stdout_str();
         assert!(s.contains(&format!("700 {} ", h.user())), "{s}");
         assert!(s.contains(&format!("600 {} {}/.openclaw/.env", h.user(), h.home().display())), "{s}");
@@ -250,11 +245,7 @@ fn gateway_restart_command_reloads_env_into_process_environment() {
     // write the key as Clawkeep would: over SSH, mode 600, then the configured restart command
     let a = test_key("A");
     let out = h
-        .ssh_with(
-            "umask 077; cat > ~/.openclaw/.env.tmp && mv ~/.openclaw/.env.tmp ~/.openclaw/.env",
-            Some(format!("ANTHROPIC_API_KEY={a}\n").as_bytes()),
-            Duration::from_secs(30),
-        )
+        .ssh_with("umask 077; cat > ~/.openclaw/.env.tmp && mv ~/.openclaw/.env.tmp ~/.openclaw/.env", Some(format!("ANTHROPIC_API_KEY={a}\n").as_bytes()), Duration::from_secs(30))
         .unwrap();
     assert!(out.success(), "{}", out.stderr_str());
     // not yet restarted: the old process still has no key in its environment

@@ -71,10 +71,7 @@ fn main() -> anyhow::Result<()> {
             tags: vec![format!("region-{}", i % 4)],
             ..Default::default()
         })?;
-        ck.add_key(
-            KeySpec { name: format!("openclaw-{owner}-{env}-support-bot-{i:05}"), instance: Some(name), ..Default::default() },
-            Secret::new(fake_key(i)),
-        )?;
+        ck.add_key(KeySpec { name: format!("openclaw-{owner}-{env}-support-bot-{i:05}"), instance: Some(name), ..Default::default() }, Secret::new(fake_key(i)))?;
     }
     let seed = t.elapsed();
     // In-process split of the list's cost: query + row decoding, then JSON encoding.

@@ -6,10 +6,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
-use clawkeep_core::{
-    Clawkeep, InjectionMethod, InstanceFilter, InstancePatch, InstanceSpec, KeySpec, OpenOptions, Purpose,
-    ServiceManager, SshIdentity,
-};
+use clawkeep_core::{Clawkeep, InjectionMethod, InstanceFilter, InstancePatch, InstanceSpec, KeySpec, OpenOptions, Purpose, ServiceManager, SshIdentity};
 
 use crate::input;
 use crate::output::{self, date, fields, opt, table};
@@ -315,7 +312,11 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
                 output::json(&i);
             } else {
                 println!("Added instance {} ({}@{}:{}, owner {}, {}).", i.name, i.ssh_user, i.ssh_host, i.ssh_port, i.owner, i.environment);
-                println!("Next: store its key with `clawkeep key add {} --instance {} --stdin`.", clawkeep_core::naming::suggest_key_name(&i.owner, &i.environment, &i.workload), i.name);
+                println!(
+                    "Next: store its key with `clawkeep key add {} --instance {} --stdin`.",
+                    clawkeep_core::naming::suggest_key_name(&i.owner, &i.environment, &i.workload),
+                    i.name
+                );
             }
         }
         InstanceCmd::List { search, owner, environment, tag } => {
@@ -416,11 +417,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
         InstanceCmd::Remove { name, yes } => {
             let detail = ck.instance_detail(&name)?;
             if !yes && !json {
-                let q = format!(
-                    "Remove instance '{}' and its {} key(s) with their keychain entries?",
-                    name,
-                    detail.keys.len()
-                );
+                let q = format!("Remove instance '{}' and its {} key(s) with their keychain entries?", name, detail.keys.len());
                 if !confirm(&q)? {
                     bail!("not removed");
                 }
@@ -521,21 +518,13 @@ fn key(ck: &Clawkeep, c: KeyCmd, json: bool) -> Result<()> {
             }
             let expires_at = expires.as_deref().map(parse_date).transpose()?;
             let secret = input::read_secret(stdin, file.as_deref())?;
-            let added = ck.add_key(
-                KeySpec { name, instance, workspace_id, anthropic_key_id: key_id, expires_at, allow_name },
-                secret,
-            )?;
+            let added = ck.add_key(KeySpec { name, instance, workspace_id, anthropic_key_id: key_id, expires_at, allow_name }, secret)?;
             if json {
                 output::json(&added);
             } else {
                 let k = &added.key;
                 println!("Stored key {} in the OS keychain ({}).", k.name, k.status.as_str());
-                fields(&[
-                    ("hint", k.hint.clone()),
-                    ("fingerprint", format!("SHA256 {}", k.fingerprint)),
-                    ("length", k.length.to_string()),
-                    ("instance", opt(&k.instance)),
-                ]);
+                fields(&[("hint", k.hint.clone()), ("fingerprint", format!("SHA256 {}", k.fingerprint)), ("length", k.length.to_string()), ("instance", opt(&k.instance))]);
                 for w in &added.warnings {
                     eprintln!("warning: {w}");
                 }
@@ -619,10 +608,8 @@ fn audit(ck: &Clawkeep, since: Option<String>, subject: Option<String>, limit: u
     } else if events.is_empty() {
         println!("No audit events.");
     } else {
-        let rows: Vec<Vec<String>> = events
-            .iter()
-            .map(|e| vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.os_user.clone(), e.action.clone(), e.subject.clone(), e.details.to_string()])
-            .collect();
+        let rows: Vec<Vec<String>> =
+            events.iter().map(|e| vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.os_user.clone(), e.action.clone(), e.subject.clone(), e.details.to_string()]).collect();
         table(&["TIME (UTC)", "USER", "ACTION", "SUBJECT", "DETAILS"], &rows);
     }
     Ok(())

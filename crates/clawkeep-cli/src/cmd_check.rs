@@ -10,8 +10,8 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use clawkeep_core::anthropic::AnthropicClient;
 use clawkeep_core::checklist::{self, drive, fleet, CheckOptions, CheckProgressFn, Domain, FleetJob, FleetReport, InstanceReport, Status};
-use clawkeep_core::ssh::SshAuth;
 use clawkeep_core::deploy::CancellationToken;
+use clawkeep_core::ssh::SshAuth;
 use clawkeep_core::{Clawkeep, InstanceFilter};
 
 use crate::output::{self, table};
@@ -156,15 +156,7 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
 
 fn print_report(r: &InstanceReport) {
     let first = r.first_failing_domain.map(|d| format!(" — look first at: {}", d.title())).unwrap_or_default();
-    println!(
-        "{}: {}{} ({} ms: host {} ms, api {} ms)",
-        r.instance,
-        r.status.as_str().to_uppercase(),
-        first,
-        r.timings.total_ms,
-        r.timings.host_ms,
-        r.timings.api_ms
-    );
+    println!("{}: {}{} ({} ms: host {} ms, api {} ms)", r.instance, r.status.as_str().to_uppercase(), first, r.timings.total_ms, r.timings.host_ms, r.timings.api_ms);
     for d in &r.domains {
         if d.checks == 0 {
             continue;

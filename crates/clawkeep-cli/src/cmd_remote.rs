@@ -382,9 +382,11 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
         let detail = match (&report.error, &report.rollback) {
             (Some(e), Some(rb)) => format!("error[{}]: {}; rollback: {rb}", e.code, e.message),
             (Some(e), None) => format!("error[{}]: {}", e.code, e.message),
-            (None, _) if report.outcome == Outcome::Planned => {
-                report.plan.as_ref().map(|p| format!("{}{}", p.diff.join("; "), if p.stale.is_empty() { String::new() } else { format!("; {} stale credential(s) to remove", p.stale.len()) })).unwrap_or_default()
-            }
+            (None, _) if report.outcome == Outcome::Planned => report
+                .plan
+                .as_ref()
+                .map(|p| format!("{}{}", p.diff.join("; "), if p.stale.is_empty() { String::new() } else { format!("; {} stale credential(s) to remove", p.stale.len()) }))
+                .unwrap_or_default(),
             (None, _) => report.stale_removed.iter().map(|s| format!("removed {s}")).collect::<Vec<_>>().join("; "),
         };
         rows.push(vec![report.instance.clone(), report.outcome.as_str().into(), report.key_hint.clone(), format!("{:.1}s", report.duration_ms as f64 / 1000.0), detail]);
@@ -520,7 +522,15 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
                 output::json(&m);
                 return Ok(());
             }
-            println!("bundle for instance {} ({}@{}), method {}, made {} by {}", m.instance, m.user, m.host, m.method.as_str(), m.created_at.format("%Y-%m-%d %H:%M"), m.created_by);
+            println!(
+                "bundle for instance {} ({}@{}), method {}, made {} by {}",
+                m.instance,
+                m.user,
+                m.host,
+                m.method.as_str(),
+                m.created_at.format("%Y-%m-%d %H:%M"),
+                m.created_by
+            );
             println!("key {} ({}), sha256 {}", m.key_name, m.key_hint, clawkeep_core::keyfmt::short_fingerprint(&m.key_fingerprint));
             for i in &m.items {
                 println!("  {:<6} {}  — {}", i.action, i.target, i.detail);

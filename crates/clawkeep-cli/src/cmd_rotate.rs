@@ -11,8 +11,7 @@ use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use clawkeep_core::rotation::{
-    plan, policy, Deployer, ManualDeployer, PolicyScope, SshDeployer, PolicySpec, Rotation, RotationOptions, RotationOutcome, RotationStep,
-    StepInput, StepReport,
+    plan, policy, Deployer, ManualDeployer, PolicyScope, PolicySpec, Rotation, RotationOptions, RotationOutcome, RotationStep, SshDeployer, StepInput, StepReport,
 };
 use clawkeep_core::Clawkeep;
 
@@ -260,12 +259,9 @@ fn drive(ck: &Clawkeep, name: &str, stdin: bool, file: Option<PathBuf>, confirm:
         output::json(&serde_json::json!({ "rotation": rot, "steps": reports, "next": stopped.clone().or(rot.waiting_for.clone()) }));
     } else {
         match rot.outcome {
-            RotationOutcome::Completed => println!(
-                "Rotation of {} complete: {} is the active key; {} is archived and retired.",
-                rot.instance,
-                rot.new_key.as_deref().unwrap_or("-"),
-                rot.old_key
-            ),
+            RotationOutcome::Completed => {
+                println!("Rotation of {} complete: {} is the active key; {} is archived and retired.", rot.instance, rot.new_key.as_deref().unwrap_or("-"), rot.old_key)
+            }
             RotationOutcome::RolledBack => println!("The rotation of {} was rolled back.", rot.instance),
             RotationOutcome::InProgress => {
                 if let Some(s) = stopped {
@@ -293,7 +289,16 @@ fn status_cmd(ck: &Clawkeep, name: Option<String>, json: bool) -> Result<()> {
             } else {
                 let rows: Vec<Vec<String>> = open
                     .iter()
-                    .map(|r| vec![r.instance.clone(), r.step.as_str().into(), r.old_key.clone(), r.new_key_name.clone(), output::date(&r.started_at), r.waiting_for.clone().unwrap_or_default()])
+                    .map(|r| {
+                        vec![
+                            r.instance.clone(),
+                            r.step.as_str().into(),
+                            r.old_key.clone(),
+                            r.new_key_name.clone(),
+                            output::date(&r.started_at),
+                            r.waiting_for.clone().unwrap_or_default(),
+                        ]
+                    })
                     .collect();
                 table(&["INSTANCE", "NEXT STEP", "OLD KEY", "NEW KEY", "STARTED", "WAITING FOR"], &rows);
             }
@@ -309,13 +314,17 @@ fn status_cmd(ck: &Clawkeep, name: Option<String>, json: bool) -> Result<()> {
                     ("next step", r.step.as_str().into()),
                     ("old key", format!("{} ({})", r.old_key, r.old_key_hint)),
                     ("old key id", opt(&r.old_anthropic_key_id)),
-                    ("new key", format!("{}{}", r.new_key.clone().unwrap_or_else(|| r.new_key_name.clone()), r.new_key_hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default())),
+                    (
+                        "new key",
+                        format!("{}{}", r.new_key.clone().unwrap_or_else(|| r.new_key_name.clone()), r.new_key_hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default()),
+                    ),
                     ("workspace", opt(&r.workspace_id)),
                     ("soak", format!("{}s", r.soak_secs)),
                     ("waiting for", opt(&r.waiting_for)),
                 ]);
                 println!();
-                let rows: Vec<Vec<String>> = r.history.iter().map(|e| vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.step.as_str().into(), e.outcome.clone(), e.detail.clone()]).collect();
+                let rows: Vec<Vec<String>> =
+                    r.history.iter().map(|e| vec![e.at.format("%Y-%m-%d %H:%M:%S").to_string(), e.step.as_str().into(), e.outcome.clone(), e.detail.clone()]).collect();
                 table(&["TIME (UTC)", "STEP", "OUTCOME", "DETAIL"], &rows);
             }
         }

@@ -21,14 +21,9 @@ pub fn read_secret(from_stdin: bool, file: Option<&Path>) -> Result<Secret> {
     let mut buf = String::new();
     if let Some(path) = file {
         let f = std::fs::File::open(path).with_context(|| format!("cannot open key file {}", path.display()))?;
-        f.take(MAX_INPUT + 1)
-            .read_to_string(&mut buf)
-            .with_context(|| format!("cannot read key file {} (is it text?)", path.display()))?;
+        f.take(MAX_INPUT + 1).read_to_string(&mut buf).with_context(|| format!("cannot read key file {} (is it text?)", path.display()))?;
     } else if from_stdin {
-        std::io::stdin()
-            .take(MAX_INPUT + 1)
-            .read_to_string(&mut buf)
-            .context("cannot read the key from stdin (is it text?)")?;
+        std::io::stdin().take(MAX_INPUT + 1).read_to_string(&mut buf).context("cannot read the key from stdin (is it text?)")?;
     } else if std::io::stdin().is_terminal() {
         let v = rpassword::prompt_password("Paste the key (input is hidden): ").context("cannot read the key from the terminal")?;
         return Ok(Secret::new(v));

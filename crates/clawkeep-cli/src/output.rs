@@ -8,11 +8,7 @@ pub fn json<T: Serialize>(value: &T) {
     use std::io::{IsTerminal, Write};
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let written = if std::io::stdout().is_terminal() {
-        serde_json::to_writer_pretty(&mut out, value)
-    } else {
-        serde_json::to_writer(&mut out, value)
-    };
+    let written = if std::io::stdout().is_terminal() { serde_json::to_writer_pretty(&mut out, value) } else { serde_json::to_writer(&mut out, value) };
     if let Err(e) = written.map_err(std::io::Error::from).and_then(|_| writeln!(out)).and_then(|_| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             eprintln!("error: cannot write output: {e}");
@@ -26,9 +22,7 @@ pub fn json_stream(write: impl FnOnce(&mut dyn std::io::Write) -> clawkeep_core:
     use std::io::Write;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    let r = write(&mut out).and_then(|_| {
-        writeln!(out).and_then(|_| out.flush()).map_err(|source| clawkeep_core::Error::Io { context: "writing to stdout".into(), source })
-    });
+    let r = write(&mut out).and_then(|_| writeln!(out).and_then(|_| out.flush()).map_err(|source| clawkeep_core::Error::Io { context: "writing to stdout".into(), source }));
     match r {
         Err(clawkeep_core::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r,

@@ -168,11 +168,7 @@ fn key_passed_the_wrong_way_is_refused_without_echo() {
     let w = World::new();
     w.add_instance("acme-prod-1", "acme", "prod");
     let k = api_key();
-    for args in [
-        vec!["key", "add", KEY_NAME, "--instance", "acme-prod-1", k.as_str()],
-        vec!["key", "add", KEY_NAME, "--key", k.as_str()],
-        vec!["instance", "add", k.as_str()],
-    ] {
+    for args in [vec!["key", "add", KEY_NAME, "--instance", "acme-prod-1", k.as_str()], vec!["key", "add", KEY_NAME, "--key", k.as_str()], vec!["instance", "add", k.as_str()]] {
         let r = w.run(&args).fails(2);
         assert!(r.stderr.contains("never accepted as command-line arguments"), "{}", r.stderr);
         assert!(!r.stderr.contains(&k[13..]), "echoed: {}", r.stderr);
@@ -348,9 +344,18 @@ fn no_secret_leaks_anywhere() {
     w.run(&["key", "bind", "openclaw-acme-prod-spare", "--instance", "acme-prod-2"]).ok();
     w.run_stdin(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], &k3).ok();
     for args in [
-        &["instance", "list"][..], &["--json", "instance", "list"], &["instance", "show", "acme-prod-1"], &["--json", "instance", "show", "acme-prod-2"],
-        &["key", "list"], &["--json", "key", "list"], &["key", "show", KEY_NAME], &["--json", "key", "show", "openclaw-acme-prod-spare"],
-        &["audit"], &["--json", "audit"], &["self-check"], &["--json", "self-check"],
+        &["instance", "list"][..],
+        &["--json", "instance", "list"],
+        &["instance", "show", "acme-prod-1"],
+        &["--json", "instance", "show", "acme-prod-2"],
+        &["key", "list"],
+        &["--json", "key", "list"],
+        &["key", "show", KEY_NAME],
+        &["--json", "key", "show", "openclaw-acme-prod-spare"],
+        &["audit"],
+        &["--json", "audit"],
+        &["self-check"],
+        &["--json", "self-check"],
     ] {
         w.run(args).ok();
     }

@@ -251,26 +251,15 @@ impl AnthropicClient {
         self.call(method, path_and_query, key, None, body).await
     }
 
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        key: &Secret,
-        workspace: Option<&str>,
-        body: Option<serde_json::Value>,
-    ) -> Result<Probe, ProbeError> {
+    async fn call(&self, method: reqwest::Method, path: &str, key: &Secret, workspace: Option<&str>, body: Option<serde_json::Value>) -> Result<Probe, ProbeError> {
         let url = format!("{}{}", self.base, path);
         let endpoint = format!("{method} {}", path);
         let started = Instant::now();
         let mut attempt = 0;
         let resp = loop {
             attempt += 1;
-            let mut req = self
-                .http
-                .request(method.clone(), &url)
-                .header("x-api-key", key.expose())
-                .header("anthropic-version", ANTHROPIC_VERSION)
-                .header("accept", "application/json");
+            let mut req =
+                self.http.request(method.clone(), &url).header("x-api-key", key.expose()).header("anthropic-version", ANTHROPIC_VERSION).header("accept", "application/json");
             if let Some(ws) = workspace {
                 req = req.header("anthropic-workspace-id", ws);
             }
@@ -322,11 +311,13 @@ impl AnthropicClient {
         } else {
             let e = json.get("error");
             let kind = e.and_then(|e| e.get("type")).and_then(|v| v.as_str()).unwrap_or("unknown_error").to_string();
-            let message = e
-                .and_then(|e| e.get("message"))
-                .and_then(|v| v.as_str())
-                .map(|m| m.chars().take(500).collect::<String>())
-                .unwrap_or_else(|| if json.is_null() { "(no JSON error body)".into() } else { String::new() });
+            let message = e.and_then(|e| e.get("message")).and_then(|v| v.as_str()).map(|m| m.chars().take(500).collect::<String>()).unwrap_or_else(|| {
+                if json.is_null() {
+                    "(no JSON error body)".into()
+                } else {
+                    String::new()
+                }
+            });
             if request_id.is_none() {
                 request_id = json.get("request_id").and_then(|v| v.as_str()).map(str::to_string);
             }

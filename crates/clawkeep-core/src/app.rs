@@ -55,10 +55,7 @@ impl std::fmt::Debug for Clawkeep {
 }
 
 fn os_user() -> String {
-    ["USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-        .unwrap_or_else(|| "unknown".into())
+    ["USER", "LOGNAME", "USERNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty())).unwrap_or_else(|| "unknown".into())
 }
 
 /// `kc-` and 16 random hex digits: the keychain account of a key (independent of its name,
@@ -116,7 +113,9 @@ pub fn check_user(user: &str) -> Result<()> {
         && user.len() <= 32
         && user.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c == '_')
         && user.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-' || c == '.');
-    if ok { Ok(()) } else {
+    if ok {
+        Ok(())
+    } else {
         Err(Error::invalid("user", format!("'{}' is not a valid SSH user name (lower-case letters, digits, '_', '-', '.'; starting with a letter)", user.escape_debug())))
     }
 }
@@ -133,11 +132,10 @@ fn check_state_dir(dir: &str) -> Result<()> {
 }
 
 fn check_agent(agent: &str) -> Result<()> {
-    let ok = !agent.is_empty()
-        && agent.len() <= 64
-        && agent.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        && !agent.starts_with('-');
-    if ok { Ok(()) } else {
+    let ok = !agent.is_empty() && agent.len() <= 64 && agent.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') && !agent.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
         Err(Error::invalid("agents", format!("'{}' is not a valid OpenClaw agent id (letters, digits, '-', '_')", agent.escape_debug())))
     }
 }
@@ -233,13 +231,7 @@ impl Clawkeep {
             let service = std::env::var(KEYCHAIN_SERVICE_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_KEYCHAIN_SERVICE.into());
             Arc::new(OsKeychain::new(service))
         });
-        Ok(Clawkeep {
-            store,
-            keychain,
-            data_dir,
-            clock: opts.clock.unwrap_or_else(|| Arc::new(Utc::now)),
-            os_user: opts.os_user.unwrap_or_else(os_user),
-        })
+        Ok(Clawkeep { store, keychain, data_dir, clock: opts.clock.unwrap_or_else(|| Arc::new(Utc::now)), os_user: opts.os_user.unwrap_or_else(os_user) })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -295,10 +287,15 @@ impl Clawkeep {
                 return Err(Error::Conflict(format!("an instance named '{}' already exists; pick another name or edit it with `clawkeep instance edit {}`", inst.name, inst.name)));
             }
             inst.id = store::insert_instance(tx, &inst)?;
-            self.audit(tx, "instance.add", &inst.name, json!({
-                "owner": inst.owner, "environment": inst.environment, "host": inst.ssh_host, "port": inst.ssh_port,
-                "user": inst.ssh_user, "injection": inst.injection.as_str(), "draft": inst.draft,
-            }))?;
+            self.audit(
+                tx,
+                "instance.add",
+                &inst.name,
+                json!({
+                    "owner": inst.owner, "environment": inst.environment, "host": inst.ssh_host, "port": inst.ssh_port,
+                    "user": inst.ssh_user, "injection": inst.injection.as_str(), "draft": inst.draft,
+                }),
+            )?;
             Ok(())
         })?;
         Ok(inst)
@@ -321,11 +318,7 @@ impl Clawkeep {
             .store
             .list_instances(filter)?
             .into_iter()
-            .map(|(instance, active, key_count)| InstanceRow {
-                instance,
-                active_key: active.map(|k| KeyBrief { age_days: (now - k.created_at).num_days(), ..k }),
-                key_count,
-            })
+            .map(|(instance, active, key_count)| InstanceRow { instance, active_key: active.map(|k| KeyBrief { age_days: (now - k.created_at).num_days(), ..k }), key_count })
             .collect())
     }
 
@@ -365,8 +358,7 @@ impl Clawkeep {
             set!(tags, "tags", patch.tags);
             set!(notes, "notes", patch.notes);
             // A new address or port is a new host as far as SSH trust goes: drop the pin.
-            let host_changed = patch.ssh_host.as_ref().is_some_and(|h| h.trim() != i.ssh_host)
-                || patch.ssh_port.is_some_and(|p| p != i.ssh_port);
+            let host_changed = patch.ssh_host.as_ref().is_some_and(|h| h.trim() != i.ssh_host) || patch.ssh_port.is_some_and(|p| p != i.ssh_port);
             set!(ssh_host, "host", patch.ssh_host.map(|s| s.trim().to_string()));
             set!(ssh_port, "port", patch.ssh_port);
             if host_changed && i.host_key_fingerprint.is_some() {
@@ -460,12 +452,27 @@ impl Clawkeep {
             if dry_run {
                 let now = self.now();
                 added.push(Instance {
-                    id: 0, name: spec.name, owner: String::new(), environment: String::new(), workload: String::new(),
-                    purpose: Purpose::Client, ssh_host: spec.ssh_host, ssh_port: spec.ssh_port.unwrap_or(22),
-                    ssh_user: spec.ssh_user, host_key_fingerprint: None, state_dir: "~/.openclaw".into(),
-                    service_manager: ServiceManager::default(), injection: InjectionMethod::EnvFile, agents: vec!["main".into()],
-                    expected_org_id: None, expected_workspace_id: None, tags: vec![], notes: spec.notes, draft: true,
-                    created_at: now, updated_at: now,
+                    id: 0,
+                    name: spec.name,
+                    owner: String::new(),
+                    environment: String::new(),
+                    workload: String::new(),
+                    purpose: Purpose::Client,
+                    ssh_host: spec.ssh_host,
+                    ssh_port: spec.ssh_port.unwrap_or(22),
+                    ssh_user: spec.ssh_user,
+                    host_key_fingerprint: None,
+                    state_dir: "~/.openclaw".into(),
+                    service_manager: ServiceManager::default(),
+                    injection: InjectionMethod::EnvFile,
+                    agents: vec!["main".into()],
+                    expected_org_id: None,
+                    expected_workspace_id: None,
+                    tags: vec![],
+                    notes: spec.notes,
+                    draft: true,
+                    created_at: now,
+                    updated_at: now,
                 });
             } else {
                 match self.add_instance(spec) {
@@ -508,10 +515,7 @@ impl Clawkeep {
         }
         if let Some(i) = &instance {
             if i.draft {
-                return Err(Error::InvalidState(format!(
-                    "instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV",
-                    i.name, i.name
-                )));
+                return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV", i.name, i.name)));
             }
         }
         check_workspace_id("workspace id", &spec.workspace_id)?;
@@ -533,7 +537,9 @@ impl Clawkeep {
         }
         if let Some(existing) = self.store.key_by_fingerprint(&linted.fingerprint)? {
             return Err(Error::Conflict(match &existing.instance {
-                Some(i) => format!("this key is already stored as '{}', serving instance '{i}'; a key serves one instance only: create a separate key in the Console", existing.name),
+                Some(i) => {
+                    format!("this key is already stored as '{}', serving instance '{i}'; a key serves one instance only: create a separate key in the Console", existing.name)
+                }
                 None => format!("this key is already stored as '{}'", existing.name),
             }));
         }
@@ -568,11 +574,16 @@ impl Clawkeep {
                 key.status = KeyStatus::Active;
             }
             key.id = store::insert_key(tx, &key, instance.as_ref().map(|i| i.id))?;
-            self.audit(tx, "key.add", &key.name, json!({
-                "kind": key.kind.as_str(), "hint": key.hint, "fingerprint": key.fingerprint, "length": key.length,
-                "instance": key.instance, "status": key.status.as_str(), "name_override": name_override,
-                "warnings": linted.warnings,
-            }))?;
+            self.audit(
+                tx,
+                "key.add",
+                &key.name,
+                json!({
+                    "kind": key.kind.as_str(), "hint": key.hint, "fingerprint": key.fingerprint, "length": key.length,
+                    "instance": key.instance, "status": key.status.as_str(), "name_override": name_override,
+                    "warnings": linted.warnings,
+                }),
+            )?;
             Ok(())
         });
         if let Err(e) = written {
@@ -781,10 +792,7 @@ impl Clawkeep {
             },
             None => None,
         };
-        let admin_secret = keys
-            .iter()
-            .filter(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active)
-            .find_map(|k| self.keychain.get(&k.keychain_ref).ok());
+        let admin_secret = keys.iter().filter(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active).find_map(|k| self.keychain.get(&k.keychain_ref).ok());
         let history = self.store.check_runs(&instance.name, 20)?;
         Ok(crate::checklist::CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now() })
     }
@@ -792,14 +800,18 @@ impl Clawkeep {
     /// Stores a run in the history (and audits it, without secrets).
     pub fn record_check(&self, report: &crate::checklist::InstanceReport) -> Result<i64> {
         self.store.tx(|tx| {
-            let inst = store::instance_by_name(tx, &report.instance)?
-                .ok_or_else(|| Error::NotFound { kind: "instance", name: report.instance.clone() })?;
+            let inst = store::instance_by_name(tx, &report.instance)?.ok_or_else(|| Error::NotFound { kind: "instance", name: report.instance.clone() })?;
             let id = store::insert_check_run(tx, inst.id, report)?;
-            self.audit(tx, "check.run", &report.instance, json!({
-                "run": id, "status": report.status.as_str(),
-                "first_failing_domain": report.first_failing_domain.map(|d| d.as_str()),
-                "total_ms": report.timings.total_ms,
-            }))?;
+            self.audit(
+                tx,
+                "check.run",
+                &report.instance,
+                json!({
+                    "run": id, "status": report.status.as_str(),
+                    "first_failing_domain": report.first_failing_domain.map(|d| d.as_str()),
+                    "total_ms": report.timings.total_ms,
+                }),
+            )?;
             Ok(id)
         })
     }
@@ -821,11 +833,8 @@ impl Clawkeep {
         Ok(match self.settings()?.ssh_identity {
             SshIdentity::Agent => crate::ssh::SshAuth::Agent,
             SshIdentity::KeyFile { path } => {
-                let p = if let Some(rest) = path.strip_prefix("~/") {
-                    dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(&path))
-                } else {
-                    PathBuf::from(&path)
-                };
+                let p =
+                    if let Some(rest) = path.strip_prefix("~/") { dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(&path)) } else { PathBuf::from(&path) };
                 crate::ssh::SshAuth::KeyFile { path: p, passphrase }
             }
         })
@@ -884,7 +893,9 @@ impl Clawkeep {
                 }
                 k
             }
-            None => active.clone().ok_or_else(|| Error::InvalidState(format!("instance '{}' has no active key; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name)))?,
+            None => active
+                .clone()
+                .ok_or_else(|| Error::InvalidState(format!("instance '{}' has no active key; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name)))?,
         };
         if matches!(chosen.status, KeyStatus::Retired | KeyStatus::Revoked) {
             return Err(Error::InvalidState(format!("key '{}' is {}; deploying it would put a dead key on the host", chosen.name, chosen.status.as_str())));

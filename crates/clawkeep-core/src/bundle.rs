@@ -92,7 +92,11 @@ pub fn build_installer(job: &DeployJob, created_by: &str, now: DateTime<Utc>) ->
     ));
     match inst.injection {
         InjectionMethod::EnvFile => {
-            items.push(BundleItem { action: "write".into(), target: format!("{}/.env", inst.state_dir), detail: format!("ANTHROPIC_API_KEY={} (other lines kept; previous file kept as .env.clawkeep-bak)", job.key.hint) });
+            items.push(BundleItem {
+                action: "write".into(),
+                target: format!("{}/.env", inst.state_dir),
+                detail: format!("ANTHROPIC_API_KEY={} (other lines kept; previous file kept as .env.clawkeep-bak)", job.key.hint),
+            });
             body.push_str(
                 "env=\"$sd/.env\"\n{\n  if [ -f \"$env\" ]; then\n    while IFS= read -r l || [ -n \"$l\" ]; do\n      case \"$l\" in\n        ANTHROPIC_API_KEY=*|\"export ANTHROPIC_API_KEY=\"*) ;;\n        *) printf '%s\\n' \"$l\" ;;\n      esac\n    done < \"$env\"\n  fi\n  printf 'ANTHROPIC_API_KEY=%s\\n' \"$key\"\n} | write_atomic \"$env\"\necho \"wrote $env\"\n",
             );
@@ -108,7 +112,11 @@ pub fn build_installer(job: &DeployJob, created_by: &str, now: DateTime<Utc>) ->
             }
         }
         InjectionMethod::SecretFile => {
-            items.push(BundleItem { action: "write".into(), target: format!("{}/secrets/anthropic-api-key", inst.state_dir), detail: format!("{} (0600; the config must already reference it with a file SecretRef — run one online deploy first)", job.key.hint) });
+            items.push(BundleItem {
+                action: "write".into(),
+                target: format!("{}/secrets/anthropic-api-key", inst.state_dir),
+                detail: format!("{} (0600; the config must already reference it with a file SecretRef — run one online deploy first)", job.key.hint),
+            });
             body.push_str("mkdir -p \"$sd/secrets\"; chmod 700 \"$sd/secrets\"\nprintf '%s' \"$key\" | write_atomic \"$sd/secrets/anthropic-api-key\"\nopenclaw secrets reload\n");
             items.push(BundleItem { action: "run".into(), target: "openclaw secrets reload".into(), detail: "hot".into() });
         }
@@ -186,11 +194,7 @@ pub fn decrypt(data: &[u8], passphrase: Option<&Secret>, identity: Option<&str>)
 
 /// The manifest of a decrypted bundle.
 pub fn manifest_of(installer: &Secret) -> Result<BundleManifest> {
-    let line = installer
-        .expose()
-        .lines()
-        .find_map(|l| l.strip_prefix(MANIFEST_PREFIX))
-        .ok_or_else(|| Error::InvalidState("this is not a Clawkeep bundle (no manifest)".into()))?;
+    let line = installer.expose().lines().find_map(|l| l.strip_prefix(MANIFEST_PREFIX)).ok_or_else(|| Error::InvalidState("this is not a Clawkeep bundle (no manifest)".into()))?;
     serde_json::from_str(line).map_err(|e| Error::InvalidState(format!("the bundle's manifest is damaged: {e}")))
 }
 

@@ -344,7 +344,11 @@ fn strip_key_lines(text: &str) -> String {
 }
 
 fn hint_of(value: &str) -> String {
-    if value.is_empty() { "(empty)".into() } else { keyfmt::hint(value) }
+    if value.is_empty() {
+        "(empty)".into()
+    } else {
+        keyfmt::hint(value)
+    }
 }
 
 fn restart_command(sm: &ServiceManager) -> String {
@@ -394,7 +398,10 @@ impl<'a> DeploySession<'a> {
     /// Connects (pinned host key, auth, timeouts). Nothing is written.
     pub async fn open(job: &'a DeployJob, auth: &SshAuth, opts: &DeployOptions) -> Result<DeploySession<'a>> {
         if job.instance.ssh_host.trim().is_empty() {
-            return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", job.instance.name, job.instance.name)));
+            return Err(Error::invalid(
+                "host",
+                format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", job.instance.name, job.instance.name),
+            ));
         }
         let ssh = HostSession::connect(&job.target(), auth, &opts.ssh).await?;
         Ok(DeploySession { job, ssh, opts: opts.clone() })
@@ -491,7 +498,8 @@ impl<'a> DeploySession<'a> {
                         }
                     }
                     if !v["meta"].is_object() {
-                        plan.warnings.push(format!("{cfg_path} has no `meta` object; Clawkeep does not edit it, but OpenClaw's clobber guard may revert hand edits (openclaw.md §3.3)"));
+                        plan.warnings
+                            .push(format!("{cfg_path} has no `meta` object; Clawkeep does not edit it, but OpenClaw's clobber guard may revert hand edits (openclaw.md §3.3)"));
                     }
                 }
             },
@@ -575,7 +583,10 @@ impl<'a> DeploySession<'a> {
             }
         }
         if !kv(&out.stdout, "unit_env").is_empty() {
-            let unit = match &inst.service_manager { ServiceManager::SystemdUser { unit } => unit.clone(), _ => String::new() };
+            let unit = match &inst.service_manager {
+                ServiceManager::SystemdUser { unit } => unit.clone(),
+                _ => String::new(),
+            };
             plan.stale.push(StaleCredential {
                 kind: "systemd-unit-env".into(),
                 agent: None,
@@ -591,7 +602,11 @@ impl<'a> DeploySession<'a> {
         for s in plan.stale.iter().filter(|s| s.removable) {
             plan.steps.push(PlanStep { action: "run".into(), target: s.remedy.clone(), detail: format!("remove stale {} at {} (needs your consent)", s.kind, s.location) });
         }
-        plan.steps.push(PlanStep { action: "run".into(), target: restart_command(&inst.service_manager), detail: "restart the gateway: a changed .env needs a new process".into() });
+        plan.steps.push(PlanStep {
+            action: "run".into(),
+            target: restart_command(&inst.service_manager),
+            detail: "restart the gateway: a changed .env needs a new process".into(),
+        });
         plan.steps.push(PlanStep {
             action: "check".into(),
             target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port),
@@ -644,11 +659,7 @@ impl<'a> DeploySession<'a> {
                 detail: "the agent's auth store holds the key (matched on the host through stdin)".into(),
             });
         }
-        plan.steps.push(PlanStep {
-            action: "check".into(),
-            target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port),
-            detail: "gateway still ready".into(),
-        });
+        plan.steps.push(PlanStep { action: "check".into(), target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port), detail: "gateway still ready".into() });
         plan.warnings.push("the previous profile value cannot be read back from the host: rollback re-pastes the previous active key when Clawkeep knows it".into());
     }
 
@@ -673,7 +684,8 @@ impl<'a> DeploySession<'a> {
         }
         let st = self.gateway_state(plan.gateway_port).await?;
         if st.proc_fp.is_some() {
-            plan.blockers.push("the running gateway has ANTHROPIC_API_KEY in its process environment, which beats a config SecretRef: remove it from the service environment first".into());
+            plan.blockers
+                .push("the running gateway has ANTHROPIC_API_KEY in its process environment, which beats a config SecretRef: remove it from the service environment first".into());
         }
         let old_secret = self.ssh.read_file(&secret_path, 64 * 1024).await?.map(|b| Secret::new(String::from_utf8_lossy(&b).trim_end().to_string()));
         match &old_secret {
@@ -700,7 +712,13 @@ impl<'a> DeploySession<'a> {
                     plan.diff.push(format!(
                         "~ {}: models.providers.anthropic.apiKey = file SecretRef clawkeep_anthropic (was {}); + secrets.providers.clawkeep_anthropic",
                         plan.private.config_path,
-                        if before_key.is_null() { "unset".to_string() } else if before_key.is_string() { "a literal (redacted)".to_string() } else { before_key.to_string() }
+                        if before_key.is_null() {
+                            "unset".to_string()
+                        } else if before_key.is_string() {
+                            "a literal (redacted)".to_string()
+                        } else {
+                            before_key.to_string()
+                        }
                     ));
                     plan.warnings.push("openclaw.json is rewritten as JSON (comments are dropped, as OpenClaw's own writers do); meta and every other setting are kept".into());
                     new_config = Some(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n");
@@ -709,14 +727,30 @@ impl<'a> DeploySession<'a> {
         }
         plan.steps.push(PlanStep { action: "write".into(), target: secret_path.clone(), detail: "mode 0600 (directory 0700), atomic; previous file kept as .clawkeep-bak".into() });
         if new_config.is_some() {
-            plan.steps.push(PlanStep { action: "write".into(), target: plan.private.config_path.clone(), detail: "add the file SecretRef; backup openclaw.json.clawkeep-bak; atomic".into() });
+            plan.steps.push(PlanStep {
+                action: "write".into(),
+                target: plan.private.config_path.clone(),
+                detail: "add the file SecretRef; backup openclaw.json.clawkeep-bak; atomic".into(),
+            });
         }
         if new_config.is_some() {
-            plan.steps.push(PlanStep { action: "run".into(), target: restart_command(&self.job.instance.service_manager), detail: "restart once: the config gained a secret provider".into() });
+            plan.steps.push(PlanStep {
+                action: "run".into(),
+                target: restart_command(&self.job.instance.service_manager),
+                detail: "restart once: the config gained a secret provider".into(),
+            });
         } else {
-            plan.steps.push(PlanStep { action: "run".into(), target: format!("{} secrets reload", sh_quote(oc.unwrap_or("openclaw"))), detail: "hot reload of the secret, no restart".into() });
+            plan.steps.push(PlanStep {
+                action: "run".into(),
+                target: format!("{} secrets reload", sh_quote(oc.unwrap_or("openclaw"))),
+                detail: "hot reload of the secret, no restart".into(),
+            });
         }
-        plan.steps.push(PlanStep { action: "check".into(), target: secret_path.clone(), detail: "SHA-256 of the file's key equals the deployed key's (computed on the host); gateway /readyz".into() });
+        plan.steps.push(PlanStep {
+            action: "check".into(),
+            target: secret_path.clone(),
+            detail: "SHA-256 of the file's key equals the deployed key's (computed on the host); gateway /readyz".into(),
+        });
         plan.private.secret_path = secret_path;
         plan.private.old_secret = old_secret;
         plan.private.new_config = new_config;
@@ -740,7 +774,12 @@ impl<'a> DeploySession<'a> {
         if let Some(cfg) = &p.new_config {
             self.ssh.write_atomic(&p.config_path, cfg.as_bytes()).await.map_err(|e| (e, true))?;
         }
-        report.steps.push(format!("wrote {} (0600, atomic){} [{} ms]", p.secret_path, if p.new_config.is_some() { " and the SecretRef into openclaw.json" } else { "" }, t.elapsed().as_millis()));
+        report.steps.push(format!(
+            "wrote {} (0600, atomic){} [{} ms]",
+            p.secret_path,
+            if p.new_config.is_some() { " and the SecretRef into openclaw.json" } else { "" },
+            t.elapsed().as_millis()
+        ));
         let t = Instant::now();
         if p.new_config.is_some() {
             progress(&inst.name, Stage::Restarting);
@@ -755,7 +794,12 @@ impl<'a> DeploySession<'a> {
         if kv(&out.stdout, "file").first() != Some(&self.job.key.fingerprint) {
             return Err((Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: "the secret file on the host does not hold the deployed key".into() }, true));
         }
-        report.steps.push(format!("secrets reloaded, gateway ready, the secret file holds {} (sha256 {}) [{} ms]", self.job.key.hint, keyfmt::short_fingerprint(&self.job.key.fingerprint), t.elapsed().as_millis()));
+        report.steps.push(format!(
+            "secrets reloaded, gateway ready, the secret file holds {} (sha256 {}) [{} ms]",
+            self.job.key.hint,
+            keyfmt::short_fingerprint(&self.job.key.fingerprint),
+            t.elapsed().as_millis()
+        ));
         Ok(())
     }
 
@@ -815,15 +859,24 @@ impl<'a> DeploySession<'a> {
             // The key is stored in plain text in the agent's SQLite (openclaw.md §2.2): match it
             // on the host with the pattern on stdin (never in argv), WAL file included.
             // OpenClaw 2026.9 keeps profiles in the shared state DB; older layouts per agent.
-            let files = [format!("{sd}/state/openclaw.sqlite"), format!("{sd}/state/openclaw.sqlite-wal"), format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite"), format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite-wal")]
-                .iter()
-                .map(|f| sh_quote(f))
-                .collect::<Vec<_>>()
-                .join(" ");
+            let files = [
+                format!("{sd}/state/openclaw.sqlite"),
+                format!("{sd}/state/openclaw.sqlite-wal"),
+                format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite"),
+                format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite-wal"),
+            ]
+            .iter()
+            .map(|f| sh_quote(f))
+            .collect::<Vec<_>>()
+            .join(" ");
             let check = format!("if grep -qaF -f - {files} 2>/dev/null; then echo stored=1; else echo stored=0; fi");
             let out = self.ssh.exec("verify", &check, Some(input.expose().as_bytes()), self.opts.ssh.op_timeout).await?;
             if kv(&out.stdout, "stored").first().map(String::as_str) != Some("1") {
-                return Err(Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: format!("agent {a}: the key is not in its auth store after paste-api-key") });
+                return Err(Error::Remote {
+                    instance: inst.name.clone(),
+                    step: "verify".into(),
+                    message: format!("agent {a}: the key is not in its auth store after paste-api-key"),
+                });
             }
             done.push(a.clone());
         }
@@ -867,11 +920,15 @@ impl<'a> DeploySession<'a> {
         if !plan.blockers.is_empty() {
             fail(&mut report, Outcome::Refused, Error::InvalidState(format!("the plan for '{}' is blocked: {}", name, plan.blockers.join("; "))));
         } else if plan.stale.iter().any(|s| s.removable) && !self.opts.remove_stale {
-            fail(&mut report, Outcome::Refused, Error::InvalidState(format!(
-                "'{}' has stale credentials that would win over the new key ({}); consent to removing them (answer yes, or pass --yes) or remove them by hand",
-                name,
-                plan.stale.iter().map(|s| s.location.as_str()).collect::<Vec<_>>().join(", ")
-            )));
+            fail(
+                &mut report,
+                Outcome::Refused,
+                Error::InvalidState(format!(
+                    "'{}' has stale credentials that would win over the new key ({}); consent to removing them (answer yes, or pass --yes) or remove them by hand",
+                    name,
+                    plan.stale.iter().map(|s| s.location.as_str()).collect::<Vec<_>>().join(", ")
+                )),
+            );
         } else if cancel.is_cancelled() {
             fail(&mut report, Outcome::Cancelled, Error::Cancelled);
         } else {
@@ -935,7 +992,10 @@ impl<'a> DeploySession<'a> {
                 "auth-profile" => {
                     let out = self.ssh.exec("remove-profile", &s.remedy, None, self.opts.restart_timeout).await.map_err(|e| (e, true))?;
                     if !out.success() {
-                        return Err((Error::Remote { instance: inst.name.clone(), step: "remove-profile".into(), message: format!("`{}` failed: {}", s.remedy, out.brief()) }, true));
+                        return Err((
+                            Error::Remote { instance: inst.name.clone(), step: "remove-profile".into(), message: format!("`{}` failed: {}", s.remedy, out.brief()) },
+                            true,
+                        ));
                     }
                     report.stale_removed.push(format!("auth profile anthropic:default of agent {}", s.agent.as_deref().unwrap_or("?")));
                 }
@@ -966,7 +1026,9 @@ impl<'a> DeploySession<'a> {
             return Err(verr("the key in .env on the host does not match the deployed key after writing it (changed by someone else?)".into()));
         }
         if pid_before.as_deref() == Some(pid.as_str()) {
-            return Err(verr(format!("the gateway process (pid {pid}) was not replaced by the restart command; a changed .env needs a new process: check the instance's restart command")));
+            return Err(verr(format!(
+                "the gateway process (pid {pid}) was not replaced by the restart command; a changed .env needs a new process: check the instance's restart command"
+            )));
         }
         // The process environment beats .env (openclaw.md §4.5): if the gateway has an
         // ANTHROPIC_API_KEY of its own (systemd Environment=, a wrapper), it must be ours. If it
@@ -982,12 +1044,15 @@ impl<'a> DeploySession<'a> {
             }
             None => "no ANTHROPIC_API_KEY in its process environment overrides .env",
         };
-        step(report, format!(
-            "verified: .env holds {} (sha256 {}); gateway pid {} -> {pid} (a new process, so it loaded it); {env_note}",
-            self.job.key.hint,
-            keyfmt::short_fingerprint(want),
-            pid_before.as_deref().unwrap_or("none"),
-        ));
+        step(
+            report,
+            format!(
+                "verified: .env holds {} (sha256 {}); gateway pid {} -> {pid} (a new process, so it loaded it); {env_note}",
+                self.job.key.hint,
+                keyfmt::short_fingerprint(want),
+                pid_before.as_deref().unwrap_or("none"),
+            ),
+        );
         Ok(())
     }
 
@@ -1088,7 +1153,13 @@ impl<'a> DeploySession<'a> {
         match restored {
             Ok(t) => notes.push(t),
             Err(e) => {
-                return (false, format!("rollback failed: could not restore {}: {e}. The host holds either the previous or the new .env (writes are atomic); the backup is {}", p.env_path, p.backup_path));
+                return (
+                    false,
+                    format!(
+                        "rollback failed: could not restore {}: {e}. The host holds either the previous or the new .env (writes are atomic); the backup is {}",
+                        p.env_path, p.backup_path
+                    ),
+                );
             }
         }
         if let Some(old) = &p.old_systemd_env {
@@ -1202,7 +1273,15 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
 /// Runs many jobs with at most `concurrency` hosts at a time. Reports come back in job order.
 /// One failing host never stops the others; after `cancel`, hosts not started are reported
 /// cancelled and hosts in flight finish (or roll back).
-pub async fn deploy_fleet(jobs: Vec<DeployJob>, auth: Arc<SshAuth>, opts: DeployOptions, dry_run: bool, concurrency: usize, progress: ProgressFn, cancel: CancellationToken) -> Vec<(DeployJob, DeployReport)> {
+pub async fn deploy_fleet(
+    jobs: Vec<DeployJob>,
+    auth: Arc<SshAuth>,
+    opts: DeployOptions,
+    dry_run: bool,
+    concurrency: usize,
+    progress: ProgressFn,
+    cancel: CancellationToken,
+) -> Vec<(DeployJob, DeployReport)> {
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.clamp(1, 256)));
     let mut set = tokio::task::JoinSet::new();
     let n = jobs.len();

@@ -83,7 +83,11 @@ pub enum Error {
 
     /// A file system error (data directory, key file, ssh config).
     #[error("{context}: {source}")]
-    Io { context: String, #[source] source: std::io::Error },
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl Error {

@@ -92,12 +92,7 @@ pub fn rules() -> KeyRules {
     KeyRules {
         kinds: KeyKind::ALL
             .iter()
-            .map(|k| KeyKindRule {
-                kind: *k,
-                prefix: k.prefix().into(),
-                expected_len: k.expected_len().map(|n| n as u32),
-                min_body_len: k.min_body_len() as u32,
-            })
+            .map(|k| KeyKindRule { kind: *k, prefix: k.prefix().into(), expected_len: k.expected_len().map(|n| n as u32), min_body_len: k.min_body_len() as u32 })
             .collect(),
         charset: "[A-Za-z0-9_-]".into(),
     }
@@ -213,26 +208,14 @@ pub fn lint(raw: Secret) -> Result<LintedKey, KeyFormatError> {
     };
     let body_len = value.len() - kind.prefix().len();
     if body_len < kind.min_body_len() {
-        return Err(KeyFormatError::TooShort {
-            len: body_len,
-            kind: kind.as_str(),
-            expected: kind.expected_len().map(|n| n - kind.prefix().len()).unwrap_or(kind.min_body_len()),
-        });
+        return Err(KeyFormatError::TooShort { len: body_len, kind: kind.as_str(), expected: kind.expected_len().map(|n| n - kind.prefix().len()).unwrap_or(kind.min_body_len()) });
     }
     let mut warnings = Vec::new();
     if let Some(expected) = kind.expected_len() {
         if value.len() < expected {
-            warnings.push(format!(
-                "looks truncated: {} characters, a {} key has {expected}",
-                value.len(),
-                kind.as_str()
-            ));
+            warnings.push(format!("looks truncated: {} characters, a {} key has {expected}", value.len(), kind.as_str()));
         } else if value.len() > expected {
-            warnings.push(format!(
-                "longer than usual: {} characters, a {} key has {expected}",
-                value.len(),
-                kind.as_str()
-            ));
+            warnings.push(format!("longer than usual: {} characters, a {} key has {expected}", value.len(), kind.as_str()));
         }
         if !value.ends_with("AA") {
             warnings.push("does not end in 'AA' like Anthropic keys usually do".into());

@@ -6,8 +6,8 @@
 
 pub mod anthropic;
 pub mod app;
-pub mod checklist;
 pub mod bundle;
+pub mod checklist;
 pub mod deploy;
 pub mod deploy_drive;
 pub mod domain;

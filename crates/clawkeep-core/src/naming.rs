@@ -14,10 +14,7 @@ pub fn check_slug(field: &'static str, value: &str) -> Result<()> {
         return Err(Error::invalid(field, format!("is {} characters long; at most 63", value.len())));
     }
     if !ok_chars || value.starts_with('-') || value.ends_with('-') || value.contains("--") {
-        return Err(Error::invalid(
-            field,
-            format!("'{}' is not slug-safe: use lower-case letters, digits and single hyphens (e.g. '{}')", value, slugify(value)),
-        ));
+        return Err(Error::invalid(field, format!("'{}' is not slug-safe: use lower-case letters, digits and single hyphens (e.g. '{}')", value, slugify(value))));
     }
     Ok(())
 }
@@ -33,7 +30,11 @@ pub fn slugify(value: &str) -> String {
         }
     }
     let out = out.trim_matches('-').to_string();
-    if out.is_empty() { "x".into() } else { out.chars().take(63).collect::<String>().trim_end_matches('-').to_string() }
+    if out.is_empty() {
+        "x".into()
+    } else {
+        out.chars().take(63).collect::<String>().trim_end_matches('-').to_string()
+    }
 }
 
 /// The canonical short form of an environment name: production → prod, and so on.

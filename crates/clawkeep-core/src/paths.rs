@@ -19,9 +19,7 @@ pub fn resolve_data_dir(explicit: Option<&Path>) -> Result<PathBuf> {
     if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    dirs::data_dir()
-        .map(|d| d.join("clawkeep"))
-        .ok_or_else(|| Error::invalid("data directory", "the platform has no data directory; set CLAWKEEP_HOME or pass --data-dir"))
+    dirs::data_dir().map(|d| d.join("clawkeep")).ok_or_else(|| Error::invalid("data directory", "the platform has no data directory; set CLAWKEEP_HOME or pass --data-dir"))
 }
 
 /// Creates the directory (mode 0700 on Unix) if it does not exist.
@@ -33,8 +31,7 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| Error::io(format!("cannot restrict {}", dir.display()), e))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| Error::io(format!("cannot restrict {}", dir.display()), e))?;
     }
     Ok(())
 }

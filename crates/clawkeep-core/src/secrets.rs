@@ -209,12 +209,7 @@ impl Keychain for MemoryKeychain {
     }
     fn get(&self, account: &str) -> Result<Secret, KeychainError> {
         self.check()?;
-        self.entries
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(account)
-            .map(|v| Secret::new(v.clone()))
-            .ok_or_else(|| KeychainError::Missing { account: account.into() })
+        self.entries.lock().unwrap_or_else(|p| p.into_inner()).get(account).map(|v| Secret::new(v.clone())).ok_or_else(|| KeychainError::Missing { account: account.into() })
     }
     fn delete(&self, account: &str) -> Result<(), KeychainError> {
         self.check()?;

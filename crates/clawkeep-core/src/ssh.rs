@@ -136,7 +136,11 @@ fn config(opts: &SshOptions) -> Arc<client::Config> {
 
 fn addr(host: &str, port: u16) -> String {
     let h = host.trim_start_matches('[').trim_end_matches(']');
-    if h.contains(':') { format!("[{h}]:{port}") } else { format!("{h}:{port}") }
+    if h.contains(':') {
+        format!("[{h}]:{port}")
+    } else {
+        format!("{h}:{port}")
+    }
 }
 
 fn connect_error(t: &SshTarget, message: impl Into<String>) -> Error {
@@ -234,12 +238,7 @@ impl HostSession {
         let presented = seen.lock().unwrap_or_else(|p| p.into_inner()).fingerprint.clone();
         if let Some(p) = &presented {
             if *p != pinned {
-                return Err(Error::HostKeyMismatch {
-                    instance: target.instance.clone(),
-                    address: addr(&target.host, target.port),
-                    pinned,
-                    presented: p.clone(),
-                });
+                return Err(Error::HostKeyMismatch { instance: target.instance.clone(), address: addr(&target.host, target.port), pinned, presented: p.clone() });
             }
         }
         let mut handle = match r {
@@ -256,11 +255,22 @@ impl HostSession {
                     "{}@{} refused every offered key ({}). Check that the key is in the user's authorized_keys, or pick another identity with `clawkeep settings set-ssh-identity`",
                     target.user,
                     addr(&target.host, target.port),
-                    match auth { SshAuth::Agent => "ssh-agent identities".to_string(), SshAuth::KeyFile { path, .. } => format!("key file {}", path.display()) }
+                    match auth {
+                        SshAuth::Agent => "ssh-agent identities".to_string(),
+                        SshAuth::KeyFile { path, .. } => format!("key file {}", path.display()),
+                    }
                 ),
             });
         }
-        Ok(HostSession { target: target.clone(), opts: opts.clone(), handle, _jump: jump_session, sftp: tokio::sync::OnceCell::new(), home: tokio::sync::OnceCell::new(), fingerprint: pinned })
+        Ok(HostSession {
+            target: target.clone(),
+            opts: opts.clone(),
+            handle,
+            _jump: jump_session,
+            sftp: tokio::sync::OnceCell::new(),
+            home: tokio::sync::OnceCell::new(),
+            fingerprint: pinned,
+        })
     }
 
     pub fn target(&self) -> &SshTarget {
@@ -527,9 +537,11 @@ async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &Ssh
             Ok(r.success())
         }
         SshAuth::Agent => {
-            let mut agent = russh::keys::agent::client::AgentClient::connect_env()
-                .await
-                .map_err(|e| auth_err(format!("no usable ssh-agent (SSH_AUTH_SOCK): {e}. Start one and `ssh-add` your key, or set a key file with `clawkeep settings set-ssh-identity --key-file PATH`")))?;
+            let mut agent = russh::keys::agent::client::AgentClient::connect_env().await.map_err(|e| {
+                auth_err(format!(
+                    "no usable ssh-agent (SSH_AUTH_SOCK): {e}. Start one and `ssh-add` your key, or set a key file with `clawkeep settings set-ssh-identity --key-file PATH`"
+                ))
+            })?;
             let ids = agent.request_identities().await.map_err(|e| auth_err(format!("the ssh-agent did not list identities: {e}")))?;
             if ids.is_empty() {
                 return Err(auth_err("the ssh-agent holds no identities (run `ssh-add`)".into()));
@@ -537,10 +549,7 @@ async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &Ssh
             let hash = h.best_supported_rsa_hash().await.map_err(|e| auth_err(e.to_string()))?.flatten();
             for id in ids {
                 let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id else { continue };
-                let r = h
-                    .authenticate_publickey_with(t.user.clone(), key, hash, &mut agent)
-                    .await
-                    .map_err(|e| auth_err(format!("agent authentication failed: {e}")))?;
+                let r = h.authenticate_publickey_with(t.user.clone(), key, hash, &mut agent).await.map_err(|e| auth_err(format!("agent authentication failed: {e}")))?;
                 if r.success() {
                     return Ok(true);
                 }

@@ -43,9 +43,7 @@ pub(crate) fn ts(dt: &DateTime<Utc>) -> String {
 }
 
 pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&Utc)).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn parse_opt_ts(s: Option<String>) -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -57,11 +55,7 @@ fn json_col<T: serde::de::DeserializeOwned>(s: &str) -> rusqlite::Result<T> {
 }
 
 fn bad_value(what: &str, v: &str) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        0,
-        rusqlite::types::Type::Text,
-        format!("unexpected {what} '{v}' in the store").into(),
-    )
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, format!("unexpected {what} '{v}' in the store").into())
 }
 
 const INSTANCE_COLS: &str = "i.id, i.name, i.owner, i.environment, i.workload, i.purpose, i.ssh_host, i.ssh_port, i.ssh_user, \
@@ -411,7 +405,13 @@ impl Store {
         })?;
         let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
         let counts = if rows.is_empty() { Default::default() } else { key_counts(&conn)? };
-        Ok(rows.into_iter().map(|(i, k)| { let n = counts.get(&i.id).copied().unwrap_or(0); (i, k, n) }).collect())
+        Ok(rows
+            .into_iter()
+            .map(|(i, k)| {
+                let n = counts.get(&i.id).copied().unwrap_or(0);
+                (i, k, n)
+            })
+            .collect())
     }
 
     /// The fleet list as compact JSON, byte for byte what `serde_json` makes of
@@ -560,9 +560,7 @@ pub fn key_by_name(conn: &Connection, name: &str) -> Result<Option<Key>> {
 }
 
 pub fn active_key_of(conn: &Connection, instance_id: i64) -> Result<Option<Key>> {
-    let sql = format!(
-        "SELECT {KEY_COLS} FROM keys k LEFT JOIN instances i ON i.id = k.instance_id WHERE k.instance_id = ?1 AND k.status = 'active'"
-    );
+    let sql = format!("SELECT {KEY_COLS} FROM keys k LEFT JOIN instances i ON i.id = k.instance_id WHERE k.instance_id = ?1 AND k.status = 'active'");
     Ok(conn.query_row(&sql, [instance_id], key_from_row).optional()?)
 }
 
@@ -579,11 +577,26 @@ pub fn insert_instance(conn: &Connection, i: &Instance) -> Result<i64> {
          state_dir, service_manager, injection, agents, expected_org_id, expected_workspace_id, tags, notes, draft, created_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
         params![
-            i.name, i.owner, i.environment, i.workload, i.purpose.as_str(), i.ssh_host, i.ssh_port, i.ssh_user,
-            i.host_key_fingerprint, i.state_dir, serde_json::to_string(&i.service_manager).unwrap_or_default(),
-            i.injection.as_str(), serde_json::to_string(&i.agents).unwrap_or_default(), i.expected_org_id,
-            i.expected_workspace_id, serde_json::to_string(&i.tags).unwrap_or_default(), i.notes, i.draft,
-            ts(&i.created_at), ts(&i.updated_at)
+            i.name,
+            i.owner,
+            i.environment,
+            i.workload,
+            i.purpose.as_str(),
+            i.ssh_host,
+            i.ssh_port,
+            i.ssh_user,
+            i.host_key_fingerprint,
+            i.state_dir,
+            serde_json::to_string(&i.service_manager).unwrap_or_default(),
+            i.injection.as_str(),
+            serde_json::to_string(&i.agents).unwrap_or_default(),
+            i.expected_org_id,
+            i.expected_workspace_id,
+            serde_json::to_string(&i.tags).unwrap_or_default(),
+            i.notes,
+            i.draft,
+            ts(&i.created_at),
+            ts(&i.updated_at)
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -595,10 +608,25 @@ pub fn update_instance(conn: &Connection, i: &Instance) -> Result<()> {
          host_key_fingerprint=?10, state_dir=?11, service_manager=?12, injection=?13, agents=?14, expected_org_id=?15, \
          expected_workspace_id=?16, tags=?17, notes=?18, draft=?19, updated_at=?20 WHERE id=?1",
         params![
-            i.id, i.name, i.owner, i.environment, i.workload, i.purpose.as_str(), i.ssh_host, i.ssh_port, i.ssh_user,
-            i.host_key_fingerprint, i.state_dir, serde_json::to_string(&i.service_manager).unwrap_or_default(),
-            i.injection.as_str(), serde_json::to_string(&i.agents).unwrap_or_default(), i.expected_org_id,
-            i.expected_workspace_id, serde_json::to_string(&i.tags).unwrap_or_default(), i.notes, i.draft,
+            i.id,
+            i.name,
+            i.owner,
+            i.environment,
+            i.workload,
+            i.purpose.as_str(),
+            i.ssh_host,
+            i.ssh_port,
+            i.ssh_user,
+            i.host_key_fingerprint,
+            i.state_dir,
+            serde_json::to_string(&i.service_manager).unwrap_or_default(),
+            i.injection.as_str(),
+            serde_json::to_string(&i.agents).unwrap_or_default(),
+            i.expected_org_id,
+            i.expected_workspace_id,
+            serde_json::to_string(&i.tags).unwrap_or_default(),
+            i.notes,
+            i.draft,
             ts(&i.updated_at)
         ],
     )?;
@@ -616,9 +644,22 @@ pub fn insert_key(conn: &Connection, k: &Key, instance_id: Option<i64>) -> Resul
          status, name_override, created_at, expires_at, rotated_at, retired_at, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
-            k.name, k.kind.as_str(), k.hint, k.fingerprint, k.length, k.keychain_ref, instance_id, k.workspace_id,
-            k.anthropic_key_id, k.status.as_str(), k.name_override, ts(&k.created_at), k.expires_at.as_ref().map(ts),
-            k.rotated_at.as_ref().map(ts), k.retired_at.as_ref().map(ts), ts(&k.updated_at)
+            k.name,
+            k.kind.as_str(),
+            k.hint,
+            k.fingerprint,
+            k.length,
+            k.keychain_ref,
+            instance_id,
+            k.workspace_id,
+            k.anthropic_key_id,
+            k.status.as_str(),
+            k.name_override,
+            ts(&k.created_at),
+            k.expires_at.as_ref().map(ts),
+            k.rotated_at.as_ref().map(ts),
+            k.retired_at.as_ref().map(ts),
+            ts(&k.updated_at)
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -630,8 +671,15 @@ pub fn update_key(conn: &Connection, k: &Key, instance_id: Option<i64>) -> Resul
         "UPDATE keys SET instance_id=?2, workspace_id=?3, anthropic_key_id=?4, status=?5, expires_at=?6, rotated_at=?7, \
          retired_at=?8, updated_at=?9 WHERE id=?1",
         params![
-            k.id, instance_id, k.workspace_id, k.anthropic_key_id, k.status.as_str(), k.expires_at.as_ref().map(ts),
-            k.rotated_at.as_ref().map(ts), k.retired_at.as_ref().map(ts), ts(&k.updated_at)
+            k.id,
+            instance_id,
+            k.workspace_id,
+            k.anthropic_key_id,
+            k.status.as_str(),
+            k.expires_at.as_ref().map(ts),
+            k.rotated_at.as_ref().map(ts),
+            k.retired_at.as_ref().map(ts),
+            ts(&k.updated_at)
         ],
     )?;
     Ok(())
@@ -643,10 +691,7 @@ pub fn delete_key(conn: &Connection, id: i64) -> Result<()> {
 }
 
 pub fn set_setting(conn: &Connection, key: &str, value: &str) -> Result<()> {
-    conn.execute(
-        "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        params![key, value],
-    )?;
+    conn.execute("INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value", params![key, value])?;
     Ok(())
 }
 
@@ -656,8 +701,18 @@ pub fn insert_deployment(conn: &Connection, d: &Deployment, instance_id: Option<
         "INSERT INTO deployments (instance, instance_id, key_name, key_fingerprint, method, os_user, started_at, duration_ms, \
          outcome, error, rollback, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
         params![
-            d.instance, instance_id, d.key_name, d.key_fingerprint, d.method, d.os_user, ts(&d.started_at), d.duration_ms,
-            d.outcome, d.error.as_ref().map(|e| e.to_string()), d.rollback, d.details.to_string()
+            d.instance,
+            instance_id,
+            d.key_name,
+            d.key_fingerprint,
+            d.method,
+            d.os_user,
+            ts(&d.started_at),
+            d.duration_ms,
+            d.outcome,
+            d.error.as_ref().map(|e| e.to_string()),
+            d.rollback,
+            d.details.to_string()
         ],
     )?;
     Ok(conn.last_insert_rowid())

@@ -20,13 +20,9 @@ struct T {
 async fn world(preset: Preset) -> T {
     let fake = FakeAnthropic::start(preset).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let ck = Clawkeep::open(OpenOptions {
-        data_dir: Some(dir.path().into()),
-        keychain: Some(Arc::new(MemoryKeychain::new())),
-        os_user: Some("tester".into()),
-        ..Default::default()
-    })
-    .unwrap();
+    let ck =
+        Clawkeep::open(OpenOptions { data_dir: Some(dir.path().into()), keychain: Some(Arc::new(MemoryKeychain::new())), os_user: Some("tester".into()), ..Default::default() })
+            .unwrap();
     ck.add_instance(InstanceSpec {
         name: "acme-prod".into(),
         owner: "acme".into(),
@@ -48,13 +44,7 @@ impl T {
         let name = self.ck.suggest_key_name("acme-prod").unwrap();
         self.ck
             .add_key(
-                KeySpec {
-                    name,
-                    instance: Some("acme-prod".into()),
-                    anthropic_key_id: if with_id { Some(k.id.clone()) } else { None },
-                    allow_name: true,
-                    ..Default::default()
-                },
+                KeySpec { name, instance: Some("acme-prod".into()), anthropic_key_id: if with_id { Some(k.id.clone()) } else { None }, allow_name: true, ..Default::default() },
                 Secret::new(k.key.clone()),
             )
             .unwrap();

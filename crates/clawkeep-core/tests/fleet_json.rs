@@ -38,15 +38,9 @@ fn streamed_list_is_exactly_the_serde_list() {
     let now = Arc::new(Mutex::new(t0));
     let clock_now = now.clone();
     let clock: Clock = Arc::new(move || *clock_now.lock().unwrap());
-    let ck = Clawkeep::open(OpenOptions {
-        data_dir: Some(dir.path().into()),
-        keychain: Some(Arc::new(MemoryKeychain::new())),
-        os_user: Some("tester".into()),
-        clock: Some(clock),
-    })
-    .unwrap();
-    let steps: [Duration; 5] =
-        [Duration::zero(), Duration::milliseconds(250), Duration::microseconds(1_234), Duration::nanoseconds(987_654_321), Duration::days(40)];
+    let ck = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().into()), keychain: Some(Arc::new(MemoryKeychain::new())), os_user: Some("tester".into()), clock: Some(clock) })
+        .unwrap();
+    let steps: [Duration; 5] = [Duration::zero(), Duration::milliseconds(250), Duration::microseconds(1_234), Duration::nanoseconds(987_654_321), Duration::days(40)];
     let set = |t: DateTime<Utc>| *now.lock().unwrap() = t;
     let purposes = [Purpose::PersonalTesting, Purpose::InternalOps, Purpose::Client];
     let injections = [InjectionMethod::EnvFile, InjectionMethod::AuthProfile, InjectionMethod::SecretFile];
@@ -86,15 +80,11 @@ fn streamed_list_is_exactly_the_serde_list() {
         if i % 3 != 2 {
             set(t + steps[(i + 1) % steps.len()]);
             let key_name = format!("openclaw-{}-prod-bot{i}", ["acme", "globex", "initech"][i % 3]);
-            ck.add_key(KeySpec { name: key_name.clone(), instance: Some(name.clone()), allow_name: true, ..Default::default() }, Secret::new(fake_key(i)))
-                .unwrap();
+            ck.add_key(KeySpec { name: key_name.clone(), instance: Some(name.clone()), allow_name: true, ..Default::default() }, Secret::new(fake_key(i))).unwrap();
             if i % 3 == 1 {
                 ck.retire_key(&key_name).unwrap();
-                ck.add_key(
-                    KeySpec { name: format!("{key_name}-2"), instance: Some(name.clone()), allow_name: true, ..Default::default() },
-                    Secret::new(fake_key(100 + i)),
-                )
-                .unwrap();
+                ck.add_key(KeySpec { name: format!("{key_name}-2"), instance: Some(name.clone()), allow_name: true, ..Default::default() }, Secret::new(fake_key(100 + i)))
+                    .unwrap();
             }
         }
     }

@@ -176,7 +176,11 @@ fn restart_between_steps_and_crash_inside_a_step_repeat_nothing() {
     w.restart();
     let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
     // Crash after the key was stored but before the step was saved: the key is adopted.
-    w.ck.add_key(KeySpec { name: rot.new_key_name.clone(), instance: Some(INSTANCE.into()), workspace_id: Some(WORKSPACE_PROD_A_ID.into()), ..Default::default() }, Secret::new(new.key.clone())).unwrap();
+    w.ck.add_key(
+        KeySpec { name: rot.new_key_name.clone(), instance: Some(INSTANCE.into()), workspace_id: Some(WORKSPACE_PROD_A_ID.into()), ..Default::default() },
+        Secret::new(new.key.clone()),
+    )
+    .unwrap();
     w.restart();
     let r = w.step(StepInput::default());
     assert!(r.detail.contains("adopted"), "{}", r.detail);

@@ -64,9 +64,7 @@ impl World {
     /// A key for `instance` created `age_days` before t0.
     fn key(&self, instance: &str, name: &str, age_days: i64, expires: Option<DateTime<Utc>>) {
         self.at(t0() - Duration::days(age_days));
-        self.ck
-            .add_key(KeySpec { name: name.into(), instance: Some(instance.into()), expires_at: expires, ..Default::default() }, Secret::new(fake_key()))
-            .unwrap();
+        self.ck.add_key(KeySpec { name: name.into(), instance: Some(instance.into()), expires_at: expires, ..Default::default() }, Secret::new(fake_key())).unwrap();
         self.at(t0());
     }
 }
@@ -109,10 +107,7 @@ fn exact_due_list() {
     assert_eq!(p.without_key, vec!["hooli-prod".to_string()]);
     assert_eq!(p.owners.iter().map(|o| o.owner.as_str()).collect::<Vec<_>>(), ["acme", "globex", "initech"]);
     type Row = (String, DueStatus, DateTime<Utc>, String, i64, DateTime<Utc>, String);
-    let got: Vec<Row> = p
-        .items()
-        .map(|i| (i.instance.clone(), i.status, i.due_at, i.due_reason.clone(), i.days_left, i.slot_start, i.suggested_key_name.clone()))
-        .collect();
+    let got: Vec<Row> = p.items().map(|i| (i.instance.clone(), i.status, i.due_at, i.due_reason.clone(), i.days_left, i.slot_start, i.suggested_key_name.clone())).collect();
     let want = vec![
         // 100 days old, 90-day default: 10 days overdue; next default slot is tomorrow 09:00.
         ("acme-prod-1", DueStatus::Overdue, "2026-11-15T12:00:00Z", "max-age", -10, "2026-11-26T09:00:00Z", "openclaw-acme-prod-support-bot-20261126"),
@@ -143,7 +138,8 @@ fn exact_due_list() {
     for i in p.items() {
         assert_ne!(i.suggested_key_name, i.key_name);
         let inst = w.ck.instance(&i.instance).unwrap();
-        naming::check_key_name(&i.suggested_key_name, &naming::NameContext { owner: Some(&inst.owner), environment: Some(&inst.environment), workload: Some(&inst.workload) }).unwrap();
+        naming::check_key_name(&i.suggested_key_name, &naming::NameContext { owner: Some(&inst.owner), environment: Some(&inst.environment), workload: Some(&inst.workload) })
+            .unwrap();
     }
 }
 
@@ -242,10 +238,7 @@ fn ics_is_valid_rfc5545_and_parses() {
     // Escaped commas, semicolons and newlines come back as written.
     assert!(desc.contains("agents main, triage.\nCurrent key openclaw-acme-prod-support-bot"), "{desc}");
     assert!(desc.contains("\n1. Create an API key named 'openclaw-acme-prod-support-bot-20261126'"), "{desc}");
-    assert_eq!(
-        first.get_start(),
-        Some(icalendar::DatePerhapsTime::DateTime(icalendar::CalendarDateTime::Utc(utc("2026-11-26T09:00:00Z"))))
-    );
+    assert_eq!(first.get_start(), Some(icalendar::DatePerhapsTime::DateTime(icalendar::CalendarDateTime::Utc(utc("2026-11-26T09:00:00Z")))));
     // UIDs are unique and stable across exports.
     let mut uids: Vec<_> = evs.iter().map(|e| e.get_uid().unwrap().to_string()).collect();
     let again: Vec<String> = plan::to_ics(&w.ck.rotation_plan(Some(t0() + Duration::days(1))).unwrap())

@@ -19,7 +19,15 @@ fn open(dir: &std::path::Path, kc: Arc<MemoryKeychain>) -> Clawkeep {
 }
 
 fn spec(name: &str) -> InstanceSpec {
-    InstanceSpec { name: name.into(), owner: "acme".into(), environment: "prod".into(), workload: "bot".into(), ssh_host: "127.0.1.1".into(), ssh_user: "ckh1".into(), ..Default::default() }
+    InstanceSpec {
+        name: name.into(),
+        owner: "acme".into(),
+        environment: "prod".into(),
+        workload: "bot".into(),
+        ssh_host: "127.0.1.1".into(),
+        ssh_user: "ckh1".into(),
+        ..Default::default()
+    }
 }
 
 #[test]

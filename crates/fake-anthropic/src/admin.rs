@@ -69,9 +69,7 @@ pub(crate) fn keys_list(shared: &Arc<Shared>, q: &Query) -> Result<Response<Body
     let limit = q.int("limit", 20, 1, 1000)? as usize;
     let status = match q.get("status") {
         None => None,
-        Some(s) => Some(KeyStatus::parse(s).ok_or_else(|| {
-            ApiError::invalid("status: Input should be 'active', 'inactive', 'archived' or 'expired'")
-        })?),
+        Some(s) => Some(KeyStatus::parse(s).ok_or_else(|| ApiError::invalid("status: Input should be 'active', 'inactive', 'archived' or 'expired'"))?),
     };
     let mut g = shared.lock();
     if g.state.refresh_expiry() {
@@ -172,13 +170,7 @@ pub(crate) fn workspaces_list(shared: &Arc<Shared>, q: &Query) -> Result<Respons
     let include_archived = q.bool("include_archived", false)?;
     let g = shared.lock();
     let include_default = q.bool("include_default", g.state.knobs.workspaces_include_default)?;
-    let mut ws: Vec<&Workspace> = g
-        .state
-        .workspaces
-        .iter()
-        .filter(|w| include_archived || w.archived_at.is_none())
-        .filter(|w| include_default || !w.is_default)
-        .collect();
+    let mut ws: Vec<&Workspace> = g.state.workspaces.iter().filter(|w| include_archived || w.archived_at.is_none()).filter(|w| include_default || !w.is_default).collect();
     ws.sort_by(|a, b| b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id)));
     let (page, more) = paginate(ws, |w| w.id.as_str(), limit, q.get("after_id"), q.get("before_id"));
     Ok(json_response(200, &list_envelope(page.into_iter().map(workspace_json).collect(), more)))

@@ -111,7 +111,11 @@ async fn route(shared: &Arc<Shared>, req: Request<Body>) -> Result<Response<Body
     let method = parts.method.clone();
     let v = if method == Method::POST || method == Method::PUT {
         let bytes = read_body(&parts, body, 256 * 1024 * 1024).await?;
-        if bytes.iter().all(u8::is_ascii_whitespace) { json!({}) } else { parse_json(&bytes)? }
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            parse_json(&bytes)?
+        }
     } else {
         Value::Null
     };
@@ -175,11 +179,7 @@ async fn route(shared: &Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             ok()
         }
         (&Method::GET, ["errors"]) => {
-            let data: Vec<Value> = g
-                .injections
-                .iter()
-                .map(|r| json!({"spec": r.spec, "remaining": r.remaining, "seen": r.seen}))
-                .collect();
+            let data: Vec<Value> = g.injections.iter().map(|r| json!({"spec": r.spec, "remaining": r.remaining, "seen": r.seen})).collect();
             json_response(200, &json!({"data": data}))
         }
         (&Method::DELETE, ["errors"]) => {

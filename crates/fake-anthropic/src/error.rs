@@ -27,14 +27,7 @@ pub struct ApiError {
 impl ApiError {
     /// Any status/type/message.
     pub fn new(status: u16, error_type: &str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            error_type: error_type.into(),
-            message: message.into(),
-            retry_after: None,
-            headers: Vec::new(),
-            body_mode: BodyMode::Json,
-        }
+        ApiError { status, error_type: error_type.into(), message: message.into(), retry_after: None, headers: Vec::new(), body_mode: BodyMode::Json }
     }
     /// 400 `invalid_request_error`.
     pub fn invalid(message: impl Into<String>) -> Self {

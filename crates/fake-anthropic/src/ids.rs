@@ -16,9 +16,7 @@ pub const OAUTH_TOKEN_PREFIX: &str = "sk-ant-oat01-";
 
 fn random_from(alphabet: &[u8], n: usize) -> String {
     let mut rng = rand::rng();
-    (0..n)
-        .map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())]))
-        .collect()
+    (0..n).map(|_| char::from(alphabet[rng.random_range(0..alphabet.len())])).collect()
 }
 
 /// `n` random base62 characters.
@@ -75,9 +73,7 @@ pub fn partial_key_hint(secret: &str) -> String {
 /// Whether `id` looks like a workspace id (`wrkspc_` + 1..=64 base62 characters).
 pub fn is_valid_workspace_id(id: &str) -> bool {
     match id.strip_prefix("wrkspc_") {
-        Some(rest) => {
-            !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric())
-        }
+        Some(rest) => !rest.is_empty() && rest.len() <= 64 && rest.bytes().all(|b| b.is_ascii_alphanumeric()),
         None => false,
     }
 }

@@ -139,10 +139,7 @@ fn validate(shared: &Arc<Shared>, o: &Map<String, Value>, need_max_tokens: bool)
             },
         };
         if max_tokens > model.max_tokens {
-            return Err(ApiError::invalid(format!(
-                "max_tokens: {max_tokens} > {}, which is the maximum allowed number of output tokens for {}",
-                model.max_tokens, model.id
-            )));
+            return Err(ApiError::invalid(format!("max_tokens: {max_tokens} > {}, which is the maximum allowed number of output tokens for {}", model.max_tokens, model.id)));
         }
     }
     match o.get("messages") {
@@ -181,13 +178,7 @@ fn class_of(shared: &Arc<Shared>, model: &str) -> String {
 }
 
 /// `POST /v1/messages/count_tokens`.
-pub(crate) async fn count_tokens(
-    shared: &Arc<Shared>,
-    parts: &Parts,
-    body: Body,
-    _auth: &Auth,
-    ctx: &mut Ctx,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn count_tokens(shared: &Arc<Shared>, parts: &Parts, body: Body, _auth: &Auth, ctx: &mut Ctx) -> Result<Response<Body>, ApiError> {
     let max = shared.lock().state.knobs.max_body_bytes;
     let bytes = read_body(parts, body, max).await?;
     let v = parse_json(&bytes)?;
@@ -219,13 +210,7 @@ fn sse(out: &mut String, event: &str, data: &Value) {
 }
 
 /// `POST /v1/messages`.
-pub(crate) async fn messages(
-    shared: &Arc<Shared>,
-    parts: &Parts,
-    body: Body,
-    auth: &Auth,
-    ctx: &mut Ctx,
-) -> Result<Response<Body>, ApiError> {
+pub(crate) async fn messages(shared: &Arc<Shared>, parts: &Parts, body: Body, auth: &Auth, ctx: &mut Ctx) -> Result<Response<Body>, ApiError> {
     let max = shared.lock().state.knobs.max_body_bytes;
     let bytes = read_body(parts, body, max).await?;
     let v = parse_json(&bytes)?;
@@ -269,12 +254,7 @@ pub(crate) async fn messages(
     let n_words = words.len().max(1) as u64;
     let out_tokens = n_words.min(checked.max_tokens);
     let stop_reason = if n_words > checked.max_tokens { "max_tokens" } else { "end_turn" };
-    let pieces: Vec<String> = words
-        .iter()
-        .take(out_tokens as usize)
-        .enumerate()
-        .map(|(i, w)| if i == 0 { (*w).to_string() } else { format!(" {w}") })
-        .collect();
+    let pieces: Vec<String> = words.iter().take(out_tokens as usize).enumerate().map(|(i, w)| if i == 0 { (*w).to_string() } else { format!(" {w}") }).collect();
     let text: String = pieces.concat();
     let msg_id = crate::ids::message_id();
     let model_id = checked.model.id.clone();

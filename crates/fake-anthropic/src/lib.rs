@@ -41,10 +41,7 @@ pub use mint::{MintKey, MintedKey};
 pub use presets::*;
 pub use reports::format_cents;
 pub use server::{RecordedRequest, CREDIT_MESSAGE, OAUTH_BETA};
-pub use state::{
-    Acceleration, Actor, AdminRateLimit, ApiKey, Clock, KeyKind, KeyScope, KeyStatus, Knobs, Limits, Model, Org,
-    State, UsageRow, Workspace,
-};
+pub use state::{Acceleration, Actor, AdminRateLimit, ApiKey, Clock, KeyKind, KeyScope, KeyStatus, Knobs, Limits, Model, Org, State, UsageRow, Workspace};
 
 use server::{Inner, Shared};
 
@@ -127,8 +124,7 @@ fn build_shared(cfg: &Config) -> Result<Arc<Shared>, FakeError> {
     if let Some(path) = &cfg.state_file {
         if path.exists() {
             let text = std::fs::read_to_string(path)?;
-            let loaded: State =
-                serde_json::from_str(&text).map_err(|source| FakeError::StateFile { path: path.clone(), source })?;
+            let loaded: State = serde_json::from_str(&text).map_err(|source| FakeError::StateFile { path: path.clone(), source })?;
             // The loaded world replaces the preset's; its fixture secrets are not known.
             inner.state = loaded.clone();
             inner.initial = loaded;
@@ -202,28 +198,26 @@ impl FakeAnthropic {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<(), String>>();
         let app = app(shared.clone());
-        let handle = std::thread::Builder::new()
-            .name(format!("fake-anthropic-{}", addr.port()))
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-                    Ok(rt) => rt,
+        let handle = std::thread::Builder::new().name(format!("fake-anthropic-{}", addr.port())).spawn(move || {
+            let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    let _ = ready_tx.send(Err(e.to_string()));
+                    return;
+                }
+            };
+            rt.block_on(async move {
+                match tokio::net::TcpListener::from_std(std_listener) {
+                    Ok(l) => {
+                        let _ = ready_tx.send(Ok(()));
+                        run_server(l, app, rx).await;
+                    }
                     Err(e) => {
                         let _ = ready_tx.send(Err(e.to_string()));
-                        return;
                     }
-                };
-                rt.block_on(async move {
-                    match tokio::net::TcpListener::from_std(std_listener) {
-                        Ok(l) => {
-                            let _ = ready_tx.send(Ok(()));
-                            run_server(l, app, rx).await;
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e.to_string()));
-                        }
-                    }
-                });
-            })?;
+                }
+            });
+        })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(FakeAnthropic { addr, shared, runner: Runner::Thread(tx, handle) }),
             Ok(Err(e)) => Err(FakeError::Startup(e)),

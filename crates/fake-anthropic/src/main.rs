@@ -65,10 +65,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if !fake_anthropic::is_loopback(&args.listen) {
-        bail!(
-            "refusing to listen on {}: fake-anthropic only binds loopback addresses (127.0.0.0/8 or [::1])",
-            args.listen
-        );
+        bail!("refusing to listen on {}: fake-anthropic only binds loopback addresses (127.0.0.0/8 or [::1])", args.listen);
     }
     if args.mint > 0 && args.keys_out.is_none() {
         bail!("--mint needs --keys-out FILE (secrets never go to stdout)");
@@ -82,9 +79,7 @@ fn main() -> Result<()> {
         let fake = FakeAnthropic::start_with(cfg).await?;
         let mut keys = fake.fixture_keys();
         for i in 1..=args.mint {
-            let k = fake
-                .mint_key(MintKey::api(format!("key-{i}"), args.mint_workspace.as_deref()))
-                .context("minting")?;
+            let k = fake.mint_key(MintKey::api(format!("key-{i}"), args.mint_workspace.as_deref())).context("minting")?;
             keys.push(k);
         }
         if let Some(path) = &args.keys_out {

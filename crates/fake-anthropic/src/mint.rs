@@ -122,10 +122,7 @@ pub fn mint(state: &mut State, req: &MintKey) -> Result<MintedKey, String> {
     if state.keys.iter().any(|k| k.id == id) {
         return Err(format!("key id {id} already exists"));
     }
-    let user = req
-        .created_by_user_id
-        .clone()
-        .unwrap_or_else(|| crate::presets::OWNER_USER_ID.to_string());
+    let user = req.created_by_user_id.clone().unwrap_or_else(|| crate::presets::OWNER_USER_ID.to_string());
     let hint = ids::partial_key_hint(&secret);
     let key = ApiKey {
         id: id.clone(),

@@ -33,15 +33,10 @@ pub const KEY_INSTANCE_B_ID: &str = "apikey_01InstanceB0000000000000";
 /// `stale_after_rotation`: the old, now inactive key of instance-a.
 pub const KEY_INSTANCE_A_OLD_ID: &str = "apikey_01InstanceAOld0000000000";
 /// `burst`: the three keys that share `prod-a`'s limits.
-pub const KEY_BURST_IDS: [&str; 3] = [
-    "apikey_01Burst10000000000000000",
-    "apikey_01Burst20000000000000000",
-    "apikey_01Burst30000000000000000",
-];
+pub const KEY_BURST_IDS: [&str; 3] = ["apikey_01Burst10000000000000000", "apikey_01Burst20000000000000000", "apikey_01Burst30000000000000000"];
 
 /// `burst`: the workspace limits of prod-a (tighter than tier 1's 50 RPM).
-pub const BURST_WORKSPACE_LIMITS: crate::state::Limits =
-    crate::state::Limits { rpm: 20, itpm: 20_000, otpm: 4_000, count_tokens_rpm: 100 };
+pub const BURST_WORKSPACE_LIMITS: crate::state::Limits = crate::state::Limits { rpm: 20, itpm: 20_000, otpm: 4_000, count_tokens_rpm: 100 };
 
 /// Model ids of the fixture table.
 pub const MODEL_OPUS_5_5: &str = "claude-opus-5-5";
@@ -218,28 +213,12 @@ pub fn fixture_models() -> Vec<Model> {
 }
 
 fn workspace(id: &str, name: &str, color: &str, created_at: DateTime<Utc>, is_default: bool) -> Workspace {
-    Workspace {
-        id: id.into(),
-        name: name.into(),
-        display_color: color.into(),
-        created_at,
-        archived_at: None,
-        is_default,
-        rate_limits: None,
-    }
+    Workspace { id: id.into(), name: name.into(), display_color: color.into(), created_at, archived_at: None, is_default, rate_limits: None }
 }
 
 fn base_state(now: DateTime<Utc>) -> State {
     State {
-        org: Org {
-            id: ORG_ID.into(),
-            name: ORG_NAME.into(),
-            disabled: false,
-            credit_ok: true,
-            count_tokens_reports_credit: false,
-            tier: 2,
-            limits: None,
-        },
+        org: Org { id: ORG_ID.into(), name: ORG_NAME.into(), disabled: false, credit_ok: true, count_tokens_reports_credit: false, tier: 2, limits: None },
         workspaces: vec![
             workspace(DEFAULT_WORKSPACE_ID, "Default Workspace", "#6C5BB9", now - Duration::days(365), true),
             workspace(WORKSPACE_PROD_A_ID, WORKSPACE_PROD_A_NAME, "#2E86AB", now - Duration::days(60), false),
@@ -301,13 +280,7 @@ pub fn build(preset: Preset, clock: Clock) -> Built {
     let a_req = keyreq("instance-a", KEY_INSTANCE_A_ID, Some(WORKSPACE_PROD_A_ID));
     let b_req = keyreq("instance-b", KEY_INSTANCE_B_ID, Some(WORKSPACE_PROD_B_ID));
     match preset {
-        Preset::Healthy
-        | Preset::Demo
-        | Preset::NoCredit
-        | Preset::OrgDisabled
-        | Preset::DoubleV1
-        | Preset::BadModel
-        | Preset::Overloaded => {
+        Preset::Healthy | Preset::Demo | Preset::NoCredit | Preset::OrgDisabled | Preset::DoubleV1 | Preset::BadModel | Preset::Overloaded => {
             b.add("instance-a", a_req);
             b.add("instance-b", b_req);
         }
@@ -322,13 +295,7 @@ pub fn build(preset: Preset, clock: Clock) -> Built {
             b.add("instance-b", b_req);
         }
         Preset::StaleAfterRotation => {
-            let old = b.add(
-                "old",
-                MintKey {
-                    status: Some(KeyStatus::Inactive),
-                    ..keyreq("instance-a (rotated out)", KEY_INSTANCE_A_OLD_ID, Some(WORKSPACE_PROD_A_ID))
-                },
-            );
+            let old = b.add("old", MintKey { status: Some(KeyStatus::Inactive), ..keyreq("instance-a (rotated out)", KEY_INSTANCE_A_OLD_ID, Some(WORKSPACE_PROD_A_ID)) });
             b.alias("host", &old);
             let new = b.add("new", a_req);
             b.alias("keychain", &new);
@@ -375,21 +342,8 @@ pub fn build(preset: Preset, clock: Clock) -> Built {
             }
         }
         Preset::Overloaded => {
-            injections.push(ErrorInjection {
-                path_prefix: "/v1/messages".into(),
-                unlimited: true,
-                every_nth: Some(3),
-                status: 529,
-                ..ErrorInjection::default()
-            });
-            injections.push(ErrorInjection {
-                path_prefix: "/v1/messages".into(),
-                unlimited: true,
-                every_nth: Some(2),
-                status: 529,
-                mid_stream: true,
-                ..ErrorInjection::default()
-            });
+            injections.push(ErrorInjection { path_prefix: "/v1/messages".into(), unlimited: true, every_nth: Some(3), status: 529, ..ErrorInjection::default() });
+            injections.push(ErrorInjection { path_prefix: "/v1/messages".into(), unlimited: true, every_nth: Some(2), status: 529, mid_stream: true, ..ErrorInjection::default() });
         }
         Preset::Demo => seed_usage(&mut b.state, now),
         _ => {}
@@ -401,11 +355,7 @@ pub fn build(preset: Preset, clock: Clock) -> Built {
 /// Seven days of deterministic hourly usage for instance-a and instance-b (the demo world).
 fn seed_usage(state: &mut State, now: DateTime<Utc>) {
     let start = now - Duration::days(7);
-    let start = start
-        .with_minute(0)
-        .and_then(|t| t.with_second(0))
-        .and_then(|t| t.with_nanosecond(0))
-        .unwrap_or(start);
+    let start = start.with_minute(0).and_then(|t| t.with_second(0)).and_then(|t| t.with_nanosecond(0)).unwrap_or(start);
     let mut x: u64 = 0x2545_F491_4F6C_DD1D;
     let mut next = move || {
         x ^= x << 13;
@@ -415,10 +365,7 @@ fn seed_usage(state: &mut State, now: DateTime<Utc>) {
     };
     let mut t = start;
     while t < now - Duration::hours(1) {
-        for (key, ws, model) in [
-            (KEY_INSTANCE_A_ID, WORKSPACE_PROD_A_ID, MODEL_SONNET_5),
-            (KEY_INSTANCE_B_ID, WORKSPACE_PROD_B_ID, MODEL_OPUS_5),
-        ] {
+        for (key, ws, model) in [(KEY_INSTANCE_A_ID, WORKSPACE_PROD_A_ID, MODEL_SONNET_5), (KEY_INSTANCE_B_ID, WORKSPACE_PROD_B_ID, MODEL_OPUS_5)] {
             let busy = next() % 4 != 0;
             if !busy {
                 continue;
@@ -470,10 +417,7 @@ mod tests {
             assert!(crate::ids::is_valid_workspace_id(id), "{id}");
             assert_eq!(id.len(), "wrkspc_".len() + 24, "{id}");
         }
-        for id in [KEY_ADMIN_ID, KEY_INSTANCE_A_ID, KEY_INSTANCE_B_ID, KEY_INSTANCE_A_OLD_ID]
-            .into_iter()
-            .chain(KEY_BURST_IDS)
-        {
+        for id in [KEY_ADMIN_ID, KEY_INSTANCE_A_ID, KEY_INSTANCE_B_ID, KEY_INSTANCE_A_OLD_ID].into_iter().chain(KEY_BURST_IDS) {
             assert_eq!(id.len(), "apikey_".len() + 24, "{id}");
         }
         assert_eq!(OWNER_USER_ID.len(), "user_".len() + 24);

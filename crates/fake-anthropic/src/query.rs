@@ -13,9 +13,7 @@ pub(crate) struct Query {
 
 impl Query {
     pub fn parse(q: Option<&str>) -> Self {
-        let pairs = q
-            .map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
-            .unwrap_or_default();
+        let pairs = q.map(|q| form_urlencoded::parse(q.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()).unwrap_or_default();
         Query { pairs }
     }
 
@@ -27,20 +25,13 @@ impl Query {
     /// Every value of `name[]` and `name`.
     pub fn list(&self, name: &str) -> Vec<String> {
         let bracket = format!("{name}[]");
-        self.pairs
-            .iter()
-            .filter(|(k, _)| *k == bracket || k == name || k.starts_with(&format!("{name}[")))
-            .map(|(_, v)| v.clone())
-            .collect()
+        self.pairs.iter().filter(|(k, _)| *k == bracket || k == name || k.starts_with(&format!("{name}["))).map(|(_, v)| v.clone()).collect()
     }
 
     /// An integer in `min..=max`, or `default`.
     pub fn int(&self, name: &str, default: u64, min: u64, max: u64) -> Result<u64, ApiError> {
         let Some(raw) = self.get(name) else { return Ok(default) };
-        let n: i64 = raw
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::invalid(format!("{name}: Input should be a valid integer, unable to parse string as an integer")))?;
+        let n: i64 = raw.trim().parse().map_err(|_| ApiError::invalid(format!("{name}: Input should be a valid integer, unable to parse string as an integer")))?;
         if n < min as i64 {
             return Err(ApiError::invalid(format!("{name}: Input should be greater than or equal to {min}")));
         }
@@ -64,22 +55,16 @@ impl Query {
     pub fn time(&self, name: &str) -> Result<Option<DateTime<Utc>>, ApiError> {
         match self.get(name) {
             None => Ok(None),
-            Some(s) => DateTime::parse_from_rfc3339(s.trim())
-                .map(|d| Some(d.with_timezone(&Utc)))
-                .map_err(|_| ApiError::invalid(format!("{name}: Input should be a valid datetime"))),
+            Some(s) => {
+                DateTime::parse_from_rfc3339(s.trim()).map(|d| Some(d.with_timezone(&Utc))).map_err(|_| ApiError::invalid(format!("{name}: Input should be a valid datetime")))
+            }
         }
     }
 }
 
 /// Cursor pagination over `items` (already in list order) by id: `after_id` / `before_id`,
 /// `limit`. Returns the page and `has_more`.
-pub(crate) fn paginate<T, F: Fn(&T) -> &str>(
-    items: Vec<T>,
-    id_of: F,
-    limit: usize,
-    after_id: Option<&str>,
-    before_id: Option<&str>,
-) -> (Vec<T>, bool) {
+pub(crate) fn paginate<T, F: Fn(&T) -> &str>(items: Vec<T>, id_of: F, limit: usize, after_id: Option<&str>, before_id: Option<&str>) -> (Vec<T>, bool) {
     if let Some(after) = after_id {
         let Some(pos) = items.iter().position(|i| id_of(i) == after) else { return (Vec::new(), false) };
         let rest: Vec<T> = items.into_iter().skip(pos + 1).collect();

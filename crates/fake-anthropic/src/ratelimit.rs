@@ -146,14 +146,7 @@ impl Buckets {
     /// Checks and deducts a Messages request: 1 request, `input` tokens, and `max_output`
     /// tokens reserved up front (capped at the limit so a `max_tokens` larger than the OTPM
     /// limit still passes on a full bucket [ASSUME]).
-    pub fn check_messages(
-        &mut self,
-        state: &State,
-        ws: Option<&Workspace>,
-        class: &str,
-        input: u64,
-        max_output: u64,
-    ) -> Result<Granted, Denied> {
+    pub fn check_messages(&mut self, state: &State, ws: Option<&Workspace>, class: &str, input: u64, max_output: u64) -> Result<Granted, Denied> {
         let now = state.now();
         if let Some(msg) = self.acceleration(state, now) {
             return Err(Denied { message: msg, retry_after: 10, headers: Vec::new() });
@@ -182,11 +175,7 @@ impl Buckets {
         }
         if let Some((kind, limit, wait, label)) = denial {
             let headers = headers_for(&views, true);
-            let who = if label == "workspace" {
-                format!("this workspace in your organization ({})", state.org.id)
-            } else {
-                format!("your organization ({})", state.org.id)
-            };
+            let who = if label == "workspace" { format!("this workspace in your organization ({})", state.org.id) } else { format!("your organization ({})", state.org.id) };
             let message = format!(
                 "This request would exceed the rate limit for {who} of {limit} {} per minute. For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase.",
                 kind.unit()
@@ -283,11 +272,7 @@ impl Buckets {
 /// input and output (lower remaining fraction).
 fn headers_for(views: &[(Kind, String, View, f64)], round: bool) -> Vec<(String, String)> {
     let pick = |k: Kind| -> Option<View> {
-        views
-            .iter()
-            .filter(|(kind, ..)| *kind == k)
-            .map(|(_, _, v, _)| *v)
-            .min_by(|a, b| a.level.partial_cmp(&b.level).unwrap_or(std::cmp::Ordering::Equal))
+        views.iter().filter(|(kind, ..)| *kind == k).map(|(_, _, v, _)| *v).min_by(|a, b| a.level.partial_cmp(&b.level).unwrap_or(std::cmp::Ordering::Equal))
     };
     let mut out = Vec::new();
     let (Some(r), Some(i), Some(o)) = (pick(Kind::Requests), pick(Kind::Input), pick(Kind::Output)) else {

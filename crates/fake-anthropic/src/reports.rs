@@ -236,10 +236,7 @@ pub(crate) fn cost_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Bo
                 o.insert("amount".into(), json!(format_cents(units)));
                 o.insert("workspace_id".into(), json!(ws));
                 let d = desc.unwrap_or_default();
-                for (i, k) in ["description", "cost_type", "model", "service_tier", "token_type", "context_window", "inference_geo"]
-                    .iter()
-                    .enumerate()
-                {
+                for (i, k) in ["description", "cost_type", "model", "service_tier", "token_type", "context_window", "inference_geo"].iter().enumerate() {
                     o.insert((*k).into(), json!(d[i]));
                 }
                 Value::Object(o)

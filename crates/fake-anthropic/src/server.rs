@@ -421,9 +421,7 @@ fn authenticate(g: &mut Inner, parts: &Parts, route: &Route, ctx: &mut Ctx) -> R
     ctx.rec.auth_scheme = Some(scheme.into());
     ctx.rec.api_key_sha256 = Some(hash.clone());
     ctx.rec.api_key_hint = Some(ids::partial_key_hint(&secret));
-    let invalid = || {
-        ApiError::auth(if scheme == "bearer" { knobs.invalid_bearer_message.clone() } else { knobs.invalid_api_key_message.clone() })
-    };
+    let invalid = || ApiError::auth(if scheme == "bearer" { knobs.invalid_bearer_message.clone() } else { knobs.invalid_api_key_message.clone() });
     // 4. Version.
     match header_str(headers, "anthropic-version") {
         None => return Err(ApiError::invalid(knobs.missing_version_message.clone())),
@@ -433,8 +431,7 @@ fn authenticate(g: &mut Inner, parts: &Parts, route: &Route, ctx: &mut Ctx) -> R
         Some(_) => {}
     }
     // 5. Key lookup.
-    let beta_oauth = header_str(headers, "anthropic-beta")
-        .is_some_and(|b| b.split(',').any(|f| f.trim() == OAUTH_BETA));
+    let beta_oauth = header_str(headers, "anthropic-beta").is_some_and(|b| b.split(',').any(|f| f.trim() == OAUTH_BETA));
     if secret.starts_with(ids::OAUTH_TOKEN_PREFIX) && !beta_oauth {
         return Err(ApiError::auth("OAuth authentication is currently not supported."));
     }
@@ -483,7 +480,9 @@ fn authenticate(g: &mut Inner, parts: &Parts, route: &Route, ctx: &mut Ctx) -> R
             (KeyScope::Organization, KeyKind::Oauth) => g.state.default_workspace().cloned(),
             (KeyScope::Organization, _) => {
                 let Some(h) = header else {
-                    return Err(ApiError::invalid("anthropic-workspace-id is required when authenticating with an identity-linked API key; send the id of the workspace this request acts in."));
+                    return Err(ApiError::invalid(
+                        "anthropic-workspace-id is required when authenticating with an identity-linked API key; send the id of the workspace this request acts in.",
+                    ));
                 };
                 if !ids::is_valid_workspace_id(&h) {
                     return Err(ApiError::invalid("anthropic-workspace-id header must be a valid workspace ID."));

@@ -283,9 +283,7 @@ async fn expired_key_is_401_and_admin_reports_expired() {
 #[tokio::test]
 async fn key_expires_when_clock_passes_expires_at() {
     let fake = frozen(Preset::Healthy).await;
-    let m = fake
-        .mint_key(MintKey { expires_at: Some(fake.now() + CDuration::seconds(60)), ..MintKey::api("short", Some(WORKSPACE_PROD_A_ID)) })
-        .unwrap();
+    let m = fake.mint_key(MintKey { expires_at: Some(fake.now() + CDuration::seconds(60)), ..MintKey::api("short", Some(WORKSPACE_PROD_A_ID)) }).unwrap();
     assert_eq!(get("/v1/models").key(&m.key).send(&fake).await.status, 200);
     fake.advance_clock(61.0);
     let r = get("/v1/models").key(&m.key).send(&fake).await;
@@ -648,12 +646,7 @@ async fn missing_fields_are_400() {
 async fn max_tokens_above_model_maximum_is_400() {
     let fake = healthy().await;
     let r = post("/v1/messages", msg_body(MODEL_HAIKU_4_5, 100_000, false)).key(&key(&fake, "instance-a")).send(&fake).await;
-    assert_error(
-        &r,
-        400,
-        "invalid_request_error",
-        &format!("max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens for {MODEL_HAIKU_4_5}"),
-    );
+    assert_error(&r, 400, "invalid_request_error", &format!("max_tokens: 100000 > 64000, which is the maximum allowed number of output tokens for {MODEL_HAIKU_4_5}"));
 }
 
 #[tokio::test]
@@ -1030,10 +1023,7 @@ async fn expired_key_can_only_be_archived() {
 #[tokio::test]
 async fn admin_api_cannot_create_keys() {
     let fake = healthy().await;
-    let r = post("/v1/organizations/api_keys", json!({"name": "new", "workspace_id": WORKSPACE_PROD_A_ID}))
-        .key(&key(&fake, "admin"))
-        .send(&fake)
-        .await;
+    let r = post("/v1/organizations/api_keys", json!({"name": "new", "workspace_id": WORKSPACE_PROD_A_ID})).key(&key(&fake, "admin")).send(&fake).await;
     assert_error(&r, 404, "not_found_error", "Not Found");
 }
 
@@ -1159,11 +1149,7 @@ async fn usage_report_requires_starting_at_and_valid_width_and_limit() {
 async fn usage_report_daily_buckets_grouped_by_api_key() {
     let fake = report_fake().await;
     let admin = key(&fake, "admin");
-    let v = get("/v1/organizations/usage_report/messages?starting_at=2026-03-01T10:00:00Z&bucket_width=1d&group_by[]=api_key_id")
-        .key(&admin)
-        .send(&fake)
-        .await
-        .json();
+    let v = get("/v1/organizations/usage_report/messages?starting_at=2026-03-01T10:00:00Z&bucket_width=1d&group_by[]=api_key_id").key(&admin).send(&fake).await.json();
     let data = v["data"].as_array().unwrap();
     assert_eq!(data.len(), 3, "aligned to UTC days up to now: {v}");
     assert_eq!(data[0]["starting_at"], "2026-03-01T00:00:00Z");
@@ -1215,9 +1201,8 @@ async fn every_message_records_usage_visible_after_the_data_lag() {
     let start = (fake.now() - CDuration::hours(1)).format("%Y-%m-%dT%H:00:00Z").to_string();
     let q = format!("/v1/organizations/usage_report/messages?starting_at={start}&bucket_width=1h&group_by[]=api_key_id");
     let admin = key(&fake, "admin");
-    let total = |v: &Value| -> u64 {
-        v["data"].as_array().unwrap().iter().flat_map(|b| b["results"].as_array().unwrap().iter()).map(|r| r["output_tokens"].as_u64().unwrap()).sum()
-    };
+    let total =
+        |v: &Value| -> u64 { v["data"].as_array().unwrap().iter().flat_map(|b| b["results"].as_array().unwrap().iter()).map(|r| r["output_tokens"].as_u64().unwrap()).sum() };
     assert_eq!(total(&get(&q).key(&admin).send(&fake).await.json()), 0, "hidden for ~5 minutes");
     fake.advance_clock(301.0);
     let v = get(&q).key(&admin).send(&fake).await.json();
@@ -1238,16 +1223,9 @@ async fn cost_report_amounts_are_cents_as_decimal_strings() {
     // Sonnet 5: 1M in × $3 + 100k out × $15 = $4.50; Haiku 4.5: 2M in × $1 = $2 → 650 cents.
     assert_eq!(res[0]["amount"], "650");
     assert_eq!(res[0]["currency"], "USD");
-    let v = get("/v1/organizations/cost_report?starting_at=2026-03-01T00:00:00Z&group_by[]=workspace_id&group_by[]=description")
-        .key(&admin)
-        .send(&fake)
-        .await
-        .json();
+    let v = get("/v1/organizations/cost_report?starting_at=2026-03-01T00:00:00Z&group_by[]=workspace_id&group_by[]=description").key(&admin).send(&fake).await.json();
     let res = v["data"][0]["results"].as_array().unwrap();
-    let out = res
-        .iter()
-        .find(|r| r["workspace_id"] == WORKSPACE_PROD_A_ID && r["token_type"] == "output_tokens")
-        .unwrap();
+    let out = res.iter().find(|r| r["workspace_id"] == WORKSPACE_PROD_A_ID && r["token_type"] == "output_tokens").unwrap();
     assert_eq!(out["amount"], "150");
     assert_eq!(out["cost_type"], "tokens");
     assert_eq!(out["model"], MODEL_SONNET_5);
@@ -1287,10 +1265,7 @@ async fn control(fake: &FakeAnthropic, method: reqwest::Method, path: &str, body
 }
 
 fn key_shape_ok(k: &str, prefix: &str, len: usize) -> bool {
-    k.len() == len
-        && k.starts_with(prefix)
-        && k.ends_with("AA")
-        && k[prefix.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    k.len() == len && k.starts_with(prefix) && k.ends_with("AA") && k[prefix.len()..].bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 #[tokio::test]
@@ -1514,10 +1489,7 @@ fn binary_prints_base_url_and_writes_keys_to_a_0600_file() {
 
 #[test]
 fn binary_refuses_a_non_loopback_listen_address() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fake-anthropic"))
-        .args(["--listen", "0.0.0.0:0"])
-        .output()
-        .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fake-anthropic")).args(["--listen", "0.0.0.0:0"]).output().unwrap();
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("loopback"), "{err}");
@@ -1531,10 +1503,7 @@ async fn hostile_inputs_never_crash_the_server() {
     control(&fake, reqwest::Method::POST, "/__fake/knobs", Some(json!({"usage_lag_seconds": i64::MAX}))).await;
     control(&fake, reqwest::Method::POST, "/__fake/clock/advance", Some(json!({"seconds": 1e300}))).await;
     control(&fake, reqwest::Method::POST, "/__fake/clock/advance", Some(json!({"seconds": -1e300}))).await;
-    let r = get("/v1/organizations/usage_report/messages?starting_at=9999-12-31T00:00:00Z&bucket_width=1m&limit=1440")
-        .key(&key(&fake, "admin"))
-        .send(&fake)
-        .await;
+    let r = get("/v1/organizations/usage_report/messages?starting_at=9999-12-31T00:00:00Z&bucket_width=1m&limit=1440").key(&key(&fake, "admin")).send(&fake).await;
     assert!(r.status == 200 || r.status == 400, "{}", r.body);
     let weird = [
         post_raw("/v1/messages", "\u{0}\u{1}\u{2}").key(&k),

@@ -68,18 +68,11 @@ fn load_config() -> Result<Config> {
     if v["gateway"]["mode"] != "local" {
         bail!("Gateway start blocked: existing config is missing gateway.mode");
     }
-    let port = std::env::var("OPENCLAW_GATEWAY_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .or_else(|| v["gateway"]["port"].as_u64().map(|p| p as u16))
-        .unwrap_or(18789);
+    let port = std::env::var("OPENCLAW_GATEWAY_PORT").ok().and_then(|p| p.parse().ok()).or_else(|| v["gateway"]["port"].as_u64().map(|p| p as u16)).unwrap_or(18789);
     let prov = &v["models"]["providers"]["anthropic"];
     let base_url = prov["baseUrl"].as_str().map(substitute).unwrap_or_else(|| layout::NOWHERE_BASE_URL.to_string());
     let api_key_literal = prov["apiKey"].as_str().map(substitute).filter(|s| !s.is_empty());
-    let model = v["agents"]["defaults"]["model"]["primary"]
-        .as_str()
-        .or_else(|| v["agents"]["defaults"]["model"].as_str())
-        .unwrap_or("anthropic/claude-sonnet-5");
+    let model = v["agents"]["defaults"]["model"]["primary"].as_str().or_else(|| v["agents"]["defaults"]["model"].as_str()).unwrap_or("anthropic/claude-sonnet-5");
     let model = model.strip_prefix("anthropic/").unwrap_or(model).to_string();
     Ok(Config { port, base_url, api_key_literal, model })
 }
@@ -101,11 +94,7 @@ fn respond(s: &mut TcpStream, status: u16, body: &serde_json::Value) {
         404 => "Not Found",
         _ => "Status",
     };
-    let _ = write!(
-        s,
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}",
-        b.len()
-    );
+    let _ = write!(s, "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{b}", b.len());
 }
 
 fn turn(cfg: &Config) -> serde_json::Value {
@@ -122,13 +111,8 @@ fn turn(cfg: &Config) -> serde_json::Value {
         "messages": [{"role": "user", "content": "Reply with OK."}],
     });
     let b = body.to_string();
-    let res = http::request(
-        "POST",
-        &url,
-        &[("x-api-key", &key), ("anthropic-version", "2023-06-01"), ("content-type", "application/json")],
-        Some(b.as_bytes()),
-        Duration::from_secs(20),
-    );
+    let res =
+        http::request("POST", &url, &[("x-api-key", &key), ("anthropic-version", "2023-06-01"), ("content-type", "application/json")], Some(b.as_bytes()), Duration::from_secs(20));
     match res {
         Ok(r) => {
             let upstream: serde_json::Value = serde_json::from_slice(&r.body).unwrap_or(serde_json::Value::Null);

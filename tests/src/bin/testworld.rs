@@ -17,11 +17,7 @@ fn main() -> Result<()> {
     match args.first().map(String::as_str) {
         Some("up") => up(&args[1..]),
         Some("down") => {
-            let dirs: Vec<PathBuf> = if args.len() > 1 {
-                args[1..].iter().map(PathBuf::from).collect()
-            } else {
-                world::list_worlds().into_iter().map(|(d, _)| d).collect()
-            };
+            let dirs: Vec<PathBuf> = if args.len() > 1 { args[1..].iter().map(PathBuf::from).collect() } else { world::list_worlds().into_iter().map(|(d, _)| d).collect() };
             for d in dirs {
                 println!("tearing down {}", d.display());
                 world::teardown_dir(&d)?;

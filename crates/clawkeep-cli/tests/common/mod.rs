@@ -78,11 +78,7 @@ impl World {
         require_secret_service();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        World {
-            dir: tempfile::tempdir().unwrap(),
-            service: format!("clawkeep-test-{}-{}-{}", std::process::id(), n, nanos),
-            transcript: Default::default(),
-        }
+        World { dir: tempfile::tempdir().unwrap(), service: format!("clawkeep-test-{}-{}-{}", std::process::id(), n, nanos), transcript: Default::default() }
     }
 
     pub fn data(&self) -> &Path {
@@ -109,11 +105,7 @@ impl World {
         }
         let out = child.wait_with_output().unwrap();
         self.record(&out);
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
@@ -146,7 +138,11 @@ impl World {
         while let Some(d) = stack.pop() {
             for e in std::fs::read_dir(&d).unwrap() {
                 let p = e.unwrap().path();
-                if p.is_dir() { stack.push(p) } else { out.push((p.clone(), std::fs::read(&p).unwrap())); }
+                if p.is_dir() {
+                    stack.push(p)
+                } else {
+                    out.push((p.clone(), std::fs::read(&p).unwrap()));
+                }
             }
         }
         out

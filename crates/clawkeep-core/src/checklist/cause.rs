@@ -126,16 +126,40 @@ impl Cause {
     pub fn domain(self) -> Domain {
         use Cause::*;
         match self {
-            NoKeychainKey | AgentNoCredential | KeyTruncated | RetiredKeyDeployed | KeyMismatch | AuthProfileOverridesEnv
-            | RestartNeeded | HostUnreadable | HostKeyUntrusted | HostKeyMismatch | HostUnreachable | SshAuthRefused => Domain::Credential,
-            KeyInvalid | KeyInactive | KeyExpired | KeyArchived | KeyExpiringSoon | WorkspaceMismatch | OrgMismatch
-            | WorkspaceHeaderRequired | WorkspaceNotFound | CreditTooLow | OrgDisabled | OauthTokenAsKey | AdminKeyAsKey
-            | ApiUnreachable | HostCannotReachApi => Domain::AccountContext,
-            ConfigUnreadable | WrongApi | BaseUrlInvalid | BaseUrlV1VersionDependent | ModelNotFound | RequestRejected
-            | ConfigClobbered | ConfigMissingMeta | UnstableFeatures => Domain::Protocol,
+            NoKeychainKey
+            | AgentNoCredential
+            | KeyTruncated
+            | RetiredKeyDeployed
+            | KeyMismatch
+            | AuthProfileOverridesEnv
+            | RestartNeeded
+            | HostUnreadable
+            | HostKeyUntrusted
+            | HostKeyMismatch
+            | HostUnreachable
+            | SshAuthRefused => Domain::Credential,
+            KeyInvalid
+            | KeyInactive
+            | KeyExpired
+            | KeyArchived
+            | KeyExpiringSoon
+            | WorkspaceMismatch
+            | OrgMismatch
+            | WorkspaceHeaderRequired
+            | WorkspaceNotFound
+            | CreditTooLow
+            | OrgDisabled
+            | OauthTokenAsKey
+            | AdminKeyAsKey
+            | ApiUnreachable
+            | HostCannotReachApi => Domain::AccountContext,
+            ConfigUnreadable | WrongApi | BaseUrlInvalid | BaseUrlV1VersionDependent | ModelNotFound | RequestRejected | ConfigClobbered | ConfigMissingMeta | UnstableFeatures => {
+                Domain::Protocol
+            }
             RateLimited | Overloaded | LowHeadroom | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
-            PermissionDenied | KeySharedAcrossInstances | KeyOfOtherInstance | FileMode | FileOwner | KeyInShellHistory
-            | KeyInWorldReadableFile | HostUndersized => Domain::Boundary,
+            PermissionDenied | KeySharedAcrossInstances | KeyOfOtherInstance | FileMode | FileOwner | KeyInShellHistory | KeyInWorldReadableFile | HostUndersized => {
+                Domain::Boundary
+            }
         }
     }
 

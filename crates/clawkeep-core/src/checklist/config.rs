@@ -59,11 +59,7 @@ fn key_ref(v: &Value) -> Option<KeyRef> {
                 Some(KeyRef::Other)
             }
         }
-        Value::Object(o) => Some(KeyRef::SecretRef(format!(
-            "{}:{}",
-            o.get("source").and_then(Value::as_str).unwrap_or("?"),
-            o.get("id").and_then(Value::as_str).unwrap_or("?")
-        ))),
+        Value::Object(o) => Some(KeyRef::SecretRef(format!("{}:{}", o.get("source").and_then(Value::as_str).unwrap_or("?"), o.get("id").and_then(Value::as_str).unwrap_or("?")))),
         _ => None,
     }
 }
@@ -91,8 +87,8 @@ fn scan(v: &Value, path: &str, facts: &mut ConfigFacts, depth: usize) {
                     other => facts.beta_headers.push(format!("{p} = {other}")),
                 }
             }
-            let reasoning_key = matches!(kl.as_str(), "thinking" | "thinkinglevelmap" | "effort" | "budget_tokens" | "thinkingdefault")
-                || (kl == "reasoning" && child.as_bool() == Some(true));
+            let reasoning_key =
+                matches!(kl.as_str(), "thinking" | "thinkinglevelmap" | "effort" | "budget_tokens" | "thinkingdefault") || (kl == "reasoning" && child.as_bool() == Some(true));
             if reasoning_key && !p.starts_with("meta") {
                 facts.reasoning_params.push(p.clone());
             }
@@ -207,10 +203,9 @@ pub fn check_base_url(url: &str, version: Option<(u32, u32, u32)>) -> BaseUrlVer
     }
     if path.ends_with("/v1") {
         return match version {
-            Some(v) if v >= (2026, 3, 0) => BaseUrlVerdict::VersionDependent(format!(
-                "trailing /v1 is stripped by OpenClaw {}.{}.{} (works), but failed on 2026.1–2026.2",
-                v.0, v.1, v.2
-            )),
+            Some(v) if v >= (2026, 3, 0) => {
+                BaseUrlVerdict::VersionDependent(format!("trailing /v1 is stripped by OpenClaw {}.{}.{} (works), but failed on 2026.1–2026.2", v.0, v.1, v.2))
+            }
             Some(v) => BaseUrlVerdict::Invalid(format!("OpenClaw {}.{}.{} does not strip a trailing /v1 (→ /v1/v1/messages, 404)", v.0, v.1, v.2)),
             None => BaseUrlVerdict::VersionDependent("trailing /v1: fine on OpenClaw 2026.3+, 404 on 2026.1–2026.2 (version unknown)".into()),
         };

@@ -15,13 +15,13 @@ use rusqlite::params;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{run_fleet, CheckOptions, HOST_TIMEOUT};
+use super::fleet;
 use super::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
 use super::types::{CheckRun, FleetReport, InstanceReport};
-use super::fleet;
 use crate::anthropic::AnthropicClient;
 use crate::domain::InstanceFilter;
-use crate::ssh::{SshAuth, SshOptions};
 use crate::error::{Error, Result};
+use crate::ssh::{SshAuth, SshOptions};
 use crate::Clawkeep;
 
 /// The host transport the checklist uses for an instance: core's own SSH layer with the
@@ -73,12 +73,7 @@ impl Clawkeep {
         let fut = run_fleet(jobs, &client, opts, concurrency, cancel, progress);
         let mut reports = match tokio::runtime::Handle::try_current() {
             Ok(h) => h.block_on(fut),
-            Err(_) => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(4)
-                .enable_all()
-                .build()
-                .map_err(|e| Error::io("async runtime", e))?
-                .block_on(fut),
+            Err(_) => tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().map_err(|e| Error::io("async runtime", e))?.block_on(fut),
         };
         let findings = if reports.len() > 1 { fleet::aggregate(&mut reports) } else { Vec::new() };
         for r in &reports {

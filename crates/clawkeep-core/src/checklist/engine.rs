@@ -268,18 +268,9 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
     let ((host, host_ms), (mut probes, api1_ms)) = tokio::join!(host_fut, api1);
 
     let facts: Option<&HostFacts> = host.as_ref().and_then(|r| r.as_ref().ok());
-    let cfg: Option<Result<ConfigFacts, String>> = facts.map(|f| {
-        if f.config_present {
-            config::parse(&f.config_text)
-        } else {
-            Err("openclaw.json not found in the state dir".into())
-        }
-    });
-    let model = cfg
-        .as_ref()
-        .and_then(|c| c.as_ref().ok())
-        .and_then(|c| c.primary_model.clone())
-        .and_then(|m| config::anthropic_model(&m).map(str::to_string));
+    let cfg: Option<Result<ConfigFacts, String>> =
+        facts.map(|f| if f.config_present { config::parse(&f.config_text) } else { Err("openclaw.json not found in the state dir".into()) });
+    let model = cfg.as_ref().and_then(|c| c.as_ref().ok()).and_then(|c| c.primary_model.clone()).and_then(|m| config::anthropic_model(&m).map(str::to_string));
 
     // Second wave: the model-dependent probes (only once the key authenticated).
     let t = Instant::now();
@@ -539,23 +530,14 @@ fn credential_checks(ctx: &CheckContext, f: &HostFacts, cfg: Option<&ConfigFacts
         out.pass("credential.resolved", Domain::Credential, "every agent resolves an Anthropic key", resolved_ev);
     } else {
         resolved_ev.push(Evidence::new("agents without a key", missing.join(", ")));
-        out.bad(
-            "credential.resolved",
-            Status::Fail,
-            Cause::AgentNoCredential,
-            format!("agent(s) {} have no Anthropic credential", missing.join(", ")),
-            resolved_ev,
-        );
+        out.bad("credential.resolved", Status::Fail, Cause::AgentNoCredential, format!("agent(s) {} have no Anthropic credential", missing.join(", ")), resolved_ev);
     }
 
     // Stale injection: the file holds a different key than the running process.
     if let (Some(pk), Some(dk)) = (proc_key, disk.first()) {
         if pk.fingerprint != dk.fingerprint {
             let file_is_current = active.is_some_and(|a| a.fingerprint == dk.fingerprint);
-            let ev = vec![
-                Evidence::new("running process", sighting(pk)),
-                Evidence::new(dk.source.describe(), sighting(dk)),
-            ];
+            let ev = vec![Evidence::new("running process", sighting(pk)), Evidence::new(dk.source.describe(), sighting(dk))];
             if file_is_current {
                 out.bad("credential.stale-process", Status::Fail, Cause::RestartNeeded, "the running gateway still has the old key; the file has the current one", ev);
             } else {
@@ -712,7 +694,9 @@ fn account_checks(ctx: &CheckContext, p: &Probes, opts: &CheckOptions, out: &mut
             let r = out.push("account.admin", d, Status::Warn, "the Admin API refused the lookup", vec![Evidence::new("response", probe.describe())], None);
             r.request_id = probe.request_id.clone();
         }
-        Some(Ok((_, None))) => out.push("account.admin", d, Status::Warn, "the key was not found in the organization's key list (set its apikey_ id)", vec![], None).status = Status::Warn,
+        Some(Ok((_, None))) => {
+            out.push("account.admin", d, Status::Warn, "the key was not found in the organization's key list (set its apikey_ id)", vec![], None).status = Status::Warn
+        }
         Some(Ok((_, Some(k)))) => {
             let mut ev = vec![Evidence::new("key id", k.id.clone()), Evidence::new("status", k.status.clone())];
             if let Some(w) = &k.workspace_id {
@@ -764,7 +748,10 @@ fn account_checks(ctx: &CheckContext, p: &Probes, opts: &CheckOptions, out: &mut
             }
         }
         (None, Some(Ok(b))) if b.ok() => out.pass("account.billing", d, "billing probe (max_tokens 1) succeeded", vec![Evidence::new("response", b.describe())]),
-        (None, Some(Ok(b))) => out.push("account.billing", d, Status::Skip, "billing probe did not reach billing", vec![Evidence::new("response", b.describe())], None).request_id = b.request_id.clone(),
+        (None, Some(Ok(b))) => {
+            out.push("account.billing", d, Status::Skip, "billing probe did not reach billing", vec![Evidence::new("response", b.describe())], None).request_id =
+                b.request_id.clone()
+        }
         (None, Some(Err(e))) => out.push("account.billing", d, Status::Warn, "billing probe failed to run", vec![Evidence::new("error", e.clone())], None).status = Status::Warn,
         (None, None) => out.skip("account.billing", d, "billing probe is opt-in (--billing-probe; costs a few tokens)"),
     }
@@ -923,10 +910,7 @@ fn throughput_checks(ctx: &CheckContext, f: Option<&HostFacts>, p: &Probes, auth
         None => out.skip("throughput.429", d, "host facts unavailable"),
     }
     // Rate-limit headroom from the probes' headers.
-    let rl = [&p.count, &p.billing, &p.models, &p.model]
-        .into_iter()
-        .filter_map(|x| x.as_ref().and_then(|r| r.as_ref().ok()))
-        .find(|pr| !pr.rate_limit.is_empty());
+    let rl = [&p.count, &p.billing, &p.models, &p.model].into_iter().filter_map(|x| x.as_ref().and_then(|r| r.as_ref().ok())).find(|pr| !pr.rate_limit.is_empty());
     match rl {
         Some(pr) => {
             let r = &pr.rate_limit;
@@ -1039,7 +1023,14 @@ pub type CheckProgressFn = Arc<dyn Fn(&InstanceReport, usize, usize) + Send + Sy
 /// between instances that use the same key (or admin key), reports in the order of `jobs`.
 /// `cancel` stops the checks not finished yet (they are read-only); the finished ones are
 /// returned. Cross-instance findings are left to [`super::fleet::aggregate`].
-pub async fn run_fleet(jobs: Vec<FleetJob>, client: &AnthropicClient, opts: &CheckOptions, concurrency: usize, cancel: &CancellationToken, progress: CheckProgressFn) -> Vec<InstanceReport> {
+pub async fn run_fleet(
+    jobs: Vec<FleetJob>,
+    client: &AnthropicClient,
+    opts: &CheckOptions,
+    concurrency: usize,
+    cancel: &CancellationToken,
+    progress: CheckProgressFn,
+) -> Vec<InstanceReport> {
     let cache = Arc::new(ProbeCache::default());
     let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.clamp(1, 256)));
     let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -286,13 +286,7 @@ echo "CLAWKEEP-END 1 $N"
 /// The script for one host: parameters as single-quoted shell assignments, then the body.
 pub fn script(p: &ScriptParams) -> String {
     let fmt = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    let agents = p
-        .agents
-        .iter()
-        .filter(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-        .cloned()
-        .collect::<Vec<_>>()
-        .join(" ");
+    let agents = p.agents.iter().filter(|a| !a.is_empty() && a.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')).cloned().collect::<Vec<_>>().join(" ");
     format!(
         "#!/bin/sh\n# Clawkeep host facts v{FACTS_VERSION}: read-only; prints fingerprints of keys, never keys.\nN={}\nPURL={}\nST={}\nAGENTS={}\nUNIT={}\nC1H={}\nC24H={}\nD0={}\nD1={}\n{SCRIPT_BODY}",
         sh_quote(&p.nonce),
@@ -584,14 +578,7 @@ pub fn parse(output: &[u8], nonce: &str) -> Result<HostFacts, FactsError> {
                 match p.as_slice() {
                     [kind, mode, uid, owner, mtime, path] => match (u32::from_str_radix(mode.trim(), 8), uid.trim().parse()) {
                         (Ok(mode), Ok(uid)) if f.stats.len() < 1000 => {
-                            f.stats.push(FileStat {
-                                kind: clean(kind, 32),
-                                mode,
-                                uid,
-                                owner: clean(owner, 64),
-                                mtime: mtime.trim().parse().unwrap_or(0),
-                                path: clean(path, 512),
-                            });
+                            f.stats.push(FileStat { kind: clean(kind, 32), mode, uid, owner: clean(owner, 64), mtime: mtime.trim().parse().unwrap_or(0), path: clean(path, 512) });
                             true
                         }
                         _ => false,
@@ -806,7 +793,13 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
                 x ^= x << 13;
                 x ^= x >> 7;
                 x ^= x << 17;
-                buf.push(if x.is_multiple_of(5) { b'|' } else if x.is_multiple_of(7) { b'\n' } else { (x % 256) as u8 });
+                buf.push(if x.is_multiple_of(5) {
+                    b'|'
+                } else if x.is_multiple_of(7) {
+                    b'\n'
+                } else {
+                    (x % 256) as u8
+                });
             }
             let _ = parse(&buf, n);
         }
@@ -851,7 +844,8 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         std::fs::write(home.path().join(".bash_history"), format!("ls\nexport ANTHROPIC_API_KEY={key}\n")).unwrap();
         std::fs::write(st.join("openclaw.json.clobbered.2026-11-01T00-00-00Z"), "{}").unwrap();
         let n = nonce();
-        let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec!["main".into(), "ops".into()], unit: None, now: Utc::now(), probe_url: None });
+        let s =
+            script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec!["main".into(), "ops".into()], unit: None, now: Utc::now(), probe_url: None });
         let mut child = std::process::Command::new("/bin/sh")
             .arg("-s")
             .env_clear()

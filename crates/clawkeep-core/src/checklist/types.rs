@@ -156,11 +156,7 @@ impl InstanceReport {
             .iter()
             .map(|d| {
                 let of: Vec<&CheckResult> = self.checks.iter().filter(|c| c.domain == *d).collect();
-                DomainSummary {
-                    domain: *d,
-                    status: of.iter().map(|c| c.status).max().unwrap_or(Status::Skip),
-                    checks: of.len() as u32,
-                }
+                DomainSummary { domain: *d, status: of.iter().map(|c| c.status).max().unwrap_or(Status::Skip), checks: of.len() as u32 }
             })
             .collect();
         self.first_failing_domain = self.domains.iter().find(|d| d.status == Status::Fail).map(|d| d.domain);

@@ -11,9 +11,9 @@ use std::sync::Mutex;
 use crate::app::Clawkeep;
 use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, Outcome};
 use crate::domain::{Instance, Key};
-use crate::ssh::SshAuth;
 use crate::error::Result;
 use crate::secret::Secret;
+use crate::ssh::SshAuth;
 
 use super::api::Client;
 use super::machine::{DeployOutcome, Deployer};

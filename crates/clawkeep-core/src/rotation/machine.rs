@@ -210,7 +210,12 @@ impl Deployer for ManualDeployer {
         Ok(DeployOutcome::Manual {
             instructions: format!(
                 "put key {} ({}) on {}@{} for agents {}: {how}; then check with `openclaw models status --json`, and run `clawkeep rotate resume {} --confirm`",
-                key.name, key.hint, instance.ssh_user, instance.ssh_host, instance.agents.join(", "), instance.name
+                key.name,
+                key.hint,
+                instance.ssh_user,
+                instance.ssh_host,
+                instance.agents.join(", "),
+                instance.name
             ),
         })
     }
@@ -294,9 +299,9 @@ impl Clawkeep {
 
     fn open_rotation_of(&self, instance: &str) -> Result<Rotation> {
         self.instance(instance)?;
-        self.store().tx(|tx| open_rotation(tx, instance))?.ok_or_else(|| {
-            Error::InvalidState(format!("instance '{instance}' has no rotation under way; start one with `clawkeep rotate start {instance}`"))
-        })
+        self.store()
+            .tx(|tx| open_rotation(tx, instance))?
+            .ok_or_else(|| Error::InvalidState(format!("instance '{instance}' has no rotation under way; start one with `clawkeep rotate start {instance}`")))
     }
 
     /// The stored Admin key used for deactivation and archiving, if any (newest active one).
@@ -319,11 +324,10 @@ impl Clawkeep {
         }
         let now = self.now();
         let keys = self.list_keys(None)?;
-        let old = keys
-            .iter()
-            .find(|k| k.instance.as_deref() == Some(inst.name.as_str()) && k.status == KeyStatus::Active)
-            .cloned()
-            .ok_or_else(|| Error::InvalidState(format!("instance '{}' has no active key to rotate; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name)))?;
+        let old =
+            keys.iter().find(|k| k.instance.as_deref() == Some(inst.name.as_str()) && k.status == KeyStatus::Active).cloned().ok_or_else(|| {
+                Error::InvalidState(format!("instance '{}' has no active key to rotate; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name))
+            })?;
         let soak = opts.soak_secs.unwrap_or(DEFAULT_SOAK_SECS);
         if !(0..=30 * 86400).contains(&soak) {
             return Err(Error::invalid("soak", "must be between 0 and 30 days"));
@@ -361,12 +365,7 @@ impl Clawkeep {
             deactivated_by: None,
             archived_at: None,
             waiting_for: Some(format!("create an API key named '{new_key_name}' in the Anthropic Console ({where_}), then paste it")),
-            history: vec![StepEvent {
-                step: RotationStep::Create,
-                at: now,
-                outcome: "done".into(),
-                detail: format!("create '{new_key_name}' in {where_}"),
-            }],
+            history: vec![StepEvent { step: RotationStep::Create, at: now, outcome: "done".into(), detail: format!("create '{new_key_name}' in {where_}") }],
             started_at: now,
             updated_at: now,
         };
@@ -384,26 +383,44 @@ impl Clawkeep {
                 params![iid, rot.outcome.as_str(), rot.step.as_str(), state, store::ts(&now)],
             )?;
             rot.id = tx.last_insert_rowid();
-            self.audit(tx, "rotation.start", &inst.name, json!({
-                "old_key": rot.old_key, "old_hint": rot.old_key_hint, "new_key_name": rot.new_key_name,
-                "workspace_id": rot.workspace_id, "soak_secs": rot.soak_secs, "old_key_expired": rot.old_key_expired,
-            }))?;
+            self.audit(
+                tx,
+                "rotation.start",
+                &inst.name,
+                json!({
+                    "old_key": rot.old_key, "old_hint": rot.old_key_hint, "new_key_name": rot.new_key_name,
+                    "workspace_id": rot.workspace_id, "soak_secs": rot.soak_secs, "old_key_expired": rot.old_key_expired,
+                }),
+            )?;
             Ok(())
         })?;
         Ok(rot)
     }
 
     /// Records an event (and its audit row) and saves the rotation, in one transaction.
-    fn commit_step(&self, rot: &mut Rotation, expected: RotationStep, ran: RotationStep, outcome: &str, detail: String, extra: impl FnOnce(&rusqlite::Transaction<'_>, &mut Rotation) -> Result<()>) -> Result<()> {
+    fn commit_step(
+        &self,
+        rot: &mut Rotation,
+        expected: RotationStep,
+        ran: RotationStep,
+        outcome: &str,
+        detail: String,
+        extra: impl FnOnce(&rusqlite::Transaction<'_>, &mut Rotation) -> Result<()>,
+    ) -> Result<()> {
         let now = self.now();
         self.store().tx(|tx| {
             extra(tx, rot)?;
             rot.updated_at = now;
             rot.history.push(StepEvent { step: ran, at: now, outcome: outcome.into(), detail: detail.clone() });
             save(tx, rot, expected)?;
-            self.audit(tx, &format!("rotation.{}", ran.as_str()), &rot.instance, json!({
-                "outcome": outcome, "detail": detail, "next_step": rot.step.as_str(), "rotation": rot.outcome.as_str(),
-            }))
+            self.audit(
+                tx,
+                &format!("rotation.{}", ran.as_str()),
+                &rot.instance,
+                json!({
+                    "outcome": outcome, "detail": detail, "next_step": rot.step.as_str(), "rotation": rot.outcome.as_str(),
+                }),
+            )
         })
     }
 
@@ -455,10 +472,7 @@ impl Clawkeep {
             }
         }
         let Some(secret) = input.secret else {
-            return Err(Error::invalid("new key", format!(
-                "paste the new key '{}' (from the Console) with --stdin, --file FILE or at the hidden prompt",
-                rot.new_key_name
-            )));
+            return Err(Error::invalid("new key", format!("paste the new key '{}' (from the Console) with --stdin, --file FILE or at the hidden prompt", rot.new_key_name)));
         };
         let linted = match keyfmt::lint(secret) {
             Ok(l) => l,
@@ -467,7 +481,11 @@ impl Clawkeep {
         let old = self.key(&rot.old_key)?;
         match linted.kind {
             KeyKind::Admin => {
-                return Err(self.refuse(&mut rot, RotationStep::Paste, "refused: this is an Admin API key (sk-ant-admin01-); an instance needs a standard API key (sk-ant-api03-), and admin keys are never deployed to a host".into()));
+                return Err(self.refuse(
+                    &mut rot,
+                    RotationStep::Paste,
+                    "refused: this is an Admin API key (sk-ant-admin01-); an instance needs a standard API key (sk-ant-api03-), and admin keys are never deployed to a host".into(),
+                ));
             }
             KeyKind::Oauth => {
                 return Err(self.refuse(&mut rot, RotationStep::Paste, "refused: this is an OAuth token (sk-ant-oat01-) from a Claude subscription, not an API key; the API rejects it without OAuth headers (\"OAuth authentication is currently not supported\"). Create an API key (sk-ant-api03-) in the Console".into()));
@@ -475,7 +493,11 @@ impl Clawkeep {
             KeyKind::Api => {}
         }
         if linted.fingerprint == old.fingerprint {
-            return Err(self.refuse(&mut rot, RotationStep::Paste, format!("refused: this is the current key {} ({}), not a new one; create a new key in the Console", old.name, old.hint)));
+            return Err(self.refuse(
+                &mut rot,
+                RotationStep::Paste,
+                format!("refused: this is the current key {} ({}), not a new one; create a new key in the Console", old.name, old.hint),
+            ));
         }
         if let Some(other) = self.store().key_by_fingerprint(&linted.fingerprint)? {
             return Err(self.refuse(&mut rot, RotationStep::Paste, format!("refused: this key is already stored as '{}'; a rotation needs a freshly created key", other.name)));
@@ -484,28 +506,26 @@ impl Clawkeep {
         let client = self.api_client()?;
         let probe = client.probe(&linted.secret).map_err(|e| api_err("the probe of the new key failed (nothing was stored; try again)", e))?;
         if !probe.ok() {
-            return Err(self.refuse(&mut rot, RotationStep::Paste, format!(
-                "refused: the API rejected the new key on GET /v1/models: {} {}: {} (request-id {}). Is it active, and copied whole?",
-                probe.status,
-                probe.error_type.clone().unwrap_or_default(),
-                probe.error_message.clone().unwrap_or_default(),
-                probe.request_id.clone().unwrap_or_default()
-            )));
+            return Err(self.refuse(
+                &mut rot,
+                RotationStep::Paste,
+                format!(
+                    "refused: the API rejected the new key on GET /v1/models: {} {}: {} (request-id {}). Is it active, and copied whole?",
+                    probe.status,
+                    probe.error_type.clone().unwrap_or_default(),
+                    probe.error_message.clone().unwrap_or_default(),
+                    probe.request_id.clone().unwrap_or_default()
+                ),
+            ));
         }
         if let (Some(want), Some(got)) = (rot.workspace_id.clone(), probe.workspace_id.clone()) {
             if want != got {
-                let msg = format!(
-                    "refused: the new key belongs to workspace {got}, but instance '{}' uses workspace {want}; create the key in workspace {want}",
-                    rot.instance
-                );
+                let msg = format!("refused: the new key belongs to workspace {got}, but instance '{}' uses workspace {want}; create the key in workspace {want}", rot.instance);
                 return Err(self.refuse(&mut rot, RotationStep::Paste, msg));
             }
         }
         let ws = probe.workspace_id.clone().or(rot.workspace_id.clone());
-        let added = self.add_key(
-            KeySpec { name: rot.new_key_name.clone(), instance: Some(inst.name.clone()), workspace_id: ws.clone(), ..Default::default() },
-            linted.secret,
-        )?;
+        let added = self.add_key(KeySpec { name: rot.new_key_name.clone(), instance: Some(inst.name.clone()), workspace_id: ws.clone(), ..Default::default() }, linted.secret)?;
         let detail = format!(
             "stored {} ({}) staged; probe 200 (request-id {}), workspace {}",
             added.key.name,
@@ -716,10 +736,8 @@ impl Clawkeep {
                 format!("old key {} archived via the Admin API ({what})", rot.old_key_hint)
             }
             _ if !input.confirm => {
-                let what = format!(
-                    "archive the old key {} ({}) in the Console (permanent), then run `clawkeep rotate resume {} --confirm`",
-                    rot.old_key, rot.old_key_hint, rot.instance
-                );
+                let what =
+                    format!("archive the old key {} ({}) in the Console (permanent), then run `clawkeep rotate resume {} --confirm`", rot.old_key, rot.old_key_hint, rot.instance);
                 return self.waiting(rot, RotationStep::Archive, what);
             }
             _ => format!("old key {} archived in the Console, confirmed by the user", rot.old_key_hint),
@@ -832,11 +850,8 @@ impl Clawkeep {
             }
             Ok(())
         })?;
-        let warnings = if rot.deployed_at.is_some() {
-            deployer.after_commit().err().map(|e| format!("the redeploy worked but its record failed: {e}")).into_iter().collect()
-        } else {
-            vec![]
-        };
+        let warnings =
+            if rot.deployed_at.is_some() { deployer.after_commit().err().map(|e| format!("the redeploy worked but its record failed: {e}")).into_iter().collect() } else { vec![] };
         Ok(StepReport { ran: RotationStep::Rollback, progressed: true, detail, rotation: rot, warnings })
     }
 }

@@ -298,7 +298,8 @@ impl Clawkeep {
 
 fn csv_field(s: &str) -> String {
     // Also neutralise spreadsheet formulas (a cell starting with = + - @).
-    let s = if s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.len() > 1 && !s[1..].starts_with(|c: char| c.is_ascii_digit())) { format!("'{s}") } else { s.to_string() };
+    let s =
+        if s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.len() > 1 && !s[1..].starts_with(|c: char| c.is_ascii_digit())) { format!("'{s}") } else { s.to_string() };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -142,7 +142,13 @@ pub fn parse_window(s: &str) -> Result<(String, String)> {
 /// `90d`, `12w`, `90` → days.
 pub fn parse_days(field: &'static str, s: &str) -> Result<u32> {
     let t = s.trim().to_ascii_lowercase();
-    let (num, mult) = if let Some(n) = t.strip_suffix('w') { (n, 7) } else if let Some(n) = t.strip_suffix('d') { (n, 1) } else { (t.as_str(), 1) };
+    let (num, mult) = if let Some(n) = t.strip_suffix('w') {
+        (n, 7)
+    } else if let Some(n) = t.strip_suffix('d') {
+        (n, 1)
+    } else {
+        (t.as_str(), 1)
+    };
     let n: u32 = num.parse().map_err(|_| Error::invalid(field, format!("'{s}' is not a number of days: use e.g. 90d or 12w")))?;
     n.checked_mul(mult).ok_or_else(|| Error::invalid(field, format!("'{s}' is too large")))
 }
@@ -225,9 +231,7 @@ impl Clawkeep {
         let now = self.now();
         self.store().tx(|tx| {
             let instance_id = match &scope {
-                PolicyScope::Instance { instance } => Some(
-                    store::instance_by_name(tx, instance)?.ok_or_else(|| Error::NotFound { kind: "instance", name: instance.clone() })?.id,
-                ),
+                PolicyScope::Instance { instance } => Some(store::instance_by_name(tx, instance)?.ok_or_else(|| Error::NotFound { kind: "instance", name: instance.clone() })?.id),
                 PolicyScope::Owner { owner } => {
                     if owner.trim().is_empty() {
                         return Err(Error::invalid("owner", "must not be empty"));
@@ -252,7 +256,8 @@ impl Clawkeep {
                 p.weekday = if w.trim().is_empty() {
                     None
                 } else {
-                    let d = parse_weekday(&w).ok_or_else(|| Error::invalid("weekday", format!("'{}' is not a weekday: use mon, tue, wed, thu, fri, sat or sun", w.escape_debug())))?;
+                    let d =
+                        parse_weekday(&w).ok_or_else(|| Error::invalid("weekday", format!("'{}' is not a weekday: use mon, tue, wed, thu, fri, sat or sun", w.escape_debug())))?;
                     Some(weekday_str(d).into())
                 };
             }
@@ -268,7 +273,10 @@ impl Clawkeep {
                 return Err(Error::invalid("max age", format!("{} days is out of range: 1 to 3650 days", p.max_age_days)));
             }
             if p.warn_days >= p.max_age_days {
-                return Err(Error::invalid("warn", format!("warning {} days before a {}-day maximum age would warn from the day the key is created; use fewer days", p.warn_days, p.max_age_days)));
+                return Err(Error::invalid(
+                    "warn",
+                    format!("warning {} days before a {}-day maximum age would warn from the day the key is created; use fewer days", p.warn_days, p.max_age_days),
+                ));
             }
             p.updated_at = Some(now);
             let (scope_s, owner) = match &scope {
@@ -289,10 +297,15 @@ impl Clawkeep {
                     params![scope_s, owner, instance_id, p.max_age_days, p.warn_days, p.weekday, p.window_start, p.window_end, store::ts(&now)],
                 )?;
             }
-            self.audit(tx, "rotation.policy.set", &scope.describe(), json!({
-                "max_age_days": p.max_age_days, "warn_days": p.warn_days, "weekday": p.weekday,
-                "window_start": p.window_start, "window_end": p.window_end, "created": before.is_none(),
-            }))?;
+            self.audit(
+                tx,
+                "rotation.policy.set",
+                &scope.describe(),
+                json!({
+                    "max_age_days": p.max_age_days, "warn_days": p.warn_days, "weekday": p.weekday,
+                    "window_start": p.window_start, "window_end": p.window_end, "created": before.is_none(),
+                }),
+            )?;
             Ok(p)
         })
     }

@@ -88,27 +88,36 @@ impl Clawkeep {
             ..Default::default()
         })?;
         let old_fake = fake.mint_key(MintKey::api(old.name.clone(), Some(WORKSPACE_PROD_A_ID))).map_err(fail)?;
-        let old_copy = world
-            .add_key(KeySpec { name: old.name.clone(), instance: Some(real.name.clone()), allow_name: true, ..Default::default() }, Secret::new(old_fake.key.clone()))?
-            .key;
+        let old_copy =
+            world.add_key(KeySpec { name: old.name.clone(), instance: Some(real.name.clone()), allow_name: true, ..Default::default() }, Secret::new(old_fake.key.clone()))?.key;
         if admin_mode {
             let a = fake.mint_key(MintKey::admin("rehearsal-admin")).map_err(fail)?;
             world.add_key(KeySpec { name: "openclaw-rehearsal-prod-admin".into(), allow_name: true, ..Default::default() }, Secret::new(a.key))?;
         }
         let host = SimulatedHost::new(&fake.base_url());
         host.seed(&real.name, &old_copy);
-        push("world", "ok", format!(
-            "fake Anthropic API at {} with a copy of '{}' (agents {}, {}), its key {} minted there, a simulated host; {} mode",
-            fake.base_url(), real.name, real.agents.join(", "), real.injection.as_str(), old.name,
-            if admin_mode { "Admin API" } else { "manual (no Admin key stored)" }
-        ));
+        push(
+            "world",
+            "ok",
+            format!(
+                "fake Anthropic API at {} with a copy of '{}' (agents {}, {}), its key {} minted there, a simulated host; {} mode",
+                fake.base_url(),
+                real.name,
+                real.agents.join(", "),
+                real.injection.as_str(),
+                old.name,
+                if admin_mode { "Admin API" } else { "manual (no Admin key stored)" }
+            ),
+        );
 
         let confirm = |c: bool| StepInput { secret: None, confirm: c };
-        let set_status = |id: &str, st: fake_anthropic::KeyStatus| fake.state().with(|s| {
-            if let Some(k) = s.keys.iter_mut().find(|k| k.id == id) {
-                k.status = st;
-            }
-        });
+        let set_status = |id: &str, st: fake_anthropic::KeyStatus| {
+            fake.state().with(|s| {
+                if let Some(k) = s.keys.iter_mut().find(|k| k.id == id) {
+                    k.status = st;
+                }
+            })
+        };
 
         let run = || -> Result<String> {
             // 1. Create.
@@ -173,9 +182,11 @@ impl Clawkeep {
             let on_host = host.key_on_host(&real.name).as_deref() == Some(new_name.as_str());
             let archived = fake.state().snapshot().keys.iter().any(|k| k.id == old_fake.id && k.status == fake_anthropic::KeyStatus::Archived);
             let good = rot.outcome == RotationOutcome::Completed && new_active && old_retired && on_host && archived;
-            push("verify", if good { "ok" } else { "failed" }, format!(
-                "new key active: {new_active}; on the host: {on_host}; old key retired: {old_retired}; archived at Anthropic: {archived}"
-            ));
+            push(
+                "verify",
+                if good { "ok" } else { "failed" },
+                format!("new key active: {new_active}; on the host: {on_host}; old key retired: {old_retired}; archived at Anthropic: {archived}"),
+            );
         }
         // A rollback drill on a second rotation (deploy, deactivate, then roll back).
         let so_far_ok = steps.borrow().iter().all(|s| s.outcome != "failed");
@@ -194,7 +205,11 @@ impl Clawkeep {
                     && world.key(&current.old_key)?.status == KeyStatus::Active
                     && world.key(&rot.new_key_name)?.status == KeyStatus::Revoked
                     && r.rotation.step == RotationStep::Rollback;
-                if back { Ok(r.detail) } else { Err(fail("the rollback did not restore the previous key")) }
+                if back {
+                    Ok(r.detail)
+                } else {
+                    Err(fail("the rollback did not restore the previous key"))
+                }
             })();
             match drill {
                 Ok(d) => push("rollback drill", "ok", d),
@@ -213,7 +228,16 @@ impl Clawkeep {
     fn finish_rehearsal(&self, instance: &str, old: &str, new_name: String, admin_mode: bool, steps: Vec<RehearsalStep>) -> Result<RehearsalReport> {
         let ok = steps.iter().all(|s| s.outcome != "failed");
         let failed: Vec<&str> = steps.iter().filter(|s| s.outcome == "failed").map(|s| s.step.as_str()).collect();
-        self.store().tx(|tx| self.audit(tx, "rotation.rehearse", instance, json!({ "ok": ok, "steps": steps.len(), "failed": failed, "mode": if admin_mode { "admin-api" } else { "manual" } })))?;
-        Ok(RehearsalReport { instance: instance.into(), old_key: old.into(), new_key_name: new_name, mode: if admin_mode { "admin-api".into() } else { "manual".into() }, steps, ok })
+        self.store().tx(|tx| {
+            self.audit(tx, "rotation.rehearse", instance, json!({ "ok": ok, "steps": steps.len(), "failed": failed, "mode": if admin_mode { "admin-api" } else { "manual" } }))
+        })?;
+        Ok(RehearsalReport {
+            instance: instance.into(),
+            old_key: old.into(),
+            new_key_name: new_name,
+            mode: if admin_mode { "admin-api".into() } else { "manual".into() },
+            steps,
+            ok,
+        })
     }
 }
