@@ -34,6 +34,12 @@ if cargo fmt --version >/dev/null 2>&1; then
 else
   echo "[test] rustfmt is not installed: formatting not checked"
 fi
+if cargo clippy --version >/dev/null 2>&1; then
+  echo "[test] cargo clippy --workspace --all-targets -D warnings"
+  cargo clippy --workspace --all-targets --locked -- -D warnings || { echo "[test] clippy found problems" >&2; exit 1; }
+else
+  echo "[test] clippy is not installed: lints not checked"
+fi
 # Hosts the harness left behind after a crash are removed first (by its own state records).
 [ -x scripts/testhosts.sh ] && scripts/testhosts.sh down >/dev/null 2>&1 || true
 
