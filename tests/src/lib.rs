@@ -15,3 +15,26 @@ pub mod sys;
 pub mod world;
 
 pub use world::{Host, HostMode, ShellMode, World, WorldOptions};
+
+/// The real `clawkeep` binary the CLI journeys run: `$CLAWKEEP_BIN`, else the one next to the
+/// test binary (`cargo test --workspace` builds it), else built once on demand
+/// (`cargo test -p clawkeep-tests` alone does not build other packages' binaries).
+pub fn clawkeep_bin() -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    if let Ok(p) = std::env::var("CLAWKEEP_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current exe");
+    let mut dir = exe.parent().map(Path::to_path_buf);
+    for _ in 0..2 {
+        let Some(d) = dir else { break };
+        if d.join("clawkeep").is_file() {
+            return d.join("clawkeep");
+        }
+        dir = d.parent().map(Path::to_path_buf);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let st = std::process::Command::new(cargo).args(["build", "-q", "-p", "clawkeep-cli"]).status().expect("run cargo");
+    assert!(st.success(), "building clawkeep failed");
+    exe.parent().and_then(Path::parent).expect("target dir").join("clawkeep")
+}

@@ -644,25 +644,10 @@ fn replaced_host_key_is_refused_with_both_fingerprints_and_nothing_runs() {
     assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass, "{:#?}", r.checks);
 }
 
-/// The `clawkeep` binary (built on demand: `cargo test -p clawkeep-tests` alone does not build it).
-fn clawkeep_bin() -> std::path::PathBuf {
-    if let Ok(p) = std::env::var("CLAWKEEP_BIN") {
-        return p.into();
-    }
-    let exe = std::env::current_exe().unwrap();
-    let d = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    if !d.join("clawkeep").is_file() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let st = std::process::Command::new(cargo).args(["build", "-q", "-p", "clawkeep-cli"]).status().unwrap();
-        assert!(st.success(), "building clawkeep failed");
-    }
-    d.join("clawkeep")
-}
-
 impl E {
     /// Runs the CLI on this test's data dir and keychain service: (exit code, stdout, stderr).
     fn cli(&self, args: &[&str]) -> (i32, String, String) {
-        let out = std::process::Command::new(clawkeep_bin())
+        let out = std::process::Command::new(clawkeep_tests::clawkeep_bin())
             .args(args)
             .env("CLAWKEEP_HOME", self._dir.path())
             .env("CLAWKEEP_KEYCHAIN_SERVICE", &self.service)

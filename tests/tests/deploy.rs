@@ -10,7 +10,7 @@ use clawkeep_tests::sys::ArgvSampler;
 use clawkeep_tests::{Host, ShellMode, World, WorldOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -36,27 +36,6 @@ fn rand_seed() -> u64 {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst) as u64;
     let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     (t ^ (n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) ^ (std::process::id() as u64) << 32) | 1
-}
-
-fn clawkeep_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("CLAWKEEP_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut dir = exe.parent().map(Path::to_path_buf);
-    for _ in 0..2 {
-        let Some(d) = dir else { break };
-        if d.join("clawkeep").is_file() {
-            return d.join("clawkeep");
-        }
-        dir = d.parent().map(Path::to_path_buf);
-    }
-    // `cargo test -p clawkeep-tests` alone does not build other packages' binaries.
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo).args(["build", "-q", "-p", "clawkeep-cli"]).status().unwrap();
-    assert!(st.success(), "building clawkeep failed");
-    let d = exe.parent().unwrap().parent().unwrap();
-    d.join("clawkeep")
 }
 
 struct Out {
@@ -95,7 +74,7 @@ impl Ck {
         let ck = Ck {
             dir: tempfile::tempdir().unwrap(),
             service: format!("clawkeep-deploy-test-{}-{n}-{}", std::process::id(), rand_seed() % 1_000_000),
-            bin: clawkeep_bin(),
+            bin: clawkeep_tests::clawkeep_bin(),
             transcript: Mutex::new(Vec::new()),
         };
         ck.run(&["settings", "set-ssh-identity", "--key-file", &w.client_key().to_string_lossy()]).ok();

@@ -12,30 +12,11 @@ use clawkeep_tests::layout::parse_env;
 use clawkeep_tests::{openclaw, Host, World, WorldOptions};
 use fake_anthropic::{FakeAnthropic, MintKey, MintedKey, Preset, WORKSPACE_PROD_A_ID};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 const RESTART: &str = clawkeep_tests::scripts::RESTART_COMMAND;
 const OLD: &str = "openclaw-acme-prod-bot";
-
-fn clawkeep_bin() -> PathBuf {
-    if let Ok(p) = std::env::var("CLAWKEEP_BIN") {
-        return PathBuf::from(p);
-    }
-    let exe = std::env::current_exe().unwrap();
-    let mut dir = exe.parent().map(Path::to_path_buf);
-    for _ in 0..2 {
-        let Some(d) = dir else { break };
-        if d.join("clawkeep").is_file() {
-            return d.join("clawkeep");
-        }
-        dir = d.parent().map(Path::to_path_buf);
-    }
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let st = Command::new(cargo).args(["build", "-q", "-p", "clawkeep-cli"]).status().unwrap();
-    assert!(st.success(), "building clawkeep failed");
-    exe.parent().unwrap().parent().unwrap().join("clawkeep")
-}
 
 struct Out {
     code: i32,
@@ -82,7 +63,7 @@ impl Rig {
         let r = Rig {
             dir: tempfile::tempdir().unwrap(),
             service: format!("clawkeep-rotate-e2e-{}-{nanos}", std::process::id()),
-            bin: clawkeep_bin(),
+            bin: clawkeep_tests::clawkeep_bin(),
             fake,
             old,
             transcript: Default::default(),
