@@ -31,6 +31,7 @@ const COMMANDS: &[&str] = &[
     "trust_host_key",
     "deploy_plan",
     "deploy_apply",
+    "deploy_fleet",
     "deployments",
     "rotation_plan",
     "open_rotations",

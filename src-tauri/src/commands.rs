@@ -19,7 +19,7 @@ use tauri::State;
 
 use crate::ops::{Operations, Progress};
 use crate::state::CoreState;
-use crate::types::{AppInfo, CheckRequest, DeployResult, HostKeyProbe};
+use crate::types::{AppInfo, CheckRequest, DeployResult, FleetDeployResult, HostKeyProbe};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -271,6 +271,37 @@ pub async fn deploy_apply(
     let op = ops.start(&op_id)?;
     let req = clawkeep_core::deploy_drive::DeployRequest { apply: true, expected_plan: Some(plan_digest), remove_stale };
     deploy(&state, op, on_progress, name, key, req).await
+}
+
+/// Plans (`apply: false`) or applies the active key to many instances, a few at a time. When
+/// applying, each target carries the digest of the plan the user reviewed: a host whose plan
+/// changed is refused and nothing is written there. Progress: one step per finished host.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn deploy_fleet(
+    state: State<'_, CoreState>,
+    ops: State<'_, Arc<Operations>>,
+    op_id: String,
+    on_progress: Channel<Progress>,
+    targets: Vec<clawkeep_core::deploy_drive::FleetTarget>,
+    apply: bool,
+    remove_stale: bool,
+) -> Reply<FleetDeployResult> {
+    let op = ops.start(&op_id)?;
+    let _ = on_progress.send(Progress::Started { operation: "deploy-fleet".into(), steps: targets.len() as u32 });
+    let (token, channel) = (op.token(), on_progress.clone());
+    let done = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let progress: clawkeep_core::deploy::ProgressFn = Arc::new(move |instance: &str, stage: clawkeep_core::deploy::Stage| {
+        let label = serde_json::to_value(stage).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let step =
+            if stage == clawkeep_core::deploy::Stage::Done { done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 } else { done.load(std::sync::atomic::Ordering::SeqCst) };
+        let _ = channel.send(Progress::Step { step, label: format!("{instance}: {label}") });
+    });
+    let req =
+        clawkeep_core::deploy_drive::FleetDeployRequest { apply, options: clawkeep_core::deploy::DeployOptions { remove_stale, ..Default::default() }, concurrency: 8, jump: None };
+    let result = blocking(&state, move |c| c.run_fleet_deploy(&targets, &req, progress, &token)).await.map(FleetDeployResult::from);
+    let _ = on_progress.send(if op.token().is_cancelled() { Progress::Cancelled } else { Progress::Finished });
+    drop(op);
+    result
 }
 
 /// Recorded deployments, newest first (all instances when `name` is null).

@@ -79,6 +79,7 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::trust_host_key,
         commands::deploy_plan,
         commands::deploy_apply,
+        commands::deploy_fleet,
         commands::deployments,
         commands::rotation_plan,
         commands::open_rotations,

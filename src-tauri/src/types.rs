@@ -114,6 +114,20 @@ impl From<&clawkeep_core::deploy::DeployPlan> for DeployPlanView {
     }
 }
 
+/// A fleet deploy's result: one entry per host contacted, and the instances that could not
+/// start (draft, no key…).
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct FleetDeployResult {
+    pub results: Vec<DeployResult>,
+    pub not_started: Vec<clawkeep_core::deploy_drive::FleetNotStarted>,
+}
+
+impl From<clawkeep_core::deploy_drive::FleetDeployReport> for FleetDeployResult {
+    fn from(r: clawkeep_core::deploy_drive::FleetDeployReport) -> Self {
+        FleetDeployResult { results: r.reports.into_iter().map(DeployResult::from).collect(), not_started: r.not_started }
+    }
+}
+
 /// How a deploy ended (the core's `DeployReport`): `outcome` is planned | succeeded | failed |
 /// rolled-back | rollback-failed | cancelled | refused.
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]

@@ -37,6 +37,8 @@ fn generate(out: &Path) {
         clawkeep_desktop::types::CheckRequest,
         clawkeep_desktop::types::HostKeyProbe,
         clawkeep_desktop::types::DeployResult,
+        clawkeep_desktop::types::FleetDeployResult,
+        clawkeep_core::deploy_drive::FleetTarget,
         Deployment,
         clawkeep_desktop::ops::Progress,
         rotation::RotationPlan,

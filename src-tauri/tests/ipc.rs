@@ -386,6 +386,34 @@ fn host_trust_and_deploy_report_and_record() {
     assert!(!hist.to_string().contains(&key[20..60]));
 }
 
+/// Fleet deploy over IPC: an empty selection is refused; a draft or keyless instance is listed
+/// as not started; a host that refuses connections fails on its own without stopping the
+/// others; the key never comes back.
+#[test]
+fn fleet_deploy_reports_per_host() {
+    let h = harness();
+    assert_eq!(h.err("deploy_fleet", json!({ "op_id": "f0", "on_progress": "__CHANNEL__:40", "targets": [], "apply": false, "remove_stale": false })), "invalid_input");
+    for (n, port) in [("acme-prod", 1), ("acme-stage", 1)] {
+        h.ok(
+            "add_instance",
+            json!({ "spec": { "name": n, "owner": "acme", "environment": "prod", "workload": n, "ssh_host": "127.0.0.1", "ssh_port": port, "ssh_user": "openclaw" } }),
+        );
+    }
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    let key = fake_key(41);
+    h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": key }));
+    let targets = json!([{ "instance": "acme-prod", "plan_digest": null }, { "instance": "acme-stage", "plan_digest": null }, { "instance": "nope", "plan_digest": null }]);
+    let r = h.ok("deploy_fleet", json!({ "op_id": "f1", "on_progress": "__CHANNEL__:41", "targets": targets, "apply": false, "remove_stale": false }));
+    assert!(!r.to_string().contains(&key[20..60]), "the fleet report leaks the key");
+    let results = r["results"].as_array().unwrap();
+    assert_eq!(results.len(), 1, "{r}");
+    assert_eq!(results[0]["instance"], "acme-prod");
+    assert!(["refused", "failed"].contains(&results[0]["outcome"].as_str().unwrap()), "{r}");
+    let not_started: Vec<&str> = r["not_started"].as_array().unwrap().iter().map(|n| n["instance"].as_str().unwrap()).collect();
+    assert_eq!(not_started, ["acme-stage", "nope"], "{r}");
+    assert_eq!(r["not_started"][1]["error"]["code"], "not_found");
+}
+
 #[test]
 fn rotation_plan_wizard_and_rollback() {
     let h = harness();

@@ -460,6 +460,55 @@ fn bad_inputs_give_clear_errors_and_leave_the_inventory_alone() {
     b.set_shell_mode(ShellMode::Normal).unwrap();
 }
 
+/// The desktop's fleet deploy (core `run_fleet_deploy`, the same data dir and keychain the CLI
+/// set up): plan all, then apply with each host's reviewed plan digest. A host whose state
+/// changed after the review is refused and left untouched; the others deploy and verify.
+#[test]
+fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
+    use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetTarget};
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(3)) else { return };
+    let ck = Ck::new(&w);
+    let mut keys = Vec::new();
+    for (i, h) in w.hosts().iter().enumerate() {
+        keys.push(ck.add_host(h, &format!("g{i}"), true, RESTART));
+    }
+    let core = clawkeep_core::Clawkeep::open(clawkeep_core::OpenOptions {
+        data_dir: Some(ck.dir.path().into()),
+        keychain: Some(std::sync::Arc::new(clawkeep_core::OsKeychain::new(ck.service.clone()))),
+        ..Default::default()
+    })
+    .unwrap();
+    let targets: Vec<FleetTarget> = (0..3).map(|i| FleetTarget { instance: format!("g{i}"), plan_digest: None }).collect();
+    let cancel = clawkeep_core::deploy::CancellationToken::new();
+    let plan_req = FleetDeployRequest { apply: false, options: Default::default(), concurrency: 3, jump: None };
+    let planned = core.run_fleet_deploy(&targets, &plan_req, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
+    assert_eq!(planned.reports.len(), 3);
+    assert!(planned.reports.iter().all(|r| r.outcome == clawkeep_core::deploy::Outcome::Planned), "{:?}", planned.reports);
+    assert!(core.deployments(None, 10).unwrap().is_empty(), "plans are not recorded");
+    let reviewed: Vec<FleetTarget> = planned
+        .reports
+        .iter()
+        .map(|r| FleetTarget { instance: r.instance.clone(), plan_digest: Some(clawkeep_core::deploy_drive::plan_digest(r.plan.as_ref().unwrap())) })
+        .collect();
+
+    // Someone edits g1's .env after the review.
+    let edited = "# edited by hand after the review\nFOO=bar\n";
+    w.host(1).write_file(".openclaw/.env", edited.as_bytes(), 0o600).unwrap();
+    let apply_req = FleetDeployRequest { apply: true, ..plan_req };
+    let done = core.run_fleet_deploy(&reviewed, &apply_req, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
+    let by_name = |n: &str| done.reports.iter().find(|r| r.instance == n).unwrap();
+    assert_eq!(by_name("g0").outcome, clawkeep_core::deploy::Outcome::Succeeded, "{:?}", by_name("g0").error);
+    assert_eq!(by_name("g2").outcome, clawkeep_core::deploy::Outcome::Succeeded, "{:?}", by_name("g2").error);
+    let g1 = by_name("g1");
+    assert_eq!(g1.outcome, clawkeep_core::deploy::Outcome::Refused);
+    assert!(g1.error.as_ref().unwrap().message.contains("changed since its plan was shown"), "{:?}", g1.error);
+    assert_eq!(w.host(1).read_file(".openclaw/.env").unwrap(), edited, "nothing is written to a refused host");
+    assert_eq!(gateway_key(w.host(0)).as_deref(), Some(keys[0].as_str()));
+    assert_eq!(gateway_key(w.host(2)).as_deref(), Some(keys[2].as_str()));
+    assert_eq!(done.failures(), 1);
+    assert_eq!(core.deployments(None, 10).unwrap().len(), 3, "every applied host is recorded, the refused one too");
+}
+
 #[test]
 fn fleet_deploy_one_failing_host_does_not_stop_the_others() {
     let Some(w) = World::start_or_skip(WorldOptions::hosts(5)) else { return };

@@ -175,6 +175,15 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   assert.match(await textOf('[data-testid="first-failing"]'), /Look first at: /);
   await screenshot("check-results");
 
+  // Fleet deploy: the instance's host key is not pinned, so it can't be selected yet and the
+  // screen says what to do first.
+  await nav("fleet");
+  await (await visible('[data-testid="fleet-deploy"]')).click();
+  const planButton = await visible('[data-testid="fleet-deploy-plan"]');
+  assert.equal(await planButton.isEnabled(), false, "nothing is selectable before the host key is pinned");
+  await driver.wait(until.elementLocated(By.xpath('//button[contains(., "trust it first")]')), TIMEOUT);
+  await screenshot("fleet-deploy");
+
   // Nothing of the key in the WebView: DOM (attributes and form values) and storage.
   const page = await driver.executeScript(`
     const values = [...document.querySelectorAll("input, textarea, select")].map((e) => e.value).join("\\n");

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use clawkeep_core::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
+use clawkeep_core::deploy::{self, CancellationToken, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
+use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetTarget};
 use clawkeep_core::ssh::{self, SshAuth, SshOptions};
 use clawkeep_core::{Clawkeep, InstanceFilter, Secret, SshIdentity};
 
@@ -318,28 +319,11 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
     if instances.is_empty() {
         bail!("no instance matches");
     }
-    let mut jobs: Vec<DeployJob> = Vec::new();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut failed = 0usize;
-    for i in &instances {
-        match ck.prepare_deploy(&i.name, None) {
-            Ok(j) => jobs.push(j),
-            Err(e) => {
-                failed += 1;
-                rows.push(vec![i.name.clone(), "not-started".into(), String::new(), String::new(), format!("error[{}]: {e}", e.code())]);
-            }
-        }
-    }
-    if let Some(j) = &a.jump {
-        let t = ck.ssh_target(j)?;
-        for job in &mut jobs {
-            job.jump = Some(t.clone());
-        }
-    }
-    let auth = Arc::new(ssh_auth(ck)?);
-    let total = jobs.len();
+    let targets: Vec<FleetTarget> = instances.iter().map(|i| FleetTarget { instance: i.name.clone(), plan_digest: None }).collect();
+    let jump = a.jump.as_deref().map(|j| ck.ssh_target(j)).transpose()?;
+    let auth = ssh_auth(ck)?;
+    let total = targets.len();
     let done = Arc::new(AtomicUsize::new(0));
-    let bad = Arc::new(AtomicUsize::new(0));
     let tty = std::io::stderr().is_terminal() && !json;
     let progress: ProgressFn = {
         let done = done.clone();
@@ -352,10 +336,10 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
             }
         })
     };
-    let _ = &bad;
+    let req = FleetDeployRequest { apply: !a.dry_run, options: opts, concurrency: a.concurrency, jump };
     let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let results = rt.block_on(async {
+    let fleet = rt.block_on(async {
         let c2 = cancel.clone();
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
@@ -366,19 +350,18 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
                 }
             }
         });
-        deploy::deploy_fleet(jobs, auth, opts, a.dry_run, a.concurrency, progress, cancel.clone()).await
+        ck.fleet_deploy(&targets, &req, auth, progress, cancel.clone()).await
     });
     if tty {
         eprintln!();
     }
-    let mut reports = Vec::new();
-    for (job, report) in &results {
-        if let Err(e) = ck.record_deployment(job, report) {
-            eprintln!("warning: could not record the deployment to {}: {e}", job.instance.name);
-        }
-        if !report.outcome.is_success() {
-            failed += 1;
-        }
+    let failed = fleet.failures();
+    let mut rows: Vec<Vec<String>> = fleet
+        .not_started
+        .iter()
+        .map(|n| vec![n.instance.clone(), "not-started".into(), String::new(), String::new(), format!("error[{}]: {}", n.error.code, n.error.message)])
+        .collect();
+    for report in &fleet.reports {
         let detail = match (&report.error, &report.rollback) {
             (Some(e), Some(rb)) => format!("error[{}]: {}; rollback: {rb}", e.code, e.message),
             (Some(e), None) => format!("error[{}]: {}", e.code, e.message),
@@ -390,8 +373,8 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
             (None, _) => report.stale_removed.iter().map(|s| format!("removed {s}")).collect::<Vec<_>>().join("; "),
         };
         rows.push(vec![report.instance.clone(), report.outcome.as_str().into(), report.key_hint.clone(), format!("{:.1}s", report.duration_ms as f64 / 1000.0), detail]);
-        reports.push(report);
     }
+    let reports = &fleet.reports;
     if json {
         output::json(&reports);
     } else {

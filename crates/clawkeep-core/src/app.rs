@@ -912,7 +912,7 @@ impl Clawkeep {
             Some(p) => self.keychain.get(&p.keychain_ref).ok(),
             None => None,
         };
-        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret, jump: None })
+        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret, jump: None, expected_plan: None })
     }
 
     /// Records a finished run (deployments table + audit, one transaction). When a staged key

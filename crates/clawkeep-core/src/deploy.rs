@@ -49,6 +49,9 @@ pub struct DeployJob {
     pub previous_secret: Option<Secret>,
     /// Reach the instance through this (trusted) jump host: one ProxyJump hop.
     pub jump: Option<SshTarget>,
+    /// When applying: the [`crate::deploy_drive::plan_digest`] of the plan the user reviewed;
+    /// if the host's fresh plan differs, nothing is written and the host is reported refused.
+    pub expected_plan: Option<String>,
 }
 
 impl DeployJob {
@@ -1256,6 +1259,12 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
         Ok(plan) if dry_run => {
             let mut r = DeployReport::new(job);
             r.outcome = Outcome::Planned;
+            r.plan = Some(plan);
+            r
+        }
+        Ok(plan) if job.expected_plan.as_deref().is_some_and(|d| d != crate::deploy_drive::plan_digest(&plan)) => {
+            let mut r =
+                DeployReport::refused(job, &Error::InvalidState("the host changed since its plan was shown; nothing was written: review the new plan and confirm again".into()));
             r.plan = Some(plan);
             r
         }

@@ -3,13 +3,19 @@
 //! pinned host key, plans, and either stops there (preview) or applies — but only when the
 //! fresh plan is the one the user saw ([`plan_digest`]), so what is confirmed is what runs.
 //! Finished runs are recorded with [`Clawkeep::record_deployment`].
+//!
+//! [`Clawkeep::fleet_deploy`] does the same for many instances at once (bounded concurrency,
+//! one failing host never stops the others; each host applies only the plan the user saw).
 
 use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
+use serde::Serialize;
+
 use crate::deploy::{CancellationToken, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorPayload, Result};
+use crate::ssh::{SshAuth, SshTarget};
 use crate::Clawkeep;
 
 /// A stable digest of what a plan will do (steps, diff, stale credentials, blockers, key).
@@ -37,6 +43,50 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
         Ok(h) => h.block_on(f),
         Err(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::io("async runtime", e))?.block_on(f),
     })
+}
+
+/// One instance of a fleet deploy, and (when applying) the digest of the plan the user saw.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FleetTarget {
+    pub instance: String,
+    /// [`plan_digest`] of the reviewed plan; `None` applies whatever the fresh plan is.
+    pub plan_digest: Option<String>,
+}
+
+/// An instance of a fleet deploy that never reached its host (draft, no key, keychain…).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FleetNotStarted {
+    pub instance: String,
+    pub error: ErrorPayload,
+}
+
+/// What a fleet deploy did: one report per host contacted, in the order asked, and the
+/// instances that could not start.
+#[derive(Debug)]
+pub struct FleetDeployReport {
+    pub reports: Vec<DeployReport>,
+    pub not_started: Vec<FleetNotStarted>,
+}
+
+impl FleetDeployReport {
+    /// Hosts that did not end as asked (a plan, or a verified deploy).
+    pub fn failures(&self) -> usize {
+        self.not_started.len() + self.reports.iter().filter(|r| !r.outcome.is_success()).count()
+    }
+}
+
+/// How to run [`Clawkeep::fleet_deploy`].
+#[derive(Clone)]
+pub struct FleetDeployRequest {
+    /// `false`: plans only (nothing written, not recorded).
+    pub apply: bool,
+    pub options: DeployOptions,
+    /// Hosts in flight at once (1–256).
+    pub concurrency: usize,
+    /// Reach every instance through this trusted jump host.
+    pub jump: Option<SshTarget>,
 }
 
 impl Clawkeep {
@@ -102,6 +152,43 @@ impl Clawkeep {
             self.record_deployment(&job, &report)?;
         }
         Ok(report)
+    }
+
+    /// Plans or applies a deploy of each target's active key, `req.concurrency` hosts at a time
+    /// (async: the caller owns the runtime, e.g. to catch Ctrl-C and cancel). Finished applies
+    /// are recorded. An instance that cannot start (draft, no key…) is listed, not fatal.
+    pub async fn fleet_deploy(&self, targets: &[FleetTarget], req: &FleetDeployRequest, auth: SshAuth, progress: ProgressFn, cancel: CancellationToken) -> FleetDeployReport {
+        let mut jobs = Vec::new();
+        let mut not_started = Vec::new();
+        for t in targets {
+            match self.prepare_deploy(&t.instance, None) {
+                Ok(mut job) => {
+                    job.jump = req.jump.clone();
+                    job.expected_plan = if req.apply { t.plan_digest.clone() } else { None };
+                    jobs.push(job);
+                }
+                Err(e) => not_started.push(FleetNotStarted { instance: t.instance.clone(), error: e.to_payload() }),
+            }
+        }
+        let results = crate::deploy::deploy_fleet(jobs, std::sync::Arc::new(auth), req.options.clone(), !req.apply, req.concurrency, progress, cancel).await;
+        let mut reports = Vec::with_capacity(results.len());
+        for (job, mut report) in results {
+            if let Err(e) = self.record_deployment(&job, &report) {
+                report.steps.push(format!("warning: not recorded in the deployment history: error[{}]: {e}", e.code()));
+            }
+            reports.push(report);
+        }
+        FleetDeployReport { reports, not_started }
+    }
+
+    /// [`Clawkeep::fleet_deploy`] for a blocking caller (the desktop's worker threads), with the
+    /// configured SSH identity.
+    pub fn run_fleet_deploy(&self, targets: &[FleetTarget], req: &FleetDeployRequest, progress: ProgressFn, cancel: &CancellationToken) -> Result<FleetDeployReport> {
+        if targets.is_empty() {
+            return Err(Error::invalid("instances", "choose at least one instance"));
+        }
+        let auth = self.ssh_auth(None)?;
+        block_on(self.fleet_deploy(targets, req, auth, progress, cancel.clone()))
     }
 
     /// The host key `instance` presents now, next to the pinned one (for the trust dialog).

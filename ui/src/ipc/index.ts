@@ -10,6 +10,8 @@ import type { RotationOptions } from "./bindings/RotationOptions";
 import type { RotationPlan } from "./bindings/RotationPlan";
 import type { StepReport } from "./bindings/StepReport";
 import type { DeployResult } from "./bindings/DeployResult";
+import type { FleetDeployResult } from "./bindings/FleetDeployResult";
+import type { FleetTarget } from "./bindings/FleetTarget";
 import type { Deployment } from "./bindings/Deployment";
 import type { HostKeyProbe } from "./bindings/HostKeyProbe";
 import type { CheckRequest } from "./bindings/CheckRequest";
@@ -48,6 +50,9 @@ export type * from "./bindings/StepReport";
 export type * from "./bindings/DeployPlanStep";
 export type * from "./bindings/DeployPlanView";
 export type * from "./bindings/DeployResult";
+export type * from "./bindings/FleetDeployResult";
+export type * from "./bindings/FleetNotStarted";
+export type * from "./bindings/FleetTarget";
 export type * from "./bindings/DeployStale";
 export type * from "./bindings/Deployment";
 export type * from "./bindings/HostKeyProbe";
@@ -179,6 +184,13 @@ export const deployPlan = (name: string, key: string | null, onProgress: (p: Pro
 /** Applies the previewed plan (by its digest): write, restart, verify, roll back on failure. */
 export const deployApply = (name: string, key: string | null, planDigest: string, removeStale: boolean, onProgress: (p: Progress) => void) =>
   runOperation<DeployResult>("deploy_apply", { name, key, plan_digest: planDigest, remove_stale: removeStale }, onProgress);
+/**
+ * Plans (`apply` false) or applies the active key on many instances, a few at a time. When
+ * applying, each target carries the digest of its reviewed plan: a host whose plan changed is
+ * refused and left untouched. One `step` event per host stage; `step` counts finished hosts.
+ */
+export const deployFleet = (targets: FleetTarget[], apply: boolean, removeStale: boolean, onProgress: (p: Progress) => void) =>
+  runOperation<FleetDeployResult>("deploy_fleet", { targets, apply, remove_stale: removeStale }, onProgress);
 export const deployments = (name: string | null, limit?: number) => call<Deployment[]>("deployments", { name, limit: limit ?? null });
 
 export const rotationPlan = () => call<RotationPlan>("rotation_plan");

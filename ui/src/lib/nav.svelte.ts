@@ -6,6 +6,7 @@ export type View =
   | { name: "instance"; instance: string }
   | { name: "check"; instance?: string; run?: boolean }
   | { name: "deploy"; instance: string }
+  | { name: "fleet-deploy" }
   | { name: "rotation" }
   | { name: "rotate"; instance: string }
   | { name: "instance-form"; instance?: string }
