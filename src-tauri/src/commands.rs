@@ -128,6 +128,32 @@ pub async fn set_ssh_identity(state: State<'_, CoreState>, identity: SshIdentity
     blocking(&state, move |c| c.set_ssh_identity(identity)).await
 }
 
+/// Unlocks the encrypted SSH key file for this session: the passphrase crosses IPC once, is
+/// checked against the file and kept in memory only (never written). `true`: unlocked; `false`:
+/// the file needs no passphrase. A wrong one is `invalid_input`.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn unlock_ssh_key(state: State<'_, CoreState>, passphrase: String) -> Reply<bool> {
+    let passphrase = Secret::new(passphrase);
+    blocking(&state, move |c| c.unlock_ssh_key(passphrase)).await
+}
+
+/// Forgets the session's SSH key passphrase.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn lock_ssh_key(state: State<'_, CoreState>) -> Reply<()> {
+    blocking(&state, move |c| {
+        c.lock_ssh_key();
+        Ok(())
+    })
+    .await
+}
+
+/// `null`: the agent or an unencrypted key file (nothing to unlock); else whether the
+/// encrypted key file is unlocked for this session.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn ssh_key_status(state: State<'_, CoreState>) -> Reply<Option<bool>> {
+    blocking(&state, move |c| c.ssh_key_unlocked()).await
+}
+
 /// Self-check as a long operation (see the crate doc): progress on `on_progress`, cancellable
 /// with `cancel_operation(op_id)` between steps.
 #[tauri::command(rename_all = "snake_case")]

@@ -414,6 +414,28 @@ fn fleet_deploy_reports_per_host() {
     assert_eq!(r["not_started"][1]["error"]["code"], "not_found");
 }
 
+/// The SSH key passphrase: checked against the encrypted key file, kept for the session only,
+/// never echoed; nothing to unlock with the agent.
+#[test]
+fn ssh_key_unlock_for_the_session() {
+    let h = harness();
+    assert_eq!(h.ok("ssh_key_status", json!({})), json!(null), "the agent needs no unlock");
+    assert_eq!(h.err("unlock_ssh_key", json!({ "passphrase": "x" })), "invalid_state");
+    let dir = tempfile::tempdir().unwrap();
+    let kp = dir.path().join("id_enc");
+    let made = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "open-sesame-9", "-f"]).arg(&kp).status().unwrap();
+    assert!(made.success());
+    h.ok("set_ssh_identity", json!({ "identity": { "kind": "key-file", "path": kp.to_string_lossy() } }));
+    assert_eq!(h.ok("ssh_key_status", json!({})), json!(false));
+    let e = h.call("unlock_ssh_key", json!({ "passphrase": "wrong-guess-12" })).unwrap_err();
+    assert_eq!(e["code"], "invalid_input");
+    assert!(!e.to_string().contains("wrong-guess-12"), "the passphrase is echoed: {e}");
+    assert_eq!(h.ok("unlock_ssh_key", json!({ "passphrase": "open-sesame-9" })), json!(true));
+    assert_eq!(h.ok("ssh_key_status", json!({})), json!(true));
+    h.ok("lock_ssh_key", json!({}));
+    assert_eq!(h.ok("ssh_key_status", json!({})), json!(false));
+}
+
 #[test]
 fn rotation_plan_wizard_and_rollback() {
     let h = harness();

@@ -869,6 +869,34 @@ fn ssh_auth_encrypted_key_file_and_agent() {
     ck.run(&["settings", "set-ssh-identity", "--key-file", &kp.to_string_lossy()]).ok();
     let r = ck.run(&["deploy", "agent", "--yes"]).fails();
     assert!(r.stderr.contains("encrypted") && r.stderr.contains("ssh-agent"), "{}", r.stderr);
+
+    // The desktop's path: the same data dir through core; locked, the deploy says what is
+    // needed; a wrong passphrase is refused; unlocked for the session, it deploys over SSH.
+    {
+        use clawkeep_core::deploy::{no_progress, CancellationToken, Outcome};
+        use clawkeep_core::deploy_drive::DeployRequest;
+        let core = clawkeep_core::Clawkeep::open(clawkeep_core::OpenOptions {
+            data_dir: Some(ck.dir.path().into()),
+            keychain: Some(std::sync::Arc::new(clawkeep_core::OsKeychain::new(ck.service.clone()))),
+            ..Default::default()
+        })
+        .unwrap();
+        let apply = DeployRequest { apply: true, expected_plan: None, remove_stale: false };
+        assert_eq!(core.ssh_key_unlocked().unwrap(), Some(false));
+        let r = core.run_deploy("agent", None, &apply, no_progress(), &CancellationToken::new()).unwrap();
+        assert_eq!(r.error.as_ref().map(|e| e.code.as_str()), Some("ssh_passphrase_needed"), "{:?}", r.error);
+        let e = core.unlock_ssh_key(Secret::new("zq-bad-pass-77".into())).unwrap_err();
+        assert_eq!(e.code(), "invalid_input");
+        assert!(!format!("{e:?} {e}").contains("zq-bad-pass-77"));
+        assert!(core.unlock_ssh_key(Secret::new("sesame-open-42".into())).unwrap());
+        assert_eq!(core.ssh_key_unlocked().unwrap(), Some(true));
+        let r = core.run_deploy("agent", None, &apply, no_progress(), &CancellationToken::new()).unwrap();
+        assert_eq!(r.outcome, Outcome::Succeeded, "{:?}", r.error);
+        assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+        core.lock_ssh_key();
+        assert_eq!(core.ssh_key_unlocked().unwrap(), Some(false));
+        assert!(!ck.data_bytes().windows(14).any(|w| w == b"sesame-open-42"), "the passphrase reached the data dir");
+    }
     let sock = tmp.path().join("agent.sock");
     let agent_out = Command::new("ssh-agent").arg("-a").arg(&sock).arg("-s").output().unwrap();
     let text = String::from_utf8_lossy(&agent_out.stdout).to_string();

@@ -46,6 +46,9 @@ pub struct Clawkeep {
     data_dir: PathBuf,
     clock: Clock,
     os_user: String,
+    /// The passphrase of the encrypted SSH key file, unlocked for this process only (never
+    /// written anywhere), with the path it opens.
+    ssh_unlocked: std::sync::Mutex<Option<(PathBuf, Secret)>>,
 }
 
 impl std::fmt::Debug for Clawkeep {
@@ -231,7 +234,14 @@ impl Clawkeep {
             let service = std::env::var(KEYCHAIN_SERVICE_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_KEYCHAIN_SERVICE.into());
             Arc::new(OsKeychain::new(service))
         });
-        Ok(Clawkeep { store, keychain, data_dir, clock: opts.clock.unwrap_or_else(|| Arc::new(Utc::now)), os_user: opts.os_user.unwrap_or_else(os_user) })
+        Ok(Clawkeep {
+            store,
+            keychain,
+            data_dir,
+            clock: opts.clock.unwrap_or_else(|| Arc::new(Utc::now)),
+            os_user: opts.os_user.unwrap_or_else(os_user),
+            ssh_unlocked: Default::default(),
+        })
     }
 
     pub fn data_dir(&self) -> &Path {
@@ -829,15 +839,61 @@ impl Clawkeep {
     /// The SSH identity from the settings, ready for [`crate::ssh::HostSession::connect`]. The
     /// front end asks for the passphrase of an encrypted key file (see
     /// [`crate::ssh::key_file_is_encrypted`]) and passes it here.
+    /// Without `passphrase`, a key file unlocked with [`Clawkeep::unlock_ssh_key`] uses the
+    /// remembered one.
     pub fn ssh_auth(&self, passphrase: Option<Secret>) -> Result<crate::ssh::SshAuth> {
-        Ok(match self.settings()?.ssh_identity {
-            SshIdentity::Agent => crate::ssh::SshAuth::Agent,
-            SshIdentity::KeyFile { path } => {
-                let p =
-                    if let Some(rest) = path.strip_prefix("~/") { dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(&path)) } else { PathBuf::from(&path) };
-                crate::ssh::SshAuth::KeyFile { path: p, passphrase }
+        Ok(match self.ssh_key_file()? {
+            None => crate::ssh::SshAuth::Agent,
+            Some(path) => {
+                let passphrase = passphrase.or_else(|| {
+                    let unlocked = self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner());
+                    unlocked.as_ref().filter(|(p, _)| *p == path).map(|(_, s)| s.duplicate())
+                });
+                crate::ssh::SshAuth::KeyFile { path, passphrase }
             }
         })
+    }
+
+    /// The configured SSH key file (`~` expanded); `None` for the agent.
+    fn ssh_key_file(&self) -> Result<Option<PathBuf>> {
+        Ok(match self.settings()?.ssh_identity {
+            SshIdentity::Agent => None,
+            SshIdentity::KeyFile { path } => {
+                Some(if let Some(rest) = path.strip_prefix("~/") { dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(&path)) } else { PathBuf::from(&path) })
+            }
+        })
+    }
+
+    /// Checks `passphrase` against the configured encrypted SSH key file and remembers it for
+    /// this process (memory only; a front end's "unlock" for the session). Returns whether the
+    /// file needed one. A wrong passphrase is `invalid_input` and forgets nothing else.
+    pub fn unlock_ssh_key(&self, passphrase: Secret) -> Result<bool> {
+        let Some(path) = self.ssh_key_file()? else {
+            return Err(Error::InvalidState("Clawkeep uses the ssh-agent, not a key file: there is nothing to unlock".into()));
+        };
+        if !crate::ssh::key_file_is_encrypted(&path)? {
+            return Ok(false);
+        }
+        if !crate::ssh::key_file_opens_with(&path, &passphrase) {
+            return Err(Error::invalid("passphrase", format!("it does not open {}", path.display())));
+        }
+        *self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner()) = Some((path, passphrase));
+        Ok(true)
+    }
+
+    /// Forgets an unlocked SSH key passphrase.
+    pub fn lock_ssh_key(&self) {
+        *self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    /// Whether the configured key file is unlocked for this process (`None`: agent, or not
+    /// encrypted, or unreadable).
+    pub fn ssh_key_unlocked(&self) -> Result<Option<bool>> {
+        let Some(path) = self.ssh_key_file()? else { return Ok(None) };
+        if !crate::ssh::key_file_is_encrypted(&path).unwrap_or(false) {
+            return Ok(None);
+        }
+        Ok(Some(self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|(p, _)| *p == path)))
     }
 
     /// Where to reach an instance, with its pinned host key.

@@ -190,6 +190,11 @@ pub fn key_file_is_encrypted(path: &std::path::Path) -> Result<bool> {
     }
 }
 
+/// Does `passphrase` decrypt this private key file?
+pub fn key_file_opens_with(path: &std::path::Path, passphrase: &Secret) -> bool {
+    russh::keys::load_secret_key(path, Some(passphrase.expose())).is_ok()
+}
+
 /// One authenticated SSH connection to one host.
 pub struct HostSession {
     target: SshTarget,

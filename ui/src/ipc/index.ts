@@ -137,6 +137,14 @@ export const auditLog = (opts: { since?: string; subject?: string; limit?: numbe
 export const settings = () => call<Settings>("settings");
 export const setAnthropicBaseUrl = (url: string) => call<Settings>("set_anthropic_base_url", { url });
 export const setSshIdentity = (identity: SshIdentity) => call<Settings>("set_ssh_identity", { identity });
+/**
+ * Unlocks the encrypted SSH key file for this session (memory only, never written). The
+ * passphrase crosses IPC once; the caller clears its field. `false`: no passphrase needed.
+ */
+export const unlockSshKey = (passphrase: string) => call<boolean>("unlock_ssh_key", { passphrase });
+export const lockSshKey = () => call<null>("lock_ssh_key");
+/** `null`: agent or unencrypted key file; else whether the key file is unlocked. */
+export const sshKeyStatus = () => call<boolean | null>("ssh_key_status");
 export const uiMark = (name: "fleet-rendered") => call<number>("ui_mark", { name });
 
 /** A long operation in progress: its result, and a way to ask it to stop. */
