@@ -986,15 +986,27 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
     /// as on a VPS whose firewall allows no egress to the API. Root mode only (matches the
     /// user's uid on the output hook); undone by [`Host::restore_network`].
     pub fn block_egress(&self, port: u16) -> Result<()> {
+        self.set_out_rules(&[format!("meta skuid {} tcp dport {port} reject with tcp reset", self.uid)])
+    }
+
+    /// Refuses connections to this host's sshd made by processes of `uid` (e.g. 0, the test
+    /// and the `clawkeep` it runs), while other users (a jump host's forwarding) still get
+    /// through: a host reachable only via a bastion. Undone by [`Host::restore_network`].
+    pub fn refuse_direct_ssh_from(&self, uid: u32) -> Result<()> {
+        self.set_out_rules(&[format!("ip daddr {} tcp dport {} meta skuid {uid} reject with tcp reset", self.addr, self.port)])
+    }
+
+    /// Replaces the host's output-hook rules (root mode only).
+    fn set_out_rules(&self, rules: &[String]) -> Result<()> {
         if self.shared.mode != HostMode::Root {
-            bail!("egress faults need root mode (a uid of its own)");
+            bail!("output faults need root mode (a uid of its own)");
         }
         let table = self.nft_table()?;
         let chain = format!("{}_out", self.name);
-        let script = format!(
-            "add chain inet {table} {chain} {{ type filter hook output priority -10; policy accept; }}\nflush chain inet {table} {chain}\nadd rule inet {table} {chain} meta skuid {} tcp dport {port} reject with tcp reset\n",
-            self.uid
-        );
+        let mut script = format!("add chain inet {table} {chain} {{ type filter hook output priority -10; policy accept; }}\nflush chain inet {table} {chain}\n");
+        for r in rules {
+            script.push_str(&format!("add rule inet {table} {chain} {r}\n"));
+        }
         nft_apply(&script)
     }
 

@@ -509,6 +509,73 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     assert_eq!(core.deployments(None, 10).unwrap().len(), 3, "every applied host is recorded, the refused one too");
 }
 
+/// A jump host stored on the instance (`--jump-via`), with the inner host refusing direct
+/// SSH from this machine's root (the tests and the `clawkeep` they run): host trust, deploy and
+/// the checklist all reach it through the bastion, with no per-command flag; the bastion's
+/// sshd sees the logins; a bastion in use can't be removed.
+#[test]
+fn stored_jump_host_serves_trust_deploy_and_check() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(2)) else { return };
+    if !clawkeep_tests::sys::is_root() {
+        return;
+    }
+    let (a, b) = (w.host(0), w.host(1));
+    let ck = Ck::new(&w);
+    ck.add_host(a, "bastion", true, RESTART);
+    let (addr, port) = (b.addr().to_string(), b.port().to_string());
+    ck.run(&[
+        "instance",
+        "add",
+        "inner",
+        "--host",
+        &addr,
+        "--port",
+        &port,
+        "--user",
+        b.user(),
+        "--owner",
+        "acme",
+        "--env",
+        "prod",
+        "--workload",
+        "inner",
+        "--restart-cmd",
+        RESTART,
+        "--jump-via",
+        "bastion",
+    ])
+    .ok();
+    let key = ck.add_key("inner", "openclaw-acme-prod-inner");
+    let shown = ck.run(&["instance", "show", "inner"]).ok();
+    assert!(shown.stdout.contains("(through bastion)"), "{}", shown.stdout);
+    b.refuse_direct_ssh_from(0).unwrap();
+    let r = ck.run(&["--json", "deploy", "inner", "--jump", "bastion", "--dry-run"]);
+    assert_eq!(r.code, 1, "unpinned inner is refused: {}{}", r.stdout, r.stderr);
+
+    let before = std::fs::read_to_string(a.sshd_log()).unwrap_or_default().len();
+    ck.run(&["host", "trust", "inner", "--fingerprint", b.host_key_fingerprint()]).ok();
+    ck.run(&["deploy", "inner", "--yes"]).ok();
+    assert_eq!(gateway_key(b).as_deref(), Some(key.as_str()));
+    let (code, out, err) = {
+        let r = ck.run(&["--json", "check", "inner", "--no-api"]);
+        (r.code, r.stdout, r.stderr)
+    };
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+    let matches = report["checks"].as_array().unwrap().iter().find(|c| c["id"] == "credential.matches-keychain.main").cloned();
+    assert_eq!(matches.as_ref().map(|c| c["status"].clone()), Some(serde_json::json!("pass")), "exit {code}: {report:#}");
+    let log = std::fs::read_to_string(a.sshd_log()).unwrap_or_default();
+    assert!(log[before..].matches("Accepted publickey").count() >= 3, "trust, deploy and check went through the bastion:\n{}", &log[before..]);
+
+    // Without the stored hop, the inner host is out of reach from here.
+    ck.run(&["instance", "edit", "inner", "--jump-via", ""]).ok();
+    let r = ck.run(&["deploy", "inner", "--yes", "--connect-timeout", "3"]).fails();
+    assert!(r.stderr.contains("inner"), "{}", r.stderr);
+    ck.run(&["instance", "edit", "inner", "--jump-via", "bastion"]).ok();
+    let r = ck.run(&["instance", "remove", "bastion", "--yes"]).fails();
+    assert!(r.stderr.contains("jump host of inner"), "{}", r.stderr);
+    b.restore_network().unwrap();
+}
+
 #[test]
 fn fleet_deploy_one_failing_host_does_not_stop_the_others() {
     let Some(w) = World::start_or_skip(WorldOptions::hosts(5)) else { return };

@@ -24,6 +24,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once per process: the size of the biggest variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// OpenClaw instances (VPSes) in the inventory.
@@ -74,6 +76,10 @@ pub struct InstanceFields {
     /// SSH user.
     #[arg(long)]
     pub user: Option<String>,
+    /// Reach it through this instance (a bastion whose host key is pinned; one hop). With
+    /// `instance edit`, '' removes it.
+    #[arg(long, value_name = "INSTANCE")]
+    pub jump_via: Option<String>,
     /// Client or team that owns the instance.
     #[arg(long)]
     pub owner: Option<String>,
@@ -297,6 +303,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
                 ssh_host: f.host.unwrap_or_default(),
                 ssh_port: f.port,
                 ssh_user: f.user.unwrap_or_default(),
+                jump_via: f.jump_via,
                 state_dir: f.state_dir,
                 service_manager,
                 injection: f.injection,
@@ -367,7 +374,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
                     ("environment", i.environment.clone()),
                     ("workload", i.workload.clone()),
                     ("purpose", i.purpose.as_str().into()),
-                    ("ssh", format!("{}@{}:{}", i.ssh_user, i.ssh_host, i.ssh_port)),
+                    ("ssh", format!("{}@{}:{}{}", i.ssh_user, i.ssh_host, i.ssh_port, i.jump_via.as_ref().map(|j| format!(" (through {j})")).unwrap_or_default())),
                     ("host key", i.host_key_fingerprint.clone().unwrap_or_else(|| "(not trusted yet)".into())),
                     ("state dir", i.state_dir.clone()),
                     ("service", service),
@@ -398,6 +405,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
                 ssh_host: f.host,
                 ssh_port: f.port,
                 ssh_user: f.user,
+                jump_via: f.jump_via,
                 state_dir: f.state_dir,
                 service_manager,
                 injection: f.injection,

@@ -123,9 +123,11 @@ pub fn host(ck: &Clawkeep, c: HostCmd, json: bool) -> Result<()> {
             let mut target = ck.ssh_target(&name)?;
             let auth = match &jump {
                 Some(j) => {
-                    target.jump = Some(Box::new(ck.ssh_target(j)?));
+                    target.jump = Some(Box::new(ck.ssh_target_direct(j)?));
                     ssh_auth(ck)?
                 }
+                // the instance's stored jump host needs a login
+                None if target.jump.is_some() => ssh_auth(ck)?,
                 None => SshAuth::Agent, // not used without a jump: nothing is authenticated
             };
             let opts = SshOptions { connect_timeout: Duration::from_secs(connect_timeout.max(1)), ..Default::default() };
@@ -226,7 +228,7 @@ fn print_report(r: &DeployReport) {
 fn deploy_single(ck: &Clawkeep, name: &str, a: &DeployArgs, opts: DeployOptions, json: bool) -> Result<()> {
     let mut job = ck.prepare_deploy(name, a.key.as_deref())?;
     if let Some(j) = &a.jump {
-        job.jump = Some(ck.ssh_target(j)?);
+        job.jump = Some(ck.ssh_target_direct(j)?);
     }
     let auth = ssh_auth(ck)?;
     let rt = runtime()?;
@@ -320,7 +322,7 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
         bail!("no instance matches");
     }
     let targets: Vec<FleetTarget> = instances.iter().map(|i| FleetTarget { instance: i.name.clone(), plan_digest: None }).collect();
-    let jump = a.jump.as_deref().map(|j| ck.ssh_target(j)).transpose()?;
+    let jump = a.jump.as_deref().map(|j| ck.ssh_target_direct(j)).transpose()?;
     let auth = ssh_auth(ck)?;
     let total = targets.len();
     let done = Arc::new(AtomicUsize::new(0));

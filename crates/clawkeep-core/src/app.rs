@@ -180,6 +180,31 @@ fn check_org_id(v: &Option<String>) -> Result<()> {
     Ok(())
 }
 
+/// The stored jump host: an existing instance, not itself, one hop only (the bastion has no
+/// jump of its own, and an instance others jump through can't get one).
+fn validate_jump(conn: &rusqlite::Connection, i: &Instance) -> Result<()> {
+    let Some(j) = &i.jump_via else { return Ok(()) };
+    if *j == i.name {
+        return Err(Error::invalid("jump via", "an instance can't be its own jump host"));
+    }
+    let Some(bastion) = store::instance_by_name(conn, j)? else {
+        return Err(Error::NotFound { kind: "instance", name: j.clone() });
+    };
+    if let Some(second) = &bastion.jump_via {
+        return Err(Error::invalid(
+            "jump via",
+            format!("'{j}' is itself reached through '{second}'; only one jump hop is supported: use '{second}' directly or give '{j}' no jump host"),
+        ));
+    }
+    if i.id != 0 {
+        let behind = store::instances_jumping_via(conn, &i.name)?;
+        if !behind.is_empty() {
+            return Err(Error::invalid("jump via", format!("'{}' is the jump host of {}; only one jump hop is supported", i.name, behind.join(", "))));
+        }
+    }
+    Ok(())
+}
+
 fn validate_instance(i: &Instance) -> Result<()> {
     naming::check_slug("name", &i.name)?;
     if !i.draft {
@@ -278,6 +303,7 @@ impl Clawkeep {
             ssh_host: spec.ssh_host.trim().to_string(),
             ssh_port: spec.ssh_port.unwrap_or(22),
             ssh_user: spec.ssh_user.trim().to_string(),
+            jump_via: non_empty(spec.jump_via),
             host_key_fingerprint: None,
             state_dir: non_empty(spec.state_dir).unwrap_or_else(|| "~/.openclaw".into()),
             service_manager: spec.service_manager.unwrap_or_default(),
@@ -296,6 +322,7 @@ impl Clawkeep {
             if store::instance_by_name(tx, &inst.name)?.is_some() {
                 return Err(Error::Conflict(format!("an instance named '{}' already exists; pick another name or edit it with `clawkeep instance edit {}`", inst.name, inst.name)));
             }
+            validate_jump(tx, &inst)?;
             inst.id = store::insert_instance(tx, &inst)?;
             self.audit(
                 tx,
@@ -303,7 +330,7 @@ impl Clawkeep {
                 &inst.name,
                 json!({
                     "owner": inst.owner, "environment": inst.environment, "host": inst.ssh_host, "port": inst.ssh_port,
-                    "user": inst.ssh_user, "injection": inst.injection.as_str(), "draft": inst.draft,
+                    "user": inst.ssh_user, "injection": inst.injection.as_str(), "draft": inst.draft, "jump_via": inst.jump_via,
                 }),
             )?;
             Ok(())
@@ -359,6 +386,7 @@ impl Clawkeep {
             set!(workload, "workload", patch.workload.map(|s| s.trim().to_string()));
             set!(purpose, "purpose", patch.purpose);
             set!(ssh_user, "user", patch.ssh_user.map(|s| s.trim().to_string()));
+            set!(jump_via, "jump_via", patch.jump_via.map(|s| Some(s.trim().to_string()).filter(|s| !s.is_empty())));
             set!(state_dir, "state_dir", patch.state_dir.map(|s| s.trim().to_string()));
             set!(service_manager, "service", patch.service_manager);
             set!(injection, "injection", patch.injection);
@@ -383,6 +411,9 @@ impl Clawkeep {
                 return Ok(before);
             }
             validate_instance(&i)?;
+            if changed.contains(&"jump_via") {
+                validate_jump(tx, &i)?;
+            }
             if i.name != before.name && store::instance_by_name(tx, &i.name)?.is_some() {
                 return Err(Error::Conflict(format!("an instance named '{}' already exists", i.name)));
             }
@@ -416,6 +447,14 @@ impl Clawkeep {
         // Database first (in one transaction); the secrets go after, so a keychain failure can
         // only leave an orphaned secret (reported by self-check), never a row without its secret.
         self.store.tx(|tx| {
+            let behind = store::instances_jumping_via(tx, name)?;
+            if !behind.is_empty() {
+                return Err(Error::Conflict(format!(
+                    "instance '{name}' is the jump host of {}: point them elsewhere first (clawkeep instance edit {} --jump-via '')",
+                    behind.join(", "),
+                    behind[0]
+                )));
+            }
             for k in &keys {
                 store::delete_key(tx, k.id)?;
                 self.audit(tx, "key.remove", &k.name, json!({ "hint": k.hint, "fingerprint": k.fingerprint, "reason": "instance removed" }))?;
@@ -471,6 +510,7 @@ impl Clawkeep {
                     ssh_host: spec.ssh_host,
                     ssh_port: spec.ssh_port.unwrap_or(22),
                     ssh_user: spec.ssh_user,
+                    jump_via: None,
                     host_key_fingerprint: None,
                     state_dir: "~/.openclaw".into(),
                     service_manager: ServiceManager::default(),
@@ -896,8 +936,22 @@ impl Clawkeep {
         Ok(Some(self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner()).as_ref().is_some_and(|(p, _)| *p == path)))
     }
 
-    /// Where to reach an instance, with its pinned host key.
+    /// Where to reach an instance, with its pinned host key, through its stored jump host (if
+    /// any; that one's key is pinned too).
     pub fn ssh_target(&self, name: &str) -> Result<crate::ssh::SshTarget> {
+        let mut t = self.ssh_target_direct(name)?;
+        if let Some(j) = self.instance(name)?.jump_via {
+            let jump = self.ssh_target_direct(&j)?;
+            if jump.pinned.is_none() {
+                return Err(Error::HostKeyUnknown { instance: j, presented: None });
+            }
+            t.jump = Some(Box::new(jump));
+        }
+        Ok(t)
+    }
+
+    /// [`Clawkeep::ssh_target`] without the stored jump host.
+    pub fn ssh_target_direct(&self, name: &str) -> Result<crate::ssh::SshTarget> {
         let i = self.instance(name)?;
         if i.ssh_host.trim().is_empty() {
             return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", i.name, i.name)));
@@ -963,12 +1017,17 @@ impl Clawkeep {
         if keyfmt::fingerprint(secret.expose()) != chosen.fingerprint {
             return Err(Error::InvalidState(format!("the keychain entry of key '{}' does not match its recorded fingerprint; re-add the key", chosen.name)));
         }
+        // The stored jump host (a one-off `--jump` replaces it).
+        let jump = match &inst.jump_via {
+            Some(_) => self.ssh_target(&inst.name)?.jump.map(|b| *b),
+            None => None,
+        };
         let previous_active = active.filter(|a| a.id != chosen.id);
         let previous_secret = match &previous_active {
             Some(p) => self.keychain.get(&p.keychain_ref).ok(),
             None => None,
         };
-        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret, jump: None, expected_plan: None })
+        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret, jump, expected_plan: None })
     }
 
     /// Records a finished run (deployments table + audit, one transaction). When a staged key

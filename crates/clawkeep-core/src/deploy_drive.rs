@@ -85,7 +85,7 @@ pub struct FleetDeployRequest {
     pub options: DeployOptions,
     /// Hosts in flight at once (1–256).
     pub concurrency: usize,
-    /// Reach every instance through this trusted jump host.
+    /// Reach every instance through this trusted jump host (instead of their stored ones).
     pub jump: Option<SshTarget>,
 }
 
@@ -163,7 +163,9 @@ impl Clawkeep {
         for t in targets {
             match self.prepare_deploy(&t.instance, None) {
                 Ok(mut job) => {
-                    job.jump = req.jump.clone();
+                    if let Some(j) = &req.jump {
+                        job.jump = Some(j.clone());
+                    }
                     job.expected_plan = if req.apply { t.plan_digest.clone() } else { None };
                     jobs.push(job);
                 }
@@ -194,7 +196,9 @@ impl Clawkeep {
     /// The host key `instance` presents now, next to the pinned one (for the trust dialog).
     pub fn probe_host(&self, instance: &str) -> Result<(String, Option<String>)> {
         let target = self.ssh_target(instance)?;
-        let presented = block_on(crate::ssh::probe_host_key(&target, &crate::ssh::SshAuth::Agent, &crate::ssh::SshOptions::default()))??;
+        // Only a jump host needs a login (the target's key is read before any authentication).
+        let auth = if target.jump.is_some() { self.ssh_auth(None)? } else { crate::ssh::SshAuth::Agent };
+        let presented = block_on(crate::ssh::probe_host_key(&target, &auth, &crate::ssh::SshOptions::default()))??;
         Ok((presented, target.pinned))
     }
 

@@ -134,6 +134,8 @@ pub struct Instance {
     pub ssh_host: String,
     pub ssh_port: u16,
     pub ssh_user: String,
+    /// Reached through this instance (a bastion): one ProxyJump hop, both host keys pinned.
+    pub jump_via: Option<String>,
     /// `SHA256:…` of the pinned host key; `None` until the user trusted it.
     pub host_key_fingerprint: Option<String>,
     /// OpenClaw's state directory on the host.
@@ -167,6 +169,8 @@ pub struct InstanceSpec {
     /// Defaults to 22.
     pub ssh_port: Option<u16>,
     pub ssh_user: String,
+    /// Reach it through this instance (a bastion; one hop).
+    pub jump_via: Option<String>,
     /// Defaults to `~/.openclaw`.
     pub state_dir: Option<String>,
     /// Defaults to the systemd user unit `openclaw-gateway`.
@@ -196,6 +200,8 @@ pub struct InstancePatch {
     pub ssh_host: Option<String>,
     pub ssh_port: Option<u16>,
     pub ssh_user: Option<String>,
+    /// `Some("")` clears it.
+    pub jump_via: Option<String>,
     pub state_dir: Option<String>,
     pub service_manager: Option<ServiceManager>,
     pub injection: Option<InjectionMethod>,

@@ -22,6 +22,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/0003_checks.sql"),
     // Rotation (issue 7).
     include_str!("../migrations/0004_rotation.sql"),
+    // A stored jump host per instance.
+    include_str!("../migrations/0005_jump.sql"),
 ];
 
 /// The schema version this build writes.
@@ -60,7 +62,8 @@ fn bad_value(what: &str, v: &str) -> rusqlite::Error {
 
 const INSTANCE_COLS: &str = "i.id, i.name, i.owner, i.environment, i.workload, i.purpose, i.ssh_host, i.ssh_port, i.ssh_user, \
      i.host_key_fingerprint, i.state_dir, i.service_manager, i.injection, i.agents, i.expected_org_id, \
-     i.expected_workspace_id, i.tags, i.notes, i.draft, i.created_at, i.updated_at";
+     i.expected_workspace_id, i.tags, i.notes, i.draft, i.created_at, i.updated_at, \
+     (SELECT j.name FROM instances j WHERE j.id = i.jump_via_id)";
 
 fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
     let purpose: String = r.get(5)?;
@@ -75,6 +78,7 @@ fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
         ssh_host: r.get(6)?,
         ssh_port: r.get(7)?,
         ssh_user: r.get(8)?,
+        jump_via: r.get(21)?,
         host_key_fingerprint: r.get(9)?,
         state_dir: r.get(10)?,
         service_manager: json_col(&r.get::<_, String>(11)?)?,
@@ -233,6 +237,8 @@ mod json_row {
         write!(out, "{}", r.get::<_, u16>(7)?)?;
         field(out, "ssh_user", false)?;
         string(out, text(r, 8)?)?;
+        field(out, "jump_via", false)?;
+        opt_string(out, opt_text(r, 21)?)?;
         field(out, "host_key_fingerprint", false)?;
         opt_string(out, opt_text(r, 9)?)?;
         field(out, "state_dir", false)?;
@@ -289,7 +295,7 @@ const KEY_COLS: &str = "k.id, k.name, k.kind, k.hint, k.fingerprint, k.length, k
      k.anthropic_key_id, k.status, k.name_override, k.created_at, k.expires_at, k.rotated_at, k.retired_at, k.updated_at";
 
 /// Number of columns in `INSTANCE_COLS`, where joined columns start.
-const INSTANCE_COL_COUNT: usize = 21;
+const INSTANCE_COL_COUNT: usize = 22;
 
 fn key_from_row(r: &Row<'_>) -> rusqlite::Result<Key> {
     let o = 0;
@@ -574,8 +580,8 @@ pub fn keys_of_instance(conn: &Connection, instance_id: i64) -> Result<Vec<Key>>
 pub fn insert_instance(conn: &Connection, i: &Instance) -> Result<i64> {
     conn.execute(
         "INSERT INTO instances (name, owner, environment, workload, purpose, ssh_host, ssh_port, ssh_user, host_key_fingerprint, \
-         state_dir, service_manager, injection, agents, expected_org_id, expected_workspace_id, tags, notes, draft, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+         state_dir, service_manager, injection, agents, expected_org_id, expected_workspace_id, tags, notes, draft, created_at, updated_at, jump_via_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, (SELECT id FROM instances WHERE name = ?21))",
         params![
             i.name,
             i.owner,
@@ -596,7 +602,8 @@ pub fn insert_instance(conn: &Connection, i: &Instance) -> Result<i64> {
             i.notes,
             i.draft,
             ts(&i.created_at),
-            ts(&i.updated_at)
+            ts(&i.updated_at),
+            i.jump_via
         ],
     )?;
     Ok(conn.last_insert_rowid())
@@ -606,7 +613,8 @@ pub fn update_instance(conn: &Connection, i: &Instance) -> Result<()> {
     conn.execute(
         "UPDATE instances SET name=?2, owner=?3, environment=?4, workload=?5, purpose=?6, ssh_host=?7, ssh_port=?8, ssh_user=?9, \
          host_key_fingerprint=?10, state_dir=?11, service_manager=?12, injection=?13, agents=?14, expected_org_id=?15, \
-         expected_workspace_id=?16, tags=?17, notes=?18, draft=?19, updated_at=?20 WHERE id=?1",
+         expected_workspace_id=?16, tags=?17, notes=?18, draft=?19, updated_at=?20, \
+         jump_via_id=(SELECT id FROM instances WHERE name = ?21) WHERE id=?1",
         params![
             i.id,
             i.name,
@@ -627,10 +635,18 @@ pub fn update_instance(conn: &Connection, i: &Instance) -> Result<()> {
             serde_json::to_string(&i.tags).unwrap_or_default(),
             i.notes,
             i.draft,
-            ts(&i.updated_at)
+            ts(&i.updated_at),
+            i.jump_via
         ],
     )?;
     Ok(())
+}
+
+/// Names of the instances reached through `name` (it is their jump host).
+pub fn instances_jumping_via(conn: &Connection, name: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT i.name FROM instances i JOIN instances j ON j.id = i.jump_via_id WHERE j.name = ?1 ORDER BY i.name")?;
+    let rows = stmt.query_map([name], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
 }
 
 pub fn delete_instance(conn: &Connection, id: i64) -> Result<()> {

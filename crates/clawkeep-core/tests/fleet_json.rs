@@ -58,6 +58,7 @@ fn streamed_list_is_exactly_the_serde_list() {
             ssh_host: format!("127.0.1.{}", i + 1),
             ssh_port: Some(22 + i as u16),
             ssh_user: "openclaw".into(),
+            jump_via: (i % 5 == 3).then(|| "acme-prod-00".into()),
             state_dir: (i % 2 == 0).then(|| format!("/srv/oc-ü {i}")),
             service_manager: Some(if i % 2 == 0 {
                 ServiceManager::SystemdUser { unit: "openclaw-gateway".into() }

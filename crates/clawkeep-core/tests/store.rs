@@ -135,3 +135,47 @@ fn fixed_clock_gives_key_age() {
     let rows = ck.list_instances(&InstanceFilter::default()).unwrap();
     assert_eq!(rows[0].active_key.as_ref().unwrap().age_days, 45);
 }
+
+/// A stored jump host: an existing instance, never itself, one hop only; renaming the bastion
+/// keeps the link; it can't be removed while instances go through it; '' clears it.
+#[test]
+fn jump_host_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let ck = open(dir.path(), Arc::new(MemoryKeychain::new()));
+    ck.add_instance(spec("bastion")).unwrap();
+    let e = ck.add_instance(InstanceSpec { jump_via: Some("nope".into()), ..spec("inner") }).unwrap_err();
+    assert_eq!(e.code(), "not_found");
+    assert!(ck.instance("inner").is_err(), "nothing half-written");
+    let e = ck.add_instance(InstanceSpec { jump_via: Some("self".into()), ..spec("self") }).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let inner = ck.add_instance(InstanceSpec { jump_via: Some("bastion".into()), ..spec("inner") }).unwrap();
+    assert_eq!(inner.jump_via.as_deref(), Some("bastion"));
+    // two hops are refused both ways
+    let e = ck.add_instance(InstanceSpec { jump_via: Some("inner".into()), ..spec("deeper") }).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    assert!(e.to_string().contains("one jump hop"), "{e}");
+    ck.add_instance(spec("outer")).unwrap();
+    let e = ck.edit_instance("bastion", InstancePatch { jump_via: Some("outer".into()), ..Default::default() }).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    // the target follows a rename of the bastion
+    ck.edit_instance("bastion", InstancePatch { name: Some("bastion-1".into()), ..Default::default() }).unwrap();
+    assert_eq!(ck.instance("inner").unwrap().jump_via.as_deref(), Some("bastion-1"));
+    assert_eq!(ck.list_instances(&InstanceFilter::default()).unwrap().iter().find(|r| r.instance.name == "inner").unwrap().instance.jump_via.as_deref(), Some("bastion-1"));
+    // removing a bastion in use is refused with who uses it
+    let e = ck.remove_instance("bastion-1").unwrap_err();
+    assert_eq!(e.code(), "conflict");
+    assert!(e.to_string().contains("inner"), "{e}");
+    assert!(ck.instance("bastion-1").is_ok());
+    // the SSH target carries the hop only once the bastion's key is pinned
+    assert_eq!(ck.ssh_target("inner").unwrap_err().code(), "host_key_unknown");
+    ck.pin_host_key("bastion-1", "SHA256:abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG").unwrap();
+    let t = ck.ssh_target("inner").unwrap();
+    assert_eq!(t.jump.as_ref().map(|j| j.instance.as_str()), Some("bastion-1"));
+    assert!(ck.ssh_target_direct("inner").unwrap().jump.is_none());
+    // '' clears it; then the bastion can go
+    ck.edit_instance("inner", InstancePatch { jump_via: Some(String::new()), ..Default::default() }).unwrap();
+    assert_eq!(ck.instance("inner").unwrap().jump_via, None);
+    ck.remove_instance("bastion-1").unwrap();
+    let audit = ck.audit_log(None, Some("inner"), 10).unwrap();
+    assert!(audit.iter().any(|a| a.action == "instance.edit" && a.details.to_string().contains("jump_via")), "{audit:?}");
+}

@@ -20,6 +20,10 @@ owner: string,
  */
 environment: string, workload: string, purpose: Purpose, ssh_host: string, ssh_port: number, ssh_user: string, 
 /**
+ * Reached through this instance (a bastion): one ProxyJump hop, both host keys pinned.
+ */
+jump_via: string | null, 
+/**
  * `SHA256:…` of the pinned host key; `None` until the user trusted it.
  */
 host_key_fingerprint: string | null, 

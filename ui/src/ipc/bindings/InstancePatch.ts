@@ -7,4 +7,8 @@ import type { ServiceManager } from "./ServiceManager";
  * A partial update: `None` leaves a field as it is. For the `Option` fields of [`Instance`],
  * `Some(None)`… is expressed as an empty string, which clears it.
  */
-export type InstancePatch = { name: string | null, owner: string | null, environment: string | null, workload: string | null, purpose: Purpose | null, ssh_host: string | null, ssh_port: number | null, ssh_user: string | null, state_dir: string | null, service_manager: ServiceManager | null, injection: InjectionMethod | null, agents: Array<string> | null, expected_org_id: string | null, expected_workspace_id: string | null, tags: Array<string> | null, notes: string | null, };
+export type InstancePatch = { name: string | null, owner: string | null, environment: string | null, workload: string | null, purpose: Purpose | null, ssh_host: string | null, ssh_port: number | null, ssh_user: string | null, 
+/**
+ * `Some("")` clears it.
+ */
+jump_via: string | null, state_dir: string | null, service_manager: ServiceManager | null, injection: InjectionMethod | null, agents: Array<string> | null, expected_org_id: string | null, expected_workspace_id: string | null, tags: Array<string> | null, notes: string | null, };

@@ -16,6 +16,10 @@ purpose: Purpose | null, ssh_host: string,
  */
 ssh_port: number | null, ssh_user: string, 
 /**
+ * Reach it through this instance (a bastion; one hop).
+ */
+jump_via: string | null, 
+/**
  * Defaults to `~/.openclaw`.
  */
 state_dir: string | null, 
