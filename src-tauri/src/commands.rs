@@ -342,6 +342,29 @@ pub async fn rotation_plan(state: State<'_, CoreState>) -> Reply<RotationPlan> {
     blocking(&state, |c| c.rotation_plan(None)).await
 }
 
+/// The stored rotation policies (the built-in default first when none is stored for it).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rotation_policies(state: State<'_, CoreState>) -> Reply<Vec<clawkeep_core::rotation::RotationPolicy>> {
+    blocking(&state, |c| c.rotation_policies()).await
+}
+
+/// Sets the policy of a scope (default, an owner, an instance); unset fields keep their value.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn set_rotation_policy(
+    state: State<'_, CoreState>,
+    scope: clawkeep_core::rotation::PolicyScope,
+    spec: clawkeep_core::rotation::PolicySpec,
+) -> Reply<clawkeep_core::rotation::RotationPolicy> {
+    blocking(&state, move |c| c.set_rotation_policy(scope, spec)).await
+}
+
+/// Writes the plan as CSV or an RFC 5545 calendar to `path` (`~/` allowed), whole or not at
+/// all; returns how many keys it lists.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn export_rotation_plan(state: State<'_, CoreState>, format: clawkeep_core::rotation::plan::ExportFormat, path: String) -> Reply<u32> {
+    blocking(&state, move |c| c.export_rotation_plan(format, &clawkeep_core::paths::expand_home(&path), None).map(|n| n as u32)).await
+}
+
 /// Guided rotations in progress.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn open_rotations(state: State<'_, CoreState>) -> Reply<Vec<Rotation>> {

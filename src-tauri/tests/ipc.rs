@@ -436,6 +436,64 @@ fn ssh_key_unlock_for_the_session() {
     assert_eq!(h.ok("ssh_key_status", json!({})), json!(false));
 }
 
+/// Rotation policies and the plan's export from the app: the built-in default, a stored
+/// default and an owner policy that change the plan; bad values refused with codes; the .ics
+/// and CSV written whole, with hints only.
+#[test]
+fn rotation_policies_and_export() {
+    let h = harness();
+    let p = h.ok("rotation_policies", json!({}));
+    assert!(p.as_array().unwrap().iter().all(|x| x["scope"]["kind"] != "owner"), "{p}");
+    h.ok(
+        "add_instance",
+        json!({ "spec": { "name": "acme-prod", "owner": "acme", "environment": "prod", "workload": "bot", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" } }),
+    );
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    let key = fake_key(51);
+    h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": key }));
+    let set = h.ok(
+        "set_rotation_policy",
+        json!({ "scope": { "kind": "owner", "owner": "acme" }, "spec": { "max_age_days": 30, "warn_days": 7, "weekday": "tue", "window": "09:00-11:00" } }),
+    );
+    assert_eq!(set["max_age_days"], 30);
+    assert_eq!(set["window_start"], "09:00");
+    let item = h.ok("rotation_plan", json!({}))["owners"][0]["items"][0].clone();
+    assert_eq!(item["policy"]["max_age_days"], 30, "{item}");
+    assert_eq!(
+        h.err(
+            "set_rotation_policy",
+            json!({ "scope": { "kind": "owner", "owner": "nobody" }, "spec": { "max_age_days": 30, "warn_days": null, "weekday": null, "window": null } })
+        ),
+        "not_found"
+    );
+    assert_eq!(
+        h.err("set_rotation_policy", json!({ "scope": { "kind": "default" }, "spec": { "max_age_days": 0, "warn_days": null, "weekday": null, "window": null } })),
+        "invalid_input"
+    );
+    assert_eq!(
+        h.err("set_rotation_policy", json!({ "scope": { "kind": "default" }, "spec": { "max_age_days": null, "warn_days": null, "weekday": null, "window": "11:00-09:00" } })),
+        "invalid_input"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let ics = dir.path().join("plan.ics");
+    assert_eq!(h.ok("export_rotation_plan", json!({ "format": "ics", "path": ics.to_string_lossy() })), json!(1));
+    let text = std::fs::read_to_string(&ics).unwrap();
+    assert!(text.starts_with("BEGIN:VCALENDAR") && text.trim_end().ends_with("END:VCALENDAR") && text.contains("acme-prod"), "{text}");
+    let csv = dir.path().join("plan.csv");
+    assert_eq!(h.ok("export_rotation_plan", json!({ "format": "csv", "path": csv.to_string_lossy() })), json!(1));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(text.contains(&format!("{}...{}", &key[..16], &key[key.len() - 4..])), "the hint is listed: {text}");
+    for f in [&ics, &csv] {
+        assert!(!std::fs::read_to_string(f).unwrap().contains(&key[20..60]), "a key in the export");
+    }
+    assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv", "path": "" })), "invalid_input");
+    assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv", "path": dir.path().to_string_lossy() })), "invalid_input");
+    assert!(h.call("export_rotation_plan", json!({ "format": "pdf", "path": csv.to_string_lossy() })).is_err());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp")).collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[test]
 fn rotation_plan_wizard_and_rollback() {
     let h = harness();

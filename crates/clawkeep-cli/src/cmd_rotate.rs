@@ -393,10 +393,10 @@ fn plan_cmd(ck: &Clawkeep, ics: Option<PathBuf>, csv: Option<PathBuf>, now: Opti
     let p = ck.rotation_plan(now)?;
     let n = p.items().count();
     if let Some(path) = &ics {
-        std::fs::write(path, plan::to_ics(&p)).with_context(|| format!("cannot write {}", path.display()))?;
+        ck.export_rotation_plan(plan::ExportFormat::Ics, path, now)?;
     }
     if let Some(path) = &csv {
-        std::fs::write(path, plan::to_csv(&p)).with_context(|| format!("cannot write {}", path.display()))?;
+        ck.export_rotation_plan(plan::ExportFormat::Csv, path, now)?;
     }
     if json {
         output::json(&p);

@@ -8,6 +8,10 @@ import type { AuditEvent } from "./bindings/AuditEvent";
 import type { Rotation } from "./bindings/Rotation";
 import type { RotationOptions } from "./bindings/RotationOptions";
 import type { RotationPlan } from "./bindings/RotationPlan";
+import type { RotationPolicy } from "./bindings/RotationPolicy";
+import type { PolicyScope } from "./bindings/PolicyScope";
+import type { PolicySpec } from "./bindings/PolicySpec";
+import type { ExportFormat } from "./bindings/ExportFormat";
 import type { StepReport } from "./bindings/StepReport";
 import type { DeployResult } from "./bindings/DeployResult";
 import type { FleetDeployResult } from "./bindings/FleetDeployResult";
@@ -44,6 +48,10 @@ export type * from "./bindings/PlanItem";
 export type * from "./bindings/Rotation";
 export type * from "./bindings/RotationOptions";
 export type * from "./bindings/RotationPlan";
+export type * from "./bindings/RotationPolicy";
+export type * from "./bindings/PolicyScope";
+export type * from "./bindings/PolicySpec";
+export type * from "./bindings/ExportFormat";
 export type * from "./bindings/RotationStep";
 export type * from "./bindings/StepEvent";
 export type * from "./bindings/StepReport";
@@ -202,6 +210,11 @@ export const deployFleet = (targets: FleetTarget[], apply: boolean, removeStale:
 export const deployments = (name: string | null, limit?: number) => call<Deployment[]>("deployments", { name, limit: limit ?? null });
 
 export const rotationPlan = () => call<RotationPlan>("rotation_plan");
+export const rotationPolicies = () => call<RotationPolicy[]>("rotation_policies");
+/** Sets a scope's policy; `null` fields keep their value, an empty weekday/window clears it. */
+export const setRotationPolicy = (scope: PolicyScope, spec: PolicySpec) => call<RotationPolicy>("set_rotation_policy", { scope, spec });
+/** Writes the plan (CSV or an .ics calendar) to `path` (`~/` allowed); resolves to the number of keys listed. */
+export const exportRotationPlan = (format: ExportFormat, path: string) => call<number>("export_rotation_plan", { format, path });
 export const openRotations = () => call<Rotation[]>("open_rotations");
 export const rotation = (name: string) => call<Rotation>("rotation", { name });
 export const rotationStart = (name: string, options: RotationOptions) => call<Rotation>("rotation_start", { name, options });

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::Clawkeep;
 use crate::domain::{Instance, InstanceFilter, Key, KeyStatus};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::keyfmt::KeyKind;
 use crate::naming;
 
@@ -226,7 +226,33 @@ pub(crate) fn blast_radius(i: &Instance) -> BlastRadius {
     }
 }
 
+/// A file format for the offline plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One row per key due, for spreadsheets.
+    Csv,
+    /// RFC 5545 calendar: one event per suggested rotation slot.
+    Ics,
+}
+
 impl Clawkeep {
+    /// Writes the plan at `now` (default: the clock) to `path`, whole or not at all (hints
+    /// only, never a key). Returns how many keys it lists.
+    pub fn export_rotation_plan(&self, format: ExportFormat, path: &std::path::Path, now: Option<DateTime<Utc>>) -> Result<usize> {
+        if path.as_os_str().is_empty() || path.is_dir() {
+            return Err(Error::invalid("path", format!("'{}' is not a file to write; choose one (e.g. ~/rotations.ics)", path.display())));
+        }
+        let p = self.rotation_plan(now)?;
+        let text = match format {
+            ExportFormat::Csv => to_csv(&p),
+            ExportFormat::Ics => to_ics(&p),
+        };
+        crate::paths::write_file_atomic(path, text.as_bytes())?;
+        Ok(p.items().count())
+    }
+
     /// The fleet's rotation plan at `now` (default: the clock), grouped by owner, most urgent
     /// first within each owner.
     pub fn rotation_plan(&self, now: Option<DateTime<Utc>>) -> Result<RotationPlan> {
