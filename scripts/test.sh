@@ -28,15 +28,17 @@ if [ -f ui/package.json ]; then
 fi
 
 export CARGO_TERM_COLOR=never RUST_BACKTRACE=1
+# Lint failures fail the run at the end; the tests still run so their results are seen too.
+lint_status=0
 if cargo fmt --version >/dev/null 2>&1; then
   echo "[test] cargo fmt --check (rustfmt.toml)"
-  cargo fmt --check || { echo "[test] the tree is not formatted: run cargo fmt" >&2; exit 1; }
+  cargo fmt --check || { echo "[test] the tree is not formatted: run cargo fmt" >&2; lint_status=1; }
 else
   echo "[test] rustfmt is not installed: formatting not checked"
 fi
 if cargo clippy --version >/dev/null 2>&1; then
   echo "[test] cargo clippy --workspace --all-targets -D warnings"
-  cargo clippy --workspace --all-targets --locked -- -D warnings || { echo "[test] clippy found problems" >&2; exit 1; }
+  cargo clippy --workspace --all-targets --locked -- -D warnings || { echo "[test] clippy found problems" >&2; lint_status=1; }
 else
   echo "[test] clippy is not installed: lints not checked"
 fi
@@ -52,5 +54,6 @@ else
     scripts/with-secret-service.sh scripts/e2e-gui.sh || status=$?
   fi
 fi
+[ "$lint_status" = 0 ] || { echo "[test] lints failed (see above)" >&2; [ "$status" != 0 ] || status=1; }
 echo "[test] finished in $(( $(date +%s) - start )) s with status $status"
 exit "$status"
