@@ -63,7 +63,10 @@ fn bad_value(what: &str, v: &str) -> rusqlite::Error {
 const INSTANCE_COLS: &str = "i.id, i.name, i.owner, i.environment, i.workload, i.purpose, i.ssh_host, i.ssh_port, i.ssh_user, \
      i.host_key_fingerprint, i.state_dir, i.service_manager, i.injection, i.agents, i.expected_org_id, \
      i.expected_workspace_id, i.tags, i.notes, i.draft, i.created_at, i.updated_at, \
-     (SELECT j.name FROM instances j WHERE j.id = i.jump_via_id)";
+     j.name";
+
+/// What every `INSTANCE_COLS` query joins (`j`: the jump host, for its name).
+const INSTANCE_FROM: &str = "instances i LEFT JOIN instances j ON j.id = i.jump_via_id";
 
 fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
     let purpose: String = r.get(5)?;
@@ -106,7 +109,7 @@ fn instances_query(filter: &InstanceFilter) -> (String, Vec<String>) {
 fn instances_query_unordered(filter: &InstanceFilter) -> (String, Vec<String>) {
     let mut sql = format!(
         "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at \
-         FROM instances i LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
+         FROM {INSTANCE_FROM} LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
     );
     let mut args: Vec<String> = Vec::new();
     if let Some(s) = filter.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -556,7 +559,7 @@ impl Store {
 // ---- statements usable inside a transaction ---------------------------------------------
 
 pub fn instance_by_name(conn: &Connection, name: &str) -> Result<Option<Instance>> {
-    let sql = format!("SELECT {INSTANCE_COLS} FROM instances i WHERE i.name = ?1");
+    let sql = format!("SELECT {INSTANCE_COLS} FROM {INSTANCE_FROM} WHERE i.name = ?1");
     Ok(conn.query_row(&sql, [name], instance_from_row).optional()?)
 }
 
