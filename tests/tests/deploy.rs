@@ -105,32 +105,22 @@ impl Ck {
         self.run_with(args, None)
     }
 
+    /// `instance add NAME` for the test host (owner acme, env prod, its restart command), with
+    /// `extra` flags.
+    fn add_instance(&self, h: &Host, name: &str, restart: &str, extra: &[&str]) {
+        let (port, addr) = (h.port().to_string(), h.addr().to_string());
+        let mut args = vec!["instance", "add", name, "--host", &addr, "--port", &port, "--user", h.user()];
+        args.extend(["--owner", "acme", "--env", "prod", "--restart-cmd", restart]);
+        if !extra.contains(&"--workload") {
+            args.extend(["--workload", "bot"]);
+        }
+        args.extend_from_slice(extra);
+        self.run(&args).ok();
+    }
+
     /// Adds an instance for `h` (restart command `restart`), optionally trusted, plus an active key.
     fn add_host(&self, h: &Host, name: &str, trust: bool, restart: &str) -> String {
-        let port = h.port().to_string();
-        let addr = h.addr().to_string();
-        self.run(&[
-            "instance",
-            "add",
-            name,
-            "--host",
-            &addr,
-            "--port",
-            &port,
-            "--user",
-            h.user(),
-            "--owner",
-            "acme",
-            "--env",
-            "prod",
-            "--workload",
-            "bot",
-            "--restart-cmd",
-            restart,
-            "--tag",
-            "fleet",
-        ])
-        .ok();
+        self.add_instance(h, name, restart, &["--tag", "fleet"]);
         if trust {
             self.run(&["host", "trust", name, "--fingerprint", h.host_key_fingerprint()]).ok();
         }
@@ -522,29 +512,7 @@ fn stored_jump_host_serves_trust_deploy_and_check() {
     let (a, b) = (w.host(0), w.host(1));
     let ck = Ck::new(&w);
     ck.add_host(a, "bastion", true, RESTART);
-    let (addr, port) = (b.addr().to_string(), b.port().to_string());
-    ck.run(&[
-        "instance",
-        "add",
-        "inner",
-        "--host",
-        &addr,
-        "--port",
-        &port,
-        "--user",
-        b.user(),
-        "--owner",
-        "acme",
-        "--env",
-        "prod",
-        "--workload",
-        "inner",
-        "--restart-cmd",
-        RESTART,
-        "--jump-via",
-        "bastion",
-    ])
-    .ok();
+    ck.add_instance(b, "inner", RESTART, &["--workload", "inner", "--jump-via", "bastion"]);
     let key = ck.add_key("inner", "openclaw-acme-prod-inner");
     let shown = ck.run(&["instance", "show", "inner"]).ok();
     assert!(shown.stdout.contains("(through bastion)"), "{}", shown.stdout);
@@ -718,29 +686,7 @@ fn real_openclaw_auth_profile_method_is_hot() {
     );
     h.write_file(".local/bin/openclaw", wrapper.as_bytes(), 0o755).unwrap();
     let ck = Ck::new(&w);
-    let (port, addr) = (h.port().to_string(), h.addr().to_string());
-    ck.run(&[
-        "instance",
-        "add",
-        "prof",
-        "--host",
-        &addr,
-        "--port",
-        &port,
-        "--user",
-        h.user(),
-        "--owner",
-        "acme",
-        "--env",
-        "prod",
-        "--workload",
-        "bot",
-        "--restart-cmd",
-        RESTART,
-        "--injection",
-        "auth-profile",
-    ])
-    .ok();
+    ck.add_instance(h, "prof", RESTART, &["--injection", "auth-profile"]);
     ck.run(&["host", "trust", "prof", "--fingerprint", h.host_key_fingerprint()]).ok();
     let key_a = ctl.create_key("profile-a").unwrap().key;
     let key_b = ctl.create_key("profile-b").unwrap().key;
@@ -793,29 +739,7 @@ fn real_openclaw_secret_file_method() {
     );
     h.write_file(".local/bin/openclaw", wrapper.as_bytes(), 0o755).unwrap();
     let ck = Ck::new(&w);
-    let (port, addr) = (h.port().to_string(), h.addr().to_string());
-    ck.run(&[
-        "instance",
-        "add",
-        "sf",
-        "--host",
-        &addr,
-        "--port",
-        &port,
-        "--user",
-        h.user(),
-        "--owner",
-        "acme",
-        "--env",
-        "prod",
-        "--workload",
-        "bot",
-        "--restart-cmd",
-        RESTART,
-        "--injection",
-        "secret-file",
-    ])
-    .ok();
+    ck.add_instance(h, "sf", RESTART, &["--injection", "secret-file"]);
     ck.run(&["host", "trust", "sf", "--fingerprint", h.host_key_fingerprint()]).ok();
     let key_a = ctl.create_key("file-a").unwrap().key;
     let key_b = ctl.create_key("file-b").unwrap().key;
