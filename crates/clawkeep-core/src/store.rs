@@ -580,68 +580,77 @@ pub fn keys_of_instance(conn: &Connection, instance_id: i64) -> Result<Vec<Key>>
     Ok(rows)
 }
 
+/// An instance's stored columns, in the order of [`INSTANCE_WRITE_COLS`]: the values both
+/// [`insert_instance`] and [`update_instance`] write (`?1`…`?21`).
+fn instance_values(i: &Instance) -> Vec<rusqlite::types::Value> {
+    use rusqlite::types::Value;
+    let text = |s: &str| Value::Text(s.to_string());
+    let opt = |s: &Option<String>| s.clone().map(Value::Text).unwrap_or(Value::Null);
+    let json = |v: serde_json::Result<String>| Value::Text(v.unwrap_or_default());
+    vec![
+        text(&i.name),
+        text(&i.owner),
+        text(&i.environment),
+        text(&i.workload),
+        text(i.purpose.as_str()),
+        text(&i.ssh_host),
+        Value::Integer(i64::from(i.ssh_port)),
+        text(&i.ssh_user),
+        opt(&i.host_key_fingerprint),
+        text(&i.state_dir),
+        json(serde_json::to_string(&i.service_manager)),
+        text(i.injection.as_str()),
+        json(serde_json::to_string(&i.agents)),
+        opt(&i.expected_org_id),
+        opt(&i.expected_workspace_id),
+        json(serde_json::to_string(&i.tags)),
+        text(&i.notes),
+        Value::Integer(i64::from(i.draft)),
+        text(&ts(&i.created_at)),
+        text(&ts(&i.updated_at)),
+        opt(&i.jump_via),
+    ]
+}
+
+/// The written columns; `jump_via_id` is resolved from the jump host's name (`?21`).
+const INSTANCE_WRITE_COLS: [&str; 20] = [
+    "name",
+    "owner",
+    "environment",
+    "workload",
+    "purpose",
+    "ssh_host",
+    "ssh_port",
+    "ssh_user",
+    "host_key_fingerprint",
+    "state_dir",
+    "service_manager",
+    "injection",
+    "agents",
+    "expected_org_id",
+    "expected_workspace_id",
+    "tags",
+    "notes",
+    "draft",
+    "created_at",
+    "updated_at",
+];
+const JUMP_ID_OF_21: &str = "(SELECT id FROM instances WHERE name = ?21)";
+
 pub fn insert_instance(conn: &Connection, i: &Instance) -> Result<i64> {
-    conn.execute(
-        "INSERT INTO instances (name, owner, environment, workload, purpose, ssh_host, ssh_port, ssh_user, host_key_fingerprint, \
-         state_dir, service_manager, injection, agents, expected_org_id, expected_workspace_id, tags, notes, draft, created_at, updated_at, jump_via_id) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, (SELECT id FROM instances WHERE name = ?21))",
-        params![
-            i.name,
-            i.owner,
-            i.environment,
-            i.workload,
-            i.purpose.as_str(),
-            i.ssh_host,
-            i.ssh_port,
-            i.ssh_user,
-            i.host_key_fingerprint,
-            i.state_dir,
-            serde_json::to_string(&i.service_manager).unwrap_or_default(),
-            i.injection.as_str(),
-            serde_json::to_string(&i.agents).unwrap_or_default(),
-            i.expected_org_id,
-            i.expected_workspace_id,
-            serde_json::to_string(&i.tags).unwrap_or_default(),
-            i.notes,
-            i.draft,
-            ts(&i.created_at),
-            ts(&i.updated_at),
-            i.jump_via
-        ],
-    )?;
+    let placeholders: Vec<String> = (1..=INSTANCE_WRITE_COLS.len()).map(|n| format!("?{n}")).collect();
+    let sql = format!("INSERT INTO instances ({}, jump_via_id) VALUES ({}, {JUMP_ID_OF_21})", INSTANCE_WRITE_COLS.join(", "), placeholders.join(", "));
+    conn.execute(&sql, rusqlite::params_from_iter(instance_values(i)))?;
     Ok(conn.last_insert_rowid())
 }
 
+/// Writes every column but `created_at` (the row keeps its creation time).
 pub fn update_instance(conn: &Connection, i: &Instance) -> Result<()> {
-    conn.execute(
-        "UPDATE instances SET name=?2, owner=?3, environment=?4, workload=?5, purpose=?6, ssh_host=?7, ssh_port=?8, ssh_user=?9, \
-         host_key_fingerprint=?10, state_dir=?11, service_manager=?12, injection=?13, agents=?14, expected_org_id=?15, \
-         expected_workspace_id=?16, tags=?17, notes=?18, draft=?19, updated_at=?20, \
-         jump_via_id=(SELECT id FROM instances WHERE name = ?21) WHERE id=?1",
-        params![
-            i.id,
-            i.name,
-            i.owner,
-            i.environment,
-            i.workload,
-            i.purpose.as_str(),
-            i.ssh_host,
-            i.ssh_port,
-            i.ssh_user,
-            i.host_key_fingerprint,
-            i.state_dir,
-            serde_json::to_string(&i.service_manager).unwrap_or_default(),
-            i.injection.as_str(),
-            serde_json::to_string(&i.agents).unwrap_or_default(),
-            i.expected_org_id,
-            i.expected_workspace_id,
-            serde_json::to_string(&i.tags).unwrap_or_default(),
-            i.notes,
-            i.draft,
-            ts(&i.updated_at),
-            i.jump_via
-        ],
-    )?;
+    let sets: Vec<String> = INSTANCE_WRITE_COLS.iter().enumerate().filter(|(_, c)| **c != "created_at").map(|(n, c)| format!("{c} = ?{}", n + 1)).collect();
+    let sql = format!("UPDATE instances SET {}, jump_via_id = {JUMP_ID_OF_21} WHERE id = ?22", sets.join(", "));
+    let mut values = instance_values(i);
+    values.push(rusqlite::types::Value::Integer(i.id));
+    conn.execute(&sql, rusqlite::params_from_iter(values))?;
     Ok(())
 }
 
