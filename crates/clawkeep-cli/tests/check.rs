@@ -8,24 +8,7 @@ use common::World;
 use fake_anthropic::{FakeAnthropic, Preset, WORKSPACE_PROD_A_ID};
 
 fn setup(w: &World, fake: &FakeAnthropic, role: &str) {
-    w.run(&[
-        "instance",
-        "add",
-        "acme-prod",
-        "--host",
-        "127.0.1.1",
-        "--user",
-        "ckh1",
-        "--owner",
-        "acme",
-        "--env",
-        "prod",
-        "--workload",
-        "support-bot",
-        "--workspace-id",
-        WORKSPACE_PROD_A_ID,
-    ])
-    .ok();
+    w.add_acme_prod("acme-prod", WORKSPACE_PROD_A_ID);
     let k = fake.fixture_key(role).unwrap();
     w.run_stdin(&["key", "add", "openclaw-acme-prod-support-bot", "--instance", "acme-prod", "--stdin"], &k.key).ok();
     w.run(&["settings", "set-base-url", &fake.base_url()]).ok();

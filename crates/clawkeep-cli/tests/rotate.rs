@@ -21,24 +21,7 @@ impl Rig {
         let w = World::new();
         let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
         fake.state().with(|s| s.knobs.admin_rate_limit = None);
-        w.run(&[
-            "instance",
-            "add",
-            INST,
-            "--host",
-            "127.0.1.1",
-            "--user",
-            "ckh1",
-            "--owner",
-            "acme",
-            "--env",
-            "prod",
-            "--workload",
-            "support-bot",
-            "--workspace-id",
-            WORKSPACE_PROD_A_ID,
-        ])
-        .ok();
+        w.add_acme_prod(INST, WORKSPACE_PROD_A_ID);
         let old = fake.fixture_key("instance-a").unwrap();
         w.run_stdin(&["key", "add", OLD, "--instance", INST, "--stdin"], &old.key).ok();
         if with_admin {

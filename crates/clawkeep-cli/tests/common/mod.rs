@@ -108,6 +108,13 @@ impl World {
         Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into_owned(), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
     }
 
+    /// `instance add NAME` of acme's prod support bot on test host 127.0.1.1, expected in
+    /// `workspace` (the fake's prod workspace A in these tests).
+    pub fn add_acme_prod(&self, name: &str, workspace: &str) {
+        self.run(&["instance", "add", name, "--host", "127.0.1.1", "--user", "ckh1", "--owner", "acme", "--env", "prod", "--workload", "support-bot", "--workspace-id", workspace])
+            .ok();
+    }
+
     pub fn run(&self, args: &[&str]) -> Run {
         let mut c = self.cmd();
         c.args(args);
