@@ -179,3 +179,35 @@ fn jump_host_rules() {
     let audit = ck.audit_log(None, Some("inner"), 10).unwrap();
     assert!(audit.iter().any(|a| a.action == "instance.edit" && a.details.to_string().contains("jump_via")), "{audit:?}");
 }
+
+/// A data directory written by the previous release (schema 4, before stored jump hosts) opens,
+/// is migrated in place, and keeps every instance.
+#[test]
+fn schema_4_data_dir_upgrades_without_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("clawkeep.db")).unwrap();
+        for sql in [
+            include_str!("../migrations/0001_init.sql"),
+            include_str!("../migrations/0002_deployments.sql"),
+            include_str!("../migrations/0003_checks.sql"),
+            include_str!("../migrations/0004_rotation.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 4).unwrap();
+        conn.execute(
+            "INSERT INTO instances (name, owner, environment, workload, ssh_host, ssh_user, service_manager, created_at, updated_at) \
+             VALUES ('old-one', 'acme', 'prod', 'bot', '10.0.0.1', 'openclaw', '{\"kind\":\"systemd-user\",\"unit\":\"openclaw-gateway\"}', \
+             '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z')",
+            [],
+        )
+        .unwrap();
+    }
+    let ck = open(dir.path(), Arc::new(MemoryKeychain::new()));
+    assert_eq!(ck.store().schema_version().unwrap(), clawkeep_core::store::SCHEMA_VERSION);
+    let i = ck.instance("old-one").unwrap();
+    assert_eq!((i.owner.as_str(), i.ssh_host.as_str(), i.jump_via.as_deref()), ("acme", "10.0.0.1", None));
+    ck.add_instance(InstanceSpec { jump_via: Some("old-one".into()), ..spec("new-one") }).unwrap();
+    assert_eq!(ck.list_instances(&InstanceFilter::default()).unwrap().len(), 2);
+}
