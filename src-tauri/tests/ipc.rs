@@ -434,6 +434,9 @@ fn ssh_key_unlock_for_the_session() {
     assert_eq!(h.ok("ssh_key_status", json!({})), json!(true));
     h.ok("lock_ssh_key", json!({}));
     assert_eq!(h.ok("ssh_key_status", json!({})), json!(false));
+    let audit = h.ok("audit_log", json!({ "since": null, "subject": null, "limit": 20 })).to_string();
+    assert!(audit.contains("ssh.unlock") && audit.contains("ssh.lock"), "{audit}");
+    assert!(!audit.contains("open-sesame-9"), "the passphrase is in the audit log");
 }
 
 /// Rotation policies and the plan's export from the app: the built-in default, a stored
@@ -490,6 +493,8 @@ fn rotation_policies_and_export() {
     assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv", "path": "" })), "invalid_input");
     assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv", "path": dir.path().to_string_lossy() })), "invalid_input");
     assert!(h.call("export_rotation_plan", json!({ "format": "pdf", "path": csv.to_string_lossy() })).is_err());
+    let audit = h.ok("audit_log", json!({ "since": null, "subject": null, "limit": 50 })).to_string();
+    assert_eq!(audit.matches("rotation.export").count(), 2, "{audit}");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp")).collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }

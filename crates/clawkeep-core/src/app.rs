@@ -917,13 +917,16 @@ impl Clawkeep {
         if !crate::ssh::key_file_opens_with(&path, &passphrase) {
             return Err(Error::invalid("passphrase", format!("it does not open {}", path.display())));
         }
+        self.store.tx(|tx| self.audit(tx, "ssh.unlock", &path.display().to_string(), json!({ "scope": "this process" })))?;
         *self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner()) = Some((path, passphrase));
         Ok(true)
     }
 
     /// Forgets an unlocked SSH key passphrase.
     pub fn lock_ssh_key(&self) {
-        *self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        if let Some((path, _)) = self.ssh_unlocked.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            let _ = self.store.tx(|tx| self.audit(tx, "ssh.lock", &path.display().to_string(), json!({})));
+        }
     }
 
     /// Whether the configured key file is unlocked for this process (`None`: agent, or not

@@ -250,7 +250,13 @@ impl Clawkeep {
             ExportFormat::Ics => to_ics(&p),
         };
         crate::paths::write_file_atomic(path, text.as_bytes())?;
-        Ok(p.items().count())
+        let n = p.items().count();
+        let format_name = match format {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Ics => "ics",
+        };
+        self.store().tx(|tx| self.audit(tx, "rotation.export", &path.display().to_string(), serde_json::json!({ "format": format_name, "keys": n })))?;
+        Ok(n)
     }
 
     /// The fleet's rotation plan at `now` (default: the clock), grouped by owner, most urgent
