@@ -66,6 +66,7 @@ async function textOf(css) {
 }
 async function fill(name, value) {
   const el = await visible(`[name="${name}"]`);
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'center' })", el);
   await el.clear();
   if (value !== "") await el.sendKeys(value);
 }
@@ -75,6 +76,8 @@ async function nav(name) {
 }
 async function clickButton(text) {
   const el = await driver.wait(until.elementLocated(By.xpath(`//main//button[normalize-space(.)="${text}"]`)), TIMEOUT, `button ${text}`);
+  // WebKitWebDriver does not scroll a target below the fold into view by itself.
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'center' })", el);
   await driver.wait(until.elementIsVisible(el), TIMEOUT);
   await el.click();
 }
@@ -183,6 +186,21 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   assert.equal(await planButton.isEnabled(), false, "nothing is selectable before the host key is pinned");
   await driver.wait(until.elementLocated(By.xpath('//button[contains(., "trust it first")]')), TIMEOUT);
   await screenshot("fleet-deploy");
+
+  // Rotation: set the default policy from the app and see it in the table; export the plan as
+  // a calendar file.
+  await nav("rotation");
+  await fill("max_age_days", "45");
+  await clickButton("Save policy");
+  await driver.wait(until.elementLocated(By.xpath('//section[@data-testid="rotation-policies"]//td[normalize-space(.)="45 days"]')), TIMEOUT, "the saved policy");
+  const ics = path.join(HOME, "rotations.ics");
+  await fill("export_path", ics);
+  await clickButton("Export");
+  await driver.wait(async () => fs.existsSync(ics), TIMEOUT, "the exported calendar");
+  const cal = fs.readFileSync(ics, "utf8");
+  assert.ok(cal.startsWith("BEGIN:VCALENDAR") && cal.includes("acme-prod"), cal.slice(0, 200));
+  assert.ok(!cal.includes(KEY) && !cal.includes(FRAGMENT), "a key in the exported calendar");
+  await screenshot("rotation");
 
   // Nothing of the key in the WebView: DOM (attributes and form values) and storage.
   const page = await driver.executeScript(`
