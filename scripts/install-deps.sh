@@ -14,7 +14,7 @@ APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates git python3
   libdbus-1-dev dbus dbus-x11 gnome-keyring libsecret-tools
   libwebkit2gtk-4.1-dev librsvg2-dev
-  openssh-server openssh-client nftables iproute2 procps psmisc
+  openssh-server openssh-client nftables iproute2 procps psmisc sqlite3
   xvfb xauth webkit2gtk-driver imagemagick
   nodejs npm
 )
