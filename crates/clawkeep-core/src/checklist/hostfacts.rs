@@ -103,7 +103,8 @@ probek() {
         next }
       { if (et == "" && match($0, /"type"[ \t]*:[ \t]*"[a-z_]*error"/)) { et = substr($0, RSTART, RLENGTH); sub(/^.*:[ \t]*"/, "", et); sub(/"$/, "", et) }
         if (msg == "" && match($0, /"message"[ \t]*:[ \t]*"[^"]*"/)) { msg = substr($0, RSTART, RLENGTH); sub(/^"message"[ \t]*:[ \t]*"/, "", msg); sub(/"$/, "", msg) } }
-      END { s = org "|" ws "|" rid "|" et "|" msg "|" err
+      function f(x) { gsub(/[|]/, "/", x); return x }
+      END { s = f(org) "|" f(ws) "|" f(rid) "|" f(et) "|" f(msg) "|" f(err)
         gsub(/sk-ant-[A-Za-z0-9_-]+/, "<key>", s); gsub(/[\001-\037]/, " ", s)
         printf "hprobe|%s|%d|%s\n", fp, st + 0, substr(s, 1, 600) }'
 }
