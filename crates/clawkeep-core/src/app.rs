@@ -180,6 +180,14 @@ fn check_org_id(v: &Option<String>) -> Result<()> {
     Ok(())
 }
 
+/// Where to reach `i` directly, with its pinned host key.
+fn direct_target(i: &Instance) -> Result<crate::ssh::SshTarget> {
+    if i.ssh_host.trim().is_empty() {
+        return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", i.name, i.name)));
+    }
+    Ok(crate::ssh::SshTarget { instance: i.name.clone(), host: i.ssh_host.clone(), port: i.ssh_port, user: i.ssh_user.clone(), pinned: i.host_key_fingerprint.clone(), jump: None })
+}
+
 /// The stored jump host: an existing instance, not itself, one hop only (the bastion has no
 /// jump of its own, and an instance others jump through can't get one).
 fn validate_jump(conn: &rusqlite::Connection, i: &Instance) -> Result<()> {
@@ -942,24 +950,26 @@ impl Clawkeep {
     /// Where to reach an instance, with its pinned host key, through its stored jump host (if
     /// any; that one's key is pinned too).
     pub fn ssh_target(&self, name: &str) -> Result<crate::ssh::SshTarget> {
-        let mut t = self.ssh_target_direct(name)?;
-        if let Some(j) = self.instance(name)?.jump_via {
-            let jump = self.ssh_target_direct(&j)?;
-            if jump.pinned.is_none() {
-                return Err(Error::HostKeyUnknown { instance: j, presented: None });
-            }
-            t.jump = Some(Box::new(jump));
+        let i = self.instance(name)?;
+        let mut t = direct_target(&i)?;
+        if let Some(j) = &i.jump_via {
+            t.jump = Some(Box::new(self.jump_target(j)?));
         }
         Ok(t)
     }
 
     /// [`Clawkeep::ssh_target`] without the stored jump host.
     pub fn ssh_target_direct(&self, name: &str) -> Result<crate::ssh::SshTarget> {
-        let i = self.instance(name)?;
-        if i.ssh_host.trim().is_empty() {
-            return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", i.name, i.name)));
+        direct_target(&self.instance(name)?)
+    }
+
+    /// A stored jump host: only once its own host key is pinned.
+    fn jump_target(&self, name: &str) -> Result<crate::ssh::SshTarget> {
+        let t = self.ssh_target_direct(name)?;
+        if t.pinned.is_none() {
+            return Err(Error::HostKeyUnknown { instance: name.to_string(), presented: None });
         }
-        Ok(crate::ssh::SshTarget { instance: i.name, host: i.ssh_host, port: i.ssh_port, user: i.ssh_user, pinned: i.host_key_fingerprint, jump: None })
+        Ok(t)
     }
 
     /// Pins the host key the host `presented` (from [`crate::ssh::probe_host_key`]). With
@@ -986,9 +996,7 @@ impl Clawkeep {
         if inst.draft {
             return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV", inst.name, inst.name)));
         }
-        if inst.ssh_host.trim().is_empty() {
-            return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", inst.name, inst.name)));
-        }
+        direct_target(&inst)?; // it has an address
         let keys = self.store.list_keys(Some(&inst.name))?;
         let active = keys.iter().find(|k| k.status == KeyStatus::Active).cloned();
         let chosen = match key {
@@ -1021,10 +1029,7 @@ impl Clawkeep {
             return Err(Error::InvalidState(format!("the keychain entry of key '{}' does not match its recorded fingerprint; re-add the key", chosen.name)));
         }
         // The stored jump host (a one-off `--jump` replaces it).
-        let jump = match &inst.jump_via {
-            Some(_) => self.ssh_target(&inst.name)?.jump.map(|b| *b),
-            None => None,
-        };
+        let jump = inst.jump_via.as_deref().map(|j| self.jump_target(j)).transpose()?;
         let previous_active = active.filter(|a| a.id != chosen.id);
         let previous_secret = match &previous_active {
             Some(p) => self.keychain.get(&p.keychain_ref).ok(),

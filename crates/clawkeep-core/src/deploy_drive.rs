@@ -1,19 +1,18 @@
 //! One deploy end to end for front ends that show the plan and ask before applying in two
-//! separate calls (the desktop app): [`Clawkeep::run_deploy`] loads the job, connects with the
-//! pinned host key, plans, and either stops there (preview) or applies — but only when the
-//! fresh plan is the one the user saw ([`plan_digest`]), so what is confirmed is what runs.
-//! Finished runs are recorded with [`Clawkeep::record_deployment`].
+//! separate calls (the desktop app): [`Clawkeep::run_deploy`] loads the job and runs
+//! [`crate::deploy::deploy_one`]: connect with the pinned host key, plan, and either stop there
+//! (preview) or apply — but only when the fresh plan is the one the user saw ([`plan_digest`]),
+//! so what is confirmed is what runs. Finished runs are recorded with
+//! [`Clawkeep::record_deployment`].
 //!
 //! [`Clawkeep::fleet_deploy`] does the same for many instances at once (bounded concurrency,
 //! one failing host never stops the others; each host applies only the plan the user saw).
-
-use std::time::Instant;
 
 use sha2::{Digest, Sha256};
 
 use serde::Serialize;
 
-use crate::deploy::{CancellationToken, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
+use crate::deploy::{CancellationToken, DeployOptions, DeployPlan, DeployReport, ProgressFn};
 use crate::error::{Error, ErrorPayload, Result};
 use crate::ssh::{SshAuth, SshTarget};
 use crate::Clawkeep;
@@ -94,63 +93,12 @@ impl Clawkeep {
     /// `instance`; blocking. Errors before a report exists (unknown instance, no key, keychain)
     /// are `Err`; everything after (refused host key, failures, rollbacks) is in the report.
     pub fn run_deploy(&self, instance: &str, key: Option<&str>, req: &DeployRequest, progress: ProgressFn, cancel: &CancellationToken) -> Result<DeployReport> {
-        let job = self.prepare_deploy(instance, key)?;
+        let mut job = self.prepare_deploy(instance, key)?;
+        job.expected_plan = if req.apply { req.expected_plan.clone() } else { None };
         let auth = self.ssh_auth(None)?;
         let opts = DeployOptions { remove_stale: req.remove_stale, ..Default::default() };
-        let name = job.instance.name.clone();
-        let report = block_on(async {
-            let t0 = Instant::now();
-            progress(&name, Stage::Connecting);
-            let opened = tokio::select! {
-                s = DeploySession::open(&job, &auth, &opts) => s,
-                _ = cancel.cancelled() => Err(Error::Cancelled),
-            };
-            let mut session = match opened {
-                Ok(s) => s,
-                Err(e) => {
-                    let mut r = DeployReport::refused(&job, &e);
-                    if !matches!(e, Error::HostKeyUnknown { .. } | Error::HostKeyMismatch { .. } | Error::Cancelled) {
-                        r.outcome = Outcome::Failed;
-                    }
-                    r.duration_ms = t0.elapsed().as_millis() as u64;
-                    return r;
-                }
-            };
-            progress(&name, Stage::Planning);
-            let plan = match session.plan().await {
-                Ok(p) => p,
-                Err(e) => {
-                    session.close().await;
-                    let mut r = DeployReport::refused(&job, &e);
-                    r.outcome = Outcome::Failed;
-                    return r;
-                }
-            };
-            let stale_plan = req.expected_plan.as_deref().is_some_and(|d| d != plan_digest(&plan));
-            if !req.apply || !plan.blockers.is_empty() || stale_plan {
-                session.close().await;
-                let mut r = DeployReport::refused(&job, &Error::Cancelled);
-                r.outcome = if !plan.blockers.is_empty() || (req.apply && stale_plan) { Outcome::Refused } else { Outcome::Planned };
-                r.error = if !plan.blockers.is_empty() {
-                    Some(Error::InvalidState(plan.blockers.join("; ")).to_payload())
-                } else if req.apply && stale_plan {
-                    Some(Error::InvalidState("the host changed since the plan was shown; review the new plan and confirm again".into()).to_payload())
-                } else {
-                    None
-                };
-                r.plan = Some(plan);
-                r.duration_ms = t0.elapsed().as_millis() as u64;
-                return r;
-            }
-            session.consent_to_stale_removal(req.remove_stale);
-            let r = session.apply(plan, &progress, cancel).await;
-            session.close().await;
-            progress(&name, Stage::Done);
-            r
-        })?;
-        if report.outcome != Outcome::Planned {
-            self.record_deployment(&job, &report)?;
-        }
+        let report = block_on(crate::deploy::deploy_one(&job, &auth, &opts, !req.apply, &progress, cancel))?;
+        self.record_deployment(&job, &report)?;
         Ok(report)
     }
 
