@@ -124,11 +124,17 @@ impl OpenClawInstall {
     }
 
     /// Puts an `openclaw` command in the host user's `~/.local/bin` (what `npm i -g` with a user
-    /// prefix leaves behind): a wrapper that runs this install's Node on its entry point, with
-    /// the update check off. Host tools (the checklist's `openclaw --version`) then find it.
+    /// prefix leaves behind, and where Clawkeep's probes look): a wrapper that runs this
+    /// install's Node on its entry point with Node on PATH, the update check off and the caches
+    /// in the host's home.
     pub fn install_cli_on_host(&self, host: &Host) -> Result<()> {
-        let q = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "'\\''"));
-        let script = format!("#!/bin/sh\n# openclaw from {}\nOPENCLAW_NO_AUTO_UPDATE=1 exec {} {} \"$@\"\n", self.prefix.display(), q(&self.node), q(&self.entry));
+        let script = format!(
+            "#!/bin/sh\n# openclaw from {}\nexport PATH={}:$PATH OPENCLAW_NO_AUTO_UPDATE=1 NODE_COMPILE_CACHE=$HOME/.cache/node-compile-cache TMPDIR=$HOME/.cache/tmp\nexec {} {} \"$@\"\n",
+            self.prefix.display(),
+            self.node.parent().expect("node's bin dir").display(),
+            self.node.display(),
+            self.entry.display()
+        );
         host.write_file(".local/bin/openclaw", script.as_bytes(), 0o755)
     }
 

@@ -173,7 +173,7 @@ fn gateway_key(h: &Host) -> Option<String> {
     h.gateway_environ().unwrap().into_iter().find(|(k, _)| k == "ANTHROPIC_API_KEY").map(|(_, v)| v)
 }
 
-const RESTART: &str = "~/.local/bin/openclaw-gateway-restart";
+const RESTART: &str = clawkeep_tests::scripts::RESTART_COMMAND;
 
 #[test]
 fn deploy_env_file_then_rotate_to_staged_key() {
@@ -677,14 +677,7 @@ fn real_openclaw_auth_profile_method_is_hot() {
     let fake = FakeAnthropic::start_blocking(Preset::Healthy).expect("start fake");
     let ctl = FakeControl::new(fake.base_url());
     let oc = openclaw::ensure_installed().unwrap();
-    // `openclaw` on the host's PATH-less login: ~/.local/bin/openclaw (the probe looks there).
-    let wrapper = format!(
-        "#!/bin/sh\nexport PATH={}:$PATH OPENCLAW_NO_AUTO_UPDATE=1 NODE_COMPILE_CACHE=$HOME/.cache/node-compile-cache TMPDIR=$HOME/.cache/tmp\nexec {} {} \"$@\"\n",
-        oc.node.parent().unwrap().display(),
-        oc.node.display(),
-        oc.entry.display()
-    );
-    h.write_file(".local/bin/openclaw", wrapper.as_bytes(), 0o755).unwrap();
+    oc.install_cli_on_host(h).unwrap(); // ~/.local/bin/openclaw: where the probe looks
     let ck = Ck::new(&w);
     ck.add_instance(h, "prof", RESTART, &["--injection", "auth-profile"]);
     ck.run(&["host", "trust", "prof", "--fingerprint", h.host_key_fingerprint()]).ok();
@@ -731,13 +724,7 @@ fn real_openclaw_secret_file_method() {
     let fake = FakeAnthropic::start_blocking(Preset::Healthy).expect("start fake");
     let ctl = FakeControl::new(fake.base_url());
     let oc = openclaw::ensure_installed().unwrap();
-    let wrapper = format!(
-        "#!/bin/sh\nexport PATH={}:$PATH OPENCLAW_NO_AUTO_UPDATE=1 NODE_COMPILE_CACHE=$HOME/.cache/node-compile-cache TMPDIR=$HOME/.cache/tmp\nexec {} {} \"$@\"\n",
-        oc.node.parent().unwrap().display(),
-        oc.node.display(),
-        oc.entry.display()
-    );
-    h.write_file(".local/bin/openclaw", wrapper.as_bytes(), 0o755).unwrap();
+    oc.install_cli_on_host(h).unwrap(); // ~/.local/bin/openclaw: where the probe looks
     let ck = Ck::new(&w);
     ck.add_instance(h, "sf", RESTART, &["--injection", "secret-file"]);
     ck.run(&["host", "trust", "sf", "--fingerprint", h.host_key_fingerprint()]).ok();
