@@ -226,8 +226,14 @@ pub fn classify(p: &Probe) -> Option<Cause> {
     if p.ok() {
         return None;
     }
-    let m = p.message().to_ascii_lowercase();
-    Some(match p.status {
+    Some(classify_status(p.status, p.message()))
+}
+
+/// The cause of a non-2xx answer, from its status and error message (also for answers seen on
+/// a host, which arrive as text, not as a [`Probe`]).
+pub fn classify_status(status: u16, message: &str) -> Cause {
+    let m = message.to_ascii_lowercase();
+    match status {
         400 if m.contains("credit balance") => Cause::CreditTooLow,
         400 if m.contains("organization has been disabled") => Cause::OrgDisabled,
         400 if m.contains("anthropic-workspace-id is required") => Cause::WorkspaceHeaderRequired,
@@ -243,5 +249,5 @@ pub fn classify(p: &Probe) -> Option<Cause> {
         529 => Cause::Overloaded,
         500..=599 => Cause::ServerError,
         _ => Cause::RequestRejected,
-    })
+    }
 }

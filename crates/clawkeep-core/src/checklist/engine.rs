@@ -94,10 +94,7 @@ impl Out {
         self.push(id, cause.domain(), status, summary, evidence, Some(cause))
     }
     fn probe_failure(&mut self, id: &str, p: &Probe, c: Cause, summary: impl Into<String>) {
-        let status = match c {
-            Cause::Overloaded | Cause::ServerError | Cause::LowHeadroom => Status::Warn,
-            _ => Status::Fail,
-        };
+        let status = severity(c);
         let mut ev = vec![Evidence::new("response", p.describe())];
         if let Some(r) = p.rate_limit.retry_after_secs {
             ev.push(Evidence::new("retry-after", format!("{r} s")));
@@ -372,6 +369,14 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
     r
 }
 
+/// How bad a failed probe is: transient server trouble and thin headroom warn; the rest fails.
+fn severity(c: Cause) -> Status {
+    match c {
+        Cause::Overloaded | Cause::ServerError | Cause::LowHeadroom => Status::Warn,
+        _ => Status::Fail,
+    }
+}
+
 // ---- account context from the host ------------------------------------------------------
 
 /// `account.from-host`: the same models probe, sent from the host with the key(s) its agents
@@ -423,20 +428,8 @@ fn host_probe_checks(ctx: &CheckContext, facts: Option<&HostFacts>, base: &str, 
                 None
             }
         } else {
-            let probe = Probe {
-                endpoint: "GET /v1/models?limit=1".into(),
-                status: p.status,
-                request_id: p.request_id.clone(),
-                organization_id: p.organization_id.clone(),
-                workspace_id: p.workspace_id.clone(),
-                error: Some(crate::anthropic::ApiErrorBody { kind: p.error_type.clone().unwrap_or_default(), message: p.message.clone().unwrap_or_default() }),
-                rate_limit: Default::default(),
-                elapsed_ms: 0,
-                body: serde_json::Value::Null,
-            };
-            let c = cause::classify(&probe).unwrap_or(Cause::RequestRejected);
-            let st = if matches!(c, Cause::Overloaded | Cause::ServerError | Cause::RateLimited) { Status::Warn } else { Status::Fail };
-            Some((st, c, format!("from the host, the API answers HTTP {} ({})", p.status, c.code())))
+            let c = cause::classify_status(p.status, p.message.as_deref().unwrap_or(""));
+            Some((severity(c), c, format!("from the host, the API answers HTTP {} ({})", p.status, c.code())))
         };
         if let Some((st, c, s)) = verdict {
             if worst.as_ref().is_none_or(|w| st > w.0) {
