@@ -58,7 +58,7 @@ if [ "$demo" = 1 ]; then
   tour clawkeep self-check
   tour clawkeep instance list
   tour clawkeep key list
-  first=$(clawkeep --json instance list | sed -n 's/.*"name": *"\([^"]*\)".*/\1/p' | head -n1)
+  first=$(clawkeep --json instance list | grep -o '"name": *"[^"]*"' | head -n1 | sed 's/.*"\([^"]*\)"$/\1/')
   tour clawkeep check --all
   [ -z "$first" ] || tour clawkeep deploy "$first" --dry-run
   tour clawkeep rotate plan
