@@ -35,7 +35,7 @@ where
     let core = state.get()?;
     tauri::async_runtime::spawn_blocking(move || f(&core))
         .await
-        .map_err(|e| ErrorPayload { code: "internal".into(), message: format!("the operation stopped unexpectedly: {e}") })?
+        .map_err(|e| ErrorPayload::new("internal", format!("the operation stopped unexpectedly: {e}")))?
         .map_err(|e| e.to_payload())
 }
 

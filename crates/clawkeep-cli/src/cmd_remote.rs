@@ -217,7 +217,7 @@ fn print_report(r: &DeployReport) {
         println!("  - removed stale {s}");
     }
     if let Some(e) = &r.error {
-        println!("  error[{}]: {}", e.code, e.message);
+        println!("  {}", output::error_text(e));
     }
     if let Some(rb) = &r.rollback {
         println!("  rollback: {rb}");
@@ -358,15 +358,12 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
         eprintln!();
     }
     let failed = fleet.failures();
-    let mut rows: Vec<Vec<String>> = fleet
-        .not_started
-        .iter()
-        .map(|n| vec![n.instance.clone(), "not-started".into(), String::new(), String::new(), format!("error[{}]: {}", n.error.code, n.error.message)])
-        .collect();
+    let mut rows: Vec<Vec<String>> =
+        fleet.not_started.iter().map(|n| vec![n.instance.clone(), "not-started".into(), String::new(), String::new(), output::error_line(&n.error)]).collect();
     for report in &fleet.reports {
         let detail = match (&report.error, &report.rollback) {
-            (Some(e), Some(rb)) => format!("error[{}]: {}; rollback: {rb}", e.code, e.message),
-            (Some(e), None) => format!("error[{}]: {}", e.code, e.message),
+            (Some(e), Some(rb)) => format!("{}; rollback: {rb}", output::error_line(e)),
+            (Some(e), None) => output::error_line(e),
             (None, _) if report.outcome == Outcome::Planned => report
                 .plan
                 .as_ref()

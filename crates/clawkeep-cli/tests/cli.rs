@@ -122,6 +122,12 @@ fn key_add_stores_secret_in_keychain_only() {
     // The active key needs --force; removing the instance removes its keys and entries.
     let r = w.run(&["key", "remove", KEY_NAME]).fails(1);
     assert!(r.stderr.contains("retire it first"), "{}", r.stderr);
+    // The remedy is rendered as the command to run; with --json it is data too.
+    assert!(r.stderr.contains(&format!("run: clawkeep key retire {KEY_NAME}")), "{}", r.stderr);
+    let e = w.run(&["--json", "key", "remove", KEY_NAME]).fails(1).err_json();
+    assert_eq!(e["error"]["code"], "key_active");
+    assert_eq!(e["error"]["remedy"]["action"], "retire_key");
+    assert_eq!(e["error"]["run"], format!("clawkeep key retire {KEY_NAME}   (or remove it with --force)"));
     let out = w.run(&["instance", "remove", "acme-prod-1", "--yes"]).ok().stdout;
     assert!(out.contains(&format!("Removed key {KEY_NAME} and deleted its keychain entry")), "{out}");
     assert_eq!(w.keychain_entries(), 1);

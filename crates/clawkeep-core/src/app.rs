@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::domain::*;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::keyfmt::{self, KeyKind};
 use crate::naming::{self, NameContext};
 use crate::secret::Secret;
@@ -183,7 +183,7 @@ fn check_org_id(v: &Option<String>) -> Result<()> {
 /// Where to reach `i` directly, with its pinned host key.
 fn direct_target(i: &Instance) -> Result<crate::ssh::SshTarget> {
     if i.ssh_host.trim().is_empty() {
-        return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", i.name, i.name)));
+        return Err(Error::no_ssh_host(&i.name));
     }
     Ok(crate::ssh::SshTarget { instance: i.name.clone(), host: i.ssh_host.clone(), port: i.ssh_port, user: i.ssh_user.clone(), pinned: i.host_key_fingerprint.clone(), jump: None })
 }
@@ -328,7 +328,7 @@ impl Clawkeep {
         validate_instance(&inst)?;
         self.store.tx(|tx| {
             if store::instance_by_name(tx, &inst.name)?.is_some() {
-                return Err(Error::Conflict(format!("an instance named '{}' already exists; pick another name or edit it with `clawkeep instance edit {}`", inst.name, inst.name)));
+                return Err(Error::Conflict(format!("an instance named '{}' already exists; pick another name or edit that one", inst.name)));
             }
             validate_jump(tx, &inst)?;
             inst.id = store::insert_instance(tx, &inst)?;
@@ -457,11 +457,11 @@ impl Clawkeep {
         self.store.tx(|tx| {
             let behind = store::instances_jumping_via(tx, name)?;
             if !behind.is_empty() {
-                return Err(Error::Conflict(format!(
-                    "instance '{name}' is the jump host of {}: point them elsewhere first (clawkeep instance edit {} --jump-via '')",
-                    behind.join(", "),
-                    behind[0]
-                )));
+                return Err(Error::Blocked {
+                    code: "jump_host_in_use",
+                    message: format!("instance '{name}' is the jump host of {}: point them elsewhere first", behind.join(", ")),
+                    remedy: Remedy::EditInstance { instance: behind[0].clone(), fields: vec!["jump_via".into()] },
+                });
             }
             for k in &keys {
                 store::delete_key(tx, k.id)?;
@@ -573,7 +573,7 @@ impl Clawkeep {
         }
         if let Some(i) = &instance {
             if i.draft {
-                return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV", i.name, i.name)));
+                return Err(Error::draft(&i.name));
             }
         }
         check_workspace_id("workspace id", &spec.workspace_id)?;
@@ -647,10 +647,7 @@ impl Clawkeep {
         if let Err(e) = written {
             // Keep the keychain in step with the store: no secret without its row.
             let _ = self.keychain.delete(&key.keychain_ref);
-            return Err(match e {
-                Error::Store(msg) if msg.contains("UNIQUE") => Error::Conflict(format!("a key named '{}' or with the same value already exists", key.name)),
-                other => other,
-            });
+            return Err(if e.is_unique_violation() { Error::Duplicate { what: format!("a key named '{}' or with the same value", key.name) } } else { e });
         }
         Ok(KeyAdded { key, warnings: linted.warnings })
     }
@@ -690,7 +687,7 @@ impl Clawkeep {
                 return Err(Error::InvalidState(format!("key '{}' is {}; a retired or revoked key cannot serve an instance", key.name, key.status.as_str())));
             }
             if inst.draft {
-                return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first with `clawkeep instance edit`", inst.name)));
+                return Err(Error::draft(&inst.name));
             }
             key.status = if store::active_key_of(tx, inst.id)?.is_none() { KeyStatus::Active } else { KeyStatus::Staged };
             key.instance = Some(inst.name.clone());
@@ -727,12 +724,11 @@ impl Clawkeep {
     pub fn remove_key(&self, name: &str, force: bool) -> Result<Key> {
         let key = self.key(name)?;
         if key.status == KeyStatus::Active && key.instance.is_some() && !force {
-            return Err(Error::InvalidState(format!(
-                "'{}' is the active key of instance '{}'; retire it first (clawkeep key retire {}) or pass --force",
-                key.name,
-                key.instance.as_deref().unwrap_or_default(),
-                key.name
-            )));
+            return Err(Error::Blocked {
+                code: "key_active",
+                message: format!("'{}' is the active key of instance '{}'; retire it first, or force the removal", key.name, key.instance.as_deref().unwrap_or_default()),
+                remedy: Remedy::RetireKey { key: key.name.clone() },
+            });
         }
         self.store.tx(|tx| {
             store::delete_key(tx, key.id)?;
@@ -994,7 +990,7 @@ impl Clawkeep {
     pub fn prepare_deploy(&self, instance: &str, key: Option<&str>) -> Result<crate::deploy::DeployJob> {
         let inst = self.instance(instance)?;
         if inst.draft {
-            return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV", inst.name, inst.name)));
+            return Err(Error::draft(&inst.name));
         }
         direct_target(&inst)?; // it has an address
         let keys = self.store.list_keys(Some(&inst.name))?;
@@ -1003,20 +999,20 @@ impl Clawkeep {
             Some(k) => {
                 let k = self.key(k)?;
                 if k.instance.as_deref() != Some(inst.name.as_str()) {
-                    return Err(Error::InvalidState(format!(
-                        "key '{}' does not serve instance '{}'{}; bind it first with `clawkeep key bind {} {}`",
-                        k.name,
-                        inst.name,
-                        k.instance.as_ref().map(|i| format!(" (it serves '{i}')")).unwrap_or_default(),
-                        k.name,
-                        inst.name
-                    )));
+                    return Err(Error::Blocked {
+                        code: "key_not_bound",
+                        message: format!(
+                            "key '{}' does not serve instance '{}'{}; bind it to the instance first",
+                            k.name,
+                            inst.name,
+                            k.instance.as_ref().map(|i| format!(" (it serves '{i}')")).unwrap_or_default()
+                        ),
+                        remedy: Remedy::BindKey { key: k.name.clone(), instance: inst.name.clone() },
+                    });
                 }
                 k
             }
-            None => active
-                .clone()
-                .ok_or_else(|| Error::InvalidState(format!("instance '{}' has no active key; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name)))?,
+            None => active.clone().ok_or_else(|| Error::no_active_key(&inst.name))?,
         };
         if matches!(chosen.status, KeyStatus::Retired | KeyStatus::Revoked) {
             return Err(Error::InvalidState(format!("key '{}' is {}; deploying it would put a dead key on the host", chosen.name, chosen.status.as_str())));

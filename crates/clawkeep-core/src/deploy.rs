@@ -401,10 +401,7 @@ impl<'a> DeploySession<'a> {
     /// Connects (pinned host key, auth, timeouts). Nothing is written.
     pub async fn open(job: &'a DeployJob, auth: &SshAuth, opts: &DeployOptions) -> Result<DeploySession<'a>> {
         if job.instance.ssh_host.trim().is_empty() {
-            return Err(Error::invalid(
-                "host",
-                format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", job.instance.name, job.instance.name),
-            ));
+            return Err(Error::no_ssh_host(&job.instance.name));
         }
         let ssh = HostSession::connect(&job.target(), auth, &opts.ssh).await?;
         Ok(DeploySession { job, ssh, opts: opts.clone() })

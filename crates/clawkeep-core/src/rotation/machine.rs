@@ -320,14 +320,12 @@ impl Clawkeep {
     pub fn rotation_start(&self, instance: &str, opts: RotationOptions) -> Result<Rotation> {
         let inst = self.instance(instance)?;
         if inst.draft {
-            return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first with `clawkeep instance edit`", inst.name)));
+            return Err(Error::draft(&inst.name));
         }
         let now = self.now();
         let keys = self.list_keys(None)?;
         let old =
-            keys.iter().find(|k| k.instance.as_deref() == Some(inst.name.as_str()) && k.status == KeyStatus::Active).cloned().ok_or_else(|| {
-                Error::InvalidState(format!("instance '{}' has no active key to rotate; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name))
-            })?;
+            keys.iter().find(|k| k.instance.as_deref() == Some(inst.name.as_str()) && k.status == KeyStatus::Active).cloned().ok_or_else(|| Error::no_active_key(&inst.name))?;
         let soak = opts.soak_secs.unwrap_or(DEFAULT_SOAK_SECS);
         if !(0..=30 * 86400).contains(&soak) {
             return Err(Error::invalid("soak", "must be between 0 and 30 days"));
