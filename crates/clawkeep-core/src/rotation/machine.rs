@@ -955,7 +955,9 @@ impl Clawkeep {
         }
         let inst = self.instance(instance)?;
         let old = self.key(&rot.old_key)?;
-        let old_secret = self.keychain().get(&old.keychain_ref)?;
+        // Read from the keychain only where needed (a rotation cancelled right after its start
+        // needs no secret).
+        let old_secret = || self.keychain().get(&old.keychain_ref);
         let mut done: Vec<String> = Vec::new();
         // 1. Checks. Where the old key was deactivated, it must come back: by the Admin API
         // (step 3), or by the person, before the host gets it back.
@@ -975,7 +977,7 @@ impl Clawkeep {
                         rot.old_key, rot.old_key_hint, rot.instance
                     )));
                 }
-                let p = self.api_client()?.probe(&old_secret).map_err(|e| api_err("probing the old key", e))?;
+                let p = self.api_client()?.probe(&old_secret()?).map_err(|e| api_err("probing the old key", e))?;
                 if !p.ok() {
                     return Err(Error::InvalidState(format!(
                         "the old key {} is still rejected by the API ({} {}); reactivate it in the Console first",
@@ -999,12 +1001,12 @@ impl Clawkeep {
                 done.push(format!("the host was not read: {why}"));
             } else {
                 let new_hint = rot.new_key_hint.clone().unwrap_or_default();
-                match deployer.restore(&inst, &old, &old_secret)? {
+                match deployer.restore(&inst, &old, &old_secret()?)? {
                     DeployOutcome::Deployed { verified: true, detail } => {
                         restored = true;
                         if deployer.key_on_host(&inst, &old)?.holds(&old.fingerprint) == Some(false) {
                             return Err(Error::InvalidState(format!(
-                                "the old key {} was written back to '{}' but the host does not hold it ({short} not found on the host): {detail}. Nothing was changed at the API and the new key stays live; run the rollback again",
+                                "the old key {} was written back to '{}' but the host does not hold it ({short} not found on the host): {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again",
                                 rot.old_key_hint, rot.instance
                             )));
                         }
@@ -1012,7 +1014,7 @@ impl Clawkeep {
                     }
                     DeployOutcome::Deployed { verified: false, detail } => {
                         return Err(Error::InvalidState(format!(
-                            "the old key was written back but the host was not seen using it: {detail}. Nothing was changed at the API and the new key stays live; run the rollback again"
+                            "the old key was written back but the host was not seen using it: {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again"
                         )))
                     }
                     DeployOutcome::Manual { .. } if !confirm => {
@@ -1038,10 +1040,17 @@ impl Clawkeep {
                 "The host already runs the old key again. Set the old key {} active in the Console and run `clawkeep rotate rollback {} --confirm`",
                 rot.old_key_hint, rot.instance
             );
-            let check = self.old_key_check(&rot, &old, &old_secret, remedy);
+            let secret = old_secret()?;
+            let check = self.old_key_check(&rot, &old, &secret, remedy);
             match self.ensure_status(&self.api_client()?, &admin, &id, "active", &check) {
                 Ok(w) => done.push(w),
-                Err(e) => return Err(self.refuse_key_id(&mut rot, RotationStep::Rollback, e)),
+                Err(e @ Error::KeyIdMismatch(_)) => return Err(self.refuse_key_id(&mut rot, RotationStep::Rollback, e)),
+                Err(e) => {
+                    return Err(Error::InvalidState(format!(
+                        "the host runs the old key {} again, but reactivating it failed: {e}. Nothing was revoked; run `clawkeep rotate rollback {}` again",
+                        rot.old_key_hint, rot.instance
+                    )))
+                }
             }
         }
         // 3. Inventory: old key active again, new key revoked; the rotation is closed.
