@@ -529,6 +529,23 @@ fn key_add_checks_the_key_id_when_an_admin_key_is_stored() {
     assert_eq!(w.all_status_posts(), 0, "checking an id changes nothing");
 }
 
+#[test]
+fn key_add_without_a_way_to_check_the_id_stores_it_with_a_warning() {
+    // No Admin key: stored, and the warning says the rotation checks it.
+    let w = World::new(false);
+    let spare = w.fake.mint_key(MintKey::api("spare", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    let spec = |id: &str| KeySpec { name: "openclaw-acme-prod-spare".into(), anthropic_key_id: Some(id.into()), allow_name: true, ..Default::default() };
+    let k = w.ck.add_key(spec(&spare.id), Secret::new(spare.key.clone())).unwrap();
+    assert!(k.warnings.iter().any(|m| m.contains("not checked") && m.contains("before any change")), "{:?}", k.warnings);
+    // An Admin key, but the API is unreachable: stored, with a warning; nothing is refused.
+    let w = World::new(true);
+    let spare = w.fake.mint_key(MintKey::api("spare", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    w.ck.set_anthropic_base_url("http://127.0.0.1:1").unwrap();
+    let k = w.ck.add_key(spec(&spare.id), Secret::new(spare.key.clone())).unwrap();
+    assert!(k.warnings.iter().any(|m| m.contains("could not be checked now")), "{:?}", k.warnings);
+    assert!(k.warnings.iter().all(|m| !m.contains(&spare.key[20..60])));
+}
+
 // ---- issue 12, finding 3: rollback reads what the host holds --------------------------------
 
 /// A deploy that writes the key to the host and then dies before the step is saved (a crash
