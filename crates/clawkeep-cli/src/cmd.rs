@@ -204,7 +204,7 @@ pub enum KeyCmd {
         /// The Anthropic workspace the key belongs to (wrkspc_…).
         #[arg(long)]
         workspace_id: Option<String>,
-        /// The key's id in the Anthropic Console (apikey_…).
+        /// The key's id in the Anthropic Console (apikey_…); checked against the key through the Admin API when an Admin key is stored.
         #[arg(long)]
         key_id: Option<String>,
         /// When the key expires (YYYY-MM-DD or RFC 3339).

@@ -161,6 +161,19 @@ fn check_service_manager(sm: &ServiceManager) -> Result<()> {
     Ok(())
 }
 
+/// An Admin API key id: `apikey_` and letters or digits.
+fn check_key_id(v: &Option<String>) -> Result<()> {
+    if let Some(id) = v {
+        let ok = id.len() <= 100 && id.strip_prefix("apikey_").is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !ok {
+            // Not echoed: a key value pasted here by mistake must not come back in the error.
+            let what = if id.contains("sk-ant-") { "this looks like a key value, not its id" } else { "it is not an Admin API key id" };
+            return Err(Error::invalid("key id", format!("{what}: give the key's id as the Console shows it (apikey_ and letters or digits)")));
+        }
+    }
+    Ok(())
+}
+
 fn check_workspace_id(field: &'static str, v: &Option<String>) -> Result<()> {
     if let Some(id) = v {
         if !id.starts_with("wrkspc_") || !id[7..].chars().all(|c| c.is_ascii_alphanumeric()) || id.len() < 8 {
@@ -577,6 +590,8 @@ impl Clawkeep {
             }
         }
         check_workspace_id("workspace id", &spec.workspace_id)?;
+        let anthropic_key_id = non_empty(spec.anthropic_key_id);
+        check_key_id(&anthropic_key_id)?;
         let ctx = match &instance {
             Some(i) => NameContext { owner: Some(&i.owner), environment: Some(&i.environment), workload: Some(&i.workload) },
             None => NameContext::default(),
@@ -601,6 +616,12 @@ impl Clawkeep {
                 None => format!("this key is already stored as '{}'", existing.name),
             }));
         }
+        // The Admin API id must be this key's (issue 12): checked before anything is stored.
+        let mut id_warning = None;
+        if let (Some(id), KeyKind::Api) = (&anthropic_key_id, linted.kind) {
+            let ws = spec.workspace_id.as_deref().map(str::trim).filter(|w| !w.is_empty());
+            id_warning = self.check_key_id_at_add(id, &name, &linted.hint, &linted.secret, ws)?;
+        }
         let now = self.now();
         let mut key = Key {
             id: 0,
@@ -612,7 +633,7 @@ impl Clawkeep {
             keychain_ref: new_keychain_ref(),
             instance: instance.as_ref().map(|i| i.name.clone()),
             workspace_id: non_empty(spec.workspace_id),
-            anthropic_key_id: non_empty(spec.anthropic_key_id),
+            anthropic_key_id,
             status: KeyStatus::Staged,
             name_override,
             created_at: now,
@@ -649,7 +670,9 @@ impl Clawkeep {
             let _ = self.keychain.delete(&key.keychain_ref);
             return Err(if e.is_unique_violation() { Error::Duplicate { what: format!("a key named '{}' or with the same value", key.name) } } else { e });
         }
-        Ok(KeyAdded { key, warnings: linted.warnings })
+        let mut warnings = linted.warnings;
+        warnings.extend(id_warning);
+        Ok(KeyAdded { key, warnings })
     }
 
     pub fn key(&self, name: &str) -> Result<Key> {

@@ -1105,6 +1105,17 @@ impl<'a> DeploySession<'a> {
         })
     }
 
+    /// The SHA-256 fingerprints (hex, computed on the host: no value leaves it) of the keys the
+    /// instance's gateway would use with the `.env` method: its own process environment's
+    /// `ANTHROPIC_API_KEY` (which beats `.env`) and the one in `.env`; empty when neither has
+    /// one. Read-only (the plan finds the gateway's port). The rotation's rollback reads this
+    /// to decide whether the previous key must go back on the host.
+    pub async fn held_key_fingerprints(&self) -> Result<Vec<String>> {
+        let plan = self.plan().await?;
+        let st = self.gateway_state(plan.gateway_port).await?;
+        Ok(st.proc_fp.into_iter().chain(st.file_fp).collect())
+    }
+
     /// The gateway process listening on `port` (if found) and the SHA-256 (hex) of its own
     /// `ANTHROPIC_API_KEY` (if its environment has one) and of the one in `.env`, computed on
     /// the host through pipes: no value in an argv, none sent back.

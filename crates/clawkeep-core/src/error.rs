@@ -39,6 +39,15 @@ pub enum Error {
     #[error("{0}")]
     InvalidState(String),
 
+    /// The Admin API key id recorded for a key belongs to another key: the API's
+    /// `partial_key_hint` for that id does not fit the key's value, or the API puts it in another
+    /// workspace (or knows no such id). Hints only, never values. Nothing was changed at the API.
+    #[error(
+        "the Admin API key {id} is not the key '{}' ({}; the API's hint for {id}: {}, the key's own hint: {}). Nothing was changed at the Anthropic API. {}",
+        .0.key, .0.reason, .0.api_hint, .0.local_hint, .0.remedy, id = .0.key_id
+    )]
+    KeyIdMismatch(Box<KeyIdMismatch>),
+
     /// The OS keychain could not be used.
     #[error("{0}")]
     Keychain(#[from] crate::secrets::KeychainError),
@@ -106,6 +115,22 @@ pub enum Error {
     },
 }
 
+/// What [`Error::KeyIdMismatch`] names: hints only, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyIdMismatch {
+    /// The stored key's name.
+    pub key: String,
+    /// The `apikey_…` id that was checked.
+    pub key_id: String,
+    /// Clawkeep's hint of the stored key.
+    pub local_hint: String,
+    /// The API's `partial_key_hint` for the id (`(none)` when it gave none).
+    pub api_hint: String,
+    pub reason: String,
+    /// What the person can do.
+    pub remedy: String,
+}
+
 impl Error {
     /// The stable code the UI and scripts branch on. Never change an existing code.
     pub fn code(&self) -> &'static str {
@@ -117,6 +142,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::KeyBoundElsewhere { .. } => "key_bound_elsewhere",
             Error::InvalidState(_) => "invalid_state",
+            Error::KeyIdMismatch(_) => "key_id_mismatch",
             Error::Keychain(e) => e.code(),
             Error::Sqlite(_) | Error::Store(_) => "store",
             Error::Duplicate { .. } => "conflict",

@@ -24,7 +24,7 @@ pub mod store;
 
 pub use app::{Clawkeep, Clock, OpenOptions};
 pub use domain::*;
-pub use error::{Error, ErrorPayload, Remedy, Result};
+pub use error::{Error, ErrorPayload, KeyIdMismatch, Remedy, Result};
 pub use keyfmt::{KeyFormatError, KeyKind};
 pub use secret::Secret;
 pub use secrets::{Keychain, KeychainError, MemoryKeychain, OsKeychain};

@@ -3,20 +3,22 @@
 //! gateway has, automatic rollback on failure), recorded in the deployments history.
 //! [`SimulatedHost`] stands in for an instance in rehearsals and tests (it remembers which key
 //! is "on the host" and verifies it the way a host would use it: a free probe against the API
-//! base URL). The manual deployer is [`super::machine::ManualDeployer`].
+//! base URL). The manual deployer is [`super::machine::ManualDeployer`]. Both real and
+//! simulated hosts say which key they hold by fingerprint ([`Deployer::key_on_host`]), which
+//! the rollback reads before it revokes anything.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::app::Clawkeep;
-use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, Outcome};
-use crate::domain::{Instance, Key};
+use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, DeploySession, Outcome};
+use crate::domain::{InjectionMethod, Instance, Key};
 use crate::error::Result;
 use crate::secret::Secret;
 use crate::ssh::SshAuth;
 
 use super::api::Client;
-use super::machine::{DeployOutcome, Deployer};
+use super::machine::{DeployOutcome, Deployer, HostKey};
 
 /// A throw-away copy of an instance: deploys land in memory and are verified with a probe.
 #[derive(Debug)]
@@ -56,16 +58,37 @@ impl SimulatedHost {
     }
 }
 
-impl Deployer for SimulatedHost {
-    fn deploy(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome> {
+impl SimulatedHost {
+    /// Writes `key` to the simulated host; `Some(outcome)` when a test made it fail.
+    fn write(&self, instance: &Instance, key: &Key) -> Option<DeployOutcome> {
         self.on_host.lock().unwrap_or_else(|p| p.into_inner()).insert(instance.name.clone(), (key.name.clone(), key.fingerprint.clone()));
         self.log.lock().unwrap_or_else(|p| p.into_inner()).push((instance.name.clone(), key.name.clone()));
-        {
-            let mut f = self.fail.lock().unwrap_or_else(|p| p.into_inner());
-            if *f > 0 {
-                *f -= 1;
-                return Ok(DeployOutcome::Deployed { verified: false, detail: "simulated: the gateway did not pick up the key".into() });
-            }
+        let mut f = self.fail.lock().unwrap_or_else(|p| p.into_inner());
+        if *f > 0 {
+            *f -= 1;
+            return Some(DeployOutcome::Deployed { verified: false, detail: "simulated: the gateway did not pick up the key".into() });
+        }
+        None
+    }
+}
+
+impl Deployer for SimulatedHost {
+    fn key_on_host(&self, instance: &Instance, _key: &Key) -> Result<HostKey> {
+        Ok(HostKey::Fingerprints(self.on_host.lock().unwrap_or_else(|p| p.into_inner()).get(&instance.name).map(|(_, fp)| fp.clone()).into_iter().collect()))
+    }
+
+    /// A rollback's restore is verified by what the host holds (the key may still be inactive
+    /// at the API, so no probe).
+    fn restore(&self, instance: &Instance, key: &Key, _secret: &Secret) -> Result<DeployOutcome> {
+        if let Some(failed) = self.write(instance, key) {
+            return Ok(failed);
+        }
+        Ok(DeployOutcome::Deployed { verified: true, detail: format!("simulated host of {}: key {} in place for agents {}", instance.name, key.hint, instance.agents.join(", ")) })
+    }
+
+    fn deploy(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome> {
+        if let Some(failed) = self.write(instance, key) {
+            return Ok(failed);
         }
         let client = Client::new(&self.base_url).map_err(|e| crate::Error::InvalidState(e.to_string()))?;
         let p = client.probe(secret).map_err(|e| crate::Error::InvalidState(format!("simulated host: {e}")))?;
@@ -139,6 +162,31 @@ impl Deployer for SshDeployer<'_> {
             }
         }
         Ok(DeployOutcome::Deployed { verified, detail })
+    }
+
+    /// `.env` injection: the fingerprints of the running gateway's own `ANTHROPIC_API_KEY` and
+    /// of the one in `.env`, computed on the host ([`DeploySession::held_key_fingerprints`]).
+    /// Other methods: [`HostKey::Unknown`] (the rollback then redeploys, which verifies). An
+    /// instance whose host key is not pinned was never written to: [`HostKey::NeverReached`].
+    fn key_on_host(&self, instance: &Instance, key: &Key) -> Result<HostKey> {
+        if instance.host_key_fingerprint.is_none() {
+            return Ok(HostKey::NeverReached(format!(
+                "its SSH host key is not trusted, so Clawkeep never connected to {}@{} and cannot have put the new key there",
+                instance.ssh_user, instance.ssh_host
+            )));
+        }
+        if instance.injection != InjectionMethod::EnvFile {
+            return Ok(HostKey::Unknown);
+        }
+        let job = self.ck.prepare_deploy(&instance.name, Some(&key.name))?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::Error::InvalidState(format!("cannot start the async runtime: {e}")))?;
+        let fps = rt.block_on(async {
+            let session = DeploySession::open(&job, &self.auth, &self.opts).await?;
+            let fps = session.held_key_fingerprints().await;
+            session.close().await;
+            fps
+        })?;
+        Ok(HostKey::Fingerprints(fps))
     }
 
     fn after_commit(&self) -> Result<()> {
