@@ -181,12 +181,15 @@ fn add_key_errors_carry_stable_codes_and_warnings() {
     assert_eq!(h.err("add_key", json!({ "spec": { "name": name, "instance": "nope" }, "value": fake_key(3) })), "not_found");
     assert_eq!(h.keychain.len(), 0);
 
-    // A truncated key is stored with a warning.
+    // A truncated key is refused; with the explicit word that the format changed it is stored
+    // with a warning.
     let truncated = &fake_key(4)[..100];
-    let added = h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": truncated }));
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": truncated })), "key_format");
+    assert_eq!(h.keychain.len(), 0);
+    let added = h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod", "format_changed": true }, "value": truncated }));
     assert!(added["warnings"][0].as_str().unwrap().contains("looks truncated"), "{added}");
     // The same value again is a conflict.
-    assert_eq!(h.err("add_key", json!({ "spec": { "name": format!("{name}-2"), "allow_name": true }, "value": truncated })), "conflict");
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": format!("{name}-2"), "allow_name": true, "format_changed": true }, "value": truncated })), "conflict");
 
     // The keychain failing surfaces as its own code.
     h.keychain.fail_with(Some(clawkeep_core::KeychainError::Locked { detail: "test".into() }));

@@ -572,7 +572,7 @@ impl Clawkeep {
     /// Stores a key: lint, naming scheme, uniqueness, keychain write, then the row and its audit
     /// event in one transaction. If the row cannot be written the keychain entry is removed.
     pub fn add_key(&self, spec: KeySpec, value: Secret) -> Result<KeyAdded> {
-        let linted = keyfmt::lint(value)?;
+        let linted = keyfmt::lint_with(value, keyfmt::LintOptions { format_changed: spec.format_changed })?;
         let name = spec.name.trim().to_string();
         let instance = match spec.instance.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(n) => Some(self.instance(n)?),
@@ -661,6 +661,7 @@ impl Clawkeep {
                     "kind": key.kind.as_str(), "hint": key.hint, "fingerprint": key.fingerprint, "length": key.length,
                     "instance": key.instance, "status": key.status.as_str(), "name_override": name_override,
                     "warnings": linted.warnings,
+                    "format_changed": spec.format_changed,
                 }),
             )?;
             Ok(())
