@@ -471,7 +471,7 @@ impl Clawkeep {
             let behind = store::instances_jumping_via(tx, name)?;
             if !behind.is_empty() {
                 return Err(Error::Blocked {
-                    code: "jump_host_in_use",
+                    code: "conflict",
                     message: format!("instance '{name}' is the jump host of {}: point them elsewhere first", behind.join(", ")),
                     remedy: Remedy::EditInstance { instance: behind[0].clone(), fields: vec!["jump_via".into()] },
                 });
