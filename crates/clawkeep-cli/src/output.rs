@@ -69,10 +69,24 @@ pub fn fields(pairs: &[(&str, String)]) {
     }
 }
 
+/// A core error that reached the CLI as data (a report's `{code, message}`): printed exactly
+/// like the core error it was.
+#[derive(Debug)]
+pub struct Reported(pub clawkeep_core::ErrorPayload);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Reported {}
+
 pub fn print_error(e: &anyhow::Error, as_json: bool) {
-    let (code, message) = match e.downcast_ref::<clawkeep_core::Error>() {
-        Some(core) => (core.code().to_string(), core.to_string()),
-        None => ("error".to_string(), format!("{e:#}")),
+    let (code, message) = match (e.downcast_ref::<clawkeep_core::Error>(), e.downcast_ref::<Reported>()) {
+        (Some(core), _) => (core.code().to_string(), core.to_string()),
+        (None, Some(r)) => (r.0.code.clone(), r.0.message.clone()),
+        (None, None) => ("error".to_string(), format!("{e:#}")),
     };
     if as_json {
         let v = serde_json::json!({ "error": { "code": code, "message": message } });
