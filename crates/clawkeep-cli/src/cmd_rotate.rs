@@ -168,7 +168,7 @@ pub fn run(ck: &Clawkeep, c: RotateCmd, json: bool) -> Result<()> {
             Ok(())
         }
         RotateCmd::Rehearse { name } => {
-            let r = ck.rehearse_rotation(&name)?;
+            let r = clawkeep_rehearsal::rehearse_rotation(ck, &name)?;
             if json {
                 output::json(&r);
             } else {

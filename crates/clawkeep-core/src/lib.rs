@@ -29,4 +29,6 @@ pub use error::{Error, ErrorPayload, Result};
 pub use keyfmt::{KeyFormatError, KeyKind};
 pub use login::{PassphrasePrompt, SshCredentials};
 pub use secret::Secret;
-pub use secrets::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
+#[cfg(any(test, feature = "test-support"))]
+pub use secrets::MemoryKeychain;
+pub use secrets::{Keychain, KeychainError, OsKeychain};
