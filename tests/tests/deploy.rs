@@ -420,6 +420,59 @@ fn unreachable_host_is_recorded_failed_like_the_desktop_does() {
     h.start().unwrap();
 }
 
+/// The interactive deploy shows the plan, asks [y/N], then applies only the plan it showed
+/// (core's digest check): a host edited while the question was open is refused and left as it
+/// is. A terminal comes from `script` (util-linux).
+#[test]
+fn interactive_deploy_applies_only_the_plan_it_showed() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    ck.add_host(h, "tty", true, RESTART);
+    let mut child = Command::new("script")
+        .args(["-qefc", &format!("{} deploy tty", ck.bin.display()), "/dev/null"])
+        .env("CLAWKEEP_HOME", ck.dir.path())
+        .env("CLAWKEEP_KEYCHAIN_SERVICE", &ck.service)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = std::sync::Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (seen, mut out) = (seen.clone(), child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let t0 = Instant::now();
+    while !seen.lock().unwrap().contains("Apply this plan to tty?") {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no question: {}", seen.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(seen.lock().unwrap().contains("Plan for tty"), "{}", seen.lock().unwrap());
+    let edited = "# edited by hand while the question was open\nFOO=bar\n";
+    h.write_file(".openclaw/.env", edited.as_bytes(), 0o600).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"y\n").unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let text = seen.lock().unwrap().clone();
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("the host changed since its plan was shown"), "{text}");
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), edited, "nothing is written to a host that changed");
+    let hist = ck.run(&["deploy", "history", "tty", "--json"]).ok().json();
+    assert_eq!(hist[0]["outcome"], "refused", "{hist}");
+}
+
 #[test]
 fn bad_inputs_give_clear_errors_and_leave_the_inventory_alone() {
     let Some(w) = World::start_or_skip(WorldOptions::hosts(3)) else { return };

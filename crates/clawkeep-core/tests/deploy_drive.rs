@@ -47,3 +47,53 @@ fn an_unreachable_host_is_recorded_failed_not_refused() {
     assert_eq!(history.len(), 2, "both runs are recorded");
     assert!(history.iter().all(|d| d.outcome == "failed"), "{history:?}");
 }
+
+/// The front end's passphrase prompt is asked only for an encrypted key file, once per flow;
+/// the configured identity never prompts; a given login is used as is.
+#[test]
+fn the_passphrase_prompt_is_asked_only_for_an_encrypted_key_file() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let ck = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().join("data")), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() }).unwrap();
+    let keygen = |name: &str, pass: &str| {
+        let p = dir.path().join(name);
+        let ok = std::process::Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", pass, "-f"]).arg(&p).status().map(|s| s.success()).unwrap_or(false);
+        assert!(ok, "ssh-keygen (openssh-client) is needed");
+        p
+    };
+    let (plain, locked) = (keygen("plain", ""), keygen("locked", "sesame-open-42"));
+    let asked = Arc::new(AtomicUsize::new(0));
+    let prompt = {
+        let asked = asked.clone();
+        SshCredentials::Prompt(Arc::new(move |_path: &std::path::Path| {
+            asked.fetch_add(1, Ordering::SeqCst);
+            Ok(Secret::new("sesame-open-42".into()))
+        }))
+    };
+
+    // The agent: nothing to ask.
+    assert!(matches!(ck.ssh_login(&prompt).unwrap(), SshAuth::Agent));
+    // An unencrypted key file: nothing to ask.
+    ck.set_ssh_identity(clawkeep_core::SshIdentity::KeyFile { path: plain.to_string_lossy().into() }).unwrap();
+    assert!(matches!(ck.ssh_login(&prompt).unwrap(), SshAuth::KeyFile { passphrase: None, .. }));
+    assert_eq!(asked.load(Ordering::SeqCst), 0);
+    // An encrypted one: asked once, the answer travels with the login.
+    ck.set_ssh_identity(clawkeep_core::SshIdentity::KeyFile { path: locked.to_string_lossy().into() }).unwrap();
+    match ck.ssh_login(&prompt).unwrap() {
+        SshAuth::KeyFile { path, passphrase: Some(p) } => assert!(path == locked && p.expose() == "sesame-open-42"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    // The configured identity never prompts (the desktop unlocks the file for its session).
+    assert!(matches!(ck.ssh_login(&SshCredentials::Configured).unwrap(), SshAuth::KeyFile { passphrase: None, .. }));
+    assert!(ck.unlock_ssh_key(Secret::new("sesame-open-42".into())).unwrap());
+    assert!(matches!(ck.ssh_login(&SshCredentials::Configured).unwrap(), SshAuth::KeyFile { passphrase: Some(_), .. }));
+    // Unlocked for the process, the prompt is not needed either.
+    assert!(matches!(ck.ssh_login(&prompt).unwrap(), SshAuth::KeyFile { passphrase: Some(_), .. }));
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    // A check run without hosts resolves no login at all.
+    let refusing = SshCredentials::Prompt(Arc::new(|_: &std::path::Path| panic!("asked for a passphrase with --no-host")));
+    ck.lock_ssh_key();
+    let opts = clawkeep_core::checklist::CheckOptions { skip_host: true, skip_api: true, ..Default::default() };
+    let _ = ck.run_checks(&[], &opts, 1, &refusing, &CancellationToken::new(), Arc::new(|_, _, _| {}));
+}
