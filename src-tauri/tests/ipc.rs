@@ -359,7 +359,7 @@ fn a_cancelled_check_fails_with_cancelled() {
         serde_json::from_value(json!({ "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" })).unwrap(),
     )
     .unwrap();
-    let e = core.run_checks(&["acme-prod".into()], &Default::default(), 4, &token, Arc::new(|_, _, _| {})).unwrap_err();
+    let e = core.run_checks(&["acme-prod".into()], &Default::default(), 4, &clawkeep_core::SshCredentials::Configured, &token, Arc::new(|_, _, _| {})).unwrap_err();
     assert_eq!(e.code(), "cancelled");
 }
 

@@ -71,10 +71,24 @@ pub fn fields(pairs: &[(&str, String)]) {
     }
 }
 
+/// A core error that reached the CLI as data (a report's `{code, message}`): printed exactly
+/// like the core error it was.
+#[derive(Debug)]
+pub struct Reported(pub clawkeep_core::ErrorPayload);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Reported {}
+
 pub fn print_error(e: &anyhow::Error, as_json: bool) {
-    let payload = match e.downcast_ref::<clawkeep_core::Error>() {
-        Some(core) => core.to_payload(),
-        None => ErrorPayload::new("error", format!("{e:#}")),
+    let payload = match (e.downcast_ref::<clawkeep_core::Error>(), e.downcast_ref::<Reported>()) {
+        (Some(core), _) => core.to_payload(),
+        (None, Some(r)) => r.0.clone(),
+        (None, None) => ErrorPayload::new("error", format!("{e:#}")),
     };
     if as_json {
         let mut v = serde_json::json!({ "error": payload });

@@ -904,12 +904,11 @@ impl Clawkeep {
 // ---- deploys (issue 5): the blocking halves; the SSH work is in `crate::deploy` ------------
 
 impl Clawkeep {
-    /// The SSH identity from the settings, ready for [`crate::ssh::HostSession::connect`]. The
-    /// front end asks for the passphrase of an encrypted key file (see
-    /// [`crate::ssh::key_file_is_encrypted`]) and passes it here.
+    /// The SSH identity from the settings, ready for [`crate::ssh::HostSession::connect`]
+    /// (front ends pass [`crate::SshCredentials`] to a flow, which resolves it through here).
     /// Without `passphrase`, a key file unlocked with [`Clawkeep::unlock_ssh_key`] uses the
     /// remembered one.
-    pub fn ssh_auth(&self, passphrase: Option<Secret>) -> Result<crate::ssh::SshAuth> {
+    pub(crate) fn ssh_auth(&self, passphrase: Option<Secret>) -> Result<crate::ssh::SshAuth> {
         Ok(match self.ssh_key_file()? {
             None => crate::ssh::SshAuth::Agent,
             Some(path) => {

@@ -13,6 +13,7 @@ pub mod deploy_drive;
 pub mod domain;
 pub mod error;
 pub mod keyfmt;
+pub mod login;
 pub mod naming;
 pub mod paths;
 pub mod rotation;
@@ -26,5 +27,8 @@ pub use app::{Clawkeep, Clock, OpenOptions};
 pub use domain::*;
 pub use error::{Error, ErrorPayload, KeyIdMismatch, Remedy, Result};
 pub use keyfmt::{KeyFormatError, KeyKind};
+pub use login::{PassphrasePrompt, SshCredentials};
 pub use secret::Secret;
-pub use secrets::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
+#[cfg(any(test, feature = "test-support"))]
+pub use secrets::MemoryKeychain;
+pub use secrets::{Keychain, KeychainError, OsKeychain};

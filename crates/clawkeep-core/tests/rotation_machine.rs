@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use clawkeep_core::rotation::*;
 use clawkeep_core::*;
+use clawkeep_rehearsal::SimulatedHost;
 use fake_anthropic::{FakeAnthropic, MintKey, MintedKey, Preset, WORKSPACE_PROD_A_ID, WORKSPACE_PROD_B_ID};
 
 const INSTANCE: &str = "acme-prod";
