@@ -33,6 +33,12 @@ pub enum Error {
     #[error("key '{key}' already serves instance '{instance}'; a key serves one instance only. Add a separate key for this instance instead (sharing one key across instances is what Clawkeep exists to prevent)")]
     KeyBoundElsewhere { key: String, instance: String },
 
+    /// An Anthropic API base URL in use refused by [`crate::anthropic::check_base_url`]
+    /// (`origin`: the environment variable or the stored setting; a refused new value is
+    /// `invalid_input`).
+    #[error("{origin}: {source}")]
+    BadBaseUrl { origin: String, source: crate::anthropic::BaseUrlError },
+
     /// The operation is not allowed in the object's current state.
     #[error("{0}")]
     InvalidState(String),
@@ -101,6 +107,7 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::KeyBoundElsewhere { .. } => "key_bound_elsewhere",
             Error::InvalidState(_) => "invalid_state",
+            Error::BadBaseUrl { .. } => "api_bad_base_url",
             Error::Keychain(e) => e.code(),
             Error::Store(_) => "store",
             Error::SchemaTooNew { .. } => "schema_too_new",

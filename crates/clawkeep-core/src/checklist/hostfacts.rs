@@ -296,7 +296,9 @@ pub fn script(p: &ScriptParams) -> String {
     format!(
         "#!/bin/sh\n# Clawkeep host facts v{FACTS_VERSION}: read-only; prints fingerprints of keys, never keys.\nN={}\nPURL={}\nST={}\nAGENTS={}\nUNIT={}\nC1H={}\nC24H={}\nD0={}\nD1={}\n{SCRIPT_BODY}",
         sh_quote(&p.nonce),
-        sh_quote(p.probe_url.as_deref().filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && !u.contains(|c: char| c.is_whitespace() || c.is_control())).map(|u| u.trim_end_matches('/')).unwrap_or("")),
+        // The probe sends every host's keys to this URL: the same check as the client's (a
+        // refused URL means no probe at all; core checked it before, this is the last guard).
+        sh_quote(&p.probe_url.as_deref().and_then(|u| crate::anthropic::check_base_url(u).ok()).unwrap_or_default()),
         sh_quote(&p.state_dir),
         sh_quote(&agents),
         sh_quote(p.unit.as_deref().unwrap_or("")),
@@ -824,6 +826,18 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         assert!(s.contains("ST='~/.open'\\''claw'"));
         assert!(s.contains("AGENTS='main ops'"));
         assert!(!s.contains("sk-ant-api"), "the script itself holds no key");
+    }
+
+    /// Issue 12 finding 7: the probe from the host sends keys only to a URL that passes
+    /// [`crate::anthropic::check_base_url`]; anything else means no probe.
+    #[test]
+    fn script_probes_only_a_checked_url() {
+        let p = |u: &str| ScriptParams { nonce: "n".into(), state_dir: "~/.openclaw".into(), agents: vec![], unit: None, now: Utc::now(), probe_url: Some(u.into()) };
+        assert!(script(&p("http://127.0.0.1:18555/")).contains("\nPURL='http://127.0.0.1:18555'\n"));
+        assert!(script(&p("https://api.anthropic.com")).contains("\nPURL='https://api.anthropic.com'\n"));
+        for bad in ["http://localhost@example.com", "http://localhost.example.com", "http://127.example.com", "http://example.com"] {
+            assert!(script(&p(bad)).contains("\nPURL=''\n"), "{bad}");
+        }
     }
 
     /// Runs the real script with /bin/sh against a fake home: keys are found and hashed, and
