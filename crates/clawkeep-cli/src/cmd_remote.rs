@@ -493,8 +493,20 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
             if json {
                 output::json(&manifest);
             } else {
-                println!("wrote {} ({} bytes, age-encrypted): key {} for instance {}", out.display(), data.len(), manifest.key_hint, manifest.instance);
-                println!("on the host, as {}: decrypt it (age -d) to install.sh, then run: sh install.sh", manifest.user);
+                let file = out.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| out.display().to_string());
+                println!("wrote {} ({} bytes, age-encrypted, signed by this Clawkeep): key {} for instance {}", out.display(), data.len(), manifest.key_hint, manifest.instance);
+                println!("copy it to the host; there, as {}, decrypt it straight into sh (no decrypted file is written anywhere):", manifest.user);
+                match &enc {
+                    BundleEncryption::Recipient(r) => {
+                        println!("  age -d -i IDENTITY_FILE {} | sh -s", clawkeep_core::ssh::sh_quote(&file));
+                        println!("(IDENTITY_FILE: the age identity of {})", r.trim());
+                    }
+                    BundleEncryption::Passphrase(_) => {
+                        println!("  age -d {} | sh -s", clawkeep_core::ssh::sh_quote(&file));
+                        println!("(age asks for the passphrase)");
+                    }
+                }
+                println!("check a bundle before running it: clawkeep bundle inspect {}", out.display());
             }
             Ok(())
         }
@@ -502,10 +514,16 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
             let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let ident = identity.map(|p| std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))).transpose()?;
             let pass = if ident.is_none() { Some(read_passphrase(passphrase_stdin, false)?) } else { None };
-            let m = bundle::inspect_bundle(&data, pass.as_ref(), ident.as_deref())?;
+            let inspection = ck.inspect_bundle(&data, pass.as_ref(), ident.as_deref())?;
+            let verdict = |i: &bundle::BundleInspection| if i.authentic { Ok(()) } else { Err(clawkeep_core::Error::BundleUnverified(i.origin.clone()).into()) };
             if json {
-                output::json(&m);
-                return Ok(());
+                output::json(&inspection);
+                return verdict(&inspection);
+            }
+            let m = &inspection.manifest;
+            println!("{}", inspection.origin);
+            if !inspection.authentic {
+                println!("what it claims (untrusted):");
             }
             println!(
                 "bundle for instance {} ({}@{}), method {}, made {} by {}",
@@ -520,7 +538,7 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
             for i in &m.items {
                 println!("  {:<6} {}  — {}", i.action, i.target, i.detail);
             }
-            Ok(())
+            verdict(&inspection)
         }
     }
 }

@@ -39,6 +39,10 @@ pub enum Error {
     #[error("{origin}: {source}")]
     BadBaseUrl { origin: String, source: crate::anthropic::BaseUrlError },
 
+    /// An offline bundle that this Clawkeep did not make (or that was altered): do not run it.
+    #[error("{0}")]
+    BundleUnverified(String),
+
     /// The operation is not allowed in the object's current state.
     #[error("{0}")]
     InvalidState(String),
@@ -108,6 +112,7 @@ impl Error {
             Error::KeyBoundElsewhere { .. } => "key_bound_elsewhere",
             Error::InvalidState(_) => "invalid_state",
             Error::BadBaseUrl { .. } => "api_bad_base_url",
+            Error::BundleUnverified(_) => "bundle_unverified",
             Error::Keychain(e) => e.code(),
             Error::Store(_) => "store",
             Error::SchemaTooNew { .. } => "schema_too_new",
