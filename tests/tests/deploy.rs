@@ -455,7 +455,7 @@ fn bad_inputs_give_clear_errors_and_leave_the_inventory_alone() {
 /// changed after the review is refused and left untouched; the others deploy and verify.
 #[test]
 fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
-    use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetTarget};
+    use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetMode, FleetTarget};
     let Some(w) = World::start_or_skip(WorldOptions::hosts(3)) else { return };
     let ck = Ck::new(&w);
     let mut keys = Vec::new();
@@ -470,7 +470,7 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     .unwrap();
     let targets: Vec<FleetTarget> = (0..3).map(|i| FleetTarget { instance: format!("g{i}"), plan_digest: None }).collect();
     let cancel = clawkeep_core::deploy::CancellationToken::new();
-    let plan_req = FleetDeployRequest { apply: false, options: Default::default(), concurrency: 3, jump: None };
+    let plan_req = FleetDeployRequest { mode: FleetMode::Plan, options: Default::default(), concurrency: 3, jump: None };
     let planned = core.run_fleet_deploy(&targets, &plan_req, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
     assert_eq!(planned.reports.len(), 3);
     assert!(planned.reports.iter().all(|r| r.outcome == clawkeep_core::deploy::Outcome::Planned), "{:?}", planned.reports);
@@ -484,7 +484,7 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     // Someone edits g1's .env after the review.
     let edited = "# edited by hand after the review\nFOO=bar\n";
     w.host(1).write_file(".openclaw/.env", edited.as_bytes(), 0o600).unwrap();
-    let apply_req = FleetDeployRequest { apply: true, ..plan_req };
+    let apply_req = FleetDeployRequest { mode: FleetMode::ApplyReviewed, ..plan_req };
     let done = core.run_fleet_deploy(&reviewed, &apply_req, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
     let by_name = |n: &str| done.reports.iter().find(|r| r.instance == n).unwrap();
     assert_eq!(by_name("g0").outcome, clawkeep_core::deploy::Outcome::Succeeded, "{:?}", by_name("g0").error);

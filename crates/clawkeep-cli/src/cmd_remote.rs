@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use clawkeep_core::deploy::{self, CancellationToken, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
-use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetTarget};
+use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetMode, FleetTarget};
 use clawkeep_core::ssh::{self, SshAuth, SshOptions};
 use clawkeep_core::{Clawkeep, InstanceFilter, Secret, SshIdentity};
 
@@ -338,7 +338,9 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
             }
         })
     };
-    let req = FleetDeployRequest { apply: !a.dry_run, options: opts, concurrency: a.concurrency, jump };
+    // --yes (checked above) is the operator's consent without a reviewed plan per host.
+    let mode = if a.dry_run { FleetMode::Plan } else { FleetMode::ApplyUnreviewed };
+    let req = FleetDeployRequest { mode, options: opts, concurrency: a.concurrency, jump };
     let rt = runtime()?;
     let cancel = CancellationToken::new();
     let fleet = rt.block_on(async {

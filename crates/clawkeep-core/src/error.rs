@@ -43,6 +43,10 @@ pub enum Error {
     #[error("{0}")]
     BundleUnverified(String),
 
+    /// A fleet apply without the digest of the plan the user reviewed (desktop).
+    #[error("{0}")]
+    PlanNotReviewed(String),
+
     /// The operation is not allowed in the object's current state.
     #[error("{0}")]
     InvalidState(String),
@@ -113,6 +117,7 @@ impl Error {
             Error::InvalidState(_) => "invalid_state",
             Error::BadBaseUrl { .. } => "api_bad_base_url",
             Error::BundleUnverified(_) => "bundle_unverified",
+            Error::PlanNotReviewed(_) => "plan_not_reviewed",
             Error::Keychain(e) => e.code(),
             Error::Store(_) => "store",
             Error::SchemaTooNew { .. } => "schema_too_new",
