@@ -444,7 +444,8 @@ pub enum BundleCmd {
         #[arg(long, conflicts_with = "recipient")]
         passphrase_stdin: bool,
     },
-    /// Decrypt a bundle and list its contents, redacted.
+    /// Decrypt a bundle, say whether this Clawkeep made it (its signature), and list its
+    /// contents, redacted. Fails (bundle_unverified) for a bundle this Clawkeep did not sign.
     Inspect {
         file: std::path::PathBuf,
         /// age identity file (for recipient-encrypted bundles).
