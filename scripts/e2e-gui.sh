@@ -63,6 +63,8 @@ RUN="$(mktemp -d /tmp/clawkeep-gui-e2e.XXXXXX)"
 export CLAWKEEP_HOME="$RUN/home"
 export CLAWKEEP_KEYCHAIN_SERVICE="clawkeep-gui-e2e-$$-$RANDOM"
 export XDG_DATA_HOME="$RUN/xdg-data" XDG_CONFIG_HOME="$RUN/xdg-config" XDG_CACHE_HOME="$RUN/xdg-cache"
+# The app's save dialog answers this path (WebDriver cannot click a native dialog).
+export CLAWKEEP_E2E_SAVE_PATH="$RUN/rotations.ics"
 mkdir -p "$XDG_DATA_HOME" "$XDG_CONFIG_HOME" "$XDG_CACHE_HOME"
 export WEBKIT_DISABLE_COMPOSITING_MODE=1 NO_AT_BRIDGE=1
 unset CLAWKEEP_ANTHROPIC_BASE_URL

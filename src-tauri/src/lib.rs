@@ -13,7 +13,9 @@
 //! - [`window`]: creates the main window, restoring and saving its size in the UI-preferences
 //!   store (`tauri-plugin-store`, file `prefs.json` in the app's data dir). That store holds UI
 //!   preferences only (window size, theme, last view, table columns): never inventory, never a
-//!   secret.
+//!   secret. The UI reads and writes its keys through `prefs_load`/`prefs_save` ([`files`]).
+//! - [`files`]: exports go to a path chosen in a native save dialog run from Rust; the webview
+//!   never names a path.
 //!
 //! # Secrets
 //! No secret ever travels towards the UI: commands return the core's domain types, which hold a
@@ -36,11 +38,14 @@
 //!
 //! # Security
 //! The CSP in `tauri.conf.json` allows only the app's own scripts and styles and IPC; the
-//! capability `capabilities/main.json` lists exactly the commands above plus the store plugin's
-//! load/get/set/save: no shell, file-system or HTTP plugin is present. The build script declares
+//! capability `capabilities/main.json` lists exactly the commands above and no plugin command:
+//! the store plugin's own `load` resolves any absolute path, so the webview gets the fixed
+//! preferences file through our commands instead, and the dialog plugin is used from Rust only.
+//! No shell, file-system or HTTP plugin is present. The build script declares
 //! the app's commands in an app manifest, so a command not listed in the capability is refused.
 
 pub mod commands;
+pub mod files;
 pub mod marks;
 pub mod ops;
 pub mod state;
@@ -95,6 +100,8 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::rotation_rollback,
         commands::cancel_operation,
         commands::ui_mark,
+        commands::prefs_load,
+        commands::prefs_save,
     ])
 }
 
@@ -104,8 +111,18 @@ pub fn run() -> Result<(), tauri::Error> {
     let core = CoreState::open(clawkeep_core::OpenOptions::default());
     register(tauri::Builder::default())
         .plugin(tauri_plugin_store::Builder::default().build())
+        .plugin(tauri_plugin_dialog::init())
         .manage(core)
         .setup(|app| {
+            // The GUI journey cannot click a native dialog: it names the answer in the app's
+            // environment (which the webview cannot touch).
+            let chooser: std::sync::Arc<dyn files::ChooseSavePath> = match std::env::var_os("CLAWKEEP_E2E_SAVE_PATH") {
+                Some(p) => std::sync::Arc::new(files::FixedSavePath(std::sync::Mutex::new(Some(p.into())))),
+                None => std::sync::Arc::new(files::NativeSaveDialog(app.handle().clone())),
+            };
+            use tauri::Manager;
+            app.manage(files::SaveDialog(chooser));
+            app.manage(files::Prefs::open(app.handle(), window::PREFS_FILE));
             window::create_main(app.handle())?;
             Ok(())
         })

@@ -164,3 +164,11 @@ impl From<clawkeep_core::deploy::DeployReport> for DeployResult {
         }
     }
 }
+
+/// Where an export went (the path the person chose in the save dialog) and how many keys it
+/// lists.
+#[derive(Debug, Clone, Serialize, ts_rs::TS)]
+pub struct ExportDone {
+    pub path: String,
+    pub keys: u32,
+}

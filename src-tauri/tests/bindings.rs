@@ -38,6 +38,7 @@ fn generate(out: &Path) {
         clawkeep_desktop::types::HostKeyProbe,
         clawkeep_desktop::types::DeployResult,
         clawkeep_desktop::types::FleetDeployResult,
+        clawkeep_desktop::types::ExportDone,
         clawkeep_core::deploy_drive::FleetTarget,
         Deployment,
         clawkeep_desktop::ops::Progress,

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use clawkeep_core::{Clawkeep, MemoryKeychain, OpenOptions};
+use clawkeep_desktop::files::{FixedSavePath, Prefs, SaveDialog};
 use clawkeep_desktop::CoreState;
 use serde_json::{json, Value};
 use tauri::ipc::{CallbackFn, InvokeBody};
@@ -30,6 +31,18 @@ struct Harness {
     window: WebviewWindow<MockRuntime>,
     keychain: Arc<MemoryKeychain>,
     dir: tempfile::TempDir,
+    /// What the "save dialog" answers (`None`: the person cancels).
+    save: Arc<FixedSavePath>,
+}
+
+/// The app's own state besides the core: the save dialog (a fixed answer here) and the one
+/// preferences file (in `dir`).
+fn manage_files(app: &App<MockRuntime>, dir: &std::path::Path) -> Arc<FixedSavePath> {
+    use tauri::Manager;
+    let save = Arc::new(FixedSavePath::default());
+    app.manage(SaveDialog(save.clone()));
+    app.manage(Prefs::open(app.handle(), dir.join("prefs.json")));
+    save
 }
 
 fn harness() -> Harness {
@@ -37,9 +50,14 @@ fn harness() -> Harness {
     let keychain = Arc::new(MemoryKeychain::new());
     let core =
         Clawkeep::open(OpenOptions { data_dir: Some(dir.path().join("data")), keychain: Some(keychain.clone()), os_user: Some("tester".into()), ..Default::default() }).unwrap();
-    let app = clawkeep_desktop::register(mock_builder()).manage(CoreState::from_core(core)).build(mock_context(noop_assets())).unwrap();
+    let app = clawkeep_desktop::register(mock_builder())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .manage(CoreState::from_core(core))
+        .build(mock_context(noop_assets()))
+        .unwrap();
+    let save = manage_files(&app, dir.path());
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    Harness { _app: app, window, keychain, dir }
+    Harness { _app: app, window, keychain, dir, save }
 }
 
 fn request(cmd: &str, body: Value) -> InvokeRequest {
@@ -55,6 +73,10 @@ fn request(cmd: &str, body: Value) -> InvokeRequest {
 }
 
 impl Harness {
+    /// The next save dialog answers `path` (`None`: cancelled).
+    fn save_to(&self, path: Option<&std::path::Path>) {
+        *self.save.0.lock().unwrap() = path.map(Into::into);
+    }
     fn call(&self, cmd: &str, body: Value) -> Result<Value, Value> {
         get_ipc_response(&self.window, request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap())
     }
@@ -283,7 +305,7 @@ fn a_core_that_failed_to_open_answers_every_command_with_its_error() {
 }
 
 /// With the real configuration (capability `main`, app manifest), the UI may call the app's
-/// commands and the store's load/get/set/save, and nothing else.
+/// commands and nothing else (no plugin command: preferences go through `prefs_*`).
 #[test]
 fn capability_allows_only_what_the_ui_uses() {
     let dir = tempfile::tempdir().unwrap();
@@ -486,21 +508,29 @@ fn rotation_policies_and_export() {
         "invalid_input"
     );
 
+    // The file is the one chosen in the save dialog (run from Rust), never a path from the UI.
     let dir = tempfile::tempdir().unwrap();
     let ics = dir.path().join("plan.ics");
-    assert_eq!(h.ok("export_rotation_plan", json!({ "format": "ics", "path": ics.to_string_lossy() })), json!(1));
+    h.save_to(Some(&ics));
+    let done = h.ok("export_rotation_plan", json!({ "format": "ics" }));
+    assert_eq!(done["keys"], json!(1));
+    assert_eq!(done["path"], json!(ics.display().to_string()));
     let text = std::fs::read_to_string(&ics).unwrap();
     assert!(text.starts_with("BEGIN:VCALENDAR") && text.trim_end().ends_with("END:VCALENDAR") && text.contains("acme-prod"), "{text}");
     let csv = dir.path().join("plan.csv");
-    assert_eq!(h.ok("export_rotation_plan", json!({ "format": "csv", "path": csv.to_string_lossy() })), json!(1));
+    h.save_to(Some(&csv));
+    assert_eq!(h.ok("export_rotation_plan", json!({ "format": "csv" }))["keys"], json!(1));
     let text = std::fs::read_to_string(&csv).unwrap();
     assert!(text.contains(&format!("{}...{}", &key[..16], &key[key.len() - 4..])), "the hint is listed: {text}");
     for f in [&ics, &csv] {
         assert!(!std::fs::read_to_string(f).unwrap().contains(&key[20..60]), "a key in the export");
     }
-    assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv", "path": "" })), "invalid_input");
-    assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv", "path": dir.path().to_string_lossy() })), "invalid_input");
-    assert!(h.call("export_rotation_plan", json!({ "format": "pdf", "path": csv.to_string_lossy() })).is_err());
+    h.save_to(Some(std::path::Path::new("")));
+    assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv" })), "invalid_input");
+    h.save_to(Some(dir.path()));
+    assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv" })), "invalid_input");
+    h.save_to(Some(&csv));
+    assert!(h.call("export_rotation_plan", json!({ "format": "pdf" })).is_err());
     let audit = h.ok("audit_log", json!({ "since": null, "subject": null, "limit": 50 })).to_string();
     assert_eq!(audit.matches("rotation.export").count(), 2, "{audit}");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains(".tmp")).collect();
@@ -545,4 +575,94 @@ fn rotation_plan_wizard_and_rollback() {
     assert_eq!(h.ok("open_rotations", json!({})), json!([]));
     assert_eq!(h.err("rotation_step", json!({ "name": "acme-prod", "confirm": true, "remove_stale": false })), "invalid_state");
     assert!(!h.ok("audit_log", json!({})).to_string().contains(&key[20..60]));
+}
+
+/// Issue 12 finding 9: an export to the database (or anywhere in the data directory) is refused
+/// and the database is untouched; a path the UI sends is ignored — only the dialog's counts; a
+/// cancelled dialog writes nothing.
+#[test]
+fn export_goes_only_to_the_dialogs_path_and_never_into_the_data_dir() {
+    let h = harness();
+    h.add_acme();
+    let db = h.dir.path().join("data/clawkeep.db");
+    assert!(db.is_file(), "the database is at {}", db.display());
+    let before = std::fs::read(&db).unwrap();
+    for target in [db.clone(), h.dir.path().join("data/plan.csv"), h.dir.path().join("data/../data/clawkeep.db")] {
+        h.save_to(Some(&target));
+        assert_eq!(h.err("export_rotation_plan", json!({ "format": "csv" })), "invalid_input", "{}", target.display());
+    }
+    assert_eq!(std::fs::read(&db).unwrap(), before, "the database was overwritten");
+    assert!(!h.dir.path().join("data/plan.csv").exists());
+    assert_eq!(h.ok("list_instances", json!({})).as_array().unwrap().len(), 1);
+
+    let out = tempfile::tempdir().unwrap();
+    let chosen = out.path().join("chosen.csv");
+    let asked = out.path().join("from-the-ui.csv");
+    h.save_to(Some(&chosen));
+    h.ok("export_rotation_plan", json!({ "format": "csv", "path": asked.to_string_lossy() }));
+    assert!(chosen.is_file() && !asked.exists(), "the UI named the file");
+    h.save_to(None);
+    std::fs::remove_file(&chosen).unwrap();
+    assert_eq!(h.ok("export_rotation_plan", json!({ "format": "csv" })), Value::Null, "cancelled");
+    assert!(!chosen.exists());
+}
+
+/// Issue 12 finding 9: the preferences are one file the app fixes; the UI reads and writes
+/// known keys only, and (real capability) cannot reach the store plugin's `load`, which
+/// resolves any absolute path — e.g. a store over the database or outside the app's directory.
+#[test]
+fn prefs_are_one_fixed_file_and_the_store_plugin_is_out_of_reach() {
+    let h = harness();
+    assert_eq!(h.ok("prefs_load", json!({})), json!({}));
+    h.ok("prefs_save", json!({ "key": "theme", "value": "dark" }));
+    h.ok("prefs_save", json!({ "key": "fleetColumns", "value": ["name", "owner"] }));
+    assert_eq!(h.ok("prefs_load", json!({})), json!({ "theme": "dark", "fleetColumns": ["name", "owner"] }));
+    assert!(std::fs::read_to_string(h.dir.path().join("prefs.json")).unwrap().contains("dark"));
+    for key in ["window", "../../etc/passwd", "/tmp/x.json", ""] {
+        assert_eq!(h.err("prefs_save", json!({ "key": key, "value": 1 })), "invalid_input", "{key}");
+    }
+    assert_eq!(h.err("prefs_save", json!({ "key": "theme", "value": "x".repeat(20_000) })), "invalid_input");
+
+    let dir = tempfile::tempdir().unwrap();
+    let core = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().join("data")), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() }).unwrap();
+    let app = clawkeep_desktop::register(mock_builder())
+        .plugin(tauri_plugin_store::Builder::default().build())
+        .manage(CoreState::from_core(core))
+        .build(tauri::generate_context!())
+        .unwrap();
+    manage_files(&app, dir.path());
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    let call = |cmd: &str, body: Value| get_ipc_response(&window, request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap());
+    let outside = dir.path().join("outside/evil.json");
+    let db = dir.path().join("data/clawkeep.db");
+    for path in [outside.clone(), db.clone()] {
+        let denied = call("plugin:store|load", json!({ "path": path.to_string_lossy(), "options": { "autoSave": false } })).unwrap_err();
+        assert!(denied.to_string().contains("not allowed"), "{denied}");
+    }
+    for cmd in ["plugin:store|set", "plugin:store|save", "plugin:store|get"] {
+        let denied = call(cmd, json!({ "rid": 1, "key": "x", "value": 1 })).unwrap_err();
+        assert!(denied.to_string().contains("not allowed"), "{cmd}: {denied}");
+    }
+    assert!(!outside.exists());
+    call("prefs_save", json!({ "key": "theme", "value": "light" })).unwrap();
+    assert_eq!(call("prefs_load", json!({})).unwrap(), json!({ "theme": "light" }));
+}
+
+/// Issue 12 finding 9: the desktop's fleet deploy applies reviewed plans only — an apply whose
+/// targets lack the reviewed plan's digest is refused (`plan_not_reviewed`) before any host is
+/// contacted, and nothing is recorded.
+#[test]
+fn deploy_fleet_apply_without_a_reviewed_digest_is_refused() {
+    let h = harness();
+    h.add_acme();
+    let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
+    h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": fake_key(61) }));
+    for targets in [json!([{ "instance": "acme-prod" }]), json!([{ "instance": "acme-prod", "plan_digest": null }]), json!([{ "instance": "acme-prod", "plan_digest": "" }])] {
+        let e = h
+            .call("deploy_fleet", json!({ "op_id": "f1", "on_progress": "__CHANNEL__:40", "targets": targets, "apply": true, "remove_stale": false }))
+            .expect_err("an apply without the reviewed plan");
+        assert_eq!(e["code"], "plan_not_reviewed", "{e}");
+        assert!(e["message"].as_str().unwrap().contains("acme-prod"), "{e}");
+    }
+    assert_eq!(h.ok("deployments", json!({ "name": null, "limit": 10 })), json!([]));
 }

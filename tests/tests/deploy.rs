@@ -528,7 +528,7 @@ fn bad_inputs_give_clear_errors_and_leave_the_inventory_alone() {
 /// changed after the review is refused and left untouched; the others deploy and verify.
 #[test]
 fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
-    use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetTarget};
+    use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetMode, FleetTarget};
     let Some(w) = World::start_or_skip(WorldOptions::hosts(3)) else { return };
     let ck = Ck::new(&w);
     let mut keys = Vec::new();
@@ -543,7 +543,7 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     .unwrap();
     let targets: Vec<FleetTarget> = (0..3).map(|i| FleetTarget { instance: format!("g{i}"), plan_digest: None }).collect();
     let cancel = clawkeep_core::deploy::CancellationToken::new();
-    let plan_req = FleetDeployRequest { apply: false, options: Default::default(), concurrency: 3, jump: None };
+    let plan_req = FleetDeployRequest { mode: FleetMode::Plan, options: Default::default(), concurrency: 3, jump: None };
     let planned = core.run_fleet_deploy(&targets, &plan_req, &clawkeep_core::SshCredentials::Configured, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
     assert_eq!(planned.reports.len(), 3);
     assert!(planned.reports.iter().all(|r| r.outcome == clawkeep_core::deploy::Outcome::Planned), "{:?}", planned.reports);
@@ -557,7 +557,7 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     // Someone edits g1's .env after the review.
     let edited = "# edited by hand after the review\nFOO=bar\n";
     w.host(1).write_file(".openclaw/.env", edited.as_bytes(), 0o600).unwrap();
-    let apply_req = FleetDeployRequest { apply: true, ..plan_req };
+    let apply_req = FleetDeployRequest { mode: FleetMode::ApplyReviewed, ..plan_req };
     let done = core.run_fleet_deploy(&reviewed, &apply_req, &clawkeep_core::SshCredentials::Configured, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
     let by_name = |n: &str| done.reports.iter().find(|r| r.instance == n).unwrap();
     assert_eq!(by_name("g0").outcome, clawkeep_core::deploy::Outcome::Succeeded, "{:?}", by_name("g0").error);
@@ -877,6 +877,112 @@ fn offline_bundle_export_inspect_and_install() {
     assert_eq!(std::fs::metadata(h.env_path()).unwrap().uid(), h.uid());
     assert!(h.read_file(".openclaw/.env.clawkeep-bak").unwrap().contains(&old));
     assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}
+
+/// Files under `dir` (not following links, at most 1 MB each) whose bytes contain `needle`.
+fn files_containing(dir: &std::path::Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(md) = std::fs::symlink_metadata(&p) else { continue };
+            if md.is_dir() {
+                stack.push(p);
+            } else if md.is_file() && md.len() <= 1 << 20 && std::fs::read(&p).is_ok_and(|b| contains(&b, needle)) {
+                found.push(p);
+            }
+        }
+    }
+    found
+}
+
+/// Issue 12 finding 4: the printed instructions, followed with Debian's stock `age` on the host,
+/// decrypt straight into `sh` — no plaintext installer is left anywhere (the old ones decrypted
+/// to `install.sh` with the user's umask and nothing deleted it) — and install the key; and
+/// `bundle inspect` tells our bundle (signed with this Clawkeep's key from the keychain) from a
+/// forged one encrypted to the same recipient, and from another Clawkeep's.
+#[test]
+fn offline_bundle_instructions_leave_no_plaintext_and_inspect_detects_forgery() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    assert!(Command::new("age").arg("--version").output().is_ok_and(|o| o.status.success()), "Debian's age is needed (scripts/install-deps.sh)");
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("FOO=bar\nANTHROPIC_API_KEY={old}\n").as_bytes(), 0o600).unwrap();
+    let key = ck.add_host(h, "offline", true, RESTART);
+    // A throw-away age identity (made at run time) and its recipient.
+    let id_path = ck.dir.path().join("age-id.txt");
+    assert!(Command::new("age-keygen").arg("-o").arg(&id_path).output().unwrap().status.success());
+    let recipient = String::from_utf8(Command::new("age-keygen").arg("-y").arg(&id_path).output().unwrap().stdout).unwrap().trim().to_string();
+    let out = ck.dir.path().join("offline.bundle");
+    let out_s = out.to_string_lossy().to_string();
+    let r = ck.run(&["bundle", "export", "offline", "--out", &out_s, "--recipient", &recipient]).ok();
+    let instruction =
+        r.stdout.lines().map(str::trim).find(|l| l.starts_with("age -d") && l.ends_with("| sh -s")).unwrap_or_else(|| panic!("no pipe instruction:\n{}", r.stdout)).to_string();
+    assert!(instruction.contains("offline.bundle") && instruction.contains("IDENTITY_FILE"), "{instruction}");
+    assert!(r.stdout.contains("no decrypted file"), "the instructions say nothing is written: {}", r.stdout);
+
+    // Follow the instructions on the host, as its user, from its home directory.
+    let data = std::fs::read(&out).unwrap();
+    h.write_file("offline.bundle", &data, 0o600).unwrap();
+    h.write_file("age-id.txt", &std::fs::read(&id_path).unwrap(), 0o600).unwrap();
+    let cmd = format!("cd && {}", instruction.replace("IDENTITY_FILE", "age-id.txt"));
+    let sampler = ArgvSampler::start(vec![key.clone(), old.clone()]);
+    let o = h.ssh_with(&cmd, None, Duration::from_secs(90)).unwrap();
+    let (leaked, _) = sampler.finish();
+    assert!(o.success(), "{cmd}\n{}\n{}", o.stdout_str(), o.stderr_str());
+    assert!(!leaked, "a key appeared in some process's argv");
+    assert_eq!(env_key(h).as_deref(), Some(key.as_str()));
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+    let holding = files_containing(h.home(), &key);
+    assert_eq!(holding, vec![h.env_path()], "the key is in a file other than .env on the host");
+    assert!(files_containing(h.home(), "clawkeep-manifest").is_empty(), "a decrypted installer was left on the host");
+    for tmp in ["/tmp", "/var/tmp", "/dev/shm"] {
+        let left: Vec<_> =
+            files_containing(std::path::Path::new(tmp), &key).into_iter().filter(|p| !p.starts_with(h.home()) && std::fs::metadata(p).is_ok_and(|m| m.uid() == h.uid())).collect();
+        assert!(left.is_empty(), "plaintext left in {tmp}: {left:?}");
+    }
+
+    // inspect: ours is signed by this Clawkeep.
+    let id_s = id_path.to_string_lossy().to_string();
+    let r = ck.run(&["bundle", "inspect", &out_s, "--identity", &id_s]).ok();
+    assert!(r.stdout.contains("signed by this Clawkeep (key id "), "{}", r.stdout);
+    let key_id = r.stdout.split("key id ").nth(1).unwrap().split(')').next().unwrap().to_string();
+    let j = ck.run(&["--json", "bundle", "inspect", &out_s, "--identity", &id_s]).ok().json();
+    assert_eq!(j["authentic"], true, "{j}");
+    assert_eq!(j["signer_key_id"], key_id.as_str(), "{j}");
+
+    // A forged installer encrypted to the same recipient with stock age: the genuine manifest and
+    // signature line copied, another body.
+    let ident = std::fs::read_to_string(&id_path).unwrap();
+    let genuine = clawkeep_core::bundle::decrypt(&data, None, Some(&ident)).unwrap();
+    let forged_bodies = [
+        genuine.expose().replacen("set -eu\n", "set -eu\necho forged >&2\n", 1),
+        genuine.expose().lines().filter(|l| !l.starts_with("# clawkeep-signature:")).map(|l| format!("{l}\n")).collect::<String>(),
+        format!("#!/bin/sh\n{}\necho forged\n", genuine.expose().lines().find(|l| l.starts_with("# clawkeep-manifest: ")).unwrap()),
+    ];
+    for (i, body) in forged_bodies.iter().enumerate() {
+        assert_ne!(body, genuine.expose());
+        let forged = ck.dir.path().join(format!("forged-{i}.bundle"));
+        let mut age = Command::new("age").args(["-a", "-r", &recipient, "-o"]).arg(&forged).stdin(Stdio::piped()).spawn().unwrap();
+        age.stdin.take().unwrap().write_all(body.as_bytes()).unwrap();
+        assert!(age.wait().unwrap().success());
+        let r = ck.run(&["bundle", "inspect", &forged.to_string_lossy(), "--identity", &id_s]).fails();
+        assert!(r.stdout.contains("NOT from this Clawkeep") && r.stderr.contains("error[bundle_unverified]"), "forgery {i}:\n{}\n{}", r.stdout, r.stderr);
+        assert!(!r.stdout.contains("signed by this Clawkeep"), "forgery {i}: {}", r.stdout);
+    }
+
+    // Another Clawkeep's genuine bundle is not ours either.
+    let other = Ck::new(&w);
+    other.add_host(h, "offline", true, RESTART);
+    let theirs = other.dir.path().join("theirs.bundle");
+    other.run(&["bundle", "export", "offline", "--out", &theirs.to_string_lossy(), "--recipient", &recipient]).ok();
+    let r = ck.run(&["bundle", "inspect", &theirs.to_string_lossy(), "--identity", &id_s]).fails();
+    assert!(r.stdout.contains("NOT from this Clawkeep"), "{}", r.stdout);
+    assert!(other.run(&["bundle", "inspect", &theirs.to_string_lossy(), "--identity", &id_s]).ok().stdout.contains("signed by this Clawkeep"));
+    assert!(!contains(&ck.transcript.lock().unwrap(), &key));
 }
 
 /// SSH identities: an encrypted key file (core takes the passphrase as a `Secret`; the CLI

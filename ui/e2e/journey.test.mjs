@@ -7,6 +7,8 @@
 //   GUI_E2E_ARTIFACTS  where screenshots go
 //   GUI_E2E_SCAN       ':'-separated files and directories that must never contain the key
 //   CLAWKEEP_HOME, CLAWKEEP_KEYCHAIN_SERVICE, XDG_DATA_HOME, XDG_CONFIG_HOME: throw-away ones.
+//   CLAWKEEP_E2E_SAVE_PATH  what the app's save dialog answers (WebDriver cannot click a
+//                      native dialog; the webview never names a path)
 // The key is made at run time and never written anywhere by this test.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -26,6 +28,7 @@ const DRIVER_URL = env("GUI_E2E_DRIVER");
 const CLI = env("GUI_E2E_CLI");
 const ARTIFACTS = env("GUI_E2E_ARTIFACTS");
 const HOME = env("CLAWKEEP_HOME");
+const SAVE_PATH = env("CLAWKEEP_E2E_SAVE_PATH");
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 function fakeKey() {
@@ -188,13 +191,12 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   await screenshot("fleet-deploy");
 
   // Rotation: set the default policy from the app and see it in the table; export the plan as
-  // a calendar file.
+  // a calendar file (to the path the save dialog answers).
   await nav("rotation");
   await fill("max_age_days", "45");
   await clickButton("Save policy");
   await driver.wait(until.elementLocated(By.xpath('//section[@data-testid="rotation-policies"]//td[normalize-space(.)="45 days"]')), TIMEOUT, "the saved policy");
-  const ics = path.join(HOME, "rotations.ics");
-  await fill("export_path", ics);
+  const ics = SAVE_PATH;
   await clickButton("Export");
   await driver.wait(async () => fs.existsSync(ics), TIMEOUT, "the exported calendar");
   const cal = fs.readFileSync(ics, "utf8");

@@ -12,7 +12,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
 use clawkeep_core::deploy::{self, CancellationToken, DeployOptions, DeployPlan, DeployReport, Outcome, ProgressFn, Stage};
-use clawkeep_core::deploy_drive::{plan_digest, DeployRequest, FleetDeployRequest, FleetTarget, HostRoute};
+use clawkeep_core::deploy_drive::{plan_digest, DeployRequest, FleetDeployRequest, FleetMode, FleetTarget, HostRoute};
 use clawkeep_core::ssh::SshOptions;
 use clawkeep_core::{Clawkeep, InstanceFilter, Secret, SshCredentials};
 
@@ -329,7 +329,9 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
             }
         })
     };
-    let req = FleetDeployRequest { apply: !a.dry_run, options: opts, concurrency: a.concurrency, jump };
+    // --yes (checked above) is the operator's consent without a reviewed plan per host.
+    let mode = if a.dry_run { FleetMode::Plan } else { FleetMode::ApplyUnreviewed };
+    let req = FleetDeployRequest { mode, options: opts, concurrency: a.concurrency, jump };
     let cancel = CancellationToken::new();
     let rt = cancel_on_ctrl_c(&cancel, "cancelling: hosts not started are skipped; hosts in flight finish or roll back (Ctrl-C again to abort hard)", true)?;
     let _entered = rt.enter();
@@ -419,7 +421,8 @@ pub enum BundleCmd {
         #[arg(long, conflicts_with = "recipient")]
         passphrase_stdin: bool,
     },
-    /// Decrypt a bundle and list its contents, redacted.
+    /// Decrypt a bundle, say whether this Clawkeep made it (its signature), and list its
+    /// contents, redacted. Fails (bundle_unverified) for a bundle this Clawkeep did not sign.
     Inspect {
         file: std::path::PathBuf,
         /// age identity file (for recipient-encrypted bundles).
@@ -470,8 +473,20 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
             if json {
                 output::json(&manifest);
             } else {
-                println!("wrote {} ({} bytes, age-encrypted): key {} for instance {}", out.display(), data.len(), manifest.key_hint, manifest.instance);
-                println!("on the host, as {}: decrypt it (age -d) to install.sh, then run: sh install.sh", manifest.user);
+                let file = out.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_else(|| out.display().to_string());
+                println!("wrote {} ({} bytes, age-encrypted, signed by this Clawkeep): key {} for instance {}", out.display(), data.len(), manifest.key_hint, manifest.instance);
+                println!("copy it to the host; there, as {}, decrypt it straight into sh (no decrypted file is written anywhere):", manifest.user);
+                match &enc {
+                    BundleEncryption::Recipient(r) => {
+                        println!("  age -d -i IDENTITY_FILE {} | sh -s", clawkeep_core::ssh::sh_quote(&file));
+                        println!("(IDENTITY_FILE: the age identity of {})", r.trim());
+                    }
+                    BundleEncryption::Passphrase(_) => {
+                        println!("  age -d {} | sh -s", clawkeep_core::ssh::sh_quote(&file));
+                        println!("(age asks for the passphrase)");
+                    }
+                }
+                println!("check a bundle before running it: clawkeep bundle inspect {}", out.display());
             }
             Ok(())
         }
@@ -479,10 +494,16 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
             let data = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let ident = identity.map(|p| std::fs::read_to_string(&p).with_context(|| format!("cannot read {}", p.display()))).transpose()?;
             let pass = if ident.is_none() { Some(read_passphrase(passphrase_stdin, false)?) } else { None };
-            let m = bundle::inspect_bundle(&data, pass.as_ref(), ident.as_deref())?;
+            let inspection = ck.inspect_bundle(&data, pass.as_ref(), ident.as_deref())?;
+            let verdict = |i: &bundle::BundleInspection| if i.authentic { Ok(()) } else { Err(clawkeep_core::Error::BundleUnverified(i.origin.clone()).into()) };
             if json {
-                output::json(&m);
-                return Ok(());
+                output::json(&inspection);
+                return verdict(&inspection);
+            }
+            let m = &inspection.manifest;
+            println!("{}", inspection.origin);
+            if !inspection.authentic {
+                println!("what it claims (untrusted):");
             }
             println!(
                 "bundle for instance {} ({}@{}), method {}, made {} by {}",
@@ -497,7 +518,7 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
             for i in &m.items {
                 println!("  {:<6} {}  — {}", i.action, i.target, i.detail);
             }
-            Ok(())
+            verdict(&inspection)
         }
     }
 }

@@ -286,6 +286,36 @@ fn settings_and_base_url_env() {
     assert_eq!(s["ssh_identity"]["path"], "/root/.ssh/id_ed25519");
 }
 
+/// Issue 12 finding 7: the base URL is checked by its parsed host wherever it comes from — the
+/// settings and `CLAWKEEP_ANTHROPIC_BASE_URL` (which was not checked at all): plain HTTP only
+/// to a loopback host; a refused URL is a clear `api_bad_base_url` error, never used.
+#[test]
+fn base_url_plain_http_only_to_loopback() {
+    let w = World::new();
+    for bad in ["http://localhost@example.com", "http://localhost.example.com", "http://127.example.com", "https://user:pw@api.anthropic.com"] {
+        let r = w.run(&["settings", "set-base-url", bad]).fails(1);
+        assert!(r.stderr.contains("error[invalid_input]") && r.stderr.contains("refused Anthropic API base URL"), "{bad}: {}", r.stderr);
+        assert!(!r.stderr.contains("pw@"), "the password was echoed: {}", r.stderr);
+        let mut c = w.cmd();
+        c.env("CLAWKEEP_ANTHROPIC_BASE_URL", bad).args(["settings", "show"]);
+        let r = w.run_cmd(c, None).fails(1);
+        assert!(r.stderr.contains("error[api_bad_base_url]") && r.stderr.contains("CLAWKEEP_ANTHROPIC_BASE_URL"), "{bad}: {}", r.stderr);
+        let mut c = w.cmd();
+        c.env("CLAWKEEP_ANTHROPIC_BASE_URL", bad).args(["--json", "settings", "show"]);
+        let r = w.run_cmd(c, None).fails(1);
+        let j: serde_json::Value = serde_json::from_str(r.stdout.trim()).or_else(|_| serde_json::from_str(r.stderr.trim())).unwrap_or_default();
+        assert_eq!(j["error"]["code"], "api_bad_base_url", "{bad}: {} {}", r.stdout, r.stderr);
+    }
+    for good in ["http://localhost:18555", "http://[::1]:18555", "https://proxy.example.com/anthropic"] {
+        w.run(&["settings", "set-base-url", good]).ok();
+        let mut c = w.cmd();
+        c.env("CLAWKEEP_ANTHROPIC_BASE_URL", good).args(["--json", "settings", "show"]);
+        assert_eq!(w.run_cmd(c, None).ok().json()["anthropic_base_url"], good);
+    }
+    let s = w.run(&["--json", "settings", "show"]).ok().json();
+    assert_eq!(s["anthropic_base_url"], "https://proxy.example.com/anthropic");
+}
+
 #[test]
 fn import_ssh_config_as_drafts() {
     let w = World::new();

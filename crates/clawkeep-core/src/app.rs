@@ -775,30 +775,38 @@ impl Clawkeep {
         self.store.audit(since, subject, limit)
     }
 
+    /// The settings. The base URL, from `CLAWKEEP_ANTHROPIC_BASE_URL`, the stored setting or the
+    /// default, passes [`crate::anthropic::check_base_url`] here, so every user of it (checks,
+    /// rotation, the probe from the hosts) gets a checked URL; a refused one is an
+    /// `api_bad_base_url` error naming where it came from, never used.
     pub fn settings(&self) -> Result<Settings> {
         let stored = self.store.setting("anthropic_base_url")?;
-        let (anthropic_base_url, source) = match std::env::var(BASE_URL_ENV).ok().filter(|s| !s.trim().is_empty()) {
-            Some(v) => (v.trim().trim_end_matches('/').to_string(), "env"),
+        let (raw, source) = match std::env::var(BASE_URL_ENV).ok().filter(|s| !s.trim().is_empty()) {
+            Some(v) => (v, "env"),
             None => match stored {
                 Some(v) => (v, "settings"),
                 None => (DEFAULT_BASE_URL.to_string(), "default"),
             },
         };
-        let ssh_identity = match self.store.setting("ssh_identity")? {
+        let anthropic_base_url = crate::anthropic::check_base_url(&raw).map_err(|e| Error::BadBaseUrl {
+            origin: if source == "env" { BASE_URL_ENV.to_string() } else { "the stored setting (set it again: settings set-base-url)".to_string() },
+            source: e,
+        })?;
+        Ok(Settings { anthropic_base_url, anthropic_base_url_source: source.into(), ssh_identity: self.ssh_identity()? })
+    }
+
+    fn ssh_identity(&self) -> Result<SshIdentity> {
+        Ok(match self.store.setting("ssh_identity")? {
             Some(v) => serde_json::from_str(&v).unwrap_or(SshIdentity::Agent),
             None => SshIdentity::Agent,
-        };
-        Ok(Settings { anthropic_base_url, anthropic_base_url_source: source.into(), ssh_identity })
+        })
     }
 
     pub fn set_anthropic_base_url(&self, url: &str) -> Result<Settings> {
-        let url = url.trim().trim_end_matches('/');
-        let ok_scheme = url.starts_with("https://") || url.starts_with("http://127.") || url.starts_with("http://localhost") || url.starts_with("http://[::1]");
-        if !ok_scheme || url.contains(char::is_whitespace) {
-            return Err(Error::invalid("base url", "must be https:// (plain http only for a local fake on 127.0.0.1/localhost), without spaces"));
-        }
+        // A refused new value keeps the code this call always had (`invalid_input`).
+        let url = crate::anthropic::check_base_url(url).map_err(|e| Error::invalid("base url", e.to_string()))?;
         self.store.tx(|tx| {
-            store::set_setting(tx, "anthropic_base_url", url)?;
+            store::set_setting(tx, "anthropic_base_url", &url)?;
             self.audit(tx, "settings.set", "anthropic_base_url", json!({ "value": url }))
         })?;
         self.settings()
@@ -923,7 +931,7 @@ impl Clawkeep {
 
     /// The configured SSH key file (`~` expanded); `None` for the agent.
     fn ssh_key_file(&self) -> Result<Option<PathBuf>> {
-        Ok(match self.settings()?.ssh_identity {
+        Ok(match self.ssh_identity()? {
             SshIdentity::Agent => None,
             SshIdentity::KeyFile { path } => {
                 Some(if let Some(rest) = path.strip_prefix("~/") { dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(&path)) } else { PathBuf::from(&path) })
@@ -1136,16 +1144,44 @@ impl Clawkeep {
     /// Builds and encrypts an offline bundle for `instance` (key: `key` or the active one), and
     /// audits the export (who, which key by fingerprint, how it was encrypted). The caller writes
     /// the bytes to a 0600 file.
+    /// The installer is signed with this Clawkeep's bundle signing key (made and stored in the
+    /// keychain at the first export; its id is audited), so `bundle inspect` can tell it from a
+    /// forgery.
     pub fn export_bundle(&self, instance: &str, key: Option<&str>, enc: &crate::bundle::BundleEncryption) -> Result<(Vec<u8>, crate::bundle::BundleManifest)> {
         let job = self.prepare_deploy(instance, key)?;
+        let signer = match self.bundle_signer()? {
+            Some(s) => s,
+            None => {
+                let s = crate::bundle::BundleSigner::generate();
+                self.keychain.set(crate::bundle::SIGNING_KEY_ACCOUNT, &s.to_secret())?;
+                s
+            }
+        };
         let (installer, manifest) = crate::bundle::build_installer(&job, &self.os_user, self.now())?;
-        let data = crate::bundle::encrypt(&installer, enc)?;
+        let data = crate::bundle::encrypt(&signer.sign(&installer), enc)?;
         self.store.tx(|tx| {
             self.audit(tx, "bundle.export", &job.instance.name, json!({
                 "key": job.key.name, "fingerprint": job.key.fingerprint, "method": job.instance.injection.as_str(),
                 "encryption": match enc { crate::bundle::BundleEncryption::Passphrase(_) => "passphrase".to_string(), crate::bundle::BundleEncryption::Recipient(r) => format!("recipient {}", r.trim()) },
+                "signing_key_id": signer.key_id(),
             }))
         })?;
         Ok((data, manifest))
+    }
+
+    /// Decrypts a bundle and says what it claims (never the key) and whether this Clawkeep made
+    /// it (its signature checked against the signing key in the keychain).
+    pub fn inspect_bundle(&self, data: &[u8], passphrase: Option<&Secret>, identity: Option<&str>) -> Result<crate::bundle::BundleInspection> {
+        let installer = crate::bundle::decrypt(data, passphrase, identity)?;
+        crate::bundle::verify(&installer, self.bundle_signer()?.as_ref())
+    }
+
+    /// This Clawkeep's bundle signing key; `None` before the first export.
+    fn bundle_signer(&self) -> Result<Option<crate::bundle::BundleSigner>> {
+        match self.keychain.get(crate::bundle::SIGNING_KEY_ACCOUNT) {
+            Ok(s) => Ok(Some(crate::bundle::BundleSigner::from_secret(&s)?)),
+            Err(crate::secrets::KeychainError::Missing { .. }) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
     }
 }

@@ -89,7 +89,8 @@ fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FleetTarget {
     pub instance: String,
-    /// [`plan_digest`] of the reviewed plan; `None` applies whatever the fresh plan is.
+    /// [`plan_digest`] of the reviewed plan. Required to apply from the desktop
+    /// ([`FleetMode::ApplyReviewed`]); only the CLI's `--yes` applies without it.
     pub plan_digest: Option<String>,
 }
 
@@ -116,16 +117,49 @@ impl FleetDeployReport {
     }
 }
 
+/// What a fleet deploy does. Applying needs the reviewed plans, unless the caller is the CLI's
+/// explicit `--yes` (a type, not a flag, so the desktop — which only ever builds
+/// [`FleetMode::Plan`] or [`FleetMode::ApplyReviewed`] — cannot leave the review out).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FleetMode {
+    /// Plans only (nothing written, not recorded).
+    Plan,
+    /// Apply, each target only with the [`plan_digest`] of the plan the user reviewed: a target
+    /// without one refuses the whole call (`plan_not_reviewed`) before any host is contacted.
+    ApplyReviewed,
+    /// Apply whatever each fresh plan is: the CLI's `deploy --all --yes`, where the operator
+    /// consented on the command line (after `--dry-run`, or not).
+    ApplyUnreviewed,
+}
+
+impl FleetMode {
+    pub fn applies(self) -> bool {
+        self != FleetMode::Plan
+    }
+}
+
 /// How to run [`Clawkeep::fleet_deploy`].
 #[derive(Clone)]
 pub struct FleetDeployRequest {
-    /// `false`: plans only (nothing written, not recorded).
-    pub apply: bool,
+    pub mode: FleetMode,
     pub options: DeployOptions,
     /// Hosts in flight at once (1–256).
     pub concurrency: usize,
     /// Reach every instance through this trusted jump host (instead of their stored ones).
     pub jump: Option<SshTarget>,
+}
+
+/// [`FleetMode::ApplyReviewed`] needs every target's reviewed-plan digest.
+fn check_reviewed(targets: &[FleetTarget], mode: FleetMode) -> Result<()> {
+    if mode != FleetMode::ApplyReviewed {
+        return Ok(());
+    }
+    let missing: Vec<&str> = targets.iter().filter(|t| t.plan_digest.as_deref().is_none_or(|d| d.trim().is_empty())).map(|t| t.instance.as_str()).collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::PlanNotReviewed(format!("nothing was deployed: no reviewed plan for {} — preview the plans first and apply the ones shown", missing.join(", "))))
+    }
 }
 
 impl Clawkeep {
@@ -161,19 +195,24 @@ impl Clawkeep {
     pub async fn fleet_deploy(&self, targets: &[FleetTarget], req: &FleetDeployRequest, auth: SshAuth, progress: ProgressFn, cancel: CancellationToken) -> FleetDeployReport {
         let mut jobs = Vec::new();
         let mut not_started = Vec::new();
+        if let Err(e) = check_reviewed(targets, req.mode) {
+            let not_started = targets.iter().map(|t| FleetNotStarted { instance: t.instance.clone(), error: e.to_payload() }).collect();
+            return FleetDeployReport { reports: Vec::new(), not_started };
+        }
+        let apply = req.mode.applies();
         for t in targets {
             match self.prepare_deploy(&t.instance, None) {
                 Ok(mut job) => {
                     if let Some(j) = &req.jump {
                         job.jump = Some(j.clone());
                     }
-                    job.expected_plan = if req.apply { t.plan_digest.clone() } else { None };
+                    job.expected_plan = if apply { t.plan_digest.clone() } else { None };
                     jobs.push(job);
                 }
                 Err(e) => not_started.push(FleetNotStarted { instance: t.instance.clone(), error: e.to_payload() }),
             }
         }
-        let results = crate::deploy::deploy_fleet(jobs, std::sync::Arc::new(auth), req.options.clone(), !req.apply, req.concurrency, progress, cancel).await;
+        let results = crate::deploy::deploy_fleet(jobs, std::sync::Arc::new(auth), req.options.clone(), !apply, req.concurrency, progress, cancel).await;
         let mut reports = Vec::with_capacity(results.len());
         for (job, mut report) in results {
             if let Err(e) = self.record_deployment(&job, &report) {
@@ -197,6 +236,7 @@ impl Clawkeep {
         if targets.is_empty() {
             return Err(Error::invalid("instances", "choose at least one instance"));
         }
+        check_reviewed(targets, req.mode)?;
         let auth = self.ssh_login(creds)?;
         block_on(self.fleet_deploy(targets, req, auth, progress, cancel.clone()))
     }

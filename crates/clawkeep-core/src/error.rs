@@ -35,6 +35,20 @@ pub enum Error {
     #[error("key '{key}' already serves instance '{instance}'; a key serves one instance only. Add a separate key for this instance instead (sharing one key across instances is what Clawkeep exists to prevent)")]
     KeyBoundElsewhere { key: String, instance: String },
 
+    /// An Anthropic API base URL in use refused by [`crate::anthropic::check_base_url`]
+    /// (`origin`: the environment variable or the stored setting; a refused new value is
+    /// `invalid_input`).
+    #[error("{origin}: {source}")]
+    BadBaseUrl { origin: String, source: crate::anthropic::BaseUrlError },
+
+    /// An offline bundle that this Clawkeep did not make (or that was altered): do not run it.
+    #[error("{0}")]
+    BundleUnverified(String),
+
+    /// A fleet apply without the digest of the plan the user reviewed (desktop).
+    #[error("{0}")]
+    PlanNotReviewed(String),
+
     /// The operation is not allowed in the object's current state.
     #[error("{0}")]
     InvalidState(String),
@@ -143,6 +157,9 @@ impl Error {
             Error::KeyBoundElsewhere { .. } => "key_bound_elsewhere",
             Error::InvalidState(_) => "invalid_state",
             Error::KeyIdMismatch(_) => "key_id_mismatch",
+            Error::BadBaseUrl { .. } => "api_bad_base_url",
+            Error::BundleUnverified(_) => "bundle_unverified",
+            Error::PlanNotReviewed(_) => "plan_not_reviewed",
             Error::Keychain(e) => e.code(),
             Error::Sqlite(_) | Error::Store(_) => "store",
             Error::Duplicate { .. } => "conflict",

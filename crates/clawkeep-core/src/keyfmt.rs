@@ -168,11 +168,22 @@ pub fn fingerprint(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
 }
 
-/// First 16 characters, `...`, last 4: the shape of the Admin API's `partial_key_hint`.
+/// Values shorter than this get a short hint (see [`hint`]). Every Anthropic key is longer.
+pub const HINT_FULL_MIN_LEN: usize = 40;
+/// Values shorter than this get no characters at all in their hint, only `...`.
+pub const HINT_HEAD_MIN_LEN: usize = 16;
+
+/// First 16 characters, `...`, last 4: the shape of the Admin API's `partial_key_hint` — for a
+/// value of at least [`HINT_FULL_MIN_LEN`] characters (at most half of it shown). A shorter
+/// value (a proxy token, a truncated key) shows only its first 4 characters (at most a quarter),
+/// and one under [`HINT_HEAD_MIN_LEN`] none. The host-side facts script
+/// (`checklist::hostfacts`) applies the same rule, so both hint a value alike.
 pub fn hint(value: &str) -> String {
     let chars: Vec<char> = value.chars().collect();
-    if chars.len() <= 20 {
-        // Too short to hint without revealing most of it.
+    if chars.len() < HINT_HEAD_MIN_LEN {
+        return "...".into();
+    }
+    if chars.len() < HINT_FULL_MIN_LEN {
         let head: String = chars.iter().take(4).collect();
         return format!("{head}...");
     }
@@ -290,6 +301,25 @@ pub(crate) mod tests {
             assert_eq!(l.hint.len(), 23);
             assert!(l.hint.starts_with(&k[..16]) && l.hint.ends_with(&k[k.len() - 4..]));
         }
+    }
+
+    /// Issue 12 finding 8: a short value (a proxy token) is never shown whole or mostly: at most
+    /// a quarter of a value under 40 characters, at most half of a longer one.
+    #[test]
+    fn hint_never_reveals_most_of_a_short_value() {
+        let alphabet: Vec<char> = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789".chars().collect();
+        for len in 1..=120usize {
+            let v: String = (0..len).map(|i| alphabet[(i * 7 + len) % alphabet.len()]).collect();
+            let h = hint(&v);
+            let shown = h.replace("...", "").chars().count();
+            let limit = if len < 40 { len / 4 } else { len / 2 };
+            assert!(shown <= limit, "{len}-char value: hint {h:?} shows {shown} characters (limit {limit})");
+            assert!(len < 8 || !h.contains(&v[..8]) || len >= 40, "{len}-char value: hint {h:?} shows its first 8 characters");
+        }
+        let v = "abcdefghijklmnopqr"; // 18 characters, like a proxy token
+        assert_eq!(hint(v), "abcd...");
+        let k = fake_key(KeyKind::Api, 3);
+        assert_eq!(hint(&k), format!("{}...{}", &k[..16], &k[k.len() - 4..]), "full-length keys keep the Admin API's hint shape");
     }
 
     #[test]

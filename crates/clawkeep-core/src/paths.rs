@@ -38,6 +38,24 @@ pub fn ensure_dir(dir: &Path) -> Result<()> {
 
 /// Writes a file whole or not at all: a temp file next to it, fsync, rename over `path` (an
 /// interrupted write leaves the previous file, never half of the new one). Mode 0600 on Unix.
+/// Refuses `path` when it is (or, through `..` or symbolic links, resolves to a place) inside
+/// `dir` — e.g. an export that would overwrite `clawkeep.db`. A path whose directory does not
+/// exist cannot be inside an existing `dir`.
+pub fn refuse_inside(path: &Path, dir: &Path, what: &str) -> Result<()> {
+    let parent = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let (Ok(parent), Ok(dir)) = (parent.canonicalize(), dir.canonicalize()) else { return Ok(()) };
+    let target = match path.file_name() {
+        Some(n) => parent.join(n),
+        None => parent,
+    };
+    // The file itself may be a link into `dir` (the write replaces the link, but say no anyway).
+    let resolved = target.canonicalize().unwrap_or_else(|_| target.clone());
+    if target.starts_with(&dir) || resolved.starts_with(&dir) {
+        return Err(Error::invalid("path", format!("'{}' is inside {what}: choose a file elsewhere", path.display())));
+    }
+    Ok(())
+}
+
 pub fn write_file_atomic(path: &Path, data: &[u8]) -> Result<()> {
     use std::io::Write;
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
@@ -69,5 +87,31 @@ pub fn expand_home(path: &str) -> PathBuf {
     match p.strip_prefix("~/") {
         Some(rest) => dirs::home_dir().map(|h| h.join(rest)).unwrap_or_else(|| PathBuf::from(p)),
         None => PathBuf::from(p),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 12 finding 9: an export never lands inside the data directory, however the path
+    /// is spelled.
+    #[test]
+    fn refuse_inside_sees_through_dots_and_links() {
+        let t = tempfile::tempdir().unwrap();
+        let data = t.path().join("data");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::write(data.join("clawkeep.db"), b"db").unwrap();
+        let out = t.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        std::os::unix::fs::symlink(&data, t.path().join("link")).unwrap();
+        std::os::unix::fs::symlink(data.join("clawkeep.db"), out.join("db-link")).unwrap();
+        for bad in [data.join("clawkeep.db"), data.join("sub/new.csv"), out.join("../data/clawkeep.db"), t.path().join("link/clawkeep.db"), out.join("db-link")] {
+            let e = refuse_inside(&bad, &data, "the data dir").unwrap_err();
+            assert_eq!(e.code(), "invalid_input", "{}", bad.display());
+        }
+        for good in [out.join("plan.ics"), t.path().join("data-not.csv"), t.path().join("missing/dir/x.csv")] {
+            refuse_inside(&good, &data, "the data dir").unwrap_or_else(|e| panic!("{}: {e}", good.display()));
+        }
     }
 }

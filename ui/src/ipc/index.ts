@@ -1,4 +1,4 @@
-// The typed IPC layer: the only module (with ./prefs) that imports @tauri-apps/*.
+// The typed IPC layer: the only module that imports @tauri-apps/*.
 // Each function is one command of src-tauri/src/commands.rs; the types are generated from Rust
 // (./bindings, kept fresh by src-tauri/tests/bindings.rs). Errors reject with an IpcError
 // carrying the core's stable code.
@@ -12,6 +12,7 @@ import type { RotationPolicy } from "./bindings/RotationPolicy";
 import type { PolicyScope } from "./bindings/PolicyScope";
 import type { PolicySpec } from "./bindings/PolicySpec";
 import type { ExportFormat } from "./bindings/ExportFormat";
+import type { ExportDone } from "./bindings/ExportDone";
 import type { StepReport } from "./bindings/StepReport";
 import type { DeployResult } from "./bindings/DeployResult";
 import type { FleetDeployResult } from "./bindings/FleetDeployResult";
@@ -42,6 +43,7 @@ import type { SshIdentity } from "./bindings/SshIdentity";
 
 export type * from "./bindings/AppInfo";
 export type * from "./bindings/AuditEvent";
+export type * from "./bindings/ExportDone";
 export type * from "./bindings/BlastRadius";
 export type * from "./bindings/DueStatus";
 export type * from "./bindings/OwnerPlan";
@@ -218,8 +220,16 @@ export const rotationPlan = () => call<RotationPlan>("rotation_plan");
 export const rotationPolicies = () => call<RotationPolicy[]>("rotation_policies");
 /** Sets a scope's policy; `null` fields keep their value, an empty weekday/window clears it. */
 export const setRotationPolicy = (scope: PolicyScope, spec: PolicySpec) => call<RotationPolicy>("set_rotation_policy", { scope, spec });
-/** Writes the plan (CSV or an .ics calendar) to `path` (`~/` allowed); resolves to the number of keys listed. */
-export const exportRotationPlan = (format: ExportFormat, path: string) => call<number>("export_rotation_plan", { format, path });
+/**
+ * Asks where to save the plan (CSV or an .ics calendar) in a native save dialog the app opens —
+ * the UI never names a path — and writes it; resolves to where it went and how many keys it
+ * lists, or `null` when the person cancels.
+ */
+export const exportRotationPlan = (format: ExportFormat) => call<ExportDone | null>("export_rotation_plan", { format });
+/** The UI preferences the app keeps (theme, lastView, fleetColumns), from its one store file. */
+export const prefsLoad = () => call<Record<string, unknown>>("prefs_load");
+/** Saves one UI preference (a known key) in the app's one store file. */
+export const prefsSave = (key: string, value: unknown) => call<null>("prefs_save", { key, value });
 export const openRotations = () => call<Rotation[]>("open_rotations");
 export const rotation = (name: string) => call<Rotation>("rotation", { name });
 export const rotationStart = (name: string, options: RotationOptions) => call<Rotation>("rotation_start", { name, options });

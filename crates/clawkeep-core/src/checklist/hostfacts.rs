@@ -5,7 +5,8 @@
 //! gateway's `/proc/<pid>/environ`, `.env`, systemd env files, the config, shell history,
 //! world-readable files) is hashed on the host (`printf %s "$k" | sha256sum`: the value goes to
 //! the hashing command through a pipe, never through argv) and reported only as length, hint
-//! (first 16 + last 4 characters) and SHA-256. Key-shaped strings in `openclaw.json` are replaced
+//! (first 16 + last 4 characters; of a value under 40 characters only the first 4, under 16
+//! none — as [`crate::keyfmt::hint`]) and SHA-256. Key-shaped strings in `openclaw.json` are replaced
 //! by `__CK_KEY_<n>__` markers before the (otherwise needed) config text is sent.
 //!
 //! **Opt-in probe from the host** (`probe_url`): for each distinct key the gateway could use
@@ -75,7 +76,11 @@ CR=$(printf '\r')
 emitk() {
   [ -n "$2" ] || return 0
   hs=$(printf '%s' "$2" | sha256sum 2>/dev/null); hs=${hs%% *}
-  ha=${2%"${2#????????????????}"}; hb=${2#"${2%????}"}
+  # hint as keyfmt::hint: first 16 + last 4 from 40 characters on; first 4 from 16; else none
+  # (a short proxy token must never come back whole or mostly)
+  if [ "${#2}" -ge 40 ]; then ha=${2%"${2#????????????????}"}; hb=${2#"${2%????}"}
+  elif [ "${#2}" -ge 16 ]; then ha=${2%"${2#????}"}; hb=
+  else ha=; hb=; fi
   printf 'key|%s|%s...%s|%s|%s\n' "${#2}" "$ha" "$hb" "$hs" "$1"
   if [ -n "$PURL" ]; then probek "$1" "$hs" "$2"; fi
   return 0
@@ -291,7 +296,9 @@ pub fn script(p: &ScriptParams) -> String {
     format!(
         "#!/bin/sh\n# Clawkeep host facts v{FACTS_VERSION}: read-only; prints fingerprints of keys, never keys.\nN={}\nPURL={}\nST={}\nAGENTS={}\nUNIT={}\nC1H={}\nC24H={}\nD0={}\nD1={}\n{SCRIPT_BODY}",
         sh_quote(&p.nonce),
-        sh_quote(p.probe_url.as_deref().filter(|u| (u.starts_with("https://") || u.starts_with("http://")) && !u.contains(|c: char| c.is_whitespace() || c.is_control())).map(|u| u.trim_end_matches('/')).unwrap_or("")),
+        // The probe sends every host's keys to this URL: the same check as the client's (a
+        // refused URL means no probe at all; core checked it before, this is the last guard).
+        sh_quote(&p.probe_url.as_deref().and_then(|u| crate::anthropic::check_base_url(u).ok()).unwrap_or_default()),
         sh_quote(&p.state_dir),
         sh_quote(&agents),
         sh_quote(p.unit.as_deref().unwrap_or("")),
@@ -821,6 +828,18 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         assert!(!s.contains("sk-ant-api"), "the script itself holds no key");
     }
 
+    /// Issue 12 finding 7: the probe from the host sends keys only to a URL that passes
+    /// [`crate::anthropic::check_base_url`]; anything else means no probe.
+    #[test]
+    fn script_probes_only_a_checked_url() {
+        let p = |u: &str| ScriptParams { nonce: "n".into(), state_dir: "~/.openclaw".into(), agents: vec![], unit: None, now: Utc::now(), probe_url: Some(u.into()) };
+        assert!(script(&p("http://127.0.0.1:18555/")).contains("\nPURL='http://127.0.0.1:18555'\n"));
+        assert!(script(&p("https://api.anthropic.com")).contains("\nPURL='https://api.anthropic.com'\n"));
+        for bad in ["http://localhost@example.com", "http://localhost.example.com", "http://127.example.com", "http://example.com"] {
+            assert!(script(&p(bad)).contains("\nPURL=''\n"), "{bad}");
+        }
+    }
+
     /// Runs the real script with /bin/sh against a fake home: keys are found and hashed, and
     /// never appear in the output.
     #[test]
@@ -881,5 +900,43 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         assert_eq!(k.length, 108);
         assert_eq!(k.hint, crate::keyfmt::hint(&key));
         assert_eq!(f.skipped_lines, 0, "{text}");
+    }
+
+    /// Issue 12 finding 8: a short value in `ANTHROPIC_API_KEY` (an 18-character proxy token)
+    /// comes back with its length and fingerprint, and a hint that shows at most 4 characters —
+    /// never the value (the old first-16 + last-4 hint returned all 18).
+    #[test]
+    fn script_hint_never_shows_a_short_value_whole() {
+        let home = tempfile::tempdir().unwrap();
+        let st = home.path().join(".openclaw");
+        std::fs::create_dir_all(&st).unwrap();
+        let token: String = {
+            let r: [u8; 9] = rand::random();
+            hex::encode(r)
+        };
+        assert_eq!(token.len(), 18);
+        std::fs::write(st.join(".env"), format!("ANTHROPIC_API_KEY={token}\n")).unwrap();
+        let n = nonce();
+        let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec![], unit: None, now: Utc::now(), probe_url: None });
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-s")
+            .env_clear()
+            .env("HOME", home.path())
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains(&token[..8]) && !text.contains(&token[token.len() - 8..]), "the short value (or most of it) came back:\n{text}");
+        let f = parse(&out.stdout, &n).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let k = f.keys.iter().find(|k| k.source == KeySource::DotEnv).unwrap_or_else(|| panic!("{:?}", f.keys));
+        assert_eq!(k.length, 18);
+        assert_eq!(k.fingerprint, crate::keyfmt::fingerprint(&token));
+        assert!(k.hint.replace("...", "").len() <= 4, "hint {:?}", k.hint);
+        assert_eq!(k.hint, crate::keyfmt::hint(&token), "host and core hint the same way");
     }
 }

@@ -244,6 +244,7 @@ impl Clawkeep {
         if path.as_os_str().is_empty() || path.is_dir() {
             return Err(Error::invalid("path", format!("'{}' is not a file to write; choose one (e.g. ~/rotations.ics)", path.display())));
         }
+        crate::paths::refuse_inside(path, self.data_dir(), "Clawkeep's data directory (the database lives there)")?;
         let p = self.rotation_plan(now)?;
         let text = match format {
             ExportFormat::Csv => to_csv(&p),

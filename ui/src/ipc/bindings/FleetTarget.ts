@@ -5,6 +5,7 @@
  */
 export type FleetTarget = { instance: string, 
 /**
- * [`plan_digest`] of the reviewed plan; `None` applies whatever the fresh plan is.
+ * [`plan_digest`] of the reviewed plan. Required to apply from the desktop
+ * ([`FleetMode::ApplyReviewed`]); only the CLI's `--yes` applies without it.
  */
 plan_digest: string | null, };
