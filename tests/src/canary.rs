@@ -1,0 +1,197 @@
+//! The canary oracle (issue 12): distinct fake keys, made at run time and recorded with the
+//! place they were planted, in every place a test host can hold one (`.env` with CRLF, `export`
+//! and quotes; `openclaw.json` valid and broken; per-agent and shared auth-profile databases;
+//! legacy profile and models files; a secret file; logs; shell history; a world-readable file;
+//! the service's env file; a noisy login shell; the stderr of a failing restart wrapper). After
+//! a run, [`Canaries::find`] says which of them (or of the Clawkeep-managed keys, recorded too)
+//! shows up in some bytes: outputs, data-dir files, sampled argv.
+
+use crate::cli::{fake_key, random_token};
+use crate::world::Host;
+use anyhow::{bail, Context, Result};
+use std::sync::Mutex;
+
+/// The recorded secrets: `(place, value)`.
+#[derive(Debug, Default)]
+pub struct Canaries {
+    list: Mutex<Vec<(String, String)>>,
+}
+
+/// Stretches of a secret that must never appear: key-shaped values are looked for by 24-character
+/// windows of their body (past the 16-character head a hint may show, before the 4-character tail),
+/// so a partial leak is caught too; short values whole.
+fn windows(value: &str) -> Vec<String> {
+    let b = value.as_bytes();
+    if b.len() < 48 {
+        return vec![value.to_string()];
+    }
+    let mut out = Vec::new();
+    let mut i = 16;
+    while i + 24 <= b.len() - 4 {
+        out.push(value[i..i + 24].to_string());
+        i += 12;
+    }
+    out
+}
+
+impl Canaries {
+    pub fn new() -> Canaries {
+        Canaries::default()
+    }
+
+    /// Records `value` as planted at `place`.
+    pub fn record(&self, place: impl Into<String>, value: impl Into<String>) {
+        self.list.lock().unwrap().push((place.into(), value.into()));
+    }
+
+    /// A fresh fake key, recorded as planted at `place`.
+    pub fn key(&self, place: impl Into<String>) -> String {
+        let k = fake_key();
+        self.record(place, k.clone());
+        k
+    }
+
+    /// A fresh short token (a proxy token in `ANTHROPIC_API_KEY`, 16–20 characters), recorded.
+    pub fn token(&self, place: impl Into<String>, len: usize) -> String {
+        let t = format!("tok{}", random_token(len - 3).replace(['-', '_'], "q"));
+        self.record(place, t.clone());
+        t
+    }
+
+    /// Every recorded `(place, value)`.
+    pub fn all(&self) -> Vec<(String, String)> {
+        self.list.lock().unwrap().clone()
+    }
+
+    /// The byte strings to look for (see [`windows`]), for an argv sampler.
+    pub fn needles(&self) -> Vec<String> {
+        self.all().iter().flat_map(|(_, v)| windows(v)).collect()
+    }
+
+    /// The places whose secret (or a stretch of it) occurs in `hay`.
+    pub fn find(&self, hay: &[u8]) -> Vec<String> {
+        self.all().into_iter().filter(|(_, v)| windows(v).iter().any(|w| crate::cli::contains(hay, w.as_bytes()))).map(|(p, _)| p).collect()
+    }
+}
+
+/// Runs `sqlite3 DB` with `sql` on stdin (never in argv), as root; the file is chowned after.
+fn sqlite(db: &std::path::Path, sql: &str) -> Result<()> {
+    let mut c = std::process::Command::new("sqlite3");
+    c.arg(db);
+    let out = crate::sys::run_with(c, Some(sql.as_bytes()), std::time::Duration::from_secs(30), 1 << 20)?;
+    if !out.success() {
+        bail!("sqlite3 {}: {}", db.display(), out.stderr_str());
+    }
+    Ok(())
+}
+
+/// An SQLite database file (bytes) built from `sql`.
+pub fn sqlite_bytes(sql: &str) -> Result<Vec<u8>> {
+    let dir = tempfile::tempdir()?;
+    let db = dir.path().join("db.sqlite");
+    sqlite(&db, sql)?;
+    std::fs::read(&db).context("read built database")
+}
+
+/// A per-agent database with an `anthropic:default` API-key auth profile holding `key`.
+pub fn agent_db(key: &str) -> Result<Vec<u8>> {
+    sqlite_bytes(&format!(
+        "CREATE TABLE auth_profiles (id TEXT PRIMARY KEY, provider TEXT, mode TEXT, secret TEXT);\nINSERT INTO auth_profiles VALUES ('anthropic:default','anthropic','api_key','{key}');\n"
+    ))
+}
+
+/// OpenClaw 2026.9's shared state database (`state/openclaw.sqlite`) whose `authProfiles.store`
+/// row holds an API-key profile with `key`.
+pub fn shared_state_db(key: &str) -> Result<Vec<u8>> {
+    let store = serde_json::json!({"version": 1, "profiles": {"anthropic:default": {"type": "api_key", "provider": "anthropic", "key": key}}});
+    sqlite_bytes(&format!(
+        "CREATE TABLE config_machine_state (state_key TEXT PRIMARY KEY, value_json TEXT NOT NULL);\nINSERT INTO config_machine_state VALUES ('authProfiles.store', '{}');\n",
+        store.to_string().replace('\'', "''")
+    ))
+}
+
+/// `.env` with CRLF line endings, `export` and quotes: the live `ANTHROPIC_API_KEY` (exported,
+/// double-quoted) and a second key in a single-quoted variable.
+pub fn plant_env(h: &Host, c: &Canaries) -> Result<()> {
+    let live = c.key(format!("{}: .env ANTHROPIC_API_KEY (CRLF, export, double quotes)", h.name()));
+    let other = c.key(format!("{}: .env BACKUP_ANTHROPIC_KEY (CRLF, single quotes)", h.name()));
+    let text = format!("# ~/.openclaw/.env (CRLF)\r\nexport FOO=\"bar baz\"\r\nexport ANTHROPIC_API_KEY=\"{live}\"\r\nBACKUP_ANTHROPIC_KEY='{other}'\r\n");
+    h.write_file(".openclaw/.env", text.as_bytes(), 0o600)
+}
+
+/// A valid `openclaw.json` whose provider has a literal `apiKey`.
+pub fn plant_config_valid(h: &Host, c: &Canaries) -> Result<()> {
+    let k = c.key(format!("{}: openclaw.json apiKey (valid JSON5)", h.name()));
+    h.update_config(|cfg| cfg.api_key_literal = Some(k))
+}
+
+/// A broken `openclaw.json`: an unquoted `apiKey` on the line json5 chokes on.
+pub fn plant_config_broken(h: &Host, c: &Canaries) -> Result<()> {
+    let k = c.key(format!("{}: openclaw.json unquoted apiKey (broken JSON5)", h.name()));
+    let text = h.read_file(".openclaw/openclaw.json")?;
+    let Some(i) = text.find("api: \"anthropic-messages\",") else { bail!("no anthropic provider in the rendered config") };
+    let broken = format!("{}apiKey: {k},\n        {}", &text[..i], &text[i..]);
+    h.write_file(".openclaw/openclaw.json", broken.as_bytes(), 0o600)
+}
+
+/// Auth profiles: the per-agent database of `main`, the shared state database, a legacy
+/// `auth-profiles.json` and a `models.json`.
+pub fn plant_profiles(h: &Host, c: &Canaries) -> Result<()> {
+    let n = h.name();
+    h.write_file(".openclaw/agents/main/agent/openclaw-agent.sqlite", &agent_db(&c.key(format!("{n}: per-agent auth profile DB")))?, 0o600)?;
+    h.write_file(".openclaw/state/openclaw.sqlite", &shared_state_db(&c.key(format!("{n}: shared state DB state/openclaw.sqlite")))?, 0o600)?;
+    let legacy = serde_json::json!({"profiles": {"anthropic:default": {"type": "api_key", "key": c.key(format!("{n}: legacy auth-profiles.json"))}}});
+    h.write_file(".openclaw/agents/main/agent/auth-profiles.json", legacy.to_string().as_bytes(), 0o600)?;
+    let models = serde_json::json!({"providers": {"anthropic": {"apiKey": c.key(format!("{n}: agents/main/agent/models.json"))}}});
+    h.write_file(".openclaw/agents/main/agent/models.json", models.to_string().as_bytes(), 0o600)
+}
+
+/// A gateway log line quoting a key, shell history, a world-readable notes file, a secret file
+/// and the service's env file holding a short proxy token (16–20 characters).
+pub fn plant_files(h: &Host, c: &Canaries) -> Result<()> {
+    let n = h.name();
+    let now = chrono_like_now();
+    let log = format!(
+        "{{\"time\":\"{now}\",\"level\":\"error\",\"subsystem\":\"agent\",\"msg\":\"rawError=401: invalid x-api-key {}\"}}\n",
+        c.key(format!("{n}: gateway log logs/openclaw.log"))
+    );
+    h.write_file(".openclaw/logs/openclaw.log", log.as_bytes(), 0o600)?;
+    h.write_file(".bash_history", format!("ls\nexport ANTHROPIC_API_KEY={}\nopenclaw gateway\n", c.key(format!("{n}: .bash_history"))).as_bytes(), 0o600)?;
+    h.write_file("notes.txt", format!("staging key: {}\n", c.key(format!("{n}: world-readable ~/notes.txt"))).as_bytes(), 0o644)?;
+    h.write_file(".openclaw/secrets/anthropic", c.key(format!("{n}: secrets/anthropic")).as_bytes(), 0o600)?;
+    h.write_file(".openclaw/gateway.systemd.env", format!("ANTHROPIC_API_KEY={}\n", c.token(format!("{n}: gateway.systemd.env short proxy token"), 18)).as_bytes(), 0o600)
+}
+
+/// Installs `~/.local/bin/failing-restart`: echoes the `.env` (the key a deploy just wrote) and a
+/// planted key to stderr, then fails. Returns the restart command to configure.
+pub fn plant_failing_restart(h: &Host, c: &Canaries) -> Result<&'static str> {
+    let k = c.key(format!("{}: stderr of a failing restart wrapper", h.name()));
+    let script = format!(
+        "#!/bin/sh\n# A restart wrapper that echoes what it reads and fails.\ntimeout 2 sed 's/^/input: /' >&2\necho \"restart failed; environment: $(tr '\\n' ' ' < \"$HOME/.openclaw/.env\")\" >&2\necho \"debug: token={k}\" >&2\nexit 1\n"
+    );
+    h.write_file(".local/bin/failing-restart", script.as_bytes(), 0o755)?;
+    Ok("~/.local/bin/failing-restart")
+}
+
+/// A noisy login shell that echoes a key (with escape sequences and binary noise) on stdout
+/// and stderr before every command, and as the pre-auth banner.
+pub fn plant_noisy_shell(h: &Host, c: &Canaries) -> Result<()> {
+    let k = c.key(format!("{}: noisy login shell", h.name()));
+    let mut say = format!("Welcome to Ubuntu\n\x1b[31mexport ANTHROPIC_API_KEY={k}\x1b[0m\n\x1b]0;pwned\x07").into_bytes();
+    say.extend_from_slice(&[0xff, 0xfe, 0x00, 0x9b, b'2', b'J', b'\n']);
+    h.set_shell_say(&say, true)
+}
+
+/// Every place at once (a valid config).
+pub fn plant_everywhere(h: &Host, c: &Canaries) -> Result<()> {
+    plant_env(h, c)?;
+    plant_config_valid(h, c)?;
+    plant_profiles(h, c)?;
+    plant_files(h, c)
+}
+
+/// UTC now as `YYYY-MM-DDTHH:MM:SS.000Z` (no chrono in this crate's library).
+fn chrono_like_now() -> String {
+    let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.000Z"]).output().ok();
+    out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_else(|| "2026-01-01T00:00:00.000Z".into())
+}
