@@ -173,18 +173,46 @@ pub fn plant_failing_restart(h: &Host, c: &Canaries) -> Result<&'static str> {
     Ok("~/.local/bin/failing-restart")
 }
 
+/// Installs a stand-in `~/.local/bin/openclaw` CLI (the mini gateway has no real one): it logs
+/// its arguments to `~/openclaw-calls.log`; `models auth logout` empties the auth-profile
+/// databases; `models auth paste-api-key` echoes its input (the key) and a planted key to
+/// stderr and fails, as a careless wrapper would.
+pub fn plant_openclaw_cli(h: &Host, c: &Canaries) -> Result<()> {
+    let k = c.key(format!("{}: stderr of the openclaw CLI", h.name()));
+    let script = format!(
+        r#"#!/bin/sh
+echo "$*" >> "$HOME/openclaw-calls.log"
+case "$1 $2 $3" in
+  "models auth logout")
+    for f in "$HOME"/.openclaw/agents/*/agent/openclaw-agent.sqlite "$HOME/.openclaw/state/openclaw.sqlite"; do
+      [ -f "$f" ] && printf 'SQLite format 3 (no profiles)' > "$f"
+    done
+    echo 'Logged out anthropic:default'; exit 0 ;;
+  "models auth paste-api-key")
+    echo "openclaw: could not store profile from input: $(timeout 2 cat)" >&2
+    echo "openclaw: previous profile key={k}" >&2
+    exit 1 ;;
+esac
+echo "openclaw: unknown command $*" >&2
+exit 2
+"#
+    );
+    h.write_file(".local/bin/openclaw", script.as_bytes(), 0o755)
+}
+
 /// A noisy login shell that echoes a key (with escape sequences and binary noise) on stdout
-/// and stderr before every command, and as the pre-auth banner.
-pub fn plant_noisy_shell(h: &Host, c: &Canaries) -> Result<()> {
+/// and stderr before every command, and also as the pre-auth SSH banner when `pre_auth`.
+pub fn plant_noisy_shell(h: &Host, c: &Canaries, pre_auth: bool) -> Result<()> {
     let k = c.key(format!("{}: noisy login shell", h.name()));
     let mut say = format!("Welcome to Ubuntu\n\x1b[31mexport ANTHROPIC_API_KEY={k}\x1b[0m\n\x1b]0;pwned\x07").into_bytes();
     say.extend_from_slice(&[0xff, 0xfe, 0x00, 0x9b, b'2', b'J', b'\n']);
-    h.set_shell_say(&say, true)
+    h.set_shell_say(&say, pre_auth)
 }
 
-/// Every place at once (a valid config).
+/// Every file place at once (a valid config) and the stand-in `openclaw` CLI.
 pub fn plant_everywhere(h: &Host, c: &Canaries) -> Result<()> {
     plant_env(h, c)?;
+    plant_openclaw_cli(h, c)?;
     plant_config_valid(h, c)?;
     plant_profiles(h, c)?;
     plant_files(h, c)

@@ -54,13 +54,14 @@ impl Oracle<'_> {
 #[test]
 fn no_planted_or_managed_key_escapes_any_cli_command() {
     let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
-    let Some(w) = World::start_or_skip(WorldOptions::hosts(4).base_url(fake.base_url())) else { return };
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(5).base_url(fake.base_url())) else { return };
     let c = Canaries::new();
-    let (full, broken, noisy, failing) = (w.host(0), w.host(1), w.host(2), w.host(3));
+    let (full, broken, noisy, failing, profile) = (w.host(0), w.host(1), w.host(2), w.host(3), w.host(4));
 
     // Plant: h0 every file place with a valid config; h1 a broken config (unquoted apiKey) plus
     // profiles; h2 a noisy login shell that echoes a key; h3 a restart wrapper whose stderr
-    // echoes the .env it finds and a key.
+    // echoes the .env it finds and a key; h4 the auth-profile method through an openclaw CLI that
+    // echoes its input (the key) to stderr.
     canary::plant_everywhere(full, &c).unwrap();
     canary::plant_env(broken, &c).unwrap();
     canary::plant_profiles(broken, &c).unwrap();
@@ -69,15 +70,26 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
     canary::plant_env(failing, &c).unwrap();
     canary::plant_files(failing, &c).unwrap();
     let failing_restart = canary::plant_failing_restart(failing, &c).unwrap();
-    canary::plant_noisy_shell(noisy, &c).unwrap();
+    canary::plant_env(profile, &c).unwrap();
+    canary::plant_profiles(profile, &c).unwrap();
+    canary::plant_openclaw_cli(profile, &c).unwrap();
+    // the banner only through the login shell: a pre-auth banner with binary noise is a
+    // hostile-host case of its own (tests/hostile.rs)
+    canary::plant_noisy_shell(noisy, &c, false).unwrap();
 
     let ck = Ck::for_world(&w);
     ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
     let mut o = Oracle { ck: &ck, c: &c, leaks: Vec::new(), commands: 0 };
-    let hosts = [("full", full, RESTART), ("broken", broken, RESTART), ("noisy", noisy, RESTART), ("failing", failing, failing_restart)];
+    let hosts = [
+        ("full", full, RESTART, "env-file"),
+        ("broken", broken, RESTART, "env-file"),
+        ("noisy", noisy, RESTART, "env-file"),
+        ("failing", failing, failing_restart, "env-file"),
+        ("profile", profile, RESTART, "auth-profile"),
+    ];
 
     // Inventory, trust and keys.
-    for (name, h, restart) in hosts {
+    for (name, h, restart, injection) in hosts {
         let (port, addr) = (h.port().to_string(), h.addr().to_string());
         o.run(&[
             "instance",
@@ -101,6 +113,8 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
             WORKSPACE_PROD_A_ID,
             "--tag",
             "canary",
+            "--injection",
+            injection,
         ])
         .ok();
         o.run(&["host", "trust", name, "--fingerprint", h.host_key_fingerprint()]).ended();
