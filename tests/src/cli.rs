@@ -63,7 +63,8 @@ impl Out {
         assert!(!self.stderr.contains("panicked"), "panic: {}", self.describe());
         self
     }
-    /// Ended by itself with exit 0 or 1 (never a panic, a signal or a hang).
+    /// Ended by itself with exit 0 or 1 (never a panic, a signal or a hang; 137 under
+    /// [`Ck::run_measured`] is a hang ended by timeout(1)).
     pub fn ended(self) -> Out {
         assert!(!self.timed_out, "hang: {}", self.describe());
         assert!(matches!(self.code, Some(0) | Some(1)), "exit code: {}", self.describe());
@@ -134,7 +135,30 @@ impl Ck {
 
     /// Runs `clawkeep ARGS` with `stdin`, under [`Ck::timeout`].
     pub fn run_with(&self, args: &[&str], stdin: Option<&[u8]>) -> Out {
-        let mut c = Command::new(&self.bin);
+        self.run_inner(args, stdin, None)
+    }
+
+    /// [`Ck::run`] under `/usr/bin/time`: also the peak resident memory of the process, in KiB.
+    pub fn run_measured(&self, args: &[&str], stdin: Option<&[u8]>) -> (Out, Option<u64>) {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let f = std::env::temp_dir().join(format!("ck-maxrss-{}-{n}", std::process::id()));
+        let out = self.run_inner(args, stdin, Some(&f));
+        let kb = std::fs::read_to_string(&f).ok().and_then(|s| s.lines().filter_map(|l| l.trim().parse().ok()).next_back());
+        let _ = std::fs::remove_file(&f);
+        (out, kb)
+    }
+
+    fn run_inner(&self, args: &[&str], stdin: Option<&[u8]>, maxrss_file: Option<&Path>) -> Out {
+        let mut c = match maxrss_file {
+            Some(f) => {
+                // time(1) does not pass on our kill: timeout(1) ends a hang first (exit 137)
+                let inner = self.timeout.saturating_sub(Duration::from_secs(5)).as_secs().max(1);
+                let mut c = Command::new("/usr/bin/time");
+                c.arg("-f").arg("%M").arg("-o").arg(f).arg("/usr/bin/timeout").arg("-s").arg("KILL").arg(inner.to_string()).arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
         c.args(args)
             .env("CLAWKEEP_HOME", self.dir.path())
             .env("CLAWKEEP_KEYCHAIN_SERVICE", &self.service)
