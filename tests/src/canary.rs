@@ -223,3 +223,48 @@ fn chrono_like_now() -> String {
     let out = std::process::Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%S.000Z"]).output().ok();
     out.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_else(|| "2026-01-01T00:00:00.000Z".into())
 }
+
+/// One host of [`plant_standard`]: the instance name to give it, its restart command and
+/// injection method.
+#[derive(Debug, Clone, Copy)]
+pub struct PlantedHost {
+    /// World host index (0-based position).
+    pub host: usize,
+    pub name: &'static str,
+    pub restart: &'static str,
+    /// `env-file` or `auth-profile`.
+    pub injection: &'static str,
+}
+
+/// The canary world shared by the CLI and desktop oracles (needs 5 hosts): `full` every file
+/// place with a valid config and the echoing openclaw CLI; `broken` a config with an unquoted
+/// `apiKey` plus auth profiles; `noisy` a login shell echoing a key (not as pre-auth banner);
+/// `failing` a restart wrapper echoing the `.env` and a key to stderr; `profile` the
+/// auth-profile method through the echoing openclaw CLI.
+pub fn plant_standard(w: &crate::world::World, c: &Canaries) -> Result<Vec<PlantedHost>> {
+    if w.hosts().len() < 5 {
+        bail!("the canary world needs 5 hosts");
+    }
+    let restart = crate::scripts::RESTART_COMMAND;
+    plant_everywhere(w.host(0), c)?;
+    plant_env(w.host(1), c)?;
+    plant_profiles(w.host(1), c)?;
+    plant_config_broken(w.host(1), c)?;
+    plant_env(w.host(2), c)?;
+    plant_env(w.host(3), c)?;
+    plant_files(w.host(3), c)?;
+    let failing = plant_failing_restart(w.host(3), c)?;
+    plant_env(w.host(4), c)?;
+    plant_profiles(w.host(4), c)?;
+    plant_openclaw_cli(w.host(4), c)?;
+    // the banner only through the login shell: a pre-auth banner with binary noise is a
+    // hostile-host case of its own (tests/hostile.rs)
+    plant_noisy_shell(w.host(2), c, false)?;
+    Ok(vec![
+        PlantedHost { host: 0, name: "full", restart, injection: "env-file" },
+        PlantedHost { host: 1, name: "broken", restart, injection: "env-file" },
+        PlantedHost { host: 2, name: "noisy", restart, injection: "env-file" },
+        PlantedHost { host: 3, name: "failing", restart: failing, injection: "env-file" },
+        PlantedHost { host: 4, name: "profile", restart, injection: "auth-profile" },
+    ])
+}

@@ -15,8 +15,6 @@ use clawkeep_tests::sys::ArgvSampler;
 use clawkeep_tests::{World, WorldOptions};
 use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
 
-const RESTART: &str = clawkeep_tests::scripts::RESTART_COMMAND;
-
 /// Runs commands, each under an argv sampler, and collects every leak instead of stopping at
 /// the first.
 struct Oracle<'a> {
@@ -56,40 +54,16 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
     let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
     let Some(w) = World::start_or_skip(WorldOptions::hosts(5).base_url(fake.base_url())) else { return };
     let c = Canaries::new();
-    let (full, broken, noisy, failing, profile) = (w.host(0), w.host(1), w.host(2), w.host(3), w.host(4));
-
-    // Plant: h0 every file place with a valid config; h1 a broken config (unquoted apiKey) plus
-    // profiles; h2 a noisy login shell that echoes a key; h3 a restart wrapper whose stderr
-    // echoes the .env it finds and a key; h4 the auth-profile method through an openclaw CLI that
-    // echoes its input (the key) to stderr.
-    canary::plant_everywhere(full, &c).unwrap();
-    canary::plant_env(broken, &c).unwrap();
-    canary::plant_profiles(broken, &c).unwrap();
-    canary::plant_config_broken(broken, &c).unwrap();
-    canary::plant_env(noisy, &c).unwrap();
-    canary::plant_env(failing, &c).unwrap();
-    canary::plant_files(failing, &c).unwrap();
-    let failing_restart = canary::plant_failing_restart(failing, &c).unwrap();
-    canary::plant_env(profile, &c).unwrap();
-    canary::plant_profiles(profile, &c).unwrap();
-    canary::plant_openclaw_cli(profile, &c).unwrap();
-    // the banner only through the login shell: a pre-auth banner with binary noise is a
-    // hostile-host case of its own (tests/hostile.rs)
-    canary::plant_noisy_shell(noisy, &c, false).unwrap();
+    let planted = canary::plant_standard(&w, &c).unwrap();
+    let full = w.host(0);
 
     let ck = Ck::for_world(&w);
     ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
     let mut o = Oracle { ck: &ck, c: &c, leaks: Vec::new(), commands: 0 };
-    let hosts = [
-        ("full", full, RESTART, "env-file"),
-        ("broken", broken, RESTART, "env-file"),
-        ("noisy", noisy, RESTART, "env-file"),
-        ("failing", failing, failing_restart, "env-file"),
-        ("profile", profile, RESTART, "auth-profile"),
-    ];
+    let hosts: Vec<_> = planted.iter().map(|p| (p.name, w.host(p.host), p.restart, p.injection)).collect();
 
     // Inventory, trust and keys.
-    for (name, h, restart, injection) in hosts {
+    for &(name, h, restart, injection) in &hosts {
         let (port, addr) = (h.port().to_string(), h.addr().to_string());
         o.run(&[
             "instance",
@@ -124,7 +98,7 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
         o.run_with(&["key", "add", &key_name, "--instance", name, "--stdin", "--allow-name"], Some(managed.key.as_bytes())).ok();
     }
     o.run(&["instance", "edit", "full", "--agent", "main", "--agent", "ops"]).ok();
-    for (name, ..) in hosts {
+    for &(name, ..) in &hosts {
         o.run(&["--json", "instance", "show", name]).ok();
         o.run(&["instance", "show", name]).ok();
     }
@@ -133,19 +107,19 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
     o.run(&["key", "show", "openclaw-acme-prod-bot-full"]).ok();
 
     // Deploys: plans (human and JSON), then applies.
-    for (name, ..) in hosts {
+    for &(name, ..) in &hosts {
         o.run(&["deploy", name, "--dry-run"]).ended();
         o.run(&["--json", "deploy", name, "--dry-run"]).ended();
     }
     o.run(&["--json", "deploy", "--tag", "canary", "--dry-run"]).ended();
-    for (name, ..) in hosts {
+    for &(name, ..) in &hosts {
         o.run(&["deploy", name, "--yes", "--ready-timeout", "20", "--connect-timeout", "10"]).ended();
     }
     o.run(&["--json", "deploy", "history"]).ended();
     o.run(&["deploy", "history"]).ended();
 
     // Checks: one by one, the fleet, and the probe from the host.
-    for (name, ..) in hosts {
+    for &(name, ..) in &hosts {
         o.run(&["check", name]).ended();
     }
     o.run(&["--json", "check", "--all"]).ended();
