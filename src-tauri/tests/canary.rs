@@ -7,8 +7,8 @@
 //!
 //! Real components: sshd test hosts, the real Secret Service (run under
 //! `scripts/with-secret-service.sh`), the fake Anthropic API over HTTP on 127.0.0.1. Needs root
-//! + openssh-server; elsewhere it skips with a reason, in CI it fails. (The webview's store and
-//! DOM are the GUI journey's to check; the mock runtime has no webview.)
+//! and openssh-server; elsewhere it skips with a reason, in CI it fails. (The webview's store
+//! and DOM are the GUI journey's to check; the mock runtime has no webview.)
 
 use std::sync::Arc;
 
