@@ -263,6 +263,10 @@ fn agent_ids_and_paths_that_try_to_inject_are_refused_or_quoted() {
     let sneaky = format!("~/.openclaw;touch {marker};x |touch ~/pwned-{tag}& <x *");
     let edited = ck.run(&["--json", "instance", "edit", "inj", "--state-dir", &sneaky]);
     if edited.code == Some(0) {
+        // the odd state dir exists, with a config and a .env: the deploy gets as far as writing
+        let rel = sneaky.trim_start_matches("~/");
+        h.write_file(&format!("{rel}/openclaw.json"), h.read_file(".openclaw/openclaw.json").unwrap().as_bytes(), 0o600).unwrap();
+        h.write_file(&format!("{rel}/.env"), b"FOO=bar\n", 0o600).unwrap();
         let mut problems = Vec::new();
         probe_all(&ck, h, "inj", &mut problems);
         probe(&ck, &["deploy", "inj", "--yes", "--ready-timeout", "10"], &mut problems);
