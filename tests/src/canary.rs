@@ -19,17 +19,20 @@ pub struct Canaries {
 
 /// Stretches of a secret that must never appear: key-shaped values are looked for by 24-character
 /// windows of their body (past the 16-character head a hint may show, before the 4-character tail),
-/// so a partial leak is caught too; short values whole.
+/// so a partial leak is caught too; short values (a proxy token) by 8-character windows past
+/// their first 4 characters (a hint of a short value may show no more than those).
 fn windows(value: &str) -> Vec<String> {
     let b = value.as_bytes();
-    if b.len() < 48 {
-        return vec![value.to_string()];
-    }
+    let (from, width, step) = if b.len() < 48 { (4, 8, 4) } else { (16, 24, 12) };
+    let end = if b.len() < 48 { b.len() } else { b.len() - 4 };
     let mut out = Vec::new();
-    let mut i = 16;
-    while i + 24 <= b.len() - 4 {
-        out.push(value[i..i + 24].to_string());
-        i += 12;
+    let mut i = from;
+    while i + width <= end {
+        out.push(value[i..i + width].to_string());
+        i += step;
+    }
+    if out.is_empty() {
+        out.push(value.to_string());
     }
     out
 }
@@ -117,6 +120,12 @@ pub fn plant_env(h: &Host, c: &Canaries) -> Result<()> {
     let other = c.key(format!("{}: .env BACKUP_ANTHROPIC_KEY (CRLF, single quotes)", h.name()));
     let text = format!("# ~/.openclaw/.env (CRLF)\r\nexport FOO=\"bar baz\"\r\nexport ANTHROPIC_API_KEY=\"{live}\"\r\nBACKUP_ANTHROPIC_KEY='{other}'\r\n");
     h.write_file(".openclaw/.env", text.as_bytes(), 0o600)
+}
+
+/// `.env` whose `ANTHROPIC_API_KEY` is a short proxy token (18 characters), exported, CRLF.
+pub fn plant_env_token(h: &Host, c: &Canaries) -> Result<()> {
+    let t = c.token(format!("{}: .env ANTHROPIC_API_KEY short proxy token", h.name()), 18);
+    h.write_file(".openclaw/.env", format!("# proxy\r\nexport ANTHROPIC_API_KEY={t}\r\n").as_bytes(), 0o600)
 }
 
 /// A valid `openclaw.json` whose provider has a literal `apiKey`.
@@ -238,7 +247,8 @@ pub struct PlantedHost {
 
 /// The canary world shared by the CLI and desktop oracles (needs 5 hosts): `full` every file
 /// place with a valid config and the echoing openclaw CLI; `broken` a config with an unquoted
-/// `apiKey` plus auth profiles; `noisy` a login shell echoing a key (not as pre-auth banner);
+/// `apiKey` plus auth profiles; `noisy` a login shell echoing a key (not as pre-auth banner)
+/// and a short proxy token in `.env`;
 /// `failing` a restart wrapper echoing the `.env` and a key to stderr; `profile` the
 /// auth-profile method through the echoing openclaw CLI.
 pub fn plant_standard(w: &crate::world::World, c: &Canaries) -> Result<Vec<PlantedHost>> {
@@ -250,7 +260,7 @@ pub fn plant_standard(w: &crate::world::World, c: &Canaries) -> Result<Vec<Plant
     plant_env(w.host(1), c)?;
     plant_profiles(w.host(1), c)?;
     plant_config_broken(w.host(1), c)?;
-    plant_env(w.host(2), c)?;
+    plant_env_token(w.host(2), c)?;
     plant_env(w.host(3), c)?;
     plant_files(w.host(3), c)?;
     let failing = plant_failing_restart(w.host(3), c)?;
