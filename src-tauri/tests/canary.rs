@@ -54,7 +54,8 @@ impl Desk<'_> {
         let text = match &r {
             Ok(v) | Err(v) => v.to_string(),
         };
-        eprintln!("[{:>2}] {cmd}: {} {}", self.calls, if r.is_ok() { "ok" } else { "err" }, text.chars().take(200).collect::<String>());
+        // (the payload is not echoed here: it may hold a leaked canary)
+        eprintln!("[{:>2}] {cmd}: {} ({} bytes)", self.calls, if r.is_ok() { "ok" } else { "err" }, text.len());
         for place in self.c.find(text.as_bytes()) {
             self.leaks.push(format!("payload of {cmd}: the key planted at [{place}]"));
         }

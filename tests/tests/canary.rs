@@ -30,8 +30,8 @@ impl Oracle<'_> {
         let out = self.ck.run_with(args, stdin);
         let (leaked, samples) = sampler.finish();
         self.commands += 1;
-        let first = |s: &str| s.lines().next().unwrap_or("").chars().take(160).collect::<String>();
-        eprintln!("[{:>2}] exit {:?} `clawkeep {}` | {} | {}", self.commands, out.code, out.args, first(&out.stdout), first(&out.stderr));
+        // (what they printed is not echoed here: it may hold a leaked canary)
+        eprintln!("[{:>2}] exit {:?} `clawkeep {}` ({} + {} bytes)", self.commands, out.code, out.args, out.stdout.len(), out.stderr.len());
         if leaked {
             self.leaks.push(format!("argv: a canary or managed key was in some process's argv during `clawkeep {}`", out.args));
         }
