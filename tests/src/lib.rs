@@ -4,8 +4,14 @@
 //!   layout + supervised gateway each ([`world::World`], [`world::Host`]).
 //! * [`openclaw`]: the real OpenClaw (installed once per target dir) running on a test host.
 //! * [`fake`]: client for the fake Anthropic API's control surface.
+//! * [`cli`]: the real `clawkeep` binary with a throw-away data dir and keychain service;
+//!   [`cli::fake_key`] makes fake keys at run time.
+//! * [`canary`]: distinct fake keys planted in every place a host can hold one, and the search
+//!   for them afterwards (issue 12's canary oracle).
 //! * [`layout`], [`scripts`], [`http`], [`sys`]: the pieces they are built from.
 
+pub mod canary;
+pub mod cli;
 pub mod fake;
 pub mod http;
 pub mod layout;

@@ -20,6 +20,7 @@ pub fn login_shell(mode_file: &str) -> String {
 # switches faults by writing {mode_file}:
 #   noisy       print a banner and noise (stdout and stderr) before every command
 #   huge:<N>    print N bytes of filler on stdout before every command
+#   say         print the bytes of {mode_file}-say on stdout and on stderr before every command
 mode=
 [ -r {mode_file} ] && read -r mode < {mode_file}
 case "$mode" in
@@ -30,6 +31,10 @@ case "$mode" in
   huge:*)
     n=${{mode#huge:}}
     yes 'filler filler filler filler filler filler filler filler filler filler filler' | head -c "$n"
+    ;;
+  say)
+    cat {mode_file}-say 2>/dev/null
+    cat {mode_file}-say >&2 2>/dev/null
     ;;
 esac
 exec -a "$0" /bin/bash "$@"

@@ -1084,6 +1084,26 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
         Ok(())
     }
 
+    /// A login shell that prints `bytes` (a banner, escape sequences, binary noise, a key it
+    /// echoes…) on stdout and on stderr before every command, and the same bytes as the
+    /// pre-auth SSH banner when `pre_auth` is set. Root mode only; undone by
+    /// `set_shell_mode(ShellMode::Normal)`.
+    pub fn set_shell_say(&self, bytes: &[u8], pre_auth: bool) -> Result<()> {
+        if self.shared.mode != HostMode::Root {
+            bail!("shell faults need root mode");
+        }
+        let mf = self.dir.join("shell-mode");
+        let banner = self.dir.join("banner");
+        write_file(&self.dir.join("shell-mode-say"), bytes, 0o644)?;
+        if pre_auth {
+            write_file(&banner, bytes, 0o644)?;
+        } else {
+            let _ = fs::remove_file(&banner);
+        }
+        write_file(&mf, b"say\n", 0o644)?;
+        Ok(())
+    }
+
     // ---------- client-side probes ----------
 
     /// Runs `command` on the host with the `ssh` CLI (world key, strict known_hosts,

@@ -1,7 +1,8 @@
 //! A small reader for `~/.ssh/config`: turns `Host` entries into draft instances.
 //!
 //! Only what an inventory needs is read (HostName, Port, User); wildcard patterns, `Match`
-//! blocks and `Include` are skipped. Bad lines are skipped, never fatal.
+//! blocks and `Include` are skipped. Bad lines are skipped, never fatal; so are aliases and
+//! values holding control characters (they would reach a terminal as escape sequences).
 
 /// One concrete `Host` alias from an ssh config.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -28,7 +29,7 @@ pub fn parse(text: &str) -> Vec<SshHostEntry> {
             "host" => {
                 current.clear();
                 for alias in rest.split_whitespace() {
-                    if alias.contains(['*', '?', '!']) {
+                    if alias.contains(['*', '?', '!']) || alias.contains(char::is_control) {
                         continue;
                     }
                     out.push(SshHostEntry { alias: alias.to_string(), host_name: None, port: None, user: None });
@@ -36,7 +37,7 @@ pub fn parse(text: &str) -> Vec<SshHostEntry> {
                 }
             }
             "match" => current.clear(),
-            "hostname" if !rest.is_empty() => {
+            "hostname" if !rest.is_empty() && !rest.contains(char::is_control) => {
                 for &i in &current {
                     out[i].host_name.get_or_insert_with(|| rest.to_string());
                 }
@@ -48,7 +49,7 @@ pub fn parse(text: &str) -> Vec<SshHostEntry> {
                     }
                 }
             }
-            "user" if !rest.is_empty() => {
+            "user" if !rest.is_empty() && !rest.contains(char::is_control) => {
                 for &i in &current {
                     out[i].user.get_or_insert_with(|| rest.to_string());
                 }
@@ -71,5 +72,13 @@ mod tests {
         assert_eq!(hosts[0], SshHostEntry { alias: "web1".into(), host_name: Some("10.0.0.5".into()), port: Some(2222), user: Some("deploy".into()) });
         assert_eq!(hosts[2].alias, "bare");
         assert_eq!(hosts[2].port, None);
+    }
+
+    #[test]
+    fn control_characters_never_reach_an_entry() {
+        let hosts = parse("Host ok \u{1b}[31mred\r\n  HostName 10.0.0.1\u{1b}]0;x\u{7}\n  User \u{9b}2J\nHost two\n  HostName h2\n");
+        assert_eq!(hosts.iter().map(|h| h.alias.as_str()).collect::<Vec<_>>(), ["ok", "two"]);
+        assert_eq!((hosts[0].host_name.as_deref(), hosts[0].user.as_deref()), (None, None));
+        assert_eq!(hosts[1].host_name.as_deref(), Some("h2"));
     }
 }
