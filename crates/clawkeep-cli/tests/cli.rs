@@ -164,7 +164,12 @@ fn malformed_keys_each_rejection_class() {
     let one_short = format!("{}AA", &k[..k.len() - 3]);
     let one_long = format!("{}xAA", &k[..k.len() - 2]);
     let no_aa = format!("{}Ab", &k[..k.len() - 2]);
-    for (bad, expect) in [(&k[..60], "has 60 characters, but a api key has exactly 108: it looks truncated"), (&one_short, "looks truncated"), (&one_long, "extra characters"), (&no_aa, "does not end in 'AA'")] {
+    for (bad, expect) in [
+        (&k[..60], "has 60 characters, but a api key has exactly 108: it looks truncated"),
+        (&one_short, "looks truncated"),
+        (&one_long, "extra characters"),
+        (&no_aa, "does not end in 'AA'"),
+    ] {
         let r = w.run_stdin(&["--json", "key", "add", KEY_NAME, "--instance", "acme-prod-1", "--stdin"], bad).fails(1);
         assert_eq!(r.err_json()["error"]["code"], "key_format", "{}", r.stderr);
         assert!(r.stderr.contains(expect), "{expect}: {}", r.stderr);

@@ -354,7 +354,9 @@ pub(crate) mod tests {
         let one_short = format!("{}AA", &k[..k.len() - 3]);
         let one_long = format!("{}xAA", &k[..k.len() - 2]);
         let no_aa = format!("{}Ab", &k[..k.len() - 2]);
-        for (bad, what) in [(&k[..60], "looks truncated"), (one_short.as_str(), "looks truncated"), (one_long.as_str(), "extra characters"), (no_aa.as_str(), "does not end in 'AA'")] {
+        for (bad, what) in
+            [(&k[..60], "looks truncated"), (one_short.as_str(), "looks truncated"), (one_long.as_str(), "extra characters"), (no_aa.as_str(), "does not end in 'AA'")]
+        {
             let e = lint_str(bad).unwrap_err();
             assert!(e.to_string().contains(what), "{e}");
             assert!(!e.to_string().contains(&k[13..40]), "message leaks the key: {e}");

@@ -19,6 +19,8 @@ pub mod policy;
 pub mod rehearsal;
 
 pub use deployers::SshDeployer;
-pub use machine::{DeployOutcome, Deployer, HostKey, ManualDeployer, Rotation, RotationOptions, RotationOutcome, RotationStep, StepEvent, StepInput, StepReport, DEFAULT_SOAK_SECS};
+pub use machine::{
+    DeployOutcome, Deployer, HostKey, ManualDeployer, Rotation, RotationOptions, RotationOutcome, RotationStep, StepEvent, StepInput, StepReport, DEFAULT_SOAK_SECS,
+};
 pub use plan::{BlastRadius, DueStatus, OwnerPlan, PlanItem, RotationPlan};
 pub use policy::{PolicyScope, PolicySpec, RotationPolicy};
