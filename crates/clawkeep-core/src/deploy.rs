@@ -28,11 +28,15 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 pub use tokio_util::sync::CancellationToken;
 
+use sha2::{Digest, Sha256};
+
 use crate::domain::{InjectionMethod, Instance, Key, ServiceManager};
+use crate::dotenv;
 use crate::error::{Error, ErrorPayload, Result};
+use crate::hosttext;
 use crate::keyfmt;
-use crate::secret::Secret;
-use crate::ssh::{sh_quote, HostSession, SshAuth, SshOptions, SshTarget};
+use crate::secret::{Secret, SecretBytes};
+use crate::ssh::{sh_quote, ExecOutput, HostSession, SshAuth, SshOptions, SshTarget};
 
 /// Everything needed to deploy one key to one instance (built by
 /// [`crate::Clawkeep::prepare_deploy`]).
@@ -157,25 +161,71 @@ pub struct DeployPlan {
     private: PlanPrivate,
 }
 
-#[derive(Debug, Default)]
+/// What a plan needs to apply itself. Holds host file contents that may carry literal keys:
+/// every such field is a [`Secret`]/[`SecretBytes`] or hidden by the redacting `Debug`.
+#[derive(Default)]
 struct PlanPrivate {
     env_path: String,
     backup_path: String,
-    new_env: Option<Secret>,
-    old_env: Option<Secret>,
+    new_env: Option<SecretBytes>,
+    old_env: Option<SecretBytes>,
     old_key_fp: Option<String>,
     openclaw_bin: Option<String>,
     /// The gateway's pid when the plan was made (to prove the restart replaced it).
     pid_before: Option<String>,
     systemd_env_path: String,
-    new_systemd_env: Option<Secret>,
-    old_systemd_env: Option<Secret>,
+    new_systemd_env: Option<SecretBytes>,
+    old_systemd_env: Option<SecretBytes>,
     config_path: String,
-    config_text: Option<String>,
+    /// `openclaw.json` as read (for its backup, byte for byte).
+    config_text: Option<SecretBytes>,
+    /// `openclaw.json` parsed (may hold literal keys).
     config_value: Option<serde_json::Value>,
     secret_path: String,
     old_secret: Option<Secret>,
-    new_config: Option<String>,
+    new_config: Option<Secret>,
+    /// Every host file the plan read, and the SHA-256 of its bytes then (`None`: missing):
+    /// `apply` reads them again and refuses when one changed.
+    seen: Vec<(String, Option<[u8; 32]>)>,
+}
+
+impl std::fmt::Debug for PlanPrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PlanPrivate")
+            .field("env_path", &self.env_path)
+            .field("config_path", &self.config_path)
+            .field("secret_path", &self.secret_path)
+            .field("files_seen", &self.seen.len())
+            .finish_non_exhaustive()
+    }
+}
+
+fn sha(bytes: Option<&[u8]>) -> Option<[u8; 32]> {
+    bytes.map(|b| Sha256::digest(b).into())
+}
+
+impl DeployPlan {
+    /// Every text a front end shows goes through [`hosttext::line`] (paths and names may come
+    /// from the host: its home directory, its config).
+    fn sanitize(&mut self) {
+        let l = |s: &mut String| *s = hosttext::line(s, 2000);
+        l(&mut self.state_dir);
+        l(&mut self.gateway_port_source);
+        for st in &mut self.steps {
+            l(&mut st.target);
+            l(&mut st.detail);
+        }
+        for st in &mut self.stale {
+            l(&mut st.location);
+            l(&mut st.remedy);
+            if let Some(a) = &mut st.agent {
+                l(a);
+            }
+        }
+        self.diff.iter_mut().for_each(l);
+        self.warnings.iter_mut().for_each(l);
+        self.blockers.iter_mut().for_each(l);
+    }
 }
 
 /// How a run ended.
@@ -260,8 +310,29 @@ impl DeployReport {
     pub fn refused(job: &DeployJob, err: &Error) -> DeployReport {
         let mut r = DeployReport::new(job);
         r.outcome = if matches!(err, Error::Cancelled) { Outcome::Cancelled } else { Outcome::Refused };
-        r.error = Some(err.to_payload());
+        r.set_error(err);
         r
+    }
+
+    /// Records `err`; its message may quote the host, so it is sanitized here, before any front
+    /// end shows it or [`crate::Clawkeep::record_deployment`] stores it.
+    fn set_error(&mut self, err: &Error) {
+        let mut p = err.to_payload();
+        p.message = hosttext::line(&p.message, 4000);
+        self.error = Some(p);
+    }
+
+    /// The report's texts as they may be shown and stored (see [`hosttext`]).
+    fn sanitize(&mut self) {
+        if let Some(e) = &mut self.error {
+            e.message = hosttext::line(&e.message, 4000);
+        }
+        if let Some(r) = &mut self.rollback {
+            *r = hosttext::line(r, 4000);
+        }
+        for s in self.steps.iter_mut().chain(self.stale_removed.iter_mut()) {
+            *s = hosttext::line(s, 2000);
+        }
     }
 }
 
@@ -279,71 +350,12 @@ fn resolve_dir(dir: &str, home: &str) -> String {
     }
 }
 
-fn is_key_line(line: &str) -> Option<&str> {
-    let t = line.trim_start();
-    let t = t.strip_prefix("export ").map(str::trim_start).unwrap_or(t);
-    let rest = t.strip_prefix("ANTHROPIC_API_KEY")?;
-    let rest = rest.trim_start();
-    rest.strip_prefix('=')
-}
-
-fn unquote(v: &str) -> String {
-    let v = v.trim();
-    for q in ['"', '\''] {
-        if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
-            return v[1..v.len() - 1].to_string();
-        }
-    }
-    // unquoted: an inline comment starts at " #"
-    match v.find(" #") {
-        Some(i) => v[..i].trim_end().to_string(),
-        None => v.to_string(),
-    }
-}
-
-/// Rewrites a `.env`: the first `ANTHROPIC_API_KEY=` line gets the new value, later ones are
-/// dropped (they would be ambiguous), every other line and comment is kept as it was. Returns
-/// the new text, the previous value, and how many duplicate lines were dropped.
-pub fn rewrite_env(old: Option<&str>, key: &Secret) -> (Secret, Option<Secret>, usize) {
-    let mut out = String::new();
-    let mut previous = None;
-    let mut dropped = 0;
-    let mut placed = false;
-    if let Some(text) = old {
-        for line in text.split_inclusive('\n') {
-            let body = line.trim_end_matches(['\n', '\r']);
-            if let Some(v) = is_key_line(body) {
-                if placed {
-                    dropped += 1;
-                    continue;
-                }
-                previous = Some(Secret::new(unquote(v)));
-                out.push_str("ANTHROPIC_API_KEY=");
-                out.push_str(key.expose());
-                out.push_str(&line[body.len()..]);
-                if line.len() == body.len() {
-                    out.push('\n');
-                }
-                placed = true;
-            } else {
-                out.push_str(line);
-            }
-        }
-    }
-    if !placed {
-        if !out.is_empty() && !out.ends_with('\n') {
-            out.push('\n');
-        }
-        out.push_str("ANTHROPIC_API_KEY=");
-        out.push_str(key.expose());
-        out.push('\n');
-    }
-    (Secret::new(out), previous, dropped)
-}
-
-/// Removes `ANTHROPIC_API_KEY` lines (a stale key in `gateway.systemd.env`).
-fn strip_key_lines(text: &str) -> String {
-    text.split_inclusive('\n').filter(|l| is_key_line(l.trim_end_matches(['\n', '\r'])).is_none()).collect()
+/// Rewrites a `.env` (see [`dotenv`] for the rule): the key line gets the new value, later key
+/// lines are dropped, every other byte is kept. Returns the new text, the previous value, and
+/// how many duplicate lines were dropped.
+pub fn rewrite_env(old: Option<&[u8]>, key: &Secret) -> (SecretBytes, Option<Secret>, usize) {
+    let r = dotenv::rewrite(old, key);
+    (r.text, r.previous, r.dropped)
 }
 
 fn hint_of(value: &str) -> String {
@@ -379,6 +391,11 @@ fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
     }
     s
 }
+
+/// Most bytes of `openclaw.json` read.
+const CONFIG_MAX: usize = 4 << 20;
+/// Most bytes of a `.env` (or `gateway.systemd.env`) read.
+const ENV_MAX: usize = 1 << 20;
 
 fn kv(out: &str, key: &str) -> Vec<String> {
     out.lines().filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('='))).map(|s| s.trim().to_string()).collect()
@@ -423,6 +440,36 @@ impl<'a> DeploySession<'a> {
         self.ssh.close().await
     }
 
+    /// A command's output for a message: sanitized, with the keys of this job masked even when
+    /// they are not key-shaped.
+    fn brief(&self, out: &ExecOutput) -> String {
+        match &self.job.previous_secret {
+            Some(p) => out.brief_without(&[&self.job.secret, p]),
+            None => out.brief_without(&[&self.job.secret]),
+        }
+    }
+
+    /// Reads every file the plan read again and compares it with what the plan saw. `Err` names
+    /// the first file that changed: the plan the user confirmed no longer describes the host.
+    async fn host_unchanged_since(&self, plan: &DeployPlan) -> Result<()> {
+        for (path, before) in &plan.private.seen {
+            let max = if path.ends_with("openclaw.json") { CONFIG_MAX } else { ENV_MAX };
+            let now = self.ssh.read_file(path, max).await?.map(SecretBytes::new);
+            if sha(now.as_ref().map(|b| b.expose())) != *before {
+                return Err(Error::InvalidState(format!(
+                    "the host changed since its plan was shown ({} was {}); nothing was written: review the new plan and confirm again",
+                    hosttext::line(path, 500),
+                    match (before, &now) {
+                        (None, Some(_)) => "created",
+                        (Some(_), None) => "removed",
+                        _ => "modified",
+                    }
+                )));
+            }
+        }
+        Ok(())
+    }
+
     /// Reads the host's state and builds the plan. Nothing is written.
     pub async fn plan(&self) -> Result<DeployPlan> {
         let job = self.job;
@@ -457,7 +504,7 @@ impl<'a> DeploySession<'a> {
              for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && grep -qa 'anthropic:' \"$f\" \"$f-wal\" 2>/dev/null; then echo \"profile=$a\"; fi; done; \
              if grep -qa 'anthropic:default' \"$SD/state/openclaw.sqlite\" \"$SD/state/openclaw.sqlite-wal\" 2>/dev/null; then for a in {agents}; do echo \"profile=$a\"; done; fi; \
              if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
-             if command -v ss >/dev/null 2>&1; then echo ss=1; fi; ",
+             if command -v ss >/dev/null 2>&1; then echo ss=1; fi; echo \"ids=$(id -u) $(id -G)\"; ",
             sd = sh_quote(&sd)
         );
         if let ServiceManager::SystemdUser { unit } = &inst.service_manager {
@@ -472,8 +519,10 @@ impl<'a> DeploySession<'a> {
         // The three reads are independent: one round trip instead of three.
         // The two reads are independent (one round trip); the probe then also finds the running
         // gateway by the configured port (one exec for everything).
-        let (cfg_r, env_r) = tokio::join!(self.ssh.read_file(&cfg_path, 4 << 20), self.ssh.read_file(&env_path, 1 << 20));
-        let (cfg_bytes, old) = (cfg_r?, env_r?);
+        let (cfg_r, env_r, env_st) = tokio::join!(self.ssh.read_file(&cfg_path, CONFIG_MAX), self.ssh.read_file(&env_path, ENV_MAX), self.ssh.stat(&env_path));
+        let (cfg_bytes, old, env_stat) = (cfg_r?, env_r?, env_st?);
+        plan.private.seen.push((cfg_path.clone(), sha(cfg_bytes.as_deref())));
+        plan.private.seen.push((env_path.clone(), sha(old.as_deref())));
         let port_guess = cfg_bytes
             .as_ref()
             .and_then(|b| json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(b)).ok())
@@ -483,11 +532,13 @@ impl<'a> DeploySession<'a> {
         let probe = format!("{probe}; {}echo \"gwpid=$pid\"", find_pid_snippet(port_guess, &inst.service_manager));
         let out = self.ssh.exec("probe", &probe, None, self.opts.ssh.op_timeout).await?;
         plan.private.config_path = cfg_path.clone();
-        plan.private.config_text = cfg_bytes.as_ref().map(|b| String::from_utf8_lossy(b).into_owned());
-        match cfg_bytes {
+        let cfg_bytes = cfg_bytes.map(SecretBytes::new);
+        match &cfg_bytes {
             None => plan.blockers.push(format!("{cfg_path} does not exist: is OpenClaw set up for {} in {sd}?", inst.ssh_user)),
-            Some(bytes) => match json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(&bytes)) {
-                Err(e) => plan.blockers.push(format!("{cfg_path} is not valid JSON5 ({e}); fix it first, OpenClaw would refuse it too")),
+            // json5's own message quotes the offending line (which may hold a literal key):
+            // only the position is kept.
+            Some(bytes) => match json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(bytes.expose())) {
+                Err(e) => plan.blockers.push(format!("{cfg_path} is not valid JSON5 ({}); fix it first, OpenClaw would refuse it too", hosttext::json5_error(&e))),
                 Ok(v) => {
                     plan.private.config_value = Some(v.clone());
                     match v["gateway"]["port"].as_u64().filter(|p| (1..=65535).contains(p)) {
@@ -508,8 +559,10 @@ impl<'a> DeploySession<'a> {
             },
         }
 
-        // .env
-        let old_text = old.as_ref().map(|b| Secret::new(String::from_utf8_lossy(b).into_owned()));
+        plan.private.config_text = cfg_bytes;
+
+        // .env (see `dotenv` for how its key line is read and rewritten)
+        let old_text = old.map(SecretBytes::new);
         let (new_env, previous, dropped) = rewrite_env(old_text.as_ref().map(|s| s.expose()), &job.secret);
         let backup_path = format!("{sd}/.env.clawkeep-bak");
         match &previous {
@@ -523,7 +576,7 @@ impl<'a> DeploySession<'a> {
         if dropped > 0 {
             plan.diff.push(format!("- {dropped} further ANTHROPIC_API_KEY line(s) removed (only the first one was used)"));
         }
-        let other_lines = old_text.as_ref().map(|t| t.expose().lines().filter(|l| is_key_line(l).is_none()).count()).unwrap_or(0);
+        let other_lines = old_text.as_ref().map(|t| dotenv::other_lines(t.expose())).unwrap_or(0);
         if old_text.is_some() {
             plan.steps.push(PlanStep { action: "backup".into(), target: backup_path.clone(), detail: "copy of the current .env, mode 0600, kept for rollback".into() });
         }
@@ -533,18 +586,48 @@ impl<'a> DeploySession<'a> {
             detail: format!(
                 "mode 0600, atomic (temp file + fsync + rename); {} other line(s) kept as they are{}",
                 other_lines,
-                if old_text.is_none() { "; the file is new" } else { "" }
+                if old_text.is_none() { "; the file is new" } else { "; owner and group kept" }
             ),
         });
 
         // Probe for stale credentials and tools (one command; prints names only, never values).
-        if kv(&out.stdout, "probe_done").is_empty() {
-            return Err(Error::Remote { instance: inst.name.clone(), step: "probe".into(), message: format!("the host's shell did not run the probe: {}", out.brief()) });
+        if kv(out.stdout(), "probe_done").is_empty() {
+            return Err(Error::Remote { instance: inst.name.clone(), step: "probe".into(), message: format!("the host's shell did not run the probe: {}", self.brief(&out)) });
         }
-        plan.private.pid_before = kv(&out.stdout, "gwpid").into_iter().next().filter(|s| !s.is_empty());
-        let oc = kv(&out.stdout, "oc").into_iter().next().filter(|s| !s.is_empty());
+        plan.private.pid_before = kv(out.stdout(), "gwpid").into_iter().next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+        // The openclaw CLI's path comes from the host: used only when it is plain text (it is run
+        // and shown).
+        let oc = kv(out.stdout(), "oc").into_iter().next().filter(|s| !s.is_empty());
+        let oc = match oc {
+            Some(p) if hosttext::line(&p, 4096) == p => Some(p),
+            Some(_) => {
+                plan.warnings.push("the openclaw CLI's path on the host holds control characters: not used".into());
+                None
+            }
+            None => None,
+        };
         plan.private.openclaw_bin = oc.clone();
-        let mut profile_agents = kv(&out.stdout, "profile");
+        // The login user's uid and groups: the .env must keep its owner and group.
+        let ids: Vec<u32> = kv(out.stdout(), "ids").first().map(|l| l.split_whitespace().filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
+        if let (Some(st), Some((&uid, gids))) = (&env_stat, ids.split_first()) {
+            if uid != 0 {
+                if st.uid.is_some_and(|u| u != uid) {
+                    plan.blockers.push(format!(
+                        "{env_path} belongs to uid {}, not to the SSH user {} (uid {uid}): Clawkeep keeps a file's owner and can't give a new file another one; deploy as that user (or root)",
+                        st.uid.unwrap_or_default(),
+                        inst.ssh_user
+                    ));
+                } else if st.gid.is_some_and(|g| !gids.contains(&g)) {
+                    plan.blockers.push(format!(
+                        "{env_path} belongs to group {}, which the SSH user {} is not in: Clawkeep keeps a file's group; add the user to it or change the file's group",
+                        st.gid.unwrap_or_default(),
+                        inst.ssh_user
+                    ));
+                }
+            }
+        }
+        // Only agents of the inventory (the probe echoes nothing else; a host could).
+        let mut profile_agents: Vec<String> = kv(out.stdout(), "profile").into_iter().filter(|a| inst.agents.contains(a)).collect();
         profile_agents.dedup();
         profile_agents.sort();
         profile_agents.dedup();
@@ -571,11 +654,13 @@ impl<'a> DeploySession<'a> {
             }
         }
         let systemd_env_path = format!("{sd}/gateway.systemd.env");
-        if !kv(&out.stdout, "systemd_env_file").is_empty() {
-            if let Some(bytes) = self.ssh.read_file(&systemd_env_path, 1 << 20).await? {
-                let text = String::from_utf8_lossy(&bytes).into_owned();
-                plan.private.new_systemd_env = Some(Secret::new(strip_key_lines(&text)));
-                plan.private.old_systemd_env = Some(Secret::new(text));
+        if !kv(out.stdout(), "systemd_env_file").is_empty() {
+            let read = self.ssh.read_file(&systemd_env_path, ENV_MAX).await?;
+            plan.private.seen.push((systemd_env_path.clone(), sha(read.as_deref())));
+            if let Some(bytes) = read {
+                let text = SecretBytes::new(bytes);
+                plan.private.new_systemd_env = Some(dotenv::strip_key_lines(text.expose()));
+                plan.private.old_systemd_env = Some(text);
                 plan.stale.push(StaleCredential {
                     kind: "systemd-env-file".into(),
                     agent: None,
@@ -585,7 +670,7 @@ impl<'a> DeploySession<'a> {
                 });
             }
         }
-        if !kv(&out.stdout, "unit_env").is_empty() {
+        if !kv(out.stdout(), "unit_env").is_empty() {
             let unit = match &inst.service_manager {
                 ServiceManager::SystemdUser { unit } => unit.clone(),
                 _ => String::new(),
@@ -599,7 +684,7 @@ impl<'a> DeploySession<'a> {
             });
             plan.blockers.push(format!("the systemd unit {unit} exports ANTHROPIC_API_KEY in its environment, which beats .env: remove it from the unit first"));
         }
-        if kv(&out.stdout, "ss").is_empty() && !matches!(inst.service_manager, ServiceManager::SystemdUser { .. }) {
+        if kv(out.stdout(), "ss").is_empty() && !matches!(inst.service_manager, ServiceManager::SystemdUser { .. }) {
             plan.warnings.push("`ss` is not installed on the host: the gateway process cannot be found to check its environment".into());
         }
         for s in plan.stale.iter().filter(|s| s.removable) {
@@ -632,6 +717,7 @@ impl<'a> DeploySession<'a> {
         plan.private.old_key_fp = previous.as_ref().map(|p| keyfmt::fingerprint(p.expose()));
         plan.private.old_env = old_text;
         plan.private.systemd_env_path = systemd_env_path;
+        plan.sanitize();
         Ok(plan)
     }
 
@@ -690,7 +776,9 @@ impl<'a> DeploySession<'a> {
             plan.blockers
                 .push("the running gateway has ANTHROPIC_API_KEY in its process environment, which beats a config SecretRef: remove it from the service environment first".into());
         }
-        let old_secret = self.ssh.read_file(&secret_path, 64 * 1024).await?.map(|b| Secret::new(String::from_utf8_lossy(&b).trim_end().to_string()));
+        let read = self.ssh.read_file(&secret_path, 64 * 1024).await?.map(SecretBytes::new);
+        plan.private.seen.push((secret_path.clone(), sha(read.as_ref().map(|b| b.expose()))));
+        let old_secret = read.map(|b| Secret::new(String::from_utf8_lossy(b.expose()).trim_end().to_string()));
         match &old_secret {
             Some(o) if o.expose() == self.job.secret.expose() => plan.diff.push(format!("  {secret_path} = {} (unchanged)", self.job.key.hint)),
             Some(o) => plan.diff.push(format!("~ {secret_path} = {} (was {})", self.job.key.hint, hint_of(o.expose()))),
@@ -724,7 +812,7 @@ impl<'a> DeploySession<'a> {
                         }
                     ));
                     plan.warnings.push("openclaw.json is rewritten as JSON (comments are dropped, as OpenClaw's own writers do); meta and every other setting are kept".into());
-                    new_config = Some(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n");
+                    new_config = Some(Secret::new(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"));
                 }
             }
         }
@@ -771,11 +859,11 @@ impl<'a> DeploySession<'a> {
             self.ssh.write_atomic(&format!("{}.clawkeep-bak", p.secret_path), old.expose().as_bytes()).await.map_err(|e| (e, false))?;
         }
         if let (Some(_), Some(old)) = (&p.new_config, &p.config_text) {
-            self.ssh.write_atomic(&format!("{}.clawkeep-bak", p.config_path), old.as_bytes()).await.map_err(|e| (e, false))?;
+            self.ssh.write_atomic(&format!("{}.clawkeep-bak", p.config_path), old.expose()).await.map_err(|e| (e, false))?;
         }
         self.ssh.write_atomic(&p.secret_path, self.job.secret.expose().as_bytes()).await.map_err(|e| (e, false))?;
         if let Some(cfg) = &p.new_config {
-            self.ssh.write_atomic(&p.config_path, cfg.as_bytes()).await.map_err(|e| (e, true))?;
+            self.ssh.write_atomic(&p.config_path, cfg.expose().as_bytes()).await.map_err(|e| (e, true))?;
         }
         report.steps.push(format!(
             "wrote {} (0600, atomic){} [{} ms]",
@@ -794,7 +882,7 @@ impl<'a> DeploySession<'a> {
         self.wait_ready(plan.gateway_port).await.map_err(|e| (e, true))?;
         let check = format!("printf 'file=%s\\n' \"$(tr -d '\\n' < {} | sha256sum | cut -c1-64)\"", sh_quote(&p.secret_path));
         let out = self.ssh.exec("verify", &check, None, self.opts.ssh.op_timeout).await.map_err(|e| (e, true))?;
-        if kv(&out.stdout, "file").first() != Some(&self.job.key.fingerprint) {
+        if kv(out.stdout(), "file").first() != Some(&self.job.key.fingerprint) {
             return Err((Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: "the secret file on the host does not hold the deployed key".into() }, true));
         }
         report.steps.push(format!(
@@ -811,7 +899,7 @@ impl<'a> DeploySession<'a> {
         let cmd = format!("{} secrets reload", sh_quote(&bin));
         let out = self.ssh.exec("secrets-reload", &cmd, None, self.opts.restart_timeout).await?;
         if !out.success() {
-            return Err(Error::Remote { instance: self.job.instance.name.clone(), step: "secrets-reload".into(), message: format!("`{cmd}` failed: {}", out.brief()) });
+            return Err(Error::Remote { instance: self.job.instance.name.clone(), step: "secrets-reload".into(), message: format!("`{cmd}` failed: {}", self.brief(&out)) });
         }
         Ok(())
     }
@@ -828,7 +916,7 @@ impl<'a> DeploySession<'a> {
             Err(e) => return (false, format!("rollback failed: {e}")),
         }
         if let (Some(_), Some(old)) = (&p.new_config, &p.config_text) {
-            match self.ssh.write_atomic(&p.config_path, old.as_bytes()).await {
+            match self.ssh.write_atomic(&p.config_path, old.expose()).await {
                 Ok(()) => notes.push("restored openclaw.json".into()),
                 Err(e) => return (false, format!("{}; could not restore openclaw.json: {e}", notes.join("; "))),
             }
@@ -857,7 +945,11 @@ impl<'a> DeploySession<'a> {
             let input = Secret::new(format!("{}\n", secret.expose()));
             let out = self.ssh.exec("paste-api-key", &cmd, Some(input.expose().as_bytes()), self.opts.restart_timeout).await?;
             if !out.success() {
-                return Err(Error::Remote { instance: inst.name.clone(), step: "paste-api-key".into(), message: format!("agent {a}: `{cmd}` failed: {}", out.brief()) });
+                return Err(Error::Remote {
+                    instance: inst.name.clone(),
+                    step: "paste-api-key".into(),
+                    message: format!("agent {a}: `{cmd}` failed: {}", out.brief_without(&[secret, &self.job.secret])),
+                });
             }
             // The key is stored in plain text in the agent's SQLite (openclaw.md §2.2): match it
             // on the host with the pattern on stdin (never in argv), WAL file included.
@@ -874,7 +966,7 @@ impl<'a> DeploySession<'a> {
             .join(" ");
             let check = format!("if grep -qaF -f - {files} 2>/dev/null; then echo stored=1; else echo stored=0; fi");
             let out = self.ssh.exec("verify", &check, Some(input.expose().as_bytes()), self.opts.ssh.op_timeout).await?;
-            if kv(&out.stdout, "stored").first().map(String::as_str) != Some("1") {
+            if kv(out.stdout(), "stored").first().map(String::as_str) != Some("1") {
                 return Err(Error::Remote {
                     instance: inst.name.clone(),
                     step: "verify".into(),
@@ -918,7 +1010,7 @@ impl<'a> DeploySession<'a> {
         let name = job.instance.name.clone();
         let fail = |r: &mut DeployReport, outcome: Outcome, e: Error| {
             r.outcome = outcome;
-            r.error = Some(e.to_payload());
+            r.set_error(&e);
         };
         if !plan.blockers.is_empty() {
             fail(&mut report, Outcome::Refused, Error::InvalidState(format!("the plan for '{}' is blocked: {}", name, plan.blockers.join("; "))));
@@ -934,6 +1026,11 @@ impl<'a> DeploySession<'a> {
             );
         } else if cancel.is_cancelled() {
             fail(&mut report, Outcome::Cancelled, Error::Cancelled);
+        } else if let Err(e) = self.host_unchanged_since(&plan).await {
+            // Right before the first write: a line added on the host while the user read the
+            // plan must not be lost from the file and from the backup.
+            let outcome = if matches!(e, Error::InvalidState(_)) { Outcome::Refused } else { Outcome::Failed };
+            fail(&mut report, outcome, e);
         } else {
             progress(&name, Stage::Writing);
             let method = self.job.instance.injection;
@@ -945,7 +1042,7 @@ impl<'a> DeploySession<'a> {
             match result {
                 Ok(()) => report.outcome = Outcome::Succeeded,
                 Err((e, changed)) => {
-                    report.error = Some(e.to_payload());
+                    report.set_error(&e);
                     if changed {
                         progress(&name, Stage::RollingBack);
                         let (ok, text) = match method {
@@ -963,6 +1060,7 @@ impl<'a> DeploySession<'a> {
         }
         report.plan = Some(plan);
         report.duration_ms = t0.elapsed().as_millis() as u64;
+        report.sanitize();
         progress(&name, Stage::Done);
         report
     }
@@ -978,7 +1076,7 @@ impl<'a> DeploySession<'a> {
         };
         let backup = async {
             match &p.old_env {
-                Some(old) => self.ssh.write_atomic(&p.backup_path, old.expose().as_bytes()).await.map(|()| true),
+                Some(old) => self.ssh.write_atomic(&p.backup_path, old.expose()).await.map(|()| true),
                 None => Ok(false),
             }
         };
@@ -987,16 +1085,19 @@ impl<'a> DeploySession<'a> {
         }
         let pid_before = p.pid_before.clone();
         let new_env = p.new_env.as_ref().ok_or_else(|| (Error::InvalidState("plan has no .env content".into()), false))?;
-        self.ssh.write_atomic(&p.env_path, new_env.expose().as_bytes()).await.map_err(|e| (e, false))?;
+        self.ssh.write_atomic(&p.env_path, new_env.expose()).await.map_err(|e| (e, false))?;
         // From here on the host has changed.
         step(report, format!("wrote {} (0600, atomic)", p.env_path));
         for s in plan.stale.iter().filter(|s| s.removable) {
             match s.kind.as_str() {
                 "auth-profile" => {
-                    let out = self.ssh.exec("remove-profile", &s.remedy, None, self.opts.restart_timeout).await.map_err(|e| (e, true))?;
+                    // Built from the plan's own fields (the shown remedy is sanitized text).
+                    let bin = p.openclaw_bin.as_deref().unwrap_or("openclaw");
+                    let cmd = format!("{} models auth logout anthropic:default --yes --agent {}", sh_quote(bin), sh_quote(s.agent.as_deref().unwrap_or("main")));
+                    let out = self.ssh.exec("remove-profile", &cmd, None, self.opts.restart_timeout).await.map_err(|e| (e, true))?;
                     if !out.success() {
                         return Err((
-                            Error::Remote { instance: inst.name.clone(), step: "remove-profile".into(), message: format!("`{}` failed: {}", s.remedy, out.brief()) },
+                            Error::Remote { instance: inst.name.clone(), step: "remove-profile".into(), message: format!("`{cmd}` failed: {}", self.brief(&out)) },
                             true,
                         ));
                     }
@@ -1005,8 +1106,8 @@ impl<'a> DeploySession<'a> {
                 "systemd-env-file" => {
                     if let (Some(old), Some(new)) = (&p.old_systemd_env, &p.new_systemd_env) {
                         let bak = format!("{}.clawkeep-bak", p.systemd_env_path);
-                        self.ssh.write_atomic(&bak, old.expose().as_bytes()).await.map_err(|e| (e, true))?;
-                        self.ssh.write_atomic(&p.systemd_env_path, new.expose().as_bytes()).await.map_err(|e| (e, true))?;
+                        self.ssh.write_atomic(&bak, old.expose()).await.map_err(|e| (e, true))?;
+                        self.ssh.write_atomic(&p.systemd_env_path, new.expose()).await.map_err(|e| (e, true))?;
                         report.stale_removed.push(format!("ANTHROPIC_API_KEY line of {}", p.systemd_env_path));
                     }
                 }
@@ -1067,7 +1168,7 @@ impl<'a> DeploySession<'a> {
             return Err(Error::Remote {
                 instance: inst.name.clone(),
                 step: "restart".into(),
-                message: format!("`{cmd}` exited with {}: {}", out.exit_status.map(|s| s.to_string()).unwrap_or_else(|| "?".into()), out.brief()),
+                message: format!("`{cmd}` exited with {}: {}", out.exit_status.map(|s| s.to_string()).unwrap_or_else(|| "?".into()), self.brief(&out)),
             });
         }
         Ok(())
@@ -1083,7 +1184,7 @@ impl<'a> DeploySession<'a> {
             let per_try = deadline.saturating_duration_since(Instant::now()).clamp(Duration::from_millis(200), Duration::from_secs(5));
             let r = if use_curl {
                 let cmd = format!("curl -s -m 5 -o /dev/null -w '%{{http_code}}' http://127.0.0.1:{port}/readyz");
-                self.ssh.exec("readyz", &cmd, None, per_try + Duration::from_secs(1)).await.map(|o| (o.stdout.trim().parse::<u16>().unwrap_or(0), String::new()))
+                self.ssh.exec("readyz", &cmd, None, per_try + Duration::from_secs(1)).await.map(|o| (o.stdout().trim().parse::<u16>().unwrap_or(0), String::new()))
             } else {
                 self.ssh.http_get_loopback(port, "/readyz", per_try).await
             };
@@ -1121,17 +1222,18 @@ impl<'a> DeploySession<'a> {
                if tr '\\0' '\\n' < /proc/$pid/environ | grep -q '^ANTHROPIC_API_KEY='; then \
                  printf 'proc=%s\\n' \"$(tr '\\0' '\\n' < /proc/$pid/environ | sed -n 's/^ANTHROPIC_API_KEY=//p' | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; \
                else echo proc=none; fi; else echo proc=unreadable; fi; fi; \
-             f={env}; if [ -f \"$f\" ] && grep -q '^ANTHROPIC_API_KEY=' \"$f\"; then \
-               printf 'file=%s\\n' \"$(sed -n 's/^ANTHROPIC_API_KEY=//p' \"$f\" | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; fi; echo state_done=1",
+             f={env}; if [ -f \"$f\" ] && LC_ALL=C awk {awk} \"$f\" >/dev/null; then \
+               printf 'file=%s\\n' \"$(LC_ALL=C awk {awk} \"$f\" | sha256sum | cut -c1-64)\"; fi; echo state_done=1",
             find = find_pid_snippet(port, &inst.service_manager),
             env = sh_quote(&format!("{sd}/.env")),
+            awk = sh_quote(dotenv::VALUE_AWK),
         );
         let out = self.ssh.exec("verify", &cmd, None, self.opts.ssh.op_timeout).await?;
-        if kv(&out.stdout, "state_done").is_empty() {
-            return Err(Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: format!("the check did not run: {}", out.brief()) });
+        if kv(out.stdout(), "state_done").is_empty() {
+            return Err(Error::Remote { instance: inst.name.clone(), step: "verify".into(), message: format!("the check did not run: {}", self.brief(&out)) });
         }
-        let pid = kv(&out.stdout, "pid").into_iter().next().filter(|p| !p.is_empty());
-        let proc_fp = match kv(&out.stdout, "proc").into_iter().next().as_deref() {
+        let pid = kv(out.stdout(), "pid").into_iter().next().filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let proc_fp = match kv(out.stdout(), "proc").into_iter().next().as_deref() {
             Some("unreadable") => {
                 return Err(Error::Remote {
                     instance: inst.name.clone(),
@@ -1142,7 +1244,7 @@ impl<'a> DeploySession<'a> {
             Some("none") | None => None,
             Some(fp) => Some(fp.to_string()),
         };
-        Ok(GatewayState { pid, proc_fp, file_fp: kv(&out.stdout, "file").into_iter().next() })
+        Ok(GatewayState { pid, proc_fp, file_fp: kv(out.stdout(), "file").into_iter().next() })
     }
 
     /// Restores the previous `.env` (and `gateway.systemd.env`), restarts, re-verifies.
@@ -1150,7 +1252,7 @@ impl<'a> DeploySession<'a> {
         let p = &plan.private;
         let mut notes = Vec::new();
         let restored = match &p.old_env {
-            Some(old) => self.ssh.write_atomic(&p.env_path, old.expose().as_bytes()).await.map(|()| "restored the previous .env".to_string()),
+            Some(old) => self.ssh.write_atomic(&p.env_path, old.expose()).await.map(|()| "restored the previous .env".to_string()),
             None => self.ssh.remove(&p.env_path).await.map(|()| "removed the new .env (there was none before)".to_string()),
         };
         match restored {
@@ -1167,7 +1269,7 @@ impl<'a> DeploySession<'a> {
         }
         if let Some(old) = &p.old_systemd_env {
             if report.stale_removed.iter().any(|s| s.contains("gateway.systemd.env")) {
-                match self.ssh.write_atomic(&p.systemd_env_path, old.expose().as_bytes()).await {
+                match self.ssh.write_atomic(&p.systemd_env_path, old.expose()).await {
                     Ok(()) => notes.push("restored gateway.systemd.env".into()),
                     Err(e) => notes.push(format!("could not restore gateway.systemd.env: {e}")),
                 }
@@ -1236,7 +1338,7 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
                 Error::HostKeyUnknown { .. } | Error::HostKeyMismatch { .. } | Error::Cancelled => DeployReport::refused(job, &e),
                 _ => {
                     let mut r = DeployReport::new(job);
-                    r.error = Some(e.to_payload());
+                    r.set_error(&e);
                     r
                 }
             };
@@ -1253,7 +1355,7 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
     let report = match planned {
         Err(e) => {
             let mut r = DeployReport::new(job);
-            r.error = Some(e.to_payload());
+            r.set_error(&e);
             r
         }
         Ok(plan) if dry_run => {
@@ -1275,6 +1377,7 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
     report.steps.insert(0, format!("connected, host key {} verified, authenticated [{connected_ms} ms]", job.instance.host_key_fingerprint.as_deref().unwrap_or("?")));
     report.steps.insert(1, format!("read the host's state and planned [{plan_ms} ms]"));
     report.duration_ms = t0.elapsed().as_millis() as u64;
+    report.sanitize();
     progress(&name, Stage::Done);
     report
 }
@@ -1325,16 +1428,17 @@ mod tests {
     fn env_rewrite_keeps_other_lines() {
         let k = Secret::new("NEWKEYVALUE-1234567890-abcdefgh".into());
         let old = "# comment\nFOO=bar\nexport ANTHROPIC_API_KEY=\"oldvalue-123456789012345\"\nBAZ=1\nANTHROPIC_API_KEY=dup\n";
-        let (new, prev, dropped) = rewrite_env(Some(old), &k);
-        assert_eq!(new.expose(), "# comment\nFOO=bar\nANTHROPIC_API_KEY=NEWKEYVALUE-1234567890-abcdefgh\nBAZ=1\n");
+        let (new, prev, dropped) = rewrite_env(Some(old.as_bytes()), &k);
+        // `export` and the quotes stay: only the value changes.
+        assert_eq!(new.expose(), b"# comment\nFOO=bar\nexport ANTHROPIC_API_KEY=\"NEWKEYVALUE-1234567890-abcdefgh\"\nBAZ=1\n");
         assert_eq!(prev.unwrap().expose(), "oldvalue-123456789012345");
         assert_eq!(dropped, 1);
-        let (new, prev, _) = rewrite_env(Some("A=1"), &k);
-        assert_eq!(new.expose(), "A=1\nANTHROPIC_API_KEY=NEWKEYVALUE-1234567890-abcdefgh\n");
+        let (new, prev, _) = rewrite_env(Some(b"A=1"), &k);
+        assert_eq!(new.expose(), b"A=1\nANTHROPIC_API_KEY=NEWKEYVALUE-1234567890-abcdefgh\n");
         assert!(prev.is_none());
         let (new, _, _) = rewrite_env(None, &k);
-        assert_eq!(new.expose(), "ANTHROPIC_API_KEY=NEWKEYVALUE-1234567890-abcdefgh\n");
-        assert_eq!(strip_key_lines("A=1\nANTHROPIC_API_KEY=x\nB=2\n"), "A=1\nB=2\n");
+        assert_eq!(new.expose(), b"ANTHROPIC_API_KEY=NEWKEYVALUE-1234567890-abcdefgh\n");
+        assert_eq!(dotenv::strip_key_lines(b"A=1\nANTHROPIC_API_KEY=x\nB=2\n").expose(), b"A=1\nB=2\n");
     }
 
     #[test]
