@@ -257,6 +257,16 @@ mod tests {
         assert!(matches!(check_base_url("http://127.evil.example.com", new), BaseUrlVerdict::Invalid(_)));
     }
 
+    /// Issue 12 finding 6: values decoded from JSON escapes reach the operator's terminal only
+    /// as visible text.
+    #[test]
+    fn decoded_control_characters_are_neutralised() {
+        let f = parse(r#"{ meta: {}, models: { providers: { anthropic: { baseUrl: "https://api.anthropic.com\u001b[2J\u001b]0;x\u0007", api: "a\u009bb" } } }, agents: { defaults: { model: "anthropic/m\u001b[31m" } } }"#).unwrap();
+        for v in [f.base_url.unwrap(), f.api.unwrap(), f.primary_model.unwrap()] {
+            assert!(!v.chars().any(char::is_control), "{v:?}");
+        }
+    }
+
     #[test]
     fn versions() {
         assert_eq!(parse_version("OpenClaw 2026.9.6 (eb377ac)"), Some((2026, 9, 6)));
