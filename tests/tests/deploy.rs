@@ -937,6 +937,7 @@ fn broken_config_with_a_literal_key_blocks_without_leaking_it() {
     h.write_file(".openclaw/openclaw.json", cfg.as_bytes(), 0o600).unwrap();
     let key = ck.add_host(h, "kappa", true, RESTART);
     let r = ck.run(&["deploy", "kappa", "--yes"]).fails();
+    assert!(!r.stdout.contains(&canary) && !r.stderr.contains(&canary), "the host's key was printed");
     assert!(r.stdout.contains("BLOCKED") && r.stdout.contains("not valid JSON5") && r.stdout.contains("line 4"), "{}", r.stdout);
     ck.run(&["deploy", "kappa", "--yes", "--json"]).fails();
     ck.run(&["deploy", "kappa", "--dry-run", "--json"]);
