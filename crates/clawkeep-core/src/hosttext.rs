@@ -43,6 +43,20 @@ fn ends_value(c: char) -> bool {
     c.is_whitespace() || c.is_control() || matches!(c, '"' | '\'' | '`' | ',' | ';' | '}' | ')' | ']' | '&' | '|')
 }
 
+/// A key hint: at most [`HINT_HEAD`] characters, `...`, at most [`HINT_TAIL`] characters
+/// (`keyfmt::hint`). A hint is meant to be shown; it is not masked.
+const HINT_HEAD: usize = 16;
+const HINT_TAIL: usize = 4;
+
+fn is_hint(v: &str) -> bool {
+    match v.split_once("...") {
+        Some((head, tail)) => {
+            !head.is_empty() && head.len() <= HINT_HEAD && tail.len() <= HINT_TAIL && head.chars().chain(tail.chars()).all(is_key_char)
+        }
+        None => v == "(empty)",
+    }
+}
+
 fn starts_with_ci(chars: &[char], i: usize, pat: &str) -> bool {
     let mut j = i;
     for p in pat.chars() {
@@ -69,6 +83,16 @@ pub fn mask_keys(s: &str) -> String {
             let mut j = i + 7;
             while j < chars.len() && is_key_char(chars[j]) {
                 j += 1;
+            }
+            if j - i <= HINT_HEAD && starts_with_ci(&chars, j, "...") {
+                // A hint (first 16 + `...` + last 4, what Clawkeep shows and stores): kept.
+                let mut e = j + 3;
+                while e < chars.len() && e < j + 3 + HINT_TAIL && is_key_char(chars[e]) {
+                    e += 1;
+                }
+                keyless.extend(&chars[i..e]);
+                i = e;
+                continue;
             }
             keyless.extend(MASKED_KEY.chars());
             i = j;
@@ -121,7 +145,7 @@ pub fn mask_keys(s: &str) -> String {
                         v += 1;
                     }
                     let value: String = chars[k..v].iter().collect();
-                    if v > k && value != MASKED && !value.starts_with("__CK_KEY_") && !value.starts_with("${") {
+                    if v > k && value != MASKED && !value.starts_with("__CK_KEY_") && !value.starts_with("${") && !is_hint(&value) {
                         out.extend(&chars[i..k]);
                         out.push_str(MASKED);
                         i = v;
@@ -236,6 +260,10 @@ mod tests {
         // Uppercase prefix too.
         let k = key("api03").replacen("sk-ant", "SK-ANT", 1);
         assert!(!line(&k, 999).contains(&k[12..40]));
+        // A key followed by dots is no hint.
+        let k = key("api03");
+        let m = line(&format!("{k}... and {}...AA", &k[..20]), 10_000);
+        assert!(!m.contains(&k[10..30]) && !m.contains(&k[..20]), "{m}");
     }
 
     #[test]
@@ -250,6 +278,8 @@ mod tests {
             ("OPENCLAW_GATEWAY_TOKEN=abcdef end", "OPENCLAW_GATEWAY_TOKEN=<masked> end"),
             ("apiKey: \"${ANTHROPIC_API_KEY}\"", "apiKey: \"${ANTHROPIC_API_KEY}\""),
             ("gateway.port = 18789", "gateway.port = 18789"),
+            // Hints are shown on purpose (first 16 + ... + last 4).
+            ("~ ANTHROPIC_API_KEY=sk-ant-api03-09F...yYAA (was sk-ant-api03-abc...zzAA)", "~ ANTHROPIC_API_KEY=sk-ant-api03-09F...yYAA (was sk-ant-api03-abc...zzAA)"),
             ("no assignment here: key", "no assignment here: key"),
         ];
         for (i, o) in cases {
