@@ -1096,10 +1096,7 @@ impl<'a> DeploySession<'a> {
                     let cmd = format!("{} models auth logout anthropic:default --yes --agent {}", sh_quote(bin), sh_quote(s.agent.as_deref().unwrap_or("main")));
                     let out = self.ssh.exec("remove-profile", &cmd, None, self.opts.restart_timeout).await.map_err(|e| (e, true))?;
                     if !out.success() {
-                        return Err((
-                            Error::Remote { instance: inst.name.clone(), step: "remove-profile".into(), message: format!("`{cmd}` failed: {}", self.brief(&out)) },
-                            true,
-                        ));
+                        return Err((Error::Remote { instance: inst.name.clone(), step: "remove-profile".into(), message: format!("`{cmd}` failed: {}", self.brief(&out)) }, true));
                     }
                     report.stale_removed.push(format!("auth profile anthropic:default of agent {}", s.agent.as_deref().unwrap_or("?")));
                 }

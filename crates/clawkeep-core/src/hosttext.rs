@@ -50,9 +50,7 @@ const HINT_TAIL: usize = 4;
 
 fn is_hint(v: &str) -> bool {
     match v.split_once("...") {
-        Some((head, tail)) => {
-            !head.is_empty() && head.len() <= HINT_HEAD && tail.len() <= HINT_TAIL && head.chars().chain(tail.chars()).all(is_key_char)
-        }
+        Some((head, tail)) => !head.is_empty() && head.len() <= HINT_HEAD && tail.len() <= HINT_TAIL && head.chars().chain(tail.chars()).all(is_key_char),
         None => v == "(empty)",
     }
 }
