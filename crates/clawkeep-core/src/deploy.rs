@@ -29,6 +29,7 @@ use serde::Serialize;
 pub use tokio_util::sync::CancellationToken;
 
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::domain::{InjectionMethod, Instance, Key, ServiceManager};
 use crate::dotenv;
@@ -396,6 +397,32 @@ fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
 const CONFIG_MAX: usize = 4 << 20;
 /// Most bytes of a `.env` (or `gateway.systemd.env`) read.
 const ENV_MAX: usize = 1 << 20;
+/// Most bytes of the secret file read.
+const SECRET_FILE_MAX: usize = 64 * 1024;
+
+/// What a plan is judged on: the host's state as [`DeploySession::plan`] gathers it. Host file
+/// contents stay in [`SecretBytes`]; there is no `Debug` (the probe output is host text).
+pub struct DeployFacts {
+    /// The login user's home directory (`realpath .` over SFTP).
+    pub home: String,
+    /// The verified host key.
+    pub host_key: String,
+    /// `openclaw.json`, `None` when missing.
+    pub config: Option<SecretBytes>,
+    /// `.env`, `None` when missing.
+    pub env: Option<SecretBytes>,
+    /// `.env`'s uid and gid.
+    pub env_owner: Option<(u32, u32)>,
+    /// The probe's `name=value` lines (`oc`, `profile`, `systemd_env_file`, `unit_env`, `ss`,
+    /// `ids`, `gwpid`, `probe_done`).
+    pub probe: Zeroizing<String>,
+    /// `gateway.systemd.env` when the probe found a key in it (inner `None`: gone since).
+    pub systemd_env: Option<Option<SecretBytes>>,
+    /// The secret file (secret-file method only).
+    pub secret_file: Option<Option<SecretBytes>>,
+    /// The running gateway has `ANTHROPIC_API_KEY` in its environment (secret-file method only).
+    pub gateway_env_has_key: bool,
+}
 
 fn kv(out: &str, key: &str) -> Vec<String> {
     out.lines().filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('='))).map(|s| s.trim().to_string()).collect()
@@ -470,31 +497,21 @@ impl<'a> DeploySession<'a> {
         Ok(())
     }
 
-    /// Reads the host's state and builds the plan. Nothing is written.
+    /// Reads the host's state ([`DeploySession::gather`]) and builds the plan from it
+    /// ([`build_plan`], pure). Nothing is written.
     pub async fn plan(&self) -> Result<DeployPlan> {
+        let facts = self.gather().await?;
+        Ok(build_plan(self.job, self.opts.ready_timeout, facts))
+    }
+
+    /// Everything [`build_plan`] judges, read from the host: `openclaw.json` and `.env` (and its
+    /// owner) over SFTP, one probe exec, and — only when the probe or the method asks for them —
+    /// `gateway.systemd.env`, the secret file and the running gateway's environment.
+    async fn gather(&self) -> Result<DeployFacts> {
         let job = self.job;
         let inst = &job.instance;
         let home = self.ssh.home().await?;
         let sd = resolve_dir(&inst.state_dir, &home);
-        let mut plan = DeployPlan {
-            instance: inst.name.clone(),
-            address: format!("{}@{}:{}", inst.ssh_user, inst.ssh_host, inst.ssh_port),
-            host_key: self.ssh.host_key_fingerprint().to_string(),
-            method: inst.injection,
-            key_name: job.key.name.clone(),
-            key_hint: job.key.hint.clone(),
-            state_dir: sd.clone(),
-            gateway_port: 18789,
-            gateway_port_source: String::new(),
-            steps: Vec::new(),
-            diff: Vec::new(),
-            stale: Vec::new(),
-            warnings: Vec::new(),
-            blockers: Vec::new(),
-            unchanged: false,
-            private: PlanPrivate::default(),
-        };
-
         // gateway.port from the host's own config (never assume 18789).
         let agents = inst.agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
         let mut probe = format!(
@@ -521,8 +538,6 @@ impl<'a> DeploySession<'a> {
         // gateway by the configured port (one exec for everything).
         let (cfg_r, env_r, env_st) = tokio::join!(self.ssh.read_file(&cfg_path, CONFIG_MAX), self.ssh.read_file(&env_path, ENV_MAX), self.ssh.stat(&env_path));
         let (cfg_bytes, old, env_stat) = (cfg_r?, env_r?, env_st?);
-        plan.private.seen.push((cfg_path.clone(), sha(cfg_bytes.as_deref())));
-        plan.private.seen.push((env_path.clone(), sha(old.as_deref())));
         let port_guess = cfg_bytes
             .as_ref()
             .and_then(|b| json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(b)).ok())
@@ -531,321 +546,32 @@ impl<'a> DeploySession<'a> {
             .unwrap_or(18789) as u16;
         let probe = format!("{probe}; {}echo \"gwpid=$pid\"", find_pid_snippet(port_guess, &inst.service_manager));
         let out = self.ssh.exec("probe", &probe, None, self.opts.ssh.op_timeout).await?;
-        plan.private.config_path = cfg_path.clone();
-        let cfg_bytes = cfg_bytes.map(SecretBytes::new);
-        match &cfg_bytes {
-            None => plan.blockers.push(format!("{cfg_path} does not exist: is OpenClaw set up for {} in {sd}?", inst.ssh_user)),
-            // json5's own message quotes the offending line (which may hold a literal key):
-            // only the position is kept.
-            Some(bytes) => match json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(bytes.expose())) {
-                Err(e) => plan.blockers.push(format!("{cfg_path} is not valid JSON5 ({}); fix it first, OpenClaw would refuse it too", hosttext::json5_error(&e))),
-                Ok(v) => {
-                    plan.private.config_value = Some(v.clone());
-                    match v["gateway"]["port"].as_u64().filter(|p| (1..=65535).contains(p)) {
-                        Some(p) => {
-                            plan.gateway_port = p as u16;
-                            plan.gateway_port_source = format!("gateway.port in {cfg_path}");
-                        }
-                        None => {
-                            plan.gateway_port_source = format!("OpenClaw's default (no gateway.port in {cfg_path})");
-                            plan.warnings.push(format!("{cfg_path} sets no gateway.port: checking OpenClaw's default 18789"));
-                        }
-                    }
-                    if !v["meta"].is_object() {
-                        plan.warnings
-                            .push(format!("{cfg_path} has no `meta` object; Clawkeep does not edit it, but OpenClaw's clobber guard may revert hand edits (openclaw.md §3.3)"));
-                    }
-                }
-            },
-        }
-
-        plan.private.config_text = cfg_bytes;
-
-        // .env (see `dotenv` for how its key line is read and rewritten)
-        let old_text = old.map(SecretBytes::new);
-        let (new_env, previous, dropped) = rewrite_env(old_text.as_ref().map(|s| s.expose()), &job.secret);
-        let backup_path = format!("{sd}/.env.clawkeep-bak");
-        match &previous {
-            Some(p) if p.expose() == job.secret.expose() => {
-                plan.unchanged = true;
-                plan.diff.push(format!("  ANTHROPIC_API_KEY={} (unchanged)", job.key.hint));
-            }
-            Some(p) => plan.diff.push(format!("~ ANTHROPIC_API_KEY={} (was {})", job.key.hint, hint_of(p.expose()))),
-            None => plan.diff.push(format!("+ ANTHROPIC_API_KEY={} (new line)", job.key.hint)),
-        }
-        if dropped > 0 {
-            plan.diff.push(format!("- {dropped} further ANTHROPIC_API_KEY line(s) removed (only the first one was used)"));
-        }
-        let other_lines = old_text.as_ref().map(|t| dotenv::other_lines(t.expose())).unwrap_or(0);
-        if old_text.is_some() {
-            plan.steps.push(PlanStep { action: "backup".into(), target: backup_path.clone(), detail: "copy of the current .env, mode 0600, kept for rollback".into() });
-        }
-        plan.steps.push(PlanStep {
-            action: "write".into(),
-            target: env_path.clone(),
-            detail: format!(
-                "mode 0600, atomic (temp file + fsync + rename); {} other line(s) kept as they are{}",
-                other_lines,
-                if old_text.is_none() { "; the file is new" } else { "; owner and group kept" }
-            ),
-        });
-
         // Probe for stale credentials and tools (one command; prints names only, never values).
         if kv(out.stdout(), "probe_done").is_empty() {
             return Err(Error::Remote { instance: inst.name.clone(), step: "probe".into(), message: format!("the host's shell did not run the probe: {}", self.brief(&out)) });
         }
-        plan.private.pid_before = kv(out.stdout(), "gwpid").into_iter().next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
-        // The openclaw CLI's path comes from the host: used only when it is plain text (it is run
-        // and shown).
-        let oc = kv(out.stdout(), "oc").into_iter().next().filter(|s| !s.is_empty());
-        let oc = match oc {
-            Some(p) if hosttext::line(&p, 4096) == p => Some(p),
-            Some(_) => {
-                plan.warnings.push("the openclaw CLI's path on the host holds control characters: not used".into());
-                None
-            }
-            None => None,
+        let systemd_env = match kv(out.stdout(), "systemd_env_file").is_empty() {
+            true => None,
+            false => Some(self.ssh.read_file(&format!("{sd}/gateway.systemd.env"), ENV_MAX).await?.map(SecretBytes::new)),
         };
-        plan.private.openclaw_bin = oc.clone();
-        // The login user's uid and groups: the .env must keep its owner and group.
-        let ids: Vec<u32> = kv(out.stdout(), "ids").first().map(|l| l.split_whitespace().filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
-        if let (Some(st), Some((&uid, gids))) = (&env_stat, ids.split_first()) {
-            if uid != 0 {
-                if st.uid.is_some_and(|u| u != uid) {
-                    plan.blockers.push(format!(
-                        "{env_path} belongs to uid {}, not to the SSH user {} (uid {uid}): Clawkeep keeps a file's owner and can't give a new file another one; deploy as that user (or root)",
-                        st.uid.unwrap_or_default(),
-                        inst.ssh_user
-                    ));
-                } else if st.gid.is_some_and(|g| !gids.contains(&g)) {
-                    plan.blockers.push(format!(
-                        "{env_path} belongs to group {}, which the SSH user {} is not in: Clawkeep keeps a file's group; add the user to it or change the file's group",
-                        st.gid.unwrap_or_default(),
-                        inst.ssh_user
-                    ));
-                }
+        let (secret_file, gateway_env_has_key) = match inst.injection {
+            InjectionMethod::SecretFile => {
+                let st = self.gateway_state(port_guess).await?;
+                (Some(self.ssh.read_file(&format!("{sd}/secrets/anthropic-api-key"), SECRET_FILE_MAX).await?.map(SecretBytes::new)), st.proc_fp.is_some())
             }
-        }
-        // Only agents of the inventory (the probe echoes nothing else; a host could).
-        let mut profile_agents: Vec<String> = kv(out.stdout(), "profile").into_iter().filter(|a| inst.agents.contains(a)).collect();
-        profile_agents.dedup();
-        profile_agents.sort();
-        profile_agents.dedup();
-        for agent in profile_agents {
-            let location = format!("{sd} (auth profiles of agent {agent}: state/openclaw.sqlite or agents/{agent}/agent/openclaw-agent.sqlite)");
-            match &oc {
-                Some(bin) => plan.stale.push(StaleCredential {
-                    kind: "auth-profile".into(),
-                    agent: Some(agent.clone()),
-                    location,
-                    remedy: format!("{} models auth logout anthropic:default --yes --agent {}", sh_quote(bin), sh_quote(&agent)),
-                    removable: true,
-                }),
-                None => {
-                    plan.stale.push(StaleCredential {
-                        kind: "auth-profile".into(),
-                        agent: Some(agent.clone()),
-                        location: location.clone(),
-                        remedy: "the openclaw CLI was not found on the host to remove it".into(),
-                        removable: false,
-                    });
-                    plan.blockers.push(format!("agent '{agent}' has an anthropic auth profile ({location}) that beats ANTHROPIC_API_KEY, and the openclaw CLI is not on the host's PATH to remove it: run `openclaw models auth logout anthropic:default --yes` there first"));
-                }
-            }
-        }
-        let systemd_env_path = format!("{sd}/gateway.systemd.env");
-        if !kv(out.stdout(), "systemd_env_file").is_empty() {
-            let read = self.ssh.read_file(&systemd_env_path, ENV_MAX).await?;
-            plan.private.seen.push((systemd_env_path.clone(), sha(read.as_deref())));
-            if let Some(bytes) = read {
-                let text = SecretBytes::new(bytes);
-                plan.private.new_systemd_env = Some(dotenv::strip_key_lines(text.expose()));
-                plan.private.old_systemd_env = Some(text);
-                plan.stale.push(StaleCredential {
-                    kind: "systemd-env-file".into(),
-                    agent: None,
-                    location: systemd_env_path.clone(),
-                    remedy: "remove its ANTHROPIC_API_KEY line (atomic rewrite, backup kept as gateway.systemd.env.clawkeep-bak)".into(),
-                    removable: true,
-                });
-            }
-        }
-        if !kv(out.stdout(), "unit_env").is_empty() {
-            let unit = match &inst.service_manager {
-                ServiceManager::SystemdUser { unit } => unit.clone(),
-                _ => String::new(),
-            };
-            plan.stale.push(StaleCredential {
-                kind: "systemd-unit-env".into(),
-                agent: None,
-                location: format!("systemd user unit {unit} (Environment=)"),
-                remedy: format!("remove ANTHROPIC_API_KEY from the unit's Environment= (`systemctl --user edit {unit}` on the host), then deploy again"),
-                removable: false,
-            });
-            plan.blockers.push(format!("the systemd unit {unit} exports ANTHROPIC_API_KEY in its environment, which beats .env: remove it from the unit first"));
-        }
-        if kv(out.stdout(), "ss").is_empty() && !matches!(inst.service_manager, ServiceManager::SystemdUser { .. }) {
-            plan.warnings.push("`ss` is not installed on the host: the gateway process cannot be found to check its environment".into());
-        }
-        for s in plan.stale.iter().filter(|s| s.removable) {
-            plan.steps.push(PlanStep { action: "run".into(), target: s.remedy.clone(), detail: format!("remove stale {} at {} (needs your consent)", s.kind, s.location) });
-        }
-        plan.steps.push(PlanStep {
-            action: "run".into(),
-            target: restart_command(&inst.service_manager),
-            detail: "restart the gateway: a changed .env needs a new process".into(),
-        });
-        plan.steps.push(PlanStep {
-            action: "check".into(),
-            target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port),
-            detail: format!("gateway ready within {} s", self.opts.ready_timeout.as_secs()),
-        });
-        plan.steps.push(PlanStep {
-            action: "check".into(),
-            target: "/proc/<gateway pid>/environ and .env".into(),
-            detail: format!("SHA-256 of the running gateway's ANTHROPIC_API_KEY equals {} (computed on the host)", keyfmt::short_fingerprint(&job.key.fingerprint)),
-        });
-        if inst.injection == InjectionMethod::AuthProfile {
-            self.plan_auth_profile(&mut plan, &sd, oc.as_deref());
-        }
-        if inst.injection == InjectionMethod::SecretFile {
-            self.plan_secret_file(&mut plan, &sd, oc.as_deref(), previous.is_some()).await?;
-        }
-        plan.private.env_path = env_path;
-        plan.private.backup_path = backup_path;
-        plan.private.new_env = Some(new_env);
-        plan.private.old_key_fp = previous.as_ref().map(|p| keyfmt::fingerprint(p.expose()));
-        plan.private.old_env = old_text;
-        plan.private.systemd_env_path = systemd_env_path;
-        plan.sanitize();
-        Ok(plan)
-    }
-
-    /// Method (b): per-agent auth profiles written with `openclaw models auth paste-api-key`
-    /// (key on stdin; hot, no restart). A profile beats every env var, so env-side "stale"
-    /// credentials don't matter here.
-    fn plan_auth_profile(&self, plan: &mut DeployPlan, sd: &str, oc: Option<&str>) {
-        let inst = &self.job.instance;
-        plan.stale.clear();
-        plan.blockers.retain(|b| !b.contains("ANTHROPIC_API_KEY") && !b.contains("auth profile"));
-        plan.steps.clear();
-        plan.diff.clear();
-        plan.unchanged = false;
-        let Some(bin) = oc else {
-            plan.blockers.push("the openclaw CLI was not found on the host (PATH, ~/.local/bin, ~/.npm-global/bin): the auth-profile method needs it".into());
-            return;
+            _ => (None, false),
         };
-        for a in &inst.agents {
-            plan.diff.push(format!("~ auth profile anthropic:default of agent {a} = {}", self.job.key.hint));
-            plan.steps.push(PlanStep {
-                action: "run".into(),
-                target: format!("{} models auth paste-api-key --provider anthropic --agent {} --profile-id anthropic:default", sh_quote(bin), sh_quote(a)),
-                detail: "the key on stdin; hot, no restart (OpenClaw rewrites its config and keeps meta)".into(),
-            });
-            plan.steps.push(PlanStep {
-                action: "check".into(),
-                target: format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite"),
-                detail: "the agent's auth store holds the key (matched on the host through stdin)".into(),
-            });
-        }
-        plan.steps.push(PlanStep { action: "check".into(), target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port), detail: "gateway still ready".into() });
-        plan.warnings.push("the previous profile value cannot be read back from the host: rollback re-pastes the previous active key when Clawkeep knows it".into());
-    }
-
-    /// Method (c): the key in a 0600 file referenced from config by a file SecretRef, then
-    /// `openclaw secrets reload` (hot). Only valid when no `ANTHROPIC_API_KEY` env var exists
-    /// (env beats config, openclaw.md §4.5): refused otherwise.
-    async fn plan_secret_file(&self, plan: &mut DeployPlan, sd: &str, oc: Option<&str>, env_file_has_key: bool) -> Result<()> {
-        for s in plan.stale.iter().filter(|s| s.kind == "auth-profile" && s.removable) {
-            plan.blockers.push(format!("an anthropic auth profile ({}) beats a config SecretRef: remove it first ({})", s.location, s.remedy));
-        }
-        plan.stale.retain(|s| s.kind != "systemd-env-file");
-        plan.steps.clear();
-        plan.diff.clear();
-        plan.unchanged = false;
-        let secret_dir = format!("{sd}/secrets");
-        let secret_path = format!("{secret_dir}/anthropic-api-key");
-        if oc.is_none() {
-            plan.blockers.push("the openclaw CLI was not found on the host: the secret-file method needs `openclaw secrets reload`".into());
-        }
-        if env_file_has_key {
-            plan.blockers.push(format!("{sd}/.env sets ANTHROPIC_API_KEY, which beats a config SecretRef: remove it (or use the env-file method) before switching to secret-file"));
-        }
-        let st = self.gateway_state(plan.gateway_port).await?;
-        if st.proc_fp.is_some() {
-            plan.blockers
-                .push("the running gateway has ANTHROPIC_API_KEY in its process environment, which beats a config SecretRef: remove it from the service environment first".into());
-        }
-        let read = self.ssh.read_file(&secret_path, 64 * 1024).await?.map(SecretBytes::new);
-        plan.private.seen.push((secret_path.clone(), sha(read.as_ref().map(|b| b.expose()))));
-        let old_secret = read.map(|b| Secret::new(String::from_utf8_lossy(b.expose()).trim_end().to_string()));
-        match &old_secret {
-            Some(o) if o.expose() == self.job.secret.expose() => plan.diff.push(format!("  {secret_path} = {} (unchanged)", self.job.key.hint)),
-            Some(o) => plan.diff.push(format!("~ {secret_path} = {} (was {})", self.job.key.hint, hint_of(o.expose()))),
-            None => plan.diff.push(format!("+ {secret_path} = {} (new file)", self.job.key.hint)),
-        }
-        // Config: a file secret provider + the anthropic apiKey SecretRef. Other settings and
-        // `meta` are kept (OpenClaw's clobber guard restores configs that lose `meta`).
-        let mut new_config = None;
-        if let Some(mut v) = plan.private.config_value.clone() {
-            let want_provider = serde_json::json!({ "source": "file", "path": secret_path, "mode": "singleValue" });
-            let want_ref = serde_json::json!({ "source": "file", "provider": "clawkeep_anthropic", "id": "value" });
-            if v["secrets"]["providers"]["clawkeep_anthropic"] != want_provider || v["models"]["providers"]["anthropic"]["apiKey"] != want_ref {
-                if !v.is_object() {
-                    plan.blockers.push("openclaw.json is not an object".into());
-                } else {
-                    if !v["meta"].is_object() {
-                        v["meta"] = serde_json::json!({});
-                    }
-                    v["secrets"]["providers"]["clawkeep_anthropic"] = want_provider;
-                    let before_key = v["models"]["providers"]["anthropic"]["apiKey"].clone();
-                    v["models"]["providers"]["anthropic"]["apiKey"] = want_ref;
-                    plan.diff.push(format!(
-                        "~ {}: models.providers.anthropic.apiKey = file SecretRef clawkeep_anthropic (was {}); + secrets.providers.clawkeep_anthropic",
-                        plan.private.config_path,
-                        if before_key.is_null() {
-                            "unset".to_string()
-                        } else if before_key.is_string() {
-                            "a literal (redacted)".to_string()
-                        } else {
-                            before_key.to_string()
-                        }
-                    ));
-                    plan.warnings.push("openclaw.json is rewritten as JSON (comments are dropped, as OpenClaw's own writers do); meta and every other setting are kept".into());
-                    new_config = Some(Secret::new(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"));
-                }
-            }
-        }
-        plan.steps.push(PlanStep { action: "write".into(), target: secret_path.clone(), detail: "mode 0600 (directory 0700), atomic; previous file kept as .clawkeep-bak".into() });
-        if new_config.is_some() {
-            plan.steps.push(PlanStep {
-                action: "write".into(),
-                target: plan.private.config_path.clone(),
-                detail: "add the file SecretRef; backup openclaw.json.clawkeep-bak; atomic".into(),
-            });
-        }
-        if new_config.is_some() {
-            plan.steps.push(PlanStep {
-                action: "run".into(),
-                target: restart_command(&self.job.instance.service_manager),
-                detail: "restart once: the config gained a secret provider".into(),
-            });
-        } else {
-            plan.steps.push(PlanStep {
-                action: "run".into(),
-                target: format!("{} secrets reload", sh_quote(oc.unwrap_or("openclaw"))),
-                detail: "hot reload of the secret, no restart".into(),
-            });
-        }
-        plan.steps.push(PlanStep {
-            action: "check".into(),
-            target: secret_path.clone(),
-            detail: "SHA-256 of the file's key equals the deployed key's (computed on the host); gateway /readyz".into(),
-        });
-        plan.private.secret_path = secret_path;
-        plan.private.old_secret = old_secret;
-        plan.private.new_config = new_config;
-        Ok(())
+        Ok(DeployFacts {
+            home,
+            host_key: self.ssh.host_key_fingerprint().to_string(),
+            config: cfg_bytes.map(SecretBytes::new),
+            env: old.map(SecretBytes::new),
+            env_owner: env_stat.and_then(|a| a.uid.zip(a.gid)),
+            probe: Zeroizing::new(out.stdout().to_string()),
+            systemd_env,
+            secret_file,
+            gateway_env_has_key,
+        })
     }
 
     async fn apply_secret_file(&self, plan: &DeployPlan, report: &mut DeployReport, progress: &ProgressFn) -> std::result::Result<(), (Error, bool)> {
@@ -1308,6 +1034,338 @@ impl<'a> DeploySession<'a> {
     }
 }
 
+/// The plan for `job` from the host's state: pure judgement, no I/O (every branch is covered by
+/// table tests over [`DeployFacts`]).
+fn build_plan(job: &DeployJob, ready_timeout: Duration, f: DeployFacts) -> DeployPlan {
+    let inst = &job.instance;
+    let sd = resolve_dir(&inst.state_dir, &f.home);
+    let mut plan = DeployPlan {
+        instance: inst.name.clone(),
+        address: format!("{}@{}:{}", inst.ssh_user, inst.ssh_host, inst.ssh_port),
+        host_key: f.host_key.clone(),
+        method: inst.injection,
+        key_name: job.key.name.clone(),
+        key_hint: job.key.hint.clone(),
+        state_dir: sd.clone(),
+        gateway_port: 18789,
+        gateway_port_source: String::new(),
+        steps: Vec::new(),
+        diff: Vec::new(),
+        stale: Vec::new(),
+        warnings: Vec::new(),
+        blockers: Vec::new(),
+        unchanged: false,
+        private: PlanPrivate::default(),
+    };
+
+    let cfg_path = format!("{sd}/openclaw.json");
+    let env_path = format!("{sd}/.env");
+    plan.private.seen.push((cfg_path.clone(), sha(f.config.as_ref().map(|b| b.expose()))));
+    plan.private.seen.push((env_path.clone(), sha(f.env.as_ref().map(|b| b.expose()))));
+    plan.private.config_path = cfg_path.clone();
+    let cfg_bytes = f.config;
+    match &cfg_bytes {
+        None => plan.blockers.push(format!("{cfg_path} does not exist: is OpenClaw set up for {} in {sd}?", inst.ssh_user)),
+        // json5's own message quotes the offending line (which may hold a literal key):
+        // only the position is kept.
+        Some(bytes) => match json5::from_str::<serde_json::Value>(&String::from_utf8_lossy(bytes.expose())) {
+            Err(e) => plan.blockers.push(format!("{cfg_path} is not valid JSON5 ({}); fix it first, OpenClaw would refuse it too", hosttext::json5_error(&e))),
+            Ok(v) => {
+                plan.private.config_value = Some(v.clone());
+                match v["gateway"]["port"].as_u64().filter(|p| (1..=65535).contains(p)) {
+                    Some(p) => {
+                        plan.gateway_port = p as u16;
+                        plan.gateway_port_source = format!("gateway.port in {cfg_path}");
+                    }
+                    None => {
+                        plan.gateway_port_source = format!("OpenClaw's default (no gateway.port in {cfg_path})");
+                        plan.warnings.push(format!("{cfg_path} sets no gateway.port: checking OpenClaw's default 18789"));
+                    }
+                }
+                if !v["meta"].is_object() {
+                    plan.warnings
+                        .push(format!("{cfg_path} has no `meta` object; Clawkeep does not edit it, but OpenClaw's clobber guard may revert hand edits (openclaw.md §3.3)"));
+                }
+            }
+        },
+    }
+
+    plan.private.config_text = cfg_bytes;
+
+    // .env (see `dotenv` for how its key line is read and rewritten)
+    let old_text = f.env;
+    let (new_env, previous, dropped) = rewrite_env(old_text.as_ref().map(|s| s.expose()), &job.secret);
+    let backup_path = format!("{sd}/.env.clawkeep-bak");
+    match &previous {
+        Some(p) if p.expose() == job.secret.expose() => {
+            plan.unchanged = true;
+            plan.diff.push(format!("  ANTHROPIC_API_KEY={} (unchanged)", job.key.hint));
+        }
+        Some(p) => plan.diff.push(format!("~ ANTHROPIC_API_KEY={} (was {})", job.key.hint, hint_of(p.expose()))),
+        None => plan.diff.push(format!("+ ANTHROPIC_API_KEY={} (new line)", job.key.hint)),
+    }
+    if dropped > 0 {
+        plan.diff.push(format!("- {dropped} further ANTHROPIC_API_KEY line(s) removed (only the first one was used)"));
+    }
+    let other_lines = old_text.as_ref().map(|t| dotenv::other_lines(t.expose())).unwrap_or(0);
+    if old_text.is_some() {
+        plan.steps.push(PlanStep { action: "backup".into(), target: backup_path.clone(), detail: "copy of the current .env, mode 0600, kept for rollback".into() });
+    }
+    plan.steps.push(PlanStep {
+        action: "write".into(),
+        target: env_path.clone(),
+        detail: format!(
+            "mode 0600, atomic (temp file + fsync + rename); {} other line(s) kept as they are{}",
+            other_lines,
+            if old_text.is_none() { "; the file is new" } else { "; owner and group kept" }
+        ),
+    });
+
+    // What the probe found (names only, never values).
+    let probe: &str = &f.probe;
+    plan.private.pid_before = kv(probe, "gwpid").into_iter().next().filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()));
+    // The openclaw CLI's path comes from the host: used only when it is plain text (it is run
+    // and shown).
+    let oc = kv(probe, "oc").into_iter().next().filter(|s| !s.is_empty());
+    let oc = match oc {
+        Some(p) if hosttext::line(&p, 4096) == p => Some(p),
+        Some(_) => {
+            plan.warnings.push("the openclaw CLI's path on the host holds control characters: not used".into());
+            None
+        }
+        None => None,
+    };
+    plan.private.openclaw_bin = oc.clone();
+    // The login user's uid and groups: the .env must keep its owner and group.
+    let ids: Vec<u32> = kv(probe, "ids").first().map(|l| l.split_whitespace().filter_map(|x| x.parse().ok()).collect()).unwrap_or_default();
+    if let (Some((file_uid, file_gid)), Some((&uid, gids))) = (f.env_owner, ids.split_first()) {
+        if uid != 0 {
+            if file_uid != uid {
+                plan.blockers.push(format!(
+                    "{env_path} belongs to uid {file_uid}, not to the SSH user {} (uid {uid}): Clawkeep keeps a file's owner and can't give a new file another one; deploy as that user (or root)",
+                    inst.ssh_user
+                ));
+            } else if !gids.contains(&file_gid) {
+                plan.blockers.push(format!(
+                    "{env_path} belongs to group {file_gid}, which the SSH user {} is not in: Clawkeep keeps a file's group; add the user to it or change the file's group",
+                    inst.ssh_user
+                ));
+            }
+        }
+    }
+    // Only agents of the inventory (the probe echoes nothing else; a host could).
+    let mut profile_agents: Vec<String> = kv(probe, "profile").into_iter().filter(|a| inst.agents.contains(a)).collect();
+    profile_agents.dedup();
+    profile_agents.sort();
+    profile_agents.dedup();
+    for agent in profile_agents {
+        let location = format!("{sd} (auth profiles of agent {agent}: state/openclaw.sqlite or agents/{agent}/agent/openclaw-agent.sqlite)");
+        match &oc {
+            Some(bin) => plan.stale.push(StaleCredential {
+                kind: "auth-profile".into(),
+                agent: Some(agent.clone()),
+                location,
+                remedy: format!("{} models auth logout anthropic:default --yes --agent {}", sh_quote(bin), sh_quote(&agent)),
+                removable: true,
+            }),
+            None => {
+                plan.stale.push(StaleCredential {
+                    kind: "auth-profile".into(),
+                    agent: Some(agent.clone()),
+                    location: location.clone(),
+                    remedy: "the openclaw CLI was not found on the host to remove it".into(),
+                    removable: false,
+                });
+                plan.blockers.push(format!("agent '{agent}' has an anthropic auth profile ({location}) that beats ANTHROPIC_API_KEY, and the openclaw CLI is not on the host's PATH to remove it: run `openclaw models auth logout anthropic:default --yes` there first"));
+            }
+        }
+    }
+    let systemd_env_path = format!("{sd}/gateway.systemd.env");
+    if let Some(read) = f.systemd_env {
+        plan.private.seen.push((systemd_env_path.clone(), sha(read.as_ref().map(|b| b.expose()))));
+        if let Some(text) = read {
+            plan.private.new_systemd_env = Some(dotenv::strip_key_lines(text.expose()));
+            plan.private.old_systemd_env = Some(text);
+            plan.stale.push(StaleCredential {
+                kind: "systemd-env-file".into(),
+                agent: None,
+                location: systemd_env_path.clone(),
+                remedy: "remove its ANTHROPIC_API_KEY line (atomic rewrite, backup kept as gateway.systemd.env.clawkeep-bak)".into(),
+                removable: true,
+            });
+        }
+    }
+    if !kv(probe, "unit_env").is_empty() {
+        let unit = match &inst.service_manager {
+            ServiceManager::SystemdUser { unit } => unit.clone(),
+            _ => String::new(),
+        };
+        plan.stale.push(StaleCredential {
+            kind: "systemd-unit-env".into(),
+            agent: None,
+            location: format!("systemd user unit {unit} (Environment=)"),
+            remedy: format!("remove ANTHROPIC_API_KEY from the unit's Environment= (`systemctl --user edit {unit}` on the host), then deploy again"),
+            removable: false,
+        });
+        plan.blockers.push(format!("the systemd unit {unit} exports ANTHROPIC_API_KEY in its environment, which beats .env: remove it from the unit first"));
+    }
+    if kv(probe, "ss").is_empty() && !matches!(inst.service_manager, ServiceManager::SystemdUser { .. }) {
+        plan.warnings.push("`ss` is not installed on the host: the gateway process cannot be found to check its environment".into());
+    }
+    for s in plan.stale.iter().filter(|s| s.removable) {
+        plan.steps.push(PlanStep { action: "run".into(), target: s.remedy.clone(), detail: format!("remove stale {} at {} (needs your consent)", s.kind, s.location) });
+    }
+    plan.steps.push(PlanStep { action: "run".into(), target: restart_command(&inst.service_manager), detail: "restart the gateway: a changed .env needs a new process".into() });
+    plan.steps.push(PlanStep {
+        action: "check".into(),
+        target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port),
+        detail: format!("gateway ready within {} s", ready_timeout.as_secs()),
+    });
+    plan.steps.push(PlanStep {
+        action: "check".into(),
+        target: "/proc/<gateway pid>/environ and .env".into(),
+        detail: format!("SHA-256 of the running gateway's ANTHROPIC_API_KEY equals {} (computed on the host)", keyfmt::short_fingerprint(&job.key.fingerprint)),
+    });
+    if inst.injection == InjectionMethod::AuthProfile {
+        plan_auth_profile(job, &mut plan, &sd, oc.as_deref());
+    }
+    if inst.injection == InjectionMethod::SecretFile {
+        plan_secret_file(job, &mut plan, &sd, oc.as_deref(), previous.is_some(), f.gateway_env_has_key, f.secret_file.flatten());
+    }
+    plan.private.env_path = env_path;
+    plan.private.backup_path = backup_path;
+    plan.private.new_env = Some(new_env);
+    plan.private.old_key_fp = previous.as_ref().map(|p| keyfmt::fingerprint(p.expose()));
+    plan.private.old_env = old_text;
+    plan.private.systemd_env_path = systemd_env_path;
+    plan.sanitize();
+    plan
+}
+
+/// Method (b): per-agent auth profiles written with `openclaw models auth paste-api-key`
+/// (key on stdin; hot, no restart). A profile beats every env var, so env-side "stale"
+/// credentials don't matter here.
+fn plan_auth_profile(job: &DeployJob, plan: &mut DeployPlan, sd: &str, oc: Option<&str>) {
+    let inst = &job.instance;
+    plan.stale.clear();
+    plan.blockers.retain(|b| !b.contains("ANTHROPIC_API_KEY") && !b.contains("auth profile"));
+    plan.steps.clear();
+    plan.diff.clear();
+    plan.unchanged = false;
+    let Some(bin) = oc else {
+        plan.blockers.push("the openclaw CLI was not found on the host (PATH, ~/.local/bin, ~/.npm-global/bin): the auth-profile method needs it".into());
+        return;
+    };
+    for a in &inst.agents {
+        plan.diff.push(format!("~ auth profile anthropic:default of agent {a} = {}", job.key.hint));
+        plan.steps.push(PlanStep {
+            action: "run".into(),
+            target: format!("{} models auth paste-api-key --provider anthropic --agent {} --profile-id anthropic:default", sh_quote(bin), sh_quote(a)),
+            detail: "the key on stdin; hot, no restart (OpenClaw rewrites its config and keeps meta)".into(),
+        });
+        plan.steps.push(PlanStep {
+            action: "check".into(),
+            target: format!("{sd}/agents/{a}/agent/openclaw-agent.sqlite"),
+            detail: "the agent's auth store holds the key (matched on the host through stdin)".into(),
+        });
+    }
+    plan.steps.push(PlanStep { action: "check".into(), target: format!("http://127.0.0.1:{}/readyz (on the host)", plan.gateway_port), detail: "gateway still ready".into() });
+    plan.warnings.push("the previous profile value cannot be read back from the host: rollback re-pastes the previous active key when Clawkeep knows it".into());
+}
+
+/// Method (c): the key in a 0600 file referenced from config by a file SecretRef, then
+/// `openclaw secrets reload` (hot). Only valid when no `ANTHROPIC_API_KEY` env var exists
+/// (env beats config, openclaw.md §4.5): refused otherwise.
+fn plan_secret_file(job: &DeployJob, plan: &mut DeployPlan, sd: &str, oc: Option<&str>, env_file_has_key: bool, gateway_env_has_key: bool, read: Option<SecretBytes>) {
+    for s in plan.stale.iter().filter(|s| s.kind == "auth-profile" && s.removable) {
+        plan.blockers.push(format!("an anthropic auth profile ({}) beats a config SecretRef: remove it first ({})", s.location, s.remedy));
+    }
+    plan.stale.retain(|s| s.kind != "systemd-env-file");
+    plan.steps.clear();
+    plan.diff.clear();
+    plan.unchanged = false;
+    let secret_dir = format!("{sd}/secrets");
+    let secret_path = format!("{secret_dir}/anthropic-api-key");
+    if oc.is_none() {
+        plan.blockers.push("the openclaw CLI was not found on the host: the secret-file method needs `openclaw secrets reload`".into());
+    }
+    if env_file_has_key {
+        plan.blockers.push(format!("{sd}/.env sets ANTHROPIC_API_KEY, which beats a config SecretRef: remove it (or use the env-file method) before switching to secret-file"));
+    }
+    if gateway_env_has_key {
+        plan.blockers
+            .push("the running gateway has ANTHROPIC_API_KEY in its process environment, which beats a config SecretRef: remove it from the service environment first".into());
+    }
+    plan.private.seen.push((secret_path.clone(), sha(read.as_ref().map(|b| b.expose()))));
+    let old_secret = read.map(|b| Secret::new(String::from_utf8_lossy(b.expose()).trim_end().to_string()));
+    match &old_secret {
+        Some(o) if o.expose() == job.secret.expose() => plan.diff.push(format!("  {secret_path} = {} (unchanged)", job.key.hint)),
+        Some(o) => plan.diff.push(format!("~ {secret_path} = {} (was {})", job.key.hint, hint_of(o.expose()))),
+        None => plan.diff.push(format!("+ {secret_path} = {} (new file)", job.key.hint)),
+    }
+    // Config: a file secret provider + the anthropic apiKey SecretRef. Other settings and
+    // `meta` are kept (OpenClaw's clobber guard restores configs that lose `meta`).
+    let mut new_config = None;
+    if let Some(mut v) = plan.private.config_value.clone() {
+        let want_provider = serde_json::json!({ "source": "file", "path": secret_path, "mode": "singleValue" });
+        let want_ref = serde_json::json!({ "source": "file", "provider": "clawkeep_anthropic", "id": "value" });
+        if v["secrets"]["providers"]["clawkeep_anthropic"] != want_provider || v["models"]["providers"]["anthropic"]["apiKey"] != want_ref {
+            if !v.is_object() {
+                plan.blockers.push("openclaw.json is not an object".into());
+            } else {
+                if !v["meta"].is_object() {
+                    v["meta"] = serde_json::json!({});
+                }
+                v["secrets"]["providers"]["clawkeep_anthropic"] = want_provider;
+                let before_key = v["models"]["providers"]["anthropic"]["apiKey"].clone();
+                v["models"]["providers"]["anthropic"]["apiKey"] = want_ref;
+                plan.diff.push(format!(
+                    "~ {}: models.providers.anthropic.apiKey = file SecretRef clawkeep_anthropic (was {}); + secrets.providers.clawkeep_anthropic",
+                    plan.private.config_path,
+                    if before_key.is_null() {
+                        "unset".to_string()
+                    } else if before_key.is_string() {
+                        "a literal (redacted)".to_string()
+                    } else {
+                        before_key.to_string()
+                    }
+                ));
+                plan.warnings.push("openclaw.json is rewritten as JSON (comments are dropped, as OpenClaw's own writers do); meta and every other setting are kept".into());
+                new_config = Some(Secret::new(serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"));
+            }
+        }
+    }
+    plan.steps.push(PlanStep { action: "write".into(), target: secret_path.clone(), detail: "mode 0600 (directory 0700), atomic; previous file kept as .clawkeep-bak".into() });
+    if new_config.is_some() {
+        plan.steps.push(PlanStep {
+            action: "write".into(),
+            target: plan.private.config_path.clone(),
+            detail: "add the file SecretRef; backup openclaw.json.clawkeep-bak; atomic".into(),
+        });
+    }
+    if new_config.is_some() {
+        plan.steps.push(PlanStep {
+            action: "run".into(),
+            target: restart_command(&job.instance.service_manager),
+            detail: "restart once: the config gained a secret provider".into(),
+        });
+    } else {
+        plan.steps.push(PlanStep {
+            action: "run".into(),
+            target: format!("{} secrets reload", sh_quote(oc.unwrap_or("openclaw"))),
+            detail: "hot reload of the secret, no restart".into(),
+        });
+    }
+    plan.steps.push(PlanStep {
+        action: "check".into(),
+        target: secret_path.clone(),
+        detail: "SHA-256 of the file's key equals the deployed key's (computed on the host); gateway /readyz".into(),
+    });
+    plan.private.secret_path = secret_path;
+    plan.private.old_secret = old_secret;
+    plan.private.new_config = new_config;
+}
+
 /// What [`DeploySession::gateway_state`] found.
 #[derive(Debug)]
 struct GatewayState {
@@ -1436,6 +1494,237 @@ mod tests {
         let (new, _, _) = rewrite_env(None, &k);
         assert_eq!(new.expose(), b"ANTHROPIC_API_KEY=NEWKEYVALUE-1234567890-abcdefgh\n");
         assert_eq!(dotenv::strip_key_lines(b"A=1\nANTHROPIC_API_KEY=x\nB=2\n").expose(), b"A=1\nB=2\n");
+    }
+
+    // ---- build_plan: every branch, from facts (no host, no root) ----
+
+    use crate::domain::{KeyStatus, Purpose};
+    use crate::keyfmt::KeyKind;
+
+    fn job(method: InjectionMethod, sm: ServiceManager) -> DeployJob {
+        let value = crate::keyfmt::tests::fake_key(KeyKind::Api, 1);
+        let now = Utc::now();
+        DeployJob {
+            instance: Instance {
+                id: 1,
+                name: "t".into(),
+                owner: "acme".into(),
+                environment: "prod".into(),
+                workload: "bot".into(),
+                purpose: Purpose::InternalOps,
+                ssh_host: "127.0.0.1".into(),
+                ssh_port: 22,
+                ssh_user: "u".into(),
+                jump_via: None,
+                host_key_fingerprint: Some("SHA256:x".into()),
+                state_dir: "~/.openclaw".into(),
+                service_manager: sm,
+                injection: method,
+                agents: vec!["main".into()],
+                expected_org_id: None,
+                expected_workspace_id: None,
+                tags: vec![],
+                notes: String::new(),
+                draft: false,
+                created_at: now,
+                updated_at: now,
+            },
+            key: Key {
+                id: 1,
+                name: "k".into(),
+                kind: KeyKind::Api,
+                hint: keyfmt::hint(&value),
+                fingerprint: keyfmt::fingerprint(&value),
+                length: value.len() as u32,
+                keychain_ref: String::new(),
+                instance: Some("t".into()),
+                workspace_id: None,
+                anthropic_key_id: None,
+                status: KeyStatus::Active,
+                name_override: false,
+                created_at: now,
+                expires_at: None,
+                rotated_at: None,
+                retired_at: None,
+                updated_at: now,
+            },
+            secret: Secret::new(value),
+            previous_active: None,
+            previous_secret: None,
+            jump: None,
+            expected_plan: None,
+        }
+    }
+
+    fn env_job() -> DeployJob {
+        job(InjectionMethod::EnvFile, ServiceManager::Custom { restart_command: "~/restart".into() })
+    }
+
+    const PROBE: &str = "oc=/home/u/.local/bin/openclaw\nss=1\nids=1000 1000 27\ngwpid=42\nprobe_done=1\n";
+    const CONFIG: &str = "{ meta: {}, gateway: { port: 28001 } }";
+
+    fn facts(config: Option<&str>, env: Option<&[u8]>, probe: &str) -> DeployFacts {
+        DeployFacts {
+            home: "/home/u".into(),
+            host_key: "SHA256:x".into(),
+            config: config.map(|c| SecretBytes::new(c.as_bytes().to_vec())),
+            env: env.map(|e| SecretBytes::new(e.to_vec())),
+            env_owner: env.map(|_| (1000, 1000)),
+            probe: Zeroizing::new(probe.to_string()),
+            systemd_env: None,
+            secret_file: None,
+            gateway_env_has_key: false,
+        }
+    }
+
+    fn plan_of(job: &DeployJob, f: DeployFacts) -> DeployPlan {
+        build_plan(job, Duration::from_secs(90), f)
+    }
+
+    fn shown(p: &DeployPlan) -> String {
+        serde_json::to_string(p).unwrap()
+    }
+
+    #[test]
+    fn plan_env_file_branches() {
+        let j = env_job();
+        let key = j.secret.expose().to_string();
+        let old = crate::keyfmt::tests::fake_key(KeyKind::Api, 2);
+
+        // No .env yet: a new line, no backup, the configured port.
+        let p = plan_of(&j, facts(Some(CONFIG), None, PROBE));
+        assert!(p.blockers.is_empty() && p.warnings.is_empty(), "{p:?}");
+        assert_eq!((p.gateway_port, p.unchanged), (28001, false));
+        assert!(p.diff[0].starts_with("+ ANTHROPIC_API_KEY="), "{:?}", p.diff);
+        assert!(!p.steps.iter().any(|s| s.action == "backup"));
+        assert_eq!(p.private.new_env.as_ref().unwrap().expose(), format!("ANTHROPIC_API_KEY={key}\n").as_bytes());
+        assert_eq!(p.private.pid_before.as_deref(), Some("42"));
+        assert_eq!(p.state_dir, "/home/u/.openclaw");
+
+        // CRLF, export, quotes, a comment: only the value changes; the old key is read right.
+        let env = format!("A=1\r\nexport ANTHROPIC_API_KEY=\"{old}\" # c\r\nB='x y'\r\n");
+        let p = plan_of(&j, facts(Some(CONFIG), Some(env.as_bytes()), PROBE));
+        assert!(p.diff[0].starts_with("~ ANTHROPIC_API_KEY=") && p.diff[0].contains(&format!("(was {})", keyfmt::hint(&old))), "{:?}", p.diff);
+        assert!(p.steps.iter().any(|s| s.action == "backup"));
+        assert!(p.steps.iter().any(|s| s.detail.contains("2 other line(s) kept") && s.detail.contains("owner and group kept")), "{:?}", p.steps);
+        assert_eq!(p.private.new_env.as_ref().unwrap().expose(), env.replace(&old, &key).as_bytes());
+        assert_eq!(p.private.old_key_fp, Some(keyfmt::fingerprint(&old)));
+        assert!(!shown(&p).contains(&old) && !shown(&p).contains(&key));
+
+        // Already deployed; and duplicates.
+        let p = plan_of(&j, facts(Some(CONFIG), Some(format!("ANTHROPIC_API_KEY={key}\n").as_bytes()), PROBE));
+        assert!(p.unchanged && p.diff[0].contains("(unchanged)"));
+        let p = plan_of(&j, facts(Some(CONFIG), Some(format!("ANTHROPIC_API_KEY={old}\nANTHROPIC_API_KEY=x\n").as_bytes()), PROBE));
+        assert!(p.diff[1].contains("1 further ANTHROPIC_API_KEY line"), "{:?}", p.diff);
+
+        // Config: missing, broken (with a literal key on the bad line), no port, no meta.
+        let p = plan_of(&j, facts(None, None, PROBE));
+        assert!(p.blockers[0].contains("does not exist"), "{:?}", p.blockers);
+        let p = plan_of(&j, facts(Some(&format!("{{\n  models: {{ apiKey: {old} }}\n}}")), None, PROBE));
+        assert!(p.blockers[0].contains("not valid JSON5") && p.blockers[0].contains("line 2"), "{:?}", p.blockers);
+        assert!(!shown(&p).contains(&old[..20]), "{}", shown(&p));
+        let p = plan_of(&j, facts(Some("{ meta: {} }"), None, PROBE));
+        assert_eq!(p.gateway_port, 18789);
+        assert!(p.warnings[0].contains("no gateway.port"), "{:?}", p.warnings);
+        let p = plan_of(&j, facts(Some("{ gateway: { port: 1 } }"), None, PROBE));
+        assert!(p.warnings.iter().any(|w| w.contains("no `meta` object")), "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn plan_stale_credentials_and_owners() {
+        let j = env_job();
+        // A stale auth profile of an inventory agent: removable with the CLI; a name the
+        // inventory does not know is ignored.
+        let p = plan_of(&j, facts(Some(CONFIG), None, &format!("profile=main\nprofile=evil\n{PROBE}")));
+        assert_eq!(p.stale.len(), 1);
+        assert!(p.stale[0].removable && p.stale[0].agent.as_deref() == Some("main"));
+        assert!(p.steps.iter().any(|s| s.detail.contains("remove stale auth-profile")));
+        // Without the CLI: blocked.
+        let p = plan_of(&j, facts(Some(CONFIG), None, &format!("profile=main\n{}", PROBE.replace("oc=/home/u/.local/bin/openclaw", "oc="))));
+        assert!(!p.stale[0].removable && p.blockers.iter().any(|b| b.contains("auth profile")), "{:?}", p.blockers);
+        // A key in gateway.systemd.env: removed, other bytes kept.
+        let mut f = facts(Some(CONFIG), None, &format!("systemd_env_file=1\n{PROBE}"));
+        f.systemd_env = Some(Some(SecretBytes::new(b"A=1\r\nANTHROPIC_API_KEY=x\r\nB=2\r\n".to_vec())));
+        let p = plan_of(&j, f);
+        assert_eq!(p.stale[0].kind, "systemd-env-file");
+        assert_eq!(p.private.new_systemd_env.as_ref().unwrap().expose(), b"A=1\r\nB=2\r\n");
+        assert!(p.private.seen.iter().any(|(path, h)| path.ends_with("gateway.systemd.env") && h.is_some()));
+        // A key in the systemd unit's environment: blocked.
+        let sj = job(InjectionMethod::EnvFile, ServiceManager::SystemdUser { unit: "openclaw-gateway.service".into() });
+        let p = plan_of(&sj, facts(Some(CONFIG), None, &format!("unit_env=1\n{}", PROBE.replace("ss=1\n", ""))));
+        assert!(p.blockers.iter().any(|b| b.contains("systemd unit")), "{:?}", p.blockers);
+        assert!(p.warnings.is_empty(), "no `ss` warning with systemd: {:?}", p.warnings);
+        // No `ss`, custom restart: a warning.
+        let p = plan_of(&j, facts(Some(CONFIG), None, &PROBE.replace("ss=1\n", "")));
+        assert!(p.warnings.iter().any(|w| w.contains("`ss`")), "{:?}", p.warnings);
+        // .env of another owner, of a group the user is not in, of a group it is in; root.
+        for (owner, ids, blocked) in
+            [((1001, 1000), "1000 1000", Some("belongs to uid 1001")), ((1000, 50), "1000 1000", Some("group 50")), ((1000, 27), "1000 1000 27", None), ((1001, 50), "0 0", None)]
+        {
+            let mut f = facts(Some(CONFIG), Some(b"A=1\n"), &PROBE.replace("ids=1000 1000 27", &format!("ids={ids}")));
+            f.env_owner = Some(owner);
+            let p = plan_of(&j, f);
+            match blocked {
+                Some(b) => assert!(p.blockers.iter().any(|x| x.contains(b)), "{owner:?} {ids}: {:?}", p.blockers),
+                None => assert!(p.blockers.is_empty(), "{owner:?} {ids}: {:?}", p.blockers),
+            }
+        }
+    }
+
+    /// Finding 6: host text (home directory, the CLI's path, config) reaches the plan only as
+    /// visible text.
+    #[test]
+    fn plan_neutralises_host_text() {
+        let j = env_job();
+        let mut f = facts(Some(CONFIG), None, &PROBE.replace("/home/u/.local", "/home/u/\u{1b}[2J.local"));
+        f.home = "/home/\u{1b}]0;owned\u{7}u".into();
+        let p = plan_of(&j, f);
+        let text = shown(&p);
+        assert!(!text.contains("\\u001b") && !text.contains("\\u0007"), "{text}");
+        assert!(p.state_dir.contains("?]0;owned?u"), "{}", p.state_dir);
+        assert!(p.private.openclaw_bin.is_none() && p.warnings.iter().any(|w| w.contains("control characters")), "{:?}", p.warnings);
+        // The raw path is still what is written to (the host's own name for it).
+        assert!(p.private.env_path.contains('\u{1b}'));
+        // The Debug of a plan shows no host file content.
+        let old = crate::keyfmt::tests::fake_key(KeyKind::Api, 3);
+        let p = plan_of(&j, facts(Some(&format!("{{ meta: {{}}, x: \"{old}\" }}")), Some(format!("ANTHROPIC_API_KEY={old}\n").as_bytes()), PROBE));
+        let dbg = format!("{p:?}");
+        assert!(!dbg.contains(&old[..20]) && !dbg.contains(&j.secret.expose()[..20]), "{dbg}");
+    }
+
+    #[test]
+    fn plan_auth_profile_and_secret_file_branches() {
+        let aj = job(InjectionMethod::AuthProfile, ServiceManager::Custom { restart_command: "r".into() });
+        let p = plan_of(&aj, facts(Some(CONFIG), None, &format!("profile=main\n{PROBE}")));
+        assert!(p.blockers.is_empty() && p.stale.is_empty(), "{p:?}");
+        assert!(p.steps.iter().any(|s| s.target.contains("paste-api-key")) && !p.steps.iter().any(|s| s.target == "r"));
+        let p = plan_of(&aj, facts(Some(CONFIG), None, &PROBE.replace("oc=/home/u/.local/bin/openclaw", "oc=")));
+        assert!(p.blockers.iter().any(|b| b.contains("auth-profile method needs it")), "{:?}", p.blockers);
+
+        let sj = job(InjectionMethod::SecretFile, ServiceManager::Custom { restart_command: "r".into() });
+        let key = sj.secret.expose().to_string();
+        // First switch: the config gains the SecretRef (restart once).
+        let mut f = facts(Some(CONFIG), None, PROBE);
+        f.secret_file = Some(None);
+        let p = plan_of(&sj, f);
+        assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+        assert!(p.private.new_config.is_some() && p.steps.iter().any(|s| s.target == "r"));
+        assert!(p.private.seen.iter().any(|(path, h)| path.ends_with("secrets/anthropic-api-key") && h.is_none()));
+        // Already switched, same key: a reload, nothing to change.
+        let cfg = "{ meta: {}, gateway: { port: 28001 }, secrets: { providers: { clawkeep_anthropic: { source: 'file', path: '/home/u/.openclaw/secrets/anthropic-api-key', mode: 'singleValue' } } }, models: { providers: { anthropic: { apiKey: { source: 'file', provider: 'clawkeep_anthropic', id: 'value' } } } } }";
+        let mut f = facts(Some(cfg), None, PROBE);
+        f.secret_file = Some(Some(SecretBytes::new(format!("{key}\n").into_bytes())));
+        let p = plan_of(&sj, f);
+        assert!(p.private.new_config.is_none() && p.steps.iter().any(|s| s.target.ends_with("secrets reload")), "{:?}", p.steps);
+        assert!(p.diff[0].contains("(unchanged)"), "{:?}", p.diff);
+        // Env beats config: a key in .env or in the gateway's environment blocks; so does no CLI.
+        let mut f = facts(Some(CONFIG), Some(b"ANTHROPIC_API_KEY=x\n"), &PROBE.replace("oc=/home/u/.local/bin/openclaw", "oc="));
+        f.secret_file = Some(None);
+        f.gateway_env_has_key = true;
+        let p = plan_of(&sj, f);
+        for b in [".env sets ANTHROPIC_API_KEY", "process environment", "secrets reload"] {
+            assert!(p.blockers.iter().any(|x| x.contains(b)), "{b}: {:?}", p.blockers);
+        }
     }
 
     #[test]
