@@ -180,8 +180,9 @@ fn addr(host: &str, port: u16) -> String {
     }
 }
 
+/// A connection error; the message may quote the server (a disconnect reason): sanitized.
 fn connect_error(t: &SshTarget, message: impl Into<String>) -> Error {
-    Error::SshConnect { instance: t.instance.clone(), address: addr(&t.host, t.port), message: message.into() }
+    Error::SshConnect { instance: t.instance.clone(), address: addr(&t.host, t.port), message: crate::hosttext::line(&message.into(), 2000) }
 }
 
 /// Connects only far enough to see the host key, then disconnects (nothing is authenticated or
@@ -588,7 +589,7 @@ impl HostSession {
 }
 
 async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &SshAuth) -> Result<bool> {
-    let auth_err = |m: String| Error::SshAuth { instance: t.instance.clone(), user: t.user.clone(), message: m };
+    let auth_err = |m: String| Error::SshAuth { instance: t.instance.clone(), user: t.user.clone(), message: crate::hosttext::line(&m, 2000) };
     match auth {
         SshAuth::KeyFile { path, passphrase } => {
             let key = match russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose())) {
