@@ -176,9 +176,9 @@ fn bound(s: String, max: usize) -> String {
 /// (newlines and tabs included: a tab becomes a space, a line break ` | `) made visible,
 /// at most `max` characters.
 pub fn line(s: &str, max: usize) -> String {
-    let masked = mask_keys(s);
-    let mut out = String::with_capacity(masked.len());
-    let mut chars = masked.chars().peekable();
+    // Controls first, then masking: a control character can't end an assigned value early.
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\t' => out.push(' '),
@@ -188,14 +188,13 @@ pub fn line(s: &str, max: usize) -> String {
             c => out.push(c),
         }
     }
-    bound(out, max)
+    bound(mask_keys(&out), max)
 }
 
 /// Several lines of host text: like [`line`], but `\n` and `\t` stay (`\r\n` becomes `\n`).
 pub fn text(s: &str, max: usize) -> String {
-    let masked = mask_keys(s);
-    let mut out = String::with_capacity(masked.len());
-    let mut chars = masked.chars().peekable();
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
             '\n' | '\t' => out.push(c),
@@ -204,7 +203,7 @@ pub fn text(s: &str, max: usize) -> String {
             c => out.push(c),
         }
     }
-    bound(out, max)
+    bound(mask_keys(&out), max)
 }
 
 /// Host bytes (lossy UTF-8) as one safe line.
@@ -332,6 +331,32 @@ mod tests {
         let m = json5_error(&e);
         assert!(m.starts_with("JSON5 parse failed at line 2"), "{m}");
         assert!(!m.contains("sk-ant"), "{m}");
+    }
+
+    #[test]
+    fn a_control_character_does_not_end_a_value_early() {
+        assert_eq!(line("apiKey:\u{1b}hunter2", 99), "apiKey:<masked>");
+        assert_eq!(line("token=a\u{7}b", 99), "token=<masked>");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_comes_out_printable_and_bounded(s in "\\PC{0,40}|[\\x00-\\x{9f}]{0,40}", max in 1usize..60) {
+            for (out, multi) in [(line(&s, max), false), (text(&s, max), true), (tail_lines(&s, 3, max), false)] {
+                proptest::prop_assert!(out.chars().count() <= max, "{out:?}");
+                proptest::prop_assert!(out.chars().all(|c| !is_hostile(c) || (multi && (c == '\n' || c == '\t'))), "{out:?}");
+            }
+        }
+
+        #[test]
+        fn a_key_never_survives_whatever_surrounds_it(pre in "\\PC{0,20}|[ -~\\x1b\\n]{0,20}", post in "[ -~\\x1b\\n\\x9b]{0,20}", tag in "[a-z]{3,6}[0-9]{0,2}") {
+            let k = key(&tag);
+            let s = format!("{pre}{k}{post}");
+            let body = &k[k.len() - 30..];
+            for out in [line(&s, 10_000), text(&s, 10_000), tail_lines(&s, 50, 10_000), mask_keys(&s)] {
+                proptest::prop_assert!(!out.contains(body), "{out:?}");
+            }
+        }
     }
 
     #[test]
