@@ -9,8 +9,9 @@
 # Without root (a person's desktop) the hosts log in as you on 127.0.0.1:220NN, each with its
 # own HOME under the demo dir; nothing is changed outside the demo dir. As root the hosts are
 # real users ckh<i> on 127.0.1.<i+1>:22 (the script says so before creating them).
-# Keys go to your OS keychain through the CLI (a Secret Service must be running; headless:
-# scripts/with-secret-service.sh scripts/demo.sh up). All traffic stays on 127.0.0.0/8.
+# Keys go to your OS keychain through the CLI. Where no Secret Service is running (a server, an
+# SSH login) the demo starts a private one with a throw-away keyring in its own dir (it says so,
+# and demo.env points the CLI at it; `down` stops it). All traffic stays on 127.0.0.0/8.
 #
 # State: $CLAWKEEP_DEMO_DIR (default <repo>/.testworld/demo): fake.pid, fake-state.json,
 # keys.tsv (0600), world-dir, clawkeep/ (the demo's CLAWKEEP_HOME), demo.env.
@@ -31,6 +32,7 @@ down() {
   if [ -f "$D/world-dir" ] && [ -d "$(cat "$D/world-dir")" ]; then
     "$repo/scripts/testhosts.sh" down "$(cat "$D/world-dir")"
   fi
+  "$repo/scripts/secret-service.sh" stop "$D/secret-service"
   rm -rf "$D"
   echo "demo: down"
 }
@@ -48,6 +50,14 @@ up)
   fi
   (cd "$repo" && cargo build -q -p fake-anthropic -p clawkeep-cli -p clawkeep-tests --bins)
   mkdir -p "$D"; chmod 700 "$D"
+  ss_env=""
+  if ! "$repo/scripts/secret-service.sh" running; then
+    "$repo/scripts/secret-service.sh" start "$D/secret-service"
+    ss_env="$D/secret-service/secret-service.env"
+    # shellcheck disable=SC1090
+    . "$ss_env"
+    echo "demo: no Secret Service in this session: started a private one for the demo (throw-away keyring in $D/secret-service)"
+  fi
   # 1. the fake Anthropic API, with one minted key per host
   "$bindir/fake-anthropic" --listen "127.0.0.1:$FAKE_PORT" --preset demo --state "$D/fake-state.json" \
     --mint "$n" --keys-out "$D/keys.tsv" >"$D/fake.log" 2>&1 &
@@ -84,6 +94,7 @@ export CLAWKEEP_HOME=$D/clawkeep
 export CLAWKEEP_ANTHROPIC_BASE_URL=$base
 export CK_SSH_CONFIG=$wd/client/ssh_config
 EOF
+  [ -z "$ss_env" ] || grep '^export DBUS_SESSION_BUS_ADDRESS=' "$ss_env" >> "$D/demo.env"
   echo "demo: up. Use it with:  source $D/demo.env && $bindir/clawkeep instance list"
   echo "      ssh into a host:   ssh -F $wd/client/ssh_config h<i>      stop: scripts/demo.sh down"
   ;;
@@ -92,6 +103,12 @@ status)
   [ -d "$D" ] || { echo "demo: down"; exit 0; }
   echo "demo dir $D"; [ -f "$D/fake.pid" ] && echo "fake pid $(cat "$D/fake.pid")"
   [ -f "$D/world-dir" ] && cat "$(cat "$D/world-dir")/hosts.tsv"
+  # exit 1 when a part of it is gone (e.g. after a reboot): `down` then `up` again
+  kill -0 "$(cat "$D/fake.pid" 2>/dev/null || echo x)" 2>/dev/null || { echo "demo: the fake API is not running"; exit 1; }
+  if [ -f "$D/secret-service/secret-service.env" ]; then
+    kill -0 "$(sed -n 's/^export CK_SECRET_SERVICE_PID=//p' "$D/secret-service/secret-service.env")" 2>/dev/null \
+      || { echo "demo: its private Secret Service is not running"; exit 1; }
+  fi
   ;;
 *) sed -n '2,17p' "$0"; exit 2 ;;
 esac

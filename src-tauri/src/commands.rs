@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clawkeep_core::checklist::{drive, CheckRun, FleetReport, InstanceReport};
+use clawkeep_core::deploy_drive::HostRoute;
 use clawkeep_core::keyfmt::KeyRules;
 use clawkeep_core::rotation::{Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
     AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec, Secret,
-    SelfCheck, Settings, SshIdentity,
+    SelfCheck, Settings, SshCredentials, SshIdentity,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -35,7 +36,7 @@ where
     let core = state.get()?;
     tauri::async_runtime::spawn_blocking(move || f(&core))
         .await
-        .map_err(|e| ErrorPayload { code: "internal".into(), message: format!("the operation stopped unexpectedly: {e}") })?
+        .map_err(|e| ErrorPayload::new("internal", format!("the operation stopped unexpectedly: {e}")))?
         .map_err(|e| e.to_payload())
 }
 
@@ -192,7 +193,7 @@ pub async fn run_checks(
         let _ = channel.send(Progress::Step { step: done as u32, label: format!("{}: {}", r.instance, r.status.as_str()) });
     });
     let opts = request.unwrap_or_default().into();
-    let result = blocking(&state, move |c| c.run_checks(&names, &opts, drive::DEFAULT_CONCURRENCY, &token, progress)).await;
+    let result = blocking(&state, move |c| c.run_checks(&names, &opts, drive::DEFAULT_CONCURRENCY, &SshCredentials::Configured, &token, progress)).await;
     let _ = on_progress.send(match &result {
         Err(e) if e.code == "cancelled" => Progress::Cancelled,
         _ => Progress::Finished,
@@ -223,7 +224,12 @@ pub async fn last_checks(state: State<'_, CoreState>) -> Reply<Vec<CheckRun>> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn probe_host_key(state: State<'_, CoreState>, name: String) -> Reply<HostKeyProbe> {
     blocking(&state, move |c| {
-        c.probe_host(&name).map(|(presented, pinned)| HostKeyProbe { matches: pinned.as_deref() == Some(presented.as_str()), instance: name, presented, pinned })
+        c.probe_host(&name, &HostRoute::default(), &SshCredentials::Configured).map(|(presented, pinned)| HostKeyProbe {
+            matches: pinned.as_deref() == Some(presented.as_str()),
+            instance: name,
+            presented,
+            pinned,
+        })
     })
     .await
 }
@@ -232,7 +238,7 @@ pub async fn probe_host_key(state: State<'_, CoreState>, name: String) -> Reply<
 /// the message) when the host now presents another one.
 #[tauri::command(rename_all = "snake_case")]
 pub async fn trust_host_key(state: State<'_, CoreState>, name: String, fingerprint: String) -> Reply<Instance> {
-    blocking(&state, move |c| c.confirm_host_key(&name, &fingerprint)).await
+    blocking(&state, move |c| c.confirm_host_key(&name, &fingerprint, &HostRoute::default(), &SshCredentials::Configured)).await
 }
 
 const DEPLOY_STAGES: [&str; 7] = ["connecting", "planning", "writing", "restarting", "verifying", "rolling-back", "done"];
@@ -257,7 +263,7 @@ async fn deploy(
     req: clawkeep_core::deploy_drive::DeployRequest,
 ) -> Reply<DeployResult> {
     let (progress, token) = (deploy_progress(&on_progress), op.token());
-    let result = blocking(state, move |c| c.run_deploy(&name, key.as_deref(), &req, progress, &token)).await.map(DeployResult::from);
+    let result = blocking(state, move |c| c.run_deploy(&name, key.as_deref(), &req, &SshCredentials::Configured, progress, &token)).await.map(DeployResult::from);
     let _ = on_progress.send(match &result {
         Ok(r) if r.outcome == "cancelled" => Progress::Cancelled,
         _ => Progress::Finished,
@@ -295,7 +301,7 @@ pub async fn deploy_apply(
     remove_stale: bool,
 ) -> Reply<DeployResult> {
     let op = ops.start(&op_id)?;
-    let req = clawkeep_core::deploy_drive::DeployRequest { apply: true, expected_plan: Some(plan_digest), remove_stale };
+    let req = clawkeep_core::deploy_drive::DeployRequest { apply: true, expected_plan: Some(plan_digest), remove_stale, ..Default::default() };
     deploy(&state, op, on_progress, name, key, req).await
 }
 
@@ -324,7 +330,7 @@ pub async fn deploy_fleet(
     });
     let req =
         clawkeep_core::deploy_drive::FleetDeployRequest { apply, options: clawkeep_core::deploy::DeployOptions { remove_stale, ..Default::default() }, concurrency: 8, jump: None };
-    let result = blocking(&state, move |c| c.run_fleet_deploy(&targets, &req, progress, &token)).await.map(FleetDeployResult::from);
+    let result = blocking(&state, move |c| c.run_fleet_deploy(&targets, &req, &SshCredentials::Configured, progress, &token)).await.map(FleetDeployResult::from);
     let _ = on_progress.send(if op.token().is_cancelled() { Progress::Cancelled } else { Progress::Finished });
     drop(op);
     result
@@ -387,13 +393,13 @@ pub async fn rotation_start(state: State<'_, CoreState>, name: String, options: 
 #[tauri::command(rename_all = "snake_case")]
 pub async fn rotation_step(state: State<'_, CoreState>, name: String, value: Option<String>, confirm: bool, remove_stale: bool) -> Reply<StepReport> {
     let secret = value.map(Secret::new);
-    blocking(&state, move |c| c.rotation_step(&name, StepInput { secret, confirm }, c.rotation_deployer(&name, remove_stale)?.as_ref())).await
+    blocking(&state, move |c| c.rotation_step(&name, StepInput { secret, confirm }, c.rotation_deployer(&name, remove_stale, &SshCredentials::Configured)?.as_ref())).await
 }
 
 /// Undoes an open rotation (before the archive).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn rotation_rollback(state: State<'_, CoreState>, name: String, confirm: bool) -> Reply<StepReport> {
-    blocking(&state, move |c| c.rotation_rollback(&name, confirm, c.rotation_deployer(&name, false)?.as_ref())).await
+    blocking(&state, move |c| c.rotation_rollback(&name, confirm, c.rotation_deployer(&name, false, &SshCredentials::Configured)?.as_ref())).await
 }
 
 /// Asks a running long operation to stop; `false` when no operation has that id.

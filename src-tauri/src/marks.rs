@@ -20,7 +20,7 @@ pub fn process_started() {
 /// Prints `clawkeep-desktop: mark <name> <ms> ms` and returns the milliseconds since start.
 pub fn record(name: &str) -> Result<u128, ErrorPayload> {
     if !KNOWN.contains(&name) {
-        return Err(ErrorPayload { code: "invalid_input".into(), message: format!("unknown mark; known: {}", KNOWN.join(", ")) });
+        return Err(ErrorPayload::new("invalid_input", format!("unknown mark; known: {}", KNOWN.join(", "))));
     }
     let ms = STARTED.get().map(|t| t.elapsed().as_millis()).unwrap_or(0);
     eprintln!("clawkeep-desktop: mark {name} {ms} ms");

@@ -34,12 +34,12 @@ impl Operations {
     pub fn start(self: &Arc<Self>, id: &str) -> Result<OpGuard, ErrorPayload> {
         let id = id.trim();
         if id.is_empty() || id.len() > 64 {
-            return Err(ErrorPayload { code: "invalid_input".into(), message: "operation id: 1 to 64 characters".into() });
+            return Err(ErrorPayload::new("invalid_input", "operation id: 1 to 64 characters"));
         }
         let flag = CancellationToken::new();
         let mut running = self.running.lock().unwrap_or_else(|p| p.into_inner());
         if running.contains_key(id) {
-            return Err(ErrorPayload { code: "conflict".into(), message: format!("operation '{id}' is already running") });
+            return Err(ErrorPayload::new("conflict", format!("operation '{id}' is already running")));
         }
         running.insert(id.to_string(), flag.clone());
         Ok(OpGuard { ops: self.clone(), id: id.to_string(), flag })
@@ -69,7 +69,7 @@ impl OpGuard {
     /// `Err({code: "cancelled"})` once the UI asked to cancel.
     pub fn checkpoint(&self) -> Result<(), ErrorPayload> {
         if self.flag.is_cancelled() {
-            Err(ErrorPayload { code: "cancelled".into(), message: format!("operation '{}' was cancelled", self.id) })
+            Err(ErrorPayload::new("cancelled", format!("operation '{}' was cancelled", self.id)))
         } else {
             Ok(())
         }

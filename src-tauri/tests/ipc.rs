@@ -175,15 +175,21 @@ fn add_key_errors_carry_stable_codes_and_warnings() {
     assert!(!e.to_string().contains(&key[10..40]));
     assert_eq!(h.err("add_key", json!({ "spec": { "name": name }, "value": "" })), "key_format");
     assert_eq!(h.err("add_key", json!({ "spec": { "name": "k", "instance": "acme-prod" }, "value": fake_key(3) })), "key_name");
+    // The suggested name travels as data (the UI offers it as a button; nothing parses the message).
+    let e = h.call("add_key", json!({ "spec": { "name": "k", "instance": "acme-prod" }, "value": fake_key(3) })).unwrap_err();
+    assert_eq!(e["remedy"], json!({ "action": "use_key_name", "suggestion": name }), "{e}");
     assert_eq!(h.err("add_key", json!({ "spec": { "name": name, "instance": "nope" }, "value": fake_key(3) })), "not_found");
     assert_eq!(h.keychain.len(), 0);
 
-    // A truncated key is stored with a warning.
+    // A truncated key is refused; with the explicit word that the format changed it is stored
+    // with a warning.
     let truncated = &fake_key(4)[..100];
-    let added = h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": truncated }));
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": name, "instance": "acme-prod" }, "value": truncated })), "key_format");
+    assert_eq!(h.keychain.len(), 0);
+    let added = h.ok("add_key", json!({ "spec": { "name": name, "instance": "acme-prod", "format_changed": true }, "value": truncated }));
     assert!(added["warnings"][0].as_str().unwrap().contains("looks truncated"), "{added}");
     // The same value again is a conflict.
-    assert_eq!(h.err("add_key", json!({ "spec": { "name": format!("{name}-2"), "allow_name": true }, "value": truncated })), "conflict");
+    assert_eq!(h.err("add_key", json!({ "spec": { "name": format!("{name}-2"), "allow_name": true, "format_changed": true }, "value": truncated })), "conflict");
 
     // The keychain failing surfaces as its own code.
     h.keychain.fail_with(Some(clawkeep_core::KeychainError::Locked { detail: "test".into() }));
@@ -200,7 +206,9 @@ fn bind_retire_remove_keys() {
     assert_eq!(bound["status"], "active");
     assert_eq!(h.err("bind_key", json!({ "key": "spare-key", "instance": "beta-dev" })), "key_bound_elsewhere");
     assert_eq!(h.err("bind_key", json!({ "key": "nope", "instance": "beta-dev" })), "not_found");
-    assert_eq!(h.err("remove_key", json!({ "name": "spare-key", "force": false })), "invalid_state");
+    // Its own code (was the catch-all invalid_state) and the remedy as data.
+    assert_eq!(h.err("remove_key", json!({ "name": "spare-key", "force": false })), "key_active");
+    assert_eq!(h.call("remove_key", json!({ "name": "spare-key", "force": false })).unwrap_err()["remedy"], json!({ "action": "retire_key", "key": "spare-key" }));
     assert_eq!(h.ok("retire_key", json!({ "name": "spare-key" }))["status"], "retired");
     assert_eq!(h.err("retire_key", json!({ "name": "nope" })), "not_found");
     assert_eq!(h.ok("remove_key", json!({ "name": "spare-key", "force": false }))["name"], "spare-key");
@@ -351,7 +359,7 @@ fn a_cancelled_check_fails_with_cancelled() {
         serde_json::from_value(json!({ "name": "acme-prod", "owner": "acme", "environment": "prod", "ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "openclaw" })).unwrap(),
     )
     .unwrap();
-    let e = core.run_checks(&["acme-prod".into()], &Default::default(), 4, &token, Arc::new(|_, _, _| {})).unwrap_err();
+    let e = core.run_checks(&["acme-prod".into()], &Default::default(), 4, &clawkeep_core::SshCredentials::Configured, &token, Arc::new(|_, _, _| {})).unwrap_err();
     assert_eq!(e.code(), "cancelled");
 }
 
@@ -366,7 +374,7 @@ fn host_trust_and_deploy_report_and_record() {
     assert_eq!(h.err("probe_host_key", json!({ "name": "acme-prod" })), "ssh_connect");
     assert_eq!(h.err("trust_host_key", json!({ "name": "acme-prod", "fingerprint": "SHA256:x" })), "ssh_connect");
 
-    assert_eq!(h.err("deploy_plan", json!({ "op_id": "d0", "on_progress": "__CHANNEL__:30", "name": "acme-prod" })), "invalid_state");
+    assert_eq!(h.err("deploy_plan", json!({ "op_id": "d0", "on_progress": "__CHANNEL__:30", "name": "acme-prod" })), "no_active_key"); // its own code (was the catch-all invalid_state)
     assert_eq!(h.err("deploy_plan", json!({ "op_id": "d0", "on_progress": "__CHANNEL__:30", "name": "nope" })), "not_found");
     let name = h.ok("suggest_key_name", json!({ "instance": "acme-prod" }));
     let key = fake_key(21);

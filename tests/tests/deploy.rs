@@ -400,6 +400,79 @@ fn stale_auth_profile_is_planned_and_removed_with_consent() {
     assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
 }
 
+/// A trusted host that cannot be reached (sshd stopped: connection refused) is a failure, not a
+/// refusal: `deploy` exits 1 with the SSH error's code and records the run `failed` — the outcome
+/// core's flow gives the desktop too (the CLI's own copy of the flow used to record `refused`).
+#[test]
+fn unreachable_host_is_recorded_failed_like_the_desktop_does() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    ck.add_host(h, "far", true, RESTART);
+    h.stop().unwrap();
+    let r = ck.run(&["deploy", "far", "--yes", "--connect-timeout", "3"]).fails();
+    assert!(r.stderr.contains("error[ssh_connect]") && r.stderr.contains("'far'"), "{}", r.stderr);
+    let r = ck.run(&["--json", "deploy", "far", "--dry-run", "--connect-timeout", "3"]).fails();
+    assert_eq!(r.json()["outcome"], "failed", "{}", r.stdout);
+    let hist = ck.run(&["deploy", "history", "far", "--json"]).ok().json();
+    let outcomes: Vec<&str> = hist.as_array().unwrap().iter().filter_map(|d| d["outcome"].as_str()).collect();
+    assert_eq!(outcomes, ["failed", "failed"], "{hist}");
+    h.start().unwrap();
+}
+
+/// The interactive deploy shows the plan, asks [y/N], then applies only the plan it showed
+/// (core's digest check): a host edited while the question was open is refused and left as it
+/// is. A terminal comes from `script` (util-linux).
+#[test]
+fn interactive_deploy_applies_only_the_plan_it_showed() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    ck.add_host(h, "tty", true, RESTART);
+    let mut child = Command::new("script")
+        .args(["-qefc", &format!("{} deploy tty", ck.bin.display()), "/dev/null"])
+        .env("CLAWKEEP_HOME", ck.dir.path())
+        .env("CLAWKEEP_KEYCHAIN_SERVICE", &ck.service)
+        .env_remove("SSH_AUTH_SOCK")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let seen = std::sync::Arc::new(Mutex::new(String::new()));
+    let reader = {
+        let (seen, mut out) = (seen.clone(), child.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = std::io::Read::read(&mut out, &mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        })
+    };
+    let t0 = Instant::now();
+    while !seen.lock().unwrap().contains("Apply this plan to tty?") {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no question: {}", seen.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(seen.lock().unwrap().contains("Plan for tty"), "{}", seen.lock().unwrap());
+    let edited = "# edited by hand while the question was open\nFOO=bar\n";
+    h.write_file(".openclaw/.env", edited.as_bytes(), 0o600).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(b"y\n").unwrap();
+    let status = child.wait().unwrap();
+    drop(stdin);
+    reader.join().unwrap();
+    let text = seen.lock().unwrap().clone();
+    assert!(!status.success(), "{text}");
+    assert!(text.contains("the host changed since its plan was shown"), "{text}");
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), edited, "nothing is written to a host that changed");
+    let hist = ck.run(&["deploy", "history", "tty", "--json"]).ok().json();
+    assert_eq!(hist[0]["outcome"], "refused", "{hist}");
+}
+
 #[test]
 fn bad_inputs_give_clear_errors_and_leave_the_inventory_alone() {
     let Some(w) = World::start_or_skip(WorldOptions::hosts(3)) else { return };
@@ -471,7 +544,7 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     let targets: Vec<FleetTarget> = (0..3).map(|i| FleetTarget { instance: format!("g{i}"), plan_digest: None }).collect();
     let cancel = clawkeep_core::deploy::CancellationToken::new();
     let plan_req = FleetDeployRequest { apply: false, options: Default::default(), concurrency: 3, jump: None };
-    let planned = core.run_fleet_deploy(&targets, &plan_req, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
+    let planned = core.run_fleet_deploy(&targets, &plan_req, &clawkeep_core::SshCredentials::Configured, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
     assert_eq!(planned.reports.len(), 3);
     assert!(planned.reports.iter().all(|r| r.outcome == clawkeep_core::deploy::Outcome::Planned), "{:?}", planned.reports);
     assert!(core.deployments(None, 10).unwrap().is_empty(), "plans are not recorded");
@@ -485,7 +558,7 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     let edited = "# edited by hand after the review\nFOO=bar\n";
     w.host(1).write_file(".openclaw/.env", edited.as_bytes(), 0o600).unwrap();
     let apply_req = FleetDeployRequest { apply: true, ..plan_req };
-    let done = core.run_fleet_deploy(&reviewed, &apply_req, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
+    let done = core.run_fleet_deploy(&reviewed, &apply_req, &clawkeep_core::SshCredentials::Configured, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
     let by_name = |n: &str| done.reports.iter().find(|r| r.instance == n).unwrap();
     assert_eq!(by_name("g0").outcome, clawkeep_core::deploy::Outcome::Succeeded, "{:?}", by_name("g0").error);
     assert_eq!(by_name("g2").outcome, clawkeep_core::deploy::Outcome::Succeeded, "{:?}", by_name("g2").error);
@@ -859,16 +932,16 @@ fn ssh_auth_encrypted_key_file_and_agent() {
             ..Default::default()
         })
         .unwrap();
-        let apply = DeployRequest { apply: true, expected_plan: None, remove_stale: false };
+        let apply = DeployRequest { apply: true, expected_plan: None, remove_stale: false, ..Default::default() };
         assert_eq!(core.ssh_key_unlocked().unwrap(), Some(false));
-        let r = core.run_deploy("agent", None, &apply, no_progress(), &CancellationToken::new()).unwrap();
+        let r = core.run_deploy("agent", None, &apply, &clawkeep_core::SshCredentials::Configured, no_progress(), &CancellationToken::new()).unwrap();
         assert_eq!(r.error.as_ref().map(|e| e.code.as_str()), Some("ssh_passphrase_needed"), "{:?}", r.error);
         let e = core.unlock_ssh_key(Secret::new("zq-bad-pass-77".into())).unwrap_err();
         assert_eq!(e.code(), "invalid_input");
         assert!(!format!("{e:?} {e}").contains("zq-bad-pass-77"));
         assert!(core.unlock_ssh_key(Secret::new("sesame-open-42".into())).unwrap());
         assert_eq!(core.ssh_key_unlocked().unwrap(), Some(true));
-        let r = core.run_deploy("agent", None, &apply, no_progress(), &CancellationToken::new()).unwrap();
+        let r = core.run_deploy("agent", None, &apply, &clawkeep_core::SshCredentials::Configured, no_progress(), &CancellationToken::new()).unwrap();
         assert_eq!(r.outcome, Outcome::Succeeded, "{:?}", r.error);
         assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
         core.lock_ssh_key();
@@ -951,7 +1024,7 @@ fn broken_config_with_a_literal_key_blocks_without_leaking_it() {
     })
     .unwrap();
     let cancel = clawkeep_core::deploy::CancellationToken::new();
-    let preview = core.run_deploy("kappa", None, &Default::default(), clawkeep_core::deploy::no_progress(), &cancel).unwrap();
+    let preview = core.run_deploy("kappa", None, &Default::default(), &clawkeep_core::SshCredentials::Configured, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
     let sent = serde_json::to_string(&preview).unwrap();
     assert!(sent.contains("not valid JSON5"), "{sent}");
     assert!(!sent.contains(&canary), "the plan sent to the app holds the host's key");
@@ -1004,7 +1077,7 @@ fn host_edit_between_plan_and_apply_is_refused() {
     })
     .unwrap();
     let job = core.prepare_deploy("mu", None).unwrap();
-    let auth = core.ssh_auth(None).unwrap();
+    let auth = core.ssh_login(&clawkeep_core::SshCredentials::Configured).unwrap();
     let edited = format!("ANTHROPIC_API_KEY={old}\nADDED_WHILE_ASKING=1\n");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let report = rt.block_on(async {

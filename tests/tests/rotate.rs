@@ -252,3 +252,40 @@ fn guided_rotation_with_the_real_openclaw_gateway() {
     assert!(!contains(&r.transcript.borrow(), &new.key));
     h.stop_gateway().unwrap();
 }
+
+/// Issue 12, finding 3: the host holds the new key while the rotation never recorded a deploy
+/// (here: a crash between the write and the step commit; an unconfirmed manual deploy or a
+/// deploy whose own rollback failed leave the same state). The rollback reads the host by
+/// fingerprint, puts the old key back and verifies it there before it revokes anything.
+#[test]
+fn rollback_restores_the_old_key_when_the_host_holds_the_new_one_unrecorded() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let r = Rig::new(&w, h);
+    r.run(&["rotate", "start", "alpha", "--soak", "0"], None).ok();
+    let new = r.console_key();
+    let e = r.run_env(&["rotate", "resume", "alpha", "--stdin", "--yes"], Some(&new.key), Some("paste"));
+    assert_eq!(e.code, 3, "{}", e.stderr);
+    // The write landed, the process died before the step was saved.
+    h.write_file(".openclaw/.env", format!("FOO=bar\nANTHROPIC_API_KEY={}\n", new.key).as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    assert_eq!(gateway_key(h).as_deref(), Some(new.key.as_str()));
+    let st = r.run(&["--json", "rotate", "status", "alpha"], None).ok().json();
+    assert_eq!((st["step"].as_str(), st["deployed_at"].as_str()), (Some("deploy"), None), "{st}");
+
+    let rb = r.run(&["--json", "rotate", "rollback", "alpha", "--yes"], None).ok().json();
+    assert_eq!(rb["rotation"]["outcome"], "rolled_back", "{rb}");
+    let short = format!("SHA256:{}", &clawkeep_tests::layout::key_sha256(&r.old.key)[..12]);
+    assert!(rb["detail"].as_str().unwrap().contains(&format!("old key restored on the host, {short} verified there")), "{rb}");
+    // The host holds the old key again: in .env and in the running gateway.
+    assert_eq!(env_key(h).as_deref(), Some(r.old.key.as_str()));
+    assert_eq!(gateway_key(h).as_deref(), Some(r.old.key.as_str()));
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), format!("FOO=bar\nANTHROPIC_API_KEY={}\n", r.old.key));
+    assert_eq!(r.key_status(OLD), "active");
+    assert_eq!(r.key_status(&new.name), "revoked");
+    assert_eq!((r.fake_status(&r.old.id), r.fake_status(&new.id)), ("active".to_string(), "active".to_string()), "nothing was deactivated");
+    // Nothing printed a key.
+    for k in [&r.old.key, &new.key] {
+        assert!(!contains(&r.transcript.borrow(), k), "a key was printed");
+    }
+}

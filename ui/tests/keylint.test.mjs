@@ -46,9 +46,18 @@ test("bad characters are named with their position, never echoing the key", () =
   }
 });
 
-test("truncation is a warning, then an error; prefixes are checked", () => {
+test("a key of the wrong length or ending is refused, as in the core", () => {
   const k = fakeKey();
-  const r = lintKey(k.slice(0, 99) + "z", rules); // 100 characters, not ending in AA
+  assert.equal(lintKey(k.slice(0, 60), rules).error, "the key has 60 characters, but a api key has exactly 108: it looks truncated. Copy the whole key from the Console (only if Anthropic has changed the key format, accept it as a format change; that is audited)");
+  assert.match(lintKey(k.slice(0, 105) + "AA", rules).error, /has 107 characters.*looks truncated/);
+  assert.match(lintKey(k.slice(0, 106) + "xAA", rules).error, /has 109 characters.*has extra characters/);
+  assert.match(lintKey(k.slice(0, 106) + "Ab", rules).error, /does not end in 'AA' as every api key does/);
+  assert.match(lintKey(fakeKey("sk-ant-admin01-", 110).slice(0, 109), rules).error, /exactly 110/);
+});
+
+test("with a format change: truncation is a warning, then an error; prefixes are checked", () => {
+  const k = fakeKey();
+  const r = lintKey(k.slice(0, 99) + "z", rules, true); // 100 characters, not ending in AA
   assert.equal(r.ok, true);
   assert.deepEqual(r.warnings, ["looks truncated: 100 characters, a api key has 108", "does not end in 'AA' like Anthropic keys usually do"]);
   const short = lintKey(k.slice(0, 25), rules);

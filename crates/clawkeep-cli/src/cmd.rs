@@ -204,7 +204,7 @@ pub enum KeyCmd {
         /// The Anthropic workspace the key belongs to (wrkspc_…).
         #[arg(long)]
         workspace_id: Option<String>,
-        /// The key's id in the Anthropic Console (apikey_…).
+        /// The key's id in the Anthropic Console (apikey_…); checked against the key through the Admin API when an Admin key is stored.
         #[arg(long)]
         key_id: Option<String>,
         /// When the key expires (YYYY-MM-DD or RFC 3339).
@@ -213,6 +213,10 @@ pub enum KeyCmd {
         /// Keep a name that does not follow openclaw-<owner>-<env>[-<workload>] (audited).
         #[arg(long)]
         allow_name: bool,
+        /// Anthropic has changed the key format: accept a key whose length or ending differs
+        /// from the documented one, with a warning (audited). Without it such a key is refused.
+        #[arg(long)]
+        format_changed: bool,
         /// Refused: keys are never taken from the command line.
         #[arg(hide = true, num_args = 0..)]
         stray: Vec<String>,
@@ -520,13 +524,13 @@ fn key_table(keys: &[clawkeep_core::Key]) {
 
 fn key(ck: &Clawkeep, c: KeyCmd, json: bool) -> Result<()> {
     match c {
-        KeyCmd::Add { name, instance, stdin, file, workspace_id, key_id, expires, allow_name, stray } => {
+        KeyCmd::Add { name, instance, stdin, file, workspace_id, key_id, expires, allow_name, format_changed, stray } => {
             if !stray.is_empty() {
                 bail!("key add takes the key's NAME only; the value is never taken from the command line (it would land in shell history and the process list). Use --stdin, --file FILE or the hidden prompt");
             }
             let expires_at = expires.as_deref().map(parse_date).transpose()?;
             let secret = input::read_secret(stdin, file.as_deref())?;
-            let added = ck.add_key(KeySpec { name, instance, workspace_id, anthropic_key_id: key_id, expires_at, allow_name }, secret)?;
+            let added = ck.add_key(KeySpec { name, instance, workspace_id, anthropic_key_id: key_id, expires_at, allow_name, format_changed }, secret)?;
             if json {
                 output::json(&added);
             } else {

@@ -1,18 +1,17 @@
 //! `clawkeep check NAME | --all [--domain D] [--billing-probe] [--json]`: the troubleshooting
 //! checklist (credential, account context, protocol, throughput, boundary) per instance and
-//! fleet-wide, with bounded concurrency and a progress line; every run is stored as history.
+//! fleet-wide, with a progress line. The run is core's `Clawkeep::run_checks` (bounded
+//! concurrency, fleet findings, every run stored as history); this file parses and prints.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::Args;
-use clawkeep_core::anthropic::AnthropicClient;
-use clawkeep_core::checklist::{self, drive, fleet, CheckOptions, CheckProgressFn, Domain, FleetJob, FleetReport, InstanceReport, Status};
+use clawkeep_core::checklist::{CheckOptions, CheckProgressFn, Domain, InstanceReport, Status};
 use clawkeep_core::deploy::CancellationToken;
-use clawkeep_core::ssh::SshAuth;
-use clawkeep_core::{Clawkeep, InstanceFilter};
+use clawkeep_core::Clawkeep;
 
 use crate::output::{self, table};
 
@@ -76,29 +75,10 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
         }
         return Ok(());
     }
-    let names: Vec<String> = match &a.name {
-        Some(n) => vec![ck.instance(n)?.name],
-        None => ck.list_instances(&InstanceFilter::default())?.into_iter().filter(|r| !r.instance.draft).map(|r| r.instance.name).collect(),
-    };
-    if names.is_empty() {
-        bail!("no instances to check (add one with `clawkeep instance add`)");
-    }
-    let settings = ck.settings()?;
-    let client = AnthropicClient::new(&settings.anthropic_base_url).context("Anthropic API client")?;
+    let names = ck.check_targets(a.name.as_deref())?;
     let opts = CheckOptions { billing_probe: a.billing_probe, domains: a.domain.clone(), skip_host: a.no_host, skip_api: a.no_api, host_probe: a.probe_from_host };
-    // The SSH identity (one passphrase prompt at most), only when hosts are checked.
-    let auth: Arc<SshAuth> = Arc::new(if a.no_host { SshAuth::Agent } else { crate::cmd_remote::ssh_auth(ck)? });
-    // Read contexts (store + keychain) up front; the network part runs concurrently. The host
-    // transport is core's (pinned host keys only: an unpinned host is refused with "trust it first").
-    let mut jobs: Vec<FleetJob> = Vec::new();
-    for n in &names {
-        jobs.push((ck.check_context(n)?, drive::host_runner(ck, n, &auth)));
-    }
-    let started = ck.now();
-    let t0 = Instant::now();
-    let total = jobs.len();
+    let total = names.len();
     let progress = !json && std::io::stderr().is_terminal() && total > 1;
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build()?;
     let on_done: CheckProgressFn = Arc::new(move |r: &InstanceReport, n: usize, total: usize| {
         if progress {
             eprint!("\r[check] {n}/{total} instances checked");
@@ -106,45 +86,41 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
             eprintln!("[check] {n}/{total} {} {}", r.instance, r.status.as_str());
         }
     });
-    // A hung run is cut after 10 minutes; what finished by then is still reported and recorded.
+    // A hung run is cut after 10 minutes; what finished by then is recorded in the history.
     let cancel = CancellationToken::new();
-    let mut reports: Vec<InstanceReport> = rt.block_on(async {
-        let c = cancel.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(600)).await;
-            c.cancel();
-        });
-        checklist::run_fleet(jobs, &client, &opts, a.concurrency as usize, &cancel, on_done).await
+    let deadline = cancel.clone();
+    std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(600));
+        deadline.cancel();
     });
+    // Core's flow: contexts, pinned host transport, API probes, concurrency, fleet findings,
+    // history. The SSH login (one passphrase prompt at most) only when hosts are checked.
+    let report = ck.run_checks(&names, &opts, a.concurrency as usize, &crate::cmd_remote::credentials(), &cancel, on_done)?;
     if progress {
         eprintln!();
     }
-    let findings = if total > 1 { fleet::aggregate(&mut reports) } else { Vec::new() };
-    for r in &reports {
-        ck.record_check(r)?;
-    }
-    let failed = reports.iter().any(|r| r.status == Status::Fail);
+    let failed = report.instances.iter().any(|r| r.status == Status::Fail);
     if json {
         if a.all {
-            output::json(&FleetReport { started_at: started, instances: reports, fleet_checks: findings, total_ms: t0.elapsed().as_millis() as u64 });
-        } else if let Some(r) = reports.first() {
+            output::json(&report);
+        } else if let Some(r) = report.instances.first() {
             output::json(r);
         }
     } else {
-        for r in &reports {
+        for r in &report.instances {
             print_report(r);
         }
-        if !findings.is_empty() {
+        if !report.fleet_checks.is_empty() {
             println!("Fleet");
-            for f in &findings {
+            for f in &report.fleet_checks {
                 println!("  {:<4}  {}  {}", f.status.as_str().to_uppercase(), f.id, f.summary);
                 println!("        cause: {}", f.cause);
                 println!("        fix:   {}", f.fix);
             }
         }
         if total > 1 {
-            let n_fail = reports.iter().filter(|r| r.status == Status::Fail).count();
-            println!("{total} instances checked in {} ms; {n_fail} failing", t0.elapsed().as_millis());
+            let n_fail = report.instances.iter().filter(|r| r.status == Status::Fail).count();
+            println!("{total} instances checked in {} ms; {n_fail} failing", report.total_ms);
         }
     }
     if failed {

@@ -1,6 +1,8 @@
 //! Commands that talk to hosts over SSH: `host trust`, `deploy` (one instance or a fleet) and
-//! `deploy history`. A tokio runtime is started only for these. Keychain reads and store writes
-//! happen outside the runtime (they block); the SSH work is `clawkeep_core::deploy`.
+//! `deploy history`, and offline bundles. The flows are core's (`Clawkeep::probe_host`,
+//! `confirm_host_key`, `run_deploy`, `run_fleet_deploy`); this file parses, asks (the SSH key
+//! passphrase, the `[y/N]` questions) and prints. A tokio runtime is entered only to catch Ctrl-C
+//! and cancel.
 
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,10 +11,10 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use clawkeep_core::deploy::{self, CancellationToken, DeployOptions, DeployPlan, DeployReport, DeploySession, Outcome, ProgressFn, Stage};
-use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetTarget};
-use clawkeep_core::ssh::{self, SshAuth, SshOptions};
-use clawkeep_core::{Clawkeep, InstanceFilter, Secret, SshIdentity};
+use clawkeep_core::deploy::{self, CancellationToken, DeployOptions, DeployPlan, DeployReport, Outcome, ProgressFn, Stage};
+use clawkeep_core::deploy_drive::{plan_digest, DeployRequest, FleetDeployRequest, FleetTarget, HostRoute};
+use clawkeep_core::ssh::SshOptions;
+use clawkeep_core::{Clawkeep, InstanceFilter, Secret, SshCredentials};
 
 use crate::output::{self, table};
 
@@ -100,59 +102,75 @@ fn ask(question: &str) -> Result<bool> {
     Ok(matches!(line.trim(), "y" | "Y" | "yes"))
 }
 
-/// The SSH identity, with a passphrase prompt for an encrypted key file.
-pub(crate) fn ssh_auth(ck: &Clawkeep) -> Result<SshAuth> {
-    let mut passphrase = None;
-    if let SshIdentity::KeyFile { .. } = ck.settings()?.ssh_identity {
-        if let SshAuth::KeyFile { path, .. } = ck.ssh_auth(None)? {
-            if ssh::key_file_is_encrypted(&path)? {
-                if !std::io::stdin().is_terminal() {
-                    bail!("the SSH key {} is encrypted and stdin is not a terminal to ask for its passphrase; load it into ssh-agent and use `clawkeep settings set-ssh-identity --agent`", path.display());
-                }
-                let p = rpassword::prompt_password(format!("Passphrase for {}: ", path.display())).context("cannot read the passphrase")?;
-                passphrase = Some(Secret::new(p));
+/// The SSH login of every command that reaches a host: the configured identity; for an
+/// encrypted key file core asks this hidden prompt (once per command, only when needed).
+pub(crate) fn credentials() -> SshCredentials {
+    SshCredentials::Prompt(Arc::new(|path: &std::path::Path| {
+        if !std::io::stdin().is_terminal() {
+            eprintln!("stdin is not a terminal to ask for the passphrase of {}: load the key into ssh-agent and use `clawkeep settings set-ssh-identity --agent`", path.display());
+            return Err(clawkeep_core::Error::SshPassphraseNeeded { path: path.display().to_string() });
+        }
+        let p = rpassword::prompt_password(format!("Passphrase for {}: ", path.display()))
+            .map_err(|source| clawkeep_core::Error::Io { context: "cannot read the passphrase".into(), source })?;
+        Ok(Secret::new(p))
+    }))
+}
+
+/// A runtime entered on this thread (core's blocking flows run on it) whose Ctrl-C handler
+/// trips `cancel` with `note`; a second Ctrl-C with `hard` exits at once.
+fn cancel_on_ctrl_c(cancel: &CancellationToken, note: &'static str, hard: bool) -> Result<tokio::runtime::Runtime> {
+    let rt = runtime()?;
+    let c2 = cancel.clone();
+    rt.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\n{note}");
+            c2.cancel();
+            if hard && tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
             }
         }
-    }
-    Ok(ck.ssh_auth(passphrase)?)
+    });
+    Ok(rt)
 }
 
 pub fn host(ck: &Clawkeep, c: HostCmd, json: bool) -> Result<()> {
     match c {
         HostCmd::Trust { name, fingerprint, connect_timeout, jump } => {
-            let mut target = ck.ssh_target(&name)?;
-            let auth = match &jump {
-                Some(j) => {
-                    target.jump = Some(Box::new(ck.ssh_target_direct(j)?));
-                    ssh_auth(ck)?
+            let route = HostRoute { jump, connect_timeout: Some(Duration::from_secs(connect_timeout.max(1))) };
+            let creds = credentials();
+            if let Some(fp) = fingerprint {
+                // Probed, compared with the fingerprint got out of band, pinned.
+                let inst = ck.confirm_host_key(&name, &fp, &route, &creds)?;
+                let pinned = inst.host_key_fingerprint.unwrap_or(fp);
+                if json {
+                    output::json(&serde_json::json!({ "instance": inst.name, "fingerprint": pinned, "changed": true }));
+                } else {
+                    println!("pinned {pinned} for {}", inst.name);
                 }
-                // the instance's stored jump host needs a login
-                None if target.jump.is_some() => ssh_auth(ck)?,
-                None => SshAuth::Agent, // not used without a jump: nothing is authenticated
-            };
-            let opts = SshOptions { connect_timeout: Duration::from_secs(connect_timeout.max(1)), ..Default::default() };
-            let presented = runtime()?.block_on(ssh::probe_host_key(&target, &auth, &opts))?;
-            let address = format!("{}:{}", target.host, target.port);
-            if fingerprint.is_none() {
-                if target.pinned.as_deref() == Some(presented.as_str()) {
-                    if json {
-                        output::json(&serde_json::json!({ "instance": name, "fingerprint": presented, "changed": false }));
-                    } else {
-                        println!("{name} ({address}) already trusted: {presented}");
-                    }
-                    return Ok(());
-                }
-                eprintln!("Instance {name} ({address}) presents the host key");
-                eprintln!("  {presented}");
-                if let Some(old) = &target.pinned {
-                    eprintln!("WARNING: this is NOT the pinned key {old}. Only accept it if you know the host was re-keyed.");
-                }
-                eprintln!("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the host's console.");
-                if !ask("Trust this key?")? {
-                    bail!("not trusted; nothing changed");
-                }
+                return Ok(());
             }
-            let inst = ck.trust_host(&name, &presented, fingerprint.as_deref())?;
+            let (presented, pinned) = ck.probe_host(&name, &route, &creds)?;
+            let target = ck.ssh_target_direct(&name)?;
+            let address = format!("{}:{}", target.host, target.port);
+            if pinned.as_deref() == Some(presented.as_str()) {
+                if json {
+                    output::json(&serde_json::json!({ "instance": name, "fingerprint": presented, "changed": false }));
+                } else {
+                    println!("{name} ({address}) already trusted: {presented}");
+                }
+                return Ok(());
+            }
+            eprintln!("Instance {name} ({address}) presents the host key");
+            eprintln!("  {presented}");
+            if let Some(old) = &pinned {
+                eprintln!("WARNING: this is NOT the pinned key {old}. Only accept it if you know the host was re-keyed.");
+            }
+            eprintln!("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the host's console.");
+            if !ask("Trust this key?")? {
+                bail!("not trusted; nothing changed");
+            }
+            // Probed again: pinned only if the host still presents the key just shown.
+            let inst = ck.confirm_host_key(&name, &presented, &route, &creds)?;
             if json {
                 output::json(&serde_json::json!({ "instance": inst.name, "fingerprint": presented, "changed": true }));
             } else {
@@ -175,7 +193,7 @@ pub fn deploy(ck: &Clawkeep, a: DeployArgs, json: bool) -> Result<()> {
     };
     let fleet = a.all || a.tag.is_some() || a.owner.is_some();
     match (&a.name, fleet) {
-        (Some(name), false) => deploy_single(ck, name, &a, opts, json),
+        (Some(name), false) => deploy_single(ck, name, &a, json),
         (None, true) => deploy_fleet(ck, &a, opts, json),
         _ => bail!("name one instance (`clawkeep deploy NAME`), or a fleet with --all, --tag T or --owner O"),
     }
@@ -217,7 +235,7 @@ fn print_report(r: &DeployReport) {
         println!("  - removed stale {s}");
     }
     if let Some(e) = &r.error {
-        println!("  error[{}]: {}", e.code, e.message);
+        println!("  {}", output::error_text(e));
     }
     if let Some(rb) = &r.rollback {
         println!("  rollback: {rb}");
@@ -225,90 +243,64 @@ fn print_report(r: &DeployReport) {
     println!("  took {:.1} s", r.duration_ms as f64 / 1000.0);
 }
 
-fn deploy_single(ck: &Clawkeep, name: &str, a: &DeployArgs, opts: DeployOptions, json: bool) -> Result<()> {
-    let mut job = ck.prepare_deploy(name, a.key.as_deref())?;
-    if let Some(j) = &a.jump {
-        job.jump = Some(ck.ssh_target_direct(j)?);
-    }
-    let auth = ssh_auth(ck)?;
-    let rt = runtime()?;
+/// One instance: `--dry-run` plans; `--yes` plans and applies in one run; otherwise the plan is
+/// shown, `[y/N]` asked, and applied only if the host's fresh plan is still the one shown.
+fn deploy_single(ck: &Clawkeep, name: &str, a: &DeployArgs, json: bool) -> Result<()> {
+    let creds = credentials();
     let cancel = CancellationToken::new();
-    let progress: ProgressFn = deploy::no_progress();
-    let report = rt.block_on(async {
-        let c2 = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ncancelling: a host already being changed finishes or rolls back…");
-                c2.cancel();
-            }
-        });
-        let t0 = std::time::Instant::now();
-        let mut session = match DeploySession::open(&job, &auth, &opts).await {
-            Ok(s) => s,
-            Err(e) => {
-                let mut r = DeployReport::refused(&job, &e);
-                if !matches!(r.outcome, Outcome::Refused | Outcome::Cancelled) {
-                    r.outcome = Outcome::Failed;
+    let rt = cancel_on_ctrl_c(&cancel, "cancelling: a host already being changed finishes or rolls back…", false)?;
+    let _entered = rt.enter();
+    let plan_only = DeployRequest {
+        route: HostRoute { jump: a.jump.clone(), connect_timeout: Some(Duration::from_secs(a.connect_timeout.max(1))) },
+        ready_timeout: Some(Duration::from_secs(a.ready_timeout.max(1))),
+        ..Default::default()
+    };
+    let run = |req: &DeployRequest| ck.run_deploy(name, a.key.as_deref(), req, &creds, deploy::no_progress(), &cancel);
+    let show_plan = |r: &DeployReport| {
+        if let (false, Some(p)) = (json, &r.plan) {
+            print_plan(p);
+        }
+    };
+    let report = if a.dry_run {
+        let r = run(&plan_only)?;
+        show_plan(&r);
+        r
+    } else if a.yes {
+        let r = run(&DeployRequest { apply: true, remove_stale: true, ..plan_only })?;
+        show_plan(&r);
+        r
+    } else {
+        let planned = run(&plan_only)?;
+        match planned.plan.as_ref() {
+            None => planned, // the host was not reached or not read: report why
+            Some(plan) => {
+                show_plan(&planned);
+                // A blocked plan is not asked about: core refuses it (and records the refusal).
+                if plan.blockers.is_empty() {
+                    let q = if plan.stale.iter().any(|s| s.removable) {
+                        format!("Apply this plan to {name}, including removing the stale credentials listed?")
+                    } else {
+                        format!("Apply this plan to {name}?")
+                    };
+                    if !ask(&q)? {
+                        bail!("not applied; nothing changed on {name}");
+                    }
                 }
-                r.duration_ms = t0.elapsed().as_millis() as u64;
-                return Ok::<_, anyhow::Error>((r, Some(e)));
+                run(&DeployRequest { apply: true, expected_plan: Some(plan_digest(plan)), remove_stale: true, ..plan_only })?
             }
-        };
-        let plan = match session.plan().await {
-            Ok(p) => p,
-            Err(e) => {
-                session.close().await;
-                let mut r = DeployReport::refused(&job, &e);
-                r.outcome = Outcome::Failed;
-                return Ok((r, Some(e)));
-            }
-        };
-        if !json {
-            print_plan(&plan);
         }
-        if a.dry_run || !plan.blockers.is_empty() {
-            session.close().await;
-            let mut r = DeployReport::refused(&job, &clawkeep_core::Error::Cancelled);
-            r.outcome = if a.dry_run { Outcome::Planned } else { Outcome::Refused };
-            r.error = (!plan.blockers.is_empty()).then(|| clawkeep_core::Error::InvalidState(plan.blockers.join("; ")).to_payload());
-            r.plan = Some(plan);
-            return Ok((r, None));
-        }
-        if !a.yes {
-            let q = if plan.stale.iter().any(|s| s.removable) {
-                format!("Apply this plan to {name}, including removing the stale credentials listed?")
-            } else {
-                format!("Apply this plan to {name}?")
-            };
-            let yes = tokio::task::block_in_place(|| ask(&q))?;
-            if !yes {
-                session.close().await;
-                bail!("not applied; nothing changed on {name}");
-            }
-            session.consent_to_stale_removal(true);
-        }
-        let r = session.apply(plan, &progress, &cancel).await;
-        session.close().await;
-        Ok((r, None))
-    })?;
-    let (report, early) = report;
-    if report.outcome != Outcome::Planned {
-        ck.record_deployment(&job, &report)?;
-    }
+    };
+    // Nothing read from the host (not trusted, unreachable, login refused): the error is the story.
+    let reached = report.plan.is_some() || !report.steps.is_empty();
     if json {
         output::json(&report);
-    } else if report.outcome != Outcome::Planned && early.is_none() {
+    } else if report.outcome != Outcome::Planned && reached {
         print_report(&report);
     }
-    if let Some(e) = early {
-        return Err(e.into());
-    }
-    match report.outcome {
-        Outcome::Succeeded | Outcome::Planned => Ok(()),
-        o => {
-            let msg = report.error.as_ref().map(|e| e.message.clone()).unwrap_or_default();
-            bail!("deploy to {name} {}: {msg}", o.as_str())
-        }
+    match (report.outcome, report.error) {
+        (Outcome::Succeeded | Outcome::Planned, _) => Ok(()),
+        (_, Some(e)) if !reached => Err(output::Reported(e).into()),
+        (o, e) => bail!("deploy to {name} {}: {}", o.as_str(), e.map(|e| e.message).unwrap_or_default()),
     }
 }
 
@@ -323,7 +315,6 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
     }
     let targets: Vec<FleetTarget> = instances.iter().map(|i| FleetTarget { instance: i.name.clone(), plan_digest: None }).collect();
     let jump = a.jump.as_deref().map(|j| ck.ssh_target_direct(j)).transpose()?;
-    let auth = ssh_auth(ck)?;
     let total = targets.len();
     let done = Arc::new(AtomicUsize::new(0));
     let tty = std::io::stderr().is_terminal() && !json;
@@ -339,34 +330,20 @@ fn deploy_fleet(ck: &Clawkeep, a: &DeployArgs, opts: DeployOptions, json: bool) 
         })
     };
     let req = FleetDeployRequest { apply: !a.dry_run, options: opts, concurrency: a.concurrency, jump };
-    let rt = runtime()?;
     let cancel = CancellationToken::new();
-    let fleet = rt.block_on(async {
-        let c2 = cancel.clone();
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("\ncancelling: hosts not started are skipped; hosts in flight finish or roll back (Ctrl-C again to abort hard)");
-                c2.cancel();
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    std::process::exit(130);
-                }
-            }
-        });
-        ck.fleet_deploy(&targets, &req, auth, progress, cancel.clone()).await
-    });
+    let rt = cancel_on_ctrl_c(&cancel, "cancelling: hosts not started are skipped; hosts in flight finish or roll back (Ctrl-C again to abort hard)", true)?;
+    let _entered = rt.enter();
+    let fleet = ck.run_fleet_deploy(&targets, &req, &credentials(), progress, &cancel)?;
     if tty {
         eprintln!();
     }
     let failed = fleet.failures();
-    let mut rows: Vec<Vec<String>> = fleet
-        .not_started
-        .iter()
-        .map(|n| vec![n.instance.clone(), "not-started".into(), String::new(), String::new(), format!("error[{}]: {}", n.error.code, n.error.message)])
-        .collect();
+    let mut rows: Vec<Vec<String>> =
+        fleet.not_started.iter().map(|n| vec![n.instance.clone(), "not-started".into(), String::new(), String::new(), output::error_line(&n.error)]).collect();
     for report in &fleet.reports {
         let detail = match (&report.error, &report.rollback) {
-            (Some(e), Some(rb)) => format!("error[{}]: {}; rollback: {rb}", e.code, e.message),
-            (Some(e), None) => format!("error[{}]: {}", e.code, e.message),
+            (Some(e), Some(rb)) => format!("{}; rollback: {rb}", output::error_line(e)),
+            (Some(e), None) => output::error_line(e),
             (None, _) if report.outcome == Outcome::Planned => report
                 .plan
                 .as_ref()

@@ -10,9 +10,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
-use clawkeep_core::rotation::{
-    plan, policy, Deployer, ManualDeployer, PolicyScope, PolicySpec, Rotation, RotationOptions, RotationOutcome, RotationStep, SshDeployer, StepInput, StepReport,
-};
+use clawkeep_core::rotation::{plan, policy, PolicyScope, PolicySpec, Rotation, RotationOptions, RotationOutcome, RotationStep, StepInput, StepReport};
 use clawkeep_core::Clawkeep;
 
 use crate::input;
@@ -116,19 +114,6 @@ pub enum PolicyCmd {
     Show,
 }
 
-/// The deployer of a rotation's step 3: Clawkeep's SSH deploy, or (started with
-/// `--manual-deploy`) the person deploys and confirms with `rotate resume NAME --confirm`.
-/// `yes`: consent to removing stale credentials the deploy plan finds on the host.
-fn deployer<'a>(ck: &'a Clawkeep, name: &str, yes: bool) -> Result<Box<dyn Deployer + 'a>> {
-    let manual = ck.rotation(name).map(|r| r.manual_deploy).unwrap_or(true);
-    if manual {
-        return Ok(Box::new(ManualDeployer));
-    }
-    let auth = crate::cmd_remote::ssh_auth(ck)?;
-    let opts = clawkeep_core::deploy::DeployOptions { remove_stale: yes, ..Default::default() };
-    Ok(Box::new(SshDeployer::new(ck, auth, opts)))
-}
-
 fn parse_soak(s: &str) -> Result<i64> {
     let t = s.trim().to_ascii_lowercase();
     if t == "0" {
@@ -172,7 +157,7 @@ pub fn run(ck: &Clawkeep, c: RotateCmd, json: bool) -> Result<()> {
         RotateCmd::Resume { name, confirm, stdin, file, yes } => drive(ck, &name, stdin, file, confirm, yes, json),
         RotateCmd::Status { name } => status_cmd(ck, name, json),
         RotateCmd::Rollback { name, confirm, yes } => {
-            let d = deployer(ck, &name, yes)?;
+            let d = ck.rotation_deployer(&name, yes, &crate::cmd_remote::credentials())?;
             let r = ck.rotation_rollback(&name, confirm, d.as_ref())?;
             if json {
                 output::json(&r);
@@ -183,7 +168,7 @@ pub fn run(ck: &Clawkeep, c: RotateCmd, json: bool) -> Result<()> {
             Ok(())
         }
         RotateCmd::Rehearse { name } => {
-            let r = ck.rehearse_rotation(&name)?;
+            let r = clawkeep_rehearsal::rehearse_rotation(ck, &name)?;
             if json {
                 output::json(&r);
             } else {
@@ -219,7 +204,10 @@ fn print_report(r: &StepReport) {
 /// step only (it confirms what the person was asked, never the steps after it).
 #[allow(clippy::too_many_arguments)]
 fn drive(ck: &Clawkeep, name: &str, stdin: bool, file: Option<PathBuf>, confirm: bool, yes: bool, json: bool) -> Result<()> {
-    let d = deployer(ck, name, yes)?;
+    // The deploy step: Clawkeep's SSH deploy, or (started with `--manual-deploy`) the person
+    // deploys and confirms with `rotate resume NAME --confirm`; `yes` consents to removing stale
+    // credentials the deploy plan finds.
+    let d = ck.rotation_deployer(name, yes, &crate::cmd_remote::credentials())?;
     let mut confirm = confirm;
     let mut reports: Vec<StepReport> = Vec::new();
     let mut stopped: Option<String> = None;

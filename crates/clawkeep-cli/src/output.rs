@@ -1,6 +1,8 @@
 //! Printing: aligned plain-text tables for people, JSON for scripts, and errors as
-//! `error[code]: message` (or `{"error":{"code","message"}}` with `--json`).
+//! `error[code]: message` plus the command that remedies it (or
+//! `{"error":{"code","message","remedy","run"}}` with `--json`).
 
+use clawkeep_core::{ErrorPayload, Remedy};
 use serde::Serialize;
 
 /// JSON on stdout: indented for a person at a terminal, compact when piped to a program.
@@ -69,16 +71,78 @@ pub fn fields(pairs: &[(&str, String)]) {
     }
 }
 
+/// A core error that reached the CLI as data (a report's `{code, message}`): printed exactly
+/// like the core error it was.
+#[derive(Debug)]
+pub struct Reported(pub clawkeep_core::ErrorPayload);
+
+impl std::fmt::Display for Reported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.message)
+    }
+}
+
+impl std::error::Error for Reported {}
+
 pub fn print_error(e: &anyhow::Error, as_json: bool) {
-    let (code, message) = match e.downcast_ref::<clawkeep_core::Error>() {
-        Some(core) => (core.code().to_string(), core.to_string()),
-        None => ("error".to_string(), format!("{e:#}")),
+    let payload = match (e.downcast_ref::<clawkeep_core::Error>(), e.downcast_ref::<Reported>()) {
+        (Some(core), _) => core.to_payload(),
+        (None, Some(r)) => r.0.clone(),
+        (None, None) => ErrorPayload::new("error", format!("{e:#}")),
     };
     if as_json {
-        let v = serde_json::json!({ "error": { "code": code, "message": message } });
+        let mut v = serde_json::json!({ "error": payload });
+        if let Some(r) = &payload.remedy {
+            v["error"]["run"] = remedy_command(r).into();
+        }
         eprintln!("{v}");
     } else {
-        eprintln!("error[{code}]: {message}");
+        eprintln!("{}", error_text(&payload));
+    }
+}
+
+/// `error[code]: message`, and on the next line what to run about it, when core knows.
+pub fn error_text(e: &ErrorPayload) -> String {
+    match &e.remedy {
+        Some(r) => format!("error[{}]: {}\n  run: {}", e.code, e.message, remedy_command(r)),
+        None => format!("error[{}]: {}", e.code, e.message),
+    }
+}
+
+/// The same on one line (table cells).
+pub fn error_line(e: &ErrorPayload) -> String {
+    match &e.remedy {
+        Some(r) => format!("error[{}]: {} (run: {})", e.code, e.message, remedy_command(r)),
+        None => format!("error[{}]: {}", e.code, e.message),
+    }
+}
+
+/// A remedy as the command line that carries it out (the desktop renders the same data as a
+/// button or a form).
+pub fn remedy_command(r: &Remedy) -> String {
+    match r {
+        Remedy::TrustHost { instance, fingerprint: Some(fp), replace: true } => format!("clawkeep host trust {instance} --fingerprint {fp}"),
+        Remedy::TrustHost { instance, .. } => format!("clawkeep host trust {instance}"),
+        Remedy::UseKeyName { suggestion } => format!("use the name {suggestion}, or pass --allow-name to keep yours (audited)"),
+        Remedy::EditInstance { instance, fields } => {
+            let flags: Vec<&str> = fields
+                .iter()
+                .map(|f| match f.as_str() {
+                    "host" => "--host HOST",
+                    "port" => "--port PORT",
+                    "owner" => "--owner OWNER",
+                    "env" => "--env ENV",
+                    "jump_via" => "--jump-via ''",
+                    other => other,
+                })
+                .collect();
+            format!("clawkeep instance edit {instance} {}", flags.join(" "))
+        }
+        Remedy::AddKey { instance } => format!("clawkeep key add NAME --instance {instance}"),
+        Remedy::BindKey { key, instance } => format!("clawkeep key bind {key} {instance}"),
+        Remedy::RetireKey { key } => format!("clawkeep key retire {key}   (or remove it with --force)"),
+        Remedy::SetSshIdentity => "clawkeep settings set-ssh-identity --agent | --key-file PATH".into(),
+        Remedy::Upgrade => "install a newer Clawkeep".into(),
     }
 }
 

@@ -122,6 +122,12 @@ fn key_add_stores_secret_in_keychain_only() {
     // The active key needs --force; removing the instance removes its keys and entries.
     let r = w.run(&["key", "remove", KEY_NAME]).fails(1);
     assert!(r.stderr.contains("retire it first"), "{}", r.stderr);
+    // The remedy is rendered as the command to run; with --json it is data too.
+    assert!(r.stderr.contains(&format!("run: clawkeep key retire {KEY_NAME}")), "{}", r.stderr);
+    let e = w.run(&["--json", "key", "remove", KEY_NAME]).fails(1).err_json();
+    assert_eq!(e["error"]["code"], "key_active");
+    assert_eq!(e["error"]["remedy"]["action"], "retire_key");
+    assert_eq!(e["error"]["run"], format!("clawkeep key retire {KEY_NAME}   (or remove it with --force)"));
     let out = w.run(&["instance", "remove", "acme-prod-1", "--yes"]).ok().stdout;
     assert!(out.contains(&format!("Removed key {KEY_NAME} and deleted its keychain entry")), "{out}");
     assert_eq!(w.keychain_entries(), 1);
@@ -153,9 +159,24 @@ fn malformed_keys_each_rejection_class() {
         assert!(e["error"]["message"].as_str().unwrap().contains(expect), "{expect}: {}", r.stderr);
         assert!(!r.stderr.contains(&k[20..60]), "error echoes the key: {}", r.stderr);
     }
-    // A truncated-but-plausible key is accepted with the warning "looks truncated".
-    let r = w.run_stdin(&["key", "add", KEY_NAME, "--instance", "acme-prod-1", "--stdin"], &k[..100]).ok();
+    // A key that cannot be valid (60 characters, one short, one too long, no AA ending) is
+    // refused with the reason, and nothing is stored.
+    let one_short = format!("{}AA", &k[..k.len() - 3]);
+    let one_long = format!("{}xAA", &k[..k.len() - 2]);
+    let no_aa = format!("{}Ab", &k[..k.len() - 2]);
+    for (bad, expect) in [(&k[..60], "has 60 characters, but a api key has exactly 108: it looks truncated"), (&one_short, "looks truncated"), (&one_long, "extra characters"), (&no_aa, "does not end in 'AA'")] {
+        let r = w.run_stdin(&["--json", "key", "add", KEY_NAME, "--instance", "acme-prod-1", "--stdin"], bad).fails(1);
+        assert_eq!(r.err_json()["error"]["code"], "key_format", "{}", r.stderr);
+        assert!(r.stderr.contains(expect), "{expect}: {}", r.stderr);
+        assert!(!r.stderr.contains(&k[20..60]), "error echoes the key: {}", r.stderr);
+    }
+    assert_eq!(w.keychain_entries(), 0);
+    // Only with the explicit word that the format changed is a truncated-looking key accepted,
+    // with the warning "looks truncated", and the override is audited.
+    let r = w.run_stdin(&["key", "add", KEY_NAME, "--instance", "acme-prod-1", "--stdin", "--format-changed"], &k[..100]).ok();
     assert!(r.stderr.contains("looks truncated"), "{}", r.stderr);
+    let audit = w.run(&["--json", "audit"]).ok().json();
+    assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "key.add" && e["details"]["format_changed"] == true), "{audit}");
     // An admin key cannot be bound to an instance.
     let r = w.run_stdin(&["key", "add", "openclaw-acme-prod-admin", "--instance", "acme-prod-1", "--stdin"], &admin_key()).fails(1);
     assert!(r.stderr.contains("Admin API key"), "{}", r.stderr);

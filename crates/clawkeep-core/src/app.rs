@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::json;
 
 use crate::domain::*;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::keyfmt::{self, KeyKind};
 use crate::naming::{self, NameContext};
 use crate::secret::Secret;
@@ -161,6 +161,19 @@ fn check_service_manager(sm: &ServiceManager) -> Result<()> {
     Ok(())
 }
 
+/// An Admin API key id: `apikey_` and letters or digits.
+fn check_key_id(v: &Option<String>) -> Result<()> {
+    if let Some(id) = v {
+        let ok = id.len() <= 100 && id.strip_prefix("apikey_").is_some_and(|r| !r.is_empty() && r.chars().all(|c| c.is_ascii_alphanumeric()));
+        if !ok {
+            // Not echoed: a key value pasted here by mistake must not come back in the error.
+            let what = if id.contains("sk-ant-") { "this looks like a key value, not its id" } else { "it is not an Admin API key id" };
+            return Err(Error::invalid("key id", format!("{what}: give the key's id as the Console shows it (apikey_ and letters or digits)")));
+        }
+    }
+    Ok(())
+}
+
 fn check_workspace_id(field: &'static str, v: &Option<String>) -> Result<()> {
     if let Some(id) = v {
         if !id.starts_with("wrkspc_") || !id[7..].chars().all(|c| c.is_ascii_alphanumeric()) || id.len() < 8 {
@@ -183,7 +196,7 @@ fn check_org_id(v: &Option<String>) -> Result<()> {
 /// Where to reach `i` directly, with its pinned host key.
 fn direct_target(i: &Instance) -> Result<crate::ssh::SshTarget> {
     if i.ssh_host.trim().is_empty() {
-        return Err(Error::invalid("host", format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", i.name, i.name)));
+        return Err(Error::no_ssh_host(&i.name));
     }
     Ok(crate::ssh::SshTarget { instance: i.name.clone(), host: i.ssh_host.clone(), port: i.ssh_port, user: i.ssh_user.clone(), pinned: i.host_key_fingerprint.clone(), jump: None })
 }
@@ -328,7 +341,7 @@ impl Clawkeep {
         validate_instance(&inst)?;
         self.store.tx(|tx| {
             if store::instance_by_name(tx, &inst.name)?.is_some() {
-                return Err(Error::Conflict(format!("an instance named '{}' already exists; pick another name or edit it with `clawkeep instance edit {}`", inst.name, inst.name)));
+                return Err(Error::Conflict(format!("an instance named '{}' already exists; pick another name or edit that one", inst.name)));
             }
             validate_jump(tx, &inst)?;
             inst.id = store::insert_instance(tx, &inst)?;
@@ -457,11 +470,11 @@ impl Clawkeep {
         self.store.tx(|tx| {
             let behind = store::instances_jumping_via(tx, name)?;
             if !behind.is_empty() {
-                return Err(Error::Conflict(format!(
-                    "instance '{name}' is the jump host of {}: point them elsewhere first (clawkeep instance edit {} --jump-via '')",
-                    behind.join(", "),
-                    behind[0]
-                )));
+                return Err(Error::Blocked {
+                    code: "conflict",
+                    message: format!("instance '{name}' is the jump host of {}: point them elsewhere first", behind.join(", ")),
+                    remedy: Remedy::EditInstance { instance: behind[0].clone(), fields: vec!["jump_via".into()] },
+                });
             }
             for k in &keys {
                 store::delete_key(tx, k.id)?;
@@ -559,7 +572,7 @@ impl Clawkeep {
     /// Stores a key: lint, naming scheme, uniqueness, keychain write, then the row and its audit
     /// event in one transaction. If the row cannot be written the keychain entry is removed.
     pub fn add_key(&self, spec: KeySpec, value: Secret) -> Result<KeyAdded> {
-        let linted = keyfmt::lint(value)?;
+        let linted = keyfmt::lint_with(value, keyfmt::LintOptions { format_changed: spec.format_changed })?;
         let name = spec.name.trim().to_string();
         let instance = match spec.instance.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             Some(n) => Some(self.instance(n)?),
@@ -573,10 +586,12 @@ impl Clawkeep {
         }
         if let Some(i) = &instance {
             if i.draft {
-                return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV", i.name, i.name)));
+                return Err(Error::draft(&i.name));
             }
         }
         check_workspace_id("workspace id", &spec.workspace_id)?;
+        let anthropic_key_id = non_empty(spec.anthropic_key_id);
+        check_key_id(&anthropic_key_id)?;
         let ctx = match &instance {
             Some(i) => NameContext { owner: Some(&i.owner), environment: Some(&i.environment), workload: Some(&i.workload) },
             None => NameContext::default(),
@@ -601,6 +616,12 @@ impl Clawkeep {
                 None => format!("this key is already stored as '{}'", existing.name),
             }));
         }
+        // The Admin API id must be this key's (issue 12): checked before anything is stored.
+        let mut id_warning = None;
+        if let (Some(id), KeyKind::Api) = (&anthropic_key_id, linted.kind) {
+            let ws = spec.workspace_id.as_deref().map(str::trim).filter(|w| !w.is_empty());
+            id_warning = self.check_key_id_at_add(id, &name, &linted.hint, &linted.secret, ws)?;
+        }
         let now = self.now();
         let mut key = Key {
             id: 0,
@@ -612,7 +633,7 @@ impl Clawkeep {
             keychain_ref: new_keychain_ref(),
             instance: instance.as_ref().map(|i| i.name.clone()),
             workspace_id: non_empty(spec.workspace_id),
-            anthropic_key_id: non_empty(spec.anthropic_key_id),
+            anthropic_key_id,
             status: KeyStatus::Staged,
             name_override,
             created_at: now,
@@ -640,6 +661,7 @@ impl Clawkeep {
                     "kind": key.kind.as_str(), "hint": key.hint, "fingerprint": key.fingerprint, "length": key.length,
                     "instance": key.instance, "status": key.status.as_str(), "name_override": name_override,
                     "warnings": linted.warnings,
+                    "format_changed": spec.format_changed,
                 }),
             )?;
             Ok(())
@@ -647,12 +669,11 @@ impl Clawkeep {
         if let Err(e) = written {
             // Keep the keychain in step with the store: no secret without its row.
             let _ = self.keychain.delete(&key.keychain_ref);
-            return Err(match e {
-                Error::Store(msg) if msg.contains("UNIQUE") => Error::Conflict(format!("a key named '{}' or with the same value already exists", key.name)),
-                other => other,
-            });
+            return Err(if e.is_unique_violation() { Error::Duplicate { what: format!("a key named '{}' or with the same value", key.name) } } else { e });
         }
-        Ok(KeyAdded { key, warnings: linted.warnings })
+        let mut warnings = linted.warnings;
+        warnings.extend(id_warning);
+        Ok(KeyAdded { key, warnings })
     }
 
     pub fn key(&self, name: &str) -> Result<Key> {
@@ -690,7 +711,7 @@ impl Clawkeep {
                 return Err(Error::InvalidState(format!("key '{}' is {}; a retired or revoked key cannot serve an instance", key.name, key.status.as_str())));
             }
             if inst.draft {
-                return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first with `clawkeep instance edit`", inst.name)));
+                return Err(Error::draft(&inst.name));
             }
             key.status = if store::active_key_of(tx, inst.id)?.is_none() { KeyStatus::Active } else { KeyStatus::Staged };
             key.instance = Some(inst.name.clone());
@@ -727,12 +748,11 @@ impl Clawkeep {
     pub fn remove_key(&self, name: &str, force: bool) -> Result<Key> {
         let key = self.key(name)?;
         if key.status == KeyStatus::Active && key.instance.is_some() && !force {
-            return Err(Error::InvalidState(format!(
-                "'{}' is the active key of instance '{}'; retire it first (clawkeep key retire {}) or pass --force",
-                key.name,
-                key.instance.as_deref().unwrap_or_default(),
-                key.name
-            )));
+            return Err(Error::Blocked {
+                code: "key_active",
+                message: format!("'{}' is the active key of instance '{}'; retire it first, or force the removal", key.name, key.instance.as_deref().unwrap_or_default()),
+                remedy: Remedy::RetireKey { key: key.name.clone() },
+            });
         }
         self.store.tx(|tx| {
             store::delete_key(tx, key.id)?;
@@ -884,12 +904,11 @@ impl Clawkeep {
 // ---- deploys (issue 5): the blocking halves; the SSH work is in `crate::deploy` ------------
 
 impl Clawkeep {
-    /// The SSH identity from the settings, ready for [`crate::ssh::HostSession::connect`]. The
-    /// front end asks for the passphrase of an encrypted key file (see
-    /// [`crate::ssh::key_file_is_encrypted`]) and passes it here.
+    /// The SSH identity from the settings, ready for [`crate::ssh::HostSession::connect`]
+    /// (front ends pass [`crate::SshCredentials`] to a flow, which resolves it through here).
     /// Without `passphrase`, a key file unlocked with [`Clawkeep::unlock_ssh_key`] uses the
     /// remembered one.
-    pub fn ssh_auth(&self, passphrase: Option<Secret>) -> Result<crate::ssh::SshAuth> {
+    pub(crate) fn ssh_auth(&self, passphrase: Option<Secret>) -> Result<crate::ssh::SshAuth> {
         Ok(match self.ssh_key_file()? {
             None => crate::ssh::SshAuth::Agent,
             Some(path) => {
@@ -994,7 +1013,7 @@ impl Clawkeep {
     pub fn prepare_deploy(&self, instance: &str, key: Option<&str>) -> Result<crate::deploy::DeployJob> {
         let inst = self.instance(instance)?;
         if inst.draft {
-            return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first: clawkeep instance edit {} --owner OWNER --env ENV", inst.name, inst.name)));
+            return Err(Error::draft(&inst.name));
         }
         direct_target(&inst)?; // it has an address
         let keys = self.store.list_keys(Some(&inst.name))?;
@@ -1003,20 +1022,20 @@ impl Clawkeep {
             Some(k) => {
                 let k = self.key(k)?;
                 if k.instance.as_deref() != Some(inst.name.as_str()) {
-                    return Err(Error::InvalidState(format!(
-                        "key '{}' does not serve instance '{}'{}; bind it first with `clawkeep key bind {} {}`",
-                        k.name,
-                        inst.name,
-                        k.instance.as_ref().map(|i| format!(" (it serves '{i}')")).unwrap_or_default(),
-                        k.name,
-                        inst.name
-                    )));
+                    return Err(Error::Blocked {
+                        code: "key_not_bound",
+                        message: format!(
+                            "key '{}' does not serve instance '{}'{}; bind it to the instance first",
+                            k.name,
+                            inst.name,
+                            k.instance.as_ref().map(|i| format!(" (it serves '{i}')")).unwrap_or_default()
+                        ),
+                        remedy: Remedy::BindKey { key: k.name.clone(), instance: inst.name.clone() },
+                    });
                 }
                 k
             }
-            None => active
-                .clone()
-                .ok_or_else(|| Error::InvalidState(format!("instance '{}' has no active key; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name)))?,
+            None => active.clone().ok_or_else(|| Error::no_active_key(&inst.name))?,
         };
         if matches!(chosen.status, KeyStatus::Retired | KeyStatus::Revoked) {
             return Err(Error::InvalidState(format!("key '{}' is {}; deploying it would put a dead key on the host", chosen.name, chosen.status.as_str())));

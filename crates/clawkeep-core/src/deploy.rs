@@ -445,10 +445,7 @@ impl<'a> DeploySession<'a> {
     /// Connects (pinned host key, auth, timeouts). Nothing is written.
     pub async fn open(job: &'a DeployJob, auth: &SshAuth, opts: &DeployOptions) -> Result<DeploySession<'a>> {
         if job.instance.ssh_host.trim().is_empty() {
-            return Err(Error::invalid(
-                "host",
-                format!("instance '{}' has no SSH host; set one with `clawkeep instance edit {} --host HOST`", job.instance.name, job.instance.name),
-            ));
+            return Err(Error::no_ssh_host(&job.instance.name));
         }
         let ssh = HostSession::connect(&job.target(), auth, &opts.ssh).await?;
         Ok(DeploySession { job, ssh, opts: opts.clone() })
@@ -930,6 +927,17 @@ impl<'a> DeploySession<'a> {
             step: "verify".into(),
             message: format!("the gateway did not become ready on 127.0.0.1:{port}/readyz within {} s (last: {last})", self.opts.ready_timeout.as_secs()),
         })
+    }
+
+    /// The SHA-256 fingerprints (hex, computed on the host: no value leaves it) of the keys the
+    /// instance's gateway would use with the `.env` method: its own process environment's
+    /// `ANTHROPIC_API_KEY` (which beats `.env`) and the one in `.env`; empty when neither has
+    /// one. Read-only (the plan finds the gateway's port). The rotation's rollback reads this
+    /// to decide whether the previous key must go back on the host.
+    pub async fn held_key_fingerprints(&self) -> Result<Vec<String>> {
+        let plan = self.plan().await?;
+        let st = self.gateway_state(plan.gateway_port).await?;
+        Ok(st.proc_fp.into_iter().chain(st.file_fp).collect())
     }
 
     /// The gateway process listening on `port` (if found) and the SHA-256 (hex) of its own

@@ -1,12 +1,18 @@
-//! One deploy end to end for front ends that show the plan and ask before applying in two
-//! separate calls (the desktop app): [`Clawkeep::run_deploy`] loads the job and runs
-//! [`crate::deploy::deploy_one`]: connect with the pinned host key, plan, and either stop there
-//! (preview) or apply — but only when the fresh plan is the one the user saw ([`plan_digest`]),
-//! so what is confirmed is what runs. Finished runs are recorded with
+//! The deploy flows, once, for both front ends (the CLI and the desktop): the SSH login
+//! ([`SshCredentials`]), progress and cancel are parameters, so a front end only parses,
+//! prompts and renders.
+//!
+//! [`Clawkeep::run_deploy`] loads the job and runs [`crate::deploy::deploy_one`]: connect with
+//! the pinned host key, plan, and either stop there (preview) or apply — but only when the
+//! fresh plan is the one the user saw ([`plan_digest`]), so what is confirmed is what runs. The
+//! desktop previews and applies in two calls; so does the interactive CLI (plan, `[y/N]`,
+//! apply with the digest); `deploy --yes` applies in one. Finished runs are recorded with
 //! [`Clawkeep::record_deployment`].
 //!
 //! [`Clawkeep::fleet_deploy`] does the same for many instances at once (bounded concurrency,
 //! one failing host never stops the others; each host applies only the plan the user saw).
+//! [`Clawkeep::probe_host`] / [`Clawkeep::confirm_host_key`] are host trust, and
+//! [`Clawkeep::rotation_deployer`] the deploy step of a guided rotation.
 
 use sha2::{Digest, Sha256};
 
@@ -14,7 +20,8 @@ use serde::Serialize;
 
 use crate::deploy::{CancellationToken, DeployOptions, DeployPlan, DeployReport, ProgressFn};
 use crate::error::{Error, ErrorPayload, Result};
-use crate::ssh::{SshAuth, SshTarget};
+use crate::login::SshCredentials;
+use crate::ssh::{SshAuth, SshOptions, SshTarget};
 use crate::Clawkeep;
 
 /// A stable digest of what a plan will do (steps, diff, stale credentials, blockers, key).
@@ -35,6 +42,39 @@ pub struct DeployRequest {
     pub expected_plan: Option<String>,
     /// The user consented to removing the stale credentials the plan lists.
     pub remove_stale: bool,
+    /// How to reach the host (a one-off jump host, the connect timeout).
+    pub route: HostRoute,
+    /// How long the gateway may take to be ready after its restart (default 90 s).
+    pub ready_timeout: Option<std::time::Duration>,
+}
+
+impl DeployRequest {
+    fn options(&self) -> DeployOptions {
+        let mut opts = DeployOptions { ssh: self.route.ssh_options(), remove_stale: self.remove_stale, ..Default::default() };
+        if let Some(t) = self.ready_timeout {
+            opts.ready_timeout = t;
+        }
+        opts
+    }
+}
+
+/// How a flow reaches one host, when the front end overrides the stored route.
+#[derive(Debug, Clone, Default)]
+pub struct HostRoute {
+    /// Through this (trusted) instance as a ProxyJump hop, instead of the stored jump host.
+    pub jump: Option<String>,
+    /// TCP connect + handshake + login (default 10 s).
+    pub connect_timeout: Option<std::time::Duration>,
+}
+
+impl HostRoute {
+    fn ssh_options(&self) -> SshOptions {
+        let mut o = SshOptions::default();
+        if let Some(t) = self.connect_timeout {
+            o.connect_timeout = t.max(std::time::Duration::from_secs(1));
+        }
+        o
+    }
 }
 
 fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
@@ -92,12 +132,25 @@ impl Clawkeep {
     /// Plans (and with `req.apply`, applies) a deploy of `key` (default: the active key) to
     /// `instance`; blocking. Errors before a report exists (unknown instance, no key, keychain)
     /// are `Err`; everything after (refused host key, failures, rollbacks) is in the report.
-    pub fn run_deploy(&self, instance: &str, key: Option<&str>, req: &DeployRequest, progress: ProgressFn, cancel: &CancellationToken) -> Result<DeployReport> {
+    /// A host that cannot be reached (connect, timeout, login) ends `Failed`: nothing was
+    /// decided about it; `Refused` is kept for Clawkeep's own refusals (host key not trusted or
+    /// changed, plan blockers, a plan that changed since it was reviewed).
+    pub fn run_deploy(
+        &self,
+        instance: &str,
+        key: Option<&str>,
+        req: &DeployRequest,
+        creds: &SshCredentials,
+        progress: ProgressFn,
+        cancel: &CancellationToken,
+    ) -> Result<DeployReport> {
         let mut job = self.prepare_deploy(instance, key)?;
+        if let Some(j) = &req.route.jump {
+            job.jump = Some(self.ssh_target_direct(j)?);
+        }
         job.expected_plan = if req.apply { req.expected_plan.clone() } else { None };
-        let auth = self.ssh_auth(None)?;
-        let opts = DeployOptions { remove_stale: req.remove_stale, ..Default::default() };
-        let report = block_on(crate::deploy::deploy_one(&job, &auth, &opts, !req.apply, &progress, cancel))?;
+        let auth = self.ssh_login(creds)?;
+        let report = block_on(crate::deploy::deploy_one(&job, &auth, &req.options(), !req.apply, &progress, cancel))?;
         self.record_deployment(&job, &report)?;
         Ok(report)
     }
@@ -131,29 +184,41 @@ impl Clawkeep {
         FleetDeployReport { reports, not_started }
     }
 
-    /// [`Clawkeep::fleet_deploy`] for a blocking caller (the desktop's worker threads), with the
-    /// configured SSH identity.
-    pub fn run_fleet_deploy(&self, targets: &[FleetTarget], req: &FleetDeployRequest, progress: ProgressFn, cancel: &CancellationToken) -> Result<FleetDeployReport> {
+    /// [`Clawkeep::fleet_deploy`] for a blocking caller (the CLI, the desktop's worker threads),
+    /// with the SSH login from `creds`.
+    pub fn run_fleet_deploy(
+        &self,
+        targets: &[FleetTarget],
+        req: &FleetDeployRequest,
+        creds: &SshCredentials,
+        progress: ProgressFn,
+        cancel: &CancellationToken,
+    ) -> Result<FleetDeployReport> {
         if targets.is_empty() {
             return Err(Error::invalid("instances", "choose at least one instance"));
         }
-        let auth = self.ssh_auth(None)?;
+        let auth = self.ssh_login(creds)?;
         block_on(self.fleet_deploy(targets, req, auth, progress, cancel.clone()))
     }
 
-    /// The host key `instance` presents now, next to the pinned one (for the trust dialog).
-    pub fn probe_host(&self, instance: &str) -> Result<(String, Option<String>)> {
-        let target = self.ssh_target(instance)?;
+    /// The host key `instance` presents now, next to the pinned one (the trust question of both
+    /// front ends). `creds` is used only to log in to a jump host.
+    pub fn probe_host(&self, instance: &str, route: &HostRoute, creds: &SshCredentials) -> Result<(String, Option<String>)> {
+        let mut target = self.ssh_target(instance)?;
+        if let Some(j) = &route.jump {
+            target.jump = Some(Box::new(self.ssh_target_direct(j)?));
+        }
         // Only a jump host needs a login (the target's key is read before any authentication).
-        let auth = if target.jump.is_some() { self.ssh_auth(None)? } else { crate::ssh::SshAuth::Agent };
-        let presented = block_on(crate::ssh::probe_host_key(&target, &auth, &crate::ssh::SshOptions::default()))??;
+        let auth = if target.jump.is_some() { self.ssh_login(creds)? } else { SshAuth::Agent };
+        let presented = block_on(crate::ssh::probe_host_key(&target, &auth, &route.ssh_options()))??;
         Ok((presented, target.pinned))
     }
 
-    /// Pins the host key after the user confirmed `confirmed`: probes again and refuses
-    /// (`host_key_mismatch`, both fingerprints) when the host now presents another key.
-    pub fn confirm_host_key(&self, instance: &str, confirmed: &str) -> Result<crate::Instance> {
-        let (presented, _) = self.probe_host(instance)?;
+    /// Pins the host key after the user confirmed `confirmed` (from the trust question, or a
+    /// fingerprint got out of band): probes again and refuses (`host_key_mismatch`, both
+    /// fingerprints) when the host now presents another key.
+    pub fn confirm_host_key(&self, instance: &str, confirmed: &str, route: &HostRoute, creds: &SshCredentials) -> Result<crate::Instance> {
+        let (presented, _) = self.probe_host(instance, route, creds)?;
         self.trust_host(instance, &presented, Some(confirmed))
     }
 }
@@ -161,13 +226,14 @@ impl Clawkeep {
 impl Clawkeep {
     /// The deployer of a guided rotation's deploy step: Clawkeep's SSH deploy, or (rotation
     /// started with `manual_deploy`, or none open) the person deploys and confirms.
-    /// `remove_stale`: consent to removing stale credentials the deploy plan finds.
-    pub fn rotation_deployer(&self, instance: &str, remove_stale: bool) -> Result<Box<dyn crate::rotation::Deployer + '_>> {
+    /// `remove_stale`: consent to removing stale credentials the deploy plan finds. The SSH
+    /// login is resolved only for the SSH deploy.
+    pub fn rotation_deployer(&self, instance: &str, remove_stale: bool, creds: &SshCredentials) -> Result<Box<dyn crate::rotation::Deployer + '_>> {
         let manual = self.rotation(instance).map(|r| r.manual_deploy).unwrap_or(true);
         if manual {
             return Ok(Box::new(crate::rotation::ManualDeployer));
         }
         let opts = DeployOptions { remove_stale, ..Default::default() };
-        Ok(Box::new(crate::rotation::SshDeployer::new(self, self.ssh_auth(None)?, opts)))
+        Ok(Box::new(crate::rotation::SshDeployer::new(self, self.ssh_login(creds)?, opts)))
     }
 }

@@ -253,6 +253,10 @@ pub struct KeySpec {
     pub expires_at: Option<DateTime<Utc>>,
     /// Keep a name that fails the naming scheme (recorded in the audit log).
     pub allow_name: bool,
+    /// The person says Anthropic has changed the key format: accept a length or ending other
+    /// than the documented one, with a warning (recorded in the audit log).
+    #[serde(default)]
+    pub format_changed: bool,
 }
 
 /// The result of adding a key: its facts, and any warnings about the value (e.g. truncation).

@@ -1,8 +1,10 @@
 //! The one error type of clawkeep-core, with a stable machine-readable code per variant.
 //!
-//! Front ends branch on [`Error::code`] (the desktop UI receives `{code, message}`), and show
-//! [`Error`]'s `Display` text to people. No variant ever carries a secret: key-format errors name
-//! a character class and a position, never the key.
+//! Front ends branch on [`Error::code`] (the desktop UI receives `{code, message, remedy}`), and
+//! show [`Error`]'s `Display` text to people. What the person can do about an error travels as
+//! data ([`Remedy`]): the CLI renders it as a command line, the desktop as a button or a field to
+//! fill, so no front end parses message text and core's messages name no CLI command. No variant
+//! ever carries a secret: key-format errors name a character class and a position, never the key.
 
 use serde::Serialize;
 
@@ -18,7 +20,7 @@ pub enum Error {
     KeyFormat(#[from] crate::keyfmt::KeyFormatError),
 
     /// A key name that would not tell an on-call engineer who owns it and where it runs.
-    #[error("key name '{name}' is refused: {reason}. Suggested name: {suggestion} (pass --allow-name to keep yours; the override is audited)")]
+    #[error("key name '{name}' is refused: {reason}. Suggested name: {suggestion} (keeping yours is an override, and audited)")]
     KeyName { name: String, reason: String, suggestion: String },
 
     /// The thing named does not exist.
@@ -37,24 +39,42 @@ pub enum Error {
     #[error("{0}")]
     InvalidState(String),
 
+    /// The Admin API key id recorded for a key belongs to another key: the API's
+    /// `partial_key_hint` for that id does not fit the key's value, or the API puts it in another
+    /// workspace (or knows no such id). Hints only, never values. Nothing was changed at the API.
+    #[error(
+        "the Admin API key {id} is not the key '{}' ({}; the API's hint for {id}: {}, the key's own hint: {}). Nothing was changed at the Anthropic API. {}",
+        .0.key, .0.reason, .0.api_hint, .0.local_hint, .0.remedy, id = .0.key_id
+    )]
+    KeyIdMismatch(Box<KeyIdMismatch>),
+
     /// The OS keychain could not be used.
     #[error("{0}")]
     Keychain(#[from] crate::secrets::KeychainError),
 
-    /// The SQLite store failed.
+    /// The SQLite store failed (the database's own error is kept as the source).
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+
+    /// The store could not be used for another reason (an unreadable stored document, a failed
+    /// migration, a file that cannot be opened).
     #[error("store error: {0}")]
     Store(String),
+
+    /// A unique name or value is already taken in the store (a constraint said so).
+    #[error("{what} already exists")]
+    Duplicate { what: String },
 
     /// The store was written by a newer Clawkeep.
     #[error("the data directory was written by a newer Clawkeep (schema {found}, this build knows {known}); upgrade Clawkeep")]
     SchemaTooNew { found: i64, known: i64 },
 
     /// The instance's host key is not pinned yet: nothing is sent to an unknown host.
-    #[error("the host key of instance '{instance}' is not trusted yet{}. Check it, then run: clawkeep host trust {instance}", presented.as_ref().map(|p| format!(" (the host presents {p})")).unwrap_or_default())]
+    #[error("the host key of instance '{instance}' is not trusted yet{}: nothing was sent to it. Check the fingerprint, then trust the host", presented.as_ref().map(|p| format!(" (the host presents {p})")).unwrap_or_default())]
     HostKeyUnknown { instance: String, presented: Option<String> },
 
     /// The host presented a different key than the pinned one: possible man-in-the-middle.
-    #[error("HOST KEY MISMATCH for instance '{instance}' ({address}): pinned {pinned}, but the host presents {presented}. Nothing was sent to it. If the host was really reinstalled or re-keyed, check the new fingerprint out of band (e.g. `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), then run: clawkeep host trust {instance} --fingerprint {presented}")]
+    #[error("HOST KEY MISMATCH for instance '{instance}' ({address}): pinned {pinned}, but the host presents {presented}. Nothing was sent to it. If the host was really reinstalled or re-keyed, check the new fingerprint out of band (e.g. `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on its console), and only then trust the new key")]
     HostKeyMismatch { instance: String, address: String, pinned: String, presented: String },
 
     /// TCP connect or the SSH handshake failed.
@@ -77,6 +97,11 @@ pub enum Error {
     #[error("instance '{instance}', step {step}: {message}")]
     Remote { instance: String, step: String, message: String },
 
+    /// The operation cannot go ahead until the person does something first (complete a draft,
+    /// add or bind a key, retire one): a code of its own per situation, and the remedy as data.
+    #[error("{message}")]
+    Blocked { code: &'static str, message: String, remedy: Remedy },
+
     /// The user cancelled (Ctrl-C / the UI's cancel button) before anything was changed.
     #[error("cancelled before any change was made")]
     Cancelled,
@@ -90,6 +115,22 @@ pub enum Error {
     },
 }
 
+/// What [`Error::KeyIdMismatch`] names: hints only, never values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyIdMismatch {
+    /// The stored key's name.
+    pub key: String,
+    /// The `apikey_…` id that was checked.
+    pub key_id: String,
+    /// Clawkeep's hint of the stored key.
+    pub local_hint: String,
+    /// The API's `partial_key_hint` for the id (`(none)` when it gave none).
+    pub api_hint: String,
+    pub reason: String,
+    /// What the person can do.
+    pub remedy: String,
+}
+
 impl Error {
     /// The stable code the UI and scripts branch on. Never change an existing code.
     pub fn code(&self) -> &'static str {
@@ -101,8 +142,10 @@ impl Error {
             Error::Conflict(_) => "conflict",
             Error::KeyBoundElsewhere { .. } => "key_bound_elsewhere",
             Error::InvalidState(_) => "invalid_state",
+            Error::KeyIdMismatch(_) => "key_id_mismatch",
             Error::Keychain(e) => e.code(),
-            Error::Store(_) => "store",
+            Error::Sqlite(_) | Error::Store(_) => "store",
+            Error::Duplicate { .. } => "conflict",
             Error::SchemaTooNew { .. } => "schema_too_new",
             Error::Io { .. } => "io",
             Error::HostKeyUnknown { .. } => "host_key_unknown",
@@ -112,13 +155,34 @@ impl Error {
             Error::SshAuth { .. } => "ssh_auth",
             Error::SshPassphraseNeeded { .. } => "ssh_passphrase_needed",
             Error::Remote { .. } => "remote",
+            Error::Blocked { code, .. } => code,
             Error::Cancelled => "cancelled",
+        }
+    }
+
+    /// What the person can do about it, where core knows.
+    pub fn remedy(&self) -> Option<Remedy> {
+        match self {
+            Error::KeyName { suggestion, .. } => Some(Remedy::UseKeyName { suggestion: suggestion.clone() }),
+            Error::HostKeyUnknown { instance, presented } => Some(Remedy::TrustHost { instance: instance.clone(), fingerprint: presented.clone(), replace: false }),
+            Error::HostKeyMismatch { instance, presented, .. } => Some(Remedy::TrustHost { instance: instance.clone(), fingerprint: Some(presented.clone()), replace: true }),
+            Error::SshAuth { .. } | Error::SshPassphraseNeeded { .. } => Some(Remedy::SetSshIdentity),
+            Error::SchemaTooNew { .. } => Some(Remedy::Upgrade),
+            Error::Blocked { remedy, .. } => Some(remedy.clone()),
+            _ => None,
         }
     }
 
     /// The serialisable form that crosses IPC or `--json` output.
     pub fn to_payload(&self) -> ErrorPayload {
-        ErrorPayload { code: self.code().to_string(), message: self.to_string() }
+        ErrorPayload { code: self.code().to_string(), message: self.to_string(), remedy: self.remedy() }
+    }
+
+    /// True when the store refused a write because a unique value is taken.
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, Error::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::ConstraintViolation
+                && matches!(e.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE | rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY))
     }
 
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
@@ -128,20 +192,108 @@ impl Error {
     pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
         Error::Io { context: context.into(), source }
     }
-}
 
-impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Self {
-        Error::Store(e.to_string())
+    /// An instance that is still a draft (imported, owner or environment missing).
+    pub(crate) fn draft(instance: &str) -> Self {
+        Error::Blocked {
+            code: "instance_draft",
+            message: format!("instance '{instance}' is a draft; complete it first (owner and environment)"),
+            remedy: Remedy::EditInstance { instance: instance.into(), fields: vec!["owner".into(), "env".into()] },
+        }
+    }
+
+    /// An instance without an SSH address.
+    pub(crate) fn no_ssh_host(instance: &str) -> Self {
+        Error::Blocked {
+            code: "instance_no_host",
+            message: format!("instance '{instance}' has no SSH host; set one first"),
+            remedy: Remedy::EditInstance { instance: instance.into(), fields: vec!["host".into()] },
+        }
+    }
+
+    /// An instance without an active key.
+    pub(crate) fn no_active_key(instance: &str) -> Self {
+        Error::Blocked { code: "no_active_key", message: format!("instance '{instance}' has no active key; add one first"), remedy: Remedy::AddKey { instance: instance.into() } }
     }
 }
 
-/// `{code, message}`: how an error travels to the UI and to `--json` consumers.
+/// What a person can do about an error (or a finding), as data. The CLI renders each as the
+/// command to run ([`Remedy`]'s consumers in `clawkeep-cli/src/output.rs`), the desktop as the
+/// button or form that does it; neither parses a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Remedy {
+    /// Check the host key out of band, then pin it (`replace`: a different key is pinned now).
+    TrustHost { instance: String, fingerprint: Option<String>, replace: bool },
+    /// Use this key name (or keep yours as an audited override).
+    UseKeyName { suggestion: String },
+    /// Edit the instance: `fields` names what to set (`host`, `port`, `owner`, `env`, `jump_via`).
+    EditInstance { instance: String, fields: Vec<String> },
+    /// Add a key for the instance.
+    AddKey { instance: String },
+    /// Bind a stored key to the instance.
+    BindKey { key: String, instance: String },
+    /// Retire the key first.
+    RetireKey { key: String },
+    /// Choose the SSH identity Clawkeep uses (agent, key file, unlock an encrypted key).
+    SetSshIdentity,
+    /// Upgrade Clawkeep.
+    Upgrade,
+}
+
+/// `{code, message, remedy}`: how an error travels to the UI and to `--json` consumers.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorPayload {
     pub code: String,
     pub message: String,
+    /// What the person can do about it, when core knows.
+    pub remedy: Option<Remedy>,
+}
+
+impl ErrorPayload {
+    /// A payload without a remedy (errors made outside core: cancelled operations, panics).
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorPayload {
+        ErrorPayload { code: code.into(), message: message.into(), remedy: None }
+    }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unique_violations_are_recognised_by_the_database_code_not_the_message() {
+        let db = rusqlite::Connection::open_in_memory().unwrap();
+        db.execute_batch("CREATE TABLE t (name TEXT UNIQUE NOT NULL); INSERT INTO t VALUES ('a');").unwrap();
+        let dup: Error = db.execute("INSERT INTO t VALUES ('a')", []).unwrap_err().into();
+        assert!(dup.is_unique_violation());
+        assert_eq!(dup.code(), "store");
+        assert!(std::error::Error::source(&dup).is_some(), "the rusqlite error is kept as the source");
+        let null: Error = db.execute("INSERT INTO t VALUES (NULL)", []).unwrap_err().into();
+        assert!(!null.is_unique_violation(), "NOT NULL is another constraint");
+        assert!(!Error::Store("UNIQUE constraint failed".into()).is_unique_violation(), "a message is never parsed");
+    }
+
+    #[test]
+    fn remedies_travel_as_data() {
+        let e = Error::KeyName { name: "x".into(), reason: "r".into(), suggestion: "openclaw-acme-prod".into() };
+        let p = serde_json::to_value(e.to_payload()).unwrap();
+        assert_eq!(p["code"], "key_name");
+        assert_eq!(p["remedy"], serde_json::json!({ "action": "use_key_name", "suggestion": "openclaw-acme-prod" }));
+
+        let e = Error::HostKeyMismatch { instance: "beta".into(), address: "a".into(), pinned: "SHA256:old".into(), presented: "SHA256:new".into() };
+        assert_eq!(e.remedy(), Some(Remedy::TrustHost { instance: "beta".into(), fingerprint: Some("SHA256:new".into()), replace: true }));
+        assert!(!e.to_string().contains("clawkeep "), "core messages name no CLI command: {e}");
+
+        for (e, code) in [(Error::draft("i"), "instance_draft"), (Error::no_ssh_host("i"), "instance_no_host"), (Error::no_active_key("i"), "no_active_key")] {
+            assert_eq!(e.code(), code);
+            assert!(e.remedy().is_some() && !e.to_string().contains("clawkeep "), "{e}");
+        }
+        assert_eq!(Error::Cancelled.to_payload().remedy, None);
+        assert_eq!(serde_json::to_value(Error::Cancelled.to_payload()).unwrap()["remedy"], serde_json::Value::Null);
+    }
+}

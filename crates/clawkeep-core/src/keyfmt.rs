@@ -2,8 +2,11 @@
 //! says which character at which position is wrong (never echoing the key), and derive the
 //! non-secret facts Clawkeep stores instead of the key: hint, SHA-256 fingerprint, length.
 //!
-//! Rules follow `shared/reference/anthropic-api.md` §1.1: the prefix and the `[A-Za-z0-9_-]`
-//! character set are enforced strictly; the length is only a warning ("looks truncated").
+//! Rules follow `shared/reference/anthropic-api.md` §1.1: the prefix, the `[A-Za-z0-9_-]`
+//! character set, and for the kinds with a documented shape (API and Admin keys) the exact length
+//! and the `AA` ending are enforced: a key one character short cannot work, and storing it as
+//! active only moves the failure to the host. Should Anthropic change the format, the person says
+//! so explicitly ([`LintOptions::format_changed`], audited) and the shape becomes a warning.
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -114,6 +117,18 @@ pub enum KeyFormatError {
     RefreshToken,
     #[error("the key is far too short ({len} characters after the prefix; a {kind} key has about {expected}): it looks truncated")]
     TooShort { len: usize, kind: &'static str, expected: usize },
+    #[error("the key has {len} characters, but a {kind} key has exactly {expected}: it {}. Copy the whole key from the Console (only if Anthropic has changed the key format, accept it as a format change; that is audited)", if len < expected { "looks truncated" } else { "has extra characters" })]
+    WrongLength { len: usize, kind: &'static str, expected: usize },
+    #[error("the key does not end in 'AA' as every {kind} key does: it looks truncated or altered. Copy the whole key from the Console (only if Anthropic has changed the key format, accept it as a format change; that is audited)")]
+    BadEnding { kind: &'static str },
+}
+
+/// How strictly [`lint_with`] reads a value.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LintOptions {
+    /// The person said Anthropic has changed the key format: a length or ending other than the
+    /// documented one is a warning instead of an error (the override is audited by the caller).
+    pub format_changed: bool,
 }
 
 /// A key that passed the format rules, with the facts Clawkeep keeps about it.
@@ -172,8 +187,14 @@ pub fn short_fingerprint(fp: &str) -> String {
 }
 
 /// Checks a pasted value and turns it into a [`LintedKey`]. Surrounding whitespace (a trailing
-/// newline from a file or a paste) is trimmed; anything else odd is an error.
+/// newline from a file or a paste) is trimmed; anything else odd is an error, including a length
+/// or ending other than the documented one.
 pub fn lint(raw: Secret) -> Result<LintedKey, KeyFormatError> {
+    lint_with(raw, LintOptions::default())
+}
+
+/// [`lint`], with the documented shape relaxed to warnings when `opts.format_changed`.
+pub fn lint_with(raw: Secret, opts: LintOptions) -> Result<LintedKey, KeyFormatError> {
     let trimmed = raw.expose().trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
     if trimmed.is_empty() {
         return Err(KeyFormatError::Empty);
@@ -212,6 +233,14 @@ pub fn lint(raw: Secret) -> Result<LintedKey, KeyFormatError> {
     }
     let mut warnings = Vec::new();
     if let Some(expected) = kind.expected_len() {
+        if !opts.format_changed {
+            if value.len() != expected {
+                return Err(KeyFormatError::WrongLength { len: value.len(), kind: kind.as_str(), expected });
+            }
+            if !value.ends_with("AA") {
+                return Err(KeyFormatError::BadEnding { kind: kind.as_str() });
+            }
+        }
         if value.len() < expected {
             warnings.push(format!("looks truncated: {} characters, a {} key has {expected}", value.len(), kind.as_str()));
         } else if value.len() > expected {
@@ -283,11 +312,29 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn truncated_is_a_warning_then_an_error() {
+    fn truncated_is_an_error_unless_the_format_changed() {
         let k = fake_key(KeyKind::Api, 3);
-        let l = lint_str(&k[..100]).unwrap();
+        let changed = LintOptions { format_changed: true };
+        // With the person's explicit word that the format changed: a warning, as before.
+        let l = lint_with(Secret::new(k[..100].to_string()), changed).unwrap();
         assert!(l.warnings.iter().any(|w| w.contains("looks truncated")));
         assert!(matches!(lint_str(&k[..25]), Err(KeyFormatError::TooShort { .. })));
+        assert!(matches!(lint_with(Secret::new(k[..25].to_string()), changed), Err(KeyFormatError::TooShort { .. })));
+        // Without it: one character short, one too long, 60 characters, or no AA ending is refused.
+        let one_short = format!("{}AA", &k[..k.len() - 3]);
+        let one_long = format!("{}xAA", &k[..k.len() - 2]);
+        let no_aa = format!("{}Ab", &k[..k.len() - 2]);
+        for (bad, what) in [(&k[..60], "looks truncated"), (one_short.as_str(), "looks truncated"), (one_long.as_str(), "extra characters"), (no_aa.as_str(), "does not end in 'AA'")] {
+            let e = lint_str(bad).unwrap_err();
+            assert!(e.to_string().contains(what), "{e}");
+            assert!(!e.to_string().contains(&k[13..40]), "message leaks the key: {e}");
+            assert!(lint_with(Secret::new(bad.to_string()), changed).is_ok(), "{what} is accepted as a format change");
+        }
+        assert!(matches!(lint_str(&k[..60]), Err(KeyFormatError::WrongLength { len: 60, expected: 108, .. })));
+        let admin = fake_key(KeyKind::Admin, 3);
+        assert!(matches!(lint_str(&admin[..109]), Err(KeyFormatError::WrongLength { len: 109, expected: 110, .. })));
+        // OAuth tokens have no documented length: only the floor applies.
+        assert!(lint_str(&fake_key(KeyKind::Oauth, 3)[..70]).is_ok());
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod dotenv;
 pub mod error;
 pub mod hosttext;
 pub mod keyfmt;
+pub mod login;
 pub mod naming;
 pub mod paths;
 pub mod rotation;
@@ -26,7 +27,10 @@ pub mod store;
 
 pub use app::{Clawkeep, Clock, OpenOptions};
 pub use domain::*;
-pub use error::{Error, ErrorPayload, Result};
+pub use error::{Error, ErrorPayload, KeyIdMismatch, Remedy, Result};
 pub use keyfmt::{KeyFormatError, KeyKind};
+pub use login::{PassphrasePrompt, SshCredentials};
 pub use secret::Secret;
-pub use secrets::{Keychain, KeychainError, MemoryKeychain, OsKeychain};
+#[cfg(any(test, feature = "test-support"))]
+pub use secrets::MemoryKeychain;
+pub use secrets::{Keychain, KeychainError, OsKeychain};

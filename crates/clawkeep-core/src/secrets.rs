@@ -2,12 +2,14 @@
 //!
 //! [`Keychain`] is a small blocking interface; [`OsKeychain`] implements it on the platform store
 //! (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows) through the
-//! `keyring-core` family, and [`MemoryKeychain`] is an in-memory double for unit tests.
+//! `keyring-core` family, and `MemoryKeychain` (feature `test-support`, not part of the normal
+//! API) is an in-memory double for tests.
 //! Calls block (D-Bus round trips of a few ms): async callers must use `spawn_blocking`.
 //!
 //! Errors are mapped to causes a person can act on (no Secret Service running, keyring locked),
 //! following the exact messages recorded in `shared/reference/keyring-and-ssh.md` §A2.
 
+#[cfg(any(test, feature = "test-support"))]
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -169,13 +171,15 @@ impl Keychain for OsKeychain {
     }
 }
 
-/// An in-memory keychain for unit tests, with a switch to make it fail like a locked keyring.
+/// An in-memory keychain for tests, with a switch to make it fail like a locked keyring.
+#[cfg(any(test, feature = "test-support"))]
 #[derive(Default)]
 pub struct MemoryKeychain {
     entries: Mutex<HashMap<String, String>>,
     fail: Mutex<Option<KeychainError>>,
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl MemoryKeychain {
     pub fn new() -> Self {
         Self::default()
@@ -198,6 +202,7 @@ impl MemoryKeychain {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl Keychain for MemoryKeychain {
     fn probe(&self) -> Result<(), KeychainError> {
         self.check()
@@ -221,6 +226,7 @@ impl Keychain for MemoryKeychain {
     }
 }
 
+#[cfg(any(test, feature = "test-support"))]
 impl std::fmt::Debug for MemoryKeychain {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MemoryKeychain").field("entries", &self.len()).finish()

@@ -295,7 +295,7 @@ impl HostSession {
                 instance: target.instance.clone(),
                 user: target.user.clone(),
                 message: format!(
-                    "{}@{} refused every offered key ({}). Check that the key is in the user's authorized_keys, or pick another identity with `clawkeep settings set-ssh-identity`",
+                    "{}@{} refused every offered key ({}). Check that the key is in the user's authorized_keys, or choose another identity for Clawkeep",
                     target.user,
                     addr(&target.host, target.port),
                     match auth {
@@ -607,11 +607,9 @@ async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &Ssh
             Ok(r.success())
         }
         SshAuth::Agent => {
-            let mut agent = russh::keys::agent::client::AgentClient::connect_env().await.map_err(|e| {
-                auth_err(format!(
-                    "no usable ssh-agent (SSH_AUTH_SOCK): {e}. Start one and `ssh-add` your key, or set a key file with `clawkeep settings set-ssh-identity --key-file PATH`"
-                ))
-            })?;
+            let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+                .await
+                .map_err(|e| auth_err(format!("no usable ssh-agent (SSH_AUTH_SOCK): {e}. Start one and `ssh-add` your key, or choose a key file for Clawkeep")))?;
             let ids = agent.request_identities().await.map_err(|e| auth_err(format!("the ssh-agent did not list identities: {e}")))?;
             if ids.is_empty() {
                 return Err(auth_err("the ssh-agent holds no identities (run `ssh-add`)".into()));

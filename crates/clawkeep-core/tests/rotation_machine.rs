@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use clawkeep_core::rotation::*;
 use clawkeep_core::*;
+use clawkeep_rehearsal::SimulatedHost;
 use fake_anthropic::{FakeAnthropic, MintKey, MintedKey, Preset, WORKSPACE_PROD_A_ID, WORKSPACE_PROD_B_ID};
 
 const INSTANCE: &str = "acme-prod";
@@ -25,6 +26,12 @@ struct World {
 
 impl World {
     fn new(with_admin: bool) -> World {
+        Self::build(with_admin, |_| None)
+    }
+
+    /// Like [`World::new`], the old key stored with the Admin API id `old_key_id` gives (as
+    /// `key add --key-id` would, before any Admin key was stored to check it).
+    fn build(with_admin: bool, old_key_id: impl FnOnce(&FakeAnthropic) -> Option<String>) -> World {
         assert!(std::env::var_os("CLAWKEEP_ANTHROPIC_BASE_URL").is_none(), "unset CLAWKEEP_ANTHROPIC_BASE_URL for these tests");
         let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
         fake.state().with(|s| s.knobs.admin_rate_limit = None);
@@ -45,7 +52,8 @@ impl World {
         })
         .unwrap();
         let old = fake.fixture_key("instance-a").unwrap();
-        let k = ck.add_key(KeySpec { name: OLD.into(), instance: Some(INSTANCE.into()), ..Default::default() }, Secret::new(old.key.clone())).unwrap();
+        let anthropic_key_id = old_key_id(&fake);
+        let k = ck.add_key(KeySpec { name: OLD.into(), instance: Some(INSTANCE.into()), anthropic_key_id, ..Default::default() }, Secret::new(old.key.clone())).unwrap();
         if with_admin {
             let admin = fake.fixture_key("admin").unwrap();
             ck.add_key(KeySpec { name: "openclaw-acme-prod-admin".into(), allow_name: true, ..Default::default() }, Secret::new(admin.key)).unwrap();
@@ -93,6 +101,16 @@ impl World {
         let s = self.fake.state().snapshot();
         let k = s.keys.iter().find(|k| k.id == id).unwrap();
         serde_json::to_value(k.status).unwrap().as_str().unwrap().to_string()
+    }
+
+    /// Every key the fake knows, with its Admin API status (the fake's control surface).
+    fn key_states(&self) -> Vec<(String, String)> {
+        self.fake.state().snapshot().keys.iter().map(|k| (k.id.clone(), serde_json::to_value(k.status).unwrap().as_str().unwrap().to_string())).collect()
+    }
+
+    /// Admin status changes the fake saw (any key).
+    fn all_status_posts(&self) -> usize {
+        self.fake.requests().iter().filter(|r| r.method == "POST" && r.path.starts_with("/v1/organizations/api_keys")).count()
     }
 
     /// Admin status changes the fake saw for a key id.
@@ -398,4 +416,238 @@ fn one_open_rotation_per_instance_and_state_is_serialisable() {
     let back: Rotation = serde_json::from_str(&json).unwrap();
     assert_eq!(back, rot);
     assert!(!json.contains(&w.old.key[16..60]), "no secret in the persisted state");
+}
+
+// ---- issue 12, finding 2: the Admin API key id is checked against the key itself ----------
+
+#[test]
+fn a_key_id_of_another_key_is_refused_before_any_admin_api_change() {
+    // `key add --key-id` was given the id of someone else's key in the same workspace.
+    let w = World::build(true, |f| Some(f.mint_key(MintKey::api("someone-elses-key", Some(WORKSPACE_PROD_A_ID))).unwrap().id));
+    let other_id = w.ck.key(OLD).unwrap().anthropic_key_id.unwrap();
+    assert_ne!(other_id, w.old.id);
+    let other_hint = w.fake.state().snapshot().keys.iter().find(|k| k.id == other_id).unwrap().partial_key_hint.clone();
+    let rot = advance_to(&w, RotationStep::Deactivate);
+    assert_eq!(rot.old_anthropic_key_id.as_deref(), Some(other_id.as_str()));
+    let before = w.key_states();
+
+    let e = w.ck.rotation_step(INSTANCE, StepInput::default(), &w.host).unwrap_err();
+    assert_eq!(e.code(), "key_id_mismatch", "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains(&other_id) && msg.contains(&other_hint) && msg.contains(&rot.old_key_hint), "names the id and both hints: {msg}");
+    assert!(!msg.contains(&w.old.key[20..60]), "no key value in the message: {msg}");
+    // Nothing changed at the API; the rotation did not move.
+    assert_eq!(w.key_states(), before, "a key changed at the API");
+    assert_eq!(w.all_status_posts(), 0, "an Admin API change was sent");
+    let now = w.ck.rotation(INSTANCE).unwrap();
+    assert_eq!(now.step, RotationStep::Deactivate);
+    assert!(now.deactivated_at.is_none());
+    assert!(now.history.last().is_some_and(|e| e.outcome == "refused" && e.detail.contains(&other_id)), "{:?}", now.history.last());
+
+    // The wrong id is no longer used: resuming finds the key by its value's hint and acts on it.
+    let r = w.step(StepInput::default());
+    assert_eq!(r.rotation.step, RotationStep::Soak, "{r:?}");
+    assert_eq!(r.rotation.old_anthropic_key_id.as_deref(), Some(w.old.id.as_str()));
+    assert_eq!(w.fake_status(&w.old.id), "inactive");
+    assert_eq!(w.fake_status(&other_id), "active", "the other key was never touched");
+    assert_eq!(w.status_posts(&other_id), 0);
+    assert_eq!(w.ck.key(OLD).unwrap().anthropic_key_id.as_deref(), Some(w.old.id.as_str()), "the inventory now has the right id");
+}
+
+#[test]
+fn archive_and_rollback_recheck_the_key_id() {
+    // The id was right at deactivation; then it stops matching (the fake's record is edited,
+    // standing in for an id that points elsewhere): the archive must not act on it.
+    let tamper = |w: &World| w.fake.state().with(|s| s.keys.iter_mut().find(|k| k.id == w.old.id).unwrap().partial_key_hint = "sk-ant-api03-Zzz...zzAA".into());
+    let w = World::new(true);
+    advance_to(&w, RotationStep::Archive);
+    tamper(&w);
+    let before = w.key_states();
+    let posts = w.all_status_posts();
+    let e = w.ck.rotation_step(INSTANCE, StepInput::default(), &w.host).unwrap_err();
+    assert_eq!(e.code(), "key_id_mismatch", "{e}");
+    assert!(e.to_string().contains("sk-ant-api03-Zzz...zzAA"), "{e}");
+    assert_eq!(w.key_states(), before);
+    assert_eq!(w.all_status_posts(), posts);
+    assert_eq!(w.fake_status(&w.old.id), "inactive", "not archived");
+    // The rotation forgot the id: the archive is now the person's, in the Console.
+    let r = w.step(StepInput::default());
+    assert!(!r.progressed && r.detail.contains("archive the old key"), "{r:?}");
+    assert_eq!(w.all_status_posts(), posts);
+
+    // The rollback's reactivation goes through the same check (after the host is back).
+    let w = World::new(true);
+    let rot = advance_to(&w, RotationStep::Soak);
+    tamper(&w);
+    let before = w.key_states();
+    let posts = w.all_status_posts();
+    let e = w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap_err();
+    assert_eq!(e.code(), "key_id_mismatch", "{e}");
+    assert_eq!(w.key_states(), before);
+    assert_eq!(w.all_status_posts(), posts);
+    assert!(w.ck.rotation(INSTANCE).unwrap().is_open());
+    assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Active, "nothing revoked");
+    // The person reactivates the old key by hand and confirms.
+    w.fake.state().with(|s| s.keys.iter_mut().find(|k| k.id == w.old.id).unwrap().status = fake_anthropic::KeyStatus::Active);
+    let r = w.ck.rotation_rollback(INSTANCE, true, &w.host).unwrap();
+    assert_rolled_back_with_old_key_on_host(&w, &r, &rot.new_key_name);
+}
+
+#[test]
+fn a_key_id_in_another_workspace_is_refused() {
+    let w = World::build(true, |f| Some(f.fixture_key("instance-a").unwrap().id));
+    advance_to(&w, RotationStep::Deactivate);
+    // The API says the key with that id (and the right hint) lives in another workspace.
+    w.fake.state().with(|s| s.keys.iter_mut().find(|k| k.id == w.old.id).unwrap().scope = fake_anthropic::KeyScope::Workspace { workspace_id: WORKSPACE_PROD_B_ID.into() });
+    let before = w.key_states();
+    let e = w.ck.rotation_step(INSTANCE, StepInput::default(), &w.host).unwrap_err();
+    assert_eq!(e.code(), "key_id_mismatch", "{e}");
+    assert!(e.to_string().contains(WORKSPACE_PROD_B_ID), "{e}");
+    assert_eq!(w.key_states(), before);
+    assert_eq!(w.all_status_posts(), 0);
+}
+
+#[test]
+fn key_add_checks_the_key_id_when_an_admin_key_is_stored() {
+    let w = World::new(true);
+    let mine = w.fake.mint_key(MintKey::api("spare", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    let other = w.fake.mint_key(MintKey::api("other", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    let spec = |id: &str| KeySpec { name: "openclaw-acme-prod-spare".into(), anthropic_key_id: Some(id.into()), allow_name: true, ..Default::default() };
+    let e = w.ck.add_key(spec(&other.id), Secret::new(mine.key.clone())).unwrap_err();
+    assert_eq!(e.code(), "key_id_mismatch", "{e}");
+    assert!(e.to_string().contains(&other.partial_key_hint), "{e}");
+    assert!(!e.to_string().contains(&mine.key[20..60]), "{e}");
+    assert!(w.ck.key("openclaw-acme-prod-spare").is_err(), "nothing stored");
+    // An id the Admin API does not know, or not shaped like one.
+    let e = w.ck.add_key(spec("apikey_01NoSuchKey000000000000"), Secret::new(mine.key.clone())).unwrap_err();
+    assert_eq!(e.code(), "key_id_mismatch", "{e}");
+    let e = w.ck.add_key(spec("not an id; rm -rf /"), Secret::new(mine.key.clone())).unwrap_err();
+    assert_eq!(e.code(), "invalid_input", "{e}");
+    assert!(w.ck.key("openclaw-acme-prod-spare").is_err(), "nothing stored");
+    // The right id goes through.
+    let k = w.ck.add_key(spec(&mine.id), Secret::new(mine.key.clone())).unwrap();
+    assert_eq!(k.key.anthropic_key_id.as_deref(), Some(mine.id.as_str()));
+    assert_eq!(w.all_status_posts(), 0, "checking an id changes nothing");
+}
+
+#[test]
+fn key_add_without_a_way_to_check_the_id_stores_it_with_a_warning() {
+    // No Admin key: stored, and the warning says the rotation checks it.
+    let w = World::new(false);
+    let spare = w.fake.mint_key(MintKey::api("spare", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    let spec = |id: &str| KeySpec { name: "openclaw-acme-prod-spare".into(), anthropic_key_id: Some(id.into()), allow_name: true, ..Default::default() };
+    let k = w.ck.add_key(spec(&spare.id), Secret::new(spare.key.clone())).unwrap();
+    assert!(k.warnings.iter().any(|m| m.contains("not checked") && m.contains("before any change")), "{:?}", k.warnings);
+    // An Admin key, but the API is unreachable: stored, with a warning; nothing is refused.
+    let w = World::new(true);
+    let spare = w.fake.mint_key(MintKey::api("spare", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    w.ck.set_anthropic_base_url("http://127.0.0.1:1").unwrap();
+    let k = w.ck.add_key(spec(&spare.id), Secret::new(spare.key.clone())).unwrap();
+    assert!(k.warnings.iter().any(|m| m.contains("could not be checked now")), "{:?}", k.warnings);
+    assert!(k.warnings.iter().all(|m| !m.contains(&spare.key[20..60])));
+}
+
+// ---- issue 12, finding 3: rollback reads what the host holds --------------------------------
+
+/// A deploy that writes the key to the host and then dies before the step is saved (a crash
+/// between the write and the step commit).
+struct CrashAfterWrite<'a>(&'a SimulatedHost);
+
+impl Deployer for CrashAfterWrite<'_> {
+    fn deploy(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome> {
+        self.0.deploy(instance, key, secret)?;
+        Err(Error::Store("simulated crash after the write".into()))
+    }
+}
+
+fn assert_rolled_back_with_old_key_on_host(w: &World, r: &StepReport, new_name: &str) {
+    assert_eq!(r.rotation.outcome, RotationOutcome::RolledBack, "{r:?}");
+    assert_eq!(w.host.key_on_host(INSTANCE).as_deref(), Some(OLD), "the host was left with the new key");
+    assert_eq!(w.key_status(OLD), KeyStatus::Active);
+    assert_eq!(w.key_status(new_name), KeyStatus::Revoked);
+    assert!(w.old_key_works());
+}
+
+#[test]
+fn rollback_after_a_deploy_whose_own_rollback_failed_restores_the_old_key() {
+    let w = World::new(true);
+    let rot = advance_to(&w, RotationStep::Deploy);
+    // The deploy wrote the new key, verification failed and its own rollback did not restore
+    // the previous one: the host holds the new key, `deployed_at` stays empty.
+    w.host.fail_next(1);
+    w.ck.rotation_step(INSTANCE, StepInput::default(), &w.host).unwrap_err();
+    assert_eq!(w.host.key_on_host(INSTANCE).as_deref(), Some(rot.new_key_name.as_str()));
+    assert!(w.ck.rotation(INSTANCE).unwrap().deployed_at.is_none());
+    let r = w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap();
+    assert_rolled_back_with_old_key_on_host(&w, &r, &rot.new_key_name);
+    assert!(r.detail.contains("restored"), "{}", r.detail);
+}
+
+#[test]
+fn rollback_after_a_crash_between_write_and_commit_restores_the_old_key() {
+    let w = World::new(true);
+    let rot = advance_to(&w, RotationStep::Deploy);
+    w.ck.rotation_step(INSTANCE, StepInput::default(), &CrashAfterWrite(&w.host)).unwrap_err();
+    assert_eq!(w.host.key_on_host(INSTANCE).as_deref(), Some(rot.new_key_name.as_str()));
+    let now = w.ck.rotation(INSTANCE).unwrap();
+    assert_eq!((now.step, now.deployed_at), (RotationStep::Deploy, None));
+    let r = w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap();
+    assert_rolled_back_with_old_key_on_host(&w, &r, &rot.new_key_name);
+}
+
+#[test]
+fn rollback_after_an_unconfirmed_manual_deploy() {
+    // Manual mode: the person put the new key on the host but has not confirmed yet.
+    let w = World::new(true);
+    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: true }).unwrap();
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    w.paste(&new.key).unwrap();
+    let r = w.ck.rotation_step(INSTANCE, StepInput::default(), &ManualDeployer).unwrap();
+    assert!(!r.progressed, "{r:?}");
+    w.host.seed(INSTANCE, &w.ck.key(&rot.new_key_name).unwrap()); // done by hand, not confirmed
+    assert!(w.ck.rotation(INSTANCE).unwrap().deployed_at.is_none());
+
+    // Clawkeep cannot see the host: it must not assume the old key is there.
+    let e = w.ck.rotation_rollback(INSTANCE, false, &ManualDeployer).unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains(OLD) && msg.contains("--confirm"), "asks to put the old key back: {msg}");
+    assert!(!msg.contains(&w.old.key[20..60]), "{msg}");
+    assert!(w.ck.rotation(INSTANCE).unwrap().is_open(), "nothing rolled back yet");
+    assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Staged, "the new key is not revoked while it may be on the host");
+    // The person restores the old key and confirms.
+    w.host.seed(INSTANCE, &w.ck.key(OLD).unwrap());
+    let r = w.ck.rotation_rollback(INSTANCE, true, &ManualDeployer).unwrap();
+    assert_rolled_back_with_old_key_on_host(&w, &r, &rot.new_key_name);
+    assert!(r.detail.contains("confirmed"), "{}", r.detail);
+}
+
+#[test]
+fn rollback_of_a_manual_rotation_reads_the_host_when_it_can() {
+    // Same situation, with a deployer that can read the host: the old key goes back itself.
+    let w = World::new(true);
+    let rot = w.ck.rotation_start(INSTANCE, RotationOptions { soak_secs: Some(0), new_key_name: None, manual_deploy: true }).unwrap();
+    let new = w.console_key(&rot, WORKSPACE_PROD_A_ID);
+    w.paste(&new.key).unwrap();
+    w.ck.rotation_step(INSTANCE, StepInput::default(), &ManualDeployer).unwrap();
+    w.host.seed(INSTANCE, &w.ck.key(&rot.new_key_name).unwrap());
+    let r = w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap();
+    assert_rolled_back_with_old_key_on_host(&w, &r, &rot.new_key_name);
+}
+
+#[test]
+fn rollback_that_cannot_restore_the_host_changes_nothing_else() {
+    // The host holds the new key and the restore does not verify: the rollback stops before
+    // revoking anything, and says so.
+    let w = World::new(true);
+    let rot = advance_to(&w, RotationStep::Soak);
+    assert_eq!(w.fake_status(&w.old.id), "inactive");
+    w.host.fail_next(1);
+    let e = w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap_err();
+    assert!(e.to_string().contains("not seen using it") || e.to_string().contains("does not hold"), "{e}");
+    assert!(w.ck.rotation(INSTANCE).unwrap().is_open());
+    assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Active, "the new key is still the live one");
+    // Run again: the host takes the old key, then the rollback completes.
+    let r = w.ck.rotation_rollback(INSTANCE, false, &w.host).unwrap();
+    assert_rolled_back_with_old_key_on_host(&w, &r, &rot.new_key_name);
+    assert_eq!(w.fake_status(&w.old.id), "active");
 }

@@ -23,6 +23,7 @@ import type { CheckRun } from "./bindings/CheckRun";
 import type { FleetReport } from "./bindings/FleetReport";
 import type { InstanceReport } from "./bindings/InstanceReport";
 import type { ErrorPayload } from "./bindings/ErrorPayload";
+import type { Remedy } from "./bindings/Remedy";
 import type { Instance } from "./bindings/Instance";
 import type { InstanceDetail } from "./bindings/InstanceDetail";
 import type { InstanceFilter } from "./bindings/InstanceFilter";
@@ -75,6 +76,7 @@ export type * from "./bindings/FleetReport";
 export type * from "./bindings/InstanceReport";
 export type * from "./bindings/Status";
 export type * from "./bindings/ErrorPayload";
+export type * from "./bindings/Remedy";
 export type * from "./bindings/Instance";
 export type * from "./bindings/InstanceDetail";
 export type * from "./bindings/InstanceFilter";
@@ -96,12 +98,15 @@ export type * from "./bindings/ServiceManager";
 export type * from "./bindings/Settings";
 export type * from "./bindings/SshIdentity";
 
-/** A failed command: `code` is the core's stable error code, `message` is for people. */
+/** A failed command: `code` is the core's stable error code, `message` is for people, and
+ *  `remedy` (when core knows one) is what the person can do about it, as data. */
 export class IpcError extends Error {
   readonly code: string;
+  readonly remedy: Remedy | null;
   constructor(payload: ErrorPayload) {
     super(payload.message);
     this.code = payload.code;
+    this.remedy = payload.remedy ?? null;
     this.name = "IpcError";
   }
 }
@@ -114,7 +119,7 @@ async function call<T>(cmd: string, args: Record<string, unknown> = {}): Promise
   try {
     return await invoke<T>(cmd, args);
   } catch (e) {
-    throw isPayload(e) ? new IpcError(e) : new IpcError({ code: "internal", message: String(e) });
+    throw isPayload(e) ? new IpcError(e) : new IpcError({ code: "internal", message: String(e), remedy: null });
   }
 }
 

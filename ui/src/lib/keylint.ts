@@ -44,8 +44,10 @@ function describe(c: string): string {
   return `a non-ASCII character (U+${hex4(c)})`;
 }
 
-/** Checks a pasted value like the core's `keyfmt::lint`, without keeping or sending it. */
-export function lintKey(raw: string, rules: Rules): LintResult {
+/** Checks a pasted value like the core's `keyfmt::lint_with`, without keeping or sending it.
+ *  `formatChanged`: the person said Anthropic changed the key format (the length and the `AA`
+ *  ending become warnings, as in the core). */
+export function lintKey(raw: string, rules: Rules, formatChanged = false): LintResult {
   const trimmed = raw.replace(/^[\s\ufeff]+|[\s\ufeff]+$/gu, "");
   if (trimmed === "") return { ok: false, error: "the key is empty" };
   const allowed = new RegExp(`^${rules.charset}$`);
@@ -80,6 +82,16 @@ export function lintKey(raw: string, rules: Rules): LintResult {
     return { ok: false, error: `the key is far too short (${bodyLen} characters after the prefix; a ${rule.kind} key has about ${expected}): it looks truncated` };
   }
   const warnings: string[] = [];
+  const accept = " Copy the whole key from the Console (only if Anthropic has changed the key format, accept it as a format change; that is audited)";
+  if (rule.expected_len !== null && !formatChanged) {
+    if (trimmed.length !== rule.expected_len) {
+      const what = trimmed.length < rule.expected_len ? "looks truncated" : "has extra characters";
+      return { ok: false, error: `the key has ${trimmed.length} characters, but a ${rule.kind} key has exactly ${rule.expected_len}: it ${what}.${accept}` };
+    }
+    if (!trimmed.endsWith("AA")) {
+      return { ok: false, error: `the key does not end in 'AA' as every ${rule.kind} key does: it looks truncated or altered.${accept}` };
+    }
+  }
   if (rule.expected_len !== null) {
     if (trimmed.length < rule.expected_len) {
       warnings.push(`looks truncated: ${trimmed.length} characters, a ${rule.kind} key has ${rule.expected_len}`);

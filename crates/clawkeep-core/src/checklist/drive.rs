@@ -4,9 +4,10 @@
 //! API probes ([`run_fleet`]), aggregate the fleet findings and record every finished report
 //! in the history.
 //!
-//! The desktop app calls [`Clawkeep::run_checks`] from its blocking pool with a progress
-//! callback and a [`CancellationToken`]; cancelling stops the checks in flight (they are
-//! read-only), records the reports already finished and returns [`Error::Cancelled`].
+//! Both front ends call [`Clawkeep::run_checks`] (the desktop from its blocking pool) with the
+//! SSH login ([`SshCredentials`]), a progress callback and a [`CancellationToken`]; cancelling
+//! stops the checks in flight (they are read-only), records the reports already finished and
+//! returns [`Error::Cancelled`].
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -21,6 +22,7 @@ use super::types::{CheckRun, FleetReport, InstanceReport};
 use crate::anthropic::AnthropicClient;
 use crate::domain::InstanceFilter;
 use crate::error::{Error, Result};
+use crate::login::SshCredentials;
 use crate::ssh::{SshAuth, SshOptions};
 use crate::Clawkeep;
 
@@ -56,12 +58,21 @@ impl Clawkeep {
 
     /// Runs the checklist on `names` (see the module doc); blocking. Returns the fleet report
     /// (its `fleet_checks` are empty for a single instance). Every finished report is recorded.
-    pub fn run_checks(&self, names: &[String], opts: &CheckOptions, concurrency: usize, cancel: &CancellationToken, progress: CheckProgressFn) -> Result<FleetReport> {
+    /// The SSH login comes from `creds`, resolved once and only when hosts are checked (with
+    /// [`SshCredentials::Configured`] an encrypted key file that is not unlocked surfaces as
+    /// `ssh_passphrase_needed` in the host part of each report).
+    pub fn run_checks(
+        &self,
+        names: &[String],
+        opts: &CheckOptions,
+        concurrency: usize,
+        creds: &SshCredentials,
+        cancel: &CancellationToken,
+        progress: CheckProgressFn,
+    ) -> Result<FleetReport> {
         let settings = self.settings()?;
         let client = AnthropicClient::new(&settings.anthropic_base_url).map_err(|e| Error::invalid("anthropic_base_url", e.to_string()))?;
-        // The desktop has no passphrase prompt here: an encrypted key file surfaces as
-        // `ssh_passphrase_needed` in the host part of the report (use the ssh-agent).
-        let auth = Arc::new(self.ssh_auth(None)?);
+        let auth = Arc::new(if opts.skip_host { SshAuth::Agent } else { self.ssh_login(creds)? });
         let mut jobs = Vec::with_capacity(names.len());
         for n in names {
             let ctx = self.check_context(n)?;

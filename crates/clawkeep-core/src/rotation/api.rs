@@ -74,6 +74,26 @@ pub struct AdminKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl AdminKey {
+    /// Whether this Admin API record can describe the key `secret`: the API's
+    /// `partial_key_hint` (`sk-ant-api03-R2D...igAA`: the first 16 and the last 4 characters
+    /// around `...`) is checked against the value itself, not against Clawkeep's own hint,
+    /// whose format differs for short values. A missing or shorter hint never matches: it
+    /// cannot tell two keys of the same kind apart.
+    pub fn hint_fits(&self, secret: &Secret) -> bool {
+        self.partial_key_hint.as_deref().is_some_and(|h| partial_hint_fits(h, secret.expose()))
+    }
+}
+
+/// See [`AdminKey::hint_fits`].
+fn partial_hint_fits(hint: &str, value: &str) -> bool {
+    let Some((head, tail)) = hint.split_once("...").or_else(|| hint.split_once('\u{2026}')) else {
+        return false;
+    };
+    let (h, t, v) = (head.chars().count(), tail.chars().count(), value.chars().count());
+    h >= 16 && t >= 4 && h + t < v && value.starts_with(head) && value.ends_with(tail)
+}
+
 #[derive(Deserialize)]
 struct Page<T> {
     data: Vec<T>,
@@ -236,4 +256,33 @@ fn enc(s: &str) -> String {
 
 fn form_query(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partial_hint_fits;
+
+    /// A key-shaped value made at run time (never a literal key in the source).
+    fn value(fill: char) -> String {
+        format!("sk-ant-{}03-{}AA", "api", fill.to_string().repeat(93))
+    }
+
+    #[test]
+    fn partial_key_hint_is_checked_against_the_value() {
+        let mut v = value('x');
+        v.replace_range(13..16, "R2D");
+        v.replace_range(104..106, "ig");
+        assert!(partial_hint_fits("sk-ant-api03-R2D...igAA", &v));
+        assert!(partial_hint_fits("sk-ant-api03-R2D\u{2026}igAA", &v));
+        // Another key: head or tail differ.
+        assert!(!partial_hint_fits("sk-ant-api03-R2E...igAA", &v));
+        assert!(!partial_hint_fits("sk-ant-api03-R2D...ihAA", &v));
+        // Hints too short to tell keys apart, or not hints at all.
+        assert!(!partial_hint_fits("sk-ant-api03-...AA", &v));
+        assert!(!partial_hint_fits("sk-ant-api03-R2D", &v));
+        assert!(!partial_hint_fits("", &v));
+        assert!(!partial_hint_fits("...", &v));
+        // A hint longer than the value cannot be its hint.
+        assert!(!partial_hint_fits("sk-ant-api03-R2D...igAA", "sk-ant-api03-R2DigAA"));
+    }
 }

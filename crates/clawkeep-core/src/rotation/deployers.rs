@@ -1,88 +1,20 @@
-//! Deployers for step 3. [`SshDeployer`] is the real one: Clawkeep's SSH deploy
-//! ([`crate::deploy`]: plan, atomic write, gateway restart, verification of the key the running
-//! gateway has, automatic rollback on failure), recorded in the deployments history.
-//! [`SimulatedHost`] stands in for an instance in rehearsals and tests (it remembers which key
-//! is "on the host" and verifies it the way a host would use it: a free probe against the API
-//! base URL). The manual deployer is [`super::machine::ManualDeployer`].
+//! The SSH deployer of step 3: Clawkeep's SSH deploy ([`crate::deploy`]: plan, atomic write,
+//! gateway restart, verification of the key the running gateway has, automatic rollback on
+//! failure), recorded in the deployments history. The manual deployer is
+//! [`super::machine::ManualDeployer`]; the simulated host of rehearsals and tests lives in the
+//! `clawkeep-rehearsal` crate. Every deployer says which key the host holds by fingerprint
+//! ([`Deployer::key_on_host`]), which the rollback reads before it revokes anything.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::app::Clawkeep;
-use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, Outcome};
-use crate::domain::{Instance, Key};
+use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, DeploySession, Outcome};
+use crate::domain::{InjectionMethod, Instance, Key};
 use crate::error::Result;
 use crate::secret::Secret;
 use crate::ssh::SshAuth;
 
-use super::api::Client;
-use super::machine::{DeployOutcome, Deployer};
-
-/// A throw-away copy of an instance: deploys land in memory and are verified with a probe.
-#[derive(Debug)]
-pub struct SimulatedHost {
-    base_url: String,
-    /// instance → (key name, fingerprint) currently "on the host".
-    on_host: Mutex<HashMap<String, (String, String)>>,
-    /// Every deploy, in order: (instance, key name).
-    log: Mutex<Vec<(String, String)>>,
-    /// Make the next deploys fail verification (tests).
-    fail: Mutex<u32>,
-}
-
-impl SimulatedHost {
-    pub fn new(base_url: &str) -> Self {
-        SimulatedHost { base_url: base_url.to_string(), on_host: Mutex::default(), log: Mutex::default(), fail: Mutex::new(0) }
-    }
-
-    /// The key name currently on the simulated host of `instance`.
-    pub fn key_on_host(&self, instance: &str) -> Option<String> {
-        self.on_host.lock().unwrap_or_else(|p| p.into_inner()).get(instance).map(|(n, _)| n.clone())
-    }
-
-    /// Every deploy so far: (instance, key name).
-    pub fn deploys(&self) -> Vec<(String, String)> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Puts a key on the host without a deploy (the state before a rotation).
-    pub fn seed(&self, instance: &str, key: &Key) {
-        self.on_host.lock().unwrap_or_else(|p| p.into_inner()).insert(instance.into(), (key.name.clone(), key.fingerprint.clone()));
-    }
-
-    /// The next `n` deploys write the key but fail verification.
-    pub fn fail_next(&self, n: u32) {
-        *self.fail.lock().unwrap_or_else(|p| p.into_inner()) = n;
-    }
-}
-
-impl Deployer for SimulatedHost {
-    fn deploy(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome> {
-        self.on_host.lock().unwrap_or_else(|p| p.into_inner()).insert(instance.name.clone(), (key.name.clone(), key.fingerprint.clone()));
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).push((instance.name.clone(), key.name.clone()));
-        {
-            let mut f = self.fail.lock().unwrap_or_else(|p| p.into_inner());
-            if *f > 0 {
-                *f -= 1;
-                return Ok(DeployOutcome::Deployed { verified: false, detail: "simulated: the gateway did not pick up the key".into() });
-            }
-        }
-        let client = Client::new(&self.base_url).map_err(|e| crate::Error::InvalidState(e.to_string()))?;
-        let p = client.probe(secret).map_err(|e| crate::Error::InvalidState(format!("simulated host: {e}")))?;
-        let verified = p.ok() && (instance.expected_workspace_id.is_none() || p.workspace_id == instance.expected_workspace_id);
-        Ok(DeployOutcome::Deployed {
-            verified,
-            detail: format!(
-                "simulated host of {}: key {} in place for agents {}; probe {} (workspace {})",
-                instance.name,
-                key.hint,
-                instance.agents.join(", "),
-                p.status,
-                p.workspace_id.unwrap_or_else(|| "-".into())
-            ),
-        })
-    }
-}
+use super::machine::{DeployOutcome, Deployer, HostKey};
 
 /// The real deploy over SSH (env-file injection in this build). A run that fails is recorded
 /// at once; a verified run is recorded after the rotation saved its step, so the deployments
@@ -139,6 +71,31 @@ impl Deployer for SshDeployer<'_> {
             }
         }
         Ok(DeployOutcome::Deployed { verified, detail })
+    }
+
+    /// `.env` injection: the fingerprints of the running gateway's own `ANTHROPIC_API_KEY` and
+    /// of the one in `.env`, computed on the host ([`DeploySession::held_key_fingerprints`]).
+    /// Other methods: [`HostKey::Unknown`] (the rollback then redeploys, which verifies). An
+    /// instance whose host key is not pinned was never written to: [`HostKey::NeverReached`].
+    fn key_on_host(&self, instance: &Instance, key: &Key) -> Result<HostKey> {
+        if instance.host_key_fingerprint.is_none() {
+            return Ok(HostKey::NeverReached(format!(
+                "its SSH host key is not trusted, so Clawkeep never connected to {}@{} and cannot have put the new key there",
+                instance.ssh_user, instance.ssh_host
+            )));
+        }
+        if instance.injection != InjectionMethod::EnvFile {
+            return Ok(HostKey::Unknown);
+        }
+        let job = self.ck.prepare_deploy(&instance.name, Some(&key.name))?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::Error::InvalidState(format!("cannot start the async runtime: {e}")))?;
+        let fps = rt.block_on(async {
+            let session = DeploySession::open(&job, &self.auth, &self.opts).await?;
+            let fps = session.held_key_fingerprints().await;
+            session.close().await;
+            fps
+        })?;
+        Ok(HostKey::Fingerprints(fps))
     }
 
     fn after_commit(&self) -> Result<()> {

@@ -11,6 +11,17 @@
 //! the user) → `soak` (no traffic on the old key for the soak period, or confirmed) → `archive`
 //! (permanent; the old key is retired) → `done`. [`Clawkeep::rotation_rollback`] undoes any
 //! step before the archive.
+//!
+//! Two rules keep the Admin API calls on the right key and the host on a live one:
+//! - Before any Admin API change (deactivate, archive, reactivate) the key is read by its
+//!   `apikey_…` id and its `partial_key_hint` is checked against the stored key's value (and
+//!   its workspace, when both are known); on a mismatch nothing is changed
+//!   ([`Error::KeyIdMismatch`]) and the rotation forgets that id.
+//! - A rollback first reads which key the host holds (by fingerprint, on the host) and puts
+//!   the old key back whenever the host does not hold it, whatever the rotation recorded (a
+//!   manual deploy not yet confirmed, a deploy whose own rollback failed, a crash between the
+//!   write and the step commit); only once the host is verified does Clawkeep change anything
+//!   at the API or revoke the new key.
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -24,7 +35,7 @@ use crate::keyfmt::{self, KeyKind};
 use crate::secret::Secret;
 use crate::store;
 
-use super::api::{ApiError, Client};
+use super::api::{AdminKey, ApiError, Client};
 
 /// Default soak: a day without traffic on the old key before it is archived.
 pub const DEFAULT_SOAK_SECS: i64 = 24 * 3600;
@@ -183,10 +194,50 @@ pub enum DeployOutcome {
     Manual { instructions: String },
 }
 
+/// Which key an instance's host holds, as [`Deployer::key_on_host`] read it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKey {
+    /// The SHA-256 (hex, computed on the host) of every key the gateway could use: its own
+    /// process environment and its `.env`. Empty: no key at all.
+    Fingerprints(Vec<String>),
+    /// This deployer cannot look at the host (a person deploys): ask them.
+    Unknown,
+    /// Clawkeep has never been able to write to this host: its SSH host key is not pinned,
+    /// and nothing is ever sent to an unpinned host (the pin is only dropped when the
+    /// instance's address changes). The reason is shown.
+    NeverReached(String),
+}
+
+impl HostKey {
+    /// Whether the host holds the key with fingerprint `fp` and no other; `None`: unknown.
+    pub fn holds(&self, fp: &str) -> Option<bool> {
+        match self {
+            HostKey::Fingerprints(fps) => Some(!fps.is_empty() && fps.iter().all(|f| f == fp)),
+            HostKey::Unknown | HostKey::NeverReached(_) => None,
+        }
+    }
+}
+
 /// Puts a key on an instance and verifies it. Step 3 goes through this, so the machine can be
 /// tested with a double and wired to the real SSH deploy when it lands.
 pub trait Deployer {
     fn deploy(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome>;
+
+    /// Reads which key the host of `instance` holds, by fingerprint computed on the host (no
+    /// value leaves it). Read-only. `key` is the key the caller looks for (a deployer may need
+    /// it to open its session). The default cannot look: [`HostKey::Unknown`].
+    fn key_on_host(&self, instance: &Instance, key: &Key) -> Result<HostKey> {
+        let _ = (instance, key);
+        Ok(HostKey::Unknown)
+    }
+
+    /// Puts `key` back during a rollback. The key may still be inactive at the API then (the
+    /// rollback reactivates it only once the host holds it), so verification must not need the
+    /// API; the default is [`Deployer::deploy`] (the SSH deploy verifies by fingerprint on the
+    /// host).
+    fn restore(&self, instance: &Instance, key: &Key, secret: &Secret) -> Result<DeployOutcome> {
+        self.deploy(instance, key, secret)
+    }
 
     /// Called after the machine saved a successful deploy (the key statuses are swapped by
     /// then), e.g. to record the run in the deployments history without the deploy module
@@ -202,11 +253,7 @@ pub struct ManualDeployer;
 
 impl Deployer for ManualDeployer {
     fn deploy(&self, instance: &Instance, key: &Key, _secret: &Secret) -> Result<DeployOutcome> {
-        let how = match instance.injection {
-            crate::domain::InjectionMethod::EnvFile => format!("set ANTHROPIC_API_KEY in {}/.env and restart the gateway", instance.state_dir),
-            crate::domain::InjectionMethod::AuthProfile => "run `openclaw models auth paste-api-key --provider anthropic` for each agent".to_string(),
-            crate::domain::InjectionMethod::SecretFile => "rewrite the key file (0600) and run `openclaw secrets reload`".to_string(),
-        };
+        let how = manual_how(instance);
         Ok(DeployOutcome::Manual {
             instructions: format!(
                 "put key {} ({}) on {}@{} for agents {}: {how}; then check with `openclaw models status --json`, and run `clawkeep rotate resume {} --confirm`",
@@ -219,6 +266,69 @@ impl Deployer for ManualDeployer {
             ),
         })
     }
+}
+
+/// How a person puts a key on an instance by hand.
+fn manual_how(instance: &Instance) -> String {
+    match instance.injection {
+        crate::domain::InjectionMethod::EnvFile => format!("set ANTHROPIC_API_KEY in {}/.env and restart the gateway", instance.state_dir),
+        crate::domain::InjectionMethod::AuthProfile => "run `openclaw models auth paste-api-key --provider anthropic` for each agent".to_string(),
+        crate::domain::InjectionMethod::SecretFile => "rewrite the key file (0600) and run `openclaw secrets reload`".to_string(),
+    }
+}
+
+/// What an Admin API record must match before Clawkeep changes it: the stored key (its value,
+/// read from the keychain) and, when known, its workspace.
+pub(crate) struct KeyCheck<'a> {
+    /// The key's name and Clawkeep's hint of it (for the message).
+    pub name: &'a str,
+    pub hint: &'a str,
+    pub secret: &'a Secret,
+    pub workspace: Option<&'a str>,
+    /// What the person can do about a mismatch.
+    pub remedy: String,
+}
+
+/// API or stored text shown in a message (ids, hints, workspaces): printable ASCII only, at
+/// most 64 characters, and never more than a hint of anything key-shaped that is longer than
+/// a hint (a misbehaving API could answer with a value).
+fn shown(text: &str) -> String {
+    let clean: String = text.chars().filter(|c| c.is_ascii_graphic()).take(200).collect();
+    if clean.contains("sk-") && clean.len() > 24 {
+        keyfmt::hint(&clean)
+    } else {
+        clean.chars().take(64).collect()
+    }
+}
+
+fn mismatch(c: &KeyCheck<'_>, key_id: &str, api_hint: Option<&str>, reason: String) -> Error {
+    Error::KeyIdMismatch(Box::new(crate::error::KeyIdMismatch {
+        key: c.name.to_string(),
+        key_id: shown(key_id),
+        local_hint: c.hint.to_string(),
+        api_hint: api_hint.map(shown).unwrap_or_else(|| "(none)".into()),
+        reason,
+        remedy: c.remedy.clone(),
+    }))
+}
+
+/// Checks that the Admin API's record `rec` (read by `key_id`) is the key of `c`: its
+/// `partial_key_hint` fits the key's value, and its workspace is the expected one when both
+/// are known. Pure: the caller read `rec` and changes nothing on an error.
+pub(crate) fn check_admin_record(rec: &AdminKey, key_id: &str, c: &KeyCheck<'_>) -> Result<()> {
+    if !rec.hint_fits(c.secret) {
+        let reason = match &rec.partial_key_hint {
+            None => "the API gives no partial_key_hint for it, so it cannot be matched to the key".to_string(),
+            Some(_) => "its partial_key_hint does not fit the key's value".to_string(),
+        };
+        return Err(mismatch(c, key_id, rec.partial_key_hint.as_deref(), reason));
+    }
+    if let (Some(want), Some(got)) = (c.workspace, rec.workspace_id.as_deref()) {
+        if want != got {
+            return Err(mismatch(c, key_id, rec.partial_key_hint.as_deref(), format!("the API puts it in workspace {}, the key belongs to workspace {want}", shown(got))));
+        }
+    }
+    Ok(())
 }
 
 fn api_err(what: &str, e: ApiError) -> Error {
@@ -320,14 +430,12 @@ impl Clawkeep {
     pub fn rotation_start(&self, instance: &str, opts: RotationOptions) -> Result<Rotation> {
         let inst = self.instance(instance)?;
         if inst.draft {
-            return Err(Error::InvalidState(format!("instance '{}' is a draft; complete it first with `clawkeep instance edit`", inst.name)));
+            return Err(Error::draft(&inst.name));
         }
         let now = self.now();
         let keys = self.list_keys(None)?;
         let old =
-            keys.iter().find(|k| k.instance.as_deref() == Some(inst.name.as_str()) && k.status == KeyStatus::Active).cloned().ok_or_else(|| {
-                Error::InvalidState(format!("instance '{}' has no active key to rotate; add one with `clawkeep key add NAME --instance {}`", inst.name, inst.name))
-            })?;
+            keys.iter().find(|k| k.instance.as_deref() == Some(inst.name.as_str()) && k.status == KeyStatus::Active).cloned().ok_or_else(|| Error::no_active_key(&inst.name))?;
         let soak = opts.soak_secs.unwrap_or(DEFAULT_SOAK_SECS);
         if !(0..=30 * 86400).contains(&soak) {
             return Err(Error::invalid("soak", "must be between 0 and 30 days"));
@@ -588,17 +696,38 @@ impl Clawkeep {
         Ok(StepReport { ran: RotationStep::Deploy, progressed: true, detail, rotation: rot, warnings })
     }
 
-    /// The old key's `apikey_…` id: stored, else found by hint (and workspace) in the Admin API.
-    fn resolve_old_key_id(&self, client: &Client, admin: &Secret, rot: &Rotation) -> Result<String> {
+    /// `key add --key-id`: checks the id against the Admin API when an Admin key is stored (the
+    /// record read by id must fit the value being added, and its workspace when given). A
+    /// mismatch or an id the API does not know is refused; when the API cannot be asked, the
+    /// returned warning says so (every rotation step checks again before any change).
+    pub(crate) fn check_key_id_at_add(&self, id: &str, name: &str, hint: &str, secret: &Secret, workspace: Option<&str>) -> Result<Option<String>> {
+        let Some(admin_key) = self.admin_key()? else {
+            return Ok(Some(format!("the key id {id} was not checked (no Admin key is stored); a rotation checks it against the key before any change")));
+        };
+        let admin = self.keychain().get(&admin_key.keychain_ref)?;
+        let check = KeyCheck {
+            name,
+            hint,
+            secret,
+            workspace,
+            remedy: "Nothing was stored. Copy the id of this key from the Console (API keys), or add the key without --key-id: a rotation finds it by its value".into(),
+        };
+        match self.api_client()?.get_key(&admin, id) {
+            Ok(rec) => check_admin_record(&rec, id, &check).map(|()| None),
+            Err(e) if e.status() == Some(404) => Err(mismatch(&check, id, None, "the Admin API knows no key with that id".into())),
+            Err(e) => Ok(Some(format!("the key id {id} could not be checked now ({e}); a rotation checks it against the key before any change"))),
+        }
+    }
+
+    /// The old key's `apikey_…` id: stored, else found in the Admin API by its value (the
+    /// `partial_key_hint` of the listed keys checked against the secret) and workspace.
+    fn resolve_old_key_id(&self, client: &Client, admin: &Secret, rot: &Rotation, old_secret: &Secret) -> Result<String> {
         if let Some(id) = &rot.old_anthropic_key_id {
             return Ok(id.clone());
         }
         let keys = client.list_keys(admin, rot.workspace_id.as_deref()).map_err(|e| api_err("listing API keys (Admin API)", e))?;
-        let matches: Vec<_> = keys
-            .iter()
-            .filter(|k| k.partial_key_hint.as_deref() == Some(rot.old_key_hint.as_str()))
-            .filter(|k| rot.workspace_id.is_none() || k.workspace_id.is_none() || k.workspace_id == rot.workspace_id)
-            .collect();
+        let matches: Vec<_> =
+            keys.iter().filter(|k| k.hint_fits(old_secret)).filter(|k| rot.workspace_id.is_none() || k.workspace_id.is_none() || k.workspace_id == rot.workspace_id).collect();
         match matches.as_slice() {
             [one] => Ok(one.id.clone()),
             [] => Err(Error::InvalidState(format!(
@@ -617,9 +746,12 @@ impl Clawkeep {
         }
     }
 
-    /// Sets a key's Admin API status unless it already has it. Returns what was done.
-    fn ensure_status(&self, client: &Client, admin: &Secret, id: &str, want: &str) -> Result<String> {
+    /// Sets a key's Admin API status unless it already has it. The key is read by `id` first
+    /// and must be the key of `check` ([`check_admin_record`]); on a mismatch nothing is sent.
+    /// Returns what was done.
+    fn ensure_status(&self, client: &Client, admin: &Secret, id: &str, want: &str, check: &KeyCheck<'_>) -> Result<String> {
         let now = client.get_key(admin, id).map_err(|e| api_err("reading the key (Admin API)", e))?;
+        check_admin_record(&now, id, check)?;
         if now.status == want {
             return Ok(format!("{id} was already {want}"));
         }
@@ -630,14 +762,43 @@ impl Clawkeep {
         Ok(format!("{id}: {} → {want}", now.status))
     }
 
+    /// The check of the rotation's old key before an Admin API change.
+    fn old_key_check<'a>(&self, rot: &'a Rotation, old: &'a Key, secret: &'a Secret, remedy: String) -> KeyCheck<'a> {
+        KeyCheck { name: &old.name, hint: &old.hint, secret, workspace: old.workspace_id.as_deref().or(rot.workspace_id.as_deref()), remedy }
+    }
+
+    /// Records a key id mismatch (history + audit) and makes the rotation forget that id: later
+    /// steps find the key by its value in the Admin API, or ask a person. Returns the error.
+    fn refuse_key_id(&self, rot: &mut Rotation, ran: RotationStep, e: Error) -> Error {
+        if !matches!(e, Error::KeyIdMismatch(_)) {
+            return e;
+        }
+        let expected = rot.step;
+        rot.old_anthropic_key_id = None;
+        if let Err(err) = self.commit_step(rot, expected, ran, "refused", e.to_string(), |_, _| Ok(())) {
+            return err;
+        }
+        e
+    }
+
     fn step_deactivate(&self, mut rot: Rotation, input: StepInput) -> Result<StepReport> {
         let now = self.now();
         let (detail, by, id) = match self.admin_key()? {
             Some(admin_key) => {
                 let admin = self.keychain().get(&admin_key.keychain_ref)?;
                 let client = self.api_client()?;
-                let id = self.resolve_old_key_id(&client, &admin, &rot)?;
-                let what = self.ensure_status(&client, &admin, &id, "inactive")?;
+                let old = self.key(&rot.old_key)?;
+                let old_secret = self.keychain().get(&old.keychain_ref)?;
+                let id = self.resolve_old_key_id(&client, &admin, &rot, &old_secret)?;
+                let remedy = format!(
+                    "This rotation no longer uses that id: run `clawkeep rotate resume {}` to find the key by its value in the Admin API, or roll back with `clawkeep rotate rollback {}`",
+                    rot.instance, rot.instance
+                );
+                let check = self.old_key_check(&rot, &old, &old_secret, remedy);
+                let what = match self.ensure_status(&client, &admin, &id, "inactive", &check) {
+                    Ok(w) => w,
+                    Err(e) => return Err(self.refuse_key_id(&mut rot, RotationStep::Deactivate, e)),
+                };
                 (format!("old key {} set inactive via the Admin API with '{}' ({what})", rot.old_key_hint, admin_key.name), "admin-api", Some(id))
             }
             None if !input.confirm => {
@@ -732,7 +893,17 @@ impl Clawkeep {
         let detail = match (self.admin_key()?, rot.old_anthropic_key_id.clone()) {
             (Some(admin_key), Some(id)) => {
                 let admin = self.keychain().get(&admin_key.keychain_ref)?;
-                let what = self.ensure_status(&self.api_client()?, &admin, &id, "archived")?;
+                let old = self.key(&rot.old_key)?;
+                let old_secret = self.keychain().get(&old.keychain_ref)?;
+                let remedy = format!(
+                    "This rotation no longer uses that id: archive the old key {} in the Console and run `clawkeep rotate resume {} --confirm`, or roll back with `clawkeep rotate rollback {}`",
+                    rot.old_key_hint, rot.instance, rot.instance
+                );
+                let check = self.old_key_check(&rot, &old, &old_secret, remedy);
+                let what = match self.ensure_status(&self.api_client()?, &admin, &id, "archived", &check) {
+                    Ok(w) => w,
+                    Err(e) => return Err(self.refuse_key_id(&mut rot, RotationStep::Archive, e)),
+                };
                 format!("old key {} archived via the Admin API ({what})", rot.old_key_hint)
             }
             _ if !input.confirm => {
@@ -762,62 +933,122 @@ impl Clawkeep {
         Ok(StepReport { ran: RotationStep::Archive, progressed: true, detail, rotation: rot, warnings: vec![] })
     }
 
-    /// Undoes a rotation at any step before the archive: reactivates the old key (Admin API, or
-    /// confirmed by the user and checked with a probe), redeploys it, marks the new key revoked.
+    /// Undoes a rotation at any step before the archive, in this order:
+    /// 1. checks that need nothing changed (not archived; an old key deactivated by hand must
+    ///    have been reactivated by the person, confirmed and checked with a probe);
+    /// 2. the host: reads which key it holds (by fingerprint, on the host) and puts the old key
+    ///    back whenever it does not hold it, then verifies it does; a deployer that cannot see
+    ///    the host (manual) makes the person restore it and confirm. Whatever the rotation
+    ///    recorded (`deployed_at`) does not matter: a manual deploy not yet confirmed, a deploy
+    ///    whose own rollback failed, or a crash between the write and the step commit all
+    ///    leave the new key on the host;
+    /// 3. only then the API: the old key reactivated (Admin API, after the key id check);
+    /// 4. the inventory: old key active, new key revoked, rotation closed.
+    ///
+    /// An error in 1–3 leaves the rotation open and the new key live; run the rollback again.
     pub fn rotation_rollback(&self, instance: &str, confirm: bool, deployer: &dyn Deployer) -> Result<StepReport> {
         let mut rot = self.open_rotation_of(instance)?;
         if rot.step == RotationStep::Archive && rot.archived_at.is_some() {
             return Err(Error::InvalidState("the old key is archived; a rotation cannot be rolled back after the archive".into()));
         }
         let inst = self.instance(instance)?;
+        let old = self.key(&rot.old_key)?;
+        // Read from the keychain only where needed (a rotation cancelled right after its start
+        // needs no secret).
+        let old_secret = || self.keychain().get(&old.keychain_ref);
         let mut done: Vec<String> = Vec::new();
-        // 1. Reactivate the old key where it was deactivated.
-        if rot.deactivated_at.is_some() {
-            if rot.old_key_expired {
+        // 1. Checks. Where the old key was deactivated, it must come back: by the Admin API
+        // (step 3), or by the person, before the host gets it back.
+        let admin_reactivation = match (rot.deactivated_at.is_some(), self.admin_key()?, rot.old_anthropic_key_id.clone()) {
+            (false, _, _) => None,
+            (true, _, _) if rot.old_key_expired => {
                 return Err(Error::InvalidState(format!(
                     "the old key {} has expired and cannot be reactivated; finish the rotation instead (`clawkeep rotate resume {}`)",
                     rot.old_key_hint, rot.instance
                 )));
             }
-            match (self.admin_key()?, rot.old_anthropic_key_id.clone()) {
-                (Some(admin_key), Some(id)) => {
-                    let admin = self.keychain().get(&admin_key.keychain_ref)?;
-                    done.push(self.ensure_status(&self.api_client()?, &admin, &id, "active")?);
+            (true, Some(admin_key), Some(id)) => Some((admin_key, id)),
+            (true, _, _) => {
+                if !confirm {
+                    return Err(Error::InvalidState(format!(
+                        "set the old key {} ({}) active again in the Console, then run `clawkeep rotate rollback {} --confirm`",
+                        rot.old_key, rot.old_key_hint, rot.instance
+                    )));
                 }
-                _ => {
-                    if !confirm {
-                        return Err(Error::InvalidState(format!(
-                            "set the old key {} ({}) active again in the Console, then run `clawkeep rotate rollback {} --confirm`",
-                            rot.old_key, rot.old_key_hint, rot.instance
-                        )));
+                let p = self.api_client()?.probe(&old_secret()?).map_err(|e| api_err("probing the old key", e))?;
+                if !p.ok() {
+                    return Err(Error::InvalidState(format!(
+                        "the old key {} is still rejected by the API ({} {}); reactivate it in the Console first",
+                        rot.old_key_hint,
+                        p.status,
+                        p.error_message.unwrap_or_default()
+                    )));
+                }
+                done.push("old key reactivated in the Console (confirmed, probe 200)".into());
+                None
+            }
+        };
+        // 2. The host. Until a new key was stored, nothing could have put it on the host.
+        let mut restored = false;
+        if let Some(new_name) = rot.new_key.clone() {
+            let short = keyfmt::short_fingerprint(&old.fingerprint);
+            let seen = deployer.key_on_host(&inst, &old)?;
+            if seen.holds(&old.fingerprint) == Some(true) {
+                done.push(format!("the host holds the old key ({short}): nothing to restore"));
+            } else if let HostKey::NeverReached(why) = &seen {
+                done.push(format!("the host was not read: {why}"));
+            } else {
+                let new_hint = rot.new_key_hint.clone().unwrap_or_default();
+                match deployer.restore(&inst, &old, &old_secret()?)? {
+                    DeployOutcome::Deployed { verified: true, detail } => {
+                        restored = true;
+                        if deployer.key_on_host(&inst, &old)?.holds(&old.fingerprint) == Some(false) {
+                            return Err(Error::InvalidState(format!(
+                                "the old key {} was written back to '{}' but the host does not hold it ({short} not found on the host): {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again",
+                                rot.old_key_hint, rot.instance
+                            )));
+                        }
+                        done.push(format!("old key restored on the host, {short} verified there: {detail}"));
                     }
-                    let old = self.key(&rot.old_key)?;
-                    let p = self.api_client()?.probe(&self.keychain().get(&old.keychain_ref)?).map_err(|e| api_err("probing the old key", e))?;
-                    if !p.ok() {
+                    DeployOutcome::Deployed { verified: false, detail } => {
                         return Err(Error::InvalidState(format!(
-                            "the old key {} is still rejected by the API ({} {}); reactivate it in the Console first",
-                            rot.old_key_hint,
-                            p.status,
-                            p.error_message.unwrap_or_default()
-                        )));
+                            "the old key was written back but the host was not seen using it: {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again"
+                        )))
                     }
-                    done.push("old key reactivated in the Console (confirmed, probe 200)".into());
+                    DeployOutcome::Manual { .. } if !confirm => {
+                        return Err(Error::InvalidState(format!(
+                            "Clawkeep cannot see the host of '{}': before anything is revoked, make sure it runs the old key {} ({}) again. If the new key {new_name} ({new_hint}) was put on {}@{}, put the old one back: {}. Then run `clawkeep rotate rollback {} --confirm`",
+                            inst.name,
+                            old.name,
+                            old.hint,
+                            inst.ssh_user,
+                            inst.ssh_host,
+                            manual_how(&inst),
+                            inst.name
+                        )))
+                    }
+                    DeployOutcome::Manual { .. } => done.push(format!("the host runs the old key {} again, confirmed by the user", old.hint)),
                 }
             }
         }
-        // 2. Put the old key back on the host.
-        if rot.deployed_at.is_some() {
-            let old = self.key(&rot.old_key)?;
-            let secret = self.keychain().get(&old.keychain_ref)?;
-            match deployer.deploy(&inst, &old, &secret)? {
-                DeployOutcome::Deployed { verified: true, detail } => done.push(format!("old key redeployed: {detail}")),
-                DeployOutcome::Deployed { verified: false, detail } => {
-                    return Err(Error::InvalidState(format!("the old key was written back but the host was not seen using it: {detail}; run the rollback again")))
+        // 3. The API: the host is verified, the old key can come back.
+        if let Some((admin_key, id)) = admin_reactivation {
+            let admin = self.keychain().get(&admin_key.keychain_ref)?;
+            let remedy = format!(
+                "The host already runs the old key again. Set the old key {} active in the Console and run `clawkeep rotate rollback {} --confirm`",
+                rot.old_key_hint, rot.instance
+            );
+            let secret = old_secret()?;
+            let check = self.old_key_check(&rot, &old, &secret, remedy);
+            match self.ensure_status(&self.api_client()?, &admin, &id, "active", &check) {
+                Ok(w) => done.push(w),
+                Err(e @ Error::KeyIdMismatch(_)) => return Err(self.refuse_key_id(&mut rot, RotationStep::Rollback, e)),
+                Err(e) => {
+                    return Err(Error::InvalidState(format!(
+                        "the host runs the old key {} again, but reactivating it failed: {e}. Nothing was revoked; run `clawkeep rotate rollback {}` again",
+                        rot.old_key_hint, rot.instance
+                    )))
                 }
-                DeployOutcome::Manual { instructions } if !confirm => {
-                    return Err(Error::InvalidState(format!("{instructions} (for the rollback: `clawkeep rotate rollback {} --confirm`)", rot.instance)))
-                }
-                DeployOutcome::Manual { .. } => done.push("old key redeployed by hand, confirmed by the user".into()),
             }
         }
         // 3. Inventory: old key active again, new key revoked; the rotation is closed.
@@ -850,8 +1081,67 @@ impl Clawkeep {
             }
             Ok(())
         })?;
-        let warnings =
-            if rot.deployed_at.is_some() { deployer.after_commit().err().map(|e| format!("the redeploy worked but its record failed: {e}")).into_iter().collect() } else { vec![] };
+        let warnings = if restored { deployer.after_commit().err().map(|e| format!("the redeploy worked but its record failed: {e}")).into_iter().collect() } else { vec![] };
         Ok(StepReport { ran: RotationStep::Rollback, progressed: true, detail, rotation: rot, warnings })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key-shaped value made at run time (never a literal key in the source).
+    fn value(fill: &str) -> String {
+        format!("sk-ant-{}03-{}AA", "api", fill.repeat(93 / fill.len() + 1).chars().take(93).collect::<String>())
+    }
+
+    #[test]
+    fn host_holds_a_key_only_when_every_source_is_that_key() {
+        let fp = "a".repeat(64);
+        assert_eq!(HostKey::Fingerprints(vec![fp.clone(), fp.clone()]).holds(&fp), Some(true));
+        // The process environment beats .env: a different key there means not held.
+        assert_eq!(HostKey::Fingerprints(vec!["b".repeat(64), fp.clone()]).holds(&fp), Some(false));
+        assert_eq!(HostKey::Fingerprints(vec![]).holds(&fp), Some(false));
+        assert_eq!(HostKey::Unknown.holds(&fp), None);
+        assert_eq!(HostKey::NeverReached("x".into()).holds(&fp), None);
+    }
+
+    #[test]
+    fn shown_text_never_carries_a_value() {
+        let v = value("Qx7");
+        let s = shown(&v);
+        assert!(!s.contains(&v[16..100]), "{s}");
+        assert_eq!(shown("apikey_01InstanceA0000000000000"), "apikey_01InstanceA0000000000000");
+        assert_eq!(shown("apikey_\u{1b}[31mX\n"), "apikey_[31mX");
+        assert_eq!(shown(&"z".repeat(500)).len(), 64);
+    }
+
+    #[test]
+    fn admin_record_check_names_hints_not_values() {
+        let v = value("Rk2");
+        let secret = Secret::new(v.clone());
+        let hint = keyfmt::hint(&v);
+        let check = KeyCheck { name: "k", hint: &hint, secret: &secret, workspace: Some("wrkspc_A"), remedy: "do X".into() };
+        let rec = |h: Option<String>, ws: Option<&str>| AdminKey {
+            id: "apikey_1".into(),
+            name: String::new(),
+            status: "active".into(),
+            partial_key_hint: h,
+            workspace_id: ws.map(Into::into),
+            created_at: None,
+            expires_at: None,
+        };
+        let api_hint = format!("{}...{}", &v[..16], &v[v.len() - 4..]);
+        assert!(check_admin_record(&rec(Some(api_hint.clone()), Some("wrkspc_A")), "apikey_1", &check).is_ok());
+        assert!(check_admin_record(&rec(Some(api_hint.clone()), None), "apikey_1", &check).is_ok());
+        let e = check_admin_record(&rec(Some(api_hint), Some("wrkspc_B")), "apikey_1", &check).unwrap_err();
+        assert_eq!(e.code(), "key_id_mismatch");
+        assert!(e.to_string().contains("wrkspc_B"), "{e}");
+        let e = check_admin_record(&rec(None, Some("wrkspc_A")), "apikey_1", &check).unwrap_err();
+        assert!(e.to_string().contains("no partial_key_hint"), "{e}");
+        // A misbehaving API answering with a whole value as the hint: only a hint is shown.
+        let other = value("Zp9");
+        let e = check_admin_record(&rec(Some(other.clone()), None), "apikey_1", &check).unwrap_err();
+        assert!(!e.to_string().contains(&other[16..100]) && !e.to_string().contains(&v[16..100]), "{e}");
     }
 }

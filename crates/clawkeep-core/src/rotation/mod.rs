@@ -7,18 +7,18 @@
 //!   radius) and its CSV and iCalendar exports.
 //! - [`machine`]: the persisted, resumable step machine of a guided rotation, with rollback.
 //! - [`api`]: the small Anthropic client it needs (probe, Admin API).
-//! - [`deployers`]: the SSH [`Deployer`] over [`crate::deploy`], and a simulated host.
-//! - `rehearsal` (feature `rehearsal`): a rotation practised against an in-process fake API.
+//! - [`deployers`]: the SSH [`Deployer`] over [`crate::deploy`].
+//! - [`rehearsal`]: the report of a rehearsal and its audit record; the rehearsal itself (a
+//!   rotation practised against an in-process fake API) is the `clawkeep-rehearsal` crate.
 
 pub mod api;
 pub mod deployers;
 pub mod machine;
 pub mod plan;
 pub mod policy;
-#[cfg(feature = "rehearsal")]
 pub mod rehearsal;
 
-pub use deployers::{SimulatedHost, SshDeployer};
-pub use machine::{DeployOutcome, Deployer, ManualDeployer, Rotation, RotationOptions, RotationOutcome, RotationStep, StepEvent, StepInput, StepReport, DEFAULT_SOAK_SECS};
+pub use deployers::SshDeployer;
+pub use machine::{DeployOutcome, Deployer, HostKey, ManualDeployer, Rotation, RotationOptions, RotationOutcome, RotationStep, StepEvent, StepInput, StepReport, DEFAULT_SOAK_SECS};
 pub use plan::{BlastRadius, DueStatus, OwnerPlan, PlanItem, RotationPlan};
 pub use policy::{PolicyScope, PolicySpec, RotationPolicy};

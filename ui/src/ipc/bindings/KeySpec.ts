@@ -7,4 +7,9 @@ export type KeySpec = { name: string, instance: string | null, workspace_id: str
 /**
  * Keep a name that fails the naming scheme (recorded in the audit log).
  */
-allow_name: boolean, };
+allow_name: boolean, 
+/**
+ * The person says Anthropic has changed the key format: accept a length or ending other
+ * than the documented one, with a warning (recorded in the audit log).
+ */
+format_changed: boolean, };
