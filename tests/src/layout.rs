@@ -118,8 +118,10 @@ pub fn parse_env(text: &str) -> Vec<(String, String)> {
             continue;
         }
         let v = v.trim();
-        let v = if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
-            v[1..v.len() - 1].to_string()
+        // A quoted value ends at its closing quote (a comment may follow it, as dotenv allows).
+        let quoted = v.chars().next().filter(|q| *q == '"' || *q == '\'').and_then(|q| v[1..].find(q).map(|end| v[1..1 + end].to_string()));
+        let v = if let Some(inner) = quoted {
+            inner
         } else {
             // strip an inline comment only when preceded by whitespace
             match v.find(" #") {

@@ -1009,7 +1009,7 @@ fn ssh_auth_encrypted_key_file_and_agent() {
         let good = SshAuth::KeyFile { path: kp.clone(), passphrase: Some(Secret::new("sesame-open-42".into())) };
         let s = HostSession::connect(&target, &good, &opts).await.unwrap();
         let o = s.exec("t", "cat; id -un", Some(b"from-stdin\n"), Duration::from_secs(10)).await.unwrap();
-        assert!(o.success() && o.stdout.contains("from-stdin") && o.stdout.contains(h.user()), "{o:?}");
+        assert!(o.success() && o.stdout().contains("from-stdin") && o.stdout().contains(h.user()), "{o:?}");
         s.close().await;
         let none = SshAuth::KeyFile { path: kp.clone(), passphrase: None };
         let e = HostSession::connect(&target, &none, &opts).await.unwrap_err();
@@ -1090,4 +1090,165 @@ fn proxy_jump_one_hop() {
     let r = ck.run(&["deploy", "inner", "--jump", "jumpbox", "--yes"]).fails();
     assert!(r.stderr.contains("HOST KEY MISMATCH") && r.stderr.contains(&new_fp), "{}", r.stderr);
     b.restore_host_key().unwrap();
+}
+
+// ---- issue 12: host text, .env forms, changed hosts, ownership ----------------------------
+
+/// Every text a run printed or stored: the transcript and the data dir (SQLite, WAL included).
+fn assert_nowhere(ck: &Ck, secrets: &[&str]) {
+    let audit = ck.run(&["audit", "--json"]).ok().stdout;
+    for k in secrets {
+        assert!(!contains(&ck.transcript.lock().unwrap(), k), "a host's key was printed");
+        assert!(!contains(&ck.data_bytes(), k), "a host's key is in the data dir");
+        assert!(!audit.contains(*k), "a host's key is in the audit log");
+    }
+}
+
+/// Finding 1: a broken `openclaw.json` with an unquoted literal key blocks the deploy, and the
+/// key is in none of the CLI's output, the plan the desktop gets, `deployments.error`, audit.
+#[test]
+fn broken_config_with_a_literal_key_blocks_without_leaking_it() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let canary = fake_key();
+    let cfg = format!("{{\n  meta: {{}},\n  gateway: {{ port: {} }},\n  models: {{ providers: {{ anthropic: {{ apiKey: {canary} }} }} }},\n}}\n", h.gateway_port());
+    h.write_file(".openclaw/openclaw.json", cfg.as_bytes(), 0o600).unwrap();
+    let key = ck.add_host(h, "kappa", true, RESTART);
+    let r = ck.run(&["deploy", "kappa", "--yes"]).fails();
+    assert!(!r.stdout.contains(&canary) && !r.stderr.contains(&canary), "the host's key was printed");
+    assert!(r.stdout.contains("BLOCKED") && r.stdout.contains("not valid JSON5") && r.stdout.contains("line 4"), "{}", r.stdout);
+    ck.run(&["deploy", "kappa", "--yes", "--json"]).fails();
+    ck.run(&["deploy", "kappa", "--dry-run", "--json"]);
+    let hist = ck.run(&["deploy", "history", "kappa", "--json"]).ok().json();
+    assert_eq!(hist[0]["outcome"], "refused", "{hist}");
+    // The desktop's path: the plan it receives.
+    let core = clawkeep_core::Clawkeep::open(clawkeep_core::OpenOptions {
+        data_dir: Some(ck.dir.path().into()),
+        keychain: Some(std::sync::Arc::new(clawkeep_core::OsKeychain::new(ck.service.clone()))),
+        ..Default::default()
+    })
+    .unwrap();
+    let cancel = clawkeep_core::deploy::CancellationToken::new();
+    let preview = core.run_deploy("kappa", None, &Default::default(), &clawkeep_core::SshCredentials::Configured, clawkeep_core::deploy::no_progress(), &cancel).unwrap();
+    let sent = serde_json::to_string(&preview).unwrap();
+    assert!(sent.contains("not valid JSON5"), "{sent}");
+    assert!(!sent.contains(&canary), "the plan sent to the app holds the host's key");
+    drop(core);
+    assert_nowhere(&ck, &[&canary, &key]);
+    assert_eq!(h.read_file(".openclaw/openclaw.json").unwrap(), cfg, "nothing written");
+}
+
+/// Finding 5 (c): a `.env` with CRLF line endings, `export` and quotes deploys and verifies;
+/// only the value changes.
+#[test]
+fn crlf_export_and_quoted_env_deploys_and_verifies() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    let before = format!("# kept\r\nFOO=1\r\nexport ANTHROPIC_API_KEY=\"{old}\"  # rotated by hand\r\nBAR='x y'\r\n");
+    h.write_file(".openclaw/.env", before.as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+    let key = ck.add_host(h, "lam", true, RESTART);
+    let r = ck.run(&["deploy", "lam", "--yes", "--json"]);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(r.json()["outcome"], "succeeded");
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), before.replace(&old, &key));
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+    assert_eq!(h.read_file(".openclaw/.env.clawkeep-bak").unwrap(), before);
+    // A second deploy of the same key: the plan sees it as unchanged (the value is read right).
+    let plan = ck.run(&["deploy", "lam", "--dry-run", "--json"]).ok().json();
+    assert_eq!(plan["plan"]["unchanged"], true, "{plan}");
+}
+
+/// Finding 5 (a): a line added to `.env` on the host while the plan waits for the person's
+/// answer is not lost: apply refuses and writes nothing (driven through the core session, as
+/// the interactive CLI does).
+#[test]
+fn host_edit_between_plan_and_apply_is_refused() {
+    use clawkeep_core::deploy::{no_progress, CancellationToken, DeployOptions, DeploySession, Outcome};
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("ANTHROPIC_API_KEY={old}\n").as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    let _key = ck.add_host(h, "mu", true, RESTART);
+    let core = clawkeep_core::Clawkeep::open(clawkeep_core::OpenOptions {
+        data_dir: Some(ck.dir.path().into()),
+        keychain: Some(std::sync::Arc::new(clawkeep_core::OsKeychain::new(ck.service.clone()))),
+        ..Default::default()
+    })
+    .unwrap();
+    let job = core.prepare_deploy("mu", None).unwrap();
+    let auth = core.ssh_login(&clawkeep_core::SshCredentials::Configured).unwrap();
+    let edited = format!("ANTHROPIC_API_KEY={old}\nADDED_WHILE_ASKING=1\n");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let report = rt.block_on(async {
+        let opts = DeployOptions::default();
+        let session = DeploySession::open(&job, &auth, &opts).await.unwrap();
+        let plan = session.plan().await.unwrap();
+        assert!(plan.blockers.is_empty(), "{:?}", plan.blockers);
+        // The person reads the plan; someone edits the host meanwhile.
+        h.write_file(".openclaw/.env", edited.as_bytes(), 0o600).unwrap();
+        let r = session.apply(plan, &no_progress(), &CancellationToken::new()).await;
+        session.close().await;
+        r
+    });
+    assert_eq!(report.outcome, Outcome::Refused, "{:?}", report.error);
+    assert!(report.error.as_ref().unwrap().message.contains("changed since its plan was shown"), "{:?}", report.error);
+    assert_eq!(h.read_file(".openclaw/.env").unwrap(), edited, "nothing is written");
+    assert!(!h.home().join(".openclaw/.env.clawkeep-bak").exists(), "no backup written either");
+    assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+}
+
+/// Finding 5 (b): the write keeps the file's group (mode forced to 0600).
+#[test]
+fn env_keeps_its_group() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    if !clawkeep_tests::sys::is_root() {
+        return;
+    }
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    // The host user is also in the `users` group (gid 100); the .env belongs to that group.
+    clawkeep_tests::sys::run_ok("/usr/sbin/usermod", &["-aG", "users", h.user()]).unwrap();
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("ANTHROPIC_API_KEY={old}\n").as_bytes(), 0o640).unwrap();
+    std::os::unix::fs::chown(h.env_path(), Some(h.uid()), Some(100)).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    let key = ck.add_host(h, "nu", true, RESTART);
+    ck.run(&["deploy", "nu", "--yes"]).ok();
+    assert_eq!(env_key(h).as_deref(), Some(key.as_str()));
+    let md = std::fs::metadata(h.env_path()).unwrap();
+    assert_eq!((md.uid(), md.gid(), md.mode() & 0o777), (h.uid(), 100, 0o600));
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+}
+
+/// Findings 6 and 11: a restart wrapper that fails, prints escape sequences and echoes the
+/// `.env` (keys) to stderr: neither the keys nor the raw escapes reach the terminal, the
+/// deployment history or the audit log.
+#[test]
+fn failing_restart_stderr_is_masked_and_neutralised() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("ANTHROPIC_API_KEY={old}\n").as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    h.write_file(".local/bin/loud-restart", b"#!/bin/sh\nprintf '\\033[2J\\033]0;owned\\007restart failed\\n' >&2\ncat \"$HOME/.openclaw/.env\" >&2\nexit 1\n", 0o755).unwrap();
+    let key = ck.add_host(h, "xi", true, "~/.local/bin/loud-restart");
+    let r = ck.run(&["deploy", "xi", "--yes"]).fails();
+    assert!(r.stdout.contains("restart failed") || r.stderr.contains("restart failed"), "{}\n{}", r.stdout, r.stderr);
+    ck.run(&["deploy", "xi", "--yes", "--json"]).fails();
+    let hist = ck.run(&["deploy", "history", "xi", "--json"]).ok().json();
+    assert!(hist[0]["error"]["message"].as_str().unwrap().contains("restart failed"), "{hist}");
+    let t = ck.transcript.lock().unwrap().clone();
+    assert!(!t.contains(&0x1b) && !t.contains(&0x07), "a raw escape sequence reached the terminal");
+    for esc in ["\u{1b}[2J", "\u{1b}]0;owned"] {
+        assert!(!contains(&ck.data_bytes(), esc), "a raw escape sequence was stored");
+    }
+    assert_nowhere(&ck, &[&old, &key]);
 }

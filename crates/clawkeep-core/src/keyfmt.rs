@@ -211,7 +211,7 @@ pub fn lint_with(raw: Secret, opts: LintOptions) -> Result<LintedKey, KeyFormatE
         return Err(KeyFormatError::Empty);
     }
     // Character rules first: they explain most bad pastes (quotes, ellipses, wrapped lines).
-    let chars: Vec<char> = trimmed.chars().collect();
+    let chars: zeroize::Zeroizing<Vec<char>> = zeroize::Zeroizing::new(trimmed.chars().collect());
     for (i, &c) in chars.iter().enumerate() {
         let position = i + 1;
         if c == '\u{2026}' {

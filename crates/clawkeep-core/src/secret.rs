@@ -40,6 +40,35 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// Secret bytes: a whole file that holds a key (a host's `.env`), which need not be UTF-8.
+/// Same guarantees as [`Secret`]: redacted `Debug`, no `Clone`, wiped on drop.
+pub struct SecretBytes(Zeroizing<Vec<u8>>);
+
+impl SecretBytes {
+    pub fn new(value: Vec<u8>) -> Self {
+        SecretBytes(Zeroizing::new(value))
+    }
+
+    /// The bytes themselves: only for writing to a host over SFTP and comparing.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for SecretBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +79,7 @@ mod tests {
         assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(format!("{:?}", Some(&s)), "Some(<redacted>)");
         assert_eq!(s.expose(), "hunter2-secret-value");
+        let b = SecretBytes::new(b"hunter2".to_vec());
+        assert_eq!(format!("{b:?}"), "<redacted>");
     }
 }

@@ -23,6 +23,7 @@ use russh::ChannelMsg;
 use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, StatusCode};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
@@ -67,27 +68,63 @@ impl Default for SshOptions {
     }
 }
 
-/// What a remote command printed.
-#[derive(Debug, Clone)]
+/// What a remote command printed. Host text: its raw output is only for parsers
+/// ([`ExecOutput::stdout`]); messages use [`ExecOutput::brief`], which goes through
+/// [`crate::hosttext`]. The buffers are wiped on drop (a command's output may hold a key).
+#[derive(Clone)]
 pub struct ExecOutput {
     pub exit_status: Option<u32>,
     /// The command's own output: everything after the start marker (login-shell noise before
     /// it is dropped); at most [`OUTPUT_LIMIT`] bytes (the tail is kept).
-    pub stdout: String,
-    pub stderr: String,
+    stdout: Zeroizing<String>,
+    stderr: Zeroizing<String>,
     /// Bytes dropped because the output was larger than the limit.
     pub dropped: u64,
 }
 
+impl std::fmt::Debug for ExecOutput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecOutput")
+            .field("exit_status", &self.exit_status)
+            .field("stdout_bytes", &self.stdout.len())
+            .field("stderr_bytes", &self.stderr.len())
+            .field("dropped", &self.dropped)
+            .finish()
+    }
+}
+
+/// Longest brief of a command's output in a message.
+pub const BRIEF_MAX: usize = 600;
+
 impl ExecOutput {
+    /// An output as if a command had printed it (tests and canned runners).
+    pub fn new(exit_status: Option<u32>, stdout: String, stderr: String) -> ExecOutput {
+        ExecOutput { exit_status, stdout: Zeroizing::new(stdout), stderr: Zeroizing::new(stderr), dropped: 0 }
+    }
     pub fn success(&self) -> bool {
         self.exit_status == Some(0)
     }
-    /// The last few lines of stderr (or stdout), for error messages.
+    /// The raw standard output, **for parsers only**: never show or store it (host text, may
+    /// hold keys and control characters).
+    pub fn stdout(&self) -> &str {
+        &self.stdout
+    }
+    /// The last few lines of stderr (or stdout), sanitized (keys masked, control characters
+    /// neutralised, bounded): the only form of a command's output that goes into messages.
     pub fn brief(&self) -> String {
-        let src = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
-        let lines: Vec<&str> = src.lines().filter(|l| !l.trim().is_empty()).collect();
-        lines[lines.len().saturating_sub(4)..].join(" | ")
+        self.brief_without(&[])
+    }
+    /// [`ExecOutput::brief`], with these values (the key just sent, which need not be
+    /// key-shaped) masked too.
+    pub fn brief_without(&self, secrets: &[&Secret]) -> String {
+        let src: &str = if self.stderr.trim().is_empty() { &self.stdout } else { &self.stderr };
+        let mut text = Zeroizing::new(src.to_string());
+        for s in secrets.iter().filter(|s| !s.expose().is_empty()) {
+            if text.contains(s.expose()) {
+                text = Zeroizing::new(text.replace(s.expose(), crate::hosttext::MASKED));
+            }
+        }
+        crate::hosttext::tail_lines(&text, 4, BRIEF_MAX)
     }
 }
 
@@ -143,8 +180,9 @@ fn addr(host: &str, port: u16) -> String {
     }
 }
 
+/// A connection error; the message may quote the server (a disconnect reason): sanitized.
 fn connect_error(t: &SshTarget, message: impl Into<String>) -> Error {
-    Error::SshConnect { instance: t.instance.clone(), address: addr(&t.host, t.port), message: message.into() }
+    Error::SshConnect { instance: t.instance.clone(), address: addr(&t.host, t.port), message: crate::hosttext::line(&message.into(), 2000) }
 }
 
 /// Connects only far enough to see the host key, then disconnects (nothing is authenticated or
@@ -287,8 +325,10 @@ impl HostSession {
         &self.fingerprint
     }
 
+    /// An error of a remote step. The message may quote the server (SFTP status texts, channel
+    /// failures): it goes through [`crate::hosttext::line`].
     fn remote(&self, step: &str, message: impl Into<String>) -> Error {
-        Error::Remote { instance: self.target.instance.clone(), step: step.to_string(), message: message.into() }
+        Error::Remote { instance: self.target.instance.clone(), step: step.to_string(), message: crate::hosttext::line(&message.into(), 2000) }
     }
 
     fn timeout(&self, step: &str, d: Duration) -> Error {
@@ -404,8 +444,11 @@ impl HostSession {
     }
 
     /// Writes `data` to `path` atomically: a 0600 temp file in the same directory, fsync,
-    /// chmod 0600, then `posix-rename@openssh.com` over the target. A reader sees the old file or
-    /// the new one, never a partial one. The temp file is removed on failure (best effort).
+    /// owner and group of the file it replaces (when there is one), chmod 0600, then
+    /// `posix-rename@openssh.com` over the target. A reader sees the old file or the new one,
+    /// never a partial one. When the login user may not give the temp file the old file's
+    /// owner/group, nothing is replaced (an error says so). The temp file is removed on
+    /// failure (best effort).
     pub async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<()> {
         let (dir, base) = match path.rsplit_once('/') {
             Some((d, b)) => (d.to_string(), b.to_string()),
@@ -426,6 +469,13 @@ impl HostSession {
         let s = self.sftp().await?;
         let attrs = FileAttributes { permissions: Some(0o600), ..FileAttributes::empty() };
         let e = |what: &str, err: russh_sftp::client::error::Error| self.remote("write", format!("{what} {tmp}: {err}"));
+        // The owner and group the new file must keep (the gateway's user may own it).
+        let old_owner = match s.stat(path).await {
+            Ok(a) if a.attrs.file_type().is_file() => a.attrs.uid.zip(a.attrs.gid),
+            Ok(_) => None,
+            Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => None,
+            Err(x) => return Err(self.remote("write", format!("stat {path}: {x}"))),
+        };
         let h = s.open(tmp, OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE, attrs.clone()).await.map_err(|x| e("create", x))?.handle;
         let mut off = 0usize;
         for chunk in data.chunks(32 * 1024) {
@@ -434,6 +484,21 @@ impl HostSession {
         }
         s.fsync(h.as_str()).await.map_err(|x| e("fsync", x))?;
         s.close(h).await.map_err(|x| e("close", x))?;
+        if let Some((uid, gid)) = old_owner {
+            let now = s.stat(tmp).await.map_err(|x| e("stat", x))?.attrs;
+            if now.uid != Some(uid) || now.gid != Some(gid) {
+                let own = FileAttributes { uid: Some(uid), gid: Some(gid), ..FileAttributes::empty() };
+                s.setstat(tmp, own).await.map_err(|x| {
+                    self.remote(
+                        "write",
+                        format!(
+                            "{path} belongs to uid {uid}, gid {gid}, and the SSH user {} may not give the new file that owner/group ({x}); nothing was replaced: deploy as the file's owner (or root), or change its group to one the SSH user is in",
+                            self.target.user
+                        ),
+                    )
+                })?;
+            }
+        }
         s.setstat(tmp, attrs).await.map_err(|x| e("chmod", x))?;
         let mut p = Vec::new();
         for part in [tmp, path] {
@@ -524,7 +589,7 @@ impl HostSession {
 }
 
 async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &SshAuth) -> Result<bool> {
-    let auth_err = |m: String| Error::SshAuth { instance: t.instance.clone(), user: t.user.clone(), message: m };
+    let auth_err = |m: String| Error::SshAuth { instance: t.instance.clone(), user: t.user.clone(), message: crate::hosttext::line(&m, 2000) };
     match auth {
         SshAuth::KeyFile { path, passphrase } => {
             let key = match russh::keys::load_secret_key(path, passphrase.as_ref().map(|p| p.expose())) {
@@ -562,15 +627,21 @@ async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &Ssh
     }
 }
 
-/// A byte sink that keeps the last [`OUTPUT_LIMIT`] bytes.
+/// A byte sink that keeps the last [`OUTPUT_LIMIT`] bytes; every buffer it used is wiped.
 #[derive(Default)]
 struct Tail {
-    buf: Vec<u8>,
+    buf: Zeroizing<Vec<u8>>,
     dropped: u64,
 }
 
 impl Tail {
     fn push(&mut self, d: &[u8]) {
+        if self.buf.len() + d.len() > self.buf.capacity() {
+            // Grow by hand so the old allocation is wiped (a Vec's own growth would free it as is).
+            let mut bigger = Zeroizing::new(Vec::with_capacity((self.buf.len() + d.len()).max(2 * self.buf.capacity()).max(4096)));
+            bigger.extend_from_slice(&self.buf);
+            self.buf = bigger;
+        }
         self.buf.extend_from_slice(d);
         if self.buf.len() > 2 * OUTPUT_LIMIT {
             let cut = self.buf.len() - OUTPUT_LIMIT;
@@ -578,16 +649,16 @@ impl Tail {
             self.dropped += cut as u64;
         }
     }
-    fn after(mut self, marker: &str) -> String {
+    fn after(mut self, marker: &str) -> Zeroizing<String> {
         if self.buf.len() > OUTPUT_LIMIT {
             let cut = self.buf.len() - OUTPUT_LIMIT;
             self.buf.drain(..cut);
             self.dropped += cut as u64;
         }
-        let text = String::from_utf8_lossy(&self.buf);
+        let text = Zeroizing::new(String::from_utf8_lossy(&self.buf).into_owned());
         match text.rfind(marker) {
-            Some(i) => text[i + marker.len()..].trim_start_matches('\n').to_string(),
-            None => text.into_owned(),
+            Some(i) => Zeroizing::new(text[i + marker.len()..].trim_start_matches('\n').to_string()),
+            None => text,
         }
     }
 }

@@ -45,6 +45,28 @@ pub struct ConfigFacts {
     pub reasoning_params: Vec<String>,
 }
 
+impl ConfigFacts {
+    /// Values decoded from the host's JSON (`"\u001b"` escapes included) become shown text:
+    /// through [`crate::hosttext::line`], like all host text.
+    fn sanitize(&mut self) {
+        let l = |s: &mut String| *s = crate::hosttext::line(s, 500);
+        for o in [&mut self.gateway_mode, &mut self.base_url, &mut self.api, &mut self.primary_model, &mut self.logging_file].into_iter().flatten() {
+            l(o);
+        }
+        for (a, m) in &mut self.agent_models {
+            l(a);
+            l(m);
+        }
+        self.beta_headers.iter_mut().for_each(l);
+        self.reasoning_params.iter_mut().for_each(l);
+        for r in [&mut self.api_key, &mut self.env_vars_key].into_iter().flatten() {
+            if let KeyRef::EnvVar(s) | KeyRef::SecretRef(s) = r {
+                l(s);
+            }
+        }
+    }
+}
+
 fn key_ref(v: &Value) -> Option<KeyRef> {
     match v {
         Value::String(s) => {
@@ -103,14 +125,8 @@ fn scan(v: &Value, path: &str, facts: &mut ConfigFacts, depth: usize) {
 
 /// Parses the (redacted) config text. The error is a short reason, never file content.
 pub fn parse(text: &str) -> Result<ConfigFacts, String> {
-    let v: Value = json5::from_str(text).map_err(|e| {
-        let s = e.to_string();
-        // json5's messages may quote input; keep only the position part.
-        match s.find(" at ") {
-            Some(i) => format!("JSON5 parse failed{}", &s[i..].chars().take(40).collect::<String>()),
-            None => "JSON5 parse failed".to_string(),
-        }
-    })?;
+    // json5's messages quote input: only the position is kept (the one host-text sanitizer).
+    let v: Value = json5::from_str(text).map_err(|e| crate::hosttext::json5_error(&e))?;
     if !v.is_object() {
         return Err("the config is not a JSON object".into());
     }
@@ -142,6 +158,7 @@ pub fn parse(text: &str) -> Result<ConfigFacts, String> {
     }
     scan(&v["models"], "models", &mut f, 0);
     scan(&v["agents"], "agents", &mut f, 0);
+    f.sanitize();
     Ok(f)
 }
 
@@ -238,6 +255,16 @@ mod tests {
         }
         assert_eq!(check_base_url("http://localhost:8080/", new), BaseUrlVerdict::Ok);
         assert!(matches!(check_base_url("http://127.evil.example.com", new), BaseUrlVerdict::Invalid(_)));
+    }
+
+    /// Issue 12 finding 6: values decoded from JSON escapes reach the operator's terminal only
+    /// as visible text.
+    #[test]
+    fn decoded_control_characters_are_neutralised() {
+        let f = parse(r#"{ meta: {}, models: { providers: { anthropic: { baseUrl: "https://api.anthropic.com\u001b[2J\u001b]0;x\u0007", api: "a\u009bb" } } }, agents: { defaults: { model: "anthropic/m\u001b[31m" } } }"#).unwrap();
+        for v in [f.base_url.unwrap(), f.api.unwrap(), f.primary_model.unwrap()] {
+            assert!(!v.chars().any(char::is_control), "{v:?}");
+        }
     }
 
     #[test]

@@ -490,9 +490,10 @@ impl FactsError {
     }
 }
 
-/// Printable, single-line, at most `max` characters.
+/// Printable, single-line, keys masked, at most `max` characters: the one host-text
+/// sanitizer, [`crate::hosttext::line`].
 fn clean(s: &str, max: usize) -> String {
-    s.chars().filter(|c| !c.is_control()).take(max).collect()
+    crate::hosttext::line(s, max)
 }
 
 fn is_sha256(s: &str) -> bool {

@@ -112,7 +112,7 @@ impl SshRunner {
             // The script's output is bounded; a cut report would fail the nonce trailer anyway.
             return Err(RunnerError::Other(format!("the host facts output was larger than {} bytes and was cut", crate::ssh::OUTPUT_LIMIT)));
         }
-        Ok(out.stdout.into_bytes())
+        Ok(out.stdout().as_bytes().to_vec())
     }
 }
 
