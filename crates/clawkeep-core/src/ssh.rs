@@ -290,6 +290,16 @@ impl HostSession {
             Ok(Ok(h)) => h,
         };
         let authed = tokio::time::timeout_at(deadline, authenticate(&mut handle, target, auth)).await.map_err(|_| timeout_err())??;
+        // russh reports a session that ended during login as a refusal (its reply channel
+        // closed). It ends that way when the server hangs up, and when the server's pre-login
+        // banner is not UTF-8, which russh 0.65 cannot decode: say so rather than blame the key.
+        if !authed && handle.is_closed() {
+            return Err(connect_error(
+                target,
+                "the connection ended during login, before the host accepted or refused a key: sshd closed it, or it sent a pre-login banner \
+                 that is not valid UTF-8 (sshd_config `Banner`), which Clawkeep's SSH library cannot read; make the banner UTF-8 or remove it",
+            ));
+        }
         if !authed {
             return Err(Error::SshAuth {
                 instance: target.instance.clone(),
