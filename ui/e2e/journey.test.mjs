@@ -130,11 +130,21 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   assert.equal(await (await $('[data-testid="add-key-submit"]')).isEnabled(), false, "a malformed key cannot be submitted");
   await screenshot("add-key-invalid");
 
+  // A truncated key cannot be valid: refused with the reason, unless the person says the key
+  // format has changed (then only a warning, and the override is audited).
   await input.clear();
   await input.sendKeys(KEY.slice(0, 100));
+  const truncated = await textOf('[data-testid="key-lint-error"]');
+  assert.match(truncated, /has 100 characters, but a api key has exactly 108: it looks truncated/);
+  assert.ok(!truncated.includes(FRAGMENT));
+  assert.equal(await (await $('[data-testid="add-key-submit"]')).isEnabled(), false, "a truncated key cannot be submitted");
+  await screenshot("add-key-truncated");
+  const formatChanged = await visible('[data-testid="format-changed"]');
+  await formatChanged.click();
   const warning = await textOf('[data-testid="key-lint-warning"]');
   assert.match(warning, /looks truncated: 100 characters/);
   await screenshot("add-key-truncated-warning");
+  await formatChanged.click();
 
   await input.clear();
   await input.sendKeys(KEY);
