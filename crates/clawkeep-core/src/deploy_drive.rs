@@ -17,7 +17,7 @@
 
 use serde::Serialize;
 
-use crate::deploy::{CancellationToken, DeployOptions, DeployPlan, DeployReport, ProgressFn};
+use crate::deploy::{CancellationToken, DeployOptions, DeployReport, ProgressFn};
 use crate::error::{Error, ErrorPayload, Result};
 use crate::login::SshCredentials;
 use crate::ssh::{SshAuth, SshOptions, SshTarget};
