@@ -54,7 +54,7 @@ pub struct DeployJob {
     pub previous_secret: Option<Secret>,
     /// Reach the instance through this (trusted) jump host: one ProxyJump hop.
     pub jump: Option<SshTarget>,
-    /// When applying: the [`crate::deploy_drive::plan_digest`] of the plan the user reviewed;
+    /// When applying: the [`plan_digest`] of the plan the user reviewed;
     /// if the host's fresh plan differs, nothing is written and the host is reported refused.
     pub expected_plan: Option<String>,
 }
@@ -227,6 +227,17 @@ impl DeployPlan {
         self.warnings.iter_mut().for_each(l);
         self.blockers.iter_mut().for_each(l);
     }
+}
+
+/// A stable digest of what a plan will do (steps, diff, stale credentials, blockers, key): a
+/// reviewed plan is applied only while the host's fresh plan has the same digest.
+pub fn plan_digest(p: &DeployPlan) -> String {
+    use sha2::{Digest, Sha256};
+    let v = serde_json::json!({
+        "instance": p.instance, "host_key": p.host_key, "key": p.key_name, "hint": p.key_hint,
+        "steps": p.steps, "diff": p.diff, "stale": p.stale, "blockers": p.blockers, "unchanged": p.unchanged,
+    });
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
 }
 
 /// How a run ended.
@@ -1427,7 +1438,7 @@ pub async fn deploy_one(job: &DeployJob, auth: &SshAuth, opts: &DeployOptions, d
             r.plan = Some(plan);
             r
         }
-        Ok(plan) if job.expected_plan.as_deref().is_some_and(|d| d != crate::deploy_drive::plan_digest(&plan)) => {
+        Ok(plan) if job.expected_plan.as_deref().is_some_and(|d| d != plan_digest(&plan)) => {
             let mut r =
                 DeployReport::refused(job, &Error::InvalidState("the host changed since its plan was shown; nothing was written: review the new plan and confirm again".into()));
             r.plan = Some(plan);

@@ -14,24 +14,16 @@
 //! [`Clawkeep::probe_host`] / [`Clawkeep::confirm_host_key`] are host trust, and
 //! [`Clawkeep::rotation_deployer`] the deploy step of a guided rotation.
 
-use sha2::{Digest, Sha256};
 
 use serde::Serialize;
 
-use crate::deploy::{CancellationToken, DeployOptions, DeployPlan, DeployReport, ProgressFn};
+use crate::deploy::{CancellationToken, DeployOptions, DeployReport, ProgressFn};
 use crate::error::{Error, ErrorPayload, Result};
 use crate::login::SshCredentials;
 use crate::ssh::{SshAuth, SshOptions, SshTarget};
 use crate::Clawkeep;
 
-/// A stable digest of what a plan will do (steps, diff, stale credentials, blockers, key).
-pub fn plan_digest(p: &DeployPlan) -> String {
-    let v = serde_json::json!({
-        "instance": p.instance, "host_key": p.host_key, "key": p.key_name, "hint": p.key_hint,
-        "steps": p.steps, "diff": p.diff, "stale": p.stale, "blockers": p.blockers, "unchanged": p.unchanged,
-    });
-    hex::encode(Sha256::digest(v.to_string().as_bytes()))
-}
+pub use crate::deploy::plan_digest;
 
 /// What to do in [`Clawkeep::run_deploy`].
 #[derive(Debug, Clone, Default)]

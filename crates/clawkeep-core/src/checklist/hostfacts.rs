@@ -843,6 +843,25 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
 
     /// Runs the real script with /bin/sh against a fake home: keys are found and hashed, and
     /// never appear in the output.
+    /// Runs the facts script with `/bin/sh` on a fake home (state dir `~/.openclaw`), as a host
+    /// would: returns the nonce and the output.
+    fn run_script_locally(home: &std::path::Path, agents: Vec<String>) -> (String, std::process::Output) {
+        use std::io::Write;
+        let n = nonce();
+        let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents, unit: None, now: Utc::now(), probe_url: None });
+        let mut child = std::process::Command::new("/bin/sh")
+            .arg("-s")
+            .env_clear()
+            .env("HOME", home)
+            .env("PATH", "/usr/bin:/bin")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+        (n, child.wait_with_output().unwrap())
+    }
+
     #[test]
     fn script_runs_locally_and_never_prints_keys() {
         use std::os::unix::fs::PermissionsExt;
@@ -864,21 +883,7 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         std::fs::write(st.join("state/openclaw.sqlite"), format!("SQLite format 3\0\0\x01{key}\0\0")).unwrap();
         std::fs::write(home.path().join(".bash_history"), format!("ls\nexport ANTHROPIC_API_KEY={key}\n")).unwrap();
         std::fs::write(st.join("openclaw.json.clobbered.2026-11-01T00-00-00Z"), "{}").unwrap();
-        let n = nonce();
-        let s =
-            script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec!["main".into(), "ops".into()], unit: None, now: Utc::now(), probe_url: None });
-        let mut child = std::process::Command::new("/bin/sh")
-            .arg("-s")
-            .env_clear()
-            .env("HOME", home.path())
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let (n, out) = run_script_locally(home.path(), vec!["main".into(), "ops".into()]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains(&key[13..60]) && !text.contains(&other[13..60]), "a key leaked:\n{text}");
         let f = parse(&out.stdout, &n).unwrap_or_else(|e| panic!("{e}: {text}"));
@@ -917,20 +922,7 @@ key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END
         };
         assert_eq!(token.len(), 18);
         std::fs::write(st.join(".env"), format!("ANTHROPIC_API_KEY={token}\n")).unwrap();
-        let n = nonce();
-        let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents: vec![], unit: None, now: Utc::now(), probe_url: None });
-        let mut child = std::process::Command::new("/bin/sh")
-            .arg("-s")
-            .env_clear()
-            .env("HOME", home.path())
-            .env("PATH", "/usr/bin:/bin")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let (n, out) = run_script_locally(home.path(), vec![]);
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains(&token[..8]) && !text.contains(&token[token.len() - 8..]), "the short value (or most of it) came back:\n{text}");
         let f = parse(&out.stdout, &n).unwrap_or_else(|e| panic!("{e}: {text}"));
