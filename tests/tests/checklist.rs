@@ -10,7 +10,7 @@ use std::time::Duration;
 use clawkeep_core::anthropic::AnthropicClient;
 use clawkeep_core::checklist::{fleet, run_instance, CheckOptions, Domain, InstanceReport, SshRunner, Status};
 use clawkeep_core::ssh::{SshAuth, SshOptions};
-use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, OpenOptions, OsKeychain, Secret, ServiceManager};
+use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, OpenOptions, OsKeychain, Remedy, Secret, ServiceManager};
 use clawkeep_tests::{Host, World, WorldOptions};
 use fake_anthropic::{FakeAnthropic, Preset, ORG_ID, WORKSPACE_PROD_A_ID};
 
@@ -551,7 +551,9 @@ fn unreadable_hosts_give_could_not_read() {
     let c = r.check("credential.host").unwrap();
     assert_eq!(c.evidence[0].label, "ssh_connect", "{c:#?}");
     assert!(c.evidence[0].value.contains("cannot connect to instance 'inst-0'"), "{c:#?}");
-    assert!(c.fix.as_deref().unwrap().contains("clawkeep instance edit inst-0"), "{c:#?}");
+    // The fix names no CLI command; the action is data (the CLI prints `clawkeep instance edit inst-0 --host HOST --port PORT`).
+    assert_eq!(c.remedy, Some(Remedy::EditInstance { instance: "inst-0".into(), fields: vec!["host".into(), "port".into()] }), "{c:#?}");
+    assert!(!c.fix.as_deref().unwrap().contains("clawkeep "), "{c:#?}");
     assert_eq!(r.check("account.auth").unwrap().status, Status::Pass);
     e.host(0).start().unwrap();
     // a key the host does not accept: the login is refused, with the identity fix
@@ -565,6 +567,7 @@ fn unreadable_hosts_give_could_not_read() {
     assert_eq!(c.evidence[0].label, "ssh_auth", "{c:#?}");
     assert!(c.evidence[0].value.contains("refused every offered key"), "{c:#?}");
     assert!(c.fix.as_deref().unwrap().contains("set-ssh-identity"), "{c:#?}");
+    assert_eq!(c.remedy, Some(Remedy::SetSshIdentity), "{c:#?}");
     // the link cut: the connect times out (bounded), its own message
     e.host(0).cut_network().unwrap();
     let t = std::time::Instant::now();
@@ -601,7 +604,7 @@ fn unpinned_host_is_not_contacted_and_says_trust_first() {
     let c = r.check("credential.host").unwrap();
     assert!(c.summary.contains("trust it first"), "{c:#?}");
     assert_eq!(c.evidence[0].label, "host_key_unknown");
-    assert!(c.fix.as_deref().unwrap().contains("clawkeep host trust inst-0"), "{c:#?}");
+    assert!(matches!(&c.remedy, Some(Remedy::TrustHost { instance, replace: false, .. }) if instance == "inst-0"), "{c:#?}");
     // the API domains still run
     assert_eq!(r.check("account.auth").unwrap().status, Status::Pass, "{:#?}", r.checks);
     assert!(r.check("protocol.request-shape").is_some_and(|c| c.status == Status::Pass), "{:#?}", r.checks);
@@ -634,7 +637,7 @@ fn replaced_host_key_is_refused_with_both_fingerprints_and_nothing_runs() {
     assert!(c.summary.contains("HOST KEY MISMATCH"), "{c:#?}");
     let text = format!("{} {}", c.evidence[0].value, c.fix.as_deref().unwrap());
     assert!(text.contains(&pinned) && text.contains(&presented), "both fingerprints named: {c:#?}");
-    assert!(c.fix.as_deref().unwrap().contains(&format!("clawkeep host trust inst-0 --fingerprint {presented}")), "{c:#?}");
+    assert_eq!(c.remedy, Some(Remedy::TrustHost { instance: "inst-0".into(), fingerprint: Some(presented.clone()), replace: true }), "{c:#?}");
     // refused during the handshake: no authentication, so no session and no script
     assert!(!log.contains("Accepted publickey") && !log.contains("session opened"), "{log}");
     // the API domains still run
@@ -675,7 +678,8 @@ fn cli_check_uses_the_pinned_ssh_layer() {
     let r: serde_json::Value = serde_json::from_str(&out).unwrap();
     let host = r["checks"].as_array().unwrap().iter().find(|c| c["id"] == "credential.host").unwrap();
     assert_eq!(host["cause"], "host_key_untrusted", "{host}");
-    assert!(host["fix"].as_str().unwrap().contains("clawkeep host trust inst-0"), "{host}");
+    assert_eq!(host["remedy"]["action"], "trust_host", "{host}");
+    assert_eq!(host["remedy"]["instance"], "inst-0", "{host}");
     assert!(!log_since(h, before).contains("Connection from"));
     // Trusted: the host part reads over the pinned session.
     assert_eq!(e.cli(&["host", "trust", "inst-0", "--fingerprint", h.host_key_fingerprint()]).0, 0);

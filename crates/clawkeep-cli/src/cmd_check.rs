@@ -152,6 +152,9 @@ fn print_report(r: &InstanceReport) {
                     println!("             cause: {cause}");
                     println!("             fix:   {fix}");
                 }
+                if let Some(remedy) = &c.remedy {
+                    println!("             run:   {}", crate::output::remedy_command(remedy));
+                }
             }
         }
     }

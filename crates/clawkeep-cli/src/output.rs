@@ -142,6 +142,8 @@ pub fn remedy_command(r: &Remedy) -> String {
         Remedy::BindKey { key, instance } => format!("clawkeep key bind {key} {instance}"),
         Remedy::RetireKey { key } => format!("clawkeep key retire {key}   (or remove it with --force)"),
         Remedy::SetSshIdentity => "clawkeep settings set-ssh-identity --agent | --key-file PATH".into(),
+        Remedy::Deploy { instance } => format!("clawkeep deploy {instance}"),
+        Remedy::Rotate { instance } => format!("clawkeep rotate start {instance}"),
         Remedy::Upgrade => "install a newer Clawkeep".into(),
     }
 }

@@ -237,7 +237,7 @@ impl Error {
 /// What a person can do about an error (or a finding), as data. The CLI renders each as the
 /// command to run ([`Remedy`]'s consumers in `clawkeep-cli/src/output.rs`), the desktop as the
 /// button or form that does it; neither parses a message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Remedy {
@@ -255,6 +255,10 @@ pub enum Remedy {
     RetireKey { key: String },
     /// Choose the SSH identity Clawkeep uses (agent, key file, unlock an encrypted key).
     SetSshIdentity,
+    /// Deploy the instance's active key again (the host holds a wrong or cut-short one).
+    Deploy { instance: String },
+    /// Rotate the instance's key (expired, archived, inactive, or about to expire).
+    Rotate { instance: String },
     /// Upgrade Clawkeep.
     Upgrade,
 }

@@ -163,11 +163,29 @@ impl Cause {
         }
     }
 
+    /// The action that fixes it for `instance`, as data, where Clawkeep can take it (the fix
+    /// text says the rest).
+    pub fn remedy(self, instance: &str) -> Option<crate::error::Remedy> {
+        use crate::error::Remedy;
+        use Cause::*;
+        let instance = instance.to_string();
+        Some(match self {
+            NoKeychainKey => Remedy::AddKey { instance },
+            HostKeyUntrusted => Remedy::TrustHost { instance, fingerprint: None, replace: false },
+            HostKeyMismatch => Remedy::TrustHost { instance, fingerprint: None, replace: true },
+            HostUnreachable => Remedy::EditInstance { instance, fields: vec!["host".into(), "port".into()] },
+            SshAuthRefused => Remedy::SetSshIdentity,
+            KeyTruncated | RetiredKeyDeployed | KeyMismatch => Remedy::Deploy { instance },
+            KeyExpired | KeyArchived | KeyExpiringSoon => Remedy::Rotate { instance },
+            _ => return None,
+        })
+    }
+
     /// What to do about it.
     pub fn fix(self) -> &'static str {
         use Cause::*;
         match self {
-            NoKeychainKey => "Add the instance's key to Clawkeep (clawkeep key add NAME --instance INSTANCE --stdin); without it nothing can be compared or probed.",
+            NoKeychainKey => "Add the instance's key to Clawkeep; without it nothing can be compared or probed.",
             AgentNoCredential => "New agents don't inherit credentials: deploy the instance key to this agent too (an auth profile for it, or ANTHROPIC_API_KEY in the state dir's .env, then restart the gateway).",
             KeyTruncated => "The key on the host is cut short (copy/paste or a config rewrite). Deploy the full key from the keychain again; do not rotate.",
             RetiredKeyDeployed => "The host still uses the key you retired. Deploy the current key and restart the gateway; then revoke the old one in the Console.",
@@ -175,13 +193,13 @@ impl Cause {
             AuthProfileOverridesEnv => "A stored auth profile (agent SQLite) beats ANTHROPIC_API_KEY. Update it (openclaw models auth paste-api-key --provider anthropic) or remove it (openclaw models auth logout anthropic:default --yes).",
             RestartNeeded => "The file holds the right key but the running gateway still has the old one in its environment: restart the gateway (systemctl --user restart openclaw-gateway). Do not rotate.",
             HostUnreadable => "Clawkeep could not read the host's facts (SSH failed or the output was cut). Check SSH access, then run the check again.",
-            HostKeyUntrusted => "The host key is not pinned yet, so Clawkeep sent nothing to the host. Trust it first: check the fingerprint out of band, then run: clawkeep host trust NAME",
-            HostKeyMismatch => "The host presented another key than the pinned one (reinstalled host, or someone in the middle): nothing was run on it. Check the new fingerprint out of band (its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); only if it is right, run: clawkeep host trust NAME --fingerprint NEW",
-            HostUnreachable => "The host did not accept an SSH connection (down, sshd stopped, wrong address or port, firewall). Check that it is up and sshd listens, or correct the address: clawkeep instance edit NAME --host HOST --port PORT",
-            SshAuthRefused => "The host refused Clawkeep's SSH login. Put your public key in the service user's ~/.ssh/authorized_keys, or choose the identity Clawkeep uses: clawkeep settings set-ssh-identity --key-file PATH | --agent",
+            HostKeyUntrusted => "The host key is not pinned yet, so Clawkeep sent nothing to the host. Trust it first: check the fingerprint out of band, then trust the host.",
+            HostKeyMismatch => "The host presented another key than the pinned one (reinstalled host, or someone in the middle): nothing was run on it. Check the new fingerprint out of band (its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); only if it is right, trust the new key.",
+            HostUnreachable => "The host did not accept an SSH connection (down, sshd stopped, wrong address or port, firewall). Check that it is up and sshd listens, or correct the instance's address.",
+            SshAuthRefused => "The host refused Clawkeep's SSH login. Put your public key in the service user's ~/.ssh/authorized_keys, or choose the SSH identity (set-ssh-identity) Clawkeep uses.",
             KeyInvalid => "Anthropic rejects the key (401: invalid, revoked, inactive or expired). Check its status in the Console (or add an admin key to Clawkeep to see it); only if it is dead, rotate it.",
             KeyInactive => "The key is set to inactive in the Console: re-activate it there, or rotate to a new key.",
-            KeyExpired => "The key has expired: create a new key in the Console and rotate (clawkeep rotate).",
+            KeyExpired => "The key has expired: create a new key in the Console and rotate.",
             KeyArchived => "The key is archived (permanent): create a new key in the Console and rotate.",
             KeyExpiringSoon => "The key expires soon: create its successor and rotate before it does.",
             WorkspaceMismatch => "The key belongs to a different workspace than this instance expects. Use a key created in the expected workspace, or correct the instance's expected workspace id.",

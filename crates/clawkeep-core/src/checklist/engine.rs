@@ -67,6 +67,8 @@ fn sighting(k: &KeySighting) -> String {
 }
 
 struct Out {
+    /// The instance checked (remedies name it).
+    instance: String,
     checks: Vec<CheckResult>,
 }
 
@@ -80,6 +82,7 @@ impl Out {
             evidence,
             cause: cause.map(|c| c.code().to_string()),
             fix: cause.map(|c| c.fix().to_string()),
+            remedy: cause.and_then(|c| c.remedy(&self.instance)),
             request_id: None,
         });
         self.checks.last_mut().unwrap_or_else(|| unreachable!())
@@ -121,34 +124,38 @@ struct HostFailure {
     message: String,
     cause: Cause,
     fix: Option<String>,
+    /// When it knows more than the cause's remedy (the presented fingerprint).
+    remedy: Option<crate::error::Remedy>,
 }
 
 impl HostFailure {
     fn from_runner(instance: &str, e: &RunnerError) -> HostFailure {
-        let (cause, fix) = match e {
+        use crate::error::Remedy;
+        let (cause, fix, remedy) = match e {
             RunnerError::HostKeyUnknown { presented, .. } => (
                 Cause::HostKeyUntrusted,
                 Some(format!(
-                    "The host key of '{instance}' is not pinned yet, so Clawkeep sent nothing to the host{}. Trust it first: check the fingerprint out of band, then run: clawkeep host trust {instance}",
+                    "The host key of '{instance}' is not pinned yet, so Clawkeep sent nothing to the host{}. Trust it first: check the fingerprint out of band, then trust the host",
                     presented.as_ref().map(|p| format!(" (it presents {p})")).unwrap_or_default()
                 )),
+                Some(Remedy::TrustHost { instance: instance.into(), fingerprint: presented.clone(), replace: false }),
             ),
             RunnerError::HostKeyMismatch { pinned, presented, .. } => (
                 Cause::HostKeyMismatch,
                 Some(format!(
-                    "The host presents {presented}, but {pinned} is pinned for '{instance}' (reinstalled host, or someone in the middle): nothing was run on it. Check the new fingerprint out of band (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); only if it is right, run: clawkeep host trust {instance} --fingerprint {presented}"
+                    "The host presents {presented}, but {pinned} is pinned for '{instance}' (reinstalled host, or someone in the middle): nothing was run on it. Check the new fingerprint out of band (on its console: ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub); only if it is right, trust {presented}"
                 )),
+                Some(Remedy::TrustHost { instance: instance.into(), fingerprint: Some(presented.clone()), replace: true }),
             ),
             RunnerError::Connect { address, .. } | RunnerError::Timeout { address, .. } => (
                 Cause::HostUnreachable,
-                Some(format!(
-                    "Nothing answered SSH at {address}: check that the host is up and sshd listens there (firewall?), or correct the address: clawkeep instance edit {instance} --host HOST --port PORT"
-                )),
+                Some(format!("Nothing answered SSH at {address}: check that the host is up and sshd listens there (firewall?), or correct the instance's address")),
+                None,
             ),
-            RunnerError::Auth { .. } => (Cause::SshAuthRefused, None),
-            RunnerError::Other(_) => (Cause::HostUnreadable, None),
+            RunnerError::Auth { .. } => (Cause::SshAuthRefused, None, None),
+            RunnerError::Other(_) => (Cause::HostUnreadable, None, None),
         };
-        HostFailure { code: e.code().to_string(), message: e.to_string(), cause, fix }
+        HostFailure { code: e.code().to_string(), message: e.to_string(), cause, fix, remedy }
     }
 
     fn summary(&self) -> &'static str {
@@ -222,7 +229,13 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
         }
         let t = Instant::now();
         let r = match runner.run_script(&script).await {
-            Ok(out) => hostfacts::parse(&out, &nonce).map_err(|e| HostFailure { code: e.code().to_string(), message: e.to_string(), cause: Cause::HostUnreadable, fix: None }),
+            Ok(out) => hostfacts::parse(&out, &nonce).map_err(|e| HostFailure {
+                code: e.code().to_string(),
+                message: e.to_string(),
+                cause: Cause::HostUnreadable,
+                fix: None,
+                remedy: None,
+            }),
             Err(e) => Err(HostFailure::from_runner(&ctx.instance.name, &e)),
         };
         (Some(r), t.elapsed().as_millis() as u64)
@@ -302,7 +315,7 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
     }
     let api_ms = api1_ms + t.elapsed().as_millis() as u64;
 
-    let mut out = Out { checks: Vec::new() };
+    let mut out = Out { instance: ctx.instance.name.clone(), checks: Vec::new() };
     let mut ff = FleetFacts { owner: ctx.instance.owner.clone(), ..Default::default() };
 
     // ---- credential ----------------------------------------------------------------------
@@ -324,6 +337,9 @@ pub async fn run_instance_shared(ctx: &CheckContext, runner: &dyn HostRunner, cl
             let r = out.bad("credential.host", Status::Fail, f.cause, f.summary(), vec![Evidence::new(f.code.clone(), f.message.clone())]);
             if let Some(fix) = &f.fix {
                 r.fix = Some(fix.clone());
+            }
+            if let Some(remedy) = &f.remedy {
+                r.remedy = Some(remedy.clone());
             }
         }
         Some(Ok(f)) => {

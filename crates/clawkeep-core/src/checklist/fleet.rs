@@ -81,6 +81,7 @@ pub fn aggregate(reports: &mut [InstanceReport]) -> Vec<FleetFinding> {
                 evidence: vec![Evidence::new("other instances", others.join(", "))],
                 cause: Some(f.cause.clone()),
                 fix: Some(f.fix.clone()),
+                remedy: None,
                 request_id: None,
             });
             r.finish();

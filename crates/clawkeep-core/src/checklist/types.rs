@@ -107,8 +107,12 @@ pub struct CheckResult {
     pub evidence: Vec<Evidence>,
     /// Stable cause code (see [`crate::checklist::Cause`]) when not passing.
     pub cause: Option<String>,
-    /// What to do, when not passing.
+    /// What to do, when not passing (for people; names no CLI command).
     pub fix: Option<String>,
+    /// The action that fixes it, as data, when Clawkeep can take it: the CLI prints the
+    /// command, the desktop shows a button. Absent in reports stored before it existed.
+    #[serde(default)]
+    pub remedy: Option<crate::error::Remedy>,
     /// The `request-id` of the API call behind a failure (support asks for it).
     pub request_id: Option<String>,
 }

@@ -5,4 +5,4 @@
  * command to run ([`Remedy`]'s consumers in `clawkeep-cli/src/output.rs`), the desktop as the
  * button or form that does it; neither parses a message.
  */
-export type Remedy = { "action": "trust_host", instance: string, fingerprint: string | null, replace: boolean, } | { "action": "use_key_name", suggestion: string, } | { "action": "edit_instance", instance: string, fields: Array<string>, } | { "action": "add_key", instance: string, } | { "action": "bind_key", key: string, instance: string, } | { "action": "retire_key", key: string, } | { "action": "set_ssh_identity" } | { "action": "upgrade" };
+export type Remedy = { "action": "trust_host", instance: string, fingerprint: string | null, replace: boolean, } | { "action": "use_key_name", suggestion: string, } | { "action": "edit_instance", instance: string, fields: Array<string>, } | { "action": "add_key", instance: string, } | { "action": "bind_key", key: string, instance: string, } | { "action": "retire_key", key: string, } | { "action": "set_ssh_identity" } | { "action": "deploy", instance: string, } | { "action": "rotate", instance: string, } | { "action": "upgrade" };
