@@ -15,7 +15,7 @@ APT_PACKAGES=(
   libdbus-1-dev dbus dbus-x11 gnome-keyring libsecret-tools
   libwebkit2gtk-4.1-dev librsvg2-dev
   openssh-server openssh-client nftables iproute2 procps psmisc sqlite3 age
-  xvfb xauth webkit2gtk-driver imagemagick
+  xvfb xauth webkit2gtk-driver imagemagick shellcheck
   nodejs npm
 )
 

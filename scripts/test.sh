@@ -42,6 +42,12 @@ if cargo clippy --version >/dev/null 2>&1; then
 else
   echo "[test] clippy is not installed: lints not checked"
 fi
+if command -v shellcheck >/dev/null 2>&1; then
+  echo "[test] shellcheck: the scripts core sends to hosts (crates/clawkeep-core/src/remote/*.sh)"
+  shellcheck -s sh crates/clawkeep-core/src/remote/*.sh || { echo "[test] shellcheck found problems in a host script" >&2; lint_status=1; }
+else
+  echo "[test] shellcheck is not installed: host scripts not checked"
+fi
 # Hosts the harness left behind after a crash are removed first (by its own state records).
 [ -x scripts/testhosts.sh ] && scripts/testhosts.sh down >/dev/null 2>&1 || true
 
