@@ -13,18 +13,7 @@ use tauri::webview::InvokeRequest;
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
 /// A well-formed fake API key made at run time (no key-shaped literal in the tree).
-fn fake_key(seed: u64) -> String {
-    let alphabet: Vec<char> = ('A'..='Z').chain('a'..='z').chain('0'..='9').chain(['-', '_']).collect();
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let mut s = String::from("sk-ant-");
-    s.push_str("api03-");
-    while s.len() < 106 {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        s.push(alphabet[(x >> 33) as usize % alphabet.len()]);
-    }
-    s.push_str("AA");
-    s
-}
+use clawkeep_core::testkeys::api_key as fake_key;
 
 struct Harness {
     _app: App<MockRuntime>,

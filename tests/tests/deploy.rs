@@ -18,19 +18,7 @@ use std::time::{Duration, Instant};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn fake_key() -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = ["sk", "ant", "api03-"].join("-");
-    let mut seed: u64 = rand_seed();
-    while s.len() < 106 {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        s.push(ALPHABET[(seed % ALPHABET.len() as u64) as usize] as char);
-    }
-    s.push_str("AA");
-    s
-}
+use clawkeep_tests::cli::fake_key;
 
 fn rand_seed() -> u64 {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst) as u64;

@@ -12,14 +12,7 @@ use std::time::Instant;
 use clawkeep_core::*;
 
 fn fake_key(i: usize) -> String {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = ["sk", "ant", "api03-"].join("-");
-    let mut x = i.wrapping_mul(2_654_435_761).wrapping_add(12_345);
-    while s.len() < 106 {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        s.push(alphabet[(x >> 33) % alphabet.len()] as char);
-    }
-    s + "AA"
+    clawkeep_core::testkeys::api_key(i as u64)
 }
 
 fn time_runs(bin: &str, dir: &std::path::Path, args: &[&str], runs: usize) -> anyhow::Result<(f64, f64, usize)> {

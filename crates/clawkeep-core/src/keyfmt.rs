@@ -274,16 +274,7 @@ pub(crate) mod tests {
 
     /// A well-formed fake key built at run time (never a literal in the tree).
     pub fn fake_key(kind: KeyKind, seed: u8) -> String {
-        let total = kind.expected_len().unwrap_or(80);
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-        let mut s = kind.prefix().to_string();
-        let mut x = seed as usize * 7 + 3;
-        while s.len() < total - 2 {
-            x = (x * 31 + 17) % 4093;
-            s.push(alphabet[x % alphabet.len()] as char);
-        }
-        s.push_str("AA");
-        s
+        crate::testkeys::fake_key(kind, seed.into())
     }
 
     fn lint_str(s: &str) -> Result<LintedKey, KeyFormatError> {

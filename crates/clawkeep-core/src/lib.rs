@@ -33,4 +33,6 @@ pub use login::{PassphrasePrompt, SshCredentials};
 pub use secret::Secret;
 #[cfg(any(test, feature = "test-support"))]
 pub use secrets::MemoryKeychain;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testkeys;
 pub use secrets::{Keychain, KeychainError, OsKeychain};

@@ -9,14 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use clawkeep_core::*;
 
 fn fake_key(i: usize) -> String {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = ["sk", "ant", "api03-"].join("-");
-    let mut x = i as u64 * 7919 + 17;
-    while s.len() < 106 {
-        x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        s.push(alphabet[(x >> 33) as usize % alphabet.len()] as char);
-    }
-    s + "AA"
+    clawkeep_core::testkeys::api_key(i as u64)
 }
 
 fn streamed(ck: &Clawkeep, f: &InstanceFilter) -> String {

@@ -7,14 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use clawkeep_core::rotation::{plan, DueStatus, PolicyScope, PolicySpec};
 use clawkeep_core::*;
 
-fn fake_key() -> String {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = ["sk", "ant", "api03-"].join("-");
-    while s.len() < 106 {
-        s.push(alphabet[rand::random_range(0..alphabet.len())] as char);
-    }
-    s + "AA"
-}
+use clawkeep_core::testkeys::random_api_key as fake_key;
 
 /// Wednesday 2026-11-25 12:00 UTC.
 fn t0() -> DateTime<Utc> {

@@ -5,14 +5,7 @@ use std::sync::Arc;
 
 use clawkeep_core::*;
 
-fn fake_key() -> String {
-    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut s = ["sk", "ant", "api03-"].join("-");
-    while s.len() < 106 {
-        s.push(alphabet[rand::random_range(0..alphabet.len())] as char);
-    }
-    s + "AA"
-}
+use clawkeep_core::testkeys::random_api_key as fake_key;
 
 fn open(dir: &std::path::Path, kc: Arc<MemoryKeychain>) -> Clawkeep {
     Clawkeep::open(OpenOptions { data_dir: Some(dir.to_path_buf()), keychain: Some(kc), os_user: Some("tester".into()), ..Default::default() }).unwrap()

@@ -8,32 +8,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use rand::Rng;
-
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A fresh, well-formed fake key of the given prefix and total length, made at run time.
-pub fn fake_key(prefix: &str, total: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut rng = rand::rng();
-    let mut s = prefix.to_string();
-    while s.len() < total - 2 {
-        s.push(ALPHABET[rng.random_range(0..ALPHABET.len())] as char);
-    }
-    s.push_str("AA");
-    s
-}
 
 pub fn api_key() -> String {
-    fake_key(&["sk", "ant", "api03-"].join("-"), 108)
+    clawkeep_core::testkeys::random_api_key()
 }
 
 pub fn admin_key() -> String {
-    fake_key(&["sk", "ant", "admin01-"].join("-"), 110)
+    clawkeep_core::testkeys::random_key(clawkeep_core::KeyKind::Admin)
 }
 
 pub fn oauth_key() -> String {
-    fake_key(&["sk", "ant", "oat01-"].join("-"), 90)
+    clawkeep_core::testkeys::random_key(clawkeep_core::KeyKind::Oauth)
 }
 
 /// One isolated Clawkeep world: its own data dir and keychain service.
