@@ -30,7 +30,7 @@ pub fn insert_check_run(conn: &Connection, instance_id: i64, r: &crate::checklis
 
 /// A `check_runs` row (columns: id, instance name, started_at, status, first_failing_domain,
 /// total_ms, host_ms, api_ms, errors_429_1h) as a [`CheckRun`].
-pub(crate) fn check_run_from_row(r: &Row<'_>) -> rusqlite::Result<CheckRun> {
+fn check_run_from_row(r: &Row<'_>) -> rusqlite::Result<CheckRun> {
     use crate::checklist::types::{Domain, Status};
     let status: String = r.get(3)?;
     let ffd: Option<String> = r.get(4)?;
@@ -64,10 +64,74 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
+    /// The newest run of every instance that has one, by instance name (the Fleet table's
+    /// "Last check").
+    pub fn last_check_runs(&self) -> Result<Vec<CheckRun>> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(
+            "SELECT c.id, i.name, c.started_at, c.status, c.first_failing_domain, c.total_ms, c.host_ms, c.api_ms, c.errors_429_1h \
+             FROM check_runs c JOIN instances i ON i.id = c.instance_id \
+             WHERE c.id = (SELECT c2.id FROM check_runs c2 WHERE c2.instance_id = c.instance_id ORDER BY c2.started_at DESC, c2.id DESC LIMIT 1) \
+             ORDER BY i.name",
+        )?;
+        let rows = stmt.query_map([], check_run_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// The full stored report of a run.
     pub fn check_report(&self, id: i64) -> Result<Option<crate::checklist::types::InstanceReport>> {
         let conn = self.conn();
         let text: Option<String> = conn.query_row("SELECT report FROM check_runs WHERE id = ?1", [id], |r| r.get(0)).optional()?;
         text.map(|t| serde_json::from_str(&t).map_err(|e| Error::Store(format!("stored report {id} unreadable: {e}")))).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{add_instance, at, store};
+    use super::*;
+    use crate::checklist::types::{Domain, FleetFacts, InstanceReport, Status, Timings};
+
+    fn report(instance: &str, secs: i64, status: Status) -> InstanceReport {
+        InstanceReport {
+            instance: instance.into(),
+            started_at: at(secs),
+            checks: vec![],
+            domains: vec![],
+            first_failing_domain: (status == Status::Fail).then_some(Domain::Credential),
+            status,
+            facts: FleetFacts { errors_429_1h: secs as u32, ..Default::default() },
+            timings: Timings { host_ms: 1, api_ms: 2, total_ms: 3 },
+        }
+    }
+
+    #[test]
+    fn the_last_run_of_each_instance_by_name() {
+        let (_dir, s) = store();
+        assert!(s.last_check_runs().unwrap().is_empty());
+        let b = add_instance(&s, "b-prod-1", "b");
+        let a = add_instance(&s, "a-prod-1", "a");
+        add_instance(&s, "c-prod-1", "c");
+        let ids = s
+            .tx(|tx| {
+                Ok((
+                    insert_check_run(tx, b, &report("b-prod-1", 10, Status::Pass))?,
+                    insert_check_run(tx, b, &report("b-prod-1", 20, Status::Fail))?,
+                    // Recorded later but started earlier: not the newest.
+                    insert_check_run(tx, b, &report("b-prod-1", 15, Status::Warn))?,
+                    insert_check_run(tx, a, &report("a-prod-1", 5, Status::Warn))?,
+                    // Same start: the later row wins.
+                    insert_check_run(tx, a, &report("a-prod-1", 5, Status::Pass))?,
+                ))
+            })
+            .unwrap();
+        let last = s.last_check_runs().unwrap();
+        // c has no run; a before b.
+        assert_eq!(last.iter().map(|r| (r.instance.as_str(), r.id)).collect::<Vec<_>>(), vec![("a-prod-1", ids.4), ("b-prod-1", ids.1)]);
+        let b_last = &last[1];
+        assert_eq!((b_last.started_at, b_last.status, b_last.first_failing_domain), (at(20), Status::Fail, Some(Domain::Credential)));
+        assert_eq!((b_last.total_ms, b_last.host_ms, b_last.api_ms, b_last.errors_429_1h), (3, 1, 2, 20));
+        // The history of one instance agrees on its newest run.
+        assert_eq!(s.check_runs("b-prod-1", 1).unwrap()[0].id, ids.1);
     }
 }

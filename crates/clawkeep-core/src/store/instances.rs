@@ -279,3 +279,24 @@ pub fn delete_instance(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM instances WHERE id = ?1", [id])?;
     Ok(())
 }
+
+/// Whether any instance has this owner (an owner exists only through its instances).
+pub(crate) fn owner_has_instances(conn: &Connection, owner: &str) -> Result<bool> {
+    Ok(conn.query_row("SELECT EXISTS (SELECT 1 FROM instances WHERE owner = ?1)", [owner], |r| r.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{add_instance, store};
+    use super::*;
+
+    #[test]
+    fn an_owner_exists_through_its_instances() {
+        let (_dir, s) = store();
+        assert!(!s.tx(|tx| owner_has_instances(tx, "acme")).unwrap());
+        add_instance(&s, "acme-prod-1", "acme");
+        assert!(s.tx(|tx| owner_has_instances(tx, "acme")).unwrap());
+        assert!(!s.tx(|tx| owner_has_instances(tx, "Acme")).unwrap(), "owners match exactly");
+        assert!(!s.tx(|tx| owner_has_instances(tx, "")).unwrap());
+    }
+}
