@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use rusqlite::params;
 use tokio_util::sync::CancellationToken;
 
 use super::engine::{run_fleet, CheckOptions, HOST_TIMEOUT};
@@ -107,15 +106,6 @@ impl Clawkeep {
 
     /// The newest run of every instance that has one (the Fleet table's "Last check").
     pub fn last_checks(&self) -> Result<Vec<CheckRun>> {
-        self.store().tx(|tx| {
-            let mut stmt = tx.prepare(
-                "SELECT c.id, i.name, c.started_at, c.status, c.first_failing_domain, c.total_ms, c.host_ms, c.api_ms, c.errors_429_1h \
-                 FROM check_runs c JOIN instances i ON i.id = c.instance_id \
-                 WHERE c.id = (SELECT c2.id FROM check_runs c2 WHERE c2.instance_id = c.instance_id ORDER BY c2.started_at DESC, c2.id DESC LIMIT 1) \
-                 ORDER BY i.name",
-            )?;
-            let rows = stmt.query_map(params![], crate::store::check_run_from_row)?;
-            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-        })
+        self.store().last_check_runs()
     }
 }

@@ -24,7 +24,7 @@
 //!   at the API or revoke the new key.
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -337,30 +337,24 @@ fn api_err(what: &str, e: ApiError) -> Error {
 
 // ---- persistence --------------------------------------------------------------------------
 
-fn load(conn: &Connection, sql_where: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Rotation>> {
-    let sql = format!("SELECT r.id, r.state FROM rotations r JOIN instances i ON i.id = r.instance_id WHERE {sql_where} ORDER BY r.id DESC LIMIT 1");
-    let row: Option<(i64, String)> = conn.query_row(&sql, [arg], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
-    match row {
-        None => Ok(None),
-        Some((id, state)) => {
-            let mut rot: Rotation = serde_json::from_str(&state).map_err(|e| Error::Store(format!("rotation {id}: bad state: {e}")))?;
-            rot.id = id;
-            Ok(Some(rot))
-        }
-    }
+/// A stored rotation as the machine wrote it (its id is the row's).
+fn decode(row: store::RotationRow) -> Result<Rotation> {
+    let mut rot: Rotation = serde_json::from_str(&row.state).map_err(|e| Error::Store(format!("rotation {}: bad state: {e}", row.id)))?;
+    rot.id = row.id;
+    Ok(rot)
 }
 
 fn open_rotation(conn: &Connection, instance: &str) -> Result<Option<Rotation>> {
-    load(conn, "i.name = ?1 AND r.outcome = 'in_progress'", &instance)
+    store::open_rotation(conn, instance)?.map(decode).transpose()
 }
 
 fn latest_rotation(conn: &Connection, instance: &str) -> Result<Option<Rotation>> {
-    load(conn, "i.name = ?1", &instance)
+    store::latest_rotation(conn, instance)?.map(decode).transpose()
 }
 
 /// Writes `rot` if the stored one is still at `expected` (another process may have moved it).
 fn save(conn: &Connection, rot: &Rotation, expected: RotationStep) -> Result<()> {
-    let stored: String = conn.query_row("SELECT step FROM rotations WHERE id = ?1", [rot.id], |r| r.get(0))?;
+    let stored = store::rotation_step(conn, rot.id)?;
     if stored != expected.as_str() {
         return Err(Error::Conflict(format!(
             "the rotation of '{}' was moved on by another Clawkeep (now at step '{stored}'); run `clawkeep rotate status {}`",
@@ -368,11 +362,7 @@ fn save(conn: &Connection, rot: &Rotation, expected: RotationStep) -> Result<()>
         )));
     }
     let state = serde_json::to_string(rot).map_err(|e| Error::Store(e.to_string()))?;
-    conn.execute(
-        "UPDATE rotations SET outcome=?2, step=?3, state=?4, updated_at=?5 WHERE id=?1",
-        params![rot.id, rot.outcome.as_str(), rot.step.as_str(), state, store::ts(&rot.updated_at)],
-    )?;
-    Ok(())
+    store::update_rotation(conn, rot.id, &store::RotationWrite { outcome: rot.outcome.as_str(), step: rot.step.as_str(), state: &state, at: rot.updated_at })
 }
 
 fn instance_id(conn: &Connection, name: &str) -> Result<i64> {
@@ -386,17 +376,7 @@ fn key_in(conn: &Connection, name: &str) -> Result<Key> {
 impl Clawkeep {
     /// The open rotations, oldest first.
     pub fn open_rotations(&self) -> Result<Vec<Rotation>> {
-        self.store().tx(|tx| {
-            let mut stmt = tx.prepare("SELECT r.id, r.state FROM rotations r WHERE r.outcome = 'in_progress' ORDER BY r.id")?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
-            rows.into_iter()
-                .map(|(id, s)| {
-                    let mut r: Rotation = serde_json::from_str(&s).map_err(|e| Error::Store(format!("rotation {id}: bad state: {e}")))?;
-                    r.id = id;
-                    Ok(r)
-                })
-                .collect()
-        })
+        self.store().tx(|tx| store::open_rotations(tx)?.into_iter().map(decode).collect())
     }
 
     /// The open rotation of an instance, else its latest one.
@@ -486,11 +466,7 @@ impl Clawkeep {
             }
             let iid = instance_id(tx, &inst.name)?;
             let state = serde_json::to_string(&rot).map_err(|e| Error::Store(e.to_string()))?;
-            tx.execute(
-                "INSERT INTO rotations (instance_id, outcome, step, state, started_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-                params![iid, rot.outcome.as_str(), rot.step.as_str(), state, store::ts(&now)],
-            )?;
-            rot.id = tx.last_insert_rowid();
+            rot.id = store::insert_rotation(tx, iid, &store::RotationWrite { outcome: rot.outcome.as_str(), step: rot.step.as_str(), state: &state, at: now })?;
             self.audit(
                 tx,
                 "rotation.start",

@@ -4,7 +4,7 @@
 //! and without any stored policy the built-in default is 90 days, warn 14 days before.
 
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -153,44 +153,36 @@ pub fn parse_days(field: &'static str, s: &str) -> Result<u32> {
     n.checked_mul(mult).ok_or_else(|| Error::invalid(field, format!("'{s}' is too large")))
 }
 
-fn policy_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RotationPolicy> {
-    let scope: String = r.get(0)?;
-    let owner: Option<String> = r.get(1)?;
-    let instance: Option<String> = r.get(2)?;
-    let scope = match scope.as_str() {
-        "owner" => PolicyScope::Owner { owner: owner.unwrap_or_default() },
-        "instance" => PolicyScope::Instance { instance: instance.unwrap_or_default() },
+/// A stored policy row as a [`RotationPolicy`].
+fn from_row(r: store::PolicyRow) -> RotationPolicy {
+    let scope = match r.scope.as_str() {
+        "owner" => PolicyScope::Owner { owner: r.owner.unwrap_or_default() },
+        "instance" => PolicyScope::Instance { instance: r.instance.unwrap_or_default() },
         _ => PolicyScope::Default,
     };
-    Ok(RotationPolicy {
+    RotationPolicy {
         scope,
-        max_age_days: r.get(3)?,
-        warn_days: r.get(4)?,
-        weekday: r.get(5)?,
-        window_start: r.get(6)?,
-        window_end: r.get(7)?,
-        updated_at: Some(store::parse_ts(&r.get::<_, String>(8)?)?),
-    })
+        max_age_days: r.max_age_days,
+        warn_days: r.warn_days,
+        weekday: r.weekday,
+        window_start: r.window_start,
+        window_end: r.window_end,
+        updated_at: Some(r.updated_at),
+    }
 }
-
-const POLICY_SQL: &str = "SELECT p.scope, p.owner, i.name, p.max_age_days, p.warn_days, p.weekday, p.window_start, p.window_end, p.updated_at \
-     FROM rotation_policies p LEFT JOIN instances i ON i.id = p.instance_id";
 
 /// Every stored policy: default first, then owners, then instances.
 pub(crate) fn all_policies(conn: &Connection) -> Result<Vec<RotationPolicy>> {
-    let sql = format!("{POLICY_SQL} ORDER BY CASE p.scope WHEN 'default' THEN 0 WHEN 'owner' THEN 1 ELSE 2 END, p.owner, i.name");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map([], policy_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(rows)
+    Ok(store::rotation_policies(conn)?.into_iter().map(from_row).collect())
 }
 
 fn stored_policy(conn: &Connection, scope: &PolicyScope) -> Result<Option<RotationPolicy>> {
-    let (sql, arg) = match scope {
-        PolicyScope::Default => (format!("{POLICY_SQL} WHERE p.scope = 'default' AND ?1 = ''"), String::new()),
-        PolicyScope::Owner { owner } => (format!("{POLICY_SQL} WHERE p.scope = 'owner' AND p.owner = ?1"), owner.clone()),
-        PolicyScope::Instance { instance } => (format!("{POLICY_SQL} WHERE p.scope = 'instance' AND i.name = ?1"), instance.clone()),
+    let of = match scope {
+        PolicyScope::Default => store::PolicyOf::Default,
+        PolicyScope::Owner { owner } => store::PolicyOf::Owner(owner),
+        PolicyScope::Instance { instance } => store::PolicyOf::Instance(instance),
     };
-    Ok(conn.query_row(&sql, [arg], policy_from_row).optional()?)
+    Ok(store::rotation_policy(conn, of)?.map(from_row))
 }
 
 /// The policies in force, for resolving many instances at once.
@@ -236,8 +228,7 @@ impl Clawkeep {
                     if owner.trim().is_empty() {
                         return Err(Error::invalid("owner", "must not be empty"));
                     }
-                    let known: bool = tx.query_row("SELECT EXISTS (SELECT 1 FROM instances WHERE owner = ?1)", [owner], |r| r.get(0))?;
-                    if !known {
+                    if !store::owner_has_instances(tx, owner)? {
                         return Err(Error::NotFound { kind: "owner", name: owner.clone() });
                     }
                     None
@@ -284,18 +275,21 @@ impl Clawkeep {
                 PolicyScope::Owner { owner } => ("owner", Some(owner.clone())),
                 PolicyScope::Instance { .. } => ("instance", None),
             };
+            let row = store::PolicyRow {
+                scope: scope_s.into(),
+                owner,
+                instance: None,
+                max_age_days: p.max_age_days,
+                warn_days: p.warn_days,
+                weekday: p.weekday.clone(),
+                window_start: p.window_start.clone(),
+                window_end: p.window_end.clone(),
+                updated_at: now,
+            };
             if before.is_some() {
-                tx.execute(
-                    "UPDATE rotation_policies SET max_age_days=?1, warn_days=?2, weekday=?3, window_start=?4, window_end=?5, updated_at=?6 \
-                     WHERE scope=?7 AND owner IS ?8 AND instance_id IS ?9",
-                    params![p.max_age_days, p.warn_days, p.weekday, p.window_start, p.window_end, store::ts(&now), scope_s, owner, instance_id],
-                )?;
+                store::update_rotation_policy(tx, &row, instance_id)?;
             } else {
-                tx.execute(
-                    "INSERT INTO rotation_policies (scope, owner, instance_id, max_age_days, warn_days, weekday, window_start, window_end, updated_at) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                    params![scope_s, owner, instance_id, p.max_age_days, p.warn_days, p.weekday, p.window_start, p.window_end, store::ts(&now)],
-                )?;
+                store::insert_rotation_policy(tx, &row, instance_id)?;
             }
             self.audit(
                 tx,
