@@ -14,7 +14,6 @@
 //! [`Clawkeep::probe_host`] / [`Clawkeep::confirm_host_key`] are host trust, and
 //! [`Clawkeep::rotation_deployer`] the deploy step of a guided rotation.
 
-
 use serde::Serialize;
 
 use crate::deploy::{CancellationToken, DeployOptions, DeployReport, ProgressFn};
