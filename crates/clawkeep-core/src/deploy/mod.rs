@@ -51,6 +51,7 @@ mod types;
 pub use tokio_util::sync::CancellationToken;
 
 pub use plan::{rewrite_env, DeployFacts};
+pub(crate) use remote::restart_command;
 pub use run::{deploy_fleet, deploy_one};
 pub use session::DeploySession;
 pub use types::{no_progress, plan_digest, DeployJob, DeployOptions, DeployPlan, DeployReport, Outcome, PlanStep, ProgressFn, Stage, StaleCredential};

@@ -26,8 +26,8 @@ pub(super) fn kv(out: &str, key: &str) -> Vec<String> {
     out.lines().filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('='))).map(|s| s.trim().to_string()).collect()
 }
 
-/// The command that restarts the gateway.
-pub(super) fn restart_command(sm: &ServiceManager) -> String {
+/// The command that restarts the gateway (the offline bundle runs the same one).
+pub(crate) fn restart_command(sm: &ServiceManager) -> String {
     match sm {
         ServiceManager::SystemdUser { unit } => format!("systemctl --user restart {}", sh_quote(unit)),
         ServiceManager::Custom { restart_command } => restart_command.clone(),
