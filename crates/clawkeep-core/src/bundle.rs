@@ -22,8 +22,8 @@ use std::io::{Read, Write};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::deploy::DeployJob;
-use crate::domain::{InjectionMethod, ServiceManager};
+use crate::deploy::{restart_command, DeployJob};
+use crate::domain::InjectionMethod;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::ssh::sh_quote;
@@ -79,13 +79,6 @@ fn sd_expr(state_dir: &str) -> String {
     }
 }
 
-fn restart_cmd(sm: &ServiceManager) -> String {
-    match sm {
-        ServiceManager::SystemdUser { unit } => format!("systemctl --user restart {}", sh_quote(unit)),
-        ServiceManager::Custom { restart_command } => restart_command.clone(),
-    }
-}
-
 /// Builds the installer script and its manifest for a prepared job.
 pub fn build_installer(job: &DeployJob, created_by: &str, now: DateTime<Utc>) -> Result<(Secret, BundleManifest)> {
     let inst = &job.instance;
@@ -113,7 +106,7 @@ pub fn build_installer(job: &DeployJob, created_by: &str, now: DateTime<Utc>) ->
             body.push_str(
                 "env=\"$sd/.env\"\n{\n  if [ -f \"$env\" ]; then\n    while IFS= read -r l || [ -n \"$l\" ]; do\n      case \"$l\" in\n        ANTHROPIC_API_KEY=*|\"export ANTHROPIC_API_KEY=\"*) ;;\n        *) printf '%s\\n' \"$l\" ;;\n      esac\n    done < \"$env\"\n  fi\n  printf 'ANTHROPIC_API_KEY=%s\\n' \"$key\"\n} | write_atomic \"$env\"\necho \"wrote $env\"\n",
             );
-            let rc = restart_cmd(&inst.service_manager);
+            let rc = restart_command(&inst.service_manager);
             items.push(BundleItem { action: "run".into(), target: rc.clone(), detail: "restart the gateway (a changed .env needs a new process)".into() });
             body.push_str(&format!("{rc}\necho 'restarted the gateway'\n"));
         }
