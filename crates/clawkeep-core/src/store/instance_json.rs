@@ -4,7 +4,6 @@
 use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
-use super::instances::INSTANCE_COL_COUNT;
 use super::row::{bad_value, json_col, parse_ts};
 use crate::domain::*;
 use std::io::Write;
@@ -80,7 +79,8 @@ pub(super) fn timestamp(out: &mut dyn Write, s: &str) -> Result<(), RowError> {
     Ok(serde_json::to_writer(out, &parse_ts(s)?)?)
 }
 
-pub(super) fn write(r: &Row<'_>, now: DateTime<Utc>, counts: &std::collections::HashMap<i64, u32>, out: &mut dyn Write) -> Result<(), RowError> {
+/// One fleet row as JSON; the joined active-key columns start at `key_col`.
+pub(super) fn write(r: &Row<'_>, key_col: usize, now: DateTime<Utc>, counts: &std::collections::HashMap<i64, u32>, out: &mut dyn Write) -> Result<(), RowError> {
     let id: i64 = r.get(0)?;
     out.write_all(b"{\"instance\":{\"id\":")?;
     write!(out, "{id}")?;
@@ -125,7 +125,7 @@ pub(super) fn write(r: &Row<'_>, now: DateTime<Utc>, counts: &std::collections::
     field(out, "updated_at", false)?;
     timestamp(out, text(r, 20)?)?;
     out.write_all(b"},\"active_key\":")?;
-    let o = INSTANCE_COL_COUNT;
+    let o = key_col;
     match opt_text(r, o)? {
         None => out.write_all(b"null")?,
         Some(name) => {

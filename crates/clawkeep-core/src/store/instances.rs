@@ -162,7 +162,7 @@ impl Store {
         let mut spans: Vec<(String, usize, usize)> = Vec::with_capacity(n);
         while let Some(r) = rows.next()? {
             let start = buf.len();
-            json_row::write(r, now, &counts, &mut buf).map_err(|e| match e {
+            json_row::write(r, INSTANCE_COL_COUNT, now, &counts, &mut buf).map_err(|e| match e {
                 json_row::RowError::Io(e) => Error::Store(format!("cannot render a row: {e}")),
                 json_row::RowError::Sql(e) => Error::from(e),
             })?;
