@@ -2,13 +2,13 @@
 # The Clawkeep demo world: a fake Anthropic API, a few SSH test hosts with OpenClaw layouts and
 # (mini) gateways, and a Clawkeep inventory seeded with matching instances and keys: a small
 # fleet with the problems Clawkeep exists to catch, each found by `clawkeep check --all`:
-#   demo-h0, -h1, -h10…  healthy
-#   demo-h2   the .env has the new key, the gateway still runs the old one   restart_needed
-#   demo-h3   the .env holds a truncated key                                key_truncated
-#   demo-h4, -h5  one workspace, a burst of 429s in the gateway logs        shared_rate_limit, rate_limited
-#   demo-h6   the key expires in 3 days (Console and inventory)             key_expiring_soon (rotate plan)
-#   demo-h7   host key not trusted yet (nothing is sent to it)              host_key_untrusted
-#   demo-h8, -h9  h9's .env has h8's key; the inventory holds h9's own      key_shared_across_instances,
+#   demo-01, -02, -11…  healthy
+#   demo-03   the .env has the new key, the gateway still runs the old one   restart_needed
+#   demo-04   the .env holds a truncated key                                key_truncated
+#   demo-05, -06  one workspace, a burst of 429s in the gateway logs        shared_rate_limit, rate_limited
+#   demo-07   the key expires in 3 days (Console and inventory)             key_expiring_soon (rotate plan)
+#   demo-08   host key not trusted yet (nothing is sent to it)              host_key_untrusted
+#   demo-09, -10  10's .env has 09's key; the inventory holds 10's own      key_shared_across_instances,
 #                                                                            key_of_other_instance
 #
 #   scripts/demo.sh up [N]     start (default and minimum 10 hosts); prints what to export to use it
@@ -103,16 +103,17 @@ up)
   # The fixture Admin key, so the checklist sees each key's Console status and expiry.
   printf '%s' "$(keyval admin)" | "$ck" key add clawkeep-demo-admin --stdin --allow-name >/dev/null
   mapfile -t hosts < <(grep -v '^#' "$wd/hosts.tsv")
-  i=0 burst=() sharer=""
+  i=0 burst=() burst_inst=() sharer=""
   for line in "${hosts[@]}"; do
     IFS=$'\t' read -r name addr port user home gwport fp <<<"$line"
     i=$((i+1))
-    inst="demo-$name"
+    # instances are named by position (demo-01…), whatever host slots the world got
+    inst=$(printf 'demo-%02d' "$i") workload=$(printf 'agent%02d' "$i")
     keyname="key-$i"
     what="healthy"
     case $i in
       5|6) # the burst pair: keys of one workspace with tight limits (shared 429s, below)
-        keyname="burst-$i"; mint "$keyname" "$WS_BURST"; burst+=("$name:$gwport"); what="429 burst, shared workspace limit" ;;
+        keyname="burst-$i"; mint "$keyname" "$WS_BURST"; burst+=("$name:$gwport"); burst_inst+=("$inst"); what="429 burst, shared workspace limit" ;;
       7) # a key the Console expires in 3 days: rotate it now
         keyname="expiring-$i"; mint "$keyname" "$WS_DEFAULT" "$(date -u -d '+3 days' +%Y-%m-%dT%H:%M:%SZ)"
         what="key expires in 3 days: overdue for rotation" ;;
@@ -120,11 +121,11 @@ up)
     expires=()
     [ "$i" != 7 ] || expires=(--expires "$(date -u -d '+3 days' +%Y-%m-%d)")
     "$ck" instance add "$inst" --host "$addr" --port "$port" --user "$user" --owner demo --env prod \
-      --workload "$name" --restart-cmd '~/.local/bin/openclaw-gateway-restart' >/dev/null
+      --workload "$workload" --restart-cmd '~/.local/bin/openclaw-gateway-restart' >/dev/null
     # pin the host key (the checklist and deploy refuse unpinned hosts); the world knows it.
     # The 8th host is left untrusted: the first thing a new host needs.
     if [ "$i" = 8 ]; then what="host key not trusted yet"; else "$ck" host trust "$inst" --fingerprint "$fp" >/dev/null; fi
-    printf '%s' "$(keyval "$keyname")" | "$ck" key add "openclaw-demo-prod-$name" --instance "$inst" --stdin \
+    printf '%s' "$(keyval "$keyname")" | "$ck" key add "openclaw-demo-prod-$workload" --instance "$inst" --stdin \
       --key-id "$(keyid "$keyname")" "${expires[@]}" >/dev/null
     case $i in
       3) # rotated: the .env has the new key, the running gateway still the old one
@@ -140,8 +141,8 @@ up)
         what="runs $sharer's key (one key, two instances)" ;;
       *) put_env "$name" "$(keyval "$keyname")" restart ;;
     esac
-    [ "$i" != 9 ] || { sharer=$name; what="its key is copied to the next host"; }
-    printf 'demo: %-9s %-44s (%s@%s:%s, gateway 127.0.0.1:%s)\n' "$inst" "$what" "$user" "$addr" "$port" "$gwport"
+    [ "$i" != 9 ] || { sharer=$inst; what="its key is copied to the next instance"; }
+    printf 'demo: %-8s %-46s (%s: %s@%s:%s, gateway 127.0.0.1:%s)\n' "$inst" "$what" "$name" "$user" "$addr" "$port" "$gwport"
   done
   # The burst: the 5th and 6th hosts share a workspace limited to 20 requests a minute; 30 agent turns
   # through their gateways get 429s, which the gateways log as OpenClaw does.
@@ -160,7 +161,7 @@ up)
       fi
     done
   done
-  echo "demo: burst on ${burst[0]%%:*} and ${burst[1]%%:*}: $n429 of 30 agent turns got 429 (shared workspace limit)"
+  echo "demo: burst on ${burst_inst[0]} and ${burst_inst[1]}: $n429 of 30 agent turns got 429 (shared workspace limit)"
   cat > "$D/demo.env" <<EOF
 export CLAWKEEP_HOME=$D/clawkeep
 export CLAWKEEP_ANTHROPIC_BASE_URL=$base
