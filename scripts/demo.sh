@@ -105,7 +105,7 @@ up)
   mapfile -t hosts < <(grep -v '^#' "$wd/hosts.tsv")
   i=0 burst=() burst_inst=() sharer=""
   for line in "${hosts[@]}"; do
-    IFS=$'\t' read -r name addr port user home gwport fp <<<"$line"
+    IFS=$'\t' read -r name addr port user _home gwport fp <<<"$line"
     i=$((i+1))
     # instances are named by position (demo-01…), whatever host slots the world got
     inst=$(printf 'demo-%02d' "$i") workload=$(printf 'agent%02d' "$i")
@@ -120,6 +120,7 @@ up)
     esac
     expires=()
     [ "$i" != 7 ] || expires=(--expires "$(date -u -d '+3 days' +%Y-%m-%d)")
+    # shellcheck disable=SC2088 # the tilde is for the host's shell
     "$ck" instance add "$inst" --host "$addr" --port "$port" --user "$user" --owner demo --env prod \
       --workload "$workload" --restart-cmd '~/.local/bin/openclaw-gateway-restart' >/dev/null
     # pin the host key (the checklist and deploy refuse unpinned hosts); the world knows it.
