@@ -2,6 +2,8 @@
 //! checklist (credential, account context, protocol, throughput, boundary) per instance and
 //! fleet-wide, with a progress line. The run is core's `Clawkeep::run_checks` (bounded
 //! concurrency, fleet findings, every run stored as history); this file parses and prints.
+//! `--all` prints one line per instance (failing first), then the cause and fix of what is not
+//! green; `--details` prints every check of every instance.
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -9,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use clawkeep_core::checklist::{CheckOptions, CheckProgressFn, Domain, InstanceReport, Status};
+use clawkeep_core::checklist::{CheckOptions, CheckProgressFn, CheckResult, Domain, InstanceReport, Status};
 use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::Clawkeep;
 
@@ -42,6 +44,10 @@ pub struct CheckArgs {
     /// Hosts checked at once with --all.
     #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u16).range(1..=256))]
     pub concurrency: u16,
+    /// With --all: every check of every instance (default: one line per instance, then the
+    /// cause and fix of the instances that are not green).
+    #[arg(long, short = 'v')]
+    pub details: bool,
     /// Show the stored history of NAME instead of running.
     #[arg(long, requires = "name")]
     pub history: bool,
@@ -107,11 +113,15 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
             output::json(r);
         }
     } else {
-        for r in &report.instances {
-            print_report(r);
+        if a.all && !a.details {
+            print_compact(&report.instances);
+        } else {
+            for r in &report.instances {
+                print_report(r);
+            }
         }
         if !report.fleet_checks.is_empty() {
-            println!("Fleet");
+            println!("\nFleet");
             for f in &report.fleet_checks {
                 println!("  {:<4}  {}  {}", f.status.as_str().to_uppercase(), f.id, f.summary);
                 println!("        cause: {}", f.cause);
@@ -158,4 +168,62 @@ fn print_report(r: &InstanceReport) {
             }
         }
     }
+}
+
+/// The domain to look at first: the first failing one, else the first that warns.
+fn first_domain(r: &InstanceReport) -> Option<Domain> {
+    r.first_failing_domain.or_else(|| r.domains.iter().find(|d| d.status == Status::Warn).map(|d| d.domain))
+}
+
+/// The first check of `r` with its worst status, in the first domain to look at.
+fn first_problem(r: &InstanceReport) -> Option<&CheckResult> {
+    let d = first_domain(r)?;
+    r.checks.iter().find(|c| c.domain == d && c.status == r.status).or_else(|| r.checks.iter().find(|c| c.domain == d && matches!(c.status, Status::Fail | Status::Warn)))
+}
+
+/// The instances worst first (fail, warn, then the rest), the fleet's order kept within each.
+fn worst_first(instances: &[InstanceReport]) -> Vec<&InstanceReport> {
+    let mut v: Vec<&InstanceReport> = instances.iter().collect();
+    v.sort_by_key(|r| std::cmp::Reverse(r.status));
+    v
+}
+
+/// `check --all` without `--details`: one line per instance, then what to do for each one
+/// that is not green.
+fn print_compact(instances: &[InstanceReport]) {
+    let sorted = worst_first(instances);
+    let rows: Vec<Vec<String>> = sorted
+        .iter()
+        .map(|r| {
+            let p = first_problem(r);
+            vec![
+                r.status.as_str().to_uppercase(),
+                r.instance.clone(),
+                first_domain(r).map(|d| d.as_str().to_string()).unwrap_or_default(),
+                p.and_then(|c| c.cause.clone()).unwrap_or_default(),
+                p.map(|c| c.summary.clone()).unwrap_or_default(),
+            ]
+        })
+        .collect();
+    table(&["STATUS", "INSTANCE", "LOOK FIRST AT", "CAUSE", "WHAT"], &rows);
+    let bad: Vec<&&InstanceReport> = sorted.iter().filter(|r| matches!(r.status, Status::Fail | Status::Warn)).collect();
+    if bad.is_empty() {
+        return;
+    }
+    println!();
+    for r in bad {
+        println!("{}: {}", r.instance, r.status.as_str().to_uppercase());
+        for c in r.checks.iter().filter(|c| matches!(c.status, Status::Fail | Status::Warn)) {
+            println!("  {:<4}  {:<34}  {}", c.status.as_str(), c.id, c.summary);
+            if c.id.starts_with("fleet.") {
+                // its cause and fix are printed once, under Fleet
+                continue;
+            }
+            if let (Some(cause), Some(fix)) = (&c.cause, &c.fix) {
+                println!("        cause: {cause}");
+                println!("        fix:   {fix}");
+            }
+        }
+    }
+    println!("(every check: clawkeep check --all --details; one instance: clawkeep check NAME)");
 }

@@ -50,3 +50,31 @@ fn failing_check_exits_1_and_names_the_request() {
     let r = w.run(&["--json", "check", "--all", "--no-host"]).fails(1).json();
     assert_eq!(r["instances"][0]["first_failing_domain"], "account-context");
 }
+
+#[test]
+fn check_all_prints_one_line_per_instance_failing_first_then_their_fixes() {
+    let fake = FakeAnthropic::start_blocking(Preset::WrongWorkspace).unwrap();
+    let w = World::new();
+    // "acme-ok" sorts first in the inventory; its key is in the workspace it expects
+    w.add_acme_prod("acme-ok", fake_anthropic::WORKSPACE_PROD_B_ID);
+    let k = fake.fixture_key("instance-b").unwrap();
+    w.run_stdin(&["key", "add", "openclaw-acme-prod-ok", "--instance", "acme-ok", "--stdin"], &k.key).ok();
+    setup(&w, &fake, "instance-a");
+    let out = w.run(&["check", "--all", "--no-host"]).fails(1);
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(lines[0].starts_with("STATUS") && lines[0].contains("CAUSE"), "{}", out.stdout);
+    // the failing instance first, with its first failing domain and cause
+    assert!(lines[1].starts_with("FAIL") && lines[1].contains("acme-prod") && lines[1].contains("account-context"), "{}", out.stdout);
+    assert!(lines[1].contains("workspace_mismatch"), "{}", out.stdout);
+    assert!(lines[2].starts_with("PASS") && lines[2].contains("acme-ok"), "{}", out.stdout);
+    // details (cause and fix) for the failing one only; no full listing
+    assert!(out.stdout.contains("acme-prod: FAIL"), "{}", out.stdout);
+    assert!(out.stdout.contains("fix:"), "{}", out.stdout);
+    assert!(!out.stdout.contains("acme-ok: "), "{}", out.stdout);
+    assert!(!out.stdout.contains("Account context ["), "{}", out.stdout);
+    // --details: every check of every instance
+    let out = w.run(&["check", "--all", "--no-host", "--details"]).fails(1);
+    assert!(out.stdout.contains(">> Account context [fail]"), "{}", out.stdout);
+    assert!(out.stdout.contains("acme-ok: PASS"), "{}", out.stdout);
+    assert!(out.stdout.contains("Account context [pass]"), "{}", out.stdout);
+}

@@ -174,6 +174,12 @@ for p in $pids; do
   cmd=$(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null)
   a0=${cmd%% *}; a0=${a0##*/}
   case "$a0" in sh|bash|dash|zsh|pgrep|sudo|ssh|timeout) continue ;; esac
+  # a gateway whose environment names another HOME serves another OpenClaw install of this
+  # user (several installs under one account, e.g. the no-root demo world): not this one's
+  if [ -r "/proc/$p/environ" ]; then
+    ph=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -m 1 '^HOME=')
+    [ -z "$ph" ] || [ "${ph#HOME=}" = "$HOME" ] || continue
+  fi
   printf 'proc|%s|%s|%.300s\n' "$p" "$(stat -c %Y "/proc/$p" 2>/dev/null)" "$cmd"
   if [ -r "/proc/$p/environ" ]; then
     v=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -m 1 '^ANTHROPIC_API_KEY=')
