@@ -223,6 +223,9 @@ fn print_compact(instances: &[InstanceReport]) {
                 println!("        cause: {cause}");
                 println!("        fix:   {fix}");
             }
+            if let Some(remedy) = &c.remedy {
+                println!("        run:   {}", crate::output::remedy_command(remedy));
+            }
         }
     }
     println!("(every check: clawkeep check --all --details; one instance: clawkeep check NAME)");
