@@ -10,8 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
-/// A fresh, well-formed fake key of the given prefix and total length, made at run time.
-
+/// Fresh, well-formed fake keys made at run time (core's one generator).
 pub fn api_key() -> String {
     clawkeep_core::testkeys::random_api_key()
 }
