@@ -122,8 +122,11 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    /// Reads a source from host text: its argument (an agent id, a file path) is cleaned here,
+    /// where it enters, like every other field of the report.
     fn parse(s: &str) -> Option<KeySource> {
-        let (kind, arg) = s.split_once(':').unwrap_or((s, ""));
+        let s = clean(s, 512);
+        let (kind, arg) = s.split_once(':').unwrap_or((&s, ""));
         Some(match kind {
             "profile" => KeySource::Profile(arg.into()),
             "shared_profile" => KeySource::SharedProfile,
@@ -562,11 +565,15 @@ logsrc|/home/x/.openclaw/logs/openclaw.log\nlogs|3|5|1|1|0|0|120\nCLAWKEEP-END 1
         let hostile = format!(
             "CLAWKEEP-FACTS 1 {n}\nkey|108|hint|notahash|dotenv\nkey|abc|h|{FP}|dotenv\nkey|108|h|{FP}|unknownsource\nkey|999999|h|{FP}|dotenv\n\
 stat|env|999|x|y|z|/p\nstat|short\nproc|notapid|1|x\nprocenv|77|none\nlogs|1|2\ncpus|-1\ncpus|99999999999\nuser|\u{1b}[31mevil\u{7}|1\n{long}\n\0\0\0binary\u{fffd}\n\
-key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\nCLAWKEEP-END 1 {n}\n"
+key|108|<script>alert(1)</script>|{FP}|history:/root/.bash_history\n\
+key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
         );
         let f = parse(hostile.as_bytes(), n).unwrap();
-        assert_eq!(f.keys.len(), 1, "{:?}", f.keys);
+        assert_eq!(f.keys.len(), 2, "{:?}", f.keys);
         assert_eq!(f.keys[0].hint, "scriptalert1script");
+        // a path from the host is cleaned where it enters (found by the parsers' proptest)
+        let path = f.keys[1].source.describe();
+        assert!(!path.contains('\u{1b}') && path.contains("/x"), "{path}");
         assert!(f.stats.is_empty());
         assert!(f.procs.is_empty());
         assert_eq!(f.cpus, None);
