@@ -38,6 +38,7 @@
 //! [`FactsError`] (shown as "could not read the host"), never a panic; unknown lines are
 //! counted and skipped; every field is length-capped and sanitised.
 
+use crate::ssh::sh_quote;
 use chrono::{DateTime, Duration, Utc};
 
 /// Version of the report format.
@@ -57,10 +58,6 @@ pub struct ScriptParams {
     pub now: DateTime<Utc>,
     /// API base URL to probe from the host (opt-in); `None`: no request leaves the host.
     pub probe_url: Option<String>,
-}
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// The script's body: a real shell file (linted by shellcheck in the test command), included at
