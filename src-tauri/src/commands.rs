@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use clawkeep_core::checklist::{drive, CheckRun, FleetReport, InstanceReport};
 use clawkeep_core::deploy_drive::HostRoute;
-use clawkeep_core::keyfmt::KeyRules;
+use clawkeep_core::model::keyfmt::KeyRules;
 use clawkeep_core::rotation::{Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
     AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec, Secret,

@@ -325,7 +325,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
                 println!("Added instance {} ({}@{}:{}, owner {}, {}).", i.name, i.ssh_user, i.ssh_host, i.ssh_port, i.owner, i.environment);
                 println!(
                     "Next: store its key with `clawkeep key add {} --instance {} --stdin`.",
-                    clawkeep_core::naming::suggest_key_name(&i.owner, &i.environment, &i.workload),
+                    clawkeep_core::model::naming::suggest_key_name(&i.owner, &i.environment, &i.workload),
                     i.name
                 );
             }
@@ -513,7 +513,7 @@ fn key_table(keys: &[clawkeep_core::Key]) {
                 k.kind.as_str().into(),
                 k.status.as_str().into(),
                 k.hint.clone(),
-                clawkeep_core::keyfmt::short_fingerprint(&k.fingerprint),
+                clawkeep_core::model::keyfmt::short_fingerprint(&k.fingerprint),
                 opt(&k.instance),
                 date(&k.created_at),
             ]

@@ -391,7 +391,7 @@ fn history(ck: &Clawkeep, name: Option<&str>, limit: u32, json: bool) -> Result<
                 d.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
                 d.instance.clone(),
                 d.key_name.clone(),
-                clawkeep_core::keyfmt::short_fingerprint(&d.key_fingerprint),
+                clawkeep_core::model::keyfmt::short_fingerprint(&d.key_fingerprint),
                 d.outcome.clone(),
                 format!("{:.1}s", d.duration_ms as f64 / 1000.0),
                 d.os_user.clone(),
@@ -514,7 +514,7 @@ pub fn bundle(ck: &Clawkeep, c: BundleCmd, json: bool) -> Result<()> {
                 m.created_at.format("%Y-%m-%d %H:%M"),
                 m.created_by
             );
-            println!("key {} ({}), sha256 {}", m.key_name, m.key_hint, clawkeep_core::keyfmt::short_fingerprint(&m.key_fingerprint));
+            println!("key {} ({}), sha256 {}", m.key_name, m.key_hint, clawkeep_core::model::keyfmt::short_fingerprint(&m.key_fingerprint));
             for i in &m.items {
                 println!("  {:<6} {}  — {}", i.action, i.target, i.detail);
             }

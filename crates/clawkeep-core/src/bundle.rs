@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::deploy::{restart_command, DeployJob};
-use crate::domain::InjectionMethod;
+use crate::model::domain::InjectionMethod;
 use crate::error::{Error, Result};
 use crate::secret::Secret;
 use crate::ssh::sh_quote;

@@ -17,7 +17,7 @@ pub enum Error {
 
     /// A pasted key failed the format rules.
     #[error("{0}")]
-    KeyFormat(#[from] crate::keyfmt::KeyFormatError),
+    KeyFormat(#[from] crate::model::keyfmt::KeyFormatError),
 
     /// A key name that would not tell an on-call engineer who owns it and where it runs.
     #[error("key name '{name}' is refused: {reason}. Suggested name: {suggestion} (keeping yours is an override, and audited)")]

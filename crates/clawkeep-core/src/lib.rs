@@ -10,13 +10,11 @@ pub mod bundle;
 pub mod checklist;
 pub mod deploy;
 pub mod deploy_drive;
-pub mod domain;
 pub mod dotenv;
 pub mod error;
 pub mod hosttext;
-pub mod keyfmt;
 pub mod login;
-pub mod naming;
+pub mod model;
 pub mod paths;
 pub mod rotation;
 pub mod secret;
@@ -26,9 +24,9 @@ pub mod sshconfig;
 pub mod store;
 
 pub use app::{Clawkeep, Clock, OpenOptions};
-pub use domain::*;
+pub use model::domain::*;
 pub use error::{Error, ErrorPayload, KeyIdMismatch, Remedy, Result};
-pub use keyfmt::{KeyFormatError, KeyKind};
+pub use model::keyfmt::{KeyFormatError, KeyKind};
 pub use login::{PassphrasePrompt, SshCredentials};
 pub use secret::Secret;
 #[cfg(any(test, feature = "test-support"))]

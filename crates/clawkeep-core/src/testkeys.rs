@@ -1,7 +1,7 @@
 //! Fake Anthropic keys for tests and benchmarks, built at run time (never a literal in the
 //! tree): the one generator every test crate uses (feature `test-support`).
 
-use crate::keyfmt::KeyKind;
+use crate::model::keyfmt::KeyKind;
 
 const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -48,7 +48,7 @@ mod tests {
     fn keys_are_well_formed_and_seeded() {
         for kind in [KeyKind::Api, KeyKind::Admin, KeyKind::Oauth] {
             for k in [fake_key(kind, 1), random_key(kind)] {
-                assert!(crate::keyfmt::lint(crate::Secret::new(k.clone())).is_ok(), "{kind:?}");
+                assert!(crate::model::keyfmt::lint(crate::Secret::new(k.clone())).is_ok(), "{kind:?}");
             }
         }
         assert_eq!(api_key(7), api_key(7));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use clawkeep_core::anthropic::AnthropicClient;
 use clawkeep_core::checklist::runner::CannedRunner;
 use clawkeep_core::checklist::{run_instance, CheckOptions, Domain, InstanceReport, Status};
-use clawkeep_core::keyfmt;
+use clawkeep_core::model::keyfmt;
 use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions, Secret};
 use fake_anthropic::{ErrorInjection, FakeAnthropic, Preset, KEY_INSTANCE_A_ID, ORG_ID, WORKSPACE_PROD_A_ID, WORKSPACE_PROD_B_ID};
 

@@ -5,7 +5,8 @@
 //! reach the operator's terminal with escape sequences) and never a key it was given.
 
 use clawkeep_core::checklist::{config, hostfacts};
-use clawkeep_core::{keyfmt, sshconfig, Secret};
+use clawkeep_core::model::keyfmt;
+use clawkeep_core::{sshconfig, Secret};
 use proptest::prelude::*;
 
 /// Control characters a parser may hand on: none, except line breaks/tabs in multi-line text.

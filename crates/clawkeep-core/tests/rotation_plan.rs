@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use clawkeep_core::rotation::{plan, DueStatus, PolicyScope, PolicySpec};
 use clawkeep_core::*;
 
+use clawkeep_core::model::naming;
 use clawkeep_core::testkeys::random_api_key as fake_key;
 
 /// Wednesday 2026-11-25 12:00 UTC.

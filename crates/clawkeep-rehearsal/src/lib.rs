@@ -13,7 +13,7 @@ mod simulated;
 
 use std::sync::Arc;
 
-use clawkeep_core::keyfmt::KeyKind;
+use clawkeep_core::model::keyfmt::KeyKind;
 use clawkeep_core::rotation::rehearsal::{RehearsalReport, RehearsalStep};
 use clawkeep_core::rotation::{RotationOptions, RotationOutcome, RotationStep, StepInput};
 use clawkeep_core::{Clawkeep, Error, InstanceSpec, KeySpec, KeyStatus, OpenOptions, Result, Secret};

@@ -19,7 +19,7 @@ use super::fleet;
 use super::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
 use super::types::{CheckRun, FleetReport, InstanceReport};
 use crate::anthropic::AnthropicClient;
-use crate::domain::InstanceFilter;
+use crate::model::domain::InstanceFilter;
 use crate::error::{Error, Result};
 use crate::login::SshCredentials;
 use crate::ssh::{SshAuth, SshOptions};

@@ -16,8 +16,8 @@ use super::hostfacts::{self, HostFacts, HostProbe, KeySighting, KeySource, Scrip
 use super::runner::{HostRunner, RunnerError};
 use super::types::*;
 use crate::anthropic::{AnthropicClient, Probe, BILLING_PROBE_MODEL};
-use crate::domain::{Instance, Key, KeyStatus, ServiceManager};
-use crate::keyfmt::{self, KeyKind};
+use crate::model::domain::{Instance, Key, KeyStatus, ServiceManager};
+use crate::model::keyfmt::{self, KeyKind};
 use crate::secret::Secret;
 
 /// Everything the engine needs to know about one instance (read from the store and keychain).

@@ -27,7 +27,7 @@ pub fn aggregate(reports: &mut [InstanceReport]) -> Vec<FleetFinding> {
                 id: "fleet.shared-key".into(),
                 domain: c.domain(),
                 status: Status::Fail,
-                summary: format!("one key ({}) runs on {} instances: {}", crate::keyfmt::short_fingerprint(fp), insts.len(), insts.join(", ")),
+                summary: format!("one key ({}) runs on {} instances: {}", crate::model::keyfmt::short_fingerprint(fp), insts.len(), insts.join(", ")),
                 instances: insts,
                 cause: c.code().into(),
                 fix: c.fix().into(),

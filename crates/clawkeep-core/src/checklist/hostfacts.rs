@@ -6,7 +6,7 @@
 //! world-readable files) is hashed on the host (`printf %s "$k" | sha256sum`: the value goes to
 //! the hashing command through a pipe, never through argv) and reported only as length, hint
 //! (first 16 + last 4 characters; of a value under 40 characters only the first 4, under 16
-//! none — as [`crate::keyfmt::hint`]) and SHA-256. Key-shaped strings in `openclaw.json` are replaced
+//! none — as [`crate::model::keyfmt::hint`]) and SHA-256. Key-shaped strings in `openclaw.json` are replaced
 //! by `__CK_KEY_<n>__` markers before the (otherwise needed) config text is sent.
 //!
 //! **Opt-in probe from the host** (`probe_url`): for each distinct key the gateway could use
@@ -651,8 +651,8 @@ key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
         let st = home.path().join(".openclaw");
         std::fs::create_dir_all(st.join("agents/main/agent")).unwrap();
         std::fs::create_dir_all(st.join("agents/ops/agent")).unwrap();
-        let key = crate::keyfmt::tests::fake_key(crate::KeyKind::Api, 9);
-        let other = crate::keyfmt::tests::fake_key(crate::KeyKind::Api, 10);
+        let key = crate::model::keyfmt::tests::fake_key(crate::KeyKind::Api, 9);
+        let other = crate::model::keyfmt::tests::fake_key(crate::KeyKind::Api, 10);
         std::fs::write(st.join(".env"), format!("# env\nexport ANTHROPIC_API_KEY=\"{key}\"\nOTHER=1\n")).unwrap();
         std::fs::set_permissions(st.join(".env"), std::fs::Permissions::from_mode(0o644)).unwrap();
         std::fs::write(
@@ -669,8 +669,8 @@ key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(!text.contains(&key[13..60]) && !text.contains(&other[13..60]), "a key leaked:\n{text}");
         let f = parse(&out.stdout, &n).unwrap_or_else(|e| panic!("{e}: {text}"));
-        let fp = crate::keyfmt::fingerprint(&key);
-        let ofp = crate::keyfmt::fingerprint(&other);
+        let fp = crate::model::keyfmt::fingerprint(&key);
+        let ofp = crate::model::keyfmt::fingerprint(&other);
         let has = |src: KeySource, fp: &str| f.keys.iter().any(|k| k.source == src && k.fingerprint == fp);
         assert!(has(KeySource::DotEnv, &fp), "{:?}", f.keys);
         assert!(has(KeySource::Config(1), &ofp), "{:?}", f.keys);
@@ -686,7 +686,7 @@ key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
         assert!(f.agents.contains(&("ops".to_string(), true)));
         let k = f.keys.iter().find(|k| k.source == KeySource::DotEnv).unwrap();
         assert_eq!(k.length, 108);
-        assert_eq!(k.hint, crate::keyfmt::hint(&key));
+        assert_eq!(k.hint, crate::model::keyfmt::hint(&key));
         assert_eq!(f.skipped_lines, 0, "{text}");
     }
 
@@ -710,8 +710,8 @@ key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
         let f = parse(&out.stdout, &n).unwrap_or_else(|e| panic!("{e}: {text}"));
         let k = f.keys.iter().find(|k| k.source == KeySource::DotEnv).unwrap_or_else(|| panic!("{:?}", f.keys));
         assert_eq!(k.length, 18);
-        assert_eq!(k.fingerprint, crate::keyfmt::fingerprint(&token));
+        assert_eq!(k.fingerprint, crate::model::keyfmt::fingerprint(&token));
         assert!(k.hint.replace("...", "").len() <= 4, "hint {:?}", k.hint);
-        assert_eq!(k.hint, crate::keyfmt::hint(&token), "host and core hint the same way");
+        assert_eq!(k.hint, crate::model::keyfmt::hint(&token), "host and core hint the same way");
     }
 }

@@ -9,7 +9,7 @@ use super::conn::Conn;
 use super::remote::{auth_store_check, kv, logout_command, paste_api_key_command, resolve_dir, restart_command, secret_file_check, secrets_reload_command};
 use super::types::{DeployPlan, DeployReport, ProgressFn, Stage};
 use crate::error::{Error, Result};
-use crate::keyfmt;
+use crate::model::keyfmt;
 use crate::secret::Secret;
 
 impl Conn<'_> {

@@ -9,10 +9,10 @@ use zeroize::Zeroizing;
 
 use super::remote::{kv, logout_command, paste_api_key_command, resolve_dir, restart_command, secrets_reload_command};
 use super::types::{sha, DeployJob, DeployPlan, PlanPrivate, PlanStep, StaleCredential};
-use crate::domain::{InjectionMethod, ServiceManager};
+use crate::model::domain::{InjectionMethod, ServiceManager};
 use crate::dotenv;
 use crate::hosttext;
-use crate::keyfmt;
+use crate::model::keyfmt;
 use crate::secret::{Secret, SecretBytes};
 
 /// What a plan is judged on: the host's state as

@@ -5,7 +5,7 @@
 //! Secrets never appear in these commands: values travel on stdin or over SFTP, and every
 //! verification computes SHA-256 on the host.
 
-use crate::domain::ServiceManager;
+use crate::model::domain::ServiceManager;
 use crate::dotenv;
 pub(super) use crate::ssh::sh_quote;
 

@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use super::conn::Conn;
 use super::plan::build_plan;
 use super::types::{DeployJob, DeployOptions, DeployPlan, DeployReport, Outcome, ProgressFn, Stage};
-use crate::domain::InjectionMethod;
+use crate::model::domain::InjectionMethod;
 use crate::error::{Error, Result};
 use crate::ssh::{HostSession, SshAuth};
 

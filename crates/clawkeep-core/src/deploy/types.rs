@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::domain::{InjectionMethod, Instance, Key};
+use crate::model::domain::{InjectionMethod, Instance, Key};
 use crate::error::{Error, ErrorPayload};
 use crate::hosttext;
 use crate::secret::{Secret, SecretBytes};

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 
 use crate::app::Clawkeep;
 use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, DeploySession, Outcome};
-use crate::domain::{InjectionMethod, Instance, Key};
+use crate::model::domain::{InjectionMethod, Instance, Key};
 use crate::error::Result;
 use crate::secret::Secret;
 use crate::ssh::SshAuth;

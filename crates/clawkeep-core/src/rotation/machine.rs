@@ -29,9 +29,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::app::Clawkeep;
-use crate::domain::{Instance, Key, KeySpec, KeyStatus};
+use crate::model::domain::{Instance, Key, KeySpec, KeyStatus};
 use crate::error::{Error, Result};
-use crate::keyfmt::{self, KeyKind};
+use crate::model::keyfmt::{self, KeyKind};
 use crate::secret::Secret;
 use crate::store;
 
@@ -271,9 +271,9 @@ impl Deployer for ManualDeployer {
 /// How a person puts a key on an instance by hand.
 fn manual_how(instance: &Instance) -> String {
     match instance.injection {
-        crate::domain::InjectionMethod::EnvFile => format!("set ANTHROPIC_API_KEY in {}/.env and restart the gateway", instance.state_dir),
-        crate::domain::InjectionMethod::AuthProfile => "run `openclaw models auth paste-api-key --provider anthropic` for each agent".to_string(),
-        crate::domain::InjectionMethod::SecretFile => "rewrite the key file (0600) and run `openclaw secrets reload`".to_string(),
+        crate::model::domain::InjectionMethod::EnvFile => format!("set ANTHROPIC_API_KEY in {}/.env and restart the gateway", instance.state_dir),
+        crate::model::domain::InjectionMethod::AuthProfile => "run `openclaw models auth paste-api-key --provider anthropic` for each agent".to_string(),
+        crate::model::domain::InjectionMethod::SecretFile => "rewrite the key file (0600) and run `openclaw secrets reload`".to_string(),
     }
 }
 
@@ -422,7 +422,7 @@ impl Clawkeep {
         }
         let new_key_name = match opts.new_key_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
             Some(n) => {
-                crate::naming::check_key_name(&n, &crate::naming::NameContext { owner: Some(&inst.owner), environment: Some(&inst.environment), workload: Some(&inst.workload) })?;
+                crate::model::naming::check_key_name(&n, &crate::model::naming::NameContext { owner: Some(&inst.owner), environment: Some(&inst.environment), workload: Some(&inst.workload) })?;
                 if keys.iter().any(|k| k.name == n) {
                     return Err(Error::Conflict(format!("a key named '{n}' already exists; pick another name for the new key")));
                 }

@@ -7,10 +7,10 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::app::Clawkeep;
-use crate::domain::{Instance, InstanceFilter, Key, KeyStatus};
+use crate::model::domain::{Instance, InstanceFilter, Key, KeyStatus};
 use crate::error::{Error, Result};
-use crate::keyfmt::KeyKind;
-use crate::naming;
+use crate::model::keyfmt::KeyKind;
+use crate::model::naming;
 
 use super::policy::{PolicySet, RotationPolicy};
 
@@ -195,7 +195,7 @@ pub fn suggested_key_name(instance: &Instance, on: NaiveDate, taken: &dyn Fn(&st
 /// The guided steps, in words, for a plan or a wizard.
 pub fn steps(instance: &Instance, old: &Key, new_name: &str, admin: bool) -> Vec<String> {
     let ws = instance.expected_workspace_id.clone().or_else(|| old.workspace_id.clone()).unwrap_or_else(|| "the workspace of the current key".into());
-    let restart = if instance.injection == crate::domain::InjectionMethod::EnvFile { " (the gateway restarts)" } else { " (hot reload)" };
+    let restart = if instance.injection == crate::model::domain::InjectionMethod::EnvFile { " (the gateway restarts)" } else { " (hot reload)" };
     vec![
         format!("Create an API key named '{new_name}' in the Anthropic Console, in workspace {ws}"),
         format!("Paste it: `clawkeep rotate start {}` (checked offline, then with a free GET /v1/models probe and a workspace check; stored staged)", instance.name),
@@ -220,7 +220,7 @@ pub(crate) fn blast_radius(i: &Instance) -> BlastRadius {
         host: format!("{}@{}:{}", i.ssh_user, i.ssh_host, i.ssh_port),
         agents: i.agents.clone(),
         injection: i.injection.as_str().into(),
-        gateway_restart: i.injection == crate::domain::InjectionMethod::EnvFile,
+        gateway_restart: i.injection == crate::model::domain::InjectionMethod::EnvFile,
         environment: i.environment.clone(),
         purpose: i.purpose.as_str().into(),
     }

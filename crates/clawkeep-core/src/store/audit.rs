@@ -6,7 +6,7 @@ use rusqlite::{params, Connection, Row};
 
 use super::row::{json_col, parse_ts, ts};
 use super::Store;
-use crate::domain::*;
+use crate::model::domain::*;
 use crate::error::Result;
 
 /// An audit row to append (inside the same transaction as the change it records).

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, Row};
 
 use super::row::{json_col, parse_ts, ts};
 use super::Store;
-use crate::domain::*;
+use crate::model::domain::*;
 use crate::error::Result;
 
 impl Store {

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::Row;
 
 use super::row::{bad_value, json_col, parse_ts};
-use crate::domain::*;
+use crate::model::domain::*;
 use std::io::Write;
 
 pub(super) enum RowError {

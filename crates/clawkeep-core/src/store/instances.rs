@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::instance_json as json_row;
 use super::row::{bad_value, json_col, parse_ts, ts};
 use super::Store;
-use crate::domain::*;
+use crate::model::domain::*;
 use crate::error::{Error, Result};
 
 const INSTANCE_COLS: &str = "i.id, i.name, i.owner, i.environment, i.workload, i.purpose, i.ssh_host, i.ssh_port, i.ssh_user, \

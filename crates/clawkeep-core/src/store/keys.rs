@@ -5,9 +5,9 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::row::{bad_value, parse_opt_ts, parse_ts, ts};
 use super::Store;
-use crate::domain::*;
+use crate::model::domain::*;
 use crate::error::Result;
-use crate::keyfmt::KeyKind;
+use crate::model::keyfmt::KeyKind;
 
 const KEY_COLS: &str = "k.id, k.name, k.kind, k.hint, k.fingerprint, k.length, k.keychain_ref, i.name, k.workspace_id, \
      k.anthropic_key_id, k.status, k.name_override, k.created_at, k.expires_at, k.rotated_at, k.retired_at, k.updated_at";

@@ -36,7 +36,7 @@ mod testing {
     use chrono::{DateTime, TimeZone, Utc};
 
     use super::Store;
-    use crate::domain::*;
+    use crate::model::domain::*;
 
     pub(super) fn at(secs: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_800_000_000 + secs, 0).single().unwrap_or_default()

@@ -4,7 +4,7 @@
 use chrono::Utc;
 
 use super::*;
-use crate::domain::{Instance, Key};
+use crate::model::domain::{Instance, Key};
 
 #[test]
 fn env_rewrite_keeps_other_lines() {
@@ -25,11 +25,11 @@ fn env_rewrite_keeps_other_lines() {
 
 // ---- build_plan: every branch, from facts (no host, no root) ----
 
-use crate::domain::{KeyStatus, Purpose};
-use crate::keyfmt::KeyKind;
+use crate::model::domain::{KeyStatus, Purpose};
+use crate::model::keyfmt::KeyKind;
 
 fn job(method: InjectionMethod, sm: ServiceManager) -> DeployJob {
-    let value = crate::keyfmt::tests::fake_key(KeyKind::Api, 1);
+    let value = crate::model::keyfmt::tests::fake_key(KeyKind::Api, 1);
     let now = Utc::now();
     DeployJob {
         instance: Instance {
@@ -116,7 +116,7 @@ fn shown(p: &DeployPlan) -> String {
 fn plan_env_file_branches() {
     let j = env_job();
     let key = j.secret.expose().to_string();
-    let old = crate::keyfmt::tests::fake_key(KeyKind::Api, 2);
+    let old = crate::model::keyfmt::tests::fake_key(KeyKind::Api, 2);
 
     // No .env yet: a new line, no backup, the configured port.
     let p = plan_of(&j, facts(Some(CONFIG), None, PROBE));
@@ -213,7 +213,7 @@ fn plan_neutralises_host_text() {
     // The raw path is still what is written to (the host's own name for it).
     assert!(p.private.env_path.contains('\u{1b}'));
     // The Debug of a plan shows no host file content.
-    let old = crate::keyfmt::tests::fake_key(KeyKind::Api, 3);
+    let old = crate::model::keyfmt::tests::fake_key(KeyKind::Api, 3);
     let p = plan_of(&j, facts(Some(&format!("{{ meta: {{}}, x: \"{old}\" }}")), Some(format!("ANTHROPIC_API_KEY={old}\n").as_bytes()), PROBE));
     let dbg = format!("{p:?}");
     assert!(!dbg.contains(&old[..20]) && !dbg.contains(&j.secret.expose()[..20]), "{dbg}");

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::keyfmt::KeyKind;
+use crate::model::keyfmt::KeyKind;
 
 /// Why the instance exists; drives how careful Clawkeep is with it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
