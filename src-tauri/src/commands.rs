@@ -7,8 +7,9 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use clawkeep_core::checklist::{drive, CheckRun, FleetReport, InstanceReport};
-use clawkeep_core::deploy_drive::HostRoute;
+use clawkeep_core::api::checks::DEFAULT_CONCURRENCY;
+use clawkeep_core::api::hosts::HostRoute;
+use clawkeep_core::checklist::{CheckProgressFn, CheckRun, FleetReport, InstanceReport};
 use clawkeep_core::model::keyfmt::KeyRules;
 use clawkeep_core::rotation::{Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
@@ -190,11 +191,11 @@ pub async fn run_checks(
     let names = blocking(&state, move |c| c.check_targets(name.as_deref())).await?;
     let _ = on_progress.send(Progress::Started { operation: "check".into(), steps: names.len() as u32 });
     let (token, channel) = (op.token(), on_progress.clone());
-    let progress: drive::CheckProgressFn = Arc::new(move |r: &InstanceReport, done, _total| {
+    let progress: CheckProgressFn = Arc::new(move |r: &InstanceReport, done, _total| {
         let _ = channel.send(Progress::Step { step: done as u32, label: format!("{}: {}", r.instance, r.status.as_str()) });
     });
     let opts = request.unwrap_or_default().into();
-    let result = blocking(&state, move |c| c.run_checks(&names, &opts, drive::DEFAULT_CONCURRENCY, &SshCredentials::Configured, &token, progress)).await;
+    let result = blocking(&state, move |c| c.run_checks(&names, &opts, DEFAULT_CONCURRENCY, &SshCredentials::Configured, &token, progress)).await;
     let _ = on_progress.send(match &result {
         Err(e) if e.code == "cancelled" => Progress::Cancelled,
         _ => Progress::Finished,
@@ -261,7 +262,7 @@ async fn deploy(
     on_progress: Channel<Progress>,
     name: String,
     key: Option<String>,
-    req: clawkeep_core::deploy_drive::DeployRequest,
+    req: clawkeep_core::api::deploys::DeployRequest,
 ) -> Reply<DeployResult> {
     let (progress, token) = (deploy_progress(&on_progress), op.token());
     let result = blocking(state, move |c| c.run_deploy(&name, key.as_deref(), &req, &SshCredentials::Configured, progress, &token)).await.map(DeployResult::from);
@@ -302,7 +303,7 @@ pub async fn deploy_apply(
     remove_stale: bool,
 ) -> Reply<DeployResult> {
     let op = ops.start(&op_id)?;
-    let req = clawkeep_core::deploy_drive::DeployRequest { apply: true, expected_plan: Some(plan_digest), remove_stale, ..Default::default() };
+    let req = clawkeep_core::api::deploys::DeployRequest { apply: true, expected_plan: Some(plan_digest), remove_stale, ..Default::default() };
     deploy(&state, op, on_progress, name, key, req).await
 }
 
@@ -315,7 +316,7 @@ pub async fn deploy_fleet(
     ops: State<'_, Arc<Operations>>,
     op_id: String,
     on_progress: Channel<Progress>,
-    targets: Vec<clawkeep_core::deploy_drive::FleetTarget>,
+    targets: Vec<clawkeep_core::api::deploys::FleetTarget>,
     apply: bool,
     remove_stale: bool,
 ) -> Reply<FleetDeployResult> {
@@ -331,9 +332,9 @@ pub async fn deploy_fleet(
     });
     // The webview can ask for a plan or for the reviewed plans to be applied, never for an
     // apply without them: every target must carry its plan's digest (`plan_not_reviewed`).
-    let mode = if apply { clawkeep_core::deploy_drive::FleetMode::ApplyReviewed } else { clawkeep_core::deploy_drive::FleetMode::Plan };
+    let mode = if apply { clawkeep_core::api::deploys::FleetMode::ApplyReviewed } else { clawkeep_core::api::deploys::FleetMode::Plan };
     let req =
-        clawkeep_core::deploy_drive::FleetDeployRequest { mode, options: clawkeep_core::deploy::DeployOptions { remove_stale, ..Default::default() }, concurrency: 8, jump: None };
+        clawkeep_core::api::deploys::FleetDeployRequest { mode, options: clawkeep_core::deploy::DeployOptions { remove_stale, ..Default::default() }, concurrency: 8, jump: None };
     let result = blocking(&state, move |c| c.run_fleet_deploy(&targets, &req, &SshCredentials::Configured, progress, &token)).await.map(FleetDeployResult::from);
     let _ = on_progress.send(if op.token().is_cancelled() { Progress::Cancelled } else { Progress::Finished });
     drop(op);

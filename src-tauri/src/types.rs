@@ -109,7 +109,7 @@ impl From<&clawkeep_core::deploy::DeployPlan> for DeployPlanView {
             warnings: p.warnings.clone(),
             blockers: p.blockers.clone(),
             unchanged: p.unchanged,
-            digest: clawkeep_core::deploy_drive::plan_digest(p),
+            digest: clawkeep_core::deploy::plan_digest(p),
         }
     }
 }
@@ -119,11 +119,11 @@ impl From<&clawkeep_core::deploy::DeployPlan> for DeployPlanView {
 #[derive(Debug, Clone, Serialize, ts_rs::TS)]
 pub struct FleetDeployResult {
     pub results: Vec<DeployResult>,
-    pub not_started: Vec<clawkeep_core::deploy_drive::FleetNotStarted>,
+    pub not_started: Vec<clawkeep_core::api::deploys::FleetNotStarted>,
 }
 
-impl From<clawkeep_core::deploy_drive::FleetDeployReport> for FleetDeployResult {
-    fn from(r: clawkeep_core::deploy_drive::FleetDeployReport) -> Self {
+impl From<clawkeep_core::api::deploys::FleetDeployReport> for FleetDeployResult {
+    fn from(r: clawkeep_core::api::deploys::FleetDeployReport) -> Self {
         FleetDeployResult { results: r.reports.into_iter().map(DeployResult::from).collect(), not_started: r.not_started }
     }
 }

@@ -39,7 +39,7 @@ fn generate(out: &Path) {
         clawkeep_desktop::types::DeployResult,
         clawkeep_desktop::types::FleetDeployResult,
         clawkeep_desktop::types::ExportDone,
-        clawkeep_core::deploy_drive::FleetTarget,
+        clawkeep_core::api::deploys::FleetTarget,
         Deployment,
         clawkeep_desktop::ops::Progress,
         rotation::RotationPlan,

@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clawkeep_core::anthropic::AnthropicClient;
+use clawkeep_core::api::checks::host_runner;
 use clawkeep_core::checklist::hostfacts::{self, ScriptParams};
-use clawkeep_core::checklist::{drive, fleet, run_fleet, CheckOptions, FleetJob, Status};
+use clawkeep_core::checklist::{fleet, run_fleet, CheckOptions, FleetJob, Status};
 use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::ssh::SshAuth;
 use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions, Secret, ServiceManager};
@@ -55,7 +56,7 @@ fn bench_check_50_hosts() {
         let jobs: Vec<FleetJob> = (0..n)
             .map(|i| {
                 let name = format!("inst-{i}");
-                (ck.check_context(&name).unwrap(), drive::host_runner(&ck, &name, &auth))
+                (ck.check_context(&name).unwrap(), host_runner(&ck, &name, &auth))
             })
             .collect();
         let mut reports = rt.block_on(run_fleet(jobs, &client, &CheckOptions::default(), concurrency, &CancellationToken::new(), Arc::new(|_, _, _| {})));

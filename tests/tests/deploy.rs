@@ -516,7 +516,7 @@ fn bad_inputs_give_clear_errors_and_leave_the_inventory_alone() {
 /// changed after the review is refused and left untouched; the others deploy and verify.
 #[test]
 fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
-    use clawkeep_core::deploy_drive::{FleetDeployRequest, FleetMode, FleetTarget};
+    use clawkeep_core::api::deploys::{FleetDeployRequest, FleetMode, FleetTarget};
     let Some(w) = World::start_or_skip(WorldOptions::hosts(3)) else { return };
     let ck = Ck::new(&w);
     let mut keys = Vec::new();
@@ -536,11 +536,8 @@ fn fleet_apply_refuses_a_host_whose_plan_changed_since_review() {
     assert_eq!(planned.reports.len(), 3);
     assert!(planned.reports.iter().all(|r| r.outcome == clawkeep_core::deploy::Outcome::Planned), "{:?}", planned.reports);
     assert!(core.deployments(None, 10).unwrap().is_empty(), "plans are not recorded");
-    let reviewed: Vec<FleetTarget> = planned
-        .reports
-        .iter()
-        .map(|r| FleetTarget { instance: r.instance.clone(), plan_digest: Some(clawkeep_core::deploy_drive::plan_digest(r.plan.as_ref().unwrap())) })
-        .collect();
+    let reviewed: Vec<FleetTarget> =
+        planned.reports.iter().map(|r| FleetTarget { instance: r.instance.clone(), plan_digest: Some(clawkeep_core::deploy::plan_digest(r.plan.as_ref().unwrap())) }).collect();
 
     // Someone edits g1's .env after the review.
     let edited = "# edited by hand after the review\nFOO=bar\n";
@@ -1018,8 +1015,8 @@ fn ssh_auth_encrypted_key_file_and_agent() {
     // The desktop's path: the same data dir through core; locked, the deploy says what is
     // needed; a wrong passphrase is refused; unlocked for the session, it deploys over SSH.
     {
+        use clawkeep_core::api::deploys::DeployRequest;
         use clawkeep_core::deploy::{no_progress, CancellationToken, Outcome};
-        use clawkeep_core::deploy_drive::DeployRequest;
         let core = clawkeep_core::Clawkeep::open(clawkeep_core::OpenOptions {
             data_dir: Some(ck.dir.path().into()),
             keychain: Some(std::sync::Arc::new(clawkeep_core::OsKeychain::new(ck.service.clone()))),

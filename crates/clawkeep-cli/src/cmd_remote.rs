@@ -11,8 +11,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use clawkeep_core::deploy::{self, CancellationToken, DeployOptions, DeployPlan, DeployReport, Outcome, ProgressFn, Stage};
-use clawkeep_core::deploy_drive::{plan_digest, DeployRequest, FleetDeployRequest, FleetMode, FleetTarget, HostRoute};
+use clawkeep_core::api::deploys::{DeployRequest, FleetDeployRequest, FleetMode, FleetTarget};
+use clawkeep_core::api::hosts::HostRoute;
+use clawkeep_core::deploy::{self, plan_digest, CancellationToken, DeployOptions, DeployPlan, DeployReport, Outcome, ProgressFn, Stage};
 use clawkeep_core::ssh::SshOptions;
 use clawkeep_core::{Clawkeep, InstanceFilter, Secret, SshCredentials};
 

@@ -23,8 +23,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::deploy::{restart_command, DeployJob};
-use crate::model::domain::InjectionMethod;
 use crate::error::{Error, Result};
+use crate::model::domain::InjectionMethod;
 use crate::secret::Secret;
 use crate::ssh::sh_quote;
 

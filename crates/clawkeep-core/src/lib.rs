@@ -5,11 +5,10 @@
 //! knows about Tauri or the command line.
 
 pub mod anthropic;
-pub mod app;
+pub mod api;
 pub mod bundle;
 pub mod checklist;
 pub mod deploy;
-pub mod deploy_drive;
 pub mod dotenv;
 pub mod error;
 pub mod hosttext;
@@ -23,11 +22,11 @@ pub mod ssh;
 pub mod sshconfig;
 pub mod store;
 
-pub use app::{Clawkeep, Clock, OpenOptions};
-pub use model::domain::*;
+pub use api::{Clawkeep, Clock, OpenOptions};
 pub use error::{Error, ErrorPayload, KeyIdMismatch, Remedy, Result};
-pub use model::keyfmt::{KeyFormatError, KeyKind};
 pub use login::{PassphrasePrompt, SshCredentials};
+pub use model::domain::*;
+pub use model::keyfmt::{KeyFormatError, KeyKind};
 pub use secret::Secret;
 #[cfg(any(test, feature = "test-support"))]
 pub use secrets::MemoryKeychain;

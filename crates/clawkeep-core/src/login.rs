@@ -1,8 +1,8 @@
 //! The SSH login of a flow, as the front end supplies it: every flow that reaches a host (trust
 //! through a jump host, deploy, fleet deploy, check, a rotation's deploy step) takes
-//! [`SshCredentials`] and resolves it once with [`Clawkeep::ssh_login`], so the CLI (which asks
-//! for a passphrase at a terminal) and the desktop (which unlocks the key file for its session)
-//! run the same core function.
+//! [`SshCredentials`] and resolves it once with [`crate::Clawkeep::ssh_login`] (in
+//! `api/hosts.rs`), so the CLI (which asks for a passphrase at a terminal) and the desktop
+//! (which unlocks the key file for its session) run the same core function.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -10,7 +10,6 @@ use std::sync::Arc;
 use crate::error::Result;
 use crate::secret::Secret;
 use crate::ssh::SshAuth;
-use crate::Clawkeep;
 
 /// Asks for the passphrase of the encrypted key file at the path (the CLI's hidden prompt). An
 /// `Err` (no terminal, prompt refused) ends the flow before any host is contacted.
@@ -19,8 +18,8 @@ pub type PassphrasePrompt = Arc<dyn Fn(&Path) -> Result<Secret> + Send + Sync>;
 /// Where a flow's SSH login comes from.
 pub enum SshCredentials {
     /// The identity in the settings: the ssh-agent, or the key file with the passphrase
-    /// unlocked for this process ([`Clawkeep::unlock_ssh_key`]). An encrypted key file that is
-    /// not unlocked is reported by the flow as `ssh_passphrase_needed` (the desktop's way).
+    /// unlocked for this process ([`crate::Clawkeep::unlock_ssh_key`]). An encrypted key file
+    /// that is not unlocked is reported by the flow as `ssh_passphrase_needed` (the desktop's way).
     Configured,
     /// The identity in the settings; an encrypted key file not unlocked for this process is
     /// asked for with this prompt, once per flow (the CLI's way).
@@ -35,24 +34,6 @@ impl std::fmt::Debug for SshCredentials {
             SshCredentials::Configured => f.write_str("Configured"),
             SshCredentials::Prompt(_) => f.write_str("Prompt(..)"),
             SshCredentials::Given(a) => f.debug_tuple("Given").field(a).finish(),
-        }
-    }
-}
-
-impl Clawkeep {
-    /// Resolves `creds` to the login a connection uses (see [`SshCredentials`]).
-    pub fn ssh_login(&self, creds: &SshCredentials) -> Result<SshAuth> {
-        match creds {
-            SshCredentials::Configured => self.ssh_auth(None),
-            SshCredentials::Given(SshAuth::Agent) => Ok(SshAuth::Agent),
-            SshCredentials::Given(SshAuth::KeyFile { path, passphrase }) => Ok(SshAuth::KeyFile { path: path.clone(), passphrase: passphrase.as_ref().map(Secret::duplicate) }),
-            SshCredentials::Prompt(ask) => match self.ssh_auth(None)? {
-                SshAuth::KeyFile { path, passphrase: None } if crate::ssh::key_file_is_encrypted(&path)? => {
-                    let passphrase = ask(&path)?;
-                    Ok(SshAuth::KeyFile { path, passphrase: Some(passphrase) })
-                }
-                auth => Ok(auth),
-            },
         }
     }
 }

@@ -6,8 +6,9 @@
 
 use std::sync::Arc;
 
+use clawkeep_core::api::deploys::DeployRequest;
+use clawkeep_core::api::hosts::HostRoute;
 use clawkeep_core::deploy::{no_progress, CancellationToken, Outcome};
-use clawkeep_core::deploy_drive::{DeployRequest, HostRoute};
 use clawkeep_core::ssh::SshAuth;
 use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions, Secret, SshCredentials};
 use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};

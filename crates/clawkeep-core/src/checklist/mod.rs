@@ -12,11 +12,12 @@
 //!   pinned SSH layer.
 //! * [`engine`]: turns host facts + API probes into check results.
 //! * [`fleet`]: cross-instance findings (shared key, shared org/workspace limits).
-//! * [`drive`]: a whole run for front ends (targets, transport, concurrency, cancel, history).
+//!
+//! A whole run for front ends (targets, transport, concurrency, cancel, history) is
+//! [`crate::api::checks`], over this module.
 
 pub mod cause;
 pub mod config;
-pub mod drive;
 pub mod engine;
 pub mod fleet;
 pub mod hostfacts;

@@ -11,9 +11,9 @@ use zeroize::Zeroizing;
 use super::plan::DeployFacts;
 use super::remote::{gateway_state_command, kv, probe_command, readyz_curl_command, resolve_dir, restart_command};
 use super::types::{sha, DeployJob, DeployOptions, DeployPlan};
-use crate::model::domain::InjectionMethod;
 use crate::error::{Error, Result};
 use crate::hosttext;
+use crate::model::domain::InjectionMethod;
 use crate::secret::SecretBytes;
 use crate::ssh::{ExecOutput, HostSession};
 

@@ -37,7 +37,7 @@
 //!   (the refusals, then the method's write and, on failure, its rollback).
 //! - `run.rs`: [`deploy_one`] and [`deploy_fleet`].
 //!
-//! The flows the front ends call (load the job, run, record) are [`crate::deploy_drive`], which
+//! The flows the front ends call (load the job, run, record) are [`crate::api::deploys`], which
 //! uses this module; nothing here uses it.
 
 mod conn;

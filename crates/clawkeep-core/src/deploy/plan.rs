@@ -9,9 +9,9 @@ use zeroize::Zeroizing;
 
 use super::remote::{kv, logout_command, paste_api_key_command, resolve_dir, restart_command, secrets_reload_command};
 use super::types::{sha, DeployJob, DeployPlan, PlanPrivate, PlanStep, StaleCredential};
-use crate::model::domain::{InjectionMethod, ServiceManager};
 use crate::dotenv;
 use crate::hosttext;
+use crate::model::domain::{InjectionMethod, ServiceManager};
 use crate::model::keyfmt;
 use crate::secret::{Secret, SecretBytes};
 

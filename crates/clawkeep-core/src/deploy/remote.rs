@@ -5,8 +5,8 @@
 //! Secrets never appear in these commands: values travel on stdin or over SFTP, and every
 //! verification computes SHA-256 on the host.
 
-use crate::model::domain::ServiceManager;
 use crate::dotenv;
+use crate::model::domain::ServiceManager;
 pub(super) use crate::ssh::sh_quote;
 
 /// `~`-relative state dir → absolute on the host.

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 use super::conn::Conn;
 use super::plan::build_plan;
 use super::types::{DeployJob, DeployOptions, DeployPlan, DeployReport, Outcome, ProgressFn, Stage};
-use crate::model::domain::InjectionMethod;
 use crate::error::{Error, Result};
+use crate::model::domain::InjectionMethod;
 use crate::ssh::{HostSession, SshAuth};
 
 /// One open connection to one instance, and the job it serves.

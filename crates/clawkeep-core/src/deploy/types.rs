@@ -9,9 +9,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::model::domain::{InjectionMethod, Instance, Key};
 use crate::error::{Error, ErrorPayload};
 use crate::hosttext;
+use crate::model::domain::{InjectionMethod, Instance, Key};
 use crate::secret::{Secret, SecretBytes};
 use crate::ssh::{SshOptions, SshTarget};
 

@@ -7,10 +7,10 @@
 
 use std::sync::Mutex;
 
-use crate::app::Clawkeep;
+use crate::api::Clawkeep;
 use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, DeploySession, Outcome};
-use crate::model::domain::{InjectionMethod, Instance, Key};
 use crate::error::Result;
+use crate::model::domain::{InjectionMethod, Instance, Key};
 use crate::secret::Secret;
 use crate::ssh::SshAuth;
 

@@ -28,10 +28,11 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::Clawkeep;
-use crate::model::domain::{Instance, Key, KeySpec, KeyStatus};
+use crate::api::Clawkeep;
 use crate::error::{Error, Result};
+use crate::model::domain::{Instance, Key, KeySpec, KeyStatus};
 use crate::model::keyfmt::{self, KeyKind};
+use crate::model::naming;
 use crate::secret::Secret;
 use crate::store;
 
@@ -422,7 +423,7 @@ impl Clawkeep {
         }
         let new_key_name = match opts.new_key_name.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()) {
             Some(n) => {
-                crate::model::naming::check_key_name(&n, &crate::model::naming::NameContext { owner: Some(&inst.owner), environment: Some(&inst.environment), workload: Some(&inst.workload) })?;
+                naming::check_key_name(&n, &naming::NameContext { owner: Some(&inst.owner), environment: Some(&inst.environment), workload: Some(&inst.workload) })?;
                 if keys.iter().any(|k| k.name == n) {
                     return Err(Error::Conflict(format!("a key named '{n}' already exists; pick another name for the new key")));
                 }

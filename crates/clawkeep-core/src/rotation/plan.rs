@@ -6,9 +6,9 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::app::Clawkeep;
-use crate::model::domain::{Instance, InstanceFilter, Key, KeyStatus};
+use crate::api::Clawkeep;
 use crate::error::{Error, Result};
+use crate::model::domain::{Instance, InstanceFilter, Key, KeyStatus};
 use crate::model::keyfmt::KeyKind;
 use crate::model::naming;
 

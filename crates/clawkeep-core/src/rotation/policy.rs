@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::app::Clawkeep;
+use crate::api::Clawkeep;
 use crate::error::{Error, Result};
 use crate::store;
 

@@ -6,7 +6,7 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::app::Clawkeep;
+use crate::api::Clawkeep;
 use crate::error::Result;
 
 /// One rehearsed step.

@@ -6,8 +6,8 @@ use rusqlite::{params, Connection, Row};
 
 use super::row::{json_col, parse_ts, ts};
 use super::Store;
-use crate::model::domain::*;
 use crate::error::Result;
+use crate::model::domain::*;
 
 /// An audit row to append (inside the same transaction as the change it records).
 pub struct AuditEntry<'a> {

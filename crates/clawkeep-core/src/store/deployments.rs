@@ -4,8 +4,8 @@ use rusqlite::{params, Connection, Row};
 
 use super::row::{json_col, parse_ts, ts};
 use super::Store;
-use crate::model::domain::*;
 use crate::error::Result;
+use crate::model::domain::*;
 
 impl Store {
     /// Deployments, newest first, optionally of one instance.

@@ -7,8 +7,8 @@ use rusqlite::{Connection, OptionalExtension, Row};
 use super::instance_json as json_row;
 use super::row::{bad_value, json_col, parse_ts, ts};
 use super::Store;
-use crate::model::domain::*;
 use crate::error::{Error, Result};
+use crate::model::domain::*;
 
 const INSTANCE_COLS: &str = "i.id, i.name, i.owner, i.environment, i.workload, i.purpose, i.ssh_host, i.ssh_port, i.ssh_user, \
      i.host_key_fingerprint, i.state_dir, i.service_manager, i.injection, i.agents, i.expected_org_id, \

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::row::{bad_value, parse_opt_ts, parse_ts, ts};
 use super::Store;
-use crate::model::domain::*;
 use crate::error::Result;
+use crate::model::domain::*;
 use crate::model::keyfmt::KeyKind;
 
 const KEY_COLS: &str = "k.id, k.name, k.kind, k.hint, k.fingerprint, k.length, k.keychain_ref, i.name, k.workspace_id, \

@@ -1,8 +1,9 @@
 //! Running the checklist end to end, for any front end: pick the instances, read their
 //! contexts (store + keychain), reach each host through [`host_runner`] (the one place that
 //! chooses the host transport), probe the API, run them with bounded concurrency and shared
-//! API probes ([`run_fleet`]), aggregate the fleet findings and record every finished report
-//! in the history.
+//! API probes ([`crate::checklist::run_fleet`]), aggregate the fleet findings and record every
+//! finished report in the history. [`Clawkeep::check_context`] and [`Clawkeep::record_check`]
+//! are the store and keychain halves of one instance's run.
 //!
 //! Both front ends call [`Clawkeep::run_checks`] (the desktop from its blocking pool) with the
 //! SSH login ([`SshCredentials`]), a progress callback and a [`CancellationToken`]; cancelling
@@ -12,17 +13,20 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use super::engine::{run_fleet, CheckOptions, HOST_TIMEOUT};
-use super::fleet;
-use super::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
-use super::types::{CheckRun, FleetReport, InstanceReport};
 use crate::anthropic::AnthropicClient;
-use crate::model::domain::InstanceFilter;
+use crate::checklist::engine::{run_fleet, CheckOptions, HOST_TIMEOUT};
+use crate::checklist::fleet;
+use crate::checklist::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
+use crate::checklist::{CheckContext, CheckProgressFn, CheckRun, FleetReport, InstanceReport};
 use crate::error::{Error, Result};
 use crate::login::SshCredentials;
+use crate::model::domain::{InstanceFilter, KeyStatus};
+use crate::model::keyfmt::KeyKind;
 use crate::ssh::{SshAuth, SshOptions};
+use crate::store;
 use crate::Clawkeep;
 
 /// The host transport the checklist uses for an instance: core's own SSH layer with the
@@ -35,9 +39,6 @@ pub fn host_runner(ck: &Clawkeep, instance: &str, auth: &Arc<SshAuth>) -> Box<dy
         Err(e) => Box::new(CannedRunner(Err(RunnerError::Other(e.to_string())))),
     }
 }
-
-/// Progress callback: `(finished report, done, total)`.
-pub use super::engine::CheckProgressFn;
 
 /// Default number of hosts checked at once.
 pub const DEFAULT_CONCURRENCY: usize = 32;
@@ -107,5 +108,49 @@ impl Clawkeep {
     /// The newest run of every instance that has one (the Fleet table's "Last check").
     pub fn last_checks(&self) -> Result<Vec<CheckRun>> {
         self.store().last_check_runs()
+    }
+
+    /// What the checklist needs about an instance: its facts, every key's public facts, the
+    /// keychain copy of its active key, an active admin key if stored, and its recent runs.
+    pub fn check_context(&self, instance: &str) -> Result<CheckContext> {
+        let instance = self.instance(instance)?;
+        let keys = self.store.list_keys(None)?;
+        let active = keys.iter().find(|k| k.instance.as_deref() == Some(&instance.name) && k.status == KeyStatus::Active);
+        let active_secret = match active {
+            Some(k) => match self.keychain.get(&k.keychain_ref) {
+                Ok(s) => Some(s),
+                Err(crate::secrets::KeychainError::Missing { .. }) => None,
+                Err(e) => return Err(e.into()),
+            },
+            None => None,
+        };
+        let admin_secret = keys.iter().filter(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active).find_map(|k| self.keychain.get(&k.keychain_ref).ok());
+        let history = self.store.check_runs(&instance.name, 20)?;
+        Ok(CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now() })
+    }
+
+    /// Stores a run in the history (and audits it, without secrets).
+    pub fn record_check(&self, report: &InstanceReport) -> Result<i64> {
+        self.store.tx(|tx| {
+            let inst = store::instance_by_name(tx, &report.instance)?.ok_or_else(|| Error::NotFound { kind: "instance", name: report.instance.clone() })?;
+            let id = store::insert_check_run(tx, inst.id, report)?;
+            self.audit(
+                tx,
+                "check.run",
+                &report.instance,
+                json!({
+                    "run": id, "status": report.status.as_str(),
+                    "first_failing_domain": report.first_failing_domain.map(|d| d.as_str()),
+                    "total_ms": report.timings.total_ms,
+                }),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Recent checklist runs of an instance, newest first.
+    pub fn check_history(&self, instance: &str, limit: u32) -> Result<Vec<CheckRun>> {
+        self.instance(instance)?;
+        self.store.check_runs(instance, limit)
     }
 }

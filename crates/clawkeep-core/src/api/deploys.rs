@@ -4,32 +4,38 @@
 //!
 //! [`Clawkeep::run_deploy`] loads the job and runs [`crate::deploy::deploy_one`]: connect with
 //! the pinned host key, plan, and either stop there (preview) or apply — but only when the
-//! fresh plan is the one the user saw ([`plan_digest`]), so what is confirmed is what runs. The
-//! desktop previews and applies in two calls; so does the interactive CLI (plan, `[y/N]`,
-//! apply with the digest); `deploy --yes` applies in one. Finished runs are recorded with
+//! fresh plan is the one the user saw ([`crate::deploy::plan_digest`]), so what is confirmed is
+//! what runs. The desktop previews and applies in two calls; so does the interactive CLI (plan,
+//! `[y/N]`, apply with the digest); `deploy --yes` applies in one. Finished runs are recorded with
 //! [`Clawkeep::record_deployment`].
 //!
 //! [`Clawkeep::fleet_deploy`] does the same for many instances at once (bounded concurrency,
-//! one failing host never stops the others; each host applies only the plan the user saw).
-//! [`Clawkeep::probe_host`] / [`Clawkeep::confirm_host_key`] are host trust, and
-//! [`Clawkeep::rotation_deployer`] the deploy step of a guided rotation.
+//! one failing host never stops the others; each host applies only the plan the user saw), and
+//! [`Clawkeep::rotation_deployer`] is the deploy step of a guided rotation.
+//! [`Clawkeep::prepare_deploy`] and [`Clawkeep::record_deployment`] are the blocking halves
+//! around the SSH work in [`crate::deploy`] (loading the job, recording the run).
 
 use serde::Serialize;
+use serde_json::json;
 
+use super::block_on;
+use super::hosts::{direct_target, HostRoute};
 use crate::deploy::{CancellationToken, DeployOptions, DeployReport, ProgressFn};
-use crate::error::{Error, ErrorPayload, Result};
+use crate::error::{Error, ErrorPayload, Remedy, Result};
 use crate::login::SshCredentials;
-use crate::ssh::{SshAuth, SshOptions, SshTarget};
+use crate::model::domain::{Deployment, KeyStatus};
+use crate::model::keyfmt::{self, KeyKind};
+use crate::ssh::{SshAuth, SshTarget};
+use crate::store;
 use crate::Clawkeep;
-
-pub use crate::deploy::plan_digest;
 
 /// What to do in [`Clawkeep::run_deploy`].
 #[derive(Debug, Clone, Default)]
 pub struct DeployRequest {
     /// `false`: plan only (nothing written, not recorded).
     pub apply: bool,
-    /// With `apply`: the [`plan_digest`] of the previewed plan; a different fresh plan is refused.
+    /// With `apply`: the [`plan_digest`](crate::deploy::plan_digest) of the previewed plan; a
+    /// different fresh plan is refused.
     pub expected_plan: Option<String>,
     /// The user consented to removing the stale credentials the plan lists.
     pub remove_stale: bool,
@@ -47,32 +53,6 @@ impl DeployRequest {
         }
         opts
     }
-}
-
-/// How a flow reaches one host, when the front end overrides the stored route.
-#[derive(Debug, Clone, Default)]
-pub struct HostRoute {
-    /// Through this (trusted) instance as a ProxyJump hop, instead of the stored jump host.
-    pub jump: Option<String>,
-    /// TCP connect + handshake + login (default 10 s).
-    pub connect_timeout: Option<std::time::Duration>,
-}
-
-impl HostRoute {
-    fn ssh_options(&self) -> SshOptions {
-        let mut o = SshOptions::default();
-        if let Some(t) = self.connect_timeout {
-            o.connect_timeout = t.max(std::time::Duration::from_secs(1));
-        }
-        o
-    }
-}
-
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
-    Ok(match tokio::runtime::Handle::try_current() {
-        Ok(h) => h.block_on(f),
-        Err(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::io("async runtime", e))?.block_on(f),
-    })
 }
 
 /// One instance of a fleet deploy, and (when applying) the digest of the plan the user saw.
@@ -115,8 +95,9 @@ impl FleetDeployReport {
 pub enum FleetMode {
     /// Plans only (nothing written, not recorded).
     Plan,
-    /// Apply, each target only with the [`plan_digest`] of the plan the user reviewed: a target
-    /// without one refuses the whole call (`plan_not_reviewed`) before any host is contacted.
+    /// Apply, each target only with the [`plan_digest`](crate::deploy::plan_digest) of the plan
+    /// the user reviewed: a target without one refuses the whole call (`plan_not_reviewed`)
+    /// before any host is contacted.
     ApplyReviewed,
     /// Apply whatever each fresh plan is: the CLI's `deploy --all --yes`, where the operator
     /// consented on the command line (after `--dry-run`, or not).
@@ -232,29 +213,6 @@ impl Clawkeep {
         block_on(self.fleet_deploy(targets, req, auth, progress, cancel.clone()))
     }
 
-    /// The host key `instance` presents now, next to the pinned one (the trust question of both
-    /// front ends). `creds` is used only to log in to a jump host.
-    pub fn probe_host(&self, instance: &str, route: &HostRoute, creds: &SshCredentials) -> Result<(String, Option<String>)> {
-        let mut target = self.ssh_target(instance)?;
-        if let Some(j) = &route.jump {
-            target.jump = Some(Box::new(self.ssh_target_direct(j)?));
-        }
-        // Only a jump host needs a login (the target's key is read before any authentication).
-        let auth = if target.jump.is_some() { self.ssh_login(creds)? } else { SshAuth::Agent };
-        let presented = block_on(crate::ssh::probe_host_key(&target, &auth, &route.ssh_options()))??;
-        Ok((presented, target.pinned))
-    }
-
-    /// Pins the host key after the user confirmed `confirmed` (from the trust question, or a
-    /// fingerprint got out of band): probes again and refuses (`host_key_mismatch`, both
-    /// fingerprints) when the host now presents another key.
-    pub fn confirm_host_key(&self, instance: &str, confirmed: &str, route: &HostRoute, creds: &SshCredentials) -> Result<crate::Instance> {
-        let (presented, _) = self.probe_host(instance, route, creds)?;
-        self.trust_host(instance, &presented, Some(confirmed))
-    }
-}
-
-impl Clawkeep {
     /// The deployer of a guided rotation's deploy step: Clawkeep's SSH deploy, or (rotation
     /// started with `manual_deploy`, or none open) the person deploys and confirms.
     /// `remove_stale`: consent to removing stale credentials the deploy plan finds. The SSH
@@ -266,5 +224,127 @@ impl Clawkeep {
         }
         let opts = DeployOptions { remove_stale, ..Default::default() };
         Ok(Box::new(crate::rotation::SshDeployer::new(self, self.ssh_login(creds)?, opts)))
+    }
+
+    /// Loads what a deploy of `key` (default: the active key) to `instance` needs, secret
+    /// included (from the keychain). Refuses drafts, admin keys, keys of other instances, and
+    /// retired/revoked keys.
+    pub fn prepare_deploy(&self, instance: &str, key: Option<&str>) -> Result<crate::deploy::DeployJob> {
+        let inst = self.instance(instance)?;
+        if inst.draft {
+            return Err(Error::draft(&inst.name));
+        }
+        direct_target(&inst)?; // it has an address
+        let keys = self.store.list_keys(Some(&inst.name))?;
+        let active = keys.iter().find(|k| k.status == KeyStatus::Active).cloned();
+        let chosen = match key {
+            Some(k) => {
+                let k = self.key(k)?;
+                if k.instance.as_deref() != Some(inst.name.as_str()) {
+                    return Err(Error::Blocked {
+                        code: "key_not_bound",
+                        message: format!(
+                            "key '{}' does not serve instance '{}'{}; bind it to the instance first",
+                            k.name,
+                            inst.name,
+                            k.instance.as_ref().map(|i| format!(" (it serves '{i}')")).unwrap_or_default()
+                        ),
+                        remedy: Remedy::BindKey { key: k.name.clone(), instance: inst.name.clone() },
+                    });
+                }
+                k
+            }
+            None => active.clone().ok_or_else(|| Error::no_active_key(&inst.name))?,
+        };
+        if matches!(chosen.status, KeyStatus::Retired | KeyStatus::Revoked) {
+            return Err(Error::InvalidState(format!("key '{}' is {}; deploying it would put a dead key on the host", chosen.name, chosen.status.as_str())));
+        }
+        if chosen.kind == KeyKind::Admin {
+            return Err(Error::InvalidState(format!("'{}' is an Admin API key; admin keys are never deployed", chosen.name)));
+        }
+        let secret = self.keychain.get(&chosen.keychain_ref)?;
+        if keyfmt::fingerprint(secret.expose()) != chosen.fingerprint {
+            return Err(Error::InvalidState(format!("the keychain entry of key '{}' does not match its recorded fingerprint; re-add the key", chosen.name)));
+        }
+        // The stored jump host (a one-off `--jump` replaces it).
+        let jump = inst.jump_via.as_deref().map(|j| self.jump_target(j)).transpose()?;
+        let previous_active = active.filter(|a| a.id != chosen.id);
+        let previous_secret = match &previous_active {
+            Some(p) => self.keychain.get(&p.keychain_ref).ok(),
+            None => None,
+        };
+        Ok(crate::deploy::DeployJob { instance: inst, key: chosen, secret, previous_active, previous_secret, jump, expected_plan: None })
+    }
+
+    /// Records a finished run (deployments table + audit, one transaction). When a staged key
+    /// was deployed and verified it becomes active and the previous active key is retired
+    /// (`rotated_at`/`retired_at` set) in the same transaction. Dry runs are not recorded.
+    pub fn record_deployment(&self, job: &crate::deploy::DeployJob, report: &crate::deploy::DeployReport) -> Result<Option<Deployment>> {
+        use crate::deploy::Outcome;
+        if report.outcome == Outcome::Planned {
+            return Ok(None);
+        }
+        let now = self.now();
+        let details = json!({
+            "address": report.address,
+            "steps": report.steps,
+            "stale_removed": report.stale_removed,
+            "host_key": report.plan.as_ref().map(|p| p.host_key.clone()),
+            "gateway_port": report.plan.as_ref().map(|p| p.gateway_port),
+            "key_hint": report.key_hint,
+        });
+        let mut d = Deployment {
+            id: 0,
+            instance: job.instance.name.clone(),
+            key_name: job.key.name.clone(),
+            key_fingerprint: job.key.fingerprint.clone(),
+            method: job.instance.injection.as_str().to_string(),
+            os_user: self.os_user.clone(),
+            started_at: report.started_at,
+            duration_ms: report.duration_ms as i64,
+            outcome: report.outcome.as_str().to_string(),
+            error: report.error.as_ref().map(|e| json!({ "code": e.code, "message": e.message })),
+            rollback: report.rollback.clone(),
+            details,
+        };
+        self.store.tx(|tx| {
+            let inst = store::instance_by_name(tx, &job.instance.name)?;
+            d.id = store::insert_deployment(tx, &d, inst.as_ref().map(|i| i.id))?;
+            let mut promoted = None;
+            if report.outcome == Outcome::Succeeded {
+                if let Some(i) = &inst {
+                    let mut key = store::key_by_name(tx, &job.key.name)?.ok_or_else(|| Error::NotFound { kind: "key", name: job.key.name.clone() })?;
+                    if key.status == KeyStatus::Staged {
+                        let mut retired = None;
+                        if let Some(mut prev) = store::active_key_of(tx, i.id)? {
+                            prev.status = KeyStatus::Retired;
+                            prev.rotated_at = Some(now);
+                            prev.retired_at = Some(now);
+                            prev.updated_at = now;
+                            store::update_key(tx, &prev, Some(i.id))?;
+                            self.audit(tx, "key.retire", &prev.name, json!({ "previous_status": "active", "instance": i.name, "fingerprint": prev.fingerprint, "reason": "replaced by a verified deploy", "replaced_by": key.name }))?;
+                            retired = Some(prev.name);
+                        }
+                        key.status = KeyStatus::Active;
+                        key.updated_at = now;
+                        store::update_key(tx, &key, Some(i.id))?;
+                        self.audit(tx, "key.activate", &key.name, json!({ "instance": i.name, "fingerprint": key.fingerprint, "replaces": retired }))?;
+                        promoted = Some(key.name.clone());
+                    }
+                }
+            }
+            self.audit(tx, "deploy.run", &job.instance.name, json!({
+                "deployment": d.id, "key": d.key_name, "fingerprint": d.key_fingerprint, "method": d.method,
+                "outcome": d.outcome, "duration_ms": d.duration_ms, "error": d.error, "rollback": d.rollback,
+                "stale_removed": report.stale_removed, "activated": promoted,
+            }))?;
+            Ok(())
+        })?;
+        Ok(Some(d))
+    }
+
+    /// Deployments, newest first (`clawkeep deploy history`).
+    pub fn deployments(&self, instance: Option<&str>, limit: u32) -> Result<Vec<Deployment>> {
+        self.store.deployments(instance, limit)
     }
 }
