@@ -562,7 +562,7 @@ fn rotation_plan_wizard_and_rollback() {
     let r = h.ok("rotation_rollback", json!({ "name": "acme-prod", "confirm": true }));
     assert_eq!(r["rotation"]["outcome"], "rolled_back", "{r}");
     assert_eq!(h.ok("open_rotations", json!({})), json!([]));
-    assert_eq!(h.err("rotation_step", json!({ "name": "acme-prod", "confirm": true, "remove_stale": false })), "invalid_state");
+    assert_eq!(h.err("rotation_step", json!({ "name": "acme-prod", "confirm": true, "remove_stale": false })), "no_rotation"); // its own code (was the catch-all invalid_state)
     assert!(!h.ok("audit_log", json!({})).to_string().contains(&key[20..60]));
 }
 

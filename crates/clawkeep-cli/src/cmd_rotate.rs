@@ -244,7 +244,8 @@ fn drive(ck: &Clawkeep, name: &str, stdin: bool, file: Option<PathBuf>, confirm:
     }
     let rot = ck.rotation(name)?;
     if json {
-        output::json(&serde_json::json!({ "rotation": rot, "steps": reports, "next": stopped.clone().or(rot.waiting_for.clone()) }));
+        let run = rot.waiting_action.as_ref().map(output::remedy_command);
+        output::json(&serde_json::json!({ "rotation": rot, "steps": reports, "next": stopped.clone().or(rot.waiting_for.clone()), "run": run }));
     } else {
         match rot.outcome {
             RotationOutcome::Completed => {
@@ -255,7 +256,12 @@ fn drive(ck: &Clawkeep, name: &str, stdin: bool, file: Option<PathBuf>, confirm:
                 if let Some(s) = stopped {
                     println!("{s}");
                 }
-                println!("Next: {}. Rollback until the archive: clawkeep rotate rollback {}", rot.waiting_for.as_deref().unwrap_or("clawkeep rotate resume NAME"), rot.instance);
+                match (&rot.waiting_for, &rot.waiting_action) {
+                    (Some(w), Some(a)) => println!("Next: {w}.\n  run: {}", output::remedy_command(a)),
+                    (Some(w), None) => println!("Next: {w}."),
+                    (None, _) => println!("Next: clawkeep rotate resume {}", rot.instance),
+                }
+                println!("Rollback until the archive: clawkeep rotate rollback {}", rot.instance);
             }
         }
     }
@@ -309,6 +315,7 @@ fn status_cmd(ck: &Clawkeep, name: Option<String>, json: bool) -> Result<()> {
                     ("workspace", opt(&r.workspace_id)),
                     ("soak", format!("{}s", r.soak_secs)),
                     ("waiting for", opt(&r.waiting_for)),
+                    ("then run", r.waiting_action.as_ref().map(output::remedy_command).unwrap_or_default()),
                 ]);
                 println!();
                 let rows: Vec<Vec<String>> =

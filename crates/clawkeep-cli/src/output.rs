@@ -101,11 +101,26 @@ pub fn print_error(e: &anyhow::Error, as_json: bool) {
     }
 }
 
-/// `error[code]: message`, and on the next line what to run about it, when core knows.
+/// `error[code]: message`, and on the next line what to run about it, when core knows (and
+/// the terminal's own alternative, where the CLI has one).
 pub fn error_text(e: &ErrorPayload) -> String {
-    match &e.remedy {
+    let mut text = match &e.remedy {
         Some(r) => format!("error[{}]: {}\n  run: {}", e.code, e.message, remedy_command(r)),
         None => format!("error[{}]: {}", e.code, e.message),
+    };
+    if let Some(alt) = alternative(e) {
+        text.push_str(&format!("\n  or:  {alt}"));
+    }
+    text
+}
+
+/// A second way out that only the CLI spells (a flag of another command), by error code.
+fn alternative(e: &ErrorPayload) -> Option<String> {
+    match (e.code.as_str(), &e.remedy) {
+        ("rotation_deploy_refused", Some(Remedy::RotateResume { instance, .. })) => {
+            Some(format!("clawkeep rotate rollback {instance} && clawkeep rotate start {instance} --manual-deploy   (deploy by hand)"))
+        }
+        _ => None,
     }
 }
 
@@ -144,6 +159,9 @@ pub fn remedy_command(r: &Remedy) -> String {
         Remedy::SetSshIdentity => "clawkeep settings set-ssh-identity --agent | --key-file PATH".into(),
         Remedy::Deploy { instance } => format!("clawkeep deploy {instance}"),
         Remedy::Rotate { instance } => format!("clawkeep rotate start {instance}"),
+        Remedy::RotateResume { instance, confirm } => format!("clawkeep rotate resume {instance}{}", if *confirm { " --confirm" } else { "" }),
+        Remedy::RotateRollback { instance, confirm } => format!("clawkeep rotate rollback {instance}{}", if *confirm { " --confirm" } else { "" }),
+        Remedy::RotateStatus { instance } => format!("clawkeep rotate status {instance}"),
         Remedy::Upgrade => "install a newer Clawkeep".into(),
     }
 }

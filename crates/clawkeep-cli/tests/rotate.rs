@@ -149,7 +149,11 @@ fn exit_after_each_step_then_resume_repeats_nothing() {
     assert_eq!(r.status()["step"], "deploy");
     // Resuming the paste step again with the same key is not needed: the key is stored.
     r.run(&["rotate", "resume", INST], None, None).ok();
-    assert_eq!(r.status()["waiting_for"].as_str().map(|s| s.contains("--confirm")), Some(true));
+    // What the step waits for is words; what to do then is data (no command line in core's text).
+    assert_eq!(r.status()["waiting_action"], serde_json::json!({ "action": "rotate_resume", "instance": INST, "confirm": true }));
+    assert!(!r.status()["waiting_for"].as_str().unwrap().contains("clawkeep "));
+    let human = r.run(&["rotate", "status", INST], None, None).ok().stdout;
+    assert!(human.contains(&format!("clawkeep rotate resume {INST} --confirm")), "{human}");
     r.run(&["rotate", "resume", INST, "--confirm"], None, Some("deploy")).fails(3);
     assert_eq!(r.status()["step"], "deactivate");
     assert_eq!(r.status_posts(&r.old.id), 0);

@@ -141,8 +141,10 @@ pub struct KeyIdMismatch {
     /// The API's `partial_key_hint` for the id (`(none)` when it gave none).
     pub api_hint: String,
     pub reason: String,
-    /// What the person can do.
+    /// What the person can do, in words (no command line: see `action`).
     pub remedy: String,
+    /// The same as data, where there is an action to take (resume or roll back a rotation).
+    pub action: Option<Remedy>,
 }
 
 impl Error {
@@ -186,6 +188,7 @@ impl Error {
             Error::SshAuth { .. } | Error::SshPassphraseNeeded { .. } => Some(Remedy::SetSshIdentity),
             Error::SchemaTooNew { .. } => Some(Remedy::Upgrade),
             Error::Blocked { remedy, .. } => Some(remedy.clone()),
+            Error::KeyIdMismatch(m) => m.action.clone(),
             _ => None,
         }
     }
@@ -257,8 +260,17 @@ pub enum Remedy {
     SetSshIdentity,
     /// Deploy the instance's active key again (the host holds a wrong or cut-short one).
     Deploy { instance: String },
-    /// Rotate the instance's key (expired, archived, inactive, or about to expire).
+    /// Rotate the instance's key (expired, archived, inactive, or about to expire): start a
+    /// guided rotation.
     Rotate { instance: String },
+    /// Run the next step of the instance's rotation; `confirm`: the person confirms the manual
+    /// action the step waits for (deployed by hand, deactivated or archived in the Console).
+    RotateResume { instance: String, confirm: bool },
+    /// Roll the instance's rotation back; `confirm`: the person confirms what the rollback asked
+    /// them to do by hand first (reactivate the old key in the Console, restore it on the host).
+    RotateRollback { instance: String, confirm: bool },
+    /// Look at the rotation's current state (another Clawkeep moved it on).
+    RotateStatus { instance: String },
     /// Upgrade Clawkeep.
     Upgrade,
 }
@@ -297,6 +309,37 @@ mod tests {
         let null: Error = db.execute("INSERT INTO t VALUES (NULL)", []).unwrap_err().into();
         assert!(!null.is_unique_violation(), "NOT NULL is another constraint");
         assert!(!Error::Store("UNIQUE constraint failed".into()).is_unique_violation(), "a message is never parsed");
+    }
+
+    /// Core's texts name no CLI command: the desktop shows them to people without a terminal,
+    /// and each front end renders a [`Remedy`] its own way. Comments may name commands.
+    #[test]
+    fn no_core_text_spells_a_cli_command() {
+        let commands = ["rotate", "host", "key", "deploy", "instance", "check", "settings", "audit", "bundle inspect", "self-check"];
+        let mut found = Vec::new();
+        let mut stack = vec![std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src"))];
+        while let Some(dir) = stack.pop() {
+            for e in std::fs::read_dir(&dir).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                if path.extension().is_none_or(|x| x != "rs") {
+                    continue;
+                }
+                for (n, line) in std::fs::read_to_string(&path).unwrap().lines().enumerate() {
+                    let code = line.trim_start();
+                    if code.starts_with("//") {
+                        continue;
+                    }
+                    if commands.iter().any(|c| code.contains(&format!("clawkeep {c} ")) || code.contains(&format!("clawkeep {c}`"))) {
+                        found.push(format!("{}:{}: {}", path.display(), n + 1, code));
+                    }
+                }
+            }
+        }
+        assert!(found.is_empty(), "core text spells a CLI command (return a Remedy instead):\n{}", found.join("\n"));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub enum KeychainError {
     Unavailable { detail: String },
     #[error("the OS keychain is locked or has no default collection: {detail}. Unlock your login keyring (e.g. with Seahorse, or `gnome-keyring-daemon --unlock`) and try again")]
     Locked { detail: String },
-    #[error("the keychain has no secret for '{account}': it was deleted outside Clawkeep. Add the key again with `clawkeep key add`")]
+    #[error("the keychain has no secret for '{account}': it was deleted outside Clawkeep. Add the key again")]
     Missing { account: String },
     #[error("the keychain failed: {detail}")]
     Other { detail: String },

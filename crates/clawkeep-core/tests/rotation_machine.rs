@@ -287,7 +287,10 @@ fn manual_mode_without_admin_key() {
     w.paste(&new.key).unwrap();
     // A person deploys (the manual deployer) and confirms.
     let r = w.ck.rotation_step(INSTANCE, StepInput::default(), &ManualDeployer).unwrap();
-    assert!(!r.progressed && r.detail.contains("--confirm"), "{r:?}");
+    assert!(!r.progressed && r.detail.contains("confirm"), "{r:?}");
+    // The confirmation it waits for travels as data, not as a command line in the text.
+    assert_eq!(r.rotation.waiting_action, Some(clawkeep_core::Remedy::RotateResume { instance: INSTANCE.into(), confirm: true }));
+    assert!(!r.detail.contains("clawkeep "), "{r:?}");
     assert_eq!(w.key_status(OLD), KeyStatus::Active);
     let r = w.ck.rotation_step(INSTANCE, StepInput { secret: None, confirm: true }, &ManualDeployer).unwrap();
     assert_eq!(r.rotation.step, RotationStep::Deactivate);
@@ -610,7 +613,9 @@ fn rollback_after_an_unconfirmed_manual_deploy() {
     // Clawkeep cannot see the host: it must not assume the old key is there.
     let e = w.ck.rotation_rollback(INSTANCE, false, &ManualDeployer).unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains(OLD) && msg.contains("--confirm"), "asks to put the old key back: {msg}");
+    assert!(msg.contains(OLD) && msg.contains("confirm the rollback"), "asks to put the old key back: {msg}");
+    assert_eq!((e.code(), e.remedy()), ("restore_old_key_by_hand", Some(clawkeep_core::Remedy::RotateRollback { instance: INSTANCE.into(), confirm: true })));
+    assert!(!msg.contains("clawkeep "), "{msg}");
     assert!(!msg.contains(&w.old.key[20..60]), "{msg}");
     assert!(w.ck.rotation(INSTANCE).unwrap().is_open(), "nothing rolled back yet");
     assert_eq!(w.key_status(&rot.new_key_name), KeyStatus::Staged, "the new key is not revoked while it may be on the host");

@@ -20,7 +20,7 @@ use crate::ssh::{HostSession, SshAuth, SshOptions, SshTarget};
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum RunnerError {
     /// The instance has no pinned host key: nothing was sent to the host.
-    #[error("the host key of instance '{instance}' is not trusted yet{}: nothing was sent to it. Trust it first: clawkeep host trust {instance}", presented.as_ref().map(|p| format!(" (the host presents {p})")).unwrap_or_default())]
+    #[error("the host key of instance '{instance}' is not trusted yet{}: nothing was sent to it. Check its fingerprint, then trust it", presented.as_ref().map(|p| format!(" (the host presents {p})")).unwrap_or_default())]
     HostKeyUnknown { instance: String, presented: Option<String> },
     /// The host presented another key than the pinned one: refused before authenticating.
     #[error("HOST KEY MISMATCH for instance '{instance}' ({address}): pinned {pinned}, but the host presents {presented}. Refused: nothing was run on it")]

@@ -67,7 +67,11 @@ impl Deployer for SshDeployer<'_> {
             self.ck.record_deployment(&job, &report)?;
             if matches!(report.outcome, Outcome::Refused | Outcome::Cancelled) || report.error.is_some() && report.steps.is_empty() {
                 // Nothing was written: say why, as an error the person can act on.
-                return Err(crate::Error::InvalidState(format!("{detail}. Fix it and run `clawkeep rotate resume {}`, or start the rotation with --manual-deploy", instance.name)));
+                return Err(crate::Error::Blocked {
+                    code: "rotation_deploy_refused",
+                    message: format!("{detail}. Fix it and resume the rotation, or roll it back and start it again with a manual deploy"),
+                    remedy: crate::Remedy::RotateResume { instance: instance.name.clone(), confirm: false },
+                });
             }
         }
         Ok(DeployOutcome::Deployed { verified, detail })

@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::api::Clawkeep;
-use crate::error::{Error, Result};
+use crate::error::{Error, Remedy, Result};
 use crate::model::domain::{Instance, Key, KeySpec, KeyStatus};
 use crate::model::keyfmt::{self, KeyKind};
 use crate::model::naming;
@@ -130,8 +130,12 @@ pub struct Rotation {
     /// `admin-api` or `manual`.
     pub deactivated_by: Option<String>,
     pub archived_at: Option<DateTime<Utc>>,
-    /// What the machine waits for (a person's action, or time), if anything.
+    /// What the machine waits for (a person's action, or time), if anything, in words.
     pub waiting_for: Option<String>,
+    /// What the person does once it is done, as data (a front end renders it: the CLI as the
+    /// command line, the desktop as the button). Rotations stored before it existed have none.
+    #[serde(default)]
+    pub waiting_action: Option<Remedy>,
     pub history: Vec<StepEvent>,
     pub started_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -257,13 +261,12 @@ impl Deployer for ManualDeployer {
         let how = manual_how(instance);
         Ok(DeployOutcome::Manual {
             instructions: format!(
-                "put key {} ({}) on {}@{} for agents {}: {how}; then check with `openclaw models status --json`, and run `clawkeep rotate resume {} --confirm`",
+                "put key {} ({}) on {}@{} for agents {}: {how}; then check with `openclaw models status --json`, and confirm the deploy",
                 key.name,
                 key.hint,
                 instance.ssh_user,
                 instance.ssh_host,
                 instance.agents.join(", "),
-                instance.name
             ),
         })
     }
@@ -286,8 +289,9 @@ pub(crate) struct KeyCheck<'a> {
     pub hint: &'a str,
     pub secret: &'a Secret,
     pub workspace: Option<&'a str>,
-    /// What the person can do about a mismatch.
+    /// What the person can do about a mismatch, in words, and as data.
     pub remedy: String,
+    pub action: Option<Remedy>,
 }
 
 /// API or stored text shown in a message (ids, hints, workspaces): printable ASCII only, at
@@ -310,6 +314,7 @@ fn mismatch(c: &KeyCheck<'_>, key_id: &str, api_hint: Option<&str>, reason: Stri
         api_hint: api_hint.map(shown).unwrap_or_else(|| "(none)".into()),
         reason,
         remedy: c.remedy.clone(),
+        action: c.action.clone(),
     }))
 }
 
@@ -330,6 +335,21 @@ pub(crate) fn check_admin_record(rec: &AdminKey, key_id: &str, c: &KeyCheck<'_>)
         }
     }
     Ok(())
+}
+
+/// The remedy "run the rotation's next step" (`confirm`: the person confirms a manual action).
+fn resume(instance: &str, confirm: bool) -> Remedy {
+    Remedy::RotateResume { instance: instance.into(), confirm }
+}
+
+/// The remedy "roll the rotation back" (`confirm`: the person did what it asked by hand).
+fn rollback(instance: &str, confirm: bool) -> Remedy {
+    Remedy::RotateRollback { instance: instance.into(), confirm }
+}
+
+/// A rotation that cannot go on until the person acts: its own code, the action as data.
+fn blocked(code: &'static str, message: String, remedy: Remedy) -> Error {
+    Error::Blocked { code, message, remedy }
 }
 
 fn api_err(what: &str, e: ApiError) -> Error {
@@ -357,10 +377,11 @@ fn latest_rotation(conn: &Connection, instance: &str) -> Result<Option<Rotation>
 fn save(conn: &Connection, rot: &Rotation, expected: RotationStep) -> Result<()> {
     let stored = store::rotation_step(conn, rot.id)?;
     if stored != expected.as_str() {
-        return Err(Error::Conflict(format!(
-            "the rotation of '{}' was moved on by another Clawkeep (now at step '{stored}'); run `clawkeep rotate status {}`",
-            rot.instance, rot.instance
-        )));
+        return Err(blocked(
+            "conflict",
+            format!("the rotation of '{}' was moved on by another Clawkeep (now at step '{stored}'); look at its status", rot.instance),
+            Remedy::RotateStatus { instance: rot.instance.clone() },
+        ));
     }
     let state = serde_json::to_string(rot).map_err(|e| Error::Store(e.to_string()))?;
     store::update_rotation(conn, rot.id, &store::RotationWrite { outcome: rot.outcome.as_str(), step: rot.step.as_str(), state: &state, at: rot.updated_at })
@@ -392,7 +413,7 @@ impl Clawkeep {
         self.instance(instance)?;
         self.store()
             .tx(|tx| open_rotation(tx, instance))?
-            .ok_or_else(|| Error::InvalidState(format!("instance '{instance}' has no rotation under way; start one with `clawkeep rotate start {instance}`")))
+            .ok_or_else(|| blocked("no_rotation", format!("instance '{instance}' has no rotation under way; start one first"), Remedy::Rotate { instance: instance.into() }))
     }
 
     /// The stored Admin key used for deactivation and archiving, if any (newest active one).
@@ -454,16 +475,18 @@ impl Clawkeep {
             deactivated_by: None,
             archived_at: None,
             waiting_for: Some(format!("create an API key named '{new_key_name}' in the Anthropic Console ({where_}), then paste it")),
+            waiting_action: Some(resume(&inst.name, false)),
             history: vec![StepEvent { step: RotationStep::Create, at: now, outcome: "done".into(), detail: format!("create '{new_key_name}' in {where_}") }],
             started_at: now,
             updated_at: now,
         };
         self.store().tx(|tx| {
             if open_rotation(tx, &inst.name)?.is_some() {
-                return Err(Error::Conflict(format!(
-                    "a rotation of '{}' is already under way: `clawkeep rotate status {}`, `rotate resume {}` or `rotate rollback {}`",
-                    inst.name, inst.name, inst.name, inst.name
-                )));
+                return Err(blocked(
+                    "conflict",
+                    format!("a rotation of '{}' is already under way: resume it or roll it back", inst.name),
+                    Remedy::RotateStatus { instance: inst.name.clone() },
+                ));
             }
             let iid = instance_id(tx, &inst.name)?;
             let state = serde_json::to_string(&rot).map_err(|e| Error::Store(e.to_string()))?;
@@ -518,9 +541,10 @@ impl Clawkeep {
         Error::invalid("new key", message)
     }
 
-    fn waiting(&self, mut rot: Rotation, step: RotationStep, what: String) -> Result<StepReport> {
+    fn waiting(&self, mut rot: Rotation, step: RotationStep, what: String, action: Remedy) -> Result<StepReport> {
         let at = rot.step;
         rot.waiting_for = Some(what.clone());
+        rot.waiting_action = Some(action);
         // Avoid a history entry per poll: only record a new or changed wait.
         let last = rot.history.last().cloned();
         if !(last.as_ref().is_some_and(|l| l.outcome == "waiting" && l.step == step && l.detail == what)) {
@@ -538,7 +562,11 @@ impl Clawkeep {
             RotationStep::Deactivate => self.step_deactivate(rot, input),
             RotationStep::Soak => self.step_soak(rot, input),
             RotationStep::Archive => self.step_archive(rot, input),
-            RotationStep::Done | RotationStep::Rollback => Err(Error::InvalidState(format!("the rotation of '{instance}' is finished"))),
+            RotationStep::Done | RotationStep::Rollback => Err(Error::Blocked {
+                code: "rotation_finished",
+                message: format!("the rotation of '{instance}' is finished"),
+                remedy: Remedy::RotateStatus { instance: instance.into() },
+            }),
         }
     }
 
@@ -552,6 +580,7 @@ impl Clawkeep {
                 rot.new_key_hint = Some(k.hint.clone());
                 rot.step = RotationStep::Deploy;
                 rot.waiting_for = None;
+                rot.waiting_action = None;
                 self.commit_step(&mut rot, RotationStep::Paste, RotationStep::Paste, "done", detail.clone(), |_, _| Ok(()))?;
                 return Ok(StepReport { ran: RotationStep::Paste, progressed: true, detail, rotation: rot, warnings: vec![] });
             }
@@ -625,6 +654,7 @@ impl Clawkeep {
         }
         rot.step = RotationStep::Deploy;
         rot.waiting_for = None;
+        rot.waiting_action = None;
         self.commit_step(&mut rot, RotationStep::Paste, RotationStep::Paste, "done", detail.clone(), |_, _| Ok(()))?;
         let mut warnings = linted.warnings;
         warnings.extend(added.warnings);
@@ -641,18 +671,23 @@ impl Clawkeep {
             DeployOutcome::Deployed { verified: true, detail } => detail,
             DeployOutcome::Deployed { verified: false, detail } => {
                 self.commit_step(&mut rot, RotationStep::Deploy, RotationStep::Deploy, "failed", detail.clone(), |_, _| Ok(()))?;
-                return Err(Error::InvalidState(format!(
-                    "the new key was written to '{}' but the host was not seen using it: {detail}. Retry with `clawkeep rotate resume {}` or undo with `clawkeep rotate rollback {}`",
-                    rot.instance, rot.instance, rot.instance
-                )));
+                return Err(blocked(
+                    "rotation_deploy_unverified",
+                    format!("the new key was written to '{}' but the host was not seen using it: {detail}. Retry the deploy, or roll the rotation back", rot.instance),
+                    resume(&rot.instance, false),
+                ));
             }
-            DeployOutcome::Manual { instructions } if !input.confirm => return self.waiting(rot, RotationStep::Deploy, instructions),
+            DeployOutcome::Manual { instructions } if !input.confirm => {
+                let action = resume(&rot.instance, true);
+                return self.waiting(rot, RotationStep::Deploy, instructions, action);
+            }
             DeployOutcome::Manual { .. } => "deployed by hand, confirmed by the user".to_string(),
         };
         let now = self.now();
         rot.step = RotationStep::Deactivate;
         rot.deployed_at = Some(now);
         rot.waiting_for = None;
+        rot.waiting_action = None;
         let (old_name, new_name2) = (rot.old_key.clone(), new_name.clone());
         self.commit_step(&mut rot, RotationStep::Deploy, RotationStep::Deploy, "done", detail.clone(), |tx, _| {
             // The new key is now the instance's live key; the old one waits for retirement
@@ -687,7 +722,8 @@ impl Clawkeep {
             hint,
             secret,
             workspace,
-            remedy: "Nothing was stored. Copy the id of this key from the Console (API keys), or add the key without --key-id: a rotation finds it by its value".into(),
+            remedy: "Nothing was stored. Copy the id of this key from the Console (API keys), or add the key without a key id: a rotation finds it by its value".into(),
+            action: None,
         };
         match self.api_client()?.get_key(&admin, id) {
             Ok(rec) => check_admin_record(&rec, id, &check).map(|()| None),
@@ -707,19 +743,25 @@ impl Clawkeep {
             keys.iter().filter(|k| k.hint_fits(old_secret)).filter(|k| rot.workspace_id.is_none() || k.workspace_id.is_none() || k.workspace_id == rot.workspace_id).collect();
         match matches.as_slice() {
             [one] => Ok(one.id.clone()),
-            [] => Err(Error::InvalidState(format!(
-                "the Admin API lists no key with hint {} in workspace {}; set it inactive in the Console and run `clawkeep rotate resume {} --confirm`",
-                rot.old_key_hint,
-                rot.workspace_id.clone().unwrap_or_else(|| "(any)".into()),
-                rot.instance
-            ))),
-            many => Err(Error::InvalidState(format!(
-                "{} keys share the hint {} ({}); deactivate the right one in the Console and run `clawkeep rotate resume {} --confirm`",
-                many.len(),
-                rot.old_key_hint,
-                many.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", "),
-                rot.instance
-            ))),
+            [] => Err(blocked(
+                "old_key_not_in_admin_api",
+                format!(
+                    "the Admin API lists no key with hint {} in workspace {}; set it inactive in the Console, then confirm",
+                    rot.old_key_hint,
+                    rot.workspace_id.clone().unwrap_or_else(|| "(any)".into()),
+                ),
+                resume(&rot.instance, true),
+            )),
+            many => Err(blocked(
+                "old_key_ambiguous_in_admin_api",
+                format!(
+                    "{} keys share the hint {} ({}); deactivate the right one in the Console, then confirm",
+                    many.len(),
+                    rot.old_key_hint,
+                    many.iter().map(|k| k.id.as_str()).collect::<Vec<_>>().join(", "),
+                ),
+                resume(&rot.instance, true),
+            )),
         }
     }
 
@@ -740,8 +782,8 @@ impl Clawkeep {
     }
 
     /// The check of the rotation's old key before an Admin API change.
-    fn old_key_check<'a>(&self, rot: &'a Rotation, old: &'a Key, secret: &'a Secret, remedy: String) -> KeyCheck<'a> {
-        KeyCheck { name: &old.name, hint: &old.hint, secret, workspace: old.workspace_id.as_deref().or(rot.workspace_id.as_deref()), remedy }
+    fn old_key_check<'a>(&self, rot: &'a Rotation, old: &'a Key, secret: &'a Secret, remedy: String, action: Remedy) -> KeyCheck<'a> {
+        KeyCheck { name: &old.name, hint: &old.hint, secret, workspace: old.workspace_id.as_deref().or(rot.workspace_id.as_deref()), remedy, action: Some(action) }
     }
 
     /// Records a key id mismatch (history + audit) and makes the rotation forget that id: later
@@ -767,11 +809,8 @@ impl Clawkeep {
                 let old = self.key(&rot.old_key)?;
                 let old_secret = self.keychain().get(&old.keychain_ref)?;
                 let id = self.resolve_old_key_id(&client, &admin, &rot, &old_secret)?;
-                let remedy = format!(
-                    "This rotation no longer uses that id: run `clawkeep rotate resume {}` to find the key by its value in the Admin API, or roll back with `clawkeep rotate rollback {}`",
-                    rot.instance, rot.instance
-                );
-                let check = self.old_key_check(&rot, &old, &old_secret, remedy);
+                let remedy = "This rotation no longer uses that id: resume the rotation to find the key by its value in the Admin API, or roll it back".to_string();
+                let check = self.old_key_check(&rot, &old, &old_secret, remedy, resume(&rot.instance, false));
                 let what = match self.ensure_status(&client, &admin, &id, "inactive", &check) {
                     Ok(w) => w,
                     Err(e) => return Err(self.refuse_key_id(&mut rot, RotationStep::Deactivate, e)),
@@ -779,11 +818,9 @@ impl Clawkeep {
                 (format!("old key {} set inactive via the Admin API with '{}' ({what})", rot.old_key_hint, admin_key.name), "admin-api", Some(id))
             }
             None if !input.confirm => {
-                let what = format!(
-                    "no Admin key is stored: in the Console, set the old key {} ({}) inactive, then run `clawkeep rotate resume {} --confirm`",
-                    rot.old_key, rot.old_key_hint, rot.instance
-                );
-                return self.waiting(rot, RotationStep::Deactivate, what);
+                let what = format!("no Admin key is stored: in the Console, set the old key {} ({}) inactive, then confirm", rot.old_key, rot.old_key_hint);
+                let action = resume(&rot.instance, true);
+                return self.waiting(rot, RotationStep::Deactivate, what, action);
             }
             None => {
                 // Check the person's word where we can: an inactive key gets 401.
@@ -791,10 +828,14 @@ impl Clawkeep {
                 let secret = self.keychain().get(&old.keychain_ref)?;
                 let note = match self.api_client()?.probe(&secret) {
                     Ok(p) if p.ok() => {
-                        return Err(Error::InvalidState(format!(
-                            "the old key {} still works (GET /v1/models answered 200): it is not inactive yet. Set it inactive in the Console, then confirm again",
-                            rot.old_key_hint
-                        )))
+                        return Err(blocked(
+                            "old_key_still_active",
+                            format!(
+                                "the old key {} still works (GET /v1/models answered 200): it is not inactive yet. Set it inactive in the Console, then confirm again",
+                                rot.old_key_hint
+                            ),
+                            resume(&rot.instance, true),
+                        ))
                     }
                     Ok(p) => format!("probe of the old key: {}", p.status),
                     Err(e) => format!("could not probe the old key ({e})"),
@@ -806,6 +847,7 @@ impl Clawkeep {
         rot.deactivated_at = Some(now);
         rot.deactivated_by = Some(by.into());
         rot.waiting_for = None;
+        rot.waiting_action = None;
         if let Some(i) = &id {
             rot.old_anthropic_key_id = Some(i.clone());
         }
@@ -838,11 +880,11 @@ impl Clawkeep {
             let used = self.api_client()?.key_usage_since(&admin, &id, since).map_err(|e| api_err("reading the usage report (Admin API)", e))?;
             if used > 0 && !input.confirm {
                 let what = format!(
-                    "the usage report shows {used} tokens on the old key {id} since {}: something still uses it. Find it, or roll back with `clawkeep rotate rollback {}`",
+                    "the usage report shows {used} tokens on the old key {id} since {}: something still uses it. Find it, or roll the rotation back",
                     since.format("%Y-%m-%d %H:%M UTC"),
-                    rot.instance
                 );
-                return self.waiting(rot, RotationStep::Soak, what);
+                let action = rollback(&rot.instance, false);
+                return self.waiting(rot, RotationStep::Soak, what, action);
             }
             usage_note = format!("usage report: {used} tokens on {id} since deactivation");
         }
@@ -852,15 +894,16 @@ impl Clawkeep {
             format!("soak ended early by the user at {}{}", now.format("%Y-%m-%d %H:%M UTC"), if usage_note.is_empty() { String::new() } else { format!("; {usage_note}") })
         } else {
             let what = format!(
-                "soak: the old key stays inactive (not archived) until {}; then `clawkeep rotate resume {}` archives it (or `--confirm` to end the soak now)",
+                "soak: the old key stays inactive (not archived) until {}; then resuming the rotation archives it (confirming ends the soak now)",
                 until.format("%Y-%m-%d %H:%M UTC"),
-                rot.instance
             );
-            return self.waiting(rot, RotationStep::Soak, what);
+            let action = resume(&rot.instance, false);
+            return self.waiting(rot, RotationStep::Soak, what, action);
         };
         let mut rot = rot;
         rot.step = RotationStep::Archive;
         rot.waiting_for = None;
+        rot.waiting_action = None;
         self.commit_step(&mut rot, RotationStep::Soak, RotationStep::Soak, "done", detail.clone(), |_, _| Ok(()))?;
         Ok(StepReport { ran: RotationStep::Soak, progressed: true, detail, rotation: rot, warnings: vec![] })
     }
@@ -872,11 +915,8 @@ impl Clawkeep {
                 let admin = self.keychain().get(&admin_key.keychain_ref)?;
                 let old = self.key(&rot.old_key)?;
                 let old_secret = self.keychain().get(&old.keychain_ref)?;
-                let remedy = format!(
-                    "This rotation no longer uses that id: archive the old key {} in the Console and run `clawkeep rotate resume {} --confirm`, or roll back with `clawkeep rotate rollback {}`",
-                    rot.old_key_hint, rot.instance, rot.instance
-                );
-                let check = self.old_key_check(&rot, &old, &old_secret, remedy);
+                let remedy = format!("This rotation no longer uses that id: archive the old key {} in the Console and confirm, or roll the rotation back", rot.old_key_hint);
+                let check = self.old_key_check(&rot, &old, &old_secret, remedy, resume(&rot.instance, true));
                 let what = match self.ensure_status(&self.api_client()?, &admin, &id, "archived", &check) {
                     Ok(w) => w,
                     Err(e) => return Err(self.refuse_key_id(&mut rot, RotationStep::Archive, e)),
@@ -884,9 +924,9 @@ impl Clawkeep {
                 format!("old key {} archived via the Admin API ({what})", rot.old_key_hint)
             }
             _ if !input.confirm => {
-                let what =
-                    format!("archive the old key {} ({}) in the Console (permanent), then run `clawkeep rotate resume {} --confirm`", rot.old_key, rot.old_key_hint, rot.instance);
-                return self.waiting(rot, RotationStep::Archive, what);
+                let what = format!("archive the old key {} ({}) in the Console (permanent), then confirm", rot.old_key, rot.old_key_hint);
+                let action = resume(&rot.instance, true);
+                return self.waiting(rot, RotationStep::Archive, what, action);
             }
             _ => format!("old key {} archived in the Console, confirmed by the user", rot.old_key_hint),
         };
@@ -894,6 +934,7 @@ impl Clawkeep {
         rot.outcome = RotationOutcome::Completed;
         rot.archived_at = Some(now);
         rot.waiting_for = None;
+        rot.waiting_action = None;
         let old_name = rot.old_key.clone();
         self.commit_step(&mut rot, RotationStep::Archive, RotationStep::Archive, "done", detail.clone(), |tx, rot| {
             let mut old = key_in(tx, &old_name)?;
@@ -926,7 +967,11 @@ impl Clawkeep {
     pub fn rotation_rollback(&self, instance: &str, confirm: bool, deployer: &dyn Deployer) -> Result<StepReport> {
         let mut rot = self.open_rotation_of(instance)?;
         if rot.step == RotationStep::Archive && rot.archived_at.is_some() {
-            return Err(Error::InvalidState("the old key is archived; a rotation cannot be rolled back after the archive".into()));
+            return Err(Error::Blocked {
+                code: "rotation_archived",
+                message: "the old key is archived; a rotation cannot be rolled back after the archive".into(),
+                remedy: resume(instance, false),
+            });
         }
         let inst = self.instance(instance)?;
         let old = self.key(&rot.old_key)?;
@@ -939,27 +984,33 @@ impl Clawkeep {
         let admin_reactivation = match (rot.deactivated_at.is_some(), self.admin_key()?, rot.old_anthropic_key_id.clone()) {
             (false, _, _) => None,
             (true, _, _) if rot.old_key_expired => {
-                return Err(Error::InvalidState(format!(
-                    "the old key {} has expired and cannot be reactivated; finish the rotation instead (`clawkeep rotate resume {}`)",
-                    rot.old_key_hint, rot.instance
-                )));
+                return Err(blocked(
+                    "old_key_expired",
+                    format!("the old key {} has expired and cannot be reactivated; finish the rotation instead", rot.old_key_hint),
+                    resume(&rot.instance, false),
+                ));
             }
             (true, Some(admin_key), Some(id)) => Some((admin_key, id)),
             (true, _, _) => {
                 if !confirm {
-                    return Err(Error::InvalidState(format!(
-                        "set the old key {} ({}) active again in the Console, then run `clawkeep rotate rollback {} --confirm`",
-                        rot.old_key, rot.old_key_hint, rot.instance
-                    )));
+                    return Err(blocked(
+                        "reactivate_old_key_by_hand",
+                        format!("set the old key {} ({}) active again in the Console, then confirm the rollback", rot.old_key, rot.old_key_hint),
+                        rollback(&rot.instance, true),
+                    ));
                 }
                 let p = self.api_client()?.probe(&old_secret()?).map_err(|e| api_err("probing the old key", e))?;
                 if !p.ok() {
-                    return Err(Error::InvalidState(format!(
-                        "the old key {} is still rejected by the API ({} {}); reactivate it in the Console first",
-                        rot.old_key_hint,
-                        p.status,
-                        p.error_message.unwrap_or_default()
-                    )));
+                    return Err(blocked(
+                        "old_key_still_rejected",
+                        format!(
+                            "the old key {} is still rejected by the API ({} {}); reactivate it in the Console first, then confirm the rollback",
+                            rot.old_key_hint,
+                            p.status,
+                            p.error_message.unwrap_or_default()
+                        ),
+                        rollback(&rot.instance, true),
+                    ));
                 }
                 done.push("old key reactivated in the Console (confirmed, probe 200)".into());
                 None
@@ -980,29 +1031,38 @@ impl Clawkeep {
                     DeployOutcome::Deployed { verified: true, detail } => {
                         restored = true;
                         if deployer.key_on_host(&inst, &old)?.holds(&old.fingerprint) == Some(false) {
-                            return Err(Error::InvalidState(format!(
-                                "the old key {} was written back to '{}' but the host does not hold it ({short} not found on the host): {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again",
-                                rot.old_key_hint, rot.instance
-                            )));
+                            return Err(blocked(
+                                "rollback_restore_unverified",
+                                format!(
+                                    "the old key {} was written back to '{}' but the host does not hold it ({short} not found on the host): {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again",
+                                    rot.old_key_hint, rot.instance
+                                ),
+                                rollback(&rot.instance, false),
+                            ));
                         }
                         done.push(format!("old key restored on the host, {short} verified there: {detail}"));
                     }
                     DeployOutcome::Deployed { verified: false, detail } => {
-                        return Err(Error::InvalidState(format!(
-                            "the old key was written back but the host was not seen using it: {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again"
-                        )))
+                        return Err(blocked(
+                            "rollback_restore_unverified",
+                            format!("the old key was written back but the host was not seen using it: {detail}. Nothing was changed at the API and the new key is not revoked; run the rollback again"),
+                            rollback(&rot.instance, false),
+                        ))
                     }
                     DeployOutcome::Manual { .. } if !confirm => {
-                        return Err(Error::InvalidState(format!(
-                            "Clawkeep cannot see the host of '{}': before anything is revoked, make sure it runs the old key {} ({}) again. If the new key {new_name} ({new_hint}) was put on {}@{}, put the old one back: {}. Then run `clawkeep rotate rollback {} --confirm`",
-                            inst.name,
-                            old.name,
-                            old.hint,
-                            inst.ssh_user,
-                            inst.ssh_host,
-                            manual_how(&inst),
-                            inst.name
-                        )))
+                        return Err(blocked(
+                            "restore_old_key_by_hand",
+                            format!(
+                                "Clawkeep cannot see the host of '{}': before anything is revoked, make sure it runs the old key {} ({}) again. If the new key {new_name} ({new_hint}) was put on {}@{}, put the old one back: {}. Then confirm the rollback",
+                                inst.name,
+                                old.name,
+                                old.hint,
+                                inst.ssh_user,
+                                inst.ssh_host,
+                                manual_how(&inst),
+                            ),
+                            rollback(&inst.name, true),
+                        ))
                     }
                     DeployOutcome::Manual { .. } => done.push(format!("the host runs the old key {} again, confirmed by the user", old.hint)),
                 }
@@ -1011,20 +1071,18 @@ impl Clawkeep {
         // 3. The API: the host is verified, the old key can come back.
         if let Some((admin_key, id)) = admin_reactivation {
             let admin = self.keychain().get(&admin_key.keychain_ref)?;
-            let remedy = format!(
-                "The host already runs the old key again. Set the old key {} active in the Console and run `clawkeep rotate rollback {} --confirm`",
-                rot.old_key_hint, rot.instance
-            );
+            let remedy = format!("The host already runs the old key again. Set the old key {} active in the Console and confirm the rollback", rot.old_key_hint);
             let secret = old_secret()?;
-            let check = self.old_key_check(&rot, &old, &secret, remedy);
+            let check = self.old_key_check(&rot, &old, &secret, remedy, rollback(&rot.instance, true));
             match self.ensure_status(&self.api_client()?, &admin, &id, "active", &check) {
                 Ok(w) => done.push(w),
                 Err(e @ Error::KeyIdMismatch(_)) => return Err(self.refuse_key_id(&mut rot, RotationStep::Rollback, e)),
                 Err(e) => {
-                    return Err(Error::InvalidState(format!(
-                        "the host runs the old key {} again, but reactivating it failed: {e}. Nothing was revoked; run `clawkeep rotate rollback {}` again",
-                        rot.old_key_hint, rot.instance
-                    )))
+                    return Err(blocked(
+                        "reactivation_failed",
+                        format!("the host runs the old key {} again, but reactivating it failed: {e}. Nothing was revoked; run the rollback again", rot.old_key_hint),
+                        rollback(&rot.instance, false),
+                    ))
                 }
             }
         }
@@ -1034,6 +1092,7 @@ impl Clawkeep {
         rot.step = RotationStep::Rollback;
         rot.outcome = RotationOutcome::RolledBack;
         rot.waiting_for = None;
+        rot.waiting_action = None;
         if rot.new_key.is_some() {
             done.push("new key marked revoked: delete it in the Console".into());
         }
@@ -1098,7 +1157,7 @@ mod tests {
         let v = value("Rk2");
         let secret = Secret::new(v.clone());
         let hint = keyfmt::hint(&v);
-        let check = KeyCheck { name: "k", hint: &hint, secret: &secret, workspace: Some("wrkspc_A"), remedy: "do X".into() };
+        let check = KeyCheck { name: "k", hint: &hint, secret: &secret, workspace: Some("wrkspc_A"), remedy: "do X".into(), action: None };
         let rec = |h: Option<String>, ws: Option<&str>| AdminKey {
             id: "apikey_1".into(),
             name: String::new(),

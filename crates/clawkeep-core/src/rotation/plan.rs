@@ -198,19 +198,19 @@ pub fn steps(instance: &Instance, old: &Key, new_name: &str, admin: bool) -> Vec
     let restart = if instance.injection == crate::model::domain::InjectionMethod::EnvFile { " (the gateway restarts)" } else { " (hot reload)" };
     vec![
         format!("Create an API key named '{new_name}' in the Anthropic Console, in workspace {ws}"),
-        format!("Paste it: `clawkeep rotate start {}` (checked offline, then with a free GET /v1/models probe and a workspace check; stored staged)", instance.name),
+        "Start the rotation in Clawkeep and paste it (checked offline, then with a free GET /v1/models probe and a workspace check; stored staged)".to_string(),
         format!("Deploy it to {}@{} for agents {}{restart}, and verify", instance.ssh_user, instance.ssh_host, instance.agents.join(", ")),
         if admin {
             format!("Set the old key {} inactive via the Admin API (reversible)", old.hint)
         } else {
-            format!("Set the old key {} inactive in the Console (no Admin key stored), then `clawkeep rotate resume {} --confirm`", old.hint, instance.name)
+            format!("Set the old key {} inactive in the Console (no Admin key stored), then confirm in Clawkeep", old.hint)
         },
         if admin {
             "Soak: wait until the usage report shows no traffic on the old key for the soak period (default 24h), then archive it (permanent) and mark it retired".into()
         } else {
             "Soak (default 24h), then archive the old key in the Console (permanent) and confirm; it is marked retired".into()
         },
-        format!("Until the archive, `clawkeep rotate rollback {}` reactivates and redeploys the old key", instance.name),
+        "Until the archive, a rollback reactivates and redeploys the old key".to_string(),
     ]
 }
 
