@@ -14,4 +14,4 @@ if [ ! -x "$VENV/bin/ansible" ]; then
   "$VENV/bin/pip" install --quiet 'ansible-core>=2.15,<2.18'
 fi
 export BENCH_ANSIBLE="$VENV/bin/ansible" BENCH_HOSTS="${1:-50}"
-cargo test -p clawkeep-tests --test checklist_bench -- --ignored --nocapture 2>&1 | grep -E "MEASURE|bring-up|panicked|error" || true
+cargo test -p clawkeep-tests --test e2e -- checklist_bench:: --ignored --nocapture 2>&1 | grep -E "MEASURE|bring-up|panicked|error" || true

@@ -1,5 +1,5 @@
 //! Types only the desktop app sends to its UI (the domain types come from `clawkeep-core`).
-//! Like the core's, they derive `ts_rs::TS`; `tests/bindings.rs` keeps `ui/src/ipc/bindings/`
+//! Like the core's, they derive `ts_rs::TS`; `tests/integration/bindings.rs` keeps `ui/src/ipc/bindings/`
 //! in step with them.
 
 use serde::Serialize;

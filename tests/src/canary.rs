@@ -268,7 +268,7 @@ pub fn plant_standard(w: &crate::world::World, c: &Canaries) -> Result<Vec<Plant
     plant_profiles(w.host(4), c)?;
     plant_openclaw_cli(w.host(4), c)?;
     // the banner only through the login shell: a pre-auth banner with binary noise is a
-    // hostile-host case of its own (tests/hostile.rs)
+    // hostile-host case of its own (tests/tests/e2e/hostile.rs)
     plant_noisy_shell(w.host(2), c, false)?;
     Ok(vec![
         PlantedHost { host: 0, name: "full", restart, injection: "env-file" },

@@ -1,6 +1,6 @@
 // The typed IPC layer: the only module that imports @tauri-apps/*.
 // Each function is one command of src-tauri/src/commands.rs; the types are generated from Rust
-// (./bindings, kept fresh by src-tauri/tests/bindings.rs). Errors reject with an IpcError
+// (./bindings, kept fresh by src-tauri/tests/integration/bindings.rs). Errors reject with an IpcError
 // carrying the core's stable code.
 import { invoke, Channel } from "@tauri-apps/api/core";
 import type { AppInfo } from "./bindings/AppInfo";

@@ -181,10 +181,10 @@ fn schema_4_data_dir_upgrades_without_loss() {
     {
         let conn = rusqlite::Connection::open(dir.path().join("clawkeep.db")).unwrap();
         for sql in [
-            include_str!("../migrations/0001_init.sql"),
-            include_str!("../migrations/0002_deployments.sql"),
-            include_str!("../migrations/0003_checks.sql"),
-            include_str!("../migrations/0004_rotation.sql"),
+            include_str!("../../migrations/0001_init.sql"),
+            include_str!("../../migrations/0002_deployments.sql"),
+            include_str!("../../migrations/0003_checks.sql"),
+            include_str!("../../migrations/0004_rotation.sql"),
         ] {
             conn.execute_batch(sql).unwrap();
         }

@@ -2,7 +2,7 @@
 //! throw-away data dir, the real Secret Service (gnome-keyring on a private D-Bus session),
 //! and fake keys generated at run time. Every command, its `--json` form, and bad input.
 
-mod common;
+use crate::common;
 
 use common::*;
 

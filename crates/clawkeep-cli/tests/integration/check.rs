@@ -2,7 +2,7 @@
 //! Anthropic API on 127.0.0.1 (API checks only: `--no-host`; the SSH side is covered by the
 //! tests crate).
 
-mod common;
+use crate::common;
 
 use common::World;
 use fake_anthropic::{FakeAnthropic, Preset, WORKSPACE_PROD_A_ID};

@@ -2,7 +2,7 @@
 //! and the in-process fake Anthropic API on 127.0.0.1 (keys minted there at run time). The
 //! deploy step is the manual one until the SSH deploy is merged (confirmed with --confirm).
 
-mod common;
+use crate::common;
 
 use common::*;
 use fake_anthropic::{FakeAnthropic, MintKey, MintedKey, Preset, WORKSPACE_PROD_A_ID, WORKSPACE_PROD_B_ID};

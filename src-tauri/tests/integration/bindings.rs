@@ -1,6 +1,6 @@
 //! The TypeScript types in `ui/src/ipc/bindings/` are generated from the Rust types (ts-rs) and
 //! committed. This test regenerates them and fails when the committed files are stale.
-//! Refresh them with: `UPDATE_BINDINGS=1 cargo test -p clawkeep-desktop --test bindings`.
+//! Refresh them with: `UPDATE_BINDINGS=1 cargo test -p clawkeep-desktop --test integration -- bindings::`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -88,5 +88,5 @@ fn typescript_bindings_are_fresh() {
     }
     let committed = read_dir(&committed_dir);
     let stale: Vec<&String> = fresh.keys().chain(committed.keys()).filter(|n| fresh.get(*n) != committed.get(*n)).collect();
-    assert!(stale.is_empty(), "ui/src/ipc/bindings is stale ({stale:?}); regenerate with: UPDATE_BINDINGS=1 cargo test -p clawkeep-desktop --test bindings");
+    assert!(stale.is_empty(), "ui/src/ipc/bindings is stale ({stale:?}); regenerate with: UPDATE_BINDINGS=1 cargo test -p clawkeep-desktop --test integration -- bindings::");
 }

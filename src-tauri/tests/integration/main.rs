@@ -1,0 +1,6 @@
+//! The desktop shell's tests, as one test binary: every IPC command on Tauri's mock runtime,
+//! the canary oracle over those commands, and the freshness of the TypeScript bindings.
+
+mod bindings;
+mod canary;
+mod ipc;
