@@ -20,6 +20,9 @@ pub mod credential;
 pub mod protocol;
 pub mod throughput;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::BTreeSet;
 
 use super::cause::Cause;
