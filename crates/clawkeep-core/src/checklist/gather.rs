@@ -60,6 +60,17 @@ pub struct GatherTimes {
 /// (first wave in parallel with the host; the model-dependent second wave once the key
 /// authenticated and the config named the model).
 pub async fn gather(ctx: &CheckContext, runner: &dyn HostRunner, client: &AnthropicClient, opts: &CheckOptions, cache: &ProbeCache) -> (Gathered, GatherTimes) {
+    let ((host, host_ms), (probes, api1_ms)) = tokio::join!(read_host(ctx, runner, client, opts), first_wave(ctx, client, opts, cache));
+    let mut g = assemble(ctx, host, probes, client.base_url());
+    let t = Instant::now();
+    second_wave(ctx, client, opts, cache, &mut g).await;
+    let api_ms = api1_ms + t.elapsed().as_millis() as u64;
+    (g, GatherTimes { host_ms, api_ms })
+}
+
+/// The host facts: the script (with a fresh nonce) through the runner, its report parsed.
+/// `None` with `skip_host`.
+async fn read_host(ctx: &CheckContext, runner: &dyn HostRunner, client: &AnthropicClient, opts: &CheckOptions) -> (Option<Result<HostFacts, HostError>>, u64) {
     let unit = match &ctx.instance.service_manager {
         ServiceManager::SystemdUser { unit } => Some(unit.clone()),
         ServiceManager::Custom { .. } => None,
@@ -73,89 +84,87 @@ pub async fn gather(ctx: &CheckContext, runner: &dyn HostRunner, client: &Anthro
         now: ctx.now,
         probe_url: (opts.host_probe && !opts.skip_api).then(|| client.base_url().to_string()),
     });
-    let host_fut = async {
-        if opts.skip_host {
-            return (None, 0);
-        }
-        let t = Instant::now();
-        let r = match runner.run_script(&script).await {
-            Ok(out) => hostfacts::parse(&out, &nonce).map_err(HostError::Report),
-            Err(e) => Err(HostError::Runner(e)),
-        };
-        (Some(r), t.elapsed().as_millis() as u64)
-    };
-    let api1 = async {
-        let mut p = Probes::default();
-        let t = Instant::now();
-        if opts.skip_api {
-            return (p, 0);
-        }
-        if let Some(key) = &ctx.active_secret {
-            let kfp = keyfmt::fingerprint(key.expose());
-            let models = cache.once(format!("models {kfp}"), async { client.models_list(key, None).await.map_err(|e| e.to_string()) });
-            let admin = async {
-                let (Some(admin), Some(k)) = (&ctx.admin_secret, ctx.active_key()) else { return None };
-                let afp = keyfmt::fingerprint(admin.expose());
-                Some(match &k.anthropic_key_id {
-                    Some(id) => cache.once(format!("admin-key {afp} {id}"), async { client.admin_api_key(admin, id).await.map_err(|e| e.to_string()) }).await,
-                    None => match cache.once(format!("admin-keys {afp}"), async { client.admin_api_keys(admin).await.map_err(|e| e.to_string()) }).await {
-                        Ok((probe, list)) => {
-                            let m = list.into_iter().find(|a| a.partial_key_hint.as_deref() == Some(k.hint.as_str()));
-                            Ok((probe, m))
-                        }
-                        Err(e) => Err(e),
-                    },
-                })
-            };
-            let (mut m, a) = tokio::join!(models, admin);
-            // No workspace header: the probe reproduces what OpenClaw sends.
-            if let Ok(pr) = &m {
-                if pr.status == 0 {
-                    m = Err("no status".into());
-                }
-            }
-            p.models = Some(m);
-            p.admin = a;
-        }
-        (p, t.elapsed().as_millis() as u64)
-    };
-    let ((host, host_ms), (probes, api1_ms)) = tokio::join!(host_fut, api1);
-
-    let mut g = assemble(ctx, host, probes, client.base_url());
-
-    // Second wave: the model-dependent probes (only once the key authenticated).
-    let t = Instant::now();
-    if g.authed() && !opts.skip_api {
-        if let Some(key) = &ctx.active_secret {
-            let model = g.model();
-            let m = model.clone().unwrap_or_else(|| "claude-sonnet-5".into());
-            let billing_model = BILLING_PROBE_MODEL.to_string();
-            let ws = None;
-            let kfp = keyfmt::fingerprint(key.expose());
-            let (a, b, c) = tokio::join!(
-                async {
-                    if model.is_some() {
-                        Some(cache.once(format!("model {kfp} {m}"), async { client.model_get(key, &m, ws).await.map_err(|e| e.to_string()) }).await)
-                    } else {
-                        None
-                    }
-                },
-                cache.once(format!("count {kfp} {m}"), async { client.count_tokens(key, &m, ws).await.map_err(|e| e.to_string()) }),
-                async {
-                    if opts.billing_probe {
-                        Some(cache.once(format!("billing {kfp}"), async { client.billing_probe(key, &billing_model, ws).await.map_err(|e| e.to_string()) }).await)
-                    } else {
-                        None
-                    }
-                }
-            );
-            g.probes.model = a;
-            g.probes.count = Some(b);
-            g.probes.billing = c;
-        }
+    if opts.skip_host {
+        return (None, 0);
     }
-    let api_ms = api1_ms + t.elapsed().as_millis() as u64;
-    (g, GatherTimes { host_ms, api_ms })
+    let t = Instant::now();
+    let r = match runner.run_script(&script).await {
+        Ok(out) => hostfacts::parse(&out, &nonce).map_err(HostError::Report),
+        Err(e) => Err(HostError::Runner(e)),
+    };
+    (Some(r), t.elapsed().as_millis() as u64)
+}
+
+/// The first wave of API probes, with the keychain key: the models list (does it
+/// authenticate), and the Admin API's view of the key when an admin key is stored.
+async fn first_wave(ctx: &CheckContext, client: &AnthropicClient, opts: &CheckOptions, cache: &ProbeCache) -> (Probes, u64) {
+    let mut p = Probes::default();
+    let t = Instant::now();
+    if opts.skip_api {
+        return (p, 0);
+    }
+    if let Some(key) = &ctx.active_secret {
+        let kfp = keyfmt::fingerprint(key.expose());
+        let models = cache.once(format!("models {kfp}"), async { client.models_list(key, None).await.map_err(|e| e.to_string()) });
+        let admin = async {
+            let (Some(admin), Some(k)) = (&ctx.admin_secret, ctx.active_key()) else { return None };
+            let afp = keyfmt::fingerprint(admin.expose());
+            Some(match &k.anthropic_key_id {
+                Some(id) => cache.once(format!("admin-key {afp} {id}"), async { client.admin_api_key(admin, id).await.map_err(|e| e.to_string()) }).await,
+                None => match cache.once(format!("admin-keys {afp}"), async { client.admin_api_keys(admin).await.map_err(|e| e.to_string()) }).await {
+                    Ok((probe, list)) => {
+                        let m = list.into_iter().find(|a| a.partial_key_hint.as_deref() == Some(k.hint.as_str()));
+                        Ok((probe, m))
+                    }
+                    Err(e) => Err(e),
+                },
+            })
+        };
+        let (mut m, a) = tokio::join!(models, admin);
+        // No workspace header: the probe reproduces what OpenClaw sends.
+        if let Ok(pr) = &m {
+            if pr.status == 0 {
+                m = Err("no status".into());
+            }
+        }
+        p.models = Some(m);
+        p.admin = a;
+    }
+    (p, t.elapsed().as_millis() as u64)
+}
+
+/// The second wave, only once the key authenticated: the configured model, `count_tokens`
+/// with it, and the opt-in billing probe.
+async fn second_wave(ctx: &CheckContext, client: &AnthropicClient, opts: &CheckOptions, cache: &ProbeCache, g: &mut Gathered) {
+    if !g.authed() || opts.skip_api {
+        return;
+    }
+    let Some(key) = &ctx.active_secret else { return };
+    let model = g.model();
+    let m = model.clone().unwrap_or_else(|| "claude-sonnet-5".into());
+    let billing_model = BILLING_PROBE_MODEL.to_string();
+    let ws = None;
+    let kfp = keyfmt::fingerprint(key.expose());
+    let (a, b, c) = tokio::join!(
+        async {
+            if model.is_some() {
+                Some(cache.once(format!("model {kfp} {m}"), async { client.model_get(key, &m, ws).await.map_err(|e| e.to_string()) }).await)
+            } else {
+                None
+            }
+        },
+        cache.once(format!("count {kfp} {m}"), async { client.count_tokens(key, &m, ws).await.map_err(|e| e.to_string()) }),
+        async {
+            if opts.billing_probe {
+                Some(cache.once(format!("billing {kfp}"), async { client.billing_probe(key, &billing_model, ws).await.map_err(|e| e.to_string()) }).await)
+            } else {
+                None
+            }
+        }
+    );
+    g.probes.model = a;
+    g.probes.count = Some(b);
+    g.probes.billing = c;
 }
 
 /// The [`Gathered`] of `ctx` from what the host and the API answered: `openclaw.json` read from

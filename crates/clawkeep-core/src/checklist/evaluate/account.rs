@@ -14,17 +14,19 @@ use crate::keyfmt::KeyKind;
 /// The account-context checks.
 pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
     let mut out = Out::new(f);
-    account_checks(f, &mut out);
+    auth(f, &mut out);
+    admin(f, &mut out);
+    billing(f, &mut out);
     if f.opts.host_probe && !f.opts.skip_api {
         from_host(f, &mut out);
     }
     out.checks
 }
 
-fn account_checks(f: &Facts, out: &mut Out) {
+/// `account.auth` (does the keychain key authenticate) and, when it does, `account.workspace`.
+fn auth(f: &Facts, out: &mut Out) {
     let d = Domain::AccountContext;
-    let p = &f.gathered.probes;
-    match &p.models {
+    match &f.gathered.probes.models {
         None if f.opts.skip_api => out.skip("account.auth", d, "API not checked (--no-api)"),
         None => out.skip("account.auth", d, "no keychain key to probe with"),
         Some(Err(e)) => {
@@ -41,65 +43,81 @@ fn account_checks(f: &Facts, out: &mut Out) {
                     Evidence::new("workspace", m.workspace_id.clone().unwrap_or_else(|| "(header absent)".into())),
                 ],
             );
-            // Org and workspace against the instance's expectations.
-            let inst = f.instance;
-            let mut ev = vec![];
-            let mut bad = None;
-            if let Some(exp) = &inst.expected_org_id {
-                ev.push(Evidence::new("expected org", exp.clone()));
-                if m.organization_id.as_deref().is_some_and(|o| o != exp) {
-                    bad = Some(Cause::OrgMismatch);
-                }
-            }
-            let exp_ws = inst.expected_workspace_id.clone().or_else(|| f.active_key().and_then(|k| k.workspace_id.clone()));
-            if let Some(exp) = &exp_ws {
-                ev.push(Evidence::new("expected workspace", exp.clone()));
-                if m.workspace_id.as_deref().is_some_and(|w| w != exp) && bad.is_none() {
-                    bad = Some(Cause::WorkspaceMismatch);
-                }
-            }
-            ev.push(Evidence::new("actual org", m.organization_id.clone().unwrap_or_default()));
-            ev.push(Evidence::new("actual workspace", m.workspace_id.clone().unwrap_or_default()));
-            match bad {
-                Some(c) => {
-                    let r = out.bad("account.workspace", Status::Fail, c, "the key resolves to a different org/workspace than expected", ev);
-                    r.request_id = m.request_id.clone();
-                }
-                None if inst.expected_org_id.is_none() && exp_ws.is_none() => {
-                    out.skip("account.workspace", d, "no expected org or workspace set on the instance (--org-id / --workspace-id)")
-                }
-                None => out.pass("account.workspace", d, "org and workspace as expected", ev),
-            }
+            workspace(f, m, out);
         }
-        Some(Ok(m)) => {
-            let c = cause::classify(m).unwrap_or(Cause::KeyInvalid);
-            // A 401 with the Admin API's view is more precise.
-            let c = match (c, &p.admin) {
-                (Cause::KeyInvalid, Some(Ok((_, Some(k))))) => match k.status.as_str() {
-                    "inactive" => Cause::KeyInactive,
-                    "expired" => Cause::KeyExpired,
-                    "archived" => Cause::KeyArchived,
-                    _ => c,
-                },
-                _ => c,
-            };
-            let c = match (c, f.active_key().map(|k| k.kind)) {
-                (Cause::KeyInvalid, Some(KeyKind::Oauth)) => Cause::OauthTokenAsKey,
-                (Cause::KeyInvalid, Some(KeyKind::Admin)) => Cause::AdminKeyAsKey,
-                (c, _) => c,
-            };
-            let summary = match c {
-                Cause::KeyInvalid => "Anthropic rejects the key (401: invalid, revoked, inactive or expired)".to_string(),
-                Cause::KeyInactive => "the key is inactive (401)".into(),
-                Cause::KeyExpired => "the key has expired (401)".into(),
-                Cause::KeyArchived => "the key is archived (401)".into(),
-                Cause::WorkspaceHeaderRequired => "identity-linked key without an anthropic-workspace-id header (400)".into(),
-                other => format!("the models probe failed: {}", other.code()),
-            };
-            out.probe_failure("account.auth", m, c, summary);
+        Some(Ok(m)) => auth_failure(f, m, out),
+    }
+}
+
+/// `account.workspace`: the org and workspace the key authenticated in, against the instance's
+/// expectations.
+fn workspace(f: &Facts, m: &Probe, out: &mut Out) {
+    let d = Domain::AccountContext;
+    let inst = f.instance;
+    let mut ev = vec![];
+    let mut bad = None;
+    if let Some(exp) = &inst.expected_org_id {
+        ev.push(Evidence::new("expected org", exp.clone()));
+        if m.organization_id.as_deref().is_some_and(|o| o != exp) {
+            bad = Some(Cause::OrgMismatch);
         }
     }
-    // Admin view: status, expiry, workspace.
+    let exp_ws = inst.expected_workspace_id.clone().or_else(|| f.active_key().and_then(|k| k.workspace_id.clone()));
+    if let Some(exp) = &exp_ws {
+        ev.push(Evidence::new("expected workspace", exp.clone()));
+        if m.workspace_id.as_deref().is_some_and(|w| w != exp) && bad.is_none() {
+            bad = Some(Cause::WorkspaceMismatch);
+        }
+    }
+    ev.push(Evidence::new("actual org", m.organization_id.clone().unwrap_or_default()));
+    ev.push(Evidence::new("actual workspace", m.workspace_id.clone().unwrap_or_default()));
+    match bad {
+        Some(c) => {
+            let r = out.bad("account.workspace", Status::Fail, c, "the key resolves to a different org/workspace than expected", ev);
+            r.request_id = m.request_id.clone();
+        }
+        None if inst.expected_org_id.is_none() && exp_ws.is_none() => {
+            out.skip("account.workspace", d, "no expected org or workspace set on the instance (--org-id / --workspace-id)")
+        }
+        None => out.pass("account.workspace", d, "org and workspace as expected", ev),
+    }
+}
+
+/// `account.auth` when the models probe failed: the most precise cause (the Admin API's view,
+/// the stored key's kind).
+fn auth_failure(f: &Facts, m: &Probe, out: &mut Out) {
+    let p = &f.gathered.probes;
+    let c = cause::classify(m).unwrap_or(Cause::KeyInvalid);
+    // A 401 with the Admin API's view is more precise.
+    let c = match (c, &p.admin) {
+        (Cause::KeyInvalid, Some(Ok((_, Some(k))))) => match k.status.as_str() {
+            "inactive" => Cause::KeyInactive,
+            "expired" => Cause::KeyExpired,
+            "archived" => Cause::KeyArchived,
+            _ => c,
+        },
+        _ => c,
+    };
+    let c = match (c, f.active_key().map(|k| k.kind)) {
+        (Cause::KeyInvalid, Some(KeyKind::Oauth)) => Cause::OauthTokenAsKey,
+        (Cause::KeyInvalid, Some(KeyKind::Admin)) => Cause::AdminKeyAsKey,
+        (c, _) => c,
+    };
+    let summary = match c {
+        Cause::KeyInvalid => "Anthropic rejects the key (401: invalid, revoked, inactive or expired)".to_string(),
+        Cause::KeyInactive => "the key is inactive (401)".into(),
+        Cause::KeyExpired => "the key has expired (401)".into(),
+        Cause::KeyArchived => "the key is archived (401)".into(),
+        Cause::WorkspaceHeaderRequired => "identity-linked key without an anthropic-workspace-id header (400)".into(),
+        other => format!("the models probe failed: {}", other.code()),
+    };
+    out.probe_failure("account.auth", m, c, summary);
+}
+
+/// `account.admin`: the Admin API's view of the key (status, expiry, workspace).
+fn admin(f: &Facts, out: &mut Out) {
+    let d = Domain::AccountContext;
+    let p = &f.gathered.probes;
     match &p.admin {
         None if !f.gathered.keychain.admin => out.skip("account.admin", d, "no admin key stored (add one to see key status and expiry)"),
         None => out.skip("account.admin", d, "no active key to look up"),
@@ -145,7 +163,12 @@ fn account_checks(f: &Facts, out: &mut Out) {
             }
         }
     }
-    // Billing: the opt-in probe, or what the free probes revealed.
+}
+
+/// `account.billing`: the opt-in probe, or what the free probes revealed.
+fn billing(f: &Facts, out: &mut Out) {
+    let d = Domain::AccountContext;
+    let p = &f.gathered.probes;
     let billing_cause = |p: &Option<Result<Probe, String>>| -> Option<(Cause, Probe)> {
         match p {
             Some(Ok(pr)) => match cause::classify(pr) {

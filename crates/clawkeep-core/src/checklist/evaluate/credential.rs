@@ -185,12 +185,16 @@ pub(super) fn resolve<'a>(f: &Facts, h: &'a HostFacts) -> Resolution<'a> {
 
 /// The checks that need the host's facts.
 fn host_checks(f: &Facts, h: &HostFacts, out: &mut Out) {
-    let active = f.active_key();
     let res = resolve(f, h);
-    let (disk, proc_key, running_proc) = (&res.disk, res.proc_key, res.running_proc);
+    resolved(&res, out);
+    stale_process(f, h, &res, out);
+    matches_keychain(f, h, &res, out);
+}
+
+/// `credential.resolved`: every agent has a key.
+fn resolved(res: &Resolution, out: &mut Out) {
     let mut resolved_ev = Vec::new();
     let mut missing = Vec::new();
-    let mut winners: Vec<(&str, &KeySighting)> = Vec::new();
     for ak in &res.agents {
         let a = &ak.agent;
         match ak.winner {
@@ -199,11 +203,11 @@ fn host_checks(f: &Facts, h: &HostFacts, out: &mut Out) {
                 if ak.profiles > 1 {
                     resolved_ev.push(Evidence::new(format!("agent {a}"), format!("{} keys in its auth profiles; the first is assumed to win", ak.profiles)));
                 }
-                winners.push((a, k));
             }
             None => missing.push(a.clone()),
         }
     }
+    let running_proc = res.running_proc;
     if let Some(p) = running_proc {
         resolved_ev.push(Evidence::new("gateway", format!("pid {} ({})", p.pid, p.cmdline.chars().take(80).collect::<String>())));
     } else {
@@ -215,8 +219,13 @@ fn host_checks(f: &Facts, h: &HostFacts, out: &mut Out) {
         resolved_ev.push(Evidence::new("agents without a key", missing.join(", ")));
         out.bad("credential.resolved", Status::Fail, Cause::AgentNoCredential, format!("agent(s) {} have no Anthropic credential", missing.join(", ")), resolved_ev);
     }
+}
 
-    // Stale injection: the file holds a different key than the running process.
+/// `credential.stale-process`: the running gateway has another key than its env file (or the
+/// file changed after it started).
+fn stale_process(f: &Facts, h: &HostFacts, res: &Resolution, out: &mut Out) {
+    let active = f.active_key();
+    let (disk, proc_key, running_proc) = (&res.disk, res.proc_key, res.running_proc);
     if let (Some(pk), Some(dk)) = (proc_key, disk.first()) {
         if pk.fingerprint != dk.fingerprint {
             let file_is_current = active.is_some_and(|a| a.fingerprint == dk.fingerprint);
@@ -241,10 +250,14 @@ fn host_checks(f: &Facts, h: &HostFacts, out: &mut Out) {
             );
         }
     }
+}
 
-    // Each agent's winner against the keychain.
-    let Some(active) = active else { return };
-    for (a, w) in winners {
+/// `credential.matches-keychain.<agent>`: each agent's key against the keychain's, and if it
+/// differs, why (restart, auth profile, truncation, retired, another instance's, unknown).
+fn matches_keychain(f: &Facts, h: &HostFacts, res: &Resolution, out: &mut Out) {
+    let Some(active) = f.active_key() else { return };
+    let disk = &res.disk;
+    for (a, w) in res.agents.iter().filter_map(|ak| ak.winner.map(|w| (&ak.agent, w))) {
         let id = format!("credential.matches-keychain.{a}");
         let mut ev = vec![
             Evidence::new("on host", format!("{} from {}", sighting(w), w.source.describe())),
