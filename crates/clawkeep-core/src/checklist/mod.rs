@@ -10,7 +10,11 @@
 //!   and its defensive parser.
 //! * [`runner`]: the [`runner::HostRunner`] transport trait and [`runner::SshRunner`], over core's
 //!   pinned SSH layer.
-//! * [`engine`]: turns host facts + API probes into check results.
+//! * [`facts`]: what a run starts from ([`CheckContext`], [`CheckOptions`]) and what it
+//!   gathered ([`facts::Gathered`]), with the secret-free view the evaluation reads.
+//! * [`gather`]: the I/O: host facts over the runner, API probes (shared by a [`ProbeCache`]).
+//! * [`evaluate`]: the judgement, pure: facts → check results, one module per domain.
+//! * [`engine`]: one instance (gather, then evaluate) and the fleet loop.
 //! * [`fleet`]: cross-instance findings (shared key, shared org/workspace limits).
 //!
 //! A whole run for front ends (targets, transport, concurrency, cancel, history) is
@@ -19,7 +23,10 @@
 pub mod cause;
 pub mod config;
 pub mod engine;
+pub mod evaluate;
+pub mod facts;
 pub mod fleet;
+pub mod gather;
 pub mod hostfacts;
 pub mod runner;
 pub mod types;
