@@ -335,6 +335,30 @@ fn truncated_key_on_host() {
     assert_eq!(r.check("account.auth").unwrap().status, Status::Pass);
 }
 
+/// Issue 14: the `.env` holds the key cut short while the running gateway still has the full
+/// one. A restart would load the cut key and take a working agent down: the file is what is
+/// wrong, so the fix is a redeploy, and it is the first failing check.
+#[test]
+fn truncated_file_while_the_gateway_runs_the_full_key_means_redeploy_not_restart() {
+    let Some(e) = setup(Preset::Healthy, 1) else { return };
+    let key = e.keychain(0, "instance-a");
+    e.deploy(0, &key);
+    let cut = key[..key.len() - 9].to_string();
+    e.host(0).write_env(&[("ANTHROPIC_API_KEY", &cut)]).unwrap(); // not restarted
+    let r = e.check(0);
+    expect(&r, "credential.stale-process", Domain::Credential, Status::Fail, "key_truncated");
+    assert!(r.checks.iter().all(|c| c.cause.as_deref() != Some("restart_needed")), "never 'restart': {:#?}", r.checks);
+    let first = r.checks.iter().find(|c| c.status == Status::Fail).unwrap();
+    assert_eq!(first.id, "credential.stale-process", "{:#?}", r.checks);
+    assert_eq!(first.remedy, Some(clawkeep_core::Remedy::Deploy { instance: "inst-0".into() }));
+    assert!(!serde_json::to_string(&r).unwrap().contains(&key[12..50]));
+    // The redeploy (the full key written again) makes it green.
+    e.deploy(0, &key);
+    let r = e.check(0);
+    assert_eq!(r.check("credential.stale-process").unwrap().status, Status::Pass, "{:#?}", r.checks);
+    assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass);
+}
+
 #[test]
 fn stale_process_env_after_file_change_means_restart_not_rotate() {
     let Some(e) = setup(Preset::StaleAfterRotation, 1) else { return };

@@ -229,9 +229,31 @@ fn stale_process(f: &Facts, h: &HostFacts, res: &Resolution, out: &mut Out) {
     if let (Some(pk), Some(dk)) = (proc_key, disk.first()) {
         if pk.fingerprint != dk.fingerprint {
             let file_is_current = active.is_some_and(|a| a.fingerprint == dk.fingerprint);
-            let ev = vec![Evidence::new("running process", sighting(pk)), Evidence::new(dk.source.describe(), sighting(dk))];
+            let proc_is_current = active.is_some_and(|a| a.fingerprint == pk.fingerprint);
+            let mut ev = vec![Evidence::new("running process", sighting(pk)), Evidence::new(dk.source.describe(), sighting(dk))];
             if file_is_current {
                 out.bad("credential.stale-process", Status::Fail, Cause::RestartNeeded, "the running gateway still has the old key; the file has the current one", ev);
+            } else if proc_is_current {
+                // The gateway works with the current key and the file is what is wrong: a
+                // restart would load the file's key and take a working agent down. Redeploy.
+                let file_key = f.keys.iter().find(|k| k.fingerprint == dk.fingerprint);
+                let (cause, what) = if f.gathered.keychain.is_truncation(dk.length, &dk.fingerprint) {
+                    ev.push(Evidence::new("proof", format!("SHA-256 of the keychain key's first {} characters equals the file's", dk.length)));
+                    (Cause::KeyTruncated, format!("the file holds the current key cut short ({} chars)", dk.length))
+                } else if let Some(k) = file_key.filter(|k| k.instance.as_deref() == Some(&f.instance.name)) {
+                    (Cause::RetiredKeyDeployed, format!("the file holds '{}', a {} version of this instance's key", k.name, k.status.as_str()))
+                } else if let Some(k) = file_key {
+                    (Cause::KeyOfOtherInstance, format!("the file holds key '{}' of instance '{}'", k.name, k.instance.as_deref().unwrap_or("-")))
+                } else {
+                    (Cause::KeyMismatch, "the file holds a key that is not this instance's".to_string())
+                };
+                out.bad(
+                    "credential.stale-process",
+                    Status::Fail,
+                    cause,
+                    format!("{what}, while the running gateway still has the current key: do not restart it (it would load the file's key); deploy the key again"),
+                    ev,
+                );
             } else {
                 out.bad("credential.stale-process", Status::Warn, Cause::RestartNeeded, "the running gateway's key differs from the one in its env file", ev);
             }
@@ -240,7 +262,11 @@ fn stale_process(f: &Facts, h: &HostFacts, res: &Resolution, out: &mut Out) {
         }
     } else if let (Some(p), Some(env_stat)) = (running_proc, h.stat("env")) {
         // Real OpenClaw loads .env in-process (not visible in /proc): compare times instead.
-        if proc_key.is_none() && p.started > 0 && env_stat.mtime > p.started && disk.iter().any(|k| k.source == KeySource::DotEnv) {
+        // Only when the file holds the current key (or the current key is unknown): a restart
+        // would load whatever the file holds, and a file with another key is the file's problem
+        // (`credential.matches-keychain` names it), not the process's.
+        let file_may_be_current = |k: &KeySighting| active.is_none_or(|a| a.fingerprint == k.fingerprint);
+        if proc_key.is_none() && p.started > 0 && env_stat.mtime > p.started && disk.iter().any(|k| k.source == KeySource::DotEnv && file_may_be_current(k)) {
             out.bad(
                 "credential.stale-process",
                 Status::Warn,

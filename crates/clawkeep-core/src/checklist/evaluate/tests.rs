@@ -328,6 +328,25 @@ struct Row {
 
 use Status::{Fail, Pass, Skip, Warn};
 
+/// A file that is wrong never yields "restart the gateway": a restart would load it.
+#[test]
+fn a_wrong_file_never_asks_for_a_restart() {
+    let mut w = World::healthy();
+    let cut = w.k.active[..w.k.active.len() - 8].to_string();
+    w.host_keys(&[(&cut, "dotenv")]);
+    w.set_lines("stat|env|", [format!("stat|env|600|1001|ckh1|{}|/home/ckh1/.openclaw/.env", STARTED + 60)]);
+    let checks = w.checks();
+    assert!(checks.iter().all(|c| c.cause.as_deref() != Some("restart_needed")), "{checks:#?}");
+    let mut w = World::healthy();
+    let (a, cut) = (w.k.active.clone(), w.k.active[..w.k.active.len() - 8].to_string());
+    w.host_keys(&[(&a, &format!("proc:{PID}")), (&cut, "dotenv")]);
+    let checks = w.checks();
+    assert!(checks.iter().all(|c| c.cause.as_deref() != Some("restart_needed")), "{checks:#?}");
+    let first = checks.iter().find(|c| c.status == Fail).unwrap();
+    assert_eq!((first.id.as_str(), first.cause.as_deref()), ("credential.stale-process", Some("key_truncated")), "the file is the first thing to look at");
+    assert!(first.summary.contains("do not restart"), "{}", first.summary);
+}
+
 fn run_table(rows: &[Row]) {
     let mut failures = Vec::new();
     for row in rows {
@@ -551,6 +570,47 @@ fn credential_table_rows() -> Vec<Row> {
                 w.host_keys(&[(&r, &format!("proc:{PID}")), (&u, "dotenv")]);
             },
             expect: &[("credential.stale-process", Warn, Some("restart_needed")), ("credential.matches-keychain.main", Fail, Some("retired_key_deployed"))],
+        },
+        Row {
+            name: "the file holds the key cut short, the running gateway the full one: redeploy, never restart",
+            setup: |w| {
+                let (a, cut) = (w.k.active.clone(), w.k.active[..w.k.active.len() - 8].to_string());
+                w.host_keys(&[(&a, &format!("proc:{PID}")), (&cut, "dotenv")]);
+            },
+            expect: &[("credential.stale-process", Fail, Some("key_truncated")), ("credential.matches-keychain.main", Pass, None)],
+        },
+        Row {
+            name: "the file holds a retired key, the running gateway the current one",
+            setup: |w| {
+                let (a, r) = (w.k.active.clone(), w.k.retired.clone());
+                w.host_keys(&[(&a, &format!("proc:{PID}")), (&r, "dotenv")]);
+            },
+            expect: &[("credential.stale-process", Fail, Some("retired_key_deployed"))],
+        },
+        Row {
+            name: "the file holds another instance's key, the running gateway the current one",
+            setup: |w| {
+                let (a, o) = (w.k.active.clone(), w.k.other.clone());
+                w.host_keys(&[(&a, &format!("proc:{PID}")), (&o, "dotenv")]);
+            },
+            expect: &[("credential.stale-process", Fail, Some("key_of_other_instance"))],
+        },
+        Row {
+            name: "the file holds an unknown key, the running gateway the current one",
+            setup: |w| {
+                let (a, u) = (w.k.active.clone(), w.k.unknown.clone());
+                w.host_keys(&[(&a, &format!("proc:{PID}")), (&u, "dotenv")]);
+            },
+            expect: &[("credential.stale-process", Fail, Some("key_mismatch"))],
+        },
+        Row {
+            name: ".env cut short and changed after the gateway started: the file's problem, not a restart",
+            setup: |w| {
+                let cut = w.k.active[..w.k.active.len() - 8].to_string();
+                w.host_keys(&[(&cut, "dotenv")]);
+                w.set_lines("stat|env|", [format!("stat|env|600|1001|ckh1|{}|/home/ckh1/.openclaw/.env", STARTED + 60)]);
+            },
+            expect: &[("credential.matches-keychain.main", Fail, Some("key_truncated"))],
         },
         Row {
             name: ".env changed after the gateway started (OpenClaw reads it in-process)",
