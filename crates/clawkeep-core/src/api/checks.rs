@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::anthropic::AnthropicClient;
 use crate::checklist::engine::{run_fleet, CheckOptions, HOST_TIMEOUT};
+use crate::checklist::facts::RotationDue;
 use crate::checklist::fleet;
 use crate::checklist::runner::{CannedRunner, HostRunner, RunnerError, SshRunner};
 use crate::checklist::{CheckContext, CheckProgressFn, CheckRun, FleetReport, InstanceReport};
@@ -126,7 +127,16 @@ impl Clawkeep {
         };
         let admin_secret = keys.iter().filter(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active).find_map(|k| self.keychain.get(&k.keychain_ref).ok());
         let history = self.store.check_runs(&instance.name, 20)?;
-        Ok(CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now() })
+        // The rotation date under the effective policy (a policy that cannot be read is not
+        // judged: the checklist still runs).
+        let rotation_due = match (active, self.effective_rotation_policy(&instance.name)) {
+            (Some(k), Ok(policy)) => {
+                let (due, basis) = crate::rotation::plan::due_date(k, &policy);
+                Some(RotationDue { due, basis, max_age_days: policy.max_age_days, policy: policy.scope.describe() })
+            }
+            _ => None,
+        };
+        Ok(CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now(), rotation_due })
     }
 
     /// Stores a run in the history (and audits it, without secrets).

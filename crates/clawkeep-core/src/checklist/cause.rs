@@ -28,6 +28,8 @@ pub enum Cause {
     KeyExpired,
     KeyArchived,
     KeyExpiringSoon,
+    /// Past its rotation date under the instance's rotation policy (the key still works).
+    KeyOverdue,
     WorkspaceMismatch,
     OrgMismatch,
     WorkspaceHeaderRequired,
@@ -87,6 +89,7 @@ impl Cause {
             KeyExpired => "key_expired",
             KeyArchived => "key_archived",
             KeyExpiringSoon => "key_expiring_soon",
+            KeyOverdue => "key_overdue",
             WorkspaceMismatch => "workspace_mismatch",
             OrgMismatch => "org_mismatch",
             WorkspaceHeaderRequired => "workspace_header_required",
@@ -143,6 +146,7 @@ impl Cause {
             | KeyExpired
             | KeyArchived
             | KeyExpiringSoon
+            | KeyOverdue
             | WorkspaceMismatch
             | OrgMismatch
             | WorkspaceHeaderRequired
@@ -176,7 +180,7 @@ impl Cause {
             HostUnreachable => Remedy::EditInstance { instance, fields: vec!["host".into(), "port".into()] },
             SshAuthRefused => Remedy::SetSshIdentity,
             KeyTruncated | RetiredKeyDeployed | KeyMismatch => Remedy::Deploy { instance },
-            KeyExpired | KeyArchived | KeyExpiringSoon => Remedy::Rotate { instance },
+            KeyExpired | KeyArchived | KeyExpiringSoon | KeyOverdue => Remedy::Rotate { instance },
             _ => return None,
         })
     }
@@ -202,6 +206,7 @@ impl Cause {
             KeyExpired => "The key has expired: create a new key in the Console and rotate.",
             KeyArchived => "The key is archived (permanent): create a new key in the Console and rotate.",
             KeyExpiringSoon => "The key expires soon: create its successor and rotate before it does.",
+            KeyOverdue => "The key is past the rotation date its policy sets (it still works): rotate it; the rotation plan suggests a slot.",
             WorkspaceMismatch => "The key belongs to a different workspace than this instance expects. Use a key created in the expected workspace, or correct the instance's expected workspace id.",
             OrgMismatch => "The key belongs to a different organization than this instance expects. Use a key of the expected org, or correct the instance's expected org id.",
             WorkspaceHeaderRequired => "This is an identity-linked (org-scoped) key and requests carry no anthropic-workspace-id header. Use a workspace-scoped key for OpenClaw, or send the header (provider headers in openclaw.json).",

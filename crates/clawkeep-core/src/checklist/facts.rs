@@ -26,6 +26,21 @@ pub struct CheckContext {
     /// Recent runs of this instance, newest first.
     pub history: Vec<CheckRun>,
     pub now: DateTime<Utc>,
+    /// When the active key is due for rotation under the instance's policy (`None`: no active
+    /// key, or not judged).
+    pub rotation_due: Option<RotationDue>,
+}
+
+/// The active key's rotation date under the instance's effective policy (computed by the
+/// caller from `rotation/`; the checklist only judges it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationDue {
+    pub due: DateTime<Utc>,
+    /// `max-age` (created + the policy's maximum age) or `expiry` (the key expires sooner).
+    pub basis: &'static str,
+    pub max_age_days: u32,
+    /// Where the policy comes from (`default`, `owner acme`, `instance …`).
+    pub policy: String,
 }
 
 impl CheckContext {
@@ -151,6 +166,7 @@ pub struct Facts<'a> {
     /// Recent runs of this instance, newest first.
     pub history: &'a [CheckRun],
     pub now: DateTime<Utc>,
+    pub rotation_due: Option<&'a RotationDue>,
     pub opts: &'a CheckOptions,
     pub gathered: &'a Gathered,
 }
@@ -158,7 +174,7 @@ pub struct Facts<'a> {
 impl<'a> Facts<'a> {
     /// The secret-free view of `ctx` and what was gathered for it.
     pub fn new(ctx: &'a CheckContext, opts: &'a CheckOptions, gathered: &'a Gathered) -> Self {
-        Facts { instance: &ctx.instance, keys: &ctx.keys, history: &ctx.history, now: ctx.now, opts, gathered }
+        Facts { instance: &ctx.instance, keys: &ctx.keys, history: &ctx.history, now: ctx.now, rotation_due: ctx.rotation_due.as_ref(), opts, gathered }
     }
 
     /// The instance's active key in the inventory.

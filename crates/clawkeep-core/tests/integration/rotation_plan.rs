@@ -248,3 +248,18 @@ fn ics_is_valid_rfc5545_and_parses() {
     // Text needing escapes survives a round trip.
     assert_eq!(plan::ics_escape("a, b; c\\d\ne"), "a\\, b\\; c\\\\d\\ne");
 }
+
+/// The checklist judges the same date the plan computes (issue 16: "a key overdue for
+/// rotation" is found by `check`, not only listed by `rotate plan`).
+#[test]
+fn the_checklist_context_carries_the_plans_due_date() {
+    let w = seeded();
+    let p = w.ck.rotation_plan(None).unwrap();
+    for item in p.items() {
+        let ctx = w.ck.check_context(&item.instance).unwrap();
+        let due = ctx.rotation_due.unwrap_or_else(|| panic!("{}: no rotation date", item.instance));
+        assert_eq!((due.due, due.basis), (item.due_at, item.due_reason.as_str()), "{}", item.instance);
+        assert_eq!(due.max_age_days, item.policy.max_age_days, "{}", item.instance);
+    }
+    assert!(w.ck.check_context("hooli-prod").unwrap().rotation_due.is_none(), "no active key, nothing to judge");
+}

@@ -16,6 +16,7 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
     let mut out = Out::new(f);
     auth(f, &mut out);
     admin(f, &mut out);
+    rotation_due(f, &mut out);
     billing(f, &mut out);
     if f.opts.host_probe && !f.opts.skip_api {
         from_host(f, &mut out);
@@ -162,6 +163,20 @@ fn admin(f: &Facts, out: &mut Out) {
                 out.pass("account.admin", d, "the key is active and not expiring soon", ev);
             }
         }
+    }
+}
+
+/// `account.rotation-due`: the active key against its rotation policy (from the inventory; no
+/// API needed). Overdue is a warning (the key still works), never a failure.
+fn rotation_due(f: &Facts, out: &mut Out) {
+    let Some(r) = f.rotation_due else { return };
+    let ev = vec![Evidence::new("due", r.due.format("%Y-%m-%d").to_string()), Evidence::new("policy", format!("{}: at most {} days ({})", r.policy, r.max_age_days, r.basis))];
+    if f.now >= r.due {
+        let days = (f.now - r.due).num_days();
+        out.bad("account.rotation-due", Status::Warn, Cause::KeyOverdue, format!("the key is {days} day(s) past its rotation date"), ev);
+    } else {
+        let days = (r.due - f.now).num_days();
+        out.pass("account.rotation-due", Domain::AccountContext, format!("the key is due for rotation in {days} day(s)"), ev);
     }
 }
 

@@ -9,7 +9,7 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 
 use crate::anthropic::{AdminApiKey, ApiErrorBody, Probe, RateLimit};
 use crate::checklist::cause::Cause;
-use crate::checklist::facts::{CheckContext, CheckOptions, Facts, Gathered, HostError, Probes};
+use crate::checklist::facts::{CheckContext, CheckOptions, Facts, Gathered, HostError, Probes, RotationDue};
 use crate::checklist::gather;
 use crate::checklist::hostfacts::{self, FactsError, HostFacts, ScriptParams};
 use crate::checklist::runner::RunnerError;
@@ -228,6 +228,7 @@ impl World {
             admin_secret: Some(Secret::new(k.admin.clone())),
             history: vec![],
             now: now(),
+            rotation_due: Some(RotationDue { due: now() + Duration::days(60), basis: "max-age", max_age_days: 90, policy: "default".into() }),
         };
         let probes = Probes {
             models: Some(Ok(models_ok(ORG, WS))),
@@ -384,6 +385,7 @@ const HEALTHY: &[(&str, Domain, Status)] = &[
     ("account.auth", Domain::AccountContext, Pass),
     ("account.workspace", Domain::AccountContext, Pass),
     ("account.admin", Domain::AccountContext, Pass),
+    ("account.rotation-due", Domain::AccountContext, Pass),
     ("account.billing", Domain::AccountContext, Skip),
     ("protocol.clobbered", Domain::Protocol, Pass),
     ("protocol.config", Domain::Protocol, Pass),
@@ -780,6 +782,16 @@ fn account_table_rows() -> Vec<Row> {
                 w.probes.admin = Some(Ok((probe("GET /v1/organizations/api_keys/apikey_acme", 200), Some(k))));
             },
             expect: &[("account.admin", Warn, Some("key_expiring_soon"))],
+        },
+        Row {
+            name: "the key is past its rotation date under its policy",
+            setup: |w| w.ctx.rotation_due = Some(RotationDue { due: now() - Duration::days(5), basis: "max-age", max_age_days: 90, policy: "owner acme".into() }),
+            expect: &[("account.rotation-due", Warn, Some("key_overdue")), ("account.auth", Pass, None)],
+        },
+        Row {
+            name: "the key is due for rotation today",
+            setup: |w| w.ctx.rotation_due = Some(RotationDue { due: now(), basis: "expiry", max_age_days: 90, policy: "default".into() }),
+            expect: &[("account.rotation-due", Warn, Some("key_overdue"))],
         },
         Row {
             name: "the key authenticates in another workspace",
@@ -1340,6 +1352,7 @@ fn all_causes() -> Vec<Cause> {
         KeyExpired,
         KeyArchived,
         KeyExpiringSoon,
+        KeyOverdue,
         WorkspaceMismatch,
         OrgMismatch,
         WorkspaceHeaderRequired,
@@ -1393,6 +1406,7 @@ fn all_causes() -> Vec<Cause> {
             | KeyExpired
             | KeyArchived
             | KeyExpiringSoon
+            | KeyOverdue
             | WorkspaceMismatch
             | OrgMismatch
             | WorkspaceHeaderRequired
@@ -1470,7 +1484,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 50);
+    assert_eq!(all.len(), 51);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }
