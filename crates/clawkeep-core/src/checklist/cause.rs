@@ -65,6 +65,8 @@ pub enum Cause {
     FileOwner,
     KeyInShellHistory,
     KeyInWorldReadableFile,
+    /// OpenClaw wrote a key in plain text to one of its own files that is not a key store.
+    KeyInOpenclawFile,
     HostUndersized,
 }
 
@@ -122,6 +124,7 @@ impl Cause {
             FileOwner => "file_owner",
             KeyInShellHistory => "key_in_shell_history",
             KeyInWorldReadableFile => "key_in_world_readable_file",
+            KeyInOpenclawFile => "key_in_openclaw_file",
             HostUndersized => "host_undersized",
         }
     }
@@ -161,9 +164,15 @@ impl Cause {
                 Domain::Protocol
             }
             RateLimited | Overloaded | LowHeadroom | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
-            PermissionDenied | KeySharedAcrossInstances | KeyOfOtherInstance | FileMode | FileOwner | KeyInShellHistory | KeyInWorldReadableFile | HostUndersized => {
-                Domain::Boundary
-            }
+            PermissionDenied
+            | KeySharedAcrossInstances
+            | KeyOfOtherInstance
+            | FileMode
+            | FileOwner
+            | KeyInShellHistory
+            | KeyInWorldReadableFile
+            | KeyInOpenclawFile
+            | HostUndersized => Domain::Boundary,
         }
     }
 
@@ -239,6 +248,7 @@ impl Cause {
             FileOwner => "Secret files must be owned by the service user: chown them to the user the gateway runs as.",
             KeyInShellHistory => "A key is in a shell history file: remove the line (and the file's backups), then rotate the key since it may have been copied.",
             KeyInWorldReadableFile => "A key is in a world-readable file: chmod 600 it (or remove the key), then rotate the key since others could read it.",
+            KeyInOpenclawFile => "OpenClaw left a key in plain text in one of its own files (its catalog cache, the config audit log, saved command output: known OpenClaw issues). Delete that copy (the file, or the line): the gateway reads its key from its real store. Rotate the key if the file was ever copied off the host (a backup, a support bundle).",
             HostUndersized => "OpenClaw wants at least 2 vCPU and 8 GB RAM; expect slow starts and timeouts below that.",
         }
     }

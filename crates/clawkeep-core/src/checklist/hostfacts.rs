@@ -116,6 +116,9 @@ pub enum KeySource {
     History(String),
     /// A world-readable file.
     WorldReadable(String),
+    /// A file of OpenClaw's own under the state dir that is not a key store (its catalog cache,
+    /// the config audit log, …) holding a key in plain text.
+    Leftover(String),
 }
 
 impl KeySource {
@@ -136,6 +139,7 @@ impl KeySource {
             "config" => KeySource::Config(arg.parse().ok()?),
             "history" => KeySource::History(arg.into()),
             "world" => KeySource::WorldReadable(arg.into()),
+            "leftover" => KeySource::Leftover(arg.into()),
             _ => return None,
         })
     }
@@ -153,6 +157,7 @@ impl KeySource {
             KeySource::Config(n) => format!("literal key #{n} in openclaw.json"),
             KeySource::History(f) => format!("shell history {f}"),
             KeySource::WorldReadable(f) => format!("world-readable file {f}"),
+            KeySource::Leftover(f) => format!("OpenClaw file {f}"),
         }
     }
 }

@@ -209,6 +209,16 @@ done
 find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
   n=$((n + 1)); scanb "world:$f" "$f"
 done; }
+# keys OpenClaw itself left in plain text in its own files (its catalog cache, the config audit
+# log, saved command output, …): every file under the state dir except the stores a key is
+# meant to live in (.env, openclaw.json, the SQLite stores, profiles, secrets/, env files) and
+# the backups Clawkeep and OpenClaw keep of those
+find "$ST" -xdev -maxdepth 5 -type f -size -4096k \
+  ! -name .env ! -name 'openclaw.json' ! -name 'openclaw.json.*' ! -name '*.sqlite' ! -name '*.sqlite-wal' ! -name '*.sqlite-shm' \
+  ! -name auth-profiles.json ! -name models.json ! -name 'gateway.systemd.env' ! -name '*.clawkeep-bak' ! -path "$ST/secrets/*" \
+  -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | { n=0; while [ $n -lt 50 ] && IFS= read -r f; do
+  n=$((n + 1)); scanb "leftover:$f" "$f"
+done; }
 # gateway logs: 429/529/401 counts in the last hour and day (each file once: the config may
 # name one that the state dir's logs/ also holds)
 lseen=

@@ -1,5 +1,5 @@
 //! The host baseline: resources, modes and owners of the state dir and secret files, keys in
-//! shell history or world-readable files.
+//! shell history, world-readable files or OpenClaw's own non-store files.
 
 use super::{sighting, Out};
 use crate::checklist::cause::Cause;
@@ -58,6 +58,7 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
     for (id, pred, cause, what) in [
         ("host.shell-history", (|s: &KeySource| matches!(s, KeySource::History(_))) as fn(&KeySource) -> bool, Cause::KeyInShellHistory, "shell history"),
         ("host.world-readable", |s: &KeySource| matches!(s, KeySource::WorldReadable(_)), Cause::KeyInWorldReadableFile, "world-readable files"),
+        ("host.openclaw-leftovers", |s: &KeySource| matches!(s, KeySource::Leftover(_)), Cause::KeyInOpenclawFile, "OpenClaw's own non-store files"),
     ] {
         let hits: Vec<&KeySighting> = h.keys_from(pred);
         if hits.is_empty() {

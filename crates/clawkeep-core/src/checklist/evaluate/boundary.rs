@@ -15,7 +15,7 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
     let mut ev = vec![];
     for k in &h.keys {
         if let Some(owner) = f.keys.iter().find(|x| x.fingerprint == k.fingerprint && x.instance.as_deref().is_some_and(|i| i != f.instance.name)) {
-            if matches!(k.source, KeySource::History(_) | KeySource::WorldReadable(_)) {
+            if matches!(k.source, KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_)) {
                 continue;
             }
             ev.push(Evidence::new(k.source.describe(), format!("{} = key '{}' of instance '{}'", sighting(k), owner.name, owner.instance.as_deref().unwrap_or("-"))));

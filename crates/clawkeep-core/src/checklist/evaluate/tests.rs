@@ -402,6 +402,7 @@ const HEALTHY: &[(&str, Domain, Status)] = &[
     ("host.file-owners", Domain::Boundary, Pass),
     ("host.shell-history", Domain::Boundary, Pass),
     ("host.world-readable", Domain::Boundary, Pass),
+    ("host.openclaw-leftovers", Domain::Boundary, Pass),
 ];
 
 #[test]
@@ -1220,6 +1221,19 @@ fn boundary_and_baseline_table_rows() -> Vec<Row> {
             expect: &[("host.world-readable", Fail, Some("key_in_world_readable_file"))],
         },
         Row {
+            name: "OpenClaw left the key in plain text in its catalog cache",
+            setup: |w| {
+                let a = w.k.active.clone();
+                w.lines().push(key_line(&a, "leftover:/home/ckh1/.openclaw/cache/catalog.json"));
+            },
+            expect: &[
+                ("host.openclaw-leftovers", Fail, Some("key_in_openclaw_file")),
+                // a copy is not a source the gateway reads: the credential checks are unmoved
+                ("credential.matches-keychain.main", Pass, None),
+                ("boundary.foreign-keys", Pass, None),
+            ],
+        },
+        Row {
             name: "one vCPU",
             setup: |w| {
                 w.set_lines("cpus|", ["cpus|1".to_string()]);
@@ -1260,6 +1274,18 @@ fn real_script_output_feeds_the_evaluation() {
     std::fs::write(st.join("openclaw.json"), HEALTHY_CONFIG).unwrap();
     std::fs::set_permissions(st.join("openclaw.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
     std::fs::write(home.path().join(".bash_history"), format!("ls\nexport ANTHROPIC_API_KEY={}\n", w.k.active)).unwrap();
+    // OpenClaw's own leftovers (0600, so not world-readable): its catalog cache and the config
+    // audit log; beside them the backups Clawkeep and OpenClaw keep, which are not leftovers.
+    for (dir, file, text) in [
+        ("cache", "catalog.json", format!("{{\"providers\":{{\"anthropic\":{{\"apiKey\":\"{}\"}}}}}}", w.k.active)),
+        ("logs", "config-audit.jsonl", format!("{{\"op\":\"set\",\"path\":\"models.providers.anthropic.apiKey\",\"value\":\"{}\"}}\n", w.k.retired)),
+        ("", ".env.clawkeep-bak", format!("ANTHROPIC_API_KEY={}\n", w.k.retired)),
+        ("", "openclaw.json.last-good", format!("{{apiKey: \"{}\"}}", w.k.retired)),
+    ] {
+        std::fs::create_dir_all(st.join(dir)).unwrap();
+        std::fs::write(st.join(dir).join(file), text).unwrap();
+        std::fs::set_permissions(st.join(dir).join(file), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let nonce = hostfacts::nonce();
     let script =
         hostfacts::script(&ScriptParams { nonce: nonce.clone(), state_dir: "~/.openclaw".into(), agents: vec![AGENT.into()], unit: None, now: Utc::now(), probe_url: None });
@@ -1282,6 +1308,13 @@ fn real_script_output_feeds_the_evaluation() {
     assert_eq!(got("host.world-readable"), Some((Fail, Some("key_in_world_readable_file".into()))), "{checks:#?}");
     assert_eq!(got("host.shell-history"), Some((Fail, Some("key_in_shell_history".into()))), "{checks:#?}");
     assert_eq!(got("protocol.config"), Some((Pass, None)), "{checks:#?}");
+    let leftovers = checks.iter().find(|c| c.id == "host.openclaw-leftovers").unwrap();
+    assert_eq!((leftovers.status, leftovers.cause.as_deref()), (Fail, Some("key_in_openclaw_file")), "{leftovers:#?}");
+    let places: Vec<&str> = leftovers.evidence.iter().map(|e| e.label.as_str()).collect();
+    assert_eq!(places.len(), 2, "catalog and audit log, not the backups: {places:?}");
+    assert!(places.iter().any(|p| p.ends_with("cache/catalog.json")) && places.iter().any(|p| p.ends_with("logs/config-audit.jsonl")), "{places:?}");
+    let json = serde_json::to_string(&checks).unwrap();
+    assert!(!json.contains(&w.k.active[12..40]) && !json.contains(&w.k.retired[12..40]));
 }
 
 // ---- options --------------------------------------------------------------------------------
@@ -1385,6 +1418,7 @@ fn all_causes() -> Vec<Cause> {
         FileOwner,
         KeyInShellHistory,
         KeyInWorldReadableFile,
+        KeyInOpenclawFile,
         HostUndersized,
     ];
     for c in &all {
@@ -1439,6 +1473,7 @@ fn all_causes() -> Vec<Cause> {
             | FileOwner
             | KeyInShellHistory
             | KeyInWorldReadableFile
+            | KeyInOpenclawFile
             | HostUndersized => {}
         }
     }
@@ -1484,7 +1519,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 51);
+    assert_eq!(all.len(), 52);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }
