@@ -18,6 +18,7 @@ pub mod layout;
 pub mod openclaw;
 pub mod scripts;
 pub mod sys;
+pub mod vps;
 pub mod world;
 
 pub use world::{Host, HostMode, ShellMode, World, WorldOptions};

@@ -1,0 +1,149 @@
+//! Clawkeep's default path on a real VPS (issue 14, items 1–2): a Debian box booted with systemd
+//! as PID 1 (`tests/src/vps.rs`, `scripts/vps.sh`), SSH through PAM/logind as a non-root user
+//! with lingering, the real OpenClaw whose gateway is OpenClaw's own systemd user unit
+//! (`openclaw gateway install`). No custom restart command anywhere: Clawkeep restarts and
+//! identifies the gateway with `systemctl --user …`, as it does on a user's VPS.
+//!
+//! The journey: `instance add` (systemd user, the default) → `host trust` → `deploy` (`.env` +
+//! unit restart) → a turn through the real gateway reaches the fake API with the deployed key →
+//! `check` all green → a guided rotation → the next turn carries the new key → the VPS reboots
+//! and the key survives (the unit starts at boot through lingering).
+//!
+//! Needs root, debootstrap, systemd-container and the Debian mirror + npm registry for the first
+//! build of the tree (~3–4 min, cached in target/vps); elsewhere it skips with a reason, in CI
+//! it fails. Slow by nature (OpenClaw takes 4–30 s per command on 2 cores): waits are generous
+//! but bounded.
+
+use clawkeep_tests::cli::{contains, Ck};
+use clawkeep_tests::vps::{self, Vps};
+use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
+use std::time::{Duration, Instant};
+
+const READY: Duration = Duration::from_secs(240);
+const TURN: Duration = Duration::from_secs(300);
+const OLD: &str = "openclaw-acme-prod-bot";
+
+/// `/v1/messages` calls answered 200 that presented `key`.
+fn messages_with(fake: &FakeAnthropic, key: &str) -> usize {
+    let sha = fake_anthropic::sha256_hex(key);
+    fake.requests().iter().filter(|q| q.path == "/v1/messages" && q.status == 200 && q.api_key_sha256.as_deref() == Some(sha.as_str())).count()
+}
+
+fn turn_ok(vps: &Vps, message: &str) {
+    let turn = vps.agent_turn(message, TURN).unwrap();
+    assert!(turn.ok(), "agent turn failed: code {:?}\nstdout: {}\nstderr: {}\njournal:\n{}", turn.output.code, turn.output.stdout_str(), turn.output.stderr_str(), vps.journal(40));
+}
+
+/// A Clawkeep wired to the box: SSH identity, the fake as API, instance `alpha` (systemd user
+/// unit: the default, no restart command), host key pinned, the first key and an Admin key stored.
+fn clawkeep_for(vps: &Vps, fake: &FakeAnthropic, extra: &[&str]) -> Ck {
+    let ck = Ck::new();
+    ck.run(&["settings", "set-ssh-identity", "--key-file", &vps.client_key().to_string_lossy()]).ok();
+    ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
+    let addr = vps.addr().to_string();
+    let mut args = vec!["instance", "add", "alpha", "--host", &addr, "--user", vps.user(), "--owner", "acme", "--env", "prod", "--workload", "bot", "--workspace-id", WORKSPACE_PROD_A_ID];
+    args.extend_from_slice(extra);
+    ck.run(&args).ok();
+    let shown = ck.run(&["--json", "instance", "show", "alpha"]).ok().json();
+    let inst = if shown["instance"].is_object() { &shown["instance"] } else { &shown };
+    assert_eq!((inst["service_manager"]["kind"].as_str(), inst["service_manager"]["unit"].as_str()), (Some("systemd-user"), Some(vps::UNIT)), "{shown}");
+    ck.run(&["host", "trust", "alpha", "--fingerprint", vps.host_key_fingerprint()]).ok();
+    let old = fake.fixture_key("instance-a").unwrap();
+    ck.run_with(&["key", "add", OLD, "--instance", "alpha", "--stdin"], Some(old.key.as_bytes())).ok();
+    let admin = fake.fixture_key("admin").unwrap();
+    ck.run_with(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], Some(admin.key.as_bytes())).ok();
+    ck
+}
+
+/// `clawkeep --json check alpha`: every check passes (or is skipped / informational).
+fn check_all_green(ck: &Ck) -> serde_json::Value {
+    let r = ck.run(&["--json", "check", "alpha"]).ended().json();
+    let checks = r["checks"].as_array().unwrap_or_else(|| panic!("no checks: {r}"));
+    for c in checks {
+        eprintln!("{:<44} {:<5} {}", c["id"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""), c["summary"].as_str().or(c["title"].as_str()).unwrap_or(""));
+    }
+    let bad: Vec<_> = checks.iter().filter(|c| matches!(c["status"].as_str(), Some("fail") | Some("warn"))).collect();
+    assert!(bad.is_empty(), "not all green on the VPS:\n{}", serde_json::to_string_pretty(&bad).unwrap());
+    r
+}
+
+fn no_key_leaked(ck: &Ck, vps: &Vps, keys: &[&str]) {
+    let journal = vps.ssh("journalctl --user -u openclaw-gateway --no-pager 2>&1; cat ~/.openclaw/logs/openclaw*.log 2>/dev/null").unwrap().stdout_str();
+    for k in keys {
+        assert!(!contains(&ck.transcript(), k.as_bytes()), "a key was printed by clawkeep");
+        assert!(!journal.contains(k), "a full key in the gateway's journal or log");
+    }
+}
+
+#[test]
+fn default_path_on_a_real_vps_deploy_check_rotate_reboot() {
+    if let Err(reason) = vps::preflight() {
+        assert!(!clawkeep_tests::sys::in_ci(), "VPS box unavailable in CI: {reason}");
+        eprintln!("SKIP: {reason}");
+        return;
+    }
+    let t = Instant::now();
+    vps::build().unwrap();
+    eprintln!("MEASURE vps tree build (or cache check): {:?}", t.elapsed());
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
+    let Some(mut vps) = Vps::up_or_skip(&fake.base_url()) else { return };
+    eprintln!("MEASURE vps up (overlay + boot + SSH ready): {:?}", vps.up_time);
+    // The gateway is OpenClaw's own unit, started at boot by the user manager (lingering).
+    let unit = vps.read_home_file(".config/systemd/user/openclaw-gateway.service").unwrap();
+    assert!(unit.contains(&format!("gateway --port {}", vps.gateway_port())) && unit.contains("WantedBy=default.target"), "{unit}");
+    vps.wait_gateway_ready(READY).unwrap();
+    let pid0 = vps.main_pid().expect("the unit runs");
+
+    let ck = clawkeep_for(&vps, &fake, &[]);
+    let old = fake.fixture_key("instance-a").unwrap();
+
+    // Deploy: .env written, the unit restarted by `systemctl --user restart`, /readyz verified.
+    let t = Instant::now();
+    let rep = ck.run(&["--json", "deploy", "alpha", "--yes"]).ok().json();
+    let deploy_time = t.elapsed();
+    assert_eq!(rep["outcome"].as_str().or(rep["report"]["outcome"].as_str()), Some("succeeded"), "{rep}");
+    let pid1 = vps.main_pid().expect("the unit runs after the deploy");
+    assert_ne!(pid1, pid0, "the deploy restarted the unit (new MainPID)");
+    let env = vps.read_home_file(".openclaw/.env").unwrap();
+    assert!(env.contains(&format!("ANTHROPIC_API_KEY={}", old.key)), "the key is not in .env");
+    assert!(env.contains("OPENCLAW_GATEWAY_TOKEN="), "the rest of .env was kept");
+    let t2 = Instant::now();
+    turn_ok(&vps, "Say hello");
+    eprintln!("MEASURE default-path deploy: {deploy_time:?}; first verified turn: {:?}; together: {:?}", t2.elapsed(), deploy_time + t2.elapsed());
+    assert!(messages_with(&fake, &old.key) > 0, "the deployed key never reached the fake: {:?}", fake.requests());
+
+    // The checklist over the pinned SSH session: all green on the default path.
+    let t = Instant::now();
+    check_all_green(&ck);
+    eprintln!("MEASURE check on the VPS: {:?}", t.elapsed());
+
+    // Guided rotation: paste the console's new key → deploy (unit restart) → old key archived.
+    ck.run(&["rotate", "start", "alpha", "--soak", "0"]).ok();
+    let st = ck.run(&["--json", "rotate", "status", "alpha"]).ok().json();
+    let new = fake.mint_key(MintKey::api(st["new_key_name"].as_str().unwrap(), Some(WORKSPACE_PROD_A_ID))).unwrap();
+    let t = Instant::now();
+    let out = ck.run_with(&["--json", "rotate", "resume", "alpha", "--stdin", "--yes"], Some(new.key.as_bytes())).ok().json();
+    eprintln!("MEASURE guided rotation (resume to completed): {:?}", t.elapsed());
+    assert_eq!(out["rotation"]["outcome"], "completed", "{out}");
+    let pid2 = vps.main_pid().expect("the unit runs after the rotation");
+    assert_ne!(pid2, pid1, "the rotation restarted the unit");
+    let before_old = messages_with(&fake, &old.key);
+    vps.wait_gateway_ready(READY).unwrap();
+    turn_ok(&vps, "Say hello again");
+    assert!(messages_with(&fake, &new.key) > 0, "the rotated key never reached the fake");
+    assert_eq!(messages_with(&fake, &old.key), before_old, "the old key was used after the rotation");
+
+    // Reboot: the user manager starts the unit again (lingering) and it loads the deployed key.
+    let t = Instant::now();
+    let boot = vps.reboot().unwrap();
+    vps.wait_gateway_ready(READY).unwrap();
+    eprintln!("MEASURE reboot to SSH ready: {boot:?}; to gateway ready: {:?}", t.elapsed());
+    assert!(vps.main_pid().is_some(), "the unit came back after the reboot");
+    let before_new = messages_with(&fake, &new.key);
+    turn_ok(&vps, "Hello after the reboot");
+    assert!(messages_with(&fake, &new.key) > before_new, "the rotated key did not survive the reboot");
+    assert_eq!(messages_with(&fake, &old.key), before_old, "the old key came back after the reboot");
+    check_all_green(&ck);
+
+    no_key_leaked(&ck, &vps, &[&old.key, &new.key]);
+}
