@@ -199,9 +199,18 @@ if [ -n "$UNIT" ]; then
     sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$uf" | while IFS= read -r ef; do
       case "$ef" in "$ST/gateway.systemd.env") ;; *) envkey "systemd_env" "$ef" ;; esac
     done
-    v=$(sed -n 's/^Environment="\{0,1\}ANTHROPIC_API_KEY=//p' "$uf" | tail -n 1 | tr -d '"')
-    emitk unit_env "$v"
   fi
+  # the unit's environment as systemd loaded it: the unit file and its drop-ins
+  # (`systemctl --user edit` writes ~/.config/systemd/user/<unit>.service.d/override.conf);
+  # the unit file alone when the user manager cannot be asked
+  if command -v systemctl >/dev/null 2>&1 && ue=$(TO 5 systemctl --user show -p Environment --value "$UNIT" 2>/dev/null); then
+    v=$(printf '%s\n' "$ue" | tr ' ' '\n' | sed -n 's/^"\{0,1\}ANTHROPIC_API_KEY=//p' | tail -n 1 | tr -d '"')
+  elif [ -r "$uf" ]; then
+    v=$(sed -n 's/^Environment="\{0,1\}ANTHROPIC_API_KEY=//p' "$uf" | tail -n 1 | tr -d '"')
+  else
+    v=
+  fi
+  emitk unit_env "$v"
 fi
 # keys in shell history and in world-readable files under the home directory
 for f in .bash_history .zsh_history .sh_history .histfile .local/share/fish/fish_history .python_history .node_repl_history .psql_history .mysql_history; do
