@@ -78,12 +78,26 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
     format!("{probe}; {}echo \"gwpid=$pid\"", find_pid_snippet(port, sm))
 }
 
-/// Prints `pid` (the gateway listening on `port`), `proc` (SHA-256 of its own
-/// `ANTHROPIC_API_KEY`, `none` or `unreadable`), `file` (SHA-256 of the key in `env_path`, read
-/// by [`dotenv::VALUE_AWK`]) and `state_done`; values only go through pipes on the host.
+/// Prints `pid` (the gateway listening on `port`), for a systemd user unit `unit_pid` (its
+/// MainPID) and `in_unit` (1 when that process lives in the unit's cgroup, 0 when it was started
+/// outside it), `proc` (SHA-256 of its own `ANTHROPIC_API_KEY`, `none` or `unreadable`), `file`
+/// (SHA-256 of the key in `env_path`, read by [`dotenv::VALUE_AWK`]) and `state_done`; values
+/// only go through pipes on the host.
 pub(super) fn gateway_state_command(port: u16, sm: &ServiceManager, env_path: &str) -> String {
+    let unit = match sm {
+        ServiceManager::SystemdUser { unit } => {
+            let service = if unit.ends_with(".service") { unit.clone() } else { format!("{unit}.service") };
+            format!(
+                "if command -v systemctl >/dev/null 2>&1; then echo \"unit_pid=$(systemctl --user show -p MainPID --value {u} 2>/dev/null)\"; \
+                 if [ -n \"$pid\" ] && [ -r /proc/$pid/cgroup ]; then if grep -q {cg} /proc/$pid/cgroup; then echo in_unit=1; else echo in_unit=0; fi; fi; fi; ",
+                u = sh_quote(unit),
+                cg = sh_quote(&format!("/{service}$")),
+            )
+        }
+        ServiceManager::Custom { .. } => String::new(),
+    };
     format!(
-        "{find}echo \"pid=$pid\"; \
+        "{find}echo \"pid=$pid\"; {unit}\
          if [ -n \"$pid\" ]; then if [ -r /proc/$pid/environ ]; then \
            if tr '\\0' '\\n' < /proc/$pid/environ | grep -q '^ANTHROPIC_API_KEY='; then \
              printf 'proc=%s\\n' \"$(tr '\\0' '\\n' < /proc/$pid/environ | sed -n 's/^ANTHROPIC_API_KEY=//p' | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; \
@@ -141,6 +155,25 @@ pub(super) fn readyz_curl_command(port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A systemd instance's verification tells the unit's gateway from one started by hand
+    /// (found on a real VPS, tests/tests/vps.rs): the listener's cgroup is the unit's or not.
+    #[test]
+    fn gateway_state_tells_the_units_process_from_a_hand_started_one() {
+        let sm = ServiceManager::SystemdUser { unit: "openclaw-gateway".into() };
+        let cmd = gateway_state_command(30100, &sm, "/home/a/.openclaw/.env");
+        assert!(cmd.contains("systemctl --user show -p MainPID --value 'openclaw-gateway'"), "{cmd}");
+        assert!(cmd.contains("grep -q '/openclaw-gateway.service$' /proc/$pid/cgroup"), "{cmd}");
+        let custom = gateway_state_command(30100, &ServiceManager::Custom { restart_command: "x".into() }, "/e");
+        assert!(!custom.contains("in_unit") && !custom.contains("MainPID"), "{custom}");
+        for c in [&cmd, &custom] {
+            let st = std::process::Command::new("/bin/sh").arg("-n").arg("-c").arg(c).status().unwrap();
+            assert!(st.success(), "not valid sh: {c}");
+        }
+        // run it: prints the state lines even where no systemd runs
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&cmd).output().unwrap();
+        assert!(kv(&String::from_utf8_lossy(&out.stdout), "state_done") == ["1"], "{out:?}");
+    }
 
     #[test]
     fn state_dir_resolution() {
