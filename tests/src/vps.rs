@@ -173,7 +173,18 @@ impl Vps {
     /// Runs `cmd` as the user over SSH (host key pinned), `input` on stdin.
     pub fn ssh_with(&self, cmd: &str, input: Option<&[u8]>, timeout: Duration) -> Result<CmdOutput> {
         let mut c = Command::new("/usr/bin/ssh");
-        c.arg("-i").arg(&self.client_key).args(["-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes", "-o", "ConnectTimeout=10", "-o", "LogLevel=ERROR"]);
+        c.arg("-i").arg(&self.client_key).args([
+            "-o",
+            "IdentitiesOnly=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+        ]);
         c.arg("-o").arg(format!("UserKnownHostsFile={}", self.known_hosts.display()));
         c.arg(format!("{}@{}", self.user, self.addr)).arg(cmd);
         sys::run_with(c, input, timeout, 8 << 20)
@@ -213,7 +224,10 @@ impl Vps {
     /// Waits until the gateway answers `/readyz` 200 on the box.
     pub fn wait_gateway_ready(&self, timeout: Duration) -> Result<()> {
         let port = self.gateway_port;
-        let cmd = format!("i=0; until curl -fsS -m 2 -o /dev/null http://127.0.0.1:{port}/readyz; do i=$((i+1)); [ $i -lt {n} ] || exit 1; sleep 0.5; done", n = timeout.as_millis() / 500);
+        let cmd = format!(
+            "i=0; until curl -fsS -m 2 -o /dev/null http://127.0.0.1:{port}/readyz; do i=$((i+1)); [ $i -lt {n} ] || exit 1; sleep 0.5; done",
+            n = timeout.as_millis() / 500
+        );
         let out = self.ssh_with(&cmd, None, timeout + Duration::from_secs(30))?;
         if !out.success() {
             bail!("gateway not ready after {timeout:?}:\n{}", self.journal(40));

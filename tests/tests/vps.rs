@@ -41,7 +41,8 @@ fn clawkeep_for(vps: &Vps, fake: &FakeAnthropic, extra: &[&str]) -> Ck {
     ck.run(&["settings", "set-ssh-identity", "--key-file", &vps.client_key().to_string_lossy()]).ok();
     ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
     let addr = vps.addr().to_string();
-    let mut args = vec!["instance", "add", "alpha", "--host", &addr, "--user", vps.user(), "--owner", "acme", "--env", "prod", "--workload", "bot", "--workspace-id", WORKSPACE_PROD_A_ID];
+    let mut args =
+        vec!["instance", "add", "alpha", "--host", &addr, "--user", vps.user(), "--owner", "acme", "--env", "prod", "--workload", "bot", "--workspace-id", WORKSPACE_PROD_A_ID];
     args.extend_from_slice(extra);
     ck.run(&args).ok();
     let shown = ck.run(&["--json", "instance", "show", "alpha"]).ok().json();
@@ -146,4 +147,77 @@ fn default_path_on_a_real_vps_deploy_check_rotate_reboot() {
     check_all_green(&ck);
 
     no_key_leaked(&ck, &vps, &[&old.key, &new.key]);
+}
+
+/// Runs `cmd` on the box with `input` on stdin; fails the test unless it exits 0.
+fn box_sh(vps: &Vps, cmd: &str, input: Option<&[u8]>) -> String {
+    let out = vps.ssh_with(cmd, input, Duration::from_secs(120)).unwrap();
+    assert!(out.success(), "`{cmd}` on the box: {:?}\n{}\n{}", out.code, out.stdout_str(), out.stderr_str());
+    out.stdout_str()
+}
+
+/// What a person leaves behind on a VPS and Clawkeep must see through: a key in the unit's
+/// environment (a `systemctl --user edit` drop-in), and a gateway started by hand outside
+/// systemd that holds the port while the unit is stopped.
+#[test]
+fn unit_environment_key_and_a_hand_started_gateway_on_a_real_vps() {
+    if let Err(reason) = vps::preflight() {
+        assert!(!clawkeep_tests::sys::in_ci(), "VPS box unavailable in CI: {reason}");
+        eprintln!("SKIP: {reason}");
+        return;
+    }
+    vps::build().unwrap();
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
+    let Some(vps) = Vps::up_or_skip(&fake.base_url()) else { return };
+    vps.wait_gateway_ready(READY).unwrap();
+    let ck = clawkeep_for(&vps, &fake, &[]);
+    let old = fake.fixture_key("instance-a").unwrap();
+    ck.run(&["deploy", "alpha", "--yes"]).ok();
+
+    // A key in a drop-in of the unit (what `systemctl --user edit openclaw-gateway` writes).
+    let stale = fake.mint_key(MintKey::api("left-in-the-unit", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    let dropin = ".config/systemd/user/openclaw-gateway.service.d";
+    box_sh(
+        &vps,
+        &format!("mkdir -p ~/{dropin} && umask 077 && cat > ~/{dropin}/override.conf"),
+        Some(format!("[Service]\nEnvironment=ANTHROPIC_API_KEY={}\n", stale.key).as_bytes()),
+    );
+    box_sh(&vps, "systemctl --user daemon-reload && systemctl --user restart openclaw-gateway", None);
+    vps.wait_gateway_ready(READY).unwrap();
+    let r = ck.run(&["--json", "check", "alpha"]).ended().json();
+    let c = r["checks"].as_array().unwrap().iter().find(|c| c["id"] == "credential.matches-keychain.main").cloned().unwrap();
+    eprintln!("check with a key in the unit's drop-in: {}", serde_json::to_string_pretty(&c).unwrap());
+    assert_eq!(c["status"], "fail", "{c}");
+    // A restart would load the drop-in's key again: never "just restart it" (what the check
+    // said while it read the unit file alone and missed the drop-in).
+    assert_ne!(c["cause"], "restart_needed", "{c}");
+    let d = ck.run(&["deploy", "alpha", "--yes"]).fails();
+    assert!(d.stderr.contains("the systemd unit openclaw-gateway exports ANTHROPIC_API_KEY"), "{}", d.stderr);
+    box_sh(&vps, &format!("rm -rf ~/{dropin} && systemctl --user daemon-reload && systemctl --user restart openclaw-gateway"), None);
+    vps.wait_gateway_ready(READY).unwrap();
+    check_all_green(&ck);
+
+    // A gateway started by hand, outside systemd, on the configured port (the unit stopped).
+    box_sh(&vps, "systemctl --user stop openclaw-gateway", None);
+    let hand = box_sh(&vps, "PATH=\"$HOME/.npm-global/bin:$PATH\" nohup openclaw gateway run >/tmp/by-hand.log 2>&1 </dev/null & echo $!", None);
+    let hand: u32 = hand.trim().parse().unwrap();
+    vps.wait_gateway_ready(READY).unwrap();
+    let newer = fake.mint_key(MintKey::api("openclaw-acme-prod-bot-2", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    ck.run_with(&["key", "add", "openclaw-acme-prod-bot-2", "--instance", "alpha", "--stdin", "--allow-name"], Some(newer.key.as_bytes())).ok();
+    // The unit restarts, but the hand-started gateway keeps the port and its old key: the
+    // deploy says so (not "check the restart command") and rolls back.
+    let d = ck.run(&["--json", "deploy", "alpha", "--key", "openclaw-acme-prod-bot-2", "--yes"]).fails();
+    assert!(d.stdout.contains("\"outcome\":\"rolled-back\""), "{}", d.stdout);
+    assert!(d.stderr.contains(&format!("(pid {hand}) was started outside the systemd unit")) && d.stderr.contains(&format!("kill {hand}")), "{}", d.stderr);
+    let before = messages_with(&fake, &old.key);
+    turn_ok(&vps, "Who answers?");
+    assert!(messages_with(&fake, &old.key) > before, "the hand-started gateway still serves the old key");
+    // Stopped as told, the unit's gateway takes over and the deploy goes through.
+    box_sh(&vps, &format!("kill {hand}"), None);
+    ck.run(&["deploy", "alpha", "--key", "openclaw-acme-prod-bot-2", "--yes"]).ok();
+    let main = vps.main_pid().expect("the unit runs");
+    assert_ne!(main, hand);
+    turn_ok(&vps, "And now?");
+    assert!(messages_with(&fake, &newer.key) > 0, "the deployed key never reached the fake");
+    no_key_leaked(&ck, &vps, &[&old.key, &stale.key, &newer.key]);
 }
