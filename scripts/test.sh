@@ -50,6 +50,15 @@ else
 fi
 # Hosts the harness left behind after a crash are removed first (by its own state records).
 [ -x scripts/testhosts.sh ] && scripts/testhosts.sh down >/dev/null 2>&1 || true
+[ -x scripts/vps.sh ] && scripts/vps.sh reap >/dev/null 2>&1 || true
+if [ "$#" -eq 0 ] && [ -x scripts/vps.sh ]; then
+  # The VPS box of tests/tests/e2e/vps.rs (Debian + systemd + the real OpenClaw as a systemd user
+  # unit): built once into target/vps (~4 min cold: debootstrap + npm), a cache check afterwards.
+  vps_t=$(date +%s)
+  echo "[test] VPS tree (scripts/vps.sh build)"
+  scripts/vps.sh build || { echo "[test] the VPS tree could not be built (tests/tests/e2e/vps.rs will fail)" >&2; }
+  echo "[test] VPS tree ready in $(( $(date +%s) - vps_t )) s"
+fi
 
 status=0
 if [ "$#" -gt 0 ]; then

@@ -8,6 +8,8 @@
 //!   [`cli::fake_key`] makes fake keys at run time.
 //! * [`canary`]: distinct fake keys planted in every place a host can hold one, and the search
 //!   for them afterwards (issue 12's canary oracle).
+//! * [`vps`]: a real VPS in a box (systemd as PID 1, PAM/logind, the real OpenClaw as its own
+//!   systemd user unit) on 127.0.3.N, booted from a cached tree (`scripts/vps.sh`).
 //! * [`layout`], [`scripts`], [`http`], [`sys`]: the pieces they are built from.
 
 pub mod canary;
@@ -18,6 +20,7 @@ pub mod layout;
 pub mod openclaw;
 pub mod scripts;
 pub mod sys;
+pub mod vps;
 pub mod world;
 
 pub use world::{Host, HostMode, ShellMode, World, WorldOptions};

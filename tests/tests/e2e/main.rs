@@ -11,4 +11,5 @@ mod deploy;
 mod hostile;
 mod openclaw_roundtrip;
 mod rotate;
+mod vps;
 mod world;

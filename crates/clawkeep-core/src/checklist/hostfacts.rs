@@ -695,6 +695,34 @@ key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
         assert_eq!(f.skipped_lines, 0, "{text}");
     }
 
+    /// Found on a real VPS (tests/tests/vps.rs): OpenClaw installed in the user's npm prefix
+    /// ships bare prefixes (`sk-ant-oat01-` in code and docs). Neither a bare prefix nor anything
+    /// under `node_modules` is "a key in a world-readable file"; a real key in a file is.
+    #[test]
+    fn world_readable_scan_skips_bare_prefixes_and_installed_packages() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let prefix = ["sk", "ant", "oat01-"].join("-");
+        let key = crate::model::keyfmt::tests::fake_key(crate::KeyKind::Api, 11);
+        let pkg = home.path().join(".npm-global/lib/node_modules/openclaw/dist");
+        std::fs::create_dir_all(&pkg).unwrap();
+        let files = [
+            (home.path().join("prefix-only.mjs"), format!("const SETUP_TOKEN_PREFIX = \"{prefix}\";\n")),
+            (pkg.join("example.md"), format!("export ANTHROPIC_API_KEY={key}\n")),
+            (home.path().join("notes.txt"), format!("key: {key}\n")),
+        ];
+        for (f, text) in &files {
+            std::fs::write(f, text).unwrap();
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        }
+        let (n, out) = run_script_locally(home.path(), vec![]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        let f = parse(&out.stdout, &n).unwrap_or_else(|e| panic!("{e}: {text}"));
+        let world: Vec<&str> = f.keys.iter().filter_map(|k| if let KeySource::WorldReadable(p) = &k.source { Some(p.as_str()) } else { None }).collect();
+        assert_eq!(world.len(), 1, "{:?}", f.keys);
+        assert!(world[0].ends_with("/notes.txt"), "{world:?}");
+    }
+
     /// Issue 12 finding 8: a short value in `ANTHROPIC_API_KEY` (an 18-character proxy token)
     /// comes back with its length and fingerprint, and a hint that shows at most 4 characters —
     /// never the value (the old first-16 + last-4 hint returned all 18).

@@ -180,7 +180,9 @@ impl Conn<'_> {
             Some("none") | None => None,
             Some(fp) => Some(fp.to_string()),
         };
-        Ok(GatewayState { pid, proc_fp, file_fp: kv(out.stdout(), "file").into_iter().next() })
+        let unit_pid = kv(out.stdout(), "unit_pid").into_iter().next().filter(|p| p != "0" && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let outside_unit = kv(out.stdout(), "in_unit").first().is_some_and(|v| v == "0");
+        Ok(GatewayState { pid, proc_fp, file_fp: kv(out.stdout(), "file").into_iter().next(), unit_pid, outside_unit })
     }
 }
 
@@ -190,6 +192,10 @@ pub(super) struct GatewayState {
     pub(super) pid: Option<String>,
     pub(super) proc_fp: Option<String>,
     pub(super) file_fp: Option<String>,
+    /// The systemd user unit's MainPID (systemd instances, when it runs).
+    pub(super) unit_pid: Option<String>,
+    /// The gateway on the port is not in the unit's cgroup: started by hand, outside systemd.
+    pub(super) outside_unit: bool,
 }
 
 /// Most bytes of `openclaw.json` read.

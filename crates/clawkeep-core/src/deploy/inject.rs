@@ -74,6 +74,15 @@ impl Conn<'_> {
         if st.file_fp.as_deref() != Some(want.as_str()) {
             return Err(verr("the key in .env on the host does not match the deployed key after writing it (changed by someone else?)".into()));
         }
+        if st.outside_unit {
+            // The unit restarted fine, but the port belongs to a gateway started by hand: the
+            // unit's own gateway cannot serve, and that one keeps its old key.
+            let (unit, port) = (restart_command(&inst.service_manager), plan.gateway_port);
+            let main = st.unit_pid.as_deref().map(|m| format!(" (the unit's MainPID is {m})")).unwrap_or_default();
+            return Err(verr(format!(
+                "the gateway listening on 127.0.0.1:{port} (pid {pid}) was started outside the systemd unit{main}, so `{unit}` cannot replace it and it keeps its old key: stop that process on the host (kill {pid}) and deploy again"
+            )));
+        }
         if pid_before.as_deref() == Some(pid.as_str()) {
             return Err(verr(format!(
                 "the gateway process (pid {pid}) was not replaced by the restart command; a changed .env needs a new process: check the instance's restart command"

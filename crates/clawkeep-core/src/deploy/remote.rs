@@ -53,6 +53,14 @@ pub(super) fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
     s
 }
 
+/// Shell function `live DB SQL PATTERN`: does PATTERN occur in what SQL reads from the SQLite
+/// file DB (its live rows, WAL included)? Without a working `sqlite3`, a byte scan of the file
+/// and its WAL, which also sees deleted rows: after `openclaw models auth logout` the old
+/// profile's bytes stay in the WAL, and a deploy must not keep seeing a profile that is gone
+/// (found on a real VPS, tests/tests/vps.rs). The per-agent database is asked for its profile
+/// table only: its transcripts and caches quote the config, `auth.profiles` and all.
+const LIVE_ROWS_FN: &str = "live() { if command -v sqlite3 >/dev/null 2>&1 && lq=$(sqlite3 -bail -readonly \"$1\" 'SELECT 1 FROM sqlite_master LIMIT 0;' \"$2\" 2>/dev/null); then printf '%s\\n' \"$lq\" | grep -qa \"$3\"; else grep -qa \"$3\" \"$1\" \"$1-wal\" 2>/dev/null; fi; };";
+
 /// The plan's one probe (prints names only, never values): `oc` (the openclaw CLI), `profile`
 /// (agents with an anthropic auth profile), `systemd_env_file`, `ss`, `ids` (uid and groups),
 /// `unit_env` (systemd), `probe_done`, and `gwpid`: the gateway listening on `port`.
@@ -62,11 +70,13 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
         "SD={sd}; OC=$(command -v openclaw 2>/dev/null); \
          if [ -z \"$OC\" ]; then for c in \"$HOME/.local/bin/openclaw\" \"$HOME/.npm-global/bin/openclaw\" \"$HOME/node_modules/.bin/openclaw\"; do if [ -x \"$c\" ]; then OC=$c; break; fi; done; fi; \
          echo \"oc=$OC\"; \
-         for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && grep -qa 'anthropic:' \"$f\" \"$f-wal\" 2>/dev/null; then echo \"profile=$a\"; fi; done; \
-         if grep -qa 'anthropic:default' \"$SD/state/openclaw.sqlite\" \"$SD/state/openclaw.sqlite-wal\" 2>/dev/null; then for a in {agents}; do echo \"profile=$a\"; done; fi; \
+         {live} \
+         for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && live \"$f\" 'SELECT store_json FROM auth_profile_store;' 'anthropic:'; then echo \"profile=$a\"; fi; done; \
+         if [ -f \"$SD/state/openclaw.sqlite\" ] && live \"$SD/state/openclaw.sqlite\" \"SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store';\" 'anthropic:default'; then for a in {agents}; do echo \"profile=$a\"; done; fi; \
          if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
          if command -v ss >/dev/null 2>&1; then echo ss=1; fi; echo \"ids=$(id -u) $(id -G)\"; ",
-        sd = sh_quote(sd)
+        sd = sh_quote(sd),
+        live = LIVE_ROWS_FN,
     );
     if let ServiceManager::SystemdUser { unit } = sm {
         probe.push_str(&format!(
@@ -78,12 +88,26 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
     format!("{probe}; {}echo \"gwpid=$pid\"", find_pid_snippet(port, sm))
 }
 
-/// Prints `pid` (the gateway listening on `port`), `proc` (SHA-256 of its own
-/// `ANTHROPIC_API_KEY`, `none` or `unreadable`), `file` (SHA-256 of the key in `env_path`, read
-/// by [`dotenv::VALUE_AWK`]) and `state_done`; values only go through pipes on the host.
+/// Prints `pid` (the gateway listening on `port`), for a systemd user unit `unit_pid` (its
+/// MainPID) and `in_unit` (1 when that process lives in the unit's cgroup, 0 when it was started
+/// outside it), `proc` (SHA-256 of its own `ANTHROPIC_API_KEY`, `none` or `unreadable`), `file`
+/// (SHA-256 of the key in `env_path`, read by [`dotenv::VALUE_AWK`]) and `state_done`; values
+/// only go through pipes on the host.
 pub(super) fn gateway_state_command(port: u16, sm: &ServiceManager, env_path: &str) -> String {
+    let unit = match sm {
+        ServiceManager::SystemdUser { unit } => {
+            let service = if unit.ends_with(".service") { unit.clone() } else { format!("{unit}.service") };
+            format!(
+                "if command -v systemctl >/dev/null 2>&1; then echo \"unit_pid=$(systemctl --user show -p MainPID --value {u} 2>/dev/null)\"; \
+                 if [ -n \"$pid\" ] && [ -r /proc/$pid/cgroup ]; then if grep -q {cg} /proc/$pid/cgroup; then echo in_unit=1; else echo in_unit=0; fi; fi; fi; ",
+                u = sh_quote(unit),
+                cg = sh_quote(&format!("/{service}$")),
+            )
+        }
+        ServiceManager::Custom { .. } => String::new(),
+    };
     format!(
-        "{find}echo \"pid=$pid\"; \
+        "{find}echo \"pid=$pid\"; {unit}\
          if [ -n \"$pid\" ]; then if [ -r /proc/$pid/environ ]; then \
            if tr '\\0' '\\n' < /proc/$pid/environ | grep -q '^ANTHROPIC_API_KEY='; then \
              printf 'proc=%s\\n' \"$(tr '\\0' '\\n' < /proc/$pid/environ | sed -n 's/^ANTHROPIC_API_KEY=//p' | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; \
@@ -141,6 +165,49 @@ pub(super) fn readyz_curl_command(port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A systemd instance's verification tells the unit's gateway from one started by hand
+    /// (found on a real VPS, tests/tests/vps.rs): the listener's cgroup is the unit's or not.
+    #[test]
+    fn gateway_state_tells_the_units_process_from_a_hand_started_one() {
+        let sm = ServiceManager::SystemdUser { unit: "openclaw-gateway".into() };
+        let cmd = gateway_state_command(30100, &sm, "/home/a/.openclaw/.env");
+        assert!(cmd.contains("systemctl --user show -p MainPID --value 'openclaw-gateway'"), "{cmd}");
+        assert!(cmd.contains("grep -q '/openclaw-gateway.service$' /proc/$pid/cgroup"), "{cmd}");
+        let custom = gateway_state_command(30100, &ServiceManager::Custom { restart_command: "x".into() }, "/e");
+        assert!(!custom.contains("in_unit") && !custom.contains("MainPID"), "{custom}");
+        for c in [&cmd, &custom] {
+            let st = std::process::Command::new("/bin/sh").arg("-n").arg("-c").arg(c).status().unwrap();
+            assert!(st.success(), "not valid sh: {c}");
+        }
+        // run it: prints the state lines even where no systemd runs
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(&cmd).output().unwrap();
+        assert!(kv(&String::from_utf8_lossy(&out.stdout), "state_done") == ["1"], "{out:?}");
+    }
+
+    /// A profile removed by `openclaw models auth logout` leaves its bytes in the WAL: the probe
+    /// reads live rows (sqlite3) and no longer sees it; the row itself is still found.
+    #[test]
+    fn probe_reads_live_profile_rows_not_stale_wal_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("openclaw.sqlite");
+        let c = rusqlite::Connection::open(&db).unwrap();
+        c.execute_batch("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0; CREATE TABLE config_machine_state(state_key TEXT PRIMARY KEY, value_json TEXT);").unwrap();
+        c.execute("INSERT INTO config_machine_state VALUES ('authProfiles.store', '{\"anthropic:default\":{}}')", []).unwrap();
+        let sql = "SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store';";
+        let live = |pat: &str| -> bool {
+            let script = format!("{LIVE_ROWS_FN} if live {} {} {}; then echo yes; else echo no; fi", sh_quote(&db.to_string_lossy()), sh_quote(sql), sh_quote(pat));
+            let out = std::process::Command::new("/bin/sh").arg("-c").arg(script).output().unwrap();
+            String::from_utf8_lossy(&out.stdout).trim() == "yes"
+        };
+        assert!(live("anthropic:default"), "the live row is found");
+        c.execute("UPDATE config_machine_state SET value_json = '{}' WHERE state_key = 'authProfiles.store'", []).unwrap();
+        let wal = std::fs::read(dir.path().join("openclaw.sqlite-wal")).unwrap();
+        assert!(wal.windows(17).any(|w| w == b"anthropic:default"), "the old bytes are still in the WAL");
+        let have_sqlite3 = std::process::Command::new("sqlite3").arg("-version").output().is_ok_and(|o| o.status.success());
+        // without sqlite3 on the host the byte scan is all there is (and still sees the old bytes)
+        assert_eq!(live("anthropic:default"), !have_sqlite3);
+    }
 
     #[test]
     fn state_dir_resolution() {

@@ -54,10 +54,11 @@ probek() {
         gsub(/sk-ant-[A-Za-z0-9_-]+/, "<key>", s); gsub(/[\001-\037]/, " ", s)
         printf "hprobe|%s|%d|%s\n", fp, st + 0, substr(s, 1, 600) }'
 }
-# scanb SOURCE FILE: every key-shaped token of a (possibly binary) file.
+# scanb SOURCE FILE [RE]: every key-shaped token (or every token matching RE) of a (possibly
+# binary) file.
 scanb() {
   [ -r "$2" ] && [ -f "$2" ] || return 0
-  tr -c 'A-Za-z0-9_-' '\n' < "$2" 2>/dev/null | grep -E '^sk-ant-[a-z]+[0-9]*-' | head -n 50 | while IFS= read -r k; do emitk "$1" "$k"; done
+  tr -c 'A-Za-z0-9_-' '\n' < "$2" 2>/dev/null | grep -E "${3:-^sk-ant-[a-z]+[0-9]*-}" | head -n 50 | while IFS= read -r k; do emitk "$1" "$k"; done
 }
 # sqlkeys SOURCE DB SQL: key-shaped tokens in what SQL reads from a SQLite file (live rows, WAL
 # included); when sqlite3 is missing or fails (not a database, another schema), a byte scan of
@@ -198,16 +199,29 @@ if [ -n "$UNIT" ]; then
     sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$uf" | while IFS= read -r ef; do
       case "$ef" in "$ST/gateway.systemd.env") ;; *) envkey "systemd_env" "$ef" ;; esac
     done
-    v=$(sed -n 's/^Environment="\{0,1\}ANTHROPIC_API_KEY=//p' "$uf" | tail -n 1 | tr -d '"')
-    emitk unit_env "$v"
   fi
+  # the unit's environment as systemd loaded it: the unit file and its drop-ins
+  # (`systemctl --user edit` writes ~/.config/systemd/user/<unit>.service.d/override.conf);
+  # the unit file alone when the user manager cannot be asked
+  if command -v systemctl >/dev/null 2>&1 && ue=$(TO 5 systemctl --user show -p Environment --value "$UNIT" 2>/dev/null); then
+    v=$(printf '%s\n' "$ue" | tr ' ' '\n' | sed -n 's/^"\{0,1\}ANTHROPIC_API_KEY=//p' | tail -n 1 | tr -d '"')
+  elif [ -r "$uf" ]; then
+    v=$(sed -n 's/^Environment="\{0,1\}ANTHROPIC_API_KEY=//p' "$uf" | tail -n 1 | tr -d '"')
+  else
+    v=
+  fi
+  emitk unit_env "$v"
 fi
 # keys in shell history and in world-readable files under the home directory
 for f in .bash_history .zsh_history .sh_history .histfile .local/share/fish/fish_history .python_history .node_repl_history .psql_history .mysql_history; do
   scanb "history:$HOME/$f" "$HOME/$f"
 done
-find "$HOME" -xdev -maxdepth 6 -type f -perm -004 -size -4096k -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
-  n=$((n + 1)); scanb "world:$f" "$f"
+# (a key there has a body: a bare prefix such as `sk-ant-oat01-` in code or docs is not one;
+# installed packages and the npm cache are skipped: OpenClaw in the user's npm prefix ships
+# such prefixes, and reading its ~650 MB on every check would be slow)
+WRE='sk-ant-[a-z]+[0-9]*-[A-Za-z0-9_-]{16}'
+find "$HOME" -xdev -maxdepth 6 -type d \( -name node_modules -o -name .npm \) -prune -o -type f -perm -004 -size -4096k -exec grep -lE "$WRE" {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
+  n=$((n + 1)); scanb "world:$f" "$f" "^$WRE"
 done; }
 # keys OpenClaw itself left in plain text in its own files (its catalog cache, the config audit
 # log, saved command output, …): every file under the state dir except the stores a key is
@@ -216,8 +230,8 @@ done; }
 find "$ST" -xdev -maxdepth 5 -type f -size -4096k \
   ! -name .env ! -name 'openclaw.json' ! -name 'openclaw.json.*' ! -name '*.sqlite' ! -name '*.sqlite-wal' ! -name '*.sqlite-shm' \
   ! -name auth-profiles.json ! -name models.json ! -name 'gateway.systemd.env' ! -name '*.clawkeep-bak' ! -path "$ST/secrets/*" \
-  -exec grep -lE 'sk-ant-[a-z]+[0-9]*-' {} + 2>/dev/null | { n=0; while [ $n -lt 50 ] && IFS= read -r f; do
-  n=$((n + 1)); scanb "leftover:$f" "$f"
+  -exec grep -lE "$WRE" {} + 2>/dev/null | { n=0; while [ $n -lt 50 ] && IFS= read -r f; do
+  n=$((n + 1)); scanb "leftover:$f" "$f" "^$WRE"
 done; }
 # gateway logs: 429/529/401 counts in the last hour and day (each file once: the config may
 # name one that the state dir's logs/ also holds)
