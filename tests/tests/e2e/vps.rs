@@ -281,8 +281,8 @@ fn hot_injection_methods_on_a_real_vps() {
     assert_eq!(vps.main_pid(), Some(pid), "secrets reload is hot: no restart");
     turn_ok(&vps, "Third time");
     assert!(messages_with(&fake, &c.key) > 0, "the reloaded secret file's key never reached the fake");
-    // Not `check_all_green` here: the checklist does not read file SecretRefs yet and reports
-    // "agent main has no Anthropic credential" on this working host (a known gap, see the
-    // branch report: hostfacts must hash the referenced file, the engine rank it).
+    // The checklist resolves the file SecretRef to the key in its file: all green.
+    let r = check_all_green(&ck);
+    assert!(r.to_string().contains("secret file"), "the key is found in the secret file: {r}");
     no_key_leaked(&ck, &vps, &[&a.key, &b.key, &c.key]);
 }

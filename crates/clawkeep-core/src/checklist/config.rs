@@ -43,6 +43,17 @@ pub struct ConfigFacts {
     pub beta_headers: Vec<String>,
     /// Reasoning/thinking parameters configured (paths).
     pub reasoning_params: Vec<String>,
+    /// File secret providers (`secrets.providers.<alias>` with `source: "file"`): alias and path.
+    pub secret_files: Vec<(String, String)>,
+}
+
+impl ConfigFacts {
+    /// The path of the file a `{source: "file", provider}` SecretRef reads, when configured.
+    pub fn secret_file_of(&self, r: &KeyRef) -> Option<&str> {
+        let KeyRef::SecretRef(s) = r else { return None };
+        let provider = s.strip_prefix("file:")?.split(':').next()?;
+        self.secret_files.iter().find(|(a, _)| a == provider).map(|(_, p)| p.as_str())
+    }
 }
 
 impl ConfigFacts {
@@ -53,7 +64,7 @@ impl ConfigFacts {
         for o in [&mut self.gateway_mode, &mut self.base_url, &mut self.api, &mut self.primary_model, &mut self.logging_file].into_iter().flatten() {
             l(o);
         }
-        for (a, m) in &mut self.agent_models {
+        for (a, m) in self.agent_models.iter_mut().chain(self.secret_files.iter_mut()) {
             l(a);
             l(m);
         }
@@ -81,7 +92,11 @@ fn key_ref(v: &Value) -> Option<KeyRef> {
                 Some(KeyRef::Other)
             }
         }
-        Value::Object(o) => Some(KeyRef::SecretRef(format!("{}:{}", o.get("source").and_then(Value::as_str).unwrap_or("?"), o.get("id").and_then(Value::as_str).unwrap_or("?")))),
+        // `source:provider:id`: a file SecretRef names the provider whose path holds the key.
+        Value::Object(o) => {
+            let field = |k: &str| o.get(k).and_then(Value::as_str).unwrap_or("?");
+            Some(KeyRef::SecretRef(format!("{}:{}:{}", field("source"), field("provider"), field("id"))))
+        }
         _ => None,
     }
 }
@@ -153,6 +168,13 @@ pub fn parse(text: &str) -> Result<ConfigFacts, String> {
         for e in list {
             if let (Some(id), Some(m)) = (e.get("id").and_then(Value::as_str), e.get("model").and_then(model_of)) {
                 f.agent_models.push((id.to_string(), m));
+            }
+        }
+    }
+    if let Some(providers) = v["secrets"]["providers"].as_object() {
+        for (alias, p) in providers.iter().take(50) {
+            if let (Some("file"), Some(path)) = (p["source"].as_str(), p["path"].as_str()) {
+                f.secret_files.push((alias.clone(), path.to_string()));
             }
         }
     }

@@ -119,6 +119,9 @@ pub enum KeySource {
     /// A file of OpenClaw's own under the state dir that is not a key store (its catalog cache,
     /// the config audit log, …) holding a key in plain text.
     Leftover(String),
+    /// A secret file (the state dir's `secrets/`, or a path a file secret provider of the
+    /// config names): read by the gateway only through a config SecretRef.
+    SecretFile(String),
 }
 
 impl KeySource {
@@ -140,6 +143,7 @@ impl KeySource {
             "history" => KeySource::History(arg.into()),
             "world" => KeySource::WorldReadable(arg.into()),
             "leftover" => KeySource::Leftover(arg.into()),
+            "secret_file" => KeySource::SecretFile(arg.into()),
             _ => return None,
         })
     }
@@ -158,6 +162,7 @@ impl KeySource {
             KeySource::History(f) => format!("shell history {f}"),
             KeySource::WorldReadable(f) => format!("world-readable file {f}"),
             KeySource::Leftover(f) => format!("OpenClaw file {f}"),
+            KeySource::SecretFile(f) => format!("secret file {f}"),
         }
     }
 }

@@ -54,6 +54,8 @@ probek() {
         gsub(/sk-ant-[A-Za-z0-9_-]+/, "<key>", s); gsub(/[\001-\037]/, " ", s)
         printf "hprobe|%s|%d|%s\n", fp, st + 0, substr(s, 1, 600) }'
 }
+# a key-shaped token with a body (a bare `sk-ant-oat01-` prefix in code or docs is not one)
+WRE='sk-ant-[a-z]+[0-9]*-[A-Za-z0-9_-]{16}'
 # scanb SOURCE FILE [RE]: every key-shaped token (or every token matching RE) of a (possibly
 # binary) file.
 scanb() {
@@ -135,9 +137,23 @@ if [ -r "$ST/openclaw.json" ]; then
   done
   # log files named in the config (for the log counts below)
   lf=$(awk 'match($0, /"?file"?[ \t]*:[ \t]*"[^"]*"/) { s = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[ \t]*"/, "", s); sub(/"$/, "", s); print s; if (++n == 3) exit }' "$ST/openclaw.json" 2>/dev/null)
+  # paths named in the config: file secret providers among them (scanned below)
+  sp=$(awk 'match($0, /"?path"?[ \t]*:[ \t]*"[^"]*"/) { s = substr($0, RSTART, RLENGTH); sub(/^[^:]*:[ \t]*"/, "", s); sub(/"$/, "", s); print s; if (++n == 10) exit }' "$ST/openclaw.json" 2>/dev/null)
 else
   o "config|missing"
 fi
+# secret files a config SecretRef may read: the state dir's secrets/ and the config's paths
+# (small regular files only; the gateway reads them only through a SecretRef)
+sseen=" "
+for f in "$ST"/secrets/* "$ST"/secrets/*/* $sp; do
+  # shellcheck disable=SC2088 # a literal "~" from the config is matched, not expanded
+  case "$f" in "~/"*) f="$HOME/${f#"~/"}" ;; esac
+  case "$sseen" in *" $f "*) continue ;; esac
+  sseen="$sseen$f "
+  if [ -f "$f" ] && [ -r "$f" ] && [ "$(wc -c < "$f" 2>/dev/null)" -le 65536 ]; then
+    scanb "secret_file:$f" "$f" "^$WRE"
+  fi
+done
 # agents: configured and discovered; their auth profiles (live rows via sqlite3 when present)
 set --
 for d in "$ST"/agents/*/; do [ -d "$d" ] || continue; d=${d%/}; set -- "$@" "${d##*/}"; done
@@ -219,7 +235,6 @@ done
 # (a key there has a body: a bare prefix such as `sk-ant-oat01-` in code or docs is not one;
 # installed packages and the npm cache are skipped: OpenClaw in the user's npm prefix ships
 # such prefixes, and reading its ~650 MB on every check would be slow)
-WRE='sk-ant-[a-z]+[0-9]*-[A-Za-z0-9_-]{16}'
 find "$HOME" -xdev -maxdepth 6 -type d \( -name node_modules -o -name .npm \) -prune -o -type f -perm -004 -size -4096k -exec grep -lE "$WRE" {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
   n=$((n + 1)); scanb "world:$f" "$f" "^$WRE"
 done; }

@@ -146,6 +146,15 @@ pub(super) fn resolve<'a>(f: &Facts, h: &'a HostFacts) -> Resolution<'a> {
     let config_key = |r: &Option<KeyRef>| -> Option<&'a KeySighting> {
         match r {
             Some(KeyRef::Literal(n)) => h.keys.iter().find(|k| k.source == KeySource::Config(*n)),
+            // A file SecretRef: the key in the file its provider names (`~/` is the host's home).
+            Some(r @ KeyRef::SecretRef(_)) => {
+                let path = cfg.and_then(|c| c.secret_file_of(r))?;
+                let want = match path.strip_prefix("~/") {
+                    Some(rest) => format!("{}/{rest}", h.home.trim_end_matches('/')),
+                    None => path.to_string(),
+                };
+                h.keys.iter().find(|k| matches!(&k.source, KeySource::SecretFile(p) if *p == want))
+            }
             _ => None,
         }
     };

@@ -115,6 +115,8 @@ fn cfg_lines(json5: &str) -> Vec<String> {
     json5.lines().map(|l| format!("cfg|{l}")).collect()
 }
 
+/// What Clawkeep's secret-file method writes into `openclaw.json`.
+const SECRET_FILE_CONFIG: &str = "{ meta: {}, agents: { defaults: { model: \"anthropic/claude-sonnet-5\" } }, secrets: { providers: { clawkeep_anthropic: { source: \"file\", path: \"/home/ckh1/.openclaw/secrets/anthropic-api-key\", mode: \"singleValue\" } } }, models: { providers: { anthropic: { apiKey: { source: \"file\", provider: \"clawkeep_anthropic\", id: \"value\" } } } } }";
 const HEALTHY_CONFIG: &str = "{ meta: {}, agents: { defaults: { model: \"anthropic/claude-sonnet-5\" } } }";
 
 /// What the host reports, as the facts script would print it (between header and trailer).
@@ -573,6 +575,32 @@ fn credential_table_rows() -> Vec<Row> {
                 w.host_keys(&[(&r, &format!("proc:{PID}")), (&u, "dotenv")]);
             },
             expect: &[("credential.stale-process", Warn, Some("restart_needed")), ("credential.matches-keychain.main", Fail, Some("retired_key_deployed"))],
+        },
+        Row {
+            name: "the secret-file method: a file SecretRef resolves to the key in its file",
+            setup: |w| {
+                let a = w.k.active.clone();
+                w.config(SECRET_FILE_CONFIG);
+                w.host_keys(&[(&a, "secret_file:/home/ckh1/.openclaw/secrets/anthropic-api-key")]);
+            },
+            expect: &[("credential.resolved", Pass, None), ("credential.matches-keychain.main", Pass, None)],
+        },
+        Row {
+            name: "the secret-file method with a ~/ path and a retired key in the file",
+            setup: |w| {
+                let r = w.k.retired.clone();
+                w.config(&SECRET_FILE_CONFIG.replace("/home/ckh1/.openclaw/secrets", "~/.openclaw/secrets"));
+                w.host_keys(&[(&r, "secret_file:/home/ckh1/.openclaw/secrets/anthropic-api-key")]);
+            },
+            expect: &[("credential.resolved", Pass, None), ("credential.matches-keychain.main", Fail, Some("retired_key_deployed"))],
+        },
+        Row {
+            name: "a secret file no SecretRef names is not a credential",
+            setup: |w| {
+                let a = w.k.active.clone();
+                w.host_keys(&[(&a, "secret_file:/home/ckh1/.openclaw/secrets/anthropic-api-key")]);
+            },
+            expect: &[("credential.resolved", Fail, Some("agent_no_credential"))],
         },
         Row {
             name: "the file holds the key cut short, the running gateway the full one: redeploy, never restart",
@@ -1255,13 +1283,61 @@ fn boundary_and_baseline_table() {
     run_table(&boundary_and_baseline_table_rows());
 }
 
+/// Runs the real facts script with `/bin/sh` on `home` (as a host would) and makes its output
+/// the world's host report.
+fn run_facts_script(w: &mut World, home: &std::path::Path) {
+    use std::io::Write;
+    let nonce = hostfacts::nonce();
+    let script =
+        hostfacts::script(&ScriptParams { nonce: nonce.clone(), state_dir: "~/.openclaw".into(), agents: vec![AGENT.into()], unit: None, now: Utc::now(), probe_url: None });
+    let mut child = std::process::Command::new("/bin/sh")
+        .arg("-s")
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    w.host = Host::Raw(out.stdout, nonce);
+}
+
+/// The secret-file method as Clawkeep deploys it (a 0600 file under `secrets/`, a file
+/// provider and the SecretRef in `openclaw.json`, no `.env`): the real script finds the file
+/// and the evaluation resolves the agent's key through the SecretRef (issue 14: a working
+/// secret-file host was reported as "agent main has no Anthropic credential").
+#[test]
+fn real_script_resolves_a_file_secret_ref() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut w = World::healthy();
+    let home = tempfile::tempdir().unwrap();
+    let st = home.path().join(".openclaw");
+    std::fs::create_dir_all(st.join("secrets")).unwrap();
+    std::fs::create_dir_all(st.join("agents/main/agent")).unwrap();
+    std::fs::set_permissions(&st, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let secret = st.join("secrets/anthropic-api-key");
+    std::fs::write(&secret, &w.k.active).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = SECRET_FILE_CONFIG.replace("/home/ckh1/.openclaw/secrets/anthropic-api-key", &secret.display().to_string());
+    std::fs::write(st.join("openclaw.json"), config).unwrap();
+    std::fs::set_permissions(st.join("openclaw.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    run_facts_script(&mut w, home.path());
+    let checks = w.checks();
+    let got = |id: &str| checks.iter().find(|c| c.id == id).map(|c| (c.status, c.cause.clone()));
+    assert_eq!(got("credential.resolved"), Some((Pass, None)), "{checks:#?}");
+    assert_eq!(got("credential.matches-keychain.main"), Some((Pass, None)), "{checks:#?}");
+    assert_eq!(got("host.openclaw-leftovers"), Some((Pass, None)), "a secret file is a store, not a leftover");
+    assert!(!serde_json::to_string(&checks).unwrap().contains(&w.k.active[12..40]));
+}
+
 /// The real facts script, run by `/bin/sh` on a fake home as a host would run it, feeds the
 /// evaluation: a `.env` holding the key cut short is `key_truncated` (proven with the keychain
 /// copy), its mode 0644 `file_mode` and `key_in_world_readable_file`, the full key in shell
 /// history `key_in_shell_history`.
 #[test]
 fn real_script_output_feeds_the_evaluation() {
-    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let mut w = World::healthy();
     let home = tempfile::tempdir().unwrap();
@@ -1286,21 +1362,7 @@ fn real_script_output_feeds_the_evaluation() {
         std::fs::write(st.join(dir).join(file), text).unwrap();
         std::fs::set_permissions(st.join(dir).join(file), std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let nonce = hostfacts::nonce();
-    let script =
-        hostfacts::script(&ScriptParams { nonce: nonce.clone(), state_dir: "~/.openclaw".into(), agents: vec![AGENT.into()], unit: None, now: Utc::now(), probe_url: None });
-    let mut child = std::process::Command::new("/bin/sh")
-        .arg("-s")
-        .env_clear()
-        .env("HOME", home.path())
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    w.host = Host::Raw(out.stdout, nonce);
+    run_facts_script(&mut w, home.path());
     let checks = w.checks();
     let got = |id: &str| checks.iter().find(|c| c.id == id).map(|c| (c.status, c.cause.clone()));
     assert_eq!(got("credential.matches-keychain.main"), Some((Fail, Some("key_truncated".into()))), "{checks:#?}");
