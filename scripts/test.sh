@@ -6,7 +6,16 @@
 # with their own Unix users, and faults are injected with nftables.
 #
 #   scripts/test.sh              everything
-#   scripts/test.sh -p NAME ...  extra arguments go to `cargo test` (the GUI journey is skipped)
+#   scripts/test.sh -p NAME ...  extra arguments go to `cargo test` (the GUI journey and the
+#                                second OpenClaw pass are skipped)
+#
+# After the workspace tests, the real-OpenClaw tests that touch version-dependent behaviour
+# (the checklist's and deploy's `real_openclaw` tests: key stores, paste-api-key, secrets
+# reload, /readyz, the config schema) run once more against the older OpenClaw that
+# tests/src/openclaw.rs names (OLD_VERSION, installed into target/openclaw-<version>; ~2 min
+# warm; docs/openclaw-versions.md). The round-trip and rotation journeys (only `.env` and a
+# restart, already covered by deploy's) stay on the default version to keep CI short.
+# CLAWKEEP_OPENCLAW_SECOND_PASS=0 skips that pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -65,6 +74,14 @@ if [ "$#" -gt 0 ]; then
   scripts/with-secret-service.sh cargo test --locked "$@" || status=$?
 else
   scripts/with-secret-service.sh cargo test --workspace --locked --no-fail-fast || status=$?
+  if [ "${CLAWKEEP_OPENCLAW_SECOND_PASS:-1}" != 0 ]; then
+    old_oc=$(sed -n 's/^pub const OLD_VERSION: &str = "\([^"]*\)";.*/\1/p' tests/src/openclaw.rs)
+    echo "[test] the real-OpenClaw tests again against OpenClaw ${old_oc:?} (docs/openclaw-versions.md)"
+    pass_start=$(date +%s)
+    CLAWKEEP_OPENCLAW_VERSION=$old_oc scripts/with-secret-service.sh cargo test --locked -p clawkeep-tests \
+      --test checklist --test deploy -- real_openclaw || status=$?
+    echo "[test] OpenClaw $old_oc pass: $(( $(date +%s) - pass_start )) s"
+  fi
   if [ -x scripts/e2e-gui.sh ]; then
     scripts/with-secret-service.sh scripts/e2e-gui.sh || status=$?
   fi

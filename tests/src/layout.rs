@@ -25,6 +25,10 @@ pub struct OpenClawConfig {
     pub log_file: String,
     /// Absolute workspace dir.
     pub workspace: String,
+    /// Write `models.catalogRefresh` (OpenClaw 2026.8.1+ knows it; older versions reject the
+    /// whole config). Defaults to what the version under test knows
+    /// ([`crate::openclaw::Features::selected`]).
+    pub catalog_refresh_key: bool,
 }
 
 impl OpenClawConfig {
@@ -37,12 +41,14 @@ impl OpenClawConfig {
             api_key_literal: None,
             log_file: format!("{home}/.openclaw/logs/openclaw.log"),
             workspace: format!("{home}/.openclaw/workspace"),
+            catalog_refresh_key: crate::openclaw::Features::selected().catalog_refresh_key,
         }
     }
 
     /// Renders the JSON5 text.
     pub fn render(&self) -> String {
         let q = |s: &str| serde_json::Value::String(s.to_string()).to_string();
+        let catalog = if self.catalog_refresh_key { "\n    // no catalog.openclaw.ai fetch\n    catalogRefresh: { enabled: false }," } else { "" };
         let api_key = match &self.api_key_literal {
             Some(k) => format!("\n        apiKey: {},", q(k)),
             None => String::new(),
@@ -59,9 +65,7 @@ impl OpenClawConfig {
     bind: "loopback",
     auth: {{ mode: "token", token: "${{OPENCLAW_GATEWAY_TOKEN}}" }},
   }},
-  models: {{
-    // no catalog.openclaw.ai fetch
-    catalogRefresh: {{ enabled: false }},
+  models: {{{catalog}
     providers: {{
       anthropic: {{
         baseUrl: {base},
@@ -154,7 +158,8 @@ mod tests {
 
     #[test]
     fn config_is_valid_json5_with_required_fields() {
-        let c = OpenClawConfig::new("/tmp/h/home", 28001);
+        let mut c = OpenClawConfig::new("/tmp/h/home", 28001);
+        c.catalog_refresh_key = true;
         let v: serde_json::Value = json5::from_str(&c.render()).unwrap();
         assert!(v["meta"].is_object());
         assert_eq!(v["gateway"]["mode"], "local");
@@ -165,6 +170,16 @@ mod tests {
         assert_eq!(v["agents"]["defaults"]["heartbeat"]["every"], "0m");
         assert_eq!(v["agents"]["defaults"]["utilityModel"], "");
         assert_eq!(v["plugins"]["entries"]["memory-core"]["config"]["dreaming"]["enabled"], false);
+    }
+
+    #[test]
+    fn config_for_an_openclaw_without_catalog_refresh_has_no_such_key() {
+        let mut c = OpenClawConfig::new("/tmp/h/home", 28001);
+        c.catalog_refresh_key = false;
+        let v: serde_json::Value = json5::from_str(&c.render()).unwrap();
+        assert!(v["models"].get("catalogRefresh").is_none(), "{v}");
+        assert_eq!(v["models"]["providers"]["anthropic"]["api"], "anthropic-messages");
+        assert!(v["meta"].is_object());
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //! let turn = oc.agent_turn(h, "Say hello", openclaw::TURN_TIMEOUT).unwrap();
 //! ```
 //! Restart after changing `.env`: run [`crate::scripts::RESTART_COMMAND`] on the host.
+//!
+//! The version is [`DEFAULT_VERSION`] unless `CLAWKEEP_OPENCLAW_VERSION` names another one
+//! (installed into `target/openclaw-<version>`); [`Features`] says what differs between them.
 
 use crate::sys::{self, CmdOutput};
 use crate::world::{GatewaySpec, Host};
@@ -40,6 +43,10 @@ pub struct OpenClawInstall {
     pub node: PathBuf,
     /// `…/node_modules/openclaw/openclaw.mjs`.
     pub entry: PathBuf,
+    /// The npm version installed (`2026.9.6`).
+    pub version: String,
+    /// What this version does differently.
+    pub features: Features,
     /// Wall time of the `ensure_installed` call that ran the script (≈0 when cached).
     pub install_time: Duration,
     /// Script output (first call).
@@ -50,9 +57,72 @@ fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
 
-/// Where the install lives: `$CLAWKEEP_OPENCLAW_PREFIX`, else `<repo>/target/openclaw`.
+/// The OpenClaw version the tests install by default (pinned in `scripts/install-openclaw.sh`).
+pub const DEFAULT_VERSION: &str = "2026.9.6";
+/// The second version `scripts/test.sh` runs the real-OpenClaw tests against: the last release
+/// before the shared auth-profile store (`state/openclaw.sqlite`), see docs/openclaw-versions.md.
+pub const OLD_VERSION: &str = "2026.7.35";
+
+/// The version under test: `$CLAWKEEP_OPENCLAW_VERSION` (an npm version of `openclaw`), else
+/// [`DEFAULT_VERSION`]. Panics on a value that is not a plain version (it names a directory).
+pub fn version() -> String {
+    match std::env::var("CLAWKEEP_OPENCLAW_VERSION") {
+        Ok(v) if !v.trim().is_empty() => {
+            let v = v.trim().to_string();
+            assert!(is_plain_version(&v), "CLAWKEEP_OPENCLAW_VERSION={v:?} is not a version like 2026.7.35");
+            v
+        }
+        _ => DEFAULT_VERSION.to_string(),
+    }
+}
+
+fn is_plain_version(v: &str) -> bool {
+    v.len() <= 40 && v.starts_with(|c: char| c.is_ascii_digit()) && v.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+/// `2026.7.35`, `2026.5.3-1`, `2026.9.1-beta.1` → (2026, 7, 35): year, month, release.
+pub fn parse_version(v: &str) -> Option<(u32, u32, u32)> {
+    let mut it = v.split(['.', '-']).map(|p| p.parse::<u32>().ok());
+    Some((it.next()??, it.next()??, it.next()??))
+}
+
+/// What differs between the OpenClaw versions the tests drive (docs/openclaw-versions.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Features {
+    /// `paste-api-key` stores the default agent's profiles in the shared state DB
+    /// (`state/openclaw.sqlite`, `config_machine_state` row `authProfiles.store`; 2026.8.1+),
+    /// not in `agents/<id>/agent/openclaw-agent.sqlite` (2026.6.11–2026.7.35).
+    pub shared_auth_store: bool,
+    /// The config schema knows `models.catalogRefresh` (2026.8.1+; older versions reject the
+    /// config with `models: Invalid input`).
+    pub catalog_refresh_key: bool,
+}
+
+impl Features {
+    /// The features of a version (unknown → the newest behaviour).
+    pub fn of(version: &str) -> Features {
+        let newer = parse_version(version).is_none_or(|v| v >= (2026, 8, 1));
+        Features { shared_auth_store: newer, catalog_refresh_key: newer }
+    }
+
+    /// The features of the version under test ([`version`]).
+    pub fn selected() -> Features {
+        Features::of(&version())
+    }
+}
+
+/// Where the install lives: `$CLAWKEEP_OPENCLAW_PREFIX`, else `<repo>/target/openclaw` for
+/// [`DEFAULT_VERSION`] and `<repo>/target/openclaw-<version>` for another one.
 pub fn prefix() -> PathBuf {
-    std::env::var("CLAWKEEP_OPENCLAW_PREFIX").map(PathBuf::from).unwrap_or_else(|_| repo_root().join("target/openclaw"))
+    if let Ok(p) = std::env::var("CLAWKEEP_OPENCLAW_PREFIX") {
+        return PathBuf::from(p);
+    }
+    let v = version();
+    if v == DEFAULT_VERSION {
+        repo_root().join("target/openclaw")
+    } else {
+        repo_root().join(format!("target/openclaw-{v}"))
+    }
 }
 
 /// Installs OpenClaw if needed (idempotent; once per process, once per prefix across runs).
@@ -65,7 +135,8 @@ fn install() -> Result<OpenClawInstall> {
     let prefix = prefix();
     let t = Instant::now();
     let mut cmd = Command::new("bash");
-    cmd.arg(repo_root().join("scripts/install-openclaw.sh")).env("CLAWKEEP_OPENCLAW_PREFIX", &prefix);
+    let version = version();
+    cmd.arg(repo_root().join("scripts/install-openclaw.sh")).env("CLAWKEEP_OPENCLAW_PREFIX", &prefix).env("OPENCLAW_VERSION", &version);
     let out = sys::run_with(cmd, None, INSTALL_TIMEOUT, 1 << 20)?;
     let log = format!("{}{}", out.stdout_str(), out.stderr_str());
     if !out.success() {
@@ -76,7 +147,7 @@ fn install() -> Result<OpenClawInstall> {
     if !node.exists() || !entry.exists() {
         bail!("install finished but {} or {} is missing", node.display(), entry.display());
     }
-    Ok(OpenClawInstall { prefix, node, entry, install_time: t.elapsed(), log })
+    Ok(OpenClawInstall { prefix, node, entry, features: Features::of(&version), version, install_time: t.elapsed(), log })
 }
 
 /// What one `openclaw agent … --json` run produced.
@@ -116,7 +187,11 @@ impl OpenClawInstall {
     /// Points the host's Anthropic provider at `base_url` and starts the real gateway under the
     /// supervisor (replacing the mini gateway, if any). Does not wait for readiness.
     pub fn start_gateway(&self, host: &Host, base_url: &str) -> Result<()> {
-        host.update_config(|c| c.base_url = base_url.to_string())?;
+        let catalog_refresh_key = self.features.catalog_refresh_key;
+        host.update_config(|c| {
+            c.base_url = base_url.to_string();
+            c.catalog_refresh_key = catalog_refresh_key;
+        })?;
         for d in [".cache/tmp", ".cache/node-compile-cache"] {
             host.write_file(&format!("{d}/.keep"), b"", 0o644)?;
         }

@@ -269,18 +269,22 @@ fn healthy_real_openclaw_host_is_all_green() {
     assert_eq!(r.check("credential.matches-keychain.main").unwrap().status, Status::Pass);
     let all = format!("{:?}", r.checks);
     assert!(all.contains("OpenClaw 20"), "the installed version was not read:\n{:#?}", r.checks);
+    assert!(all.contains(&format!("OpenClaw {}", oc.version)), "not the version under test ({}):\n{:#?}", oc.version, r.checks);
 
     // Then an auth profile with another key, written where this OpenClaw version keeps it (by its
     // own `paste-api-key`): it beats `.env`, and the checklist must find it and say so.
     let other = e.secret("instance-b");
-    let args = ["models", "auth", "paste-api-key", "--provider", "anthropic", "--agent", "main", "--profile-id", "anthropic:default"];
+    // (`--agent` on `models auth`: `paste-api-key` itself takes it only since 2026.8.1)
+    let args = ["models", "auth", "--agent", "main", "paste-api-key", "--provider", "anthropic", "--profile-id", "anthropic:default"];
     let out = oc.cli_with_input(h, &args, Some(format!("{other}\n").as_bytes()), clawkeep_tests::openclaw::TURN_TIMEOUT).unwrap();
     assert!(out.success(), "paste-api-key: {}\n{}", out.stdout_str(), out.stderr_str());
     let r = e.check(0);
     h.stop_gateway().unwrap();
     expect(&r, "credential.matches-keychain.main", Domain::Credential, Status::Fail, "auth_profile_overrides_env");
     let c = r.check("credential.matches-keychain.main").unwrap();
-    assert!(format!("{:?}", c.evidence).contains("shared store"), "{c:#?}");
+    // where this version keeps it: the shared store (2026.8.1+) or the agent's own database
+    let store = if oc.features.shared_auth_store { "shared store" } else { "agents/main/agent/openclaw-agent.sqlite" };
+    assert!(format!("{:?}", c.evidence).contains(store), "OpenClaw {}: {c:#?}", oc.version);
 }
 
 /// The opt-in probe from the host: the host's own curl sends the models probe with the key its

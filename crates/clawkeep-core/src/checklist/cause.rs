@@ -230,7 +230,7 @@ impl Cause {
             ConfigUnreadable => "openclaw.json could not be read or is not valid JSON5: run `openclaw config validate` on the host and fix the reported line.",
             WrongApi => "With an overridden baseUrl, set api: \"anthropic-messages\" on models.providers.anthropic; otherwise OpenClaw sends OpenAI-shaped requests (/chat/completions, Bearer auth).",
             BaseUrlInvalid => "Fix models.providers.anthropic.baseUrl: use the root form (https://api.anthropic.com), https, no spaces, no /v1/messages or /v1/v1.",
-            BaseUrlV1VersionDependent => "A trailing /v1 works only on OpenClaw versions that strip it (2026.3+); use the root form to be safe.",
+            BaseUrlV1VersionDependent => "A trailing /v1 works only on OpenClaw versions that strip it (2026.2.23+); use the root form to be safe.",
             ModelNotFound => "The configured model id does not exist or this key cannot use it: pick an id from GET /v1/models (e.g. claude-sonnet-5) in agents.defaults.model.",
             RequestRejected => "The API rejected the request shape (400): check the model id and provider params in openclaw.json.",
             ConfigClobbered => "OpenClaw restored an older config and saved yours as openclaw.json.clobbered.*: compare them, re-apply your change with meta: {} present, then delete the clobbered file.",

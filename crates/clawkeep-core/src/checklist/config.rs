@@ -196,6 +196,10 @@ pub fn parse_version(s: &str) -> Option<(u32, u32, u32)> {
     Some((it.next()??, it.next()??, it.next().flatten().unwrap_or(0)))
 }
 
+/// The first OpenClaw release that strips a trailing `/v1` from an `anthropic-messages` base URL
+/// (`normalizeAnthropicBaseUrl` in its dist; 2026.2.22 has none).
+pub const V1_STRIPPED_SINCE: (u32, u32, u32) = (2026, 2, 23);
+
 /// Verdict on a base URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BaseUrlVerdict {
@@ -214,7 +218,8 @@ fn is_loopback_host(rest: &str) -> bool {
 }
 
 /// The base-URL rules (openclaw.md §4.2, §8.3): root form passes; `/v1` depends on the version
-/// (stripped since 2026.3; 404s on 2026.1–2026.2); `/v1/messages`, `/v1/v1`, non-loopback
+/// (stripped since 2026.2.23, `normalizeAnthropicBaseUrl`; 404s on 2026.1.29–2026.2.22, see
+/// docs/openclaw-versions.md); `/v1/messages`, `/v1/v1`, non-loopback
 /// `http://`, whitespace fail.
 pub fn check_base_url(url: &str, version: Option<(u32, u32, u32)>) -> BaseUrlVerdict {
     if url.is_empty() {
@@ -242,11 +247,11 @@ pub fn check_base_url(url: &str, version: Option<(u32, u32, u32)>) -> BaseUrlVer
     }
     if path.ends_with("/v1") {
         return match version {
-            Some(v) if v >= (2026, 3, 0) => {
-                BaseUrlVerdict::VersionDependent(format!("trailing /v1 is stripped by OpenClaw {}.{}.{} (works), but failed on 2026.1–2026.2", v.0, v.1, v.2))
+            Some(v) if v >= V1_STRIPPED_SINCE => {
+                BaseUrlVerdict::VersionDependent(format!("trailing /v1 is stripped by OpenClaw {}.{}.{} (works), but failed before 2026.2.23", v.0, v.1, v.2))
             }
             Some(v) => BaseUrlVerdict::Invalid(format!("OpenClaw {}.{}.{} does not strip a trailing /v1 (→ /v1/v1/messages, 404)", v.0, v.1, v.2)),
-            None => BaseUrlVerdict::VersionDependent("trailing /v1: fine on OpenClaw 2026.3+, 404 on 2026.1–2026.2 (version unknown)".into()),
+            None => BaseUrlVerdict::VersionDependent("trailing /v1: fine on OpenClaw 2026.2.23+, 404 on older versions (version unknown)".into()),
         };
     }
     BaseUrlVerdict::Ok
@@ -263,6 +268,10 @@ mod tests {
         assert_eq!(check_base_url("http://127.0.0.1:18555", new), BaseUrlVerdict::Ok);
         assert!(matches!(check_base_url("https://api.anthropic.com/v1", new), BaseUrlVerdict::VersionDependent(_)));
         assert!(matches!(check_base_url("https://api.anthropic.com/v1", Some((2026, 2, 1))), BaseUrlVerdict::Invalid(_)));
+        // the boundary: 2026.2.22 does not strip it, 2026.2.23 does
+        assert!(matches!(check_base_url("https://api.anthropic.com/v1", Some((2026, 2, 22))), BaseUrlVerdict::Invalid(_)));
+        assert!(matches!(check_base_url("https://api.anthropic.com/v1", Some((2026, 2, 23))), BaseUrlVerdict::VersionDependent(_)));
+        assert!(matches!(check_base_url("https://api.anthropic.com/v1", Some((2026, 7, 35))), BaseUrlVerdict::VersionDependent(_)));
         assert!(matches!(check_base_url("https://api.anthropic.com/v1", None), BaseUrlVerdict::VersionDependent(_)));
         for bad in [
             "https://api.anthropic.com/v1/messages",

@@ -143,11 +143,14 @@ pub(super) fn auth_store_check(sd: &str, agent: &str) -> String {
 }
 
 /// Sets an agent's `anthropic:default` profile to the key given on stdin (hot, no restart).
+/// `--agent` goes on `models auth`, where every version takes it: `paste-api-key` itself
+/// accepts it only since OpenClaw 2026.8.1 (docs/openclaw-versions.md).
 pub(super) fn paste_api_key_command(bin: &str, agent: &str) -> String {
-    format!("{} models auth paste-api-key --provider anthropic --agent {} --profile-id anthropic:default", sh_quote(bin), sh_quote(agent))
+    format!("{} models auth --agent {} paste-api-key --provider anthropic --profile-id anthropic:default", sh_quote(bin), sh_quote(agent))
 }
 
-/// Removes an agent's (stale) `anthropic:default` profile.
+/// Removes an agent's (stale) `anthropic:default` profile (`models auth logout`: OpenClaw
+/// 2026.8.1+; older versions have no such command and the removal fails with its message).
 pub(super) fn logout_command(bin: &str, agent: &str) -> String {
     format!("{} models auth logout anthropic:default --yes --agent {}", sh_quote(bin), sh_quote(agent))
 }
