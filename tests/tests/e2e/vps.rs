@@ -191,6 +191,8 @@ fn unit_environment_key_and_a_hand_started_gateway_on_a_real_vps() {
     // A restart would load the drop-in's key again: never "just restart it" (what the check
     // said while it read the unit file alone and missed the drop-in).
     assert_ne!(c["cause"], "restart_needed", "{c}");
+    // The unit is named as what to fix first (no deploy can win against it).
+    assert_eq!(c["cause"], "key_in_unit_environment", "{c}");
     let d = ck.run(&["deploy", "alpha", "--yes"]).fails();
     assert!(d.stderr.contains("the systemd unit openclaw-gateway exports ANTHROPIC_API_KEY"), "{}", d.stderr);
     box_sh(&vps, &format!("rm -rf ~/{dropin} && systemctl --user daemon-reload && systemctl --user restart openclaw-gateway"), None);

@@ -15,6 +15,8 @@ pub enum Cause {
     KeyTruncated,
     RetiredKeyDeployed,
     KeyMismatch,
+    /// The service unit's `Environment=` (or a drop-in) sets another key; it beats the files.
+    KeyInUnitEnvironment,
     AuthProfileOverridesEnv,
     RestartNeeded,
     HostUnreadable,
@@ -79,6 +81,7 @@ impl Cause {
             KeyTruncated => "key_truncated",
             RetiredKeyDeployed => "retired_key_deployed",
             KeyMismatch => "key_mismatch",
+            KeyInUnitEnvironment => "key_in_unit_environment",
             AuthProfileOverridesEnv => "auth_profile_overrides_env",
             RestartNeeded => "restart_needed",
             HostUnreadable => "host_unreadable",
@@ -137,6 +140,7 @@ impl Cause {
             | KeyTruncated
             | RetiredKeyDeployed
             | KeyMismatch
+            | KeyInUnitEnvironment
             | AuthProfileOverridesEnv
             | RestartNeeded
             | HostUnreadable
@@ -203,6 +207,7 @@ impl Cause {
             KeyTruncated => "The key on the host is cut short (copy/paste or a config rewrite). Deploy the full key from the keychain again; do not rotate.",
             RetiredKeyDeployed => "The host still uses the key you retired. Deploy the current key and restart the gateway; then revoke the old one in the Console.",
             KeyMismatch => "The host uses a key Clawkeep does not know as this instance's. Deploy the instance's active key (or add the host's key to the inventory if it is the right one).",
+            KeyInUnitEnvironment => "The gateway's systemd unit sets ANTHROPIC_API_KEY itself (Environment= in the unit or a drop-in, as some guides suggest); it beats .env, so no deploy can win. Remove that line (systemctl --user edit openclaw-gateway, or the drop-in file), run systemctl --user daemon-reload, then deploy the instance's key.",
             AuthProfileOverridesEnv => "A stored auth profile (agent SQLite) beats ANTHROPIC_API_KEY. Update it (openclaw models auth paste-api-key --provider anthropic) or remove it (openclaw models auth logout anthropic:default --yes).",
             RestartNeeded => "The file holds the right key but the running gateway still has the old one in its environment: restart the gateway (systemctl --user restart openclaw-gateway). Do not rotate.",
             HostUnreadable => "Clawkeep could not read the host's facts (SSH failed or the output was cut). Check SSH access, then run the check again.",

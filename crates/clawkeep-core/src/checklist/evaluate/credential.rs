@@ -109,6 +109,16 @@ fn disk_rank(s: &KeySource) -> Option<u8> {
     }
 }
 
+/// The key comes from the service unit's own `Environment=`: read there, or running in a
+/// process whose best disk source is the unit with that key.
+fn from_unit(w: &KeySighting, disk: &[&KeySighting]) -> bool {
+    match w.source {
+        KeySource::UnitEnv => true,
+        KeySource::Proc(_) => disk.first().is_some_and(|d| d.source == KeySource::UnitEnv && d.fingerprint == w.fingerprint),
+        _ => false,
+    }
+}
+
 /// One agent's resolved key.
 pub(super) struct AgentKey<'a> {
     pub agent: String,
@@ -319,6 +329,10 @@ fn matches_keychain(f: &Facts, h: &HostFacts, res: &Resolution, out: &mut Out) {
         } else if truncated {
             ev.push(Evidence::new("proof", format!("SHA-256 of the keychain key's first {} characters equals the host's", w.length)));
             out.bad(&id, Status::Fail, Cause::KeyTruncated, format!("agent {a}: the key on the host is truncated ({} of {} chars)", w.length, active.length), ev);
+        } else if from_unit(w, disk) && by_fp.is_none_or(|k| k.instance.as_deref() == Some(&f.instance.name)) {
+            // The unit's own Environment= beats every file: a deploy cannot win against it
+            // (and refuses), so the unit is what to fix first.
+            out.bad(&id, Status::Fail, Cause::KeyInUnitEnvironment, format!("agent {a}: the service unit's Environment= sets another key, which beats .env"), ev);
         } else if let Some(k) = by_fp.filter(|k| k.instance.as_deref() == Some(&f.instance.name)) {
             ev.push(Evidence::new("matches", format!("key '{}' ({})", k.name, k.status.as_str())));
             out.bad(&id, Status::Fail, Cause::RetiredKeyDeployed, format!("agent {a}: the host runs '{}', a {} version of this instance's key", k.name, k.status.as_str()), ev);

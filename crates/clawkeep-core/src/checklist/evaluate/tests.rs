@@ -537,6 +537,30 @@ fn credential_table_rows() -> Vec<Row> {
             expect: &[("credential.matches-keychain.main", Fail, Some("key_mismatch"))],
         },
         Row {
+            name: "the unit's Environment= sets an unknown key",
+            setup: |w| {
+                let (a, u) = (w.k.active.clone(), w.k.unknown.clone());
+                w.host_keys(&[(&u, "unit_env"), (&a, "dotenv")]);
+            },
+            expect: &[("credential.matches-keychain.main", Fail, Some("key_in_unit_environment"))],
+        },
+        Row {
+            name: "the gateway runs the key its unit's Environment= sets",
+            setup: |w| {
+                let (a, u) = (w.k.active.clone(), w.k.unknown.clone());
+                w.host_keys(&[(&u, &format!("proc:{PID}")), (&u, "unit_env"), (&a, "dotenv")]);
+            },
+            expect: &[("credential.matches-keychain.main", Fail, Some("key_in_unit_environment"))],
+        },
+        Row {
+            name: "the unit's Environment= sets a retired key",
+            setup: |w| {
+                let (a, r) = (w.k.active.clone(), w.k.retired.clone());
+                w.host_keys(&[(&r, "unit_env"), (&a, "dotenv")]);
+            },
+            expect: &[("credential.matches-keychain.main", Fail, Some("key_in_unit_environment"))],
+        },
+        Row {
             name: "the key of another instance wins",
             setup: |w| {
                 let o = w.k.other.clone();
@@ -1435,6 +1459,7 @@ fn all_causes() -> Vec<Cause> {
         KeyTruncated,
         RetiredKeyDeployed,
         KeyMismatch,
+        KeyInUnitEnvironment,
         AuthProfileOverridesEnv,
         RestartNeeded,
         HostUnreadable,
@@ -1490,6 +1515,7 @@ fn all_causes() -> Vec<Cause> {
             | KeyTruncated
             | RetiredKeyDeployed
             | KeyMismatch
+            | KeyInUnitEnvironment
             | AuthProfileOverridesEnv
             | RestartNeeded
             | HostUnreadable
@@ -1581,7 +1607,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 52);
+    assert_eq!(all.len(), 53);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }
