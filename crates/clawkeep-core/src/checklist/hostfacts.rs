@@ -520,7 +520,7 @@ impl HostFacts {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     const FP: &str = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
@@ -633,11 +633,9 @@ key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
         }
     }
 
-    /// Runs the real script with /bin/sh against a fake home: keys are found and hashed, and
-    /// never appear in the output.
     /// Runs the facts script with `/bin/sh` on a fake home (state dir `~/.openclaw`), as a host
-    /// would: returns the nonce and the output.
-    fn run_script_locally(home: &std::path::Path, agents: Vec<String>) -> (String, std::process::Output) {
+    /// would: returns the nonce and the output. The evaluation's tests use it too.
+    pub(crate) fn run_script_locally(home: &std::path::Path, agents: Vec<String>) -> (String, std::process::Output) {
         use std::io::Write;
         let n = nonce();
         let s = script(&ScriptParams { nonce: n.clone(), state_dir: "~/.openclaw".into(), agents, unit: None, now: Utc::now(), probe_url: None });
@@ -655,6 +653,8 @@ key|108|h|{FP}|history:/x|\u{1b}[31m\nCLAWKEEP-END 1 {n}\n"
     }
 
     #[test]
+    /// The real script against a fake home: keys are found and hashed, and never appear in the
+    /// output.
     fn script_runs_locally_and_never_prints_keys() {
         use std::os::unix::fs::PermissionsExt;
         let home = tempfile::tempdir().unwrap();

@@ -11,7 +11,7 @@ use crate::anthropic::{AdminApiKey, ApiErrorBody, Probe, RateLimit};
 use crate::checklist::cause::Cause;
 use crate::checklist::facts::{CheckContext, CheckOptions, Facts, Gathered, HostError, Probes, RotationDue};
 use crate::checklist::gather;
-use crate::checklist::hostfacts::{self, FactsError, HostFacts, ScriptParams};
+use crate::checklist::hostfacts::{self, FactsError, HostFacts};
 use crate::checklist::runner::RunnerError;
 use crate::checklist::types::{CheckResult, CheckRun, Domain, FleetFacts, InstanceReport, Status, Timings};
 use crate::error::Remedy;
@@ -1310,21 +1310,7 @@ fn boundary_and_baseline_table() {
 /// Runs the real facts script with `/bin/sh` on `home` (as a host would) and makes its output
 /// the world's host report.
 fn run_facts_script(w: &mut World, home: &std::path::Path) {
-    use std::io::Write;
-    let nonce = hostfacts::nonce();
-    let script =
-        hostfacts::script(&ScriptParams { nonce: nonce.clone(), state_dir: "~/.openclaw".into(), agents: vec![AGENT.into()], unit: None, now: Utc::now(), probe_url: None });
-    let mut child = std::process::Command::new("/bin/sh")
-        .arg("-s")
-        .env_clear()
-        .env("HOME", home)
-        .env("PATH", "/usr/bin:/bin")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let (nonce, out) = hostfacts::tests::run_script_locally(home, vec![AGENT.into()]);
     w.host = Host::Raw(out.stdout, nonce);
 }
 
