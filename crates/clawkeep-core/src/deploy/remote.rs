@@ -55,7 +55,9 @@ pub(super) fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
 
 /// The plan's one probe (prints names only, never values): `oc` (the openclaw CLI), `profile`
 /// (agents with an anthropic auth profile), `systemd_env_file`, `ss`, `ids` (uid and groups),
-/// `unit_env` (systemd), `probe_done`, and `gwpid`: the gateway listening on `port`.
+/// `sd_owner` (the state dir's owner: uid and name), `sd_writable` (the login user may create
+/// files in it), `env_owner_name`, `unit_env` (systemd), `probe_done`, and `gwpid`: the gateway
+/// listening on `port`.
 pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, port: u16) -> String {
     let agents = agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
     let mut probe = format!(
@@ -65,7 +67,10 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
          for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && grep -qa 'anthropic:' \"$f\" \"$f-wal\" 2>/dev/null; then echo \"profile=$a\"; fi; done; \
          if grep -qa 'anthropic:default' \"$SD/state/openclaw.sqlite\" \"$SD/state/openclaw.sqlite-wal\" 2>/dev/null; then for a in {agents}; do echo \"profile=$a\"; done; fi; \
          if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
-         if command -v ss >/dev/null 2>&1; then echo ss=1; fi; echo \"ids=$(id -u) $(id -G)\"; ",
+         if command -v ss >/dev/null 2>&1; then echo ss=1; fi; echo \"ids=$(id -u) $(id -G)\"; \
+         if [ -d \"$SD\" ]; then echo \"sd_owner=$(ls -nLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}') $(ls -lLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}')\"; \
+           if [ -w \"$SD\" ] && [ -x \"$SD\" ]; then echo sd_writable=1; fi; fi; \
+         if [ -e \"$SD/.env\" ]; then echo \"env_owner_name=$(ls -lLd -- \"$SD/.env\" 2>/dev/null | awk '{{print $3}}')\"; fi; ",
         sd = sh_quote(sd)
     );
     if let ServiceManager::SystemdUser { unit } = sm {
