@@ -1448,3 +1448,27 @@ fn state_dir_of_another_user_is_refused_before_writing() {
         assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
     }
 }
+
+/// A restart through sudo (a system unit) that sudo would not run without a password — or a
+/// host without sudo — is refused by the plan before anything is written (found out after the
+/// write, the rollback's restart would fail too).
+#[test]
+fn sudo_restart_that_needs_a_password_is_refused_before_writing() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    let before = format!("ANTHROPIC_API_KEY={old}\n");
+    h.write_file(".openclaw/.env", before.as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    ck.add_host(h, "sudo", true, "sudo systemctl restart openclaw-gateway");
+    let r = ck.run(&["deploy", "sudo", "--yes", "--json"]).fails();
+    let rep = r.json();
+    assert_eq!(rep["outcome"], "refused", "{rep}");
+    let msg = rep["error"]["message"].as_str().unwrap();
+    // No sudo on the host, or sudo without a NOPASSWD rule for the test user.
+    assert!(msg.contains("uses sudo, which is not installed") || msg.contains("asks the SSH user"), "{msg}");
+    assert_eq!(std::fs::read(h.env_path()).unwrap(), before.as_bytes());
+    assert!(!h.home().join(".openclaw/.env.clawkeep-bak").exists() && temp_files(&h.home().join(".openclaw")).is_empty());
+    assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+}

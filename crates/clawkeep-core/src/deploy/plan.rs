@@ -184,6 +184,18 @@ pub(super) fn build_plan(job: &DeployJob, ready_timeout: Duration, f: DeployFact
         }
     }
     ownership_blockers(&mut plan, &sd, &inst.ssh_user, probe, &f.unreadable);
+    // A restart through sudo (a system unit) must not need a password: found out after the
+    // write, it would leave the new .env with the old gateway, and the rollback would fail too.
+    match kv(probe, "sudo_ok").first().map(String::as_str) {
+        Some("0") => plan.blockers.push(format!(
+            "the restart command `{}` needs sudo, and sudo asks the SSH user {} for a password (`sudo -n` refuses): allow exactly that command without one (a sudoers rule: {} ALL=(root) NOPASSWD: <the command>), or restart without sudo",
+            restart_command(&inst.service_manager),
+            inst.ssh_user,
+            inst.ssh_user
+        )),
+        Some("missing") => plan.blockers.push(format!("the restart command `{}` uses sudo, which is not installed on the host", restart_command(&inst.service_manager))),
+        _ => {}
+    }
     if !f.sftp {
         plan.warnings.push(
             "the host offers no SFTP subsystem: files are read and written over the SSH exec channel instead (the same atomic write: 0600 temp file, fsync, owner kept, rename; content on stdin)".into(),

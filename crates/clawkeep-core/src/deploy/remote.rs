@@ -34,6 +34,21 @@ pub(crate) fn restart_command(sm: &ServiceManager) -> String {
     }
 }
 
+/// The words after `sudo` of a custom restart command that starts with it (`sudo systemctl
+/// restart openclaw-gateway`: a system unit), for the probe's `sudo -n -l` check. Only plain
+/// words (the same ones the restart command runs with, `~` included); `None` for a command that
+/// does not start with sudo or holds shell syntax the check cannot mirror.
+pub(super) fn sudo_args(sm: &ServiceManager) -> Option<String> {
+    let ServiceManager::Custom { restart_command } = sm else { return None };
+    let mut words = restart_command.split_whitespace();
+    if words.next() != Some("sudo") {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    let plain = |w: &&str| w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./~:=@%+,-".contains(&b));
+    (!rest.is_empty() && rest.iter().all(plain)).then(|| rest.join(" "))
+}
+
 /// Shell snippet that sets `pid` to the gateway's process (listening on `port`): the socket's
 /// inode from `/proc/net/tcp{,6}`, then the login user's own processes holding it (cheap even on
 /// a busy host), else `ss -p`, else (systemd) the unit's MainPID.
@@ -77,6 +92,12 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
         probe.push_str(&format!(
             "if command -v systemctl >/dev/null 2>&1 && systemctl --user show -p Environment --value {} 2>/dev/null | tr ' ' '\\n' | grep -q '^ANTHROPIC_API_KEY='; then echo unit_env=1; fi; ",
             sh_quote(unit)
+        ));
+    }
+    if let Some(args) = sudo_args(sm) {
+        // `sudo -n -l CMD`: may the login user run the restart without a password? (Lists only.)
+        probe.push_str(&format!(
+            "if command -v sudo >/dev/null 2>&1; then if sudo -n -l {args} >/dev/null 2>&1; then echo sudo_ok=1; else echo sudo_ok=0; fi; else echo sudo_ok=missing; fi; "
         ));
     }
     probe.push_str("echo probe_done=1");
@@ -146,6 +167,19 @@ pub(super) fn readyz_curl_command(port: u16) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sudo_restart_commands_are_checked_only_when_plain() {
+        let c = |s: &str| sudo_args(&ServiceManager::Custom { restart_command: s.into() });
+        assert_eq!(c("sudo systemctl restart openclaw-gateway").as_deref(), Some("systemctl restart openclaw-gateway"));
+        assert_eq!(c("  sudo -u oc ~/.local/bin/restart ").as_deref(), Some("-u oc ~/.local/bin/restart"));
+        for no in ["systemctl restart x", "sudoedit x", "sudo", "sudo x; rm -rf /", "sudo x $(id)", "sudo 'x y'", "sudo x | y"] {
+            assert_eq!(c(no), None, "{no}");
+        }
+        assert_eq!(sudo_args(&ServiceManager::SystemdUser { unit: "u".into() }), None);
+        let p = probe_command("/h/.openclaw", &[], &ServiceManager::Custom { restart_command: "sudo systemctl restart gw".into() }, 1);
+        assert!(p.contains("sudo -n -l systemctl restart gw"), "{p}");
+    }
 
     #[test]
     fn state_dir_resolution() {

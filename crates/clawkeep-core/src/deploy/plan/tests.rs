@@ -301,3 +301,15 @@ fn plan_state_dir_of_another_user_is_refused_with_the_owner() {
     let p = plan_of(&j, f);
     assert!(p.blockers.is_empty() && p.warnings.iter().any(|w| w.contains("no SFTP subsystem")), "{:?} {:?}", p.blockers, p.warnings);
 }
+
+/// A restart through sudo that would ask for a password (or has no sudo) is refused before
+/// writing; one sudo allows (`sudo -n -l`) passes.
+#[test]
+fn plan_sudo_restart_needs_no_password() {
+    let j = job(InjectionMethod::EnvFile, ServiceManager::Custom { restart_command: "sudo systemctl restart openclaw-gateway".into() });
+    assert!(plan_of(&j, facts(Some(CONFIG), None, &format!("sudo_ok=1\n{PROBE}"))).blockers.is_empty());
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sudo_ok=0\n{PROBE}")));
+    assert!(p.blockers.iter().any(|b| b.contains("asks the SSH user u for a password") && b.contains("NOPASSWD")), "{:?}", p.blockers);
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sudo_ok=missing\n{PROBE}")));
+    assert!(p.blockers.iter().any(|b| b.contains("not installed")), "{:?}", p.blockers);
+}
