@@ -23,7 +23,7 @@ pub mod sys;
 pub mod vps;
 pub mod world;
 
-pub use world::{Host, HostMode, ShellMode, World, WorldOptions};
+pub use world::{Host, HostMode, SftpSubsystem, ShellMode, World, WorldOptions};
 
 /// The real `clawkeep` binary the CLI journeys run: `$CLAWKEEP_BIN`, else the one next to the
 /// test binary (`cargo test --workspace` builds it), else built once on demand

@@ -2,7 +2,8 @@
 //! (127.0.1.N:22 by default) with its own host key, Unix user (`ckh<N>`) and home directory
 //! holding an OpenClaw layout and a gateway under a supervisor; one generated client key per
 //! world; fault controls (stop/start, host-key swap, network cut, slow link, noisy or
-//! huge-output login shell).
+//! huge-output login shell, no SFTP subsystem, a small full file system mounted over a
+//! directory).
 //!
 //! ```no_run
 //! use clawkeep_tests::world::{World, WorldOptions};
@@ -17,7 +18,7 @@
 //!
 //! State lives in a run dir (`/tmp/ck-world/w<pid>-<n>`, root `$CLAWKEEP_TESTWORLD_ROOT`)
 //! that records everything to undo: `owner` (pid + start time, or `detached`), `users`,
-//! `nft-table`, `h<N>/sshd.pid`, `h<N>/gw.pgid`. Host indices are leased under
+//! `nft-table`, `h<N>/sshd.pid`, `h<N>/gw.pgid`, `h<N>/mounts`. Host indices are leased under
 //! `<root>/leases/` with a file lock, so parallel test threads and test binaries never share
 //! an address, user or port. Worlds whose owner died without cleaning up are reaped by the
 //! next `World::start` or by `scripts/testhosts.sh down`.
@@ -149,6 +150,19 @@ pub struct Host {
     host_key_fingerprint: String,
     config: Mutex<OpenClawConfig>,
     gateway_token: String,
+    sftp: Mutex<SftpSubsystem>,
+}
+
+/// What the host's sshd offers for SFTP, see [`Host::set_sftp`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SftpSubsystem {
+    /// `Subsystem sftp internal-sftp` (the default).
+    Internal,
+    /// No `Subsystem sftp` line: sshd refuses the subsystem request (hardened configs).
+    None,
+    /// A `Subsystem sftp` pointing at a program that does not exist: sshd accepts the request,
+    /// then the channel closes at once (as dropbear without `sftp-server` does).
+    Broken,
 }
 
 impl std::fmt::Debug for Host {
@@ -294,6 +308,23 @@ pub fn teardown_dir(dir: &Path) -> Result<()> {
         sys::kill("TERM", &groups.iter().map(|(g, _)| -(*g as i64)).collect::<Vec<_>>());
         let all: Vec<u32> = groups.iter().flat_map(|(_, m)| m.clone()).collect();
         sys::terminate(&all, Duration::from_secs(3));
+    }
+    // 1b. file systems mounted over host directories (full-disk faults), lazily
+    for h in &hosts {
+        for m in fs::read_to_string(h.join("mounts")).unwrap_or_default().lines().map(str::trim).filter(|m| !m.is_empty()) {
+            if m.starts_with(&dir_s) {
+                let _ = sys::run_with(
+                    {
+                        let mut c = Command::new("/usr/bin/umount");
+                        c.args(["-l", m]);
+                        c
+                    },
+                    None,
+                    Duration::from_secs(10),
+                    4096,
+                );
+            }
+        }
     }
     // 2. sshd listeners, verified by their command line (-f <dir>/hN/sshd_config)
     let mut sshds = Vec::new();
@@ -707,6 +738,7 @@ impl Host {
             host_key_fingerprint,
             config: Mutex::new(config),
             gateway_token: random_hex(24),
+            sftp: Mutex::new(SftpSubsystem::Internal),
         };
         host.write_layout()?;
         host.write_sshd_config()?;
@@ -767,7 +799,12 @@ AllowUsers {user}\nPubkeyAuthentication yes\nPasswordAuthentication no\nKbdInter
 UsePAM no\nPermitRootLogin no\nAllowTcpForwarding yes\nX11Forwarding no\nPrintMotd no\nPrintLastLog no\n\
 # default 10:30:100 drops parallel connections\nMaxStartups 200:30:400\nMaxSessions 64\nLoginGraceTime 30\n\
 # pre-auth banner: only sent while this file exists (noisy fault)\nBanner {d}/banner\n\
-Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
+{sftp}LogLevel VERBOSE\n",
+            sftp = match *self.sftp.lock().unwrap() {
+                SftpSubsystem::Internal => "Subsystem sftp internal-sftp\n".to_string(),
+                SftpSubsystem::None => "# no Subsystem sftp line (fault: no SFTP)\n".to_string(),
+                SftpSubsystem::Broken => format!("Subsystem sftp {}/no-such-sftp-server\n", d.display()),
+            },
             name = self.name,
             port = self.port,
             addr = self.addr,
@@ -948,6 +985,67 @@ Subsystem sftp internal-sftp\nLogLevel VERBOSE\n",
             self.restart()?;
         }
         Ok(())
+    }
+
+    /// Changes what sshd offers for SFTP (rewrites its config and restarts it; open sessions are
+    /// left alone). [`SftpSubsystem::None`]: a hardened host; [`SftpSubsystem::Broken`]: dropbear
+    /// without `sftp-server`.
+    pub fn set_sftp(&self, mode: SftpSubsystem) -> Result<()> {
+        *self.sftp.lock().unwrap() = mode;
+        self.write_sshd_config()?;
+        self.restart()
+    }
+
+    /// Mounts a `kbytes` KiB tmpfs over `rel` (a directory under the home dir) holding a copy of
+    /// what was there (owners and modes kept), recorded for teardown. Root mode only. Fill it
+    /// with [`Host::fill_fs`]; undo with [`Host::unmount`].
+    pub fn mount_small_fs(&self, rel: &str, kbytes: u32) -> Result<()> {
+        if self.shared.mode != HostMode::Root {
+            bail!("mounts need root mode");
+        }
+        let target = self.home.join(rel);
+        let stash = self.dir.join(format!("stash-{}", rel.replace('/', "_")));
+        let _ = fs::remove_dir_all(&stash);
+        sys::run_ok("/usr/bin/cp", &["-a", target.to_str().unwrap(), stash.to_str().unwrap()])?;
+        let md = fs::metadata(&target)?;
+        let mut f = fs::OpenOptions::new().create(true).append(true).open(self.dir.join("mounts"))?;
+        writeln!(f, "{}", target.display())?;
+        let opts = format!("size={}k,mode={:o},uid={},gid={}", kbytes, md.permissions().mode() & 0o7777, self.uid, self.gid);
+        sys::run_ok("/usr/bin/mount", &["-t", "tmpfs", "-o", &opts, "ck-small-fs", target.to_str().unwrap()])?;
+        sys::run_ok("/usr/bin/cp", &["-a", &format!("{}/.", stash.display()), &format!("{}/", target.display())])?;
+        let _ = fs::remove_dir_all(&stash);
+        Ok(())
+    }
+
+    /// Fills the file system holding `rel` (under the home dir) up with a file `rel/.filler`
+    /// owned by the host user, until it is full.
+    pub fn fill_fs(&self, rel: &str) -> Result<()> {
+        let p = self.home.join(rel).join(".filler");
+        let mut f = fs::File::create(&p)?;
+        let block = vec![0u8; 1024];
+        loop {
+            if f.write_all(&block).and_then(|_| f.sync_all()).is_err() {
+                break;
+            }
+        }
+        // the last bytes a partial block may still take
+        for _ in 0..4096 {
+            if f.write_all(&[0u8]).and_then(|_| f.sync_all()).is_err() {
+                break;
+            }
+        }
+        drop(f);
+        self.chown(&p)
+    }
+
+    /// Unmounts what [`Host::mount_small_fs`] mounted over `rel`; the files of the mount are gone
+    /// and the original directory shows again.
+    pub fn unmount(&self, rel: &str) -> Result<()> {
+        let target = self.home.join(rel);
+        sys::run_ok("/usr/bin/umount", &[target.to_str().unwrap()])?;
+        let rec = self.dir.join("mounts");
+        let kept: String = fs::read_to_string(&rec).unwrap_or_default().lines().filter(|l| Path::new(l.trim()) != target).map(|l| format!("{l}\n")).collect();
+        write_file(&rec, kept.as_bytes(), 0o644)
     }
 
     /// Cuts the host off: every packet to or from its address is dropped (nft), so connects

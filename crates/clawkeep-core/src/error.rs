@@ -111,6 +111,16 @@ pub enum Error {
     #[error("instance '{instance}', step {step}: {message}")]
     Remote { instance: String, step: String, message: String },
 
+    /// A write on the host failed for want of space: the file it was replacing is unchanged and
+    /// its temporary file was removed.
+    #[error("instance '{instance}': no space left on the host for {path} ({detail}); the file was not replaced and no temporary file was left. Free space on that file system, then deploy again")]
+    DiskFull { instance: String, path: String, detail: String },
+
+    /// The host offers no SFTP subsystem and files cannot be written safely over its shell
+    /// either (`reason` says why). Nothing was written.
+    #[error("instance '{instance}': the host offers no SFTP subsystem and {reason}; nothing was written. Enable SFTP in its sshd (`Subsystem sftp internal-sftp`) or install the missing tool")]
+    SftpUnavailable { instance: String, reason: String },
+
     /// The operation cannot go ahead until the person does something first (complete a draft,
     /// add or bind a key, retire one): a code of its own per situation, and the remedy as data.
     #[error("{message}")]
@@ -174,6 +184,8 @@ impl Error {
             Error::SshAuth { .. } => "ssh_auth",
             Error::SshPassphraseNeeded { .. } => "ssh_passphrase_needed",
             Error::Remote { .. } => "remote",
+            Error::DiskFull { .. } => "disk_full",
+            Error::SftpUnavailable { .. } => "sftp_unavailable",
             Error::Blocked { code, .. } => code,
             Error::Cancelled => "cancelled",
         }

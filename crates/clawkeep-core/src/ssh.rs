@@ -5,6 +5,10 @@
 //! (0600 temp file in the same directory → fsync → `posix-rename@openssh.com`), SFTP reads, and
 //! HTTP GETs to the host's loopback through a `direct-tcpip` channel.
 //!
+//! A host without an SFTP subsystem (dropbear without `sftp-server`, a hardened `sshd_config`)
+//! is recognised at once — the subsystem request is refused or its channel closes — and the same
+//! reads and the same atomic write then run over the exec channel (`execfs`, content on stdin).
+//!
 //! Host keys are **pinned**: [`HostSession::connect`] needs the instance's pinned `SHA256:…`
 //! fingerprint and aborts the handshake (before authenticating, before any channel) when the
 //! server presents another one. There is no accept-anything mode. [`probe_host_key`] reads the
@@ -27,6 +31,8 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
 use crate::secret::Secret;
+
+mod execfs;
 
 /// Where to connect, and what host key to expect.
 #[derive(Debug, Clone)]
@@ -126,6 +132,16 @@ impl ExecOutput {
         }
         crate::hosttext::tail_lines(&text, 4, BRIEF_MAX)
     }
+}
+
+/// What [`HostSession::read_file_or_denied`] found.
+pub enum FileRead {
+    /// No such file.
+    Missing,
+    /// The login user may not read it.
+    Denied,
+    /// Its bytes.
+    Bytes(Vec<u8>),
 }
 
 /// Most bytes of stdout/stderr kept per command (huge login-shell output is cut from the front).
@@ -240,7 +256,8 @@ pub struct HostSession {
     handle: client::Handle<Checker>,
     /// The jump host's session, kept alive while this one lives.
     _jump: Option<Box<HostSession>>,
-    sftp: tokio::sync::OnceCell<RawSftpSession>,
+    /// The SFTP session; `None` when the host has no SFTP subsystem (files go over exec then).
+    sftp: tokio::sync::OnceCell<Option<RawSftpSession>>,
     home: tokio::sync::OnceCell<String>,
     fingerprint: String,
 }
@@ -353,6 +370,14 @@ impl HostSession {
     }
 
     async fn exec_inner(&self, step: &str, command: &str, stdin: Option<&[u8]>) -> Result<ExecOutput> {
+        let (status, marker, out, err) = self.exec_collect(step, command, stdin, OUTPUT_LIMIT).await?;
+        let dropped = out.dropped + err.dropped;
+        Ok(ExecOutput { exit_status: Some(status), stdout: out.after(&marker), stderr: err.after(&marker), dropped })
+    }
+
+    /// Runs a wrapped command and collects its exit status, the start marker, and the last
+    /// `keep` bytes of stdout and of stderr. No timeout of its own (callers wrap it).
+    async fn exec_collect(&self, step: &str, command: &str, stdin: Option<&[u8]>, keep: usize) -> Result<(u32, String, Tail, Tail)> {
         let nonce: u64 = rand::random();
         let marker = format!("__clawkeep_begin_{nonce:016x}__");
         let wrapped = format!("printf '%s\\n' {marker}; printf '%s\\n' {marker} >&2; {command}");
@@ -362,8 +387,8 @@ impl HostSession {
             ch.data_bytes(data.to_vec()).await.map_err(|e| self.remote(step, format!("sending stdin failed: {e}")))?;
         }
         ch.eof().await.map_err(|e| self.remote(step, format!("closing stdin failed: {e}")))?;
-        let mut out = Tail::default();
-        let mut err = Tail::default();
+        let mut out = Tail::new(keep);
+        let mut err = Tail::new(keep);
         let mut status = None;
         while let Some(msg) = ch.wait().await {
             match msg {
@@ -374,24 +399,49 @@ impl HostSession {
                 _ => {}
             }
         }
-        if status.is_none() {
+        let Some(status) = status else {
             return Err(self.remote(step, "the connection closed before the command finished"));
-        }
-        let dropped = out.dropped + err.dropped;
-        Ok(ExecOutput { exit_status: status, stdout: out.after(&marker), stderr: err.after(&marker), dropped })
+        };
+        Ok((status, marker, out, err))
     }
 
-    async fn sftp(&self) -> Result<&RawSftpSession> {
-        self.sftp
+    /// The SFTP session, or `None` when the host has no SFTP subsystem: OpenSSH without a
+    /// `Subsystem sftp` line refuses the request, dropbear without `sftp-server` accepts it and
+    /// the channel closes at once. Either is known within a round trip (no timeout is waited
+    /// for), and the file operations then run over the exec channel (`execfs`).
+    async fn sftp(&self) -> Result<Option<&RawSftpSession>> {
+        let s = self
+            .sftp
             .get_or_try_init(|| async {
-                let ch = self.handle.channel_open_session().await.map_err(|e| self.remote("sftp", format!("cannot open a channel: {e}")))?;
-                ch.request_subsystem(true, "sftp").await.map_err(|e| self.remote("sftp", format!("the sftp subsystem was refused: {e}")))?;
+                let mut ch = self.handle.channel_open_session().await.map_err(|e| self.remote("sftp", format!("cannot open a channel: {e}")))?;
+                ch.request_subsystem(true, "sftp").await.map_err(|e| self.remote("sftp", format!("cannot request the sftp subsystem: {e}")))?;
+                let accepted = loop {
+                    match ch.wait().await {
+                        Some(ChannelMsg::Success) => break true,
+                        Some(ChannelMsg::Failure | ChannelMsg::Eof | ChannelMsg::Close | ChannelMsg::ExitStatus { .. }) | None => break false,
+                        Some(_) => {}
+                    }
+                };
+                if !accepted {
+                    let _ = ch.close().await;
+                    return Ok::<_, Error>(None);
+                }
                 let s = RawSftpSession::new(ch.into_stream());
                 s.set_timeout(self.opts.op_timeout.as_secs().max(1));
-                s.init().await.map_err(|e| self.remote("sftp", format!("sftp init failed: {e}")))?;
-                Ok::<_, Error>(s)
+                match s.init().await {
+                    Ok(_) => Ok(Some(s)),
+                    Err(russh_sftp::client::error::Error::Timeout) => Err(self.timeout("sftp", self.opts.op_timeout)),
+                    // Accepted, then ended before its version packet: no sftp server behind it.
+                    Err(_) => Ok(None),
+                }
             })
-            .await
+            .await?;
+        Ok(s.as_ref())
+    }
+
+    /// Whether the host offers SFTP (`false`: files are read and written over exec).
+    pub async fn has_sftp(&self) -> Result<bool> {
+        Ok(self.sftp().await?.is_some())
     }
 
     async fn with_timeout<T>(&self, step: &str, fut: impl std::future::Future<Output = Result<T>>) -> Result<T> {
@@ -406,7 +456,7 @@ impl HostSession {
 
     async fn home_inner(&self) -> Result<String> {
         self.with_timeout("home", async {
-            let s = self.sftp().await?;
+            let Some(s) = self.sftp().await? else { return self.exec_home().await };
             let name = s.realpath(".").await.map_err(|e| self.remote("home", e.to_string()))?;
             name.files.first().map(|f| f.filename.clone()).ok_or_else(|| self.remote("home", "realpath returned nothing"))
         })
@@ -416,7 +466,7 @@ impl HostSession {
     /// Mode and owner uid of a file, or `None` if it does not exist.
     pub async fn stat(&self, path: &str) -> Result<Option<FileAttributes>> {
         self.with_timeout("stat", async {
-            let s = self.sftp().await?;
+            let Some(s) = self.sftp().await? else { return self.exec_stat(path).await };
             match s.stat(path).await {
                 Ok(a) => Ok(Some(a.attrs)),
                 Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => Ok(None),
@@ -428,11 +478,22 @@ impl HostSession {
 
     /// Reads a whole (small) file, or `None` if it does not exist. At most `max` bytes.
     pub async fn read_file(&self, path: &str, max: usize) -> Result<Option<Vec<u8>>> {
+        match self.read_file_or_denied(path, max).await? {
+            FileRead::Missing => Ok(None),
+            FileRead::Denied => Err(self.remote("read", format!("{path}: permission denied (the SSH user {} may not read it)", self.target.user))),
+            FileRead::Bytes(b) => Ok(Some(b)),
+        }
+    }
+
+    /// [`HostSession::read_file`] that tells a file the login user may not read
+    /// ([`FileRead::Denied`]) from other failures, for the planner to explain.
+    pub async fn read_file_or_denied(&self, path: &str, max: usize) -> Result<FileRead> {
         self.with_timeout("read", async {
-            let s = self.sftp().await?;
+            let Some(s) = self.sftp().await? else { return self.exec_read(path, max).await };
             let h = match s.open(path, OpenFlags::READ, FileAttributes::empty()).await {
                 Ok(h) => h.handle,
-                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => return Ok(None),
+                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => return Ok(FileRead::Missing),
+                Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::PermissionDenied => return Ok(FileRead::Denied),
                 Err(e) => return Err(self.remote("read", format!("{path}: {e}"))),
             };
             let mut buf = Vec::new();
@@ -448,7 +509,7 @@ impl HostSession {
                 }
             };
             let _ = s.close(h).await;
-            result.map(|()| Some(buf))
+            result.map(|()| FileRead::Bytes(buf))
         })
         .await
     }
@@ -458,25 +519,67 @@ impl HostSession {
     /// `posix-rename@openssh.com` over the target. A reader sees the old file or the new one,
     /// never a partial one. When the login user may not give the temp file the old file's
     /// owner/group, nothing is replaced (an error says so). The temp file is removed on
-    /// failure (best effort).
+    /// failure (best effort). A `path` that is a symlink is written through: its target is
+    /// replaced and the link stays. Without SFTP the same steps run over exec (`execfs`).
+    /// A write that failed for want of space is [`Error::DiskFull`].
     pub async fn write_atomic(&self, path: &str, data: &[u8]) -> Result<()> {
-        let (dir, base) = match path.rsplit_once('/') {
+        let r = self
+            .with_timeout("write", async {
+                match self.sftp().await? {
+                    Some(s) => self.write_sftp(s, path, data).await,
+                    None => self.exec_write(path, data).await,
+                }
+            })
+            .await;
+        match r {
+            Err(e @ Error::Remote { .. }) => Err(self.write_failure(path, data.len(), e).await),
+            r => r,
+        }
+    }
+
+    /// A failed write's error: [`Error::DiskFull`] when the host says so or its file system has
+    /// less room than the file needs (asked with `df` once the temp file is gone), else the
+    /// step's own error.
+    async fn write_failure(&self, path: &str, len: usize, err: Error) -> Error {
+        let Error::Remote { message, .. } = &err else { return err };
+        if message.contains("no answer within") {
+            return err;
+        }
+        let dir = path.rsplit_once('/').map(|(d, _)| if d.is_empty() { "/" } else { d }).unwrap_or(".");
+        let cmd = format!("df -Pk -- {} 2>/dev/null | awk 'NR == 2 {{ print \"avail=\" $4 }}'", sh_quote(dir));
+        let avail = match tokio::time::timeout(Duration::from_secs(5), self.exec_inner("write", &cmd, None)).await {
+            Ok(Ok(out)) => out.stdout().lines().find_map(|l| l.trim().strip_prefix("avail=")).and_then(|v| v.trim().parse::<u64>().ok()),
+            _ => None,
+        };
+        match execfs::disk_full(message, avail, len) {
+            Some(detail) => Error::DiskFull { instance: self.target.instance.clone(), path: crate::hosttext::line(path, 500), detail },
+            None => err,
+        }
+    }
+
+    async fn write_sftp(&self, s: &RawSftpSession, path: &str, data: &[u8]) -> Result<()> {
+        // A symlinked file is written through: the link stays, its target is replaced.
+        let target = match s.lstat(path).await {
+            Ok(a) if a.attrs.permissions.is_some_and(|p| p & 0o170000 == 0o120000) => {
+                let name = s.realpath(path).await.map_err(|e| self.remote("write", format!("{path} is a symlink whose target cannot be resolved: {e}")))?;
+                name.files.first().map(|f| f.filename.clone()).ok_or_else(|| self.remote("write", format!("{path} is a symlink whose target cannot be resolved")))?
+            }
+            _ => path.to_string(),
+        };
+        let (dir, base) = match target.rsplit_once('/') {
             Some((d, b)) => (d.to_string(), b.to_string()),
-            None => (".".to_string(), path.to_string()),
+            None => (".".to_string(), target.clone()),
         };
         let nonce: u32 = rand::random();
         let tmp = format!("{dir}/.{base}.clawkeep-tmp-{nonce:08x}");
-        let r = self.with_timeout("write", self.write_atomic_inner(&tmp, path, data)).await;
+        let r = self.write_sftp_inner(s, &tmp, &target, data).await;
         if r.is_err() {
-            if let Ok(s) = tokio::time::timeout(Duration::from_secs(3), self.sftp()).await.unwrap_or(Err(self.remote("write", "timeout"))) {
-                let _ = tokio::time::timeout(Duration::from_secs(3), s.remove(tmp.as_str())).await;
-            }
+            let _ = tokio::time::timeout(Duration::from_secs(3), s.remove(tmp.as_str())).await;
         }
         r
     }
 
-    async fn write_atomic_inner(&self, tmp: &str, path: &str, data: &[u8]) -> Result<()> {
-        let s = self.sftp().await?;
+    async fn write_sftp_inner(&self, s: &RawSftpSession, tmp: &str, path: &str, data: &[u8]) -> Result<()> {
         let attrs = FileAttributes { permissions: Some(0o600), ..FileAttributes::empty() };
         let e = |what: &str, err: russh_sftp::client::error::Error| self.remote("write", format!("{what} {tmp}: {err}"));
         // The owner and group the new file must keep (the gateway's user may own it).
@@ -488,25 +591,26 @@ impl HostSession {
         };
         let h = s.open(tmp, OpenFlags::CREATE | OpenFlags::EXCLUDE | OpenFlags::WRITE, attrs.clone()).await.map_err(|x| e("create", x))?.handle;
         let mut off = 0usize;
+        let mut written = Ok(());
         for chunk in data.chunks(32 * 1024) {
-            s.write(h.as_str(), off as u64, chunk.to_vec()).await.map_err(|x| e("write", x))?;
+            if let Err(x) = s.write(h.as_str(), off as u64, chunk.to_vec()).await {
+                written = Err(e("write", x));
+                break;
+            }
             off += chunk.len();
         }
-        s.fsync(h.as_str()).await.map_err(|x| e("fsync", x))?;
-        s.close(h).await.map_err(|x| e("close", x))?;
+        if written.is_ok() {
+            written = s.fsync(h.as_str()).await.map(|_| ()).map_err(|x| e("fsync", x));
+        }
+        // Closed in any case, so the caller can remove the temp file.
+        let closed = s.close(h).await.map(|_| ()).map_err(|x| e("close", x));
+        written?;
+        closed?;
         if let Some((uid, gid)) = old_owner {
             let now = s.stat(tmp).await.map_err(|x| e("stat", x))?.attrs;
             if now.uid != Some(uid) || now.gid != Some(gid) {
                 let own = FileAttributes { uid: Some(uid), gid: Some(gid), ..FileAttributes::empty() };
-                s.setstat(tmp, own).await.map_err(|x| {
-                    self.remote(
-                        "write",
-                        format!(
-                            "{path} belongs to uid {uid}, gid {gid}, and the SSH user {} may not give the new file that owner/group ({x}); nothing was replaced: deploy as the file's owner (or root), or change its group to one the SSH user is in",
-                            self.target.user
-                        ),
-                    )
-                })?;
+                s.setstat(tmp, own).await.map_err(|x| self.owner_refused(path, uid, gid, &x.to_string()))?;
             }
         }
         s.setstat(tmp, attrs).await.map_err(|x| e("chmod", x))?;
@@ -521,10 +625,21 @@ impl HostSession {
         Ok(())
     }
 
+    /// The login user may not give the new file the replaced file's owner/group.
+    fn owner_refused(&self, path: &str, uid: u32, gid: u32, why: &str) -> Error {
+        self.remote(
+            "write",
+            format!(
+                "{path} belongs to uid {uid}, gid {gid}, and the SSH user {} may not give the new file that owner/group ({why}); nothing was replaced: deploy as the file's owner (or root), or change its group to one the SSH user is in",
+                self.target.user
+            ),
+        )
+    }
+
     /// Creates a directory with `mode` (an existing directory is fine).
     pub async fn mkdir(&self, path: &str, mode: u32) -> Result<()> {
         self.with_timeout("mkdir", async {
-            let s = self.sftp().await?;
+            let Some(s) = self.sftp().await? else { return self.exec_mkdir(path, mode).await };
             let attrs = FileAttributes { permissions: Some(mode), ..FileAttributes::empty() };
             match s.mkdir(path, attrs).await {
                 Ok(_) => Ok(()),
@@ -540,7 +655,7 @@ impl HostSession {
     /// Removes a file (missing is fine).
     pub async fn remove(&self, path: &str) -> Result<()> {
         self.with_timeout("remove", async {
-            let s = self.sftp().await?;
+            let Some(s) = self.sftp().await? else { return self.exec_remove(path).await };
             match s.remove(path).await {
                 Ok(_) => Ok(()),
                 Err(russh_sftp::client::error::Error::Status(st)) if st.status_code == StatusCode::NoSuchFile => Ok(()),
@@ -588,7 +703,7 @@ impl HostSession {
 
     /// Closes the connection politely.
     pub async fn close(self) {
-        if let Some(s) = self.sftp.get() {
+        if let Some(Some(s)) = self.sftp.get() {
             let _ = s.close_session();
         }
         let _ = tokio::time::timeout(Duration::from_secs(2), self.handle.disconnect(russh::Disconnect::ByApplication, "", "en")).await;
@@ -637,14 +752,17 @@ async fn authenticate(h: &mut client::Handle<Checker>, t: &SshTarget, auth: &Ssh
     }
 }
 
-/// A byte sink that keeps the last [`OUTPUT_LIMIT`] bytes; every buffer it used is wiped.
-#[derive(Default)]
+/// A byte sink that keeps the last `limit` bytes; every buffer it used is wiped.
 struct Tail {
     buf: Zeroizing<Vec<u8>>,
     dropped: u64,
+    limit: usize,
 }
 
 impl Tail {
+    fn new(limit: usize) -> Tail {
+        Tail { buf: Zeroizing::new(Vec::new()), dropped: 0, limit }
+    }
     fn push(&mut self, d: &[u8]) {
         if self.buf.len() + d.len() > self.buf.capacity() {
             // Grow by hand so the old allocation is wiped (a Vec's own growth would free it as is).
@@ -653,15 +771,23 @@ impl Tail {
             self.buf = bigger;
         }
         self.buf.extend_from_slice(d);
-        if self.buf.len() > 2 * OUTPUT_LIMIT {
-            let cut = self.buf.len() - OUTPUT_LIMIT;
+        if self.buf.len() > 2 * self.limit {
+            let cut = self.buf.len() - self.limit;
             self.buf.drain(..cut);
             self.dropped += cut as u64;
         }
     }
+    /// The bytes after the first `marker` line, exactly as sent (no text conversion); `None`
+    /// when the marker was cut off (more output than the limit).
+    fn bytes_after(&self, marker: &str) -> Option<Zeroizing<Vec<u8>>> {
+        let m = format!("{marker}\n");
+        let i = self.buf.windows(m.len()).position(|w| w == m.as_bytes())?;
+        Some(Zeroizing::new(self.buf[i + m.len()..].to_vec()))
+    }
+
     fn after(mut self, marker: &str) -> Zeroizing<String> {
-        if self.buf.len() > OUTPUT_LIMIT {
-            let cut = self.buf.len() - OUTPUT_LIMIT;
+        if self.buf.len() > self.limit {
+            let cut = self.buf.len() - self.limit;
             self.buf.drain(..cut);
             self.dropped += cut as u64;
         }

@@ -171,8 +171,9 @@ fn main() {
     if std::env::var_os(EXECED).is_none() {
         let mut cmd = std::process::Command::new(std::env::current_exe().expect("current exe"));
         cmd.args(std::env::args_os().skip(1)).env(EXECED, "1");
-        if let Ok(text) = std::fs::read_to_string(state_dir().join(".env")) {
-            for (k, v) in layout::parse_env(&text) {
+        // Decoded as Node's readFileSync(…, "utf8") does: a byte that is not UTF-8 becomes U+FFFD.
+        if let Ok(bytes) = std::fs::read(state_dir().join(".env")) {
+            for (k, v) in layout::parse_env(&String::from_utf8_lossy(&bytes)) {
                 if std::env::var_os(&k).is_none() {
                     cmd.env(k, v);
                 }

@@ -1237,3 +1237,235 @@ fn failing_restart_stderr_is_masked_and_neutralised() {
     }
     assert_nowhere(&ck, &[&old, &key]);
 }
+
+// ---- Faults real hosts have (issue 14, item 3) ----
+
+/// Names of files in `dir` that a write left behind (`…clawkeep-tmp-…`).
+fn temp_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).filter(|n| n.contains("clawkeep-tmp")).collect()
+}
+
+/// The flaky restart of `verification_failure_rolls_back_to_the_previous_key`: the first
+/// restart after `~/fail-next-restart` appears freezes the gateway (never ready).
+const FLAKY_RESTART: &[u8] = b"#!/bin/sh\nst=\"$HOME/.local/state/clawkeep-gw\"\nif [ -f \"$HOME/fail-next-restart\" ]; then rm -f \"$HOME/fail-next-restart\"; kill -STOP \"$(cat \"$st/gateway.pid\")\"; exit 0; fi\nkill -CONT \"$(cat \"$st/gateway.pid\")\" 2>/dev/null\nexec ~/.local/bin/openclaw-gateway-restart\n";
+
+/// A host without an SFTP subsystem (no `Subsystem sftp` line, and one whose sftp server is
+/// missing, as dropbear without `sftp-server`): deploy, verify and rollback work over the exec
+/// channel, byte-exact, with the same atomic write, and nothing waits for a timeout (every
+/// command runs under a 20 s hang deadline; before, `home` hung 60 s and blamed the network).
+#[test]
+fn no_sftp_host_deploys_verifies_and_rolls_back_over_exec() {
+    use clawkeep_tests::cli::Ck as CliCk;
+    use clawkeep_tests::SftpSubsystem;
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(2)) else { return };
+    for (h, mode, name) in [(w.host(0), SftpSubsystem::None, "nosftp"), (w.host(1), SftpSubsystem::Broken, "brokensftp")] {
+        h.set_sftp(mode).unwrap();
+        let mut ck = CliCk::for_world(&w);
+        // A hang detector, not a timing assertion: a working deploy takes a few seconds, the
+        // old behaviour waited for the 60 s SFTP timeout.
+        ck.timeout = Duration::from_secs(20);
+        let old = fake_key();
+        // Bytes a text conversion would change: CRLF, a non-UTF-8 byte, no final newline.
+        let before = [format!("# {name}\r\nA=1\r\nANTHROPIC_API_KEY={old}\r\nLATIN1=").as_bytes(), b"caf\xe9"].concat();
+        h.write_file(".openclaw/.env", &before, 0o600).unwrap();
+        h.ssh_restart_gateway().unwrap();
+        ck.add_instance(h, name, RESTART, &[]).ok();
+        ck.trust(h, name).ok();
+        let key = fake_key();
+        ck.add_key(name, &format!("openclaw-acme-prod-bot-{name}"), &key).ok();
+
+        let plan = ck.run(&["deploy", name, "--dry-run", "--json"]).ok().json();
+        assert!(plan.to_string().contains("no SFTP subsystem"), "{plan}");
+        let t0 = Instant::now();
+        let r = ck.run(&["deploy", name, "--yes", "--json"]).ok();
+        eprintln!("{name}: deploy + verify over exec took {:?}", t0.elapsed());
+        assert_eq!(r.json()["outcome"], "succeeded", "{}", r.stdout);
+        let after = std::fs::read(h.env_path()).unwrap();
+        let want = [format!("# {name}\r\nA=1\r\nANTHROPIC_API_KEY={key}\r\nLATIN1=").as_bytes(), b"caf\xe9"].concat();
+        assert_eq!(after, want, "only the value changed, byte for byte");
+        assert_eq!(std::fs::read(h.home().join(".openclaw/.env.clawkeep-bak")).unwrap(), before, "the backup is the old file, byte for byte");
+        let md = std::fs::metadata(h.env_path()).unwrap();
+        assert_eq!((md.mode() & 0o777, md.uid(), md.gid()), (0o600, h.uid(), h.uid_gid().1));
+        assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+        assert!(temp_files(&h.home().join(".openclaw")).is_empty());
+        let plan = ck.run(&["deploy", name, "--dry-run", "--json"]).ok().json();
+        assert_eq!(plan["plan"]["unchanged"], true, "the key is read back right over exec: {plan}");
+
+        // Rollback over exec: the first restart freezes the gateway; the previous key returns.
+        h.write_file(".local/bin/flaky-restart", FLAKY_RESTART, 0o755).unwrap();
+        ck.run(&["instance", "edit", name, "--restart-cmd", "~/.local/bin/flaky-restart"]).ok();
+        let k2 = fake_key();
+        ck.add_key(name, &format!("openclaw-acme-prod-bot-{name}-2"), &k2).ok();
+        h.write_file("fail-next-restart", b"", 0o644).unwrap();
+        let r = ck.run(&["deploy", name, "--key", &format!("openclaw-acme-prod-bot-{name}-2"), "--yes", "--ready-timeout", "4", "--json"]).fails();
+        let rep = r.json();
+        assert_eq!(rep["outcome"], "rolled-back", "{rep}");
+        assert_eq!(std::fs::read(h.env_path()).unwrap(), want, "the previous .env is back, byte for byte");
+        assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+        assert!(temp_files(&h.home().join(".openclaw")).is_empty());
+        for k in [&old, &key, &k2] {
+            assert!(!clawkeep_tests::cli::contains(&ck.transcript(), k.as_bytes()), "key printed");
+            assert!(!contains(&std::fs::read(h.sshd_log()).unwrap_or_default(), k), "key in sshd log (argv)");
+        }
+    }
+}
+
+/// A full disk: the write fails half-way (a small tmpfs over the state dir, filled up). The
+/// deploy fails with `disk_full`, `.env` is intact byte for byte, no temp file or backup is
+/// left, the gateway keeps its key; with SFTP and over exec alike.
+#[test]
+fn disk_full_fails_clearly_and_leaves_env_intact() {
+    use clawkeep_tests::SftpSubsystem;
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(2)) else { return };
+    if !clawkeep_tests::sys::is_root() {
+        return;
+    }
+    for (h, mode, name) in [(w.host(0), SftpSubsystem::Internal, "fullsftp"), (w.host(1), SftpSubsystem::None, "fullexec")] {
+        if mode != SftpSubsystem::Internal {
+            h.set_sftp(mode).unwrap();
+        }
+        let ck = Ck::new(&w);
+        let old = fake_key();
+        let before = format!("# kept\nANTHROPIC_API_KEY={old}\nB=2\n");
+        h.write_file(".openclaw/.env", before.as_bytes(), 0o600).unwrap();
+        h.ssh_restart_gateway().unwrap();
+        let _key = ck.add_host(h, name, true, RESTART);
+        h.mount_small_fs(".openclaw", 256).unwrap();
+        h.fill_fs(".openclaw").unwrap();
+        let sd = h.home().join(".openclaw");
+        let files_before: Vec<String> = {
+            let mut v: Vec<String> = std::fs::read_dir(&sd).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+            v.sort();
+            v
+        };
+        let r = ck.run(&["deploy", name, "--yes", "--json"]).fails();
+        let rep = r.json();
+        assert_eq!(rep["outcome"], "failed", "{rep}");
+        assert_eq!(rep["error"]["code"], "disk_full", "{rep}");
+        assert!(rep["error"]["message"].as_str().unwrap().contains("no space left"), "{rep}");
+        assert_eq!(std::fs::read(h.env_path()).unwrap(), before.as_bytes(), "the .env is intact");
+        let mut files_after: Vec<String> = std::fs::read_dir(&sd).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        files_after.sort();
+        assert_eq!(files_after, files_before, "no temp file, no backup left behind");
+        assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+        let hist = ck.run(&["deploy", "history", name, "--json"]).ok().json();
+        assert_eq!(hist[0]["error"]["code"], "disk_full", "{hist}");
+        // Room again: the same deploy succeeds.
+        std::fs::remove_file(sd.join(".filler")).unwrap();
+        ck.run(&["deploy", name, "--yes"]).ok();
+        assert_eq!(env_key(h).as_deref(), Some(_key.as_str()));
+        h.unmount(".openclaw").unwrap();
+    }
+}
+
+/// The state dir is a symlink (`~/.openclaw -> …/openclaw-data`), and later `.env` itself is
+/// one: the deploy writes through to the real file, the links stay links, verify works.
+#[test]
+fn symlinked_state_dir_and_env_are_written_through() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("ANTHROPIC_API_KEY={old}\nX=1\n").as_bytes(), 0o600).unwrap();
+    let real = h.dir().join("openclaw-data");
+    let link = h.home().join(".openclaw");
+    std::fs::rename(&link, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(h.uid()), Some(h.uid_gid().1)).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+    let key = ck.add_host(h, "sym", true, RESTART);
+    let r = ck.run(&["deploy", "sym", "--yes", "--json"]).ok();
+    assert_eq!(r.json()["outcome"], "succeeded", "{}", r.stdout);
+    assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink(), "the state dir is still a symlink");
+    assert_eq!(std::fs::read_to_string(real.join(".env")).unwrap(), format!("ANTHROPIC_API_KEY={key}\nX=1\n"));
+    assert_eq!(gateway_key(h).as_deref(), Some(key.as_str()));
+    assert!(temp_files(&real).is_empty());
+
+    // `.env` itself a symlink to a file elsewhere: its target is replaced, the link stays.
+    let shared_dir = h.dir().join("shared");
+    std::fs::create_dir(&shared_dir).unwrap();
+    std::os::unix::fs::chown(&shared_dir, Some(h.uid()), Some(h.uid_gid().1)).unwrap();
+    let shared = shared_dir.join("shared.env");
+    std::fs::rename(real.join(".env"), &shared).unwrap();
+    std::os::unix::fs::symlink(&shared, real.join(".env")).unwrap();
+    std::os::unix::fs::lchown(real.join(".env"), Some(h.uid()), Some(h.uid_gid().1)).unwrap();
+    let k2 = ck.add_key("sym", "openclaw-acme-prod-bot-sym-2");
+    ck.run(&["deploy", "sym", "--key", "openclaw-acme-prod-bot-sym-2", "--yes"]).ok();
+    assert!(std::fs::symlink_metadata(real.join(".env")).unwrap().file_type().is_symlink(), ".env is still a symlink");
+    assert_eq!(std::fs::read_to_string(&shared).unwrap(), format!("ANTHROPIC_API_KEY={k2}\nX=1\n"));
+    let md = std::fs::metadata(&shared).unwrap();
+    assert_eq!((md.mode() & 0o777, md.uid()), (0o600, h.uid()));
+    assert_eq!(gateway_key(h).as_deref(), Some(k2.as_str()));
+    assert!(temp_files(&real).is_empty() && temp_files(&shared_dir).is_empty());
+}
+
+/// The gateway runs as another user: its state dir belongs to that user. The plan names the
+/// owner and the fix and refuses before writing (readable and unreadable layouts alike).
+#[test]
+fn state_dir_of_another_user_is_refused_before_writing() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    if !clawkeep_tests::sys::is_root() {
+        return;
+    }
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    h.write_file(".openclaw/.env", format!("ANTHROPIC_API_KEY={old}\n").as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    ck.add_host(h, "other", true, RESTART);
+    let sd = h.home().join(".openclaw");
+    let snapshot = || -> Vec<(String, Vec<u8>, u32)> {
+        let mut v: Vec<_> = std::fs::read_dir(&sd)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().is_file())
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap(), e.metadata().unwrap().mode()))
+            .collect();
+        v.sort();
+        v
+    };
+    // `nobody` owns it all; first readable (0755/0644), then private (0700/0600).
+    clawkeep_tests::sys::run_ok("/usr/bin/chown", &["-R", "65534:65534", sd.to_str().unwrap()]).unwrap();
+    for (dir_mode, file_mode, says) in [("755", "644", "cannot create files in it"), ("700", "600", "cannot read")] {
+        clawkeep_tests::sys::run_ok("/usr/bin/chmod", &[dir_mode, sd.to_str().unwrap()]).unwrap();
+        for f in ["openclaw.json", ".env"] {
+            clawkeep_tests::sys::run_ok("/usr/bin/chmod", &[file_mode, sd.join(f).to_str().unwrap()]).unwrap();
+        }
+        let before = snapshot();
+        let r = ck.run(&["deploy", "other", "--yes", "--json"]).fails();
+        let rep = r.json();
+        assert_eq!(rep["outcome"], "refused", "{rep}");
+        let msg = rep["error"]["message"].as_str().unwrap();
+        assert!(msg.contains("belongs to user nobody (uid 65534)") && msg.contains(says), "{msg}");
+        assert!(msg.contains("Connect as nobody") && msg.contains(&format!("give {} write access", h.user())), "{msg}");
+        assert!(!msg.contains("does not exist"), "{msg}");
+        assert_eq!(snapshot(), before, "nothing written ({dir_mode})");
+        assert!(temp_files(&sd).is_empty());
+        assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+    }
+}
+
+/// A restart through sudo (a system unit) that sudo would not run without a password — or a
+/// host without sudo — is refused by the plan before anything is written (found out after the
+/// write, the rollback's restart would fail too).
+#[test]
+fn sudo_restart_that_needs_a_password_is_refused_before_writing() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(1)) else { return };
+    let h = w.host(0);
+    let ck = Ck::new(&w);
+    let old = fake_key();
+    let before = format!("ANTHROPIC_API_KEY={old}\n");
+    h.write_file(".openclaw/.env", before.as_bytes(), 0o600).unwrap();
+    h.ssh_restart_gateway().unwrap();
+    ck.add_host(h, "sudo", true, "sudo systemctl restart openclaw-gateway");
+    let r = ck.run(&["deploy", "sudo", "--yes", "--json"]).fails();
+    let rep = r.json();
+    assert_eq!(rep["outcome"], "refused", "{rep}");
+    let msg = rep["error"]["message"].as_str().unwrap();
+    // No sudo on the host, or sudo without a NOPASSWD rule for the test user.
+    assert!(msg.contains("uses sudo, which is not installed") || msg.contains("asks the SSH user"), "{msg}");
+    assert_eq!(std::fs::read(h.env_path()).unwrap(), before.as_bytes());
+    assert!(!h.home().join(".openclaw/.env.clawkeep-bak").exists() && temp_files(&h.home().join(".openclaw")).is_empty());
+    assert_eq!(gateway_key(h).as_deref(), Some(old.as_str()));
+}

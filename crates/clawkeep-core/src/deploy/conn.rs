@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::hosttext;
 use crate::model::domain::InjectionMethod;
 use crate::secret::SecretBytes;
-use crate::ssh::{ExecOutput, HostSession};
+use crate::ssh::{ExecOutput, FileRead, HostSession};
 
 /// One open connection to one instance, and the job it serves.
 pub(super) struct Conn<'a> {
@@ -68,8 +68,21 @@ impl Conn<'_> {
         let env_path = format!("{sd}/.env");
         // The three reads are independent: one round trip instead of three. The probe then also
         // finds the running gateway by the configured port (one exec for everything).
-        let (cfg_r, env_r, env_st) = tokio::join!(self.ssh.read_file(&cfg_path, CONFIG_MAX), self.ssh.read_file(&env_path, ENV_MAX), self.ssh.stat(&env_path));
-        let (cfg_bytes, old, env_stat) = (cfg_r?, env_r?, env_st?);
+        let (cfg_r, env_r, env_st) = tokio::join!(self.ssh.read_file_or_denied(&cfg_path, CONFIG_MAX), self.ssh.read_file_or_denied(&env_path, ENV_MAX), self.ssh.stat(&env_path));
+        // A file the SSH user may not read (the gateway runs as another user) is the planner's
+        // to explain, with the state dir's owner from the probe; nothing is written then.
+        let mut unreadable = Vec::new();
+        let mut take = |path: &str, r: FileRead| match r {
+            FileRead::Bytes(b) => Some(b),
+            FileRead::Missing => None,
+            FileRead::Denied => {
+                unreadable.push(path.to_string());
+                None
+            }
+        };
+        let (cfg_bytes, old) = (take(&cfg_path, cfg_r?), take(&env_path, env_r?));
+        // The owner matters only for a .env that is there (and readable).
+        let env_stat = if old.is_some() { env_st? } else { None };
         // gateway.port from the host's own config (never assume 18789).
         let port_guess = cfg_bytes
             .as_ref()
@@ -95,6 +108,8 @@ impl Conn<'_> {
             _ => (None, false),
         };
         Ok(DeployFacts {
+            sftp: self.ssh.has_sftp().await?,
+            unreadable,
             home,
             host_key: self.ssh.host_key_fingerprint().to_string(),
             config: cfg_bytes.map(SecretBytes::new),

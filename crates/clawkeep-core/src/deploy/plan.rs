@@ -19,6 +19,10 @@ use crate::secret::{Secret, SecretBytes};
 /// [`DeploySession::plan`](super::DeploySession::plan) gathers it. Host file contents stay in
 /// [`SecretBytes`]; there is no `Debug` (the probe output is host text).
 pub struct DeployFacts {
+    /// The host offers SFTP (`false`: files are read and written over the exec channel).
+    pub sftp: bool,
+    /// Files the SSH user may not read (`openclaw.json`, `.env`): another user's state dir.
+    pub unreadable: Vec<String>,
     /// The login user's home directory (`realpath .` over SFTP).
     pub home: String,
     /// The verified host key.
@@ -87,6 +91,8 @@ pub(super) fn build_plan(job: &DeployJob, ready_timeout: Duration, f: DeployFact
     plan.private.config_path = cfg_path.clone();
     let cfg_bytes = f.config;
     match &cfg_bytes {
+        // Explained with the state dir's owner below.
+        None if f.unreadable.contains(&cfg_path) => {}
         None => plan.blockers.push(format!("{cfg_path} does not exist: is OpenClaw set up for {} in {sd}?", inst.ssh_user)),
         // json5's own message quotes the offending line (which may hold a literal key):
         // only the position is kept.
@@ -163,8 +169,10 @@ pub(super) fn build_plan(job: &DeployJob, ready_timeout: Duration, f: DeployFact
     if let (Some((file_uid, file_gid)), Some((&uid, gids))) = (f.env_owner, ids.split_first()) {
         if uid != 0 {
             if file_uid != uid {
+                let name = kv(probe, "env_owner_name").into_iter().next().filter(|n| !n.is_empty() && n.parse::<u32>().is_err());
                 plan.blockers.push(format!(
-                    "{env_path} belongs to uid {file_uid}, not to the SSH user {} (uid {uid}): Clawkeep keeps a file's owner and can't give a new file another one; deploy as that user (or root)",
+                    "{env_path} belongs to uid {file_uid}{}, not to the SSH user {} (uid {uid}): Clawkeep keeps a file's owner and can't give a new file another one; deploy as that user (or root)",
+                    name.map(|n| format!(" (user {n})")).unwrap_or_default(),
                     inst.ssh_user
                 ));
             } else if !gids.contains(&file_gid) {
@@ -174,6 +182,24 @@ pub(super) fn build_plan(job: &DeployJob, ready_timeout: Duration, f: DeployFact
                 ));
             }
         }
+    }
+    ownership_blockers(&mut plan, &sd, &inst.ssh_user, probe, &f.unreadable);
+    // A restart through sudo (a system unit) must not need a password: found out after the
+    // write, it would leave the new .env with the old gateway, and the rollback would fail too.
+    match kv(probe, "sudo_ok").first().map(String::as_str) {
+        Some("0") => plan.blockers.push(format!(
+            "the restart command `{}` needs sudo, and sudo asks the SSH user {} for a password (`sudo -n` refuses): allow exactly that command without one (a sudoers rule: {} ALL=(root) NOPASSWD: <the command>), or restart without sudo",
+            restart_command(&inst.service_manager),
+            inst.ssh_user,
+            inst.ssh_user
+        )),
+        Some("missing") => plan.blockers.push(format!("the restart command `{}` uses sudo, which is not installed on the host", restart_command(&inst.service_manager))),
+        _ => {}
+    }
+    if !f.sftp {
+        plan.warnings.push(
+            "the host offers no SFTP subsystem: files are read and written over the SSH exec channel instead (the same atomic write: 0600 temp file, fsync, owner kept, rename; content on stdin)".into(),
+        );
     }
     // Only agents of the inventory (the probe echoes nothing else; a host could).
     let mut profile_agents: Vec<String> = kv(probe, "profile").into_iter().filter(|a| inst.agents.contains(a)).collect();
@@ -258,6 +284,37 @@ pub(super) fn build_plan(job: &DeployJob, ready_timeout: Duration, f: DeployFact
     plan.private.systemd_env_path = systemd_env_path;
     plan.sanitize();
     plan
+}
+
+/// The state dir must be one the SSH user can read and create files in (every write makes a
+/// temp file next to its target): when the gateway runs as another user, its state dir is
+/// that user's, and the plan says whose and what to do instead of failing half-way.
+fn ownership_blockers(plan: &mut DeployPlan, sd: &str, ssh_user: &str, probe: &str, unreadable: &[String]) {
+    let owner = kv(probe, "sd_owner").into_iter().next();
+    let writable = !kv(probe, "sd_writable").is_empty();
+    if unreadable.is_empty() && (owner.is_none() || writable) {
+        return;
+    }
+    let mut it = owner.as_deref().unwrap_or_default().split_whitespace();
+    let uid = it.next().and_then(|u| u.parse::<u32>().ok());
+    let name = it.next().filter(|n| n.parse::<u32>().is_err()).map(str::to_string);
+    let login_uid = kv(probe, "ids").first().and_then(|l| l.split_whitespace().next().and_then(|u| u.parse::<u32>().ok()));
+    let problem = if unreadable.is_empty() { "cannot create files in it".to_string() } else { format!("cannot read {}", unreadable.join(" and ")) };
+    if (uid.is_some() && uid == login_uid) || name.as_deref() == Some(ssh_user) {
+        plan.blockers
+            .push(format!("the state dir {sd} belongs to the SSH user {ssh_user}, but {ssh_user} {problem} (its mode forbids it): make it writable for its owner (chmod u+rwx)"));
+        return;
+    }
+    let owner = match (&name, uid) {
+        (Some(n), Some(u)) => format!("user {n} (uid {u})"),
+        (Some(n), None) => format!("user {n}"),
+        (None, Some(u)) => format!("uid {u}"),
+        (None, None) => "another user".to_string(),
+    };
+    let as_whom = name.clone().unwrap_or_else(|| owner.clone());
+    plan.blockers.push(format!(
+        "the state dir {sd} belongs to {owner}, and the SSH user {ssh_user} {problem}: the gateway runs as {as_whom}, not as {ssh_user}. Connect as {as_whom} (set the instance's SSH user), or give {ssh_user} write access to {sd} and its files (a shared group)"
+    ));
 }
 
 /// Method (b): per-agent auth profiles written with `openclaw models auth paste-api-key`

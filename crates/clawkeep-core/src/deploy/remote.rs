@@ -34,6 +34,21 @@ pub(crate) fn restart_command(sm: &ServiceManager) -> String {
     }
 }
 
+/// The words after `sudo` of a custom restart command that starts with it (`sudo systemctl
+/// restart openclaw-gateway`: a system unit), for the probe's `sudo -n -l` check. Only plain
+/// words (the same ones the restart command runs with, `~` included); `None` for a command that
+/// does not start with sudo or holds shell syntax the check cannot mirror.
+pub(super) fn sudo_args(sm: &ServiceManager) -> Option<String> {
+    let ServiceManager::Custom { restart_command } = sm else { return None };
+    let mut words = restart_command.split_whitespace();
+    if words.next() != Some("sudo") {
+        return None;
+    }
+    let rest: Vec<&str> = words.collect();
+    let plain = |w: &&str| w.bytes().all(|b| b.is_ascii_alphanumeric() || b"_./~:=@%+,-".contains(&b));
+    (!rest.is_empty() && rest.iter().all(plain)).then(|| rest.join(" "))
+}
+
 /// Shell snippet that sets `pid` to the gateway's process (listening on `port`): the socket's
 /// inode from `/proc/net/tcp{,6}`, then the login user's own processes holding it (cheap even on
 /// a busy host), else `ss -p`, else (systemd) the unit's MainPID.
@@ -63,7 +78,9 @@ const LIVE_ROWS_FN: &str = "live() { if command -v sqlite3 >/dev/null 2>&1 && lq
 
 /// The plan's one probe (prints names only, never values): `oc` (the openclaw CLI), `profile`
 /// (agents with an anthropic auth profile), `systemd_env_file`, `ss`, `ids` (uid and groups),
-/// `unit_env` (systemd), `probe_done`, and `gwpid`: the gateway listening on `port`.
+/// `sd_owner` (the state dir's owner: uid and name), `sd_writable` (the login user may create
+/// files in it), `env_owner_name`, `unit_env` (systemd), `probe_done`, and `gwpid`: the gateway
+/// listening on `port`.
 pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, port: u16) -> String {
     let agents = agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
     let mut probe = format!(
@@ -74,7 +91,10 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
          for a in {agents}; do f=\"$SD/agents/$a/agent/openclaw-agent.sqlite\"; if [ -f \"$f\" ] && live \"$f\" 'SELECT store_json FROM auth_profile_store;' 'anthropic:'; then echo \"profile=$a\"; fi; done; \
          if [ -f \"$SD/state/openclaw.sqlite\" ] && live \"$SD/state/openclaw.sqlite\" \"SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store';\" 'anthropic:default'; then for a in {agents}; do echo \"profile=$a\"; done; fi; \
          if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
-         if command -v ss >/dev/null 2>&1; then echo ss=1; fi; echo \"ids=$(id -u) $(id -G)\"; ",
+         if command -v ss >/dev/null 2>&1; then echo ss=1; fi; echo \"ids=$(id -u) $(id -G)\"; \
+         if [ -d \"$SD\" ]; then echo \"sd_owner=$(ls -nLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}') $(ls -lLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}')\"; \
+           if [ -w \"$SD\" ] && [ -x \"$SD\" ]; then echo sd_writable=1; fi; fi; \
+         if [ -e \"$SD/.env\" ]; then echo \"env_owner_name=$(ls -lLd -- \"$SD/.env\" 2>/dev/null | awk '{{print $3}}')\"; fi; ",
         sd = sh_quote(sd),
         live = LIVE_ROWS_FN,
     );
@@ -82,6 +102,12 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
         probe.push_str(&format!(
             "if command -v systemctl >/dev/null 2>&1 && systemctl --user show -p Environment --value {} 2>/dev/null | tr ' ' '\\n' | grep -q '^ANTHROPIC_API_KEY='; then echo unit_env=1; fi; ",
             sh_quote(unit)
+        ));
+    }
+    if let Some(args) = sudo_args(sm) {
+        // `sudo -n -l CMD`: may the login user run the restart without a password? (Lists only.)
+        probe.push_str(&format!(
+            "if command -v sudo >/dev/null 2>&1; then if sudo -n -l {args} >/dev/null 2>&1; then echo sudo_ok=1; else echo sudo_ok=0; fi; else echo sudo_ok=missing; fi; "
         ));
     }
     probe.push_str("echo probe_done=1");
@@ -210,6 +236,19 @@ mod tests {
         let have_sqlite3 = std::process::Command::new("sqlite3").arg("-version").output().is_ok_and(|o| o.status.success());
         // without sqlite3 on the host the byte scan is all there is (and still sees the old bytes)
         assert_eq!(live("anthropic:default"), !have_sqlite3);
+    }
+
+    #[test]
+    fn sudo_restart_commands_are_checked_only_when_plain() {
+        let c = |s: &str| sudo_args(&ServiceManager::Custom { restart_command: s.into() });
+        assert_eq!(c("sudo systemctl restart openclaw-gateway").as_deref(), Some("systemctl restart openclaw-gateway"));
+        assert_eq!(c("  sudo -u oc ~/.local/bin/restart ").as_deref(), Some("-u oc ~/.local/bin/restart"));
+        for no in ["systemctl restart x", "sudoedit x", "sudo", "sudo x; rm -rf /", "sudo x $(id)", "sudo 'x y'", "sudo x | y"] {
+            assert_eq!(c(no), None, "{no}");
+        }
+        assert_eq!(sudo_args(&ServiceManager::SystemdUser { unit: "u".into() }), None);
+        let p = probe_command("/h/.openclaw", &[], &ServiceManager::Custom { restart_command: "sudo systemctl restart gw".into() }, 1);
+        assert!(p.contains("sudo -n -l systemctl restart gw"), "{p}");
     }
 
     #[test]

@@ -92,6 +92,8 @@ const CONFIG: &str = "{ meta: {}, gateway: { port: 28001 } }";
 
 fn facts(config: Option<&str>, env: Option<&[u8]>, probe: &str) -> DeployFacts {
     DeployFacts {
+        sftp: true,
+        unreadable: Vec::new(),
         home: "/home/u".into(),
         host_key: "SHA256:x".into(),
         config: config.map(|c| SecretBytes::new(c.as_bytes().to_vec())),
@@ -252,4 +254,62 @@ fn plan_auth_profile_and_secret_file_branches() {
     for b in [".env sets ANTHROPIC_API_KEY", "process environment", "secrets reload"] {
         assert!(p.blockers.iter().any(|x| x.contains(b)), "{b}: {:?}", p.blockers);
     }
+}
+
+/// The gateway runs as another user: its state dir (and files) are that user's. The plan names
+/// the owner and what to do, and is blocked (nothing is written).
+#[test]
+fn plan_state_dir_of_another_user_is_refused_with_the_owner() {
+    let j = env_job();
+    // Writable state dir of the SSH user: no blocker.
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sd_owner=1000 u\nsd_writable=1\n{PROBE}")));
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+    // An old probe without the owner lines: no judgement.
+    assert!(plan_of(&j, facts(Some(CONFIG), None, PROBE)).blockers.is_empty());
+    // Another user's dir the SSH user can read but not write.
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sd_owner=1001 openclaw\n{PROBE}")));
+    assert_eq!(p.blockers.len(), 1, "{:?}", p.blockers);
+    let b = &p.blockers[0];
+    assert!(b.contains("belongs to user openclaw (uid 1001)") && b.contains("cannot create files in it"), "{b}");
+    assert!(b.contains("Connect as openclaw") && b.contains("give u write access"), "{b}");
+    // Another user's 0700 dir: nothing readable; explained once, not as a missing config.
+    let mut f = facts(None, None, &format!("sd_owner=1001 openclaw\n{PROBE}"));
+    f.unreadable = vec!["/home/u/.openclaw/openclaw.json".into(), "/home/u/.openclaw/.env".into()];
+    let p = plan_of(&j, f);
+    assert_eq!(p.blockers.len(), 1, "{:?}", p.blockers);
+    assert!(p.blockers[0].contains("cannot read /home/u/.openclaw/openclaw.json and /home/u/.openclaw/.env"), "{:?}", p.blockers);
+    // Unreadable without owner facts: still refused, with whatever is known.
+    let mut f = facts(None, None, PROBE);
+    f.unreadable = vec!["/home/u/.openclaw/openclaw.json".into()];
+    let p = plan_of(&j, f);
+    assert!(p.blockers.iter().any(|b| b.contains("belongs to another user") && b.contains("cannot read")), "{:?}", p.blockers);
+    assert!(!p.blockers.iter().any(|b| b.contains("does not exist")), "{:?}", p.blockers);
+    // The SSH user's own dir with a mode that forbids writing: say so, not "another user".
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sd_owner=1000 u\n{PROBE}")));
+    assert!(p.blockers.iter().any(|b| b.contains("belongs to the SSH user u") && b.contains("chmod u+rwx")), "{:?}", p.blockers);
+    // A host name of the owner is host text: shown neutralised.
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sd_owner=1001 ev\u{1b}[2Jil\n{PROBE}")));
+    assert!(!shown(&p).contains("\\u001b"), "{}", shown(&p));
+    // A .env of another owner is named with the owner's name too.
+    let mut f = facts(Some(CONFIG), Some(b"A=1\n"), &format!("env_owner_name=openclaw\nsd_owner=1000 u\nsd_writable=1\n{PROBE}"));
+    f.env_owner = Some((1001, 1001));
+    let p = plan_of(&j, f);
+    assert!(p.blockers.iter().any(|b| b.contains("belongs to uid 1001 (user openclaw)")), "{:?}", p.blockers);
+    // No SFTP: a warning that says how files travel instead, not a blocker.
+    let mut f = facts(Some(CONFIG), None, PROBE);
+    f.sftp = false;
+    let p = plan_of(&j, f);
+    assert!(p.blockers.is_empty() && p.warnings.iter().any(|w| w.contains("no SFTP subsystem")), "{:?} {:?}", p.blockers, p.warnings);
+}
+
+/// A restart through sudo that would ask for a password (or has no sudo) is refused before
+/// writing; one sudo allows (`sudo -n -l`) passes.
+#[test]
+fn plan_sudo_restart_needs_no_password() {
+    let j = job(InjectionMethod::EnvFile, ServiceManager::Custom { restart_command: "sudo systemctl restart openclaw-gateway".into() });
+    assert!(plan_of(&j, facts(Some(CONFIG), None, &format!("sudo_ok=1\n{PROBE}"))).blockers.is_empty());
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sudo_ok=0\n{PROBE}")));
+    assert!(p.blockers.iter().any(|b| b.contains("asks the SSH user u for a password") && b.contains("NOPASSWD")), "{:?}", p.blockers);
+    let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sudo_ok=missing\n{PROBE}")));
+    assert!(p.blockers.iter().any(|b| b.contains("not installed")), "{:?}", p.blockers);
 }
