@@ -147,6 +147,10 @@ pub enum FileRead {
 /// Most bytes of stdout/stderr kept per command (huge login-shell output is cut from the front).
 pub const OUTPUT_LIMIT: usize = 1 << 20;
 
+/// How long an accepted `sftp` subsystem may take to send its version packet before the host
+/// is treated as having no SFTP server (files then go over exec, which is equally exact).
+const SFTP_INIT_WAIT: Duration = Duration::from_secs(5);
+
 /// `SHA256:` + unpadded base64 of the key blob: the same text as `ssh-keygen -lf`.
 pub fn fingerprint_of(key: &russh::keys::PublicKey) -> String {
     key.fingerprint(HashAlg::Sha256).to_string()
@@ -428,11 +432,15 @@ impl HostSession {
                 }
                 let s = RawSftpSession::new(ch.into_stream());
                 s.set_timeout(self.opts.op_timeout.as_secs().max(1));
-                match s.init().await {
-                    Ok(_) => Ok(Some(s)),
-                    Err(russh_sftp::client::error::Error::Timeout) => Err(self.timeout("sftp", self.opts.op_timeout)),
-                    // Accepted, then ended before its version packet: no sftp server behind it.
-                    Err(_) => Ok(None),
+                // A server behind an accepted subsystem answers its version packet within a round
+                // trip. One that does not within SFTP_INIT_WAIT is treated as absent: the exec
+                // path does the same reads and the same atomic write, so falling back is always
+                // safe, and a deploy never waits out the operation timeout here (seen once under
+                // load with `Subsystem sftp /no-such-server`: the close was not noticed).
+                match tokio::time::timeout(SFTP_INIT_WAIT.min(self.opts.op_timeout), s.init()).await {
+                    Ok(Ok(_)) => Ok(Some(s)),
+                    // Accepted, then ended (or silent) before its version packet: no sftp server.
+                    Ok(Err(_)) | Err(_) => Ok(None),
                 }
             })
             .await?;
