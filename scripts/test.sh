@@ -27,6 +27,17 @@ if [ "$(id -u)" != 0 ]; then
   exit 2
 fi
 
+# Free space first: a full disk otherwise shows up minutes later as an npm, mktemp or linker
+# error far from its cause. A cold run writes ~4 GiB (target/ ~3 GiB with the dev profile's
+# line-tables-only debug info, the VPS tree ~1 GiB, two OpenClaw installs); 6 GiB leaves room.
+free_kib() { df -Pk "$1" 2>/dev/null | awk 'NR == 2 { print $4 }'; }
+for d in "$ROOT" "${TMPDIR:-/tmp}"; do
+  echo "[test] free space on $d: $(df -Ph "$d" | awk 'NR == 2 { print $4 " of " $2 }')"
+done
+if [ "$(free_kib "$ROOT")" -lt $((6 * 1024 * 1024)) ] || [ "$(free_kib "${TMPDIR:-/tmp}")" -lt $((512 * 1024)) ]; then
+  echo "[test] less free space than a cold run needs (6 GiB beside the repo, 512 MiB in ${TMPDIR:-/tmp}): failures below may be a full disk" >&2
+fi
+
 scripts/install-deps.sh
 # install-deps may have put a newer Node under target/tools.
 [ -x target/tools/node/bin/node ] && export PATH="$ROOT/target/tools/node/bin:$PATH"
@@ -65,8 +76,11 @@ if [ "$#" -eq 0 ] && [ -x scripts/vps.sh ]; then
   # unit): built once into target/vps (~4 min cold: debootstrap + npm), a cache check afterwards.
   vps_t=$(date +%s)
   echo "[test] VPS tree (scripts/vps.sh build)"
-  scripts/vps.sh build || { echo "[test] the VPS tree could not be built (tests/tests/e2e/vps.rs will fail)" >&2; }
-  echo "[test] VPS tree ready in $(( $(date +%s) - vps_t )) s"
+  if scripts/vps.sh build; then
+    echo "[test] VPS tree ready in $(( $(date +%s) - vps_t )) s"
+  else
+    echo "[test] the VPS tree could not be built after $(( $(date +%s) - vps_t )) s (tests/tests/e2e/vps.rs will fail)" >&2
+  fi
 fi
 
 status=0

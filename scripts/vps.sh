@@ -35,7 +35,11 @@ SUITE=bookworm
 PACKAGES=systemd,systemd-sysv,dbus,libpam-systemd,openssh-server,iproute2,procps,curl,ca-certificates,sqlite3
 # The versions scripts/install-openclaw.sh pins (one place to change them).
 pinned() { sed -n "s/^$1=\"\${$1:-\(.*\)}\"$/\1/p" "$repo_root/scripts/install-openclaw.sh"; }
-OPENCLAW_VERSION=$(pinned OPENCLAW_VERSION)
+# The box runs the default version (the second pass of scripts/test.sh that sets
+# CLAWKEEP_OPENCLAW_VERSION does not use the box): a literal version, so the image stamp changes
+# with it and npm installs exactly it.
+OPENCLAW_VERSION=$(sed -n 's/^DEFAULT_OPENCLAW_VERSION=\([0-9][0-9.]*\)$/\1/p' "$repo_root/scripts/install-openclaw.sh")
+[[ "$OPENCLAW_VERSION" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || { echo "vps: no DEFAULT_OPENCLAW_VERSION in scripts/install-openclaw.sh" >&2; exit 1; }
 NODE_PKG_VERSION=$(pinned NODE_PKG_VERSION)
 NPM_VERSION=$(pinned NPM_VERSION)
 BASE_STAMP="$RECIPE_VERSION $SUITE $PACKAGES"
@@ -209,8 +213,17 @@ build_image() {
   local registry
   registry=$(npm config get registry 2>/dev/null || echo https://registry.npmjs.org/)
   local t1=$SECONDS
-  in_box "$R" "$USER_NAME" --setenv=NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt /bin/sh -c "npm config set prefix \"\$HOME/.npm-global\" && npm install -g openclaw@$OPENCLAW_VERSION --registry $registry --no-fund --no-audit --loglevel=error && rm -rf \"\$HOME/.npm/_cacache\"" \
-    >"$B/npm.log" 2>&1 || die "npm install openclaw failed: $(tail -n 20 "$B/npm.log")"
+  # A registry hiccup is retried (3 tries, 5 s and 15 s apart); a failure shows npm's own error
+  # lines (its debug log in the tree) and the free space, not its progress spinner.
+  local try=1
+  until in_box "$R" "$USER_NAME" --setenv=NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt /bin/sh -c "npm config set prefix \"\$HOME/.npm-global\" && npm install -g openclaw@$OPENCLAW_VERSION --registry $registry --no-fund --no-audit --no-progress --loglevel=error && rm -rf \"\$HOME/.npm/_cacache\"" \
+    >"$B/npm.log" 2>&1; do
+    if [ "$try" -ge 3 ]; then
+      die "npm install openclaw failed $try times: $(grep -hE ' (error|verbose stack) ' "$R/home/$USER_NAME/.npm/_logs/"*.log 2>/dev/null | tail -n 15; tail -n 5 "$B/npm.log"); free space: $(df -h "$VPS_DIR" | tail -n 1)"
+    fi
+    log "npm install openclaw failed (try $try): $(grep -hE ' error ' "$R/home/$USER_NAME/.npm/_logs/"*.log 2>/dev/null | tail -n 3)"
+    sleep $((try * try * 5)); try=$((try + 1))
+  done
   log "openclaw installed in $((SECONDS - t1)) s"
   # PATH for interactive and login shells (sshd's non-interactive commands get the default PATH;
   # Clawkeep finds ~/.npm-global/bin/openclaw itself).

@@ -191,13 +191,25 @@ fn unit_environment_key_and_a_hand_started_gateway_on_a_real_vps() {
     // A restart would load the drop-in's key again: never "just restart it" (what the check
     // said while it read the unit file alone and missed the drop-in).
     assert_ne!(c["cause"], "restart_needed", "{c}");
-    // The unit is named as what to fix first (no deploy can win against it).
+    // The unit is named as what to fix first (a restart would load it again).
     assert_eq!(c["cause"], "key_in_unit_environment", "{c}");
-    let d = ck.run(&["deploy", "alpha", "--yes"]).fails();
-    assert!(d.stderr.contains("the systemd unit openclaw-gateway exports ANTHROPIC_API_KEY"), "{}", d.stderr);
-    box_sh(&vps, &format!("rm -rf ~/{dropin} && systemctl --user daemon-reload && systemctl --user restart openclaw-gateway"), None);
-    vps.wait_gateway_ready(READY).unwrap();
+    // The plan names the drop-in and asks before touching it; with consent the deploy removes
+    // the key from it (nothing else), reloads systemd, restarts, verifies, and leaves no copy.
+    let plan = ck.run(&["--json", "deploy", "alpha", "--dry-run"]).ok().json();
+    let entry = plan["plan"]["stale"].as_array().unwrap().iter().find(|s| s["kind"] == "systemd-unit-env").cloned().unwrap_or_else(|| panic!("{plan}"));
+    assert_eq!(entry["removable"], true, "{entry}");
+    assert!(entry["location"].as_str().unwrap().contains("openclaw-gateway.service.d/override.conf"), "{entry}");
+    assert!(plan["plan"]["blockers"].as_array().unwrap().is_empty(), "{plan}");
+    let d = ck.run(&["--json", "deploy", "alpha", "--yes"]).ok().json();
+    assert_eq!(d["outcome"], "succeeded", "{d}");
+    assert!(d["stale_removed"].as_array().unwrap().iter().any(|s| s.as_str().unwrap().contains("override.conf")), "{d}");
+    assert_eq!(box_sh(&vps, &format!("cat ~/{dropin}/override.conf; ls -A ~/{dropin}"), None), "[Service]\noverride.conf\n");
+    let before = messages_with(&fake, &old.key);
+    turn_ok(&vps, "Which key now?");
+    assert!(messages_with(&fake, &old.key) > before, "the deployed key does not serve the turn");
+    assert_eq!(messages_with(&fake, &stale.key), 0, "the unit's key reached the API");
     check_all_green(&ck);
+    box_sh(&vps, &format!("rm -rf ~/{dropin} && systemctl --user daemon-reload"), None);
 
     // A gateway started by hand, outside systemd, on the configured port (the unit stopped).
     box_sh(&vps, "systemctl --user stop openclaw-gateway", None);

@@ -100,6 +100,15 @@ impl Conn<'_> {
             true => None,
             false => Some(self.ssh.read_file(&format!("{sd}/gateway.systemd.env"), ENV_MAX).await?.map(SecretBytes::new)),
         };
+        // Unit files with the key in Environment= (absolute paths the probe printed; a path with
+        // control characters is not one Clawkeep writes to). Read only to be rewritten.
+        let mut unit_env_files = Vec::new();
+        for path in kv(out.stdout(), "unit_env_file") {
+            if path.starts_with('/') && crate::hosttext::line(&path, 4096) == path && unit_env_files.len() < 8 {
+                let read = self.ssh.read_file(&path, UNIT_FILE_MAX).await?.map(SecretBytes::new);
+                unit_env_files.push((path, read));
+            }
+        }
         let (secret_file, gateway_env_has_key) = match inst.injection {
             InjectionMethod::SecretFile => {
                 let st = self.gateway_state(port_guess).await?;
@@ -119,6 +128,7 @@ impl Conn<'_> {
             systemd_env,
             secret_file,
             gateway_env_has_key,
+            unit_env_files,
         })
     }
 
@@ -131,6 +141,19 @@ impl Conn<'_> {
                 instance: inst.name.clone(),
                 step: "restart".into(),
                 message: format!("`{cmd}` exited with {}: {}", out.exit_status.map(|s| s.to_string()).unwrap_or_else(|| "?".into()), self.brief(&out)),
+            });
+        }
+        Ok(())
+    }
+
+    /// `systemctl --user daemon-reload`: a rewritten unit file counts from the next restart.
+    pub(super) async fn daemon_reload(&self) -> Result<()> {
+        let out = self.ssh.exec("daemon-reload", "systemctl --user daemon-reload", None, self.opts.restart_timeout).await?;
+        if !out.success() {
+            return Err(Error::Remote {
+                instance: self.job.instance.name.clone(),
+                step: "daemon-reload".into(),
+                message: format!("`systemctl --user daemon-reload` failed: {}", self.brief(&out)),
             });
         }
         Ok(())
@@ -217,5 +240,7 @@ pub(super) struct GatewayState {
 const CONFIG_MAX: usize = 4 << 20;
 /// Most bytes of a `.env` (or `gateway.systemd.env`) read.
 const ENV_MAX: usize = 1 << 20;
+/// Most bytes of a systemd unit file read.
+const UNIT_FILE_MAX: usize = 256 * 1024;
 /// Most bytes of the secret file read.
 const SECRET_FILE_MAX: usize = 64 * 1024;

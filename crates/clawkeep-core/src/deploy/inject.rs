@@ -56,6 +56,14 @@ impl Conn<'_> {
                         report.stale_removed.push(format!("ANTHROPIC_API_KEY line of {}", p.systemd_env_path));
                     }
                 }
+                "systemd-unit-env" => {
+                    for (path, old, new) in &p.unit_env_rewrites {
+                        self.ssh.write_atomic(&format!("{path}.clawkeep-bak"), old.expose()).await.map_err(|e| (e, true))?;
+                        self.ssh.write_atomic(path, new.expose()).await.map_err(|e| (e, true))?;
+                        report.stale_removed.push(format!("ANTHROPIC_API_KEY in Environment= of {path}"));
+                    }
+                    self.daemon_reload().await.map_err(|e| (e, true))?;
+                }
                 _ => {}
             }
         }
@@ -111,6 +119,17 @@ impl Conn<'_> {
                 pid_before.as_deref().unwrap_or("none"),
             ),
         );
+        // A removed unit key is gone once the new key is verified: its backups (kept only for
+        // the rollback) would be a copy of it left on the host.
+        for (path, _, _) in &p.unit_env_rewrites {
+            if report.stale_removed.iter().any(|s| s.ends_with(&format!("Environment= of {path}"))) {
+                let bak = format!("{path}.clawkeep-bak");
+                match self.ssh.remove(&bak).await {
+                    Ok(()) => step(report, format!("removed {bak} (the rollback copy of the unit file)")),
+                    Err(e) => report.steps.push(format!("could not remove {bak}: {e}; it holds the removed key: delete it on the host")),
+                }
+            }
+        }
         Ok(())
     }
 
@@ -140,6 +159,18 @@ impl Conn<'_> {
                     Ok(()) => notes.push("restored gateway.systemd.env".into()),
                     Err(e) => notes.push(format!("could not restore gateway.systemd.env: {e}")),
                 }
+            }
+        }
+        let unit_files: Vec<_> = p.unit_env_rewrites.iter().filter(|(path, _, _)| report.stale_removed.iter().any(|s| s.ends_with(&format!("Environment= of {path}")))).collect();
+        if !unit_files.is_empty() {
+            for (path, old, _) in unit_files {
+                match self.ssh.write_atomic(path, old.expose()).await {
+                    Ok(()) => notes.push(format!("restored {path}")),
+                    Err(e) => notes.push(format!("could not restore {path}: {e}")),
+                }
+            }
+            if let Err(e) = self.daemon_reload().await {
+                notes.push(format!("systemctl --user daemon-reload failed: {e}"));
             }
         }
         if report.stale_removed.iter().any(|s| s.starts_with("auth profile")) {

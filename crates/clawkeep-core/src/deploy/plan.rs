@@ -42,6 +42,81 @@ pub struct DeployFacts {
     pub secret_file: Option<Option<SecretBytes>>,
     /// The running gateway has `ANTHROPIC_API_KEY` in its environment (secret-file method only).
     pub gateway_env_has_key: bool,
+    /// The systemd unit files (the unit and its drop-ins) the probe found with an
+    /// `Environment=…ANTHROPIC_API_KEY=…` and the login user may write, as read (`None`: gone
+    /// since the probe).
+    pub unit_env_files: Vec<(String, Option<SecretBytes>)>,
+}
+
+/// Removes the `ANTHROPIC_API_KEY` assignment from a systemd unit file's `Environment=` lines
+/// (systemd's quoting: a line holds several space-separated assignments, each maybe in `"…"` or
+/// `'…'`): the other assignments stay as written, a line left without any is dropped, every
+/// other byte is kept. `None` when the key sits where a rewrite could not be sure of systemd's
+/// reading (a continued line, an unterminated quote): the person edits that file.
+pub fn strip_unit_env_key(text: &[u8]) -> Option<Vec<u8>> {
+    const NAME: &[u8] = b"ANTHROPIC_API_KEY=";
+    let mut out = Vec::with_capacity(text.len());
+    let mut continued = false;
+    for line in text.split_inclusive(|&b| b == b'\n') {
+        let body = line.strip_suffix(b"\n").unwrap_or(line);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        let ending = &line[body.len()..];
+        let was_continued = continued;
+        continued = body.ends_with(b"\\");
+        let lead = body.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let Some(value) = body[lead..].strip_prefix(b"Environment=") else {
+            if was_continued && body.windows(NAME.len()).any(|w| w == NAME) {
+                return None;
+            }
+            out.extend_from_slice(line);
+            continue;
+        };
+        if !body.windows(NAME.len()).any(|w| w == NAME) {
+            out.extend_from_slice(line);
+            continue;
+        }
+        if was_continued || continued {
+            return None;
+        }
+        // Split into words, each kept as written.
+        let mut kept: Vec<&[u8]> = Vec::new();
+        let mut i = 0;
+        while i < value.len() {
+            if value[i].is_ascii_whitespace() {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            let mut quote = None;
+            while i < value.len() {
+                let c = value[i];
+                match quote {
+                    Some(_) if c == b'\\' => i += 1,
+                    Some(q) if c == q => quote = None,
+                    Some(_) => {}
+                    None if c == b'"' || c == b'\'' => quote = Some(c),
+                    None if c.is_ascii_whitespace() => break,
+                    None => {}
+                }
+                i += 1;
+            }
+            if quote.is_some() || i > value.len() {
+                return None;
+            }
+            let word = &value[start..i.min(value.len())];
+            let unquoted = word.strip_prefix(b"\"").or_else(|| word.strip_prefix(b"'")).unwrap_or(word);
+            if !unquoted.starts_with(NAME) {
+                kept.push(word);
+            }
+        }
+        if !kept.is_empty() {
+            out.extend_from_slice(&body[..lead]);
+            out.extend_from_slice(b"Environment=");
+            out.extend_from_slice(&kept.join(&b' '));
+            out.extend_from_slice(ending);
+        }
+    }
+    Some(out)
 }
 
 /// Rewrites a `.env` (see [`dotenv`] for the rule): the key line gets the new value, later key
@@ -244,14 +319,47 @@ pub(super) fn build_plan(job: &DeployJob, ready_timeout: Duration, f: DeployFact
             ServiceManager::SystemdUser { unit } => unit.clone(),
             _ => String::new(),
         };
-        plan.stale.push(StaleCredential {
-            kind: "systemd-unit-env".into(),
-            agent: None,
-            location: format!("systemd user unit {unit} (Environment=)"),
-            remedy: format!("remove ANTHROPIC_API_KEY from the unit's Environment= (`systemctl --user edit {unit}` on the host), then deploy again"),
-            removable: false,
-        });
-        plan.blockers.push(format!("the systemd unit {unit} exports ANTHROPIC_API_KEY in its environment, which beats .env: remove it from the unit first"));
+        // Removable when every unit file holding it is one the login user may write (the unit
+        // in ~/.config/systemd/user, `systemctl --user edit` drop-ins) and each rewrite is sure;
+        // a key that still wins after that (the manager's own environment) fails verification
+        // and the deploy rolls back, files and all.
+        let read_only: Vec<String> = kv(probe, "unit_env_ro").into_iter().map(|p| hosttext::line(&p, 4096)).collect();
+        let mut rewrites = Vec::new();
+        for (path, read) in &f.unit_env_files {
+            plan.private.seen.push((path.clone(), sha(read.as_ref().map(|b| b.expose()))));
+            if let Some(text) = read {
+                if let Some(new) = strip_unit_env_key(text.expose()) {
+                    rewrites.push((path.clone(), SecretBytes::new(text.expose().to_vec()), SecretBytes::new(new)));
+                    continue;
+                }
+            }
+            rewrites.clear();
+            break;
+        }
+        let shown: Vec<String> = f.unit_env_files.iter().map(|(p, _)| hosttext::line(p, 4096)).collect();
+        if inst.injection == InjectionMethod::EnvFile && read_only.is_empty() && !rewrites.is_empty() && rewrites.len() == f.unit_env_files.len() {
+            plan.stale.push(StaleCredential {
+                kind: "systemd-unit-env".into(),
+                agent: None,
+                location: format!("systemd user unit {unit}: Environment= in {}", shown.join(", ")),
+                remedy: "remove ANTHROPIC_API_KEY from Environment= there (atomic rewrite, backup kept as <file>.clawkeep-bak), then `systemctl --user daemon-reload`".into(),
+                removable: true,
+            });
+            plan.private.unit_env_rewrites = rewrites;
+        } else {
+            let where_ = if read_only.is_empty() { shown.join(", ") } else { read_only.join(", ") };
+            let where_ = if where_.is_empty() { "the unit's environment".to_string() } else { where_ };
+            plan.stale.push(StaleCredential {
+                kind: "systemd-unit-env".into(),
+                agent: None,
+                location: format!("systemd user unit {unit} (Environment=)"),
+                remedy: format!("remove ANTHROPIC_API_KEY from the unit's Environment= ({where_}; `systemctl --user edit {unit}` on the host), then deploy again"),
+                removable: false,
+            });
+            plan.blockers.push(format!(
+                "the systemd unit {unit} exports ANTHROPIC_API_KEY in its environment, which beats .env, from {where_}, which Clawkeep can't rewrite: remove it there first"
+            ));
+        }
     }
     if kv(probe, "ss").is_empty() && !matches!(inst.service_manager, ServiceManager::SystemdUser { .. }) {
         plan.warnings.push("`ss` is not installed on the host: the gateway process cannot be found to check its environment".into());

@@ -79,7 +79,8 @@ const LIVE_ROWS_FN: &str = "live() { if command -v sqlite3 >/dev/null 2>&1 && lq
 /// The plan's one probe (prints names only, never values): `oc` (the openclaw CLI), `profile`
 /// (agents with an anthropic auth profile), `systemd_env_file`, `ss`, `ids` (uid and groups),
 /// `sd_owner` (the state dir's owner: uid and name), `sd_writable` (the login user may create
-/// files in it), `env_owner_name`, `unit_env` (systemd), `probe_done`, and `gwpid`: the gateway
+/// files in it), `env_owner_name`, `unit_env` (systemd) with `unit_env_file`/`unit_env_ro` (the
+/// unit files holding it, writable or not), `probe_done`, and `gwpid`: the gateway
 /// listening on `port`.
 pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, port: u16) -> String {
     let agents = agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
@@ -100,8 +101,10 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
     );
     if let ServiceManager::SystemdUser { unit } = sm {
         probe.push_str(&format!(
-            "if command -v systemctl >/dev/null 2>&1 && systemctl --user show -p Environment --value {} 2>/dev/null | tr ' ' '\\n' | grep -q '^ANTHROPIC_API_KEY='; then echo unit_env=1; fi; ",
-            sh_quote(unit)
+            "if command -v systemctl >/dev/null 2>&1 && systemctl --user show -p Environment --value {u} 2>/dev/null | tr ' ' '\\n' | grep -q '^ANTHROPIC_API_KEY='; then echo unit_env=1; \
+               for f in $(systemctl --user show -p FragmentPath,DropInPaths --value {u} 2>/dev/null); do \
+                 if [ -f \"$f\" ] && grep -q '^[[:space:]]*Environment=.*ANTHROPIC_API_KEY=' \"$f\"; then if [ -w \"$f\" ]; then echo \"unit_env_file=$f\"; else echo \"unit_env_ro=$f\"; fi; fi; done; fi; ",
+            u = sh_quote(unit)
         ));
     }
     if let Some(args) = sudo_args(sm) {

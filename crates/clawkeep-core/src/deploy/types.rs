@@ -153,6 +153,8 @@ pub(super) struct PlanPrivate {
     pub(super) systemd_env_path: String,
     pub(super) new_systemd_env: Option<SecretBytes>,
     pub(super) old_systemd_env: Option<SecretBytes>,
+    /// Unit files whose `Environment=` holds the key: path, as read, rewritten without it.
+    pub(super) unit_env_rewrites: Vec<(String, SecretBytes, SecretBytes)>,
     pub(super) config_path: String,
     /// `openclaw.json` as read (for its backup, byte for byte).
     pub(super) config_text: Option<SecretBytes>,

@@ -103,6 +103,7 @@ fn facts(config: Option<&str>, env: Option<&[u8]>, probe: &str) -> DeployFacts {
         systemd_env: None,
         secret_file: None,
         gateway_env_has_key: false,
+        unit_env_files: Vec::new(),
     }
 }
 
@@ -183,6 +184,27 @@ fn plan_stale_credentials_and_owners() {
     let p = plan_of(&sj, facts(Some(CONFIG), None, &format!("unit_env=1\n{}", PROBE.replace("ss=1\n", ""))));
     assert!(p.blockers.iter().any(|b| b.contains("systemd unit")), "{:?}", p.blockers);
     assert!(p.warnings.is_empty(), "no `ss` warning with systemd: {:?}", p.warnings);
+    // ... found in a drop-in the user may write: removable with consent (backup, rewrite,
+    // daemon-reload), the file's state is checked again right before the write.
+    let dropin = "/home/u/.config/systemd/user/openclaw-gateway.service.d/override.conf";
+    let mut f = facts(Some(CONFIG), None, &format!("unit_env=1\nunit_env_file={dropin}\n{PROBE}"));
+    f.unit_env_files = vec![(dropin.into(), Some(SecretBytes::new(b"[Service]\nEnvironment=ANTHROPIC_API_KEY=x FOO=1\n".to_vec())))];
+    let p = plan_of(&sj, f);
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+    assert!(p.stale[0].removable && p.stale[0].kind == "systemd-unit-env" && p.stale[0].location.contains(dropin), "{:?}", p.stale);
+    assert_eq!(p.private.unit_env_rewrites[0].2.expose(), b"[Service]\nEnvironment=FOO=1\n");
+    assert!(p.private.seen.iter().any(|(path, h)| path == dropin && h.is_some()));
+    assert!(!format!("{p:?}").contains("ANTHROPIC_API_KEY=x"));
+    // ... also in a unit file the user can't write (/etc/systemd/user): blocked, named.
+    let mut f = facts(Some(CONFIG), None, &format!("unit_env=1\nunit_env_file={dropin}\nunit_env_ro=/etc/systemd/user/openclaw-gateway.service.d/k.conf\n{PROBE}"));
+    f.unit_env_files = vec![(dropin.into(), Some(SecretBytes::new(b"[Service]\nEnvironment=ANTHROPIC_API_KEY=x\n".to_vec())))];
+    let p = plan_of(&sj, f);
+    assert!(!p.stale[0].removable && p.blockers.iter().any(|b| b.contains("/etc/systemd/user/openclaw-gateway.service.d/k.conf")), "{:?}", p.blockers);
+    // ... in a continued line: not rewritten, blocked.
+    let mut f = facts(Some(CONFIG), None, &format!("unit_env=1\nunit_env_file={dropin}\n{PROBE}"));
+    f.unit_env_files = vec![(dropin.into(), Some(SecretBytes::new(b"[Service]\nEnvironment=A=1 \\\n  ANTHROPIC_API_KEY=x\n".to_vec())))];
+    let p = plan_of(&sj, f);
+    assert!(!p.stale[0].removable && !p.blockers.is_empty(), "{:?}", p.stale);
     // No `ss`, custom restart: a warning.
     let p = plan_of(&j, facts(Some(CONFIG), None, &PROBE.replace("ss=1\n", "")));
     assert!(p.warnings.iter().any(|w| w.contains("`ss`")), "{:?}", p.warnings);
@@ -312,4 +334,22 @@ fn plan_sudo_restart_needs_no_password() {
     assert!(p.blockers.iter().any(|b| b.contains("asks the SSH user u for a password") && b.contains("NOPASSWD")), "{:?}", p.blockers);
     let p = plan_of(&j, facts(Some(CONFIG), None, &format!("sudo_ok=missing\n{PROBE}")));
     assert!(p.blockers.iter().any(|b| b.contains("not installed")), "{:?}", p.blockers);
+}
+
+#[test]
+fn unit_env_key_is_removed_and_nothing_else() {
+    let strip = |t: &str| strip_unit_env_key(t.as_bytes()).map(|b| String::from_utf8(b).unwrap());
+    // Alone on its line: the line goes; CRLF and other lines kept byte for byte.
+    assert_eq!(strip("[Service]\r\nEnvironment=ANTHROPIC_API_KEY=abc\r\nExecStart=/x\r\n").unwrap(), "[Service]\r\nExecStart=/x\r\n");
+    // Among other assignments, quoted or not: only it goes.
+    assert_eq!(strip("Environment=\"A=1 2\" ANTHROPIC_API_KEY=abc 'B=x y'\n").unwrap(), "Environment=\"A=1 2\" 'B=x y'\n");
+    assert_eq!(strip("  Environment=\"ANTHROPIC_API_KEY=a b\" C=3").unwrap(), "  Environment=C=3");
+    // Other lines mentioning it (a comment, EnvironmentFile=) and other variables stay.
+    let t = "# ANTHROPIC_API_KEY= is set in .env\nEnvironmentFile=/x\nEnvironment=OTHER_ANTHROPIC_API_KEY=1\n";
+    assert_eq!(strip(t).unwrap(), t);
+    // Where systemd's reading is not certain: refused.
+    assert!(strip("Environment=A=1 \\\n ANTHROPIC_API_KEY=x\n").is_none());
+    assert!(strip("Environment=\"ANTHROPIC_API_KEY=x\n").is_none());
+    // Several lines.
+    assert_eq!(strip("Environment=ANTHROPIC_API_KEY=a\nEnvironment=ANTHROPIC_API_KEY=b X=1\n").unwrap(), "Environment=X=1\n");
 }
