@@ -47,7 +47,7 @@ IMAGE_STAMP="$BASE_STAMP openclaw@$OPENCLAW_VERSION node@$NODE_PKG_VERSION npm@$
 USER_NAME=agent
 PORT_BASE=30000
 BUILD_N=254
-SSH_TIMEOUT=${CLAWKEEP_VPS_SSH_TIMEOUT:-120}
+SSH_TIMEOUT=${CLAWKEEP_VPS_SSH_TIMEOUT:-200}
 
 die() { echo "vps: $*" >&2; exit 1; }
 log() { echo "[vps] $*" >&2; }

@@ -223,6 +223,12 @@ fn unit_environment_key_and_a_hand_started_gateway_on_a_real_vps() {
     let d = ck.run(&["--json", "deploy", "alpha", "--key", "openclaw-acme-prod-bot-2", "--yes"]).fails();
     assert!(d.stdout.contains("\"outcome\":\"rolled-back\""), "{}", d.stdout);
     assert!(d.stderr.contains(&format!("(pid {hand}) was started outside the systemd unit")) && d.stderr.contains(&format!("kill {hand}")), "{}", d.stderr);
+    // The checklist tells the hand-started gateway apart too, with its pid and what to do.
+    let r = ck.run(&["--json", "check", "alpha"]).ended().json();
+    let c = r["checks"].as_array().unwrap().iter().find(|c| c["id"] == "host.gateway-service").cloned().unwrap_or_else(|| panic!("no host.gateway-service: {r}"));
+    assert_eq!(c["status"], "fail", "{c}");
+    assert_eq!(c["cause"], "gateway_outside_unit", "{c}");
+    assert!(c.to_string().contains(&format!("pid {hand}")), "{c}");
     let before = messages_with(&fake, &old.key);
     turn_ok(&vps, "Who answers?");
     assert!(messages_with(&fake, &old.key) > before, "the hand-started gateway still serves the old key");
@@ -233,6 +239,8 @@ fn unit_environment_key_and_a_hand_started_gateway_on_a_real_vps() {
     assert_ne!(main, hand);
     turn_ok(&vps, "And now?");
     assert!(messages_with(&fake, &newer.key) > 0, "the deployed key never reached the fake");
+    let r = check_all_green(&ck);
+    assert!(r["checks"].as_array().unwrap().iter().any(|c| c["id"] == "host.gateway-service" && c["status"] == "pass"), "{r}");
     no_key_leaked(&ck, &vps, &[&old.key, &stale.key, &newer.key]);
 }
 

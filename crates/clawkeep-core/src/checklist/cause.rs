@@ -69,6 +69,8 @@ pub enum Cause {
     KeyInWorldReadableFile,
     /// OpenClaw wrote a key in plain text to one of its own files that is not a key store.
     KeyInOpenclawFile,
+    /// A gateway started by hand beside the systemd unit: restarting the unit can't replace it.
+    GatewayOutsideUnit,
     HostUndersized,
 }
 
@@ -128,6 +130,7 @@ impl Cause {
             KeyInShellHistory => "key_in_shell_history",
             KeyInWorldReadableFile => "key_in_world_readable_file",
             KeyInOpenclawFile => "key_in_openclaw_file",
+            GatewayOutsideUnit => "gateway_outside_unit",
             HostUndersized => "host_undersized",
         }
     }
@@ -176,6 +179,7 @@ impl Cause {
             | KeyInShellHistory
             | KeyInWorldReadableFile
             | KeyInOpenclawFile
+            | GatewayOutsideUnit
             | HostUndersized => Domain::Boundary,
         }
     }
@@ -254,6 +258,7 @@ impl Cause {
             KeyInShellHistory => "A key is in a shell history file: remove the line (and the file's backups), then rotate the key since it may have been copied.",
             KeyInWorldReadableFile => "A key is in a world-readable file: chmod 600 it (or remove the key), then rotate the key since others could read it.",
             KeyInOpenclawFile => "OpenClaw left a key in plain text in one of its own files (its catalog cache, the config audit log, saved command output: known OpenClaw issues). Delete that copy (the file, or the line): the gateway reads its key from its real store. Rotate the key if the file was ever copied off the host (a backup, a support bundle).",
+            GatewayOutsideUnit => "A gateway was started by hand (openclaw gateway run, nohup, a tmux pane) beside OpenClaw's systemd user unit: restarting the unit does not replace it, so it keeps serving its old key and the unit's own gateway can't take the port. Stop that process on the host (kill the pid shown), then systemctl --user start openclaw-gateway. Do not rotate.",
             HostUndersized => "OpenClaw wants at least 2 vCPU and 8 GB RAM; expect slow starts and timeouts below that.",
         }
     }

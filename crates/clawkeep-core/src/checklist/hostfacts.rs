@@ -27,6 +27,7 @@
 //! clobbered|<file name>      config|present|missing   cfg|<redacted config line>
 //! agent|<id>|<1 if its agent dir exists>
 //! proc|<pid>|<start epoch>|<cmdline>                   procenv|<pid>|none|unreadable
+//! proccg|<pid>|1|0 (in the unit's cgroup)               unitpid|<MainPID>
 //! key|<len>|<hint>|<sha256>|<source>
 //! hprobe|<sha256>|<http status, 0 if none>|<org>|<workspace>|<request id>|<error type>|<message>|<curl error>
 //! logs|<429 1h>|<429 24h>|<529 1h>|<529 24h>|<401 1h>|<401 24h>|<lines>
@@ -213,6 +214,9 @@ pub struct GatewayProc {
     /// `Some(false)`: environment readable, no `ANTHROPIC_API_KEY`; `None`: unreadable;
     /// `Some(true)`: has one (see the `Proc` key sighting).
     pub env_has_key: Option<bool>,
+    /// In the instance's systemd unit's cgroup (`Some(false)`: started by hand beside it);
+    /// `None` when not a systemd instance or unknown.
+    pub in_unit: Option<bool>,
 }
 
 /// Log error counts.
@@ -249,6 +253,8 @@ pub struct HostFacts {
     /// `(agent id, agent dir exists)`.
     pub agents: Vec<(String, bool)>,
     pub procs: Vec<GatewayProc>,
+    /// The systemd unit's MainPID (`None`: not running, or not a systemd instance).
+    pub unit_main_pid: Option<u32>,
     pub keys: Vec<KeySighting>,
     /// Results of the opt-in probe from the host, one per key fingerprint.
     pub host_probes: Vec<HostProbe>,
@@ -406,13 +412,27 @@ pub fn parse(output: &[u8], nonce: &str) -> Result<HostFacts, FactsError> {
                 match p.as_slice() {
                     [pid, started, cmd] => match pid.trim().parse() {
                         Ok(pid) if f.procs.len() < 50 => {
-                            f.procs.push(GatewayProc { pid, started: started.trim().parse().unwrap_or(0), cmdline: clean(cmd, 300), env_has_key: None });
+                            f.procs.push(GatewayProc { pid, started: started.trim().parse().unwrap_or(0), cmdline: clean(cmd, 300), env_has_key: None, in_unit: None });
                             true
                         }
                         _ => false,
                     },
                     _ => false,
                 }
+            }
+            "proccg" => {
+                let (pid, what) = rest.split_once('|').unwrap_or((rest, ""));
+                match f.procs.iter_mut().find(|p| Some(p.pid) == pid.trim().parse().ok()) {
+                    Some(p) if what == "1" || what == "0" => {
+                        p.in_unit = Some(what == "1");
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            "unitpid" => {
+                f.unit_main_pid = rest.trim().parse().ok().filter(|p| *p != 0);
+                true
             }
             "procenv" => {
                 let (pid, what) = rest.split_once('|').unwrap_or((rest, ""));

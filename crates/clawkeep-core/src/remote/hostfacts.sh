@@ -179,8 +179,10 @@ if [ $# -gt 0 ]; then
   # shellcheck disable=SC2013 # /proc/<pid>/cmdline paths have no spaces
   for f in $(grep -a -l -e gateway -- "$@" 2>/dev/null); do f=${f#/proc/}; pids="$pids ${f%/cmdline}"; done
 fi
+mp=
 if [ -n "$UNIT" ] && command -v systemctl >/dev/null 2>&1; then
   mp=$(TO 5 systemctl --user show -p MainPID --value "$UNIT" 2>/dev/null)
+  o "unitpid|$mp"
   case "$mp" in ''|0|*[!0-9]*) ;; *) pids="$mp $pids" ;; esac
 fi
 gseen=" "
@@ -198,6 +200,10 @@ for p in $pids; do
     [ -z "$ph" ] || [ "${ph#HOME=}" = "$HOME" ] || continue
   fi
   printf 'proc|%s|%s|%.300s\n' "$p" "$(stat -c %Y "/proc/$p" 2>/dev/null)" "$cmd"
+  # in the unit's cgroup, or started by hand beside it (a restart of the unit can't replace it)
+  if [ -n "$UNIT" ] && [ -n "$mp" ] && [ -r "/proc/$p/cgroup" ]; then
+    if grep -q "/${UNIT%.service}\.service\$" "/proc/$p/cgroup" 2>/dev/null; then o "proccg|$p|1"; else o "proccg|$p|0"; fi
+  fi
   if [ -r "/proc/$p/environ" ]; then
     v=$(tr '\0' '\n' < "/proc/$p/environ" 2>/dev/null | grep -m 1 '^ANTHROPIC_API_KEY=')
     v=${v#ANTHROPIC_API_KEY=}
@@ -210,7 +216,7 @@ done
 envkey dotenv "$ST/.env"
 envkey systemd_env "$ST/gateway.systemd.env"
 if [ -n "$UNIT" ]; then
-  uf="$HOME/.config/systemd/user/$UNIT.service"
+  uf="$HOME/.config/systemd/user/${UNIT%.service}.service"
   if [ -r "$uf" ]; then
     sed -n 's/^EnvironmentFile=-\{0,1\}//p' "$uf" | while IFS= read -r ef; do
       case "$ef" in "$ST/gateway.systemd.env") ;; *) envkey "systemd_env" "$ef" ;; esac

@@ -6,6 +6,7 @@ use crate::checklist::cause::Cause;
 use crate::checklist::facts::Facts;
 use crate::checklist::hostfacts::{KeySighting, KeySource};
 use crate::checklist::types::{CheckResult, Domain, Evidence, Status};
+use crate::model::domain::ServiceManager;
 
 /// The host baseline checks (a skip when the host could not be read).
 pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
@@ -30,6 +31,28 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
         out.bad("host.resources", Status::Warn, Cause::HostUndersized, "below 2 vCPU / 8 GB RAM", ev);
     } else {
         out.pass("host.resources", d, "at least 2 vCPU and 8 GB RAM", ev);
+    }
+    // The gateway runs under its systemd unit, not beside it (known only where the script
+    // could read the processes' cgroups).
+    if let ServiceManager::SystemdUser { unit } = &f.instance.service_manager {
+        if h.procs.iter().any(|p| p.in_unit.is_some()) {
+            let outside: Vec<Evidence> = h
+                .procs
+                .iter()
+                .filter(|p| p.in_unit == Some(false) && p.cmdline.contains("openclaw"))
+                .take(5)
+                .map(|p| Evidence::new(format!("pid {}", p.pid), format!("{} (outside the unit)", p.cmdline)))
+                .collect();
+            let main = Evidence::new("unit MainPID", h.unit_main_pid.map(|p| p.to_string()).unwrap_or_else(|| "none (the unit is not running)".into()));
+            if outside.is_empty() {
+                out.pass("host.gateway-service", d, format!("the gateway runs under the systemd unit {unit}"), vec![main]);
+            } else {
+                let n = outside.len();
+                let mut ev = outside;
+                ev.push(main);
+                out.bad("host.gateway-service", Status::Fail, Cause::GatewayOutsideUnit, format!("{n} gateway process(es) started outside the systemd unit {unit}"), ev);
+            }
+        }
     }
     // Modes and owners.
     let mut mode_ev = vec![];

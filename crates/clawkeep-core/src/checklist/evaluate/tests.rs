@@ -1236,6 +1236,22 @@ fn boundary_and_baseline_table_rows() -> Vec<Row> {
             expect: &[("boundary.foreign-keys", Pass, None), ("host.shell-history", Fail, Some("key_in_shell_history"))],
         },
         Row {
+            name: "the gateway runs in its systemd unit's cgroup",
+            setup: |w| {
+                w.lines().push("unitpid|4242".into());
+                w.lines().push(format!("proccg|{PID}|1"));
+            },
+            expect: &[("host.gateway-service", Pass, None), ("credential.matches-keychain.main", Pass, None)],
+        },
+        Row {
+            name: "a gateway started by hand beside the unit",
+            setup: |w| {
+                w.lines().push("unitpid|".into());
+                w.lines().push(format!("proccg|{PID}|0"));
+            },
+            expect: &[("host.gateway-service", Fail, Some("gateway_outside_unit"))],
+        },
+        Row {
             name: "the env file is readable by others",
             setup: |w| {
                 w.set_lines("stat|env|", ["stat|env|644|1001|ckh1|1789000000|/home/ckh1/.openclaw/.env".to_string()]);
@@ -1492,6 +1508,7 @@ fn all_causes() -> Vec<Cause> {
         KeyInShellHistory,
         KeyInWorldReadableFile,
         KeyInOpenclawFile,
+        GatewayOutsideUnit,
         HostUndersized,
     ];
     for c in &all {
@@ -1548,6 +1565,7 @@ fn all_causes() -> Vec<Cause> {
             | KeyInShellHistory
             | KeyInWorldReadableFile
             | KeyInOpenclawFile
+            | GatewayOutsideUnit
             | HostUndersized => {}
         }
     }
@@ -1593,7 +1611,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 53);
+    assert_eq!(all.len(), 54);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }
