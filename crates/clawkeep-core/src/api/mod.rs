@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::Secret;
 use crate::secrets::{Keychain, OsKeychain};
 use crate::store::{self, AuditEntry, Store};
@@ -28,6 +28,7 @@ pub mod deploys;
 pub mod hosts;
 mod instances;
 mod keys;
+mod rotations;
 mod settings;
 
 /// The keychain service name entries are stored under; `CLAWKEEP_KEYCHAIN_SERVICE` overrides it
@@ -77,15 +78,6 @@ fn os_user() -> String {
 /// Trimmed, and `None` when empty.
 fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-/// Runs an async host flow to completion for a blocking caller: on the caller's runtime when
-/// there is one, else on a fresh one.
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
-    Ok(match tokio::runtime::Handle::try_current() {
-        Ok(h) => h.block_on(f),
-        Err(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::io("async runtime", e))?.block_on(f),
-    })
 }
 
 impl Clawkeep {
