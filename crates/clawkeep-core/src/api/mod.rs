@@ -6,11 +6,12 @@
 //! This file holds the type, how it is opened and what every feature shares; the methods live
 //! one file per feature: `instances`, `keys`, [`hosts`] (SSH route, trust, the SSH login),
 //! [`deploys`] (one instance and the fleet), [`checks`] (the troubleshooting checklist),
-//! `settings` (settings, self-check, audit log) and `bundles` (offline installers). A guided
-//! rotation's methods are in [`crate::rotation`].
+//! `settings` (settings, self-check, audit log), `bundles` (offline installers) and
+//! `rotations` (the guided rotation over [`crate::rotation`], its deployer, policies and plan).
 //!
-//! All methods block (SQLite and keychain I/O; host flows run their own runtime): async
-//! callers use `spawn_blocking`. The one async method is [`Clawkeep::fleet_deploy`].
+//! All methods block (SQLite and keychain I/O; host and API flows go through core's one
+//! blocking↔async bridge, `crate::runtime::block_on`): async callers use `spawn_blocking`. The
+//! one async method is [`Clawkeep::fleet_deploy`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
