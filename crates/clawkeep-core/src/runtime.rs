@@ -50,33 +50,38 @@ mod tests {
 
     #[test]
     fn outside_a_runtime_every_call_shares_one() {
-        let a = block_on(async { Handle::current().id() }).unwrap();
-        let b = std::thread::spawn(|| block_on(async { Handle::current().id() }).unwrap()).join().unwrap();
+        let a = here();
+        let b = std::thread::spawn(here).join().unwrap();
         assert_eq!(a, b, "one shared runtime, not one per call");
         // Spawned tasks run on it and finish.
         assert_eq!(block_on(async { tokio::spawn(async { 7 }).await.unwrap() }).unwrap(), 7);
     }
 
-    #[test]
-    fn inside_a_multi_thread_runtime_it_uses_that_one_even_on_a_worker() {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let outer = rt.handle().id();
-        // On a worker thread (async context): handed off with block_in_place, no panic.
-        let on_worker = rt.block_on(async { tokio::spawn(async { block_on(async { Handle::current().id() }).unwrap() }).await.unwrap() });
-        assert_eq!(on_worker, outer);
-        // On one of its blocking threads (a Tauri command's spawn_blocking).
-        let on_blocking = rt.block_on(async { tokio::task::spawn_blocking(|| block_on(async { Handle::current().id() }).unwrap()).await.unwrap() });
-        assert_eq!(on_blocking, outer);
-        // Entered on a plain thread (the CLI's Ctrl-C runtime).
-        let _g = rt.enter();
-        assert_eq!(block_on(async { Handle::current().id() }).unwrap(), outer);
+    fn here() -> tokio::runtime::Id {
+        block_on(async { Handle::current().id() }).unwrap()
     }
 
-    #[test]
-    fn a_current_thread_runtimes_blocking_thread_uses_that_runtime() {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        let outer = rt.handle().id();
-        let got = rt.block_on(async { tokio::task::spawn_blocking(|| block_on(async { Handle::current().id() }).unwrap()).await.unwrap() });
-        assert_eq!(got, outer);
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inside_a_multi_thread_runtime_it_uses_that_one_even_in_async_code() {
+        let outer = Handle::current().id();
+        // In async code (the runtime's own block_on, and a worker thread): handed off with
+        // block_in_place, no panic.
+        assert_eq!(here(), outer);
+        assert_eq!(tokio::spawn(async { here() }).await.unwrap(), outer);
+        // On one of its blocking threads (a Tauri command's spawn_blocking).
+        assert_eq!(tokio::task::spawn_blocking(here).await.unwrap(), outer);
+        // Entered on a plain thread (the CLI's Ctrl-C runtime).
+        let h = Handle::current();
+        let entered = std::thread::spawn(move || {
+            let _g = h.enter();
+            here()
+        });
+        assert_eq!(entered.join().unwrap(), outer);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_current_thread_runtimes_blocking_thread_uses_that_runtime() {
+        let outer = Handle::current().id();
+        assert_eq!(tokio::task::spawn_blocking(here).await.unwrap(), outer);
     }
 }

@@ -2,7 +2,7 @@
 //! as JSON in `rotations.state`, so a rotation survives a crash or a closed window and resumes
 //! where it stopped), what a person gives a step and what a step reports, and the
 //! [`Deployer`] trait through which step 3 puts a key on a host. What the next step is and what
-//! an answer or a failure means is [`super::judge`]; the facade methods that run the steps
+//! an answer or a failure means is `rotation::judge`; the facade methods that run the steps
 //! (store, keychain, Admin API, deployer) are `api/rotations/`
 //! ([`Clawkeep::rotation_step`](crate::Clawkeep::rotation_step)).
 //!

@@ -12,7 +12,7 @@
 //!   radius) and its CSV and iCalendar exports.
 //! - [`machine`]: the guided rotation's state (steps, the persisted [`Rotation`], step input
 //!   and report) and the [`Deployer`] trait, with the [`ManualDeployer`].
-//! - [`judge`]: the step machine's judgement, pure: which step runs, what a pasted key, a
+//! - `judge`: the step machine's judgement, pure: which step runs, what a pasted key, a
 //!   probe, a deploy, an Admin API record or a usage report means, and every refusal.
 //! - [`api`]: the small Anthropic client it needs (probe, Admin API).
 //! - [`rehearsal`]: the report of a rehearsal and its audit record; the rehearsal itself (a
