@@ -67,7 +67,7 @@ fn key(name: &str, fp: &str, status: KeyStatus) -> Key {
 
 fn rotation() -> Rotation {
     let old = key("old", &"a".repeat(64), KeyStatus::Active);
-    start(&instance(), &old, &[old.clone()], RotationOptions::default(), now()).unwrap()
+    start(&instance(), &old, std::slice::from_ref(&old), RotationOptions::default(), now()).unwrap()
 }
 
 fn probe(status: u16, workspace: Option<&str>) -> ProbeResult {
@@ -91,7 +91,7 @@ fn remedy_of(e: &Error) -> (&'static str, Option<Remedy>) {
 #[test]
 fn a_rotation_starts_at_the_paste_with_a_free_suggested_name_in_the_instances_workspace() {
     let old = key("old", &"a".repeat(64), KeyStatus::Active);
-    let rot = start(&instance(), &old, &[old.clone()], RotationOptions::default(), now()).unwrap();
+    let rot = start(&instance(), &old, std::slice::from_ref(&old), RotationOptions::default(), now()).unwrap();
     assert_eq!(rot.step, RotationStep::Paste);
     assert_eq!(rot.outcome, RotationOutcome::InProgress);
     assert_eq!(rot.soak_secs, DEFAULT_SOAK_SECS);
