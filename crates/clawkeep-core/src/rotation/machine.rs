@@ -173,7 +173,7 @@ pub struct StepInput {
     pub confirm: bool,
 }
 
-/// What one call of [`Clawkeep::rotation_step`](crate::Clawkeep::rotation_step) did.
+/// What one call of [`Clawkeep::rotation_step`] did.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct StepReport {
