@@ -16,6 +16,7 @@ pub mod login;
 pub mod model;
 pub mod paths;
 pub mod rotation;
+mod runtime;
 pub mod secret;
 pub mod secrets;
 pub mod ssh;

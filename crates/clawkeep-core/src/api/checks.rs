@@ -83,10 +83,7 @@ impl Clawkeep {
         let started = self.now();
         let t0 = Instant::now();
         let fut = run_fleet(jobs, &client, opts, concurrency, cancel, progress);
-        let mut reports = match tokio::runtime::Handle::try_current() {
-            Ok(h) => h.block_on(fut),
-            Err(_) => tokio::runtime::Builder::new_multi_thread().worker_threads(4).enable_all().build().map_err(|e| Error::io("async runtime", e))?.block_on(fut),
-        };
+        let mut reports = crate::runtime::block_on(fut)?;
         let findings = if reports.len() > 1 { fleet::aggregate(&mut reports) } else { Vec::new() };
         for r in &reports {
             self.record_check(r)?;

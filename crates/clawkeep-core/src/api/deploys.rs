@@ -10,21 +10,21 @@
 //! [`Clawkeep::record_deployment`].
 //!
 //! [`Clawkeep::fleet_deploy`] does the same for many instances at once (bounded concurrency,
-//! one failing host never stops the others; each host applies only the plan the user saw), and
-//! [`Clawkeep::rotation_deployer`] is the deploy step of a guided rotation.
+//! one failing host never stops the others; each host applies only the plan the user saw); a
+//! guided rotation's deploy step is [`Clawkeep::rotation_deployer`] (`api/rotations/`).
 //! [`Clawkeep::prepare_deploy`] and [`Clawkeep::record_deployment`] are the blocking halves
 //! around the SSH work in [`crate::deploy`] (loading the job, recording the run).
 
 use serde::Serialize;
 use serde_json::json;
 
-use super::block_on;
 use super::hosts::{direct_target, HostRoute};
 use crate::deploy::{CancellationToken, DeployOptions, DeployReport, ProgressFn};
 use crate::error::{Error, ErrorPayload, Remedy, Result};
 use crate::login::SshCredentials;
 use crate::model::domain::{Deployment, KeyStatus};
 use crate::model::keyfmt::{self, KeyKind};
+use crate::runtime::block_on;
 use crate::ssh::{SshAuth, SshTarget};
 use crate::store;
 use crate::Clawkeep;
@@ -211,19 +211,6 @@ impl Clawkeep {
         check_reviewed(targets, req.mode)?;
         let auth = self.ssh_login(creds)?;
         block_on(self.fleet_deploy(targets, req, auth, progress, cancel.clone()))
-    }
-
-    /// The deployer of a guided rotation's deploy step: Clawkeep's SSH deploy, or (rotation
-    /// started with `manual_deploy`, or none open) the person deploys and confirms.
-    /// `remove_stale`: consent to removing stale credentials the deploy plan finds. The SSH
-    /// login is resolved only for the SSH deploy.
-    pub fn rotation_deployer(&self, instance: &str, remove_stale: bool, creds: &SshCredentials) -> Result<Box<dyn crate::rotation::Deployer + '_>> {
-        let manual = self.rotation(instance).map(|r| r.manual_deploy).unwrap_or(true);
-        if manual {
-            return Ok(Box::new(crate::rotation::ManualDeployer));
-        }
-        let opts = DeployOptions { remove_stale, ..Default::default() };
-        Ok(Box::new(crate::rotation::SshDeployer::new(self, self.ssh_login(creds)?, opts)))
     }
 
     /// Loads what a deploy of `key` (default: the active key) to `instance` needs, secret

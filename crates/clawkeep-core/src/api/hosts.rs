@@ -7,10 +7,10 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::block_on;
 use crate::error::{Error, Result};
 use crate::login::SshCredentials;
 use crate::model::domain::{Instance, SshIdentity};
+use crate::runtime::block_on;
 use crate::secret::Secret;
 use crate::ssh::{SshAuth, SshOptions, SshTarget};
 use crate::store;

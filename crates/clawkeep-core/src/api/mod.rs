@@ -6,18 +6,19 @@
 //! This file holds the type, how it is opened and what every feature shares; the methods live
 //! one file per feature: `instances`, `keys`, [`hosts`] (SSH route, trust, the SSH login),
 //! [`deploys`] (one instance and the fleet), [`checks`] (the troubleshooting checklist),
-//! `settings` (settings, self-check, audit log) and `bundles` (offline installers). A guided
-//! rotation's methods are in [`crate::rotation`].
+//! `settings` (settings, self-check, audit log), `bundles` (offline installers) and
+//! `rotations` (the guided rotation over [`crate::rotation`], its deployer, policies and plan).
 //!
-//! All methods block (SQLite and keychain I/O; host flows run their own runtime): async
-//! callers use `spawn_blocking`. The one async method is [`Clawkeep::fleet_deploy`].
+//! All methods block (SQLite and keychain I/O; host and API flows go through core's one
+//! blocking↔async bridge, `crate::runtime::block_on`): async callers use `spawn_blocking`. The
+//! one async method is [`Clawkeep::fleet_deploy`].
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::secret::Secret;
 use crate::secrets::{Keychain, OsKeychain};
 use crate::store::{self, AuditEntry, Store};
@@ -28,6 +29,7 @@ pub mod deploys;
 pub mod hosts;
 mod instances;
 mod keys;
+mod rotations;
 mod settings;
 
 /// The keychain service name entries are stored under; `CLAWKEEP_KEYCHAIN_SERVICE` overrides it
@@ -77,15 +79,6 @@ fn os_user() -> String {
 /// Trimmed, and `None` when empty.
 fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
-}
-
-/// Runs an async host flow to completion for a blocking caller: on the caller's runtime when
-/// there is one, else on a fresh one.
-fn block_on<F: std::future::Future>(f: F) -> Result<F::Output> {
-    Ok(match tokio::runtime::Handle::try_current() {
-        Ok(h) => h.block_on(f),
-        Err(_) => tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| Error::io("async runtime", e))?.block_on(f),
-    })
 }
 
 impl Clawkeep {

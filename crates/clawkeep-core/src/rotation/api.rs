@@ -128,12 +128,9 @@ impl Client {
         self.inner.base_url()
     }
 
+    /// Through core's one blocking↔async bridge ([`crate::runtime::block_on`]).
     fn block_on<F: std::future::Future>(&self, f: F) -> Result<F::Output, ApiError> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ApiError::Transport { base_url: self.base_url().to_string(), detail: format!("cannot start the I/O runtime: {e}") })?;
-        Ok(rt.block_on(f))
+        crate::runtime::block_on(f).map_err(|e| ApiError::Transport { base_url: self.base_url().to_string(), detail: e.to_string() })
     }
 
     /// Sends a request with the key; any HTTP status is an answer (a [`Probe`]).

@@ -3,12 +3,12 @@
 //! suggested slot (the policy's preferred weekday and window), the suggested new key name, the
 //! steps, and the blast radius. Pure: computed from the inventory and a `now`, no network.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::api::Clawkeep;
-use crate::error::{Error, Result};
-use crate::model::domain::{Instance, InstanceFilter, Key, KeyStatus};
+use crate::model::domain::{Instance, Key, KeyStatus};
 use crate::model::keyfmt::KeyKind;
 use crate::model::naming;
 
@@ -237,94 +237,82 @@ pub enum ExportFormat {
     Ics,
 }
 
-impl Clawkeep {
-    /// Writes the plan at `now` (default: the clock) to `path`, whole or not at all (hints
-    /// only, never a key). Returns how many keys it lists.
-    pub fn export_rotation_plan(&self, format: ExportFormat, path: &std::path::Path, now: Option<DateTime<Utc>>) -> Result<usize> {
-        if path.as_os_str().is_empty() || path.is_dir() {
-            return Err(Error::invalid("path", format!("'{}' is not a file to write; choose one (e.g. ~/rotations.ics)", path.display())));
-        }
-        crate::paths::refuse_inside(path, self.data_dir(), "Clawkeep's data directory (the database lives there)")?;
-        let p = self.rotation_plan(now)?;
-        let text = match format {
-            ExportFormat::Csv => to_csv(&p),
-            ExportFormat::Ics => to_ics(&p),
-        };
-        crate::paths::write_file_atomic(path, text.as_bytes())?;
-        let n = p.items().count();
-        let format_name = match format {
+impl ExportFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
             ExportFormat::Csv => "csv",
             ExportFormat::Ics => "ics",
-        };
-        self.store().tx(|tx| self.audit(tx, "rotation.export", &path.display().to_string(), serde_json::json!({ "format": format_name, "keys": n })))?;
-        Ok(n)
+        }
     }
 
-    /// The fleet's rotation plan at `now` (default: the clock), grouped by owner, most urgent
-    /// first within each owner.
-    pub fn rotation_plan(&self, now: Option<DateTime<Utc>>) -> Result<RotationPlan> {
-        let now = now.unwrap_or_else(|| self.now());
-        let policies = PolicySet::new(self.rotation_policies()?);
-        let rows = self.list_instances(&InstanceFilter::default())?;
-        let keys = self.list_keys(None)?;
-        let names: std::collections::HashSet<String> = keys.iter().map(|k| k.name.clone()).collect();
-        let admin = keys.iter().any(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active);
-        let open: std::collections::HashSet<String> = self.open_rotations()?.into_iter().map(|r| r.instance).collect();
-        let mut items = Vec::new();
-        let mut without_key = Vec::new();
-        for row in rows {
-            let i = row.instance;
-            if i.draft {
-                continue;
-            }
-            let Some(key) = keys.iter().find(|k| k.instance.as_deref() == Some(i.name.as_str()) && k.status == KeyStatus::Active) else {
-                without_key.push(i.name.clone());
-                continue;
-            };
-            let policy = policies.effective(&i.name, &i.owner);
-            let (due, reason) = due_date(key, &policy);
-            let status = due_status(now, key, due, &policy);
-            let (slot_start, slot_end) = suggest_slot(now, due, &policy);
-            let taken = |n: &str| names.contains(n);
-            let new_name = suggested_key_name(&i, slot_start.date_naive(), &taken);
-            let days_left = (due - now).num_seconds().div_euclid(86_400);
-            items.push(PlanItem {
-                owner: i.owner.clone(),
-                instance: i.name.clone(),
-                environment: i.environment.clone(),
-                key_name: key.name.clone(),
-                key_hint: key.hint.clone(),
-                key_fingerprint_short: key.fingerprint.chars().take(12).collect(),
-                key_created_at: key.created_at,
-                key_age_days: (now - key.created_at).num_days(),
-                expires_at: key.expires_at,
-                warn_from: due - Duration::days(policy.warn_days as i64),
-                policy,
-                due_at: due,
-                due_reason: reason.into(),
-                status,
-                days_left,
-                slot_start,
-                slot_end,
-                steps: steps(&i, key, &new_name, admin),
-                suggested_key_name: new_name,
-                workspace_id: i.expected_workspace_id.clone().or_else(|| key.workspace_id.clone()),
-                blast_radius: blast_radius(&i),
-                in_progress: open.contains(&i.name),
-            });
+    /// The plan as a file of this format.
+    pub fn render(self, plan: &RotationPlan) -> String {
+        match self {
+            ExportFormat::Csv => to_csv(plan),
+            ExportFormat::Ics => to_ics(plan),
         }
-        items.sort_by(|a, b| (a.owner.as_str(), a.status, a.due_at, a.instance.as_str()).cmp(&(b.owner.as_str(), b.status, b.due_at, b.instance.as_str())));
-        let count = |s: DueStatus| items.iter().filter(|i| i.status == s).count() as u32;
-        let (expired, overdue, due_soon, upcoming) = (count(DueStatus::Expired), count(DueStatus::Overdue), count(DueStatus::DueSoon), count(DueStatus::Upcoming));
-        let mut owners: Vec<OwnerPlan> = Vec::new();
-        for it in items {
-            match owners.last_mut() {
-                Some(o) if o.owner == it.owner => o.items.push(it),
-                _ => owners.push(OwnerPlan { owner: it.owner.clone(), items: vec![it] }),
-            }
-        }
-        Ok(RotationPlan { generated_at: now, expired, overdue, due_soon, upcoming, without_key, admin_key_available: admin, owners })
     }
+}
+
+/// The fleet's rotation plan at `now`, grouped by owner, most urgent first within each owner:
+/// every instance that is not a draft, with its active key (`keys`: every stored key) under its
+/// effective policy; `open`: the instances with a rotation under way.
+pub fn build(now: DateTime<Utc>, instances: Vec<Instance>, keys: &[Key], policies: &PolicySet, open: &HashSet<String>) -> RotationPlan {
+    let names: HashSet<&str> = keys.iter().map(|k| k.name.as_str()).collect();
+    let admin = keys.iter().any(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active);
+    let mut items = Vec::new();
+    let mut without_key = Vec::new();
+    for i in instances {
+        if i.draft {
+            continue;
+        }
+        let Some(key) = keys.iter().find(|k| k.instance.as_deref() == Some(i.name.as_str()) && k.status == KeyStatus::Active) else {
+            without_key.push(i.name.clone());
+            continue;
+        };
+        let policy = policies.effective(&i.name, &i.owner);
+        let (due, reason) = due_date(key, &policy);
+        let status = due_status(now, key, due, &policy);
+        let (slot_start, slot_end) = suggest_slot(now, due, &policy);
+        let taken = |n: &str| names.contains(n);
+        let new_name = suggested_key_name(&i, slot_start.date_naive(), &taken);
+        let days_left = (due - now).num_seconds().div_euclid(86_400);
+        items.push(PlanItem {
+            owner: i.owner.clone(),
+            instance: i.name.clone(),
+            environment: i.environment.clone(),
+            key_name: key.name.clone(),
+            key_hint: key.hint.clone(),
+            key_fingerprint_short: key.fingerprint.chars().take(12).collect(),
+            key_created_at: key.created_at,
+            key_age_days: (now - key.created_at).num_days(),
+            expires_at: key.expires_at,
+            warn_from: due - Duration::days(policy.warn_days as i64),
+            policy,
+            due_at: due,
+            due_reason: reason.into(),
+            status,
+            days_left,
+            slot_start,
+            slot_end,
+            steps: steps(&i, key, &new_name, admin),
+            suggested_key_name: new_name,
+            workspace_id: i.expected_workspace_id.clone().or_else(|| key.workspace_id.clone()),
+            blast_radius: blast_radius(&i),
+            in_progress: open.contains(&i.name),
+        });
+    }
+    items.sort_by(|a, b| (a.owner.as_str(), a.status, a.due_at, a.instance.as_str()).cmp(&(b.owner.as_str(), b.status, b.due_at, b.instance.as_str())));
+    let count = |s: DueStatus| items.iter().filter(|i| i.status == s).count() as u32;
+    let (expired, overdue, due_soon, upcoming) = (count(DueStatus::Expired), count(DueStatus::Overdue), count(DueStatus::DueSoon), count(DueStatus::Upcoming));
+    let mut owners: Vec<OwnerPlan> = Vec::new();
+    for it in items {
+        match owners.last_mut() {
+            Some(o) if o.owner == it.owner => o.items.push(it),
+            _ => owners.push(OwnerPlan { owner: it.owner.clone(), items: vec![it] }),
+        }
+    }
+    RotationPlan { generated_at: now, expired, overdue, due_soon, upcoming, without_key, admin_key_available: admin, owners }
 }
 
 // ---- CSV ------------------------------------------------------------------------------------

@@ -4,13 +4,9 @@
 //! and without any stored policy the built-in default is 90 days, warn 14 days before.
 
 use chrono::{DateTime, NaiveTime, Utc, Weekday};
-use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::api::Clawkeep;
 use crate::error::{Error, Result};
-use crate::store;
 
 pub const DEFAULT_MAX_AGE_DAYS: u32 = 90;
 pub const DEFAULT_WARN_DAYS: u32 = 14;
@@ -153,38 +149,6 @@ pub fn parse_days(field: &'static str, s: &str) -> Result<u32> {
     n.checked_mul(mult).ok_or_else(|| Error::invalid(field, format!("'{s}' is too large")))
 }
 
-/// A stored policy row as a [`RotationPolicy`].
-fn from_row(r: store::PolicyRow) -> RotationPolicy {
-    let scope = match r.scope.as_str() {
-        "owner" => PolicyScope::Owner { owner: r.owner.unwrap_or_default() },
-        "instance" => PolicyScope::Instance { instance: r.instance.unwrap_or_default() },
-        _ => PolicyScope::Default,
-    };
-    RotationPolicy {
-        scope,
-        max_age_days: r.max_age_days,
-        warn_days: r.warn_days,
-        weekday: r.weekday,
-        window_start: r.window_start,
-        window_end: r.window_end,
-        updated_at: Some(r.updated_at),
-    }
-}
-
-/// Every stored policy: default first, then owners, then instances.
-pub(crate) fn all_policies(conn: &Connection) -> Result<Vec<RotationPolicy>> {
-    Ok(store::rotation_policies(conn)?.into_iter().map(from_row).collect())
-}
-
-fn stored_policy(conn: &Connection, scope: &PolicyScope) -> Result<Option<RotationPolicy>> {
-    let of = match scope {
-        PolicyScope::Default => store::PolicyOf::Default,
-        PolicyScope::Owner { owner } => store::PolicyOf::Owner(owner),
-        PolicyScope::Instance { instance } => store::PolicyOf::Instance(instance),
-    };
-    Ok(store::rotation_policy(conn, of)?.map(from_row))
-}
-
 /// The policies in force, for resolving many instances at once.
 #[derive(Debug, Clone)]
 pub struct PolicySet {
@@ -206,103 +170,44 @@ impl PolicySet {
     }
 }
 
-impl Clawkeep {
-    /// Stored policies (the built-in default is not listed; see [`RotationPolicy::builtin`]).
-    pub fn rotation_policies(&self) -> Result<Vec<RotationPolicy>> {
-        self.store().tx(|tx| all_policies(tx))
+/// The policy of `scope` once `spec` is applied to the stored one (`before`, else the built-in
+/// values), checked (age 1 to 3650 days, a warning that starts after the key is created);
+/// `updated_at` is `now`.
+pub(crate) fn apply_spec(scope: &PolicyScope, before: Option<RotationPolicy>, spec: PolicySpec, now: DateTime<Utc>) -> Result<RotationPolicy> {
+    let mut p = before.unwrap_or_else(|| RotationPolicy { scope: scope.clone(), ..RotationPolicy::builtin() });
+    if let Some(d) = spec.max_age_days {
+        p.max_age_days = d;
     }
-
-    /// The policy that applies to an instance.
-    pub fn effective_rotation_policy(&self, instance: &str) -> Result<RotationPolicy> {
-        let i = self.instance(instance)?;
-        Ok(PolicySet::new(self.rotation_policies()?).effective(&i.name, &i.owner))
+    if let Some(d) = spec.warn_days {
+        p.warn_days = d;
     }
-
-    /// Creates or updates the policy of `scope`; unspecified fields keep their current value.
-    pub fn set_rotation_policy(&self, scope: PolicyScope, spec: PolicySpec) -> Result<RotationPolicy> {
-        let now = self.now();
-        self.store().tx(|tx| {
-            let instance_id = match &scope {
-                PolicyScope::Instance { instance } => Some(store::instance_by_name(tx, instance)?.ok_or_else(|| Error::NotFound { kind: "instance", name: instance.clone() })?.id),
-                PolicyScope::Owner { owner } => {
-                    if owner.trim().is_empty() {
-                        return Err(Error::invalid("owner", "must not be empty"));
-                    }
-                    if !store::owner_has_instances(tx, owner)? {
-                        return Err(Error::NotFound { kind: "owner", name: owner.clone() });
-                    }
-                    None
-                }
-                PolicyScope::Default => None,
-            };
-            let before = stored_policy(tx, &scope)?;
-            let mut p = before.clone().unwrap_or_else(|| RotationPolicy { scope: scope.clone(), ..RotationPolicy::builtin() });
-            if let Some(d) = spec.max_age_days {
-                p.max_age_days = d;
-            }
-            if let Some(d) = spec.warn_days {
-                p.warn_days = d;
-            }
-            if let Some(w) = spec.weekday {
-                p.weekday = if w.trim().is_empty() {
-                    None
-                } else {
-                    let d =
-                        parse_weekday(&w).ok_or_else(|| Error::invalid("weekday", format!("'{}' is not a weekday: use mon, tue, wed, thu, fri, sat or sun", w.escape_debug())))?;
-                    Some(weekday_str(d).into())
-                };
-            }
-            if let Some(w) = spec.window {
-                (p.window_start, p.window_end) = if w.trim().is_empty() {
-                    (None, None)
-                } else {
-                    let (a, b) = parse_window(&w)?;
-                    (Some(a), Some(b))
-                };
-            }
-            if !(1..=3650).contains(&p.max_age_days) {
-                return Err(Error::invalid("max age", format!("{} days is out of range: 1 to 3650 days", p.max_age_days)));
-            }
-            if p.warn_days >= p.max_age_days {
-                return Err(Error::invalid(
-                    "warn",
-                    format!("warning {} days before a {}-day maximum age would warn from the day the key is created; use fewer days", p.warn_days, p.max_age_days),
-                ));
-            }
-            p.updated_at = Some(now);
-            let (scope_s, owner) = match &scope {
-                PolicyScope::Default => ("default", None),
-                PolicyScope::Owner { owner } => ("owner", Some(owner.clone())),
-                PolicyScope::Instance { .. } => ("instance", None),
-            };
-            let row = store::PolicyRow {
-                scope: scope_s.into(),
-                owner,
-                instance: None,
-                max_age_days: p.max_age_days,
-                warn_days: p.warn_days,
-                weekday: p.weekday.clone(),
-                window_start: p.window_start.clone(),
-                window_end: p.window_end.clone(),
-                updated_at: now,
-            };
-            if before.is_some() {
-                store::update_rotation_policy(tx, &row, instance_id)?;
-            } else {
-                store::insert_rotation_policy(tx, &row, instance_id)?;
-            }
-            self.audit(
-                tx,
-                "rotation.policy.set",
-                &scope.describe(),
-                json!({
-                    "max_age_days": p.max_age_days, "warn_days": p.warn_days, "weekday": p.weekday,
-                    "window_start": p.window_start, "window_end": p.window_end, "created": before.is_none(),
-                }),
-            )?;
-            Ok(p)
-        })
+    if let Some(w) = spec.weekday {
+        p.weekday = if w.trim().is_empty() {
+            None
+        } else {
+            let d = parse_weekday(&w).ok_or_else(|| Error::invalid("weekday", format!("'{}' is not a weekday: use mon, tue, wed, thu, fri, sat or sun", w.escape_debug())))?;
+            Some(weekday_str(d).into())
+        };
     }
+    if let Some(w) = spec.window {
+        (p.window_start, p.window_end) = if w.trim().is_empty() {
+            (None, None)
+        } else {
+            let (a, b) = parse_window(&w)?;
+            (Some(a), Some(b))
+        };
+    }
+    if !(1..=3650).contains(&p.max_age_days) {
+        return Err(Error::invalid("max age", format!("{} days is out of range: 1 to 3650 days", p.max_age_days)));
+    }
+    if p.warn_days >= p.max_age_days {
+        return Err(Error::invalid(
+            "warn",
+            format!("warning {} days before a {}-day maximum age would warn from the day the key is created; use fewer days", p.warn_days, p.max_age_days),
+        ));
+    }
+    p.updated_at = Some(now);
+    Ok(p)
 }
 
 #[cfg(test)]
@@ -320,5 +225,31 @@ mod tests {
         assert!(parse_window("9-12").is_err());
         assert_eq!(parse_weekday("Tuesday"), Some(Weekday::Tue));
         assert_eq!(parse_weekday("x"), None);
+    }
+
+    #[test]
+    fn a_spec_changes_only_what_it_names_and_is_checked() {
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let owner = PolicyScope::Owner { owner: "acme".into() };
+        // Nothing stored: the built-in values, for this scope.
+        let p = apply_spec(&owner, None, PolicySpec { weekday: Some("Tuesday".into()), window: Some("09:00-12:00".into()), ..Default::default() }, now).unwrap();
+        assert_eq!((p.scope.clone(), p.max_age_days, p.warn_days), (owner.clone(), DEFAULT_MAX_AGE_DAYS, DEFAULT_WARN_DAYS));
+        assert_eq!((p.weekday.as_deref(), p.window_start.as_deref(), p.window_end.as_deref()), (Some("tue"), Some("09:00"), Some("12:00")));
+        assert_eq!(p.updated_at, Some(now));
+        // Empty clears; unnamed fields keep the stored value.
+        let q = apply_spec(&owner, Some(p.clone()), PolicySpec { max_age_days: Some(30), weekday: Some(" ".into()), ..Default::default() }, now).unwrap();
+        assert_eq!((q.max_age_days, q.warn_days, q.weekday.clone(), q.window_start.as_deref()), (30, DEFAULT_WARN_DAYS, None, Some("09:00")));
+        let q = apply_spec(&owner, Some(q), PolicySpec { window: Some(String::new()), ..Default::default() }, now).unwrap();
+        assert_eq!((q.window_start, q.window_end), (None, None));
+        // Out of range, a warning as long as the age, bad weekday or window: refused.
+        for spec in [
+            PolicySpec { max_age_days: Some(0), ..Default::default() },
+            PolicySpec { max_age_days: Some(3651), ..Default::default() },
+            PolicySpec { max_age_days: Some(14), ..Default::default() },
+            PolicySpec { weekday: Some("someday".into()), ..Default::default() },
+            PolicySpec { window: Some("12:00-09:00".into()), ..Default::default() },
+        ] {
+            assert_eq!(apply_spec(&owner, Some(p.clone()), spec, now).unwrap_err().code(), "invalid_input");
+        }
     }
 }

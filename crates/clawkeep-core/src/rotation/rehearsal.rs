@@ -6,9 +6,6 @@
 use serde::Serialize;
 use serde_json::json;
 
-use crate::api::Clawkeep;
-use crate::error::Result;
-
 /// One rehearsed step.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -32,14 +29,17 @@ pub struct RehearsalReport {
     pub ok: bool,
 }
 
-impl Clawkeep {
-    /// Ends a rehearsal of `instance`: its report (ok when no step failed), and the only thing a
-    /// rehearsal writes to the real store, the `rotation.rehearse` audit event.
-    pub fn record_rehearsal(&self, instance: &str, old_key: &str, new_key_name: String, admin_mode: bool, steps: Vec<RehearsalStep>) -> Result<RehearsalReport> {
+impl RehearsalReport {
+    /// The report of a rehearsal of `instance` that ran `steps`: ok when none failed.
+    pub(crate) fn new(instance: &str, old_key: &str, new_key_name: String, admin_mode: bool, steps: Vec<RehearsalStep>) -> Self {
         let ok = steps.iter().all(|s| s.outcome != "failed");
-        let failed: Vec<&str> = steps.iter().filter(|s| s.outcome == "failed").map(|s| s.step.as_str()).collect();
         let mode = if admin_mode { "admin-api" } else { "manual" };
-        self.store().tx(|tx| self.audit(tx, "rotation.rehearse", instance, json!({ "ok": ok, "steps": steps.len(), "failed": failed, "mode": mode })))?;
-        Ok(RehearsalReport { instance: instance.into(), old_key: old_key.into(), new_key_name, mode: mode.into(), steps, ok })
+        RehearsalReport { instance: instance.into(), old_key: old_key.into(), new_key_name, mode: mode.into(), steps, ok }
+    }
+
+    /// What the `rotation.rehearse` audit event records of it.
+    pub(crate) fn audit_details(&self) -> serde_json::Value {
+        let failed: Vec<&str> = self.steps.iter().filter(|s| s.outcome == "failed").map(|s| s.step.as_str()).collect();
+        json!({ "ok": self.ok, "steps": self.steps.len(), "failed": failed, "mode": self.mode })
     }
 }

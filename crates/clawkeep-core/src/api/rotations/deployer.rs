@@ -1,25 +1,42 @@
-//! The SSH deployer of step 3: Clawkeep's SSH deploy ([`crate::deploy`]: plan, atomic write,
-//! gateway restart, verification of the key the running gateway has, automatic rollback on
-//! failure), recorded in the deployments history. The manual deployer is
-//! [`super::machine::ManualDeployer`]; the simulated host of rehearsals and tests lives in the
-//! `clawkeep-rehearsal` crate. Every deployer says which key the host holds by fingerprint
-//! ([`Deployer::key_on_host`]), which the rollback reads before it revokes anything.
+//! The deploy step of a guided rotation: [`Clawkeep::rotation_deployer`] picks the
+//! [`Deployer`] — the person deploys and confirms ([`ManualDeployer`]), or Clawkeep's SSH deploy
+//! ([`crate::deploy`]: plan, atomic write, gateway restart, verification of the key the running
+//! gateway has, automatic rollback on failure), recorded in the deployments history. The
+//! simulated host of rehearsals and tests lives in the `clawkeep-rehearsal` crate. Every
+//! deployer says which key the host holds by fingerprint ([`Deployer::key_on_host`]), which
+//! the rollback reads before it revokes anything.
 
 use std::sync::Mutex;
 
-use crate::api::Clawkeep;
 use crate::deploy::{self, CancellationToken, DeployJob, DeployOptions, DeployReport, DeploySession, Outcome};
 use crate::error::Result;
+use crate::login::SshCredentials;
 use crate::model::domain::{InjectionMethod, Instance, Key};
+use crate::rotation::{DeployOutcome, Deployer, HostKey, ManualDeployer};
+use crate::runtime::block_on;
 use crate::secret::Secret;
 use crate::ssh::SshAuth;
+use crate::Clawkeep;
 
-use super::machine::{DeployOutcome, Deployer, HostKey};
+impl Clawkeep {
+    /// The deployer of a guided rotation's deploy step: Clawkeep's SSH deploy, or (rotation
+    /// started with `manual_deploy`, or none open) the person deploys and confirms.
+    /// `remove_stale`: consent to removing stale credentials the deploy plan finds. The SSH
+    /// login is resolved only for the SSH deploy.
+    pub fn rotation_deployer(&self, instance: &str, remove_stale: bool, creds: &SshCredentials) -> Result<Box<dyn Deployer + '_>> {
+        let manual = self.rotation(instance).map(|r| r.manual_deploy).unwrap_or(true);
+        if manual {
+            return Ok(Box::new(ManualDeployer));
+        }
+        let opts = DeployOptions { remove_stale, ..Default::default() };
+        Ok(Box::new(SshDeployer::new(self, self.ssh_login(creds)?, opts)))
+    }
+}
 
 /// The real deploy over SSH (env-file injection in this build). A run that fails is recorded
 /// at once; a verified run is recorded after the rotation saved its step, so the deployments
 /// history never promotes or retires keys behind the rotation's back.
-pub struct SshDeployer<'a> {
+pub(crate) struct SshDeployer<'a> {
     ck: &'a Clawkeep,
     auth: SshAuth,
     opts: DeployOptions,
@@ -34,7 +51,7 @@ impl std::fmt::Debug for SshDeployer<'_> {
 
 impl<'a> SshDeployer<'a> {
     /// `opts.remove_stale`: the person consented to removing stale credentials the plan finds.
-    pub fn new(ck: &'a Clawkeep, auth: SshAuth, opts: DeployOptions) -> Self {
+    pub(crate) fn new(ck: &'a Clawkeep, auth: SshAuth, opts: DeployOptions) -> Self {
         SshDeployer { ck, auth, opts, pending: Mutex::new(None) }
     }
 }
@@ -43,13 +60,7 @@ impl Deployer for SshDeployer<'_> {
     fn deploy(&self, instance: &Instance, key: &Key, _secret: &Secret) -> Result<DeployOutcome> {
         // prepare_deploy re-reads the secret and checks it against the recorded fingerprint.
         let job = self.ck.prepare_deploy(&instance.name, Some(&key.name))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| crate::Error::InvalidState(format!("cannot start the async runtime: {e}")))?;
-        let report = rt.block_on(deploy::deploy_one(&job, &self.auth, &self.opts, false, &deploy::no_progress(), &CancellationToken::new()));
-        drop(rt);
+        let report = block_on(deploy::deploy_one(&job, &self.auth, &self.opts, false, &deploy::no_progress(), &CancellationToken::new()))?;
         let verified = report.outcome == Outcome::Succeeded;
         let mut detail = format!("SSH deploy to {}: {}", report.address, report.outcome.as_str());
         if !report.steps.is_empty() {
@@ -92,13 +103,12 @@ impl Deployer for SshDeployer<'_> {
             return Ok(HostKey::Unknown);
         }
         let job = self.ck.prepare_deploy(&instance.name, Some(&key.name))?;
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| crate::Error::InvalidState(format!("cannot start the async runtime: {e}")))?;
-        let fps = rt.block_on(async {
+        let fps = block_on(async {
             let session = DeploySession::open(&job, &self.auth, &self.opts).await?;
             let fps = session.held_key_fingerprints().await;
             session.close().await;
             fps
-        })?;
+        })??;
         Ok(HostKey::Fingerprints(fps))
     }
 
