@@ -36,6 +36,13 @@ impl Clawkeep {
     /// Stores a key: lint, naming scheme, uniqueness, keychain write, then the row and its audit
     /// event in one transaction. If the row cannot be written the keychain entry is removed.
     pub fn add_key(&self, spec: KeySpec, value: Secret) -> Result<KeyAdded> {
+        self.add_key_with(spec, value, None)
+    }
+
+    /// [`Clawkeep::add_key`], with a `key.adopt` audit event (who adopted it from where; no
+    /// secret) written in the same transaction as the row when `adopted` is given: onboarding's
+    /// adoption of a key found on a host goes through the same path as a pasted key.
+    pub(super) fn add_key_with(&self, spec: KeySpec, value: Secret, adopted: Option<serde_json::Value>) -> Result<KeyAdded> {
         let linted = keyfmt::lint_with(value, keyfmt::LintOptions { format_changed: spec.format_changed })?;
         let name = spec.name.trim().to_string();
         let instance = match spec.instance.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -128,6 +135,15 @@ impl Clawkeep {
                     "format_changed": spec.format_changed,
                 }),
             )?;
+            if let Some(mut details) = adopted.clone() {
+                if let Some(o) = details.as_object_mut() {
+                    o.insert("fingerprint".into(), json!(key.fingerprint));
+                    o.insert("hint".into(), json!(key.hint));
+                    o.insert("length".into(), json!(key.length));
+                    o.insert("instance".into(), json!(key.instance));
+                }
+                self.audit(tx, "key.adopt", &key.name, details)?;
+            }
             Ok(())
         });
         if let Err(e) = written {

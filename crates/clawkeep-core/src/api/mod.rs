@@ -6,7 +6,8 @@
 //! This file holds the type, how it is opened and what every feature shares; the methods live
 //! one file per feature: `instances`, `keys`, [`hosts`] (SSH route, trust, the SSH login),
 //! [`deploys`] (one instance and the fleet), [`checks`] (the troubleshooting checklist),
-//! `settings` (settings, self-check, audit log) and `bundles` (offline installers). A guided
+//! `settings` (settings, self-check, audit log), `bundles` (offline installers) and
+//! [`onboard`] (onboarding an existing fleet: host keys, discovery, adoption). A guided
 //! rotation's methods are in [`crate::rotation`].
 //!
 //! All methods block (SQLite and keychain I/O; host flows run their own runtime): async
@@ -28,6 +29,7 @@ pub mod deploys;
 pub mod hosts;
 mod instances;
 mod keys;
+pub mod onboard;
 mod settings;
 
 /// The keychain service name entries are stored under; `CLAWKEEP_KEYCHAIN_SERVICE` overrides it

@@ -134,6 +134,7 @@ pub struct FoundKey {
     pub decision: KeyDecision,
     /// Where adoption reads it from (a source the read script knows).
     #[serde(skip)]
+    #[cfg_attr(feature = "ts", ts(skip))]
     pub read_from: Option<KeySource>,
 }
 
