@@ -45,9 +45,14 @@ impl std::fmt::Display for RowError {
     }
 }
 
-/// Joins row errors into one message (for [`crate::Error::InvalidInput`]).
+/// Joins row errors into one message.
 pub fn describe_rows(errors: &[RowError]) -> String {
     errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+}
+
+/// The row errors of `what` (`hosts`, `known fingerprints`) as one `invalid_input` error.
+pub fn rows_error(what: &'static str, errors: &[RowError]) -> crate::Error {
+    crate::Error::invalid(what, describe_rows(errors))
 }
 
 /// Host names and users: printable, no whitespace or shell/control characters, bounded.
