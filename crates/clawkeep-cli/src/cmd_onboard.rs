@@ -83,7 +83,7 @@ fn batch(a: &OnboardArgs) -> Result<Vec<OnboardHost>> {
     } else if let Some(p) = &a.from_csv {
         rows(onboard::parse_host_table(&read_input(p)?), "hosts file")?
     } else {
-        rows(onboard::parse_host_table(a.hosts.as_deref().unwrap_or_default()), "hosts")?
+        rows(onboard::parse_host_list(a.hosts.as_deref().unwrap_or_default()), "hosts")?
     };
     if hosts.is_empty() {
         bail!("no hosts in the input");
@@ -136,11 +136,20 @@ fn print_proposals(r: &OnboardReport) {
             let what = match &k.decision {
                 KeyDecision::Adopt => "to adopt".to_string(),
                 KeyDecision::AlreadyKnown { key, .. } => format!("already stored as {key}"),
-                KeyDecision::Shared { adopted_on, hosts } => format!("SHARED with {} (adopted on {adopted_on})", hosts.iter().filter(|n| **n != h.name).cloned().collect::<Vec<_>>().join(", ")),
+                KeyDecision::Shared { adopted_on, hosts } => {
+                    format!("SHARED with {} (adopted on {adopted_on})", hosts.iter().filter(|n| **n != h.name).cloned().collect::<Vec<_>>().join(", "))
+                }
                 KeyDecision::Malformed { reason } => format!("not adopted: {reason}"),
                 KeyDecision::NotUsed => "not used by the gateway".to_string(),
             };
-            println!("  key {} ({} chars, SHA256:{}){} — {what} [{}]", k.hint, k.length, &k.fingerprint[..12.min(k.fingerprint.len())], if k.effective { " gateway's key" } else { "" }, k.sources.join("; "));
+            println!(
+                "  key {} ({} chars, SHA256:{}){} — {what} [{}]",
+                k.hint,
+                k.length,
+                &k.fingerprint[..12.min(k.fingerprint.len())],
+                if k.effective { " gateway's key" } else { "" },
+                k.sources.join("; ")
+            );
         }
         for n in &j.notes {
             println!("  note: {n}");
@@ -148,7 +157,7 @@ fn print_proposals(r: &OnboardReport) {
     }
 }
 
-fn print_result(r: &OnboardReport) {
+fn print_result(r: &OnboardReport, fetched: &[FetchedHostKey]) {
     let rows: Vec<Vec<String>> = r
         .hosts
         .iter()
@@ -181,9 +190,22 @@ fn print_result(r: &OnboardReport) {
         println!("boundary violation: key {} is on {}: {}", s.hint, s.hosts.join(", "), s.plan);
     }
     let s = &r.summary;
+    // Hosts stopped at the host-key step count too.
+    let unreachable = s.unreachable + fetched.iter().filter(|f| f.status == HostKeyStatus::Unreachable).count();
+    let refused = s.refused + fetched.iter().filter(|f| f.status == HostKeyStatus::Mismatch).count();
     println!(
         "{} host(s): {} onboarded ({} created, {} updated), {} key(s) adopted, {} already known, {} shared, {} malformed/truncated, {} unreachable, {} refused, {} failed",
-        s.hosts, s.onboarded, s.created, s.updated, s.adopted, s.already_known, s.shared, s.malformed, s.unreachable, s.refused, s.failed
+        fetched.len(),
+        s.onboarded,
+        s.created,
+        s.updated,
+        s.adopted,
+        s.already_known,
+        s.shared,
+        s.malformed,
+        unreachable,
+        refused,
+        s.failed
     );
 }
 
@@ -204,7 +226,8 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
     if !json {
         print_host_keys(&fetched);
     }
-    let confirmed: Vec<ConfirmedHost> = fetched.iter().filter(|f| f.confirmable()).filter_map(|f| Some(ConfirmedHost { host: f.host.clone(), fingerprint: f.presented.clone()? })).collect();
+    let confirmed: Vec<ConfirmedHost> =
+        fetched.iter().filter(|f| f.confirmable()).filter_map(|f| Some(ConfirmedHost { host: f.host.clone(), fingerprint: f.presented.clone()? })).collect();
     let unverified = fetched.iter().filter(|f| f.status == HostKeyStatus::Unverified).count();
     if confirmed.is_empty() {
         if json {
@@ -231,7 +254,7 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
                 output::json(&serde_json::json!({ "host_keys": fetched, "report": preview }));
             } else {
                 print_proposals(&preview);
-                print_result(&preview);
+                print_result(&preview, &fetched);
             }
             if a.dry_run {
                 return Ok(());
@@ -248,7 +271,8 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
         }
         req.hosts.retain(|c| reachable.contains(&c.host.name.as_str()));
         if a.adopt {
-            let to_adopt: Vec<String> = preview.hosts.iter().filter(|h| h.judgement.as_ref().is_some_and(|j| j.to_adopt().is_some() && j.missing.is_empty())).map(|h| h.name.clone()).collect();
+            let to_adopt: Vec<String> =
+                preview.hosts.iter().filter(|h| h.judgement.as_ref().is_some_and(|j| j.to_adopt().is_some() && j.missing.is_empty())).map(|h| h.name.clone()).collect();
             if !to_adopt.is_empty() && ask(&format!("Adopt the gateway's key on {} into the keychain (read over SSH, never shown)?", to_adopt.join(", ")))? {
                 req.adopt = to_adopt;
             }
@@ -264,7 +288,7 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
         if a.yes {
             print_proposals(&report);
         }
-        print_result(&report);
+        print_result(&report, &fetched);
     }
     let refused = fetched.iter().filter(|f| !f.confirmable()).count();
     let s = &report.summary;

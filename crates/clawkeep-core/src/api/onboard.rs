@@ -290,7 +290,8 @@ impl Clawkeep {
                         r = crate::ssh::probe_host_key(&target, &SshAuth::Agent, opts) => r,
                     };
                     let existing = pin.is_some();
-                    let mut out = FetchedHostKey { host: h.clone(), address: h.address(), presented: None, status: HostKeyStatus::Unreachable, expected: None, error: None, existing };
+                    let mut out =
+                        FetchedHostKey { host: h.clone(), address: h.address(), presented: None, status: HostKeyStatus::Unreachable, expected: None, error: None, existing };
                     match r {
                         Err(e) => out.error = Some(payload(&e, existing)),
                         Ok(fp) => {
@@ -335,7 +336,10 @@ impl Clawkeep {
         for c in &req.hosts {
             naming::check_slug("instance name", &c.host.name)?;
             if !is_fingerprint(c.fingerprint.trim()) {
-                return Err(Error::invalid("fingerprint", format!("'{}' for {} is not an OpenSSH SHA-256 fingerprint (SHA256:…)", crate::hosttext::line(&c.fingerprint, 80), c.host.name)));
+                return Err(Error::invalid(
+                    "fingerprint",
+                    format!("'{}' for {} is not an OpenSSH SHA-256 fingerprint (SHA256:…)", crate::hosttext::line(&c.fingerprint, 80), c.host.name),
+                ));
             }
             if !names.insert(c.host.name.clone()) {
                 return Err(Error::invalid("hosts", format!("'{}' is in the batch twice", c.host.name)));
@@ -357,7 +361,9 @@ impl Clawkeep {
                     c.host.address()
                 ))),
                 Some(i) => match &i.host_key_fingerprint {
-                    Some(p) if *p != confirmed => Err(Error::HostKeyMismatch { instance: i.name.clone(), address: c.host.address(), pinned: p.clone(), presented: confirmed.clone() }),
+                    Some(p) if *p != confirmed => {
+                        Err(Error::HostKeyMismatch { instance: i.name.clone(), address: c.host.address(), pinned: p.clone(), presented: confirmed.clone() })
+                    }
                     _ => self.ssh_target(&i.name).map(|mut t| {
                         t.pinned = Some(confirmed.clone());
                         t
@@ -420,7 +426,16 @@ impl Clawkeep {
 
         let mut reports = Vec::with_capacity(runs.len());
         for ((c, (existing, _)), run) in req.hosts.iter().zip(plans.iter()).zip(runs) {
-            let mut rep = OnboardHostReport { name: c.host.name.clone(), address: c.host.address(), status: OnboardStatus::Previewed, error: None, judgement: None, record: RecordOutcome::NotWritten, adopted: None, adopt_error: run.read_error };
+            let mut rep = OnboardHostReport {
+                name: c.host.name.clone(),
+                address: c.host.address(),
+                status: OnboardStatus::Previewed,
+                error: None,
+                judgement: None,
+                record: RecordOutcome::NotWritten,
+                adopted: None,
+                adopt_error: run.read_error,
+            };
             let j = match run.judgement {
                 Ok(j) => j,
                 Err((status, e)) => {
@@ -497,7 +512,11 @@ impl Clawkeep {
             Ok(d) => d,
             Err(e) => {
                 session.close().await;
-                return HostRun { judgement: Err((OnboardStatus::Failed, ErrorPayload { code: e.code().into(), message: e.to_string(), remedy: None })), secret: None, read_error: None };
+                return HostRun {
+                    judgement: Err((OnboardStatus::Failed, ErrorPayload { code: e.code().into(), message: e.to_string(), remedy: None })),
+                    secret: None,
+                    read_error: None,
+                };
             }
         };
         drop(out);

@@ -129,7 +129,13 @@ pub fn parse_host_table(text: &str) -> Result<Vec<OnboardHost>, Vec<RowError>> {
             errors.push(RowError { line: line_no, message: "control characters in the row".into() });
             continue;
         }
-        let sep = if line.contains('\t') { Some('\t') } else if line.contains(',') || line.contains(';') { Some(if line.contains(';') && !line.contains(',') { ';' } else { ',' }) } else { None };
+        let sep = if line.contains('\t') {
+            Some('\t')
+        } else if line.contains(',') || line.contains(';') {
+            Some(if line.contains(';') && !line.contains(',') { ';' } else { ',' })
+        } else {
+            None
+        };
         let cells: Vec<&str> = match sep {
             Some(s) => line.split(s).map(str::trim).collect(),
             None => line.split_whitespace().collect(),
@@ -189,6 +195,35 @@ pub fn parse_host_table(text: &str) -> Result<Vec<OnboardHost>, Vec<RowError>> {
         return Err(vec![RowError { line: 0, message: "no hosts in the input".into() }]);
     }
     Ok(out)
+}
+
+/// Reads a list of hosts given on the command line or pasted: `[user@]host[:port]` separated
+/// by commas, whitespace or newlines; the name is the slug of the host. Every bad item is
+/// reported (its position in the list as the line).
+pub fn parse_host_list(text: &str) -> Result<Vec<OnboardHost>, Vec<RowError>> {
+    let mut out: Vec<OnboardHost> = Vec::new();
+    let mut errors = Vec::new();
+    for (i, item) in text.split(|c: char| c == ',' || c.is_whitespace()).filter(|s| !s.is_empty()).enumerate() {
+        match parse_target(item) {
+            Ok((user, host, port)) => {
+                let name = naming::slugify(&host);
+                if out.iter().any(|h| h.name == name) {
+                    errors.push(RowError { line: i + 1, message: format!("'{name}' is in the list twice") });
+                } else {
+                    out.push(OnboardHost { name, host, port: port.unwrap_or(22), user });
+                }
+            }
+            Err(message) => errors.push(RowError { line: i + 1, message }),
+        }
+    }
+    if out.is_empty() && errors.is_empty() {
+        errors.push(RowError { line: 0, message: "no hosts in the list".into() });
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The concrete `Host` entries of an ssh config (the same reader as the ssh-config import:
@@ -346,6 +381,15 @@ mod tests {
         for s in ["[", "a@", "@b", ",,,,", "[::1", "a:b:c", "x,y,z,w,v", "\t\t", "a,[::1]:0"] {
             let _ = parse_host_table(s);
         }
+    }
+
+    #[test]
+    fn command_line_lists() {
+        let h = parse_host_list("web1,web2 root@10.0.0.9:2022").unwrap();
+        assert_eq!(h.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(), ["web1", "web2", "10-0-0-9"]);
+        let e = parse_host_list("web1,,bad!host,web1").unwrap_err();
+        assert_eq!(e.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 3]);
+        assert!(parse_host_list(" , ").is_err());
     }
 
     #[test]

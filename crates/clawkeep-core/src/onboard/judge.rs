@@ -21,9 +21,9 @@ use crate::checklist::evaluate::credential;
 use crate::checklist::facts::{config_of, CheckOptions, Facts, Gathered};
 use crate::checklist::hostfacts::{KeySighting, KeySource};
 use crate::model::domain::{InjectionMethod, Instance, Key, Purpose, ServiceManager};
-use crate::model::keyfmt::KeyKind;
 #[cfg(test)]
 use crate::model::keyfmt;
+use crate::model::keyfmt::KeyKind;
 use crate::model::naming;
 
 /// What the person gives for the whole batch (each empty field: keep the stored value, else
@@ -194,7 +194,9 @@ fn malformed(k: &KeySighting) -> Option<String> {
         None => Some(format!("not an Anthropic key ({} characters): a proxy token or a cut-off key", k.length)),
         Some(KeyKind::Admin) => Some("an Admin API key on a host: Clawkeep never deploys admin keys; rotate it and remove it from the host".into()),
         Some(kind) => match kind.expected_len() {
-            Some(n) if k.length as usize != n => Some(format!("{} characters, a {} key has {n}: {}", k.length, kind.as_str(), if (k.length as usize) < n { "cut off (truncated)" } else { "extra characters" })),
+            Some(n) if k.length as usize != n => {
+                Some(format!("{} characters, a {} key has {n}: {}", k.length, kind.as_str(), if (k.length as usize) < n { "cut off (truncated)" } else { "extra characters" }))
+            }
             _ if k.hint.len() >= 4 && kind.expected_len().is_some() && !k.hint.ends_with("AA") => Some(format!("it does not end in 'AA' like every {} key", kind.as_str())),
             _ => None,
         },
@@ -296,7 +298,10 @@ pub fn judge(i: HostInput) -> HostJudgement {
         KeySource::DotEnv => Some(InjectionMethod::EnvFile),
         KeySource::Proc(_) => {
             // The running gateway's key: the method is where a fresh process reads it.
-            let disk = f.keys.iter().find(|k| k.fingerprint == w.fingerprint && matches!(k.source, KeySource::DotEnv | KeySource::SecretFile(_) | KeySource::SharedProfile | KeySource::Profile(_)));
+            let disk = f
+                .keys
+                .iter()
+                .find(|k| k.fingerprint == w.fingerprint && matches!(k.source, KeySource::DotEnv | KeySource::SecretFile(_) | KeySource::SharedProfile | KeySource::Profile(_)));
             match disk.map(|d| &d.source) {
                 Some(KeySource::DotEnv) => Some(InjectionMethod::EnvFile),
                 Some(KeySource::SecretFile(_)) => Some(InjectionMethod::SecretFile),
@@ -461,7 +466,11 @@ pub fn settle(hosts: &mut [HostJudgement]) {
             match adopted.get(&k.fingerprint) {
                 None => {
                     adopted.insert(k.fingerprint.clone(), h.name.clone());
-                    h.notes.push(format!("key {} is also on {}: one key must serve one instance (boundary violation); adopted here, rotate the others", k.hint, all.iter().filter(|n| **n != h.name).cloned().collect::<Vec<_>>().join(", ")));
+                    h.notes.push(format!(
+                        "key {} is also on {}: one key must serve one instance (boundary violation); adopted here, rotate the others",
+                        k.hint,
+                        all.iter().filter(|n| **n != h.name).cloned().collect::<Vec<_>>().join(", ")
+                    ));
                 }
                 Some(first) => k.decision = KeyDecision::Shared { adopted_on: first.clone(), hosts: all.clone() },
             }

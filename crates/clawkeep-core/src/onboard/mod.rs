@@ -17,5 +17,5 @@ pub mod intake;
 pub mod judge;
 
 pub use discover::{Discovery, ServiceFacts};
-pub use intake::{hosts_from_ssh_config, parse_host_table, parse_known_fingerprints, KnownFingerprints, OnboardHost, RowError};
+pub use intake::{hosts_from_ssh_config, parse_host_list, parse_host_table, parse_known_fingerprints, KnownFingerprints, OnboardHost, RowError};
 pub use judge::{judge, settle, shared_keys, Discovered, FieldChange, FoundKey, HostJudgement, KeyDecision, OnboardDefaults, ProposedRecord};
