@@ -194,10 +194,13 @@ fn malformed(k: &KeySighting) -> Option<String> {
         None => Some(format!("not an Anthropic key ({} characters): a proxy token or a cut-off key", k.length)),
         Some(KeyKind::Admin) => Some("an Admin API key on a host: Clawkeep never deploys admin keys; rotate it and remove it from the host".into()),
         Some(kind) => match kind.expected_len() {
-            Some(n) if k.length as usize != n => {
-                Some(format!("{} characters, a {} key has {n}: {}", k.length, kind.as_str(), if (k.length as usize) < n { "cut off (truncated)" } else { "extra characters" }))
-            }
-            _ if k.hint.len() >= 4 && kind.expected_len().is_some() && !k.hint.ends_with("AA") => Some(format!("it does not end in 'AA' like every {} key", kind.as_str())),
+            Some(n) if k.length as usize != n => Some(format!(
+                "{} characters where {}… keys have {n}: {}",
+                k.length,
+                kind.prefix(),
+                if (k.length as usize) < n { "cut off (truncated)" } else { "extra characters" }
+            )),
+            _ if k.hint.len() >= 4 && kind.expected_len().is_some() && !k.hint.ends_with("AA") => Some(format!("it does not end in 'AA' like every {}… key", kind.prefix())),
             _ => None,
         },
     }
