@@ -176,7 +176,7 @@ fn print_result(r: &OnboardReport, fetched: &[FetchedHostKey]) {
                 RecordOutcome::Unchanged => "unchanged",
             };
             let key = match (&h.adopted, &h.judgement) {
-                (Some(a), _) => format!("adopted {} ({})", a.name, a.hint),
+                (Some(a), _) => format!("adopted {} ({}){}", a.name, a.hint, a.anthropic_key_id.as_deref().map(|id| format!(", Console id {id}")).unwrap_or_default()),
                 (None, Some(j)) => j.keys.iter().find(|k| k.effective).map(|k| format!("{}: {}", k.decision.as_str(), k.hint)).unwrap_or_else(|| "no key found".into()),
                 (None, None) => String::new(),
             };
@@ -186,6 +186,9 @@ fn print_result(r: &OnboardReport, fetched: &[FetchedHostKey]) {
         .collect();
     println!();
     table(&["INSTANCE", "STATUS", "RECORD", "KEY", "DETAIL"], &rows);
+    for n in &r.notes {
+        println!("note: {n}");
+    }
     for s in &r.shared_keys {
         println!("boundary violation: key {} is on {}: {}", s.hint, s.hosts.join(", "), s.plan);
     }

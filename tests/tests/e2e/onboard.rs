@@ -19,6 +19,7 @@ use clawkeep_tests::canary::{shared_state_db, Canaries};
 use clawkeep_tests::cli::{fake_key, Ck};
 use clawkeep_tests::sys::ArgvSampler;
 use clawkeep_tests::{Host, World, WorldOptions};
+use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
 
 /// The Clawkeep of a [`Ck`], opened in-process on the same data dir and keychain service.
 fn open(ck: &Ck) -> Clawkeep {
@@ -57,13 +58,22 @@ fn leak_scan(c: &Canaries, ck: &Ck, what: &str) {
 }
 
 /// The whole journey: a batch from a CSV file, fingerprints verified out of band (provider
-/// list lines and ssh-keyscan lines), `--yes --adopt`; then the same command again.
+/// list lines and ssh-keyscan lines), `--yes --adopt` (with an Admin key stored, so an adopted
+/// key is matched to its Console id); then the same command again.
 #[test]
 fn onboard_a_fleet_adopts_each_key_once_and_never_leaks() {
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
     let Some(w) = World::start_or_skip(WorldOptions::hosts(6).without_gateway()) else { return };
     let ck = Ck::for_world(&w);
+    ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
     let c = Canaries::new();
-    let (k_env, k_profile, k_file, k_cut) = (c.key("h0 .env"), c.key("h1 shared auth profile"), c.key("h2 secret file"), c.key("h4 truncated .env"));
+    let admin = fake.fixture_key("admin").unwrap();
+    c.record("the Admin key", admin.key.clone());
+    ck.run_with(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], Some(admin.key.as_bytes())).ok();
+    let minted = fake.mint_key(MintKey::api("acme-prod-web", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    c.record("h0 .env (minted in the Console)", minted.key.clone());
+    let k_env = minted.key.clone();
+    let (k_profile, k_file, k_cut) = (c.key("h1 shared auth profile"), c.key("h2 secret file"), c.key("h4 truncated .env"));
     let h = |i| w.host(i);
     env_with_key(h(0), &k_env);
     h(1).write_file(".openclaw/state/openclaw.sqlite", &shared_state_db(&k_profile).unwrap(), 0o600).unwrap();
@@ -123,6 +133,8 @@ fn onboard_a_fleet_adopts_each_key_once_and_never_leaks() {
         assert_eq!(d.keys[0].status, clawkeep_core::KeyStatus::Active);
         assert_eq!(core.key_secret(&d.keys[0].name).unwrap().expose(), value.as_str(), "{inst}: the keychain holds the host's key");
     }
+    let web = &core.list_keys(Some("acme-prod-web")).unwrap()[0];
+    assert_eq!((web.anthropic_key_id.as_deref(), web.workspace_id.as_deref()), (Some(minted.id.as_str()), Some(WORKSPACE_PROD_A_ID)), "matched by partial_key_hint");
     for (i, name) in names.iter().enumerate().take(5) {
         assert_eq!(core.instance(name).unwrap().host_key_fingerprint.as_deref(), Some(w.host(i).host_key_fingerprint()));
     }
@@ -141,7 +153,7 @@ fn onboard_a_fleet_adopts_each_key_once_and_never_leaks() {
     let again = ck.run(&args).fails().json();
     let s = &again["report"]["summary"];
     assert_eq!((s["adopted"].as_u64(), s["created"].as_u64(), s["updated"].as_u64(), s["already_known"].as_u64()), (Some(0), Some(0), Some(0), Some(4)), "{s}");
-    assert_eq!(core.list_keys(None).unwrap().len(), 3);
+    assert_eq!(core.list_keys(None).unwrap().len(), 4, "three adopted keys and the Admin key");
     assert_eq!(again["report"]["shared_keys"][0]["hosts"].as_array().unwrap().len(), 2, "the shared key is still reported");
     // And the plain-text form says the same, with hints only.
     let text = ck.run(&args[1..]).fails();

@@ -29,10 +29,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use super::keys::Adoption;
 use super::{block_on, os_user};
+use crate::anthropic::{AdminApiKey, AnthropicClient};
 use crate::error::{Error, ErrorPayload, Result};
 use crate::login::SshCredentials;
 use crate::model::domain::{Instance, InstancePatch, InstanceSpec, Key, KeySpec};
+use crate::model::keyfmt;
 use crate::model::naming;
 use crate::onboard::discover::{self, ReadError};
 use crate::onboard::intake::{is_fingerprint, KnownFingerprints, OnboardHost};
@@ -160,6 +163,10 @@ pub struct AdoptedKey {
     pub length: u32,
     /// Where it was read on the host.
     pub source: String,
+    /// Its Console id, matched in the Admin API's list by `partial_key_hint` (with an Admin
+    /// key stored), and the workspace the list gives it.
+    pub anthropic_key_id: Option<String>,
+    pub workspace_id: Option<String>,
 }
 
 /// One host's onboarding.
@@ -213,6 +220,8 @@ pub struct OnboardReport {
     pub hosts: Vec<OnboardHostReport>,
     pub shared_keys: Vec<SharedKeyReport>,
     pub summary: OnboardSummary,
+    /// What the whole run should know (the Admin API could not be asked, …).
+    pub notes: Vec<String>,
 }
 
 /// One host's SSH work: the judgement, and the key read (only with consent and `apply`).
@@ -381,6 +390,25 @@ impl Clawkeep {
             plans.push((existing, target));
         }
         let auth = self.ssh_login(creds)?;
+        // With an Admin key stored, adopted keys are matched to their Console ids (one list call).
+        let admin = match req.apply && !req.adopt.is_empty() {
+            true => match self.admin_key()? {
+                Some(k) => Some((
+                    self.keychain.get(&k.keychain_ref)?,
+                    AnthropicClient::new(&self.settings()?.anthropic_base_url).map_err(|e| Error::invalid("anthropic_base_url", e.to_string()))?,
+                )),
+                None => None,
+            },
+            false => None,
+        };
+        let admin_list = async {
+            let (key, client) = admin.as_ref()?;
+            Some(match client.admin_api_keys(key).await {
+                Ok((p, list)) if p.ok() => Ok(list),
+                Ok((p, _)) => Err(format!("the Admin API answered {}", p.status)),
+                Err(e) => Err(e.to_string()),
+            })
+        };
         let opts = SshOptions { connect_timeout: Duration::from_secs(req.connect_timeout_secs.unwrap_or(10).max(1)), ..Default::default() };
         let now = self.now();
         let work = futures_util::stream::iter(req.hosts.iter().zip(plans.iter()))
@@ -398,7 +426,16 @@ impl Clawkeep {
             })
             .buffered(req.concurrency.unwrap_or(16).clamp(1, 256))
             .collect::<Vec<_>>();
-        let mut runs = block_on(work)?;
+        let (admin_list, mut runs) = block_on(async { tokio::join!(admin_list, work) })?;
+        let mut notes = Vec::new();
+        let admin_list: Vec<AdminApiKey> = match admin_list {
+            Some(Ok(l)) => l,
+            Some(Err(e)) => {
+                notes.push(format!("adopted keys were not matched to their Console ids: {}", crate::hosttext::line(&e, 300)));
+                Vec::new()
+            }
+            None => Vec::new(),
+        };
         if cancel.is_cancelled() {
             return Err(Error::Cancelled); // nothing written; keys read so far are dropped (wiped)
         }
@@ -457,7 +494,7 @@ impl Clawkeep {
                     }
                 }
                 if let (Some((secret, source)), Some(_), OnboardStatus::Onboarded) = (run.secret, j.to_adopt(), rep.status) {
-                    match self.adopt_key(c, &j, secret, &source) {
+                    match self.adopt_key(c, &j, secret, &source, &admin_list) {
                         Ok(a) => rep.adopted = Some(a),
                         Err(e) => rep.adopt_error = Some(e.to_payload()),
                     }
@@ -467,7 +504,7 @@ impl Clawkeep {
             reports.push(rep);
         }
         let summary = summarize(&reports);
-        Ok(OnboardReport { applied: req.apply, hosts: reports, shared_keys, summary })
+        Ok(OnboardReport { applied: req.apply, hosts: reports, shared_keys, summary, notes })
     }
 
     /// One host's SSH work: connect (pinned), discover, judge, and read the key to adopt.
@@ -608,8 +645,9 @@ impl Clawkeep {
     }
 
     /// Stores the key read from a host: the key-add path, bound to the instance, audited as an
-    /// adoption. The name follows the scheme (a free `-2`, `-3`… when taken).
-    fn adopt_key(&self, c: &ConfirmedHost, j: &HostJudgement, secret: Secret, source: &str) -> Result<AdoptedKey> {
+    /// adoption. The name follows the scheme (a free `-2`, `-3`… when taken). Its Console id is
+    /// the one entry of the Admin API's list whose `partial_key_hint` is this key's hint.
+    fn adopt_key(&self, c: &ConfirmedHost, j: &HostJudgement, secret: Secret, source: &str, admin_list: &[AdminApiKey]) -> Result<AdoptedKey> {
         let r = &j.record;
         let base = naming::suggest_key_name(&r.owner, &r.environment, &r.workload);
         let mut name = base.clone();
@@ -618,10 +656,24 @@ impl Clawkeep {
             name = format!("{base}-{n}");
             n += 1;
         }
-        let spec = KeySpec { name, instance: Some(r.name.clone()), allow_name: true, ..Default::default() };
-        let details = json!({ "from": c.host.address(), "user": r.ssh_user, "source": source, "host_key": c.fingerprint.trim() });
-        let added = self.add_key_with(spec, secret, Some(details))?;
-        Ok(AdoptedKey { name: added.key.name, fingerprint: added.key.fingerprint, hint: added.key.hint, length: added.key.length, source: source.to_string() })
+        let hint = keyfmt::hint(secret.expose().trim());
+        let matched: Vec<&AdminApiKey> = admin_list.iter().filter(|a| a.partial_key_hint.as_deref() == Some(hint.as_str())).collect();
+        let (key_id, workspace_id) = match matched.as_slice() {
+            [one] => (Some(one.id.clone()), one.workspace_id.clone()),
+            _ => (None, None),
+        };
+        let spec = KeySpec { name, instance: Some(r.name.clone()), allow_name: true, anthropic_key_id: key_id.clone(), workspace_id: workspace_id.clone(), ..Default::default() };
+        let details = json!({ "from": c.host.address(), "user": r.ssh_user, "source": source, "host_key": c.fingerprint.trim(), "anthropic_key_id": key_id });
+        let added = self.add_key_with(spec, secret, Some(Adoption { details, id_from_admin_list: key_id.is_some() }))?;
+        Ok(AdoptedKey {
+            name: added.key.name,
+            fingerprint: added.key.fingerprint,
+            hint: added.key.hint,
+            length: added.key.length,
+            source: source.to_string(),
+            anthropic_key_id: added.key.anthropic_key_id,
+            workspace_id: added.key.workspace_id,
+        })
     }
 }
 
