@@ -235,7 +235,6 @@ fn ssh_status(e: &Error) -> OnboardStatus {
     match e {
         Error::HostKeyMismatch { .. } | Error::HostKeyUnknown { .. } => OnboardStatus::Refused,
         Error::SshConnect { .. } | Error::SshTimeout { .. } => OnboardStatus::Unreachable,
-        Error::Cancelled => OnboardStatus::Failed,
         _ => OnboardStatus::Failed,
     }
 }
@@ -415,7 +414,7 @@ impl Clawkeep {
             .map(|(c, (existing, target))| {
                 let (auth, opts, progress, inventory) = (&auth, &opts, progress.clone(), &inventory);
                 async move {
-                    let consent = req.apply && req.adopt.iter().any(|a| *a == c.host.name);
+                    let consent = req.apply && req.adopt.contains(&c.host.name);
                     let r = tokio::select! {
                         _ = cancel.cancelled() => HostRun { judgement: Err((OnboardStatus::Failed, Error::Cancelled.to_payload())), secret: None, read_error: None },
                         r = self.onboard_host(c, existing.as_ref(), target, auth, opts, inventory, &req.defaults, consent, now, &progress) => r,
