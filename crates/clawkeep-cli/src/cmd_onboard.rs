@@ -252,17 +252,16 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
     // 2. The preview (unless --yes, which consents up front), then the run that writes.
     if !a.yes {
         let preview = ck.run_onboard(&req, &credentials(), quiet.clone(), &cancel)?;
-        if a.dry_run || json {
+        if a.dry_run {
             if json {
                 output::json(&serde_json::json!({ "host_keys": fetched, "report": preview }));
             } else {
                 print_proposals(&preview);
                 print_result(&preview, &fetched);
             }
-            if a.dry_run {
-                return Ok(());
-            }
-        } else {
+            return Ok(());
+        }
+        if !json {
             print_proposals(&preview);
         }
         let reachable: Vec<&str> = preview.hosts.iter().filter(|h| h.judgement.is_some()).map(|h| h.name.as_str()).collect();
