@@ -76,6 +76,7 @@ fn onboard_a_fleet_adopts_each_key_once_and_never_leaks() {
     let (k_profile, k_file, k_cut) = (c.key("h1 shared auth profile"), c.key("h2 secret file"), c.key("h4 truncated .env"));
     let h = |i| w.host(i);
     env_with_key(h(0), &k_env);
+    h(0).write_file(".openclaw/agents/ops/agent/.keep", b"", 0o600).unwrap(); // a second agent
     h(1).write_file(".openclaw/state/openclaw.sqlite", &shared_state_db(&k_profile).unwrap(), 0o600).unwrap();
     secret_file(h(2), &k_file);
     env_with_key(h(3), &k_env); // the same key as h0: a boundary violation
@@ -133,6 +134,7 @@ fn onboard_a_fleet_adopts_each_key_once_and_never_leaks() {
         assert_eq!(d.keys[0].status, clawkeep_core::KeyStatus::Active);
         assert_eq!(core.key_secret(&d.keys[0].name).unwrap().expose(), value.as_str(), "{inst}: the keychain holds the host's key");
     }
+    assert_eq!(core.instance("acme-prod-web").unwrap().agents, ["main", "ops"]);
     let web = &core.list_keys(Some("acme-prod-web")).unwrap()[0];
     assert_eq!((web.anthropic_key_id.as_deref(), web.workspace_id.as_deref()), (Some(minted.id.as_str()), Some(WORKSPACE_PROD_A_ID)), "matched by partial_key_hint");
     for (i, name) in names.iter().enumerate().take(5) {
@@ -148,6 +150,13 @@ fn onboard_a_fleet_adopts_each_key_once_and_never_leaks() {
         adopts.iter().any(|e| e["details"]["from"] == format!("{}:{}", h(1).addr(), h(1).port()) && e["details"]["source"].as_str().unwrap().contains("shared store")),
         "{adopts:?}"
     );
+
+    // A managed fleet: the checklist runs against every onboarded instance.
+    let checked = ck.run(&["--json", "check", "--all"]).ended().json();
+    let reported: Vec<&str> = checked["instances"].as_array().unwrap().iter().filter_map(|r| r["instance"].as_str()).collect();
+    for name in &names[..5] {
+        assert!(reported.contains(name), "{name} not checked: {reported:?}");
+    }
 
     // Again: nothing adopted twice, records unchanged.
     let again = ck.run(&args).fails().json();
