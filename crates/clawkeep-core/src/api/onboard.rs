@@ -233,7 +233,7 @@ struct HostRun {
 
 fn ssh_status(e: &Error) -> OnboardStatus {
     match e {
-        Error::HostKeyMismatch { .. } | Error::HostKeyUnknown { .. } => OnboardStatus::Refused,
+        Error::HostKeyMismatch { .. } | Error::HostKeyUnknown { .. } | Error::Conflict(_) => OnboardStatus::Refused,
         Error::SshConnect { .. } | Error::SshTimeout { .. } => OnboardStatus::Unreachable,
         _ => OnboardStatus::Failed,
     }
@@ -390,15 +390,25 @@ impl Clawkeep {
         }
         let auth = self.ssh_login(creds)?;
         // With an Admin key stored, adopted keys are matched to their Console ids (one list call).
-        let admin = match req.apply && !req.adopt.is_empty() {
-            true => match self.admin_key()? {
-                Some(k) => Some((
-                    self.keychain.get(&k.keychain_ref)?,
-                    AnthropicClient::new(&self.settings()?.anthropic_base_url).map_err(|e| Error::invalid("anthropic_base_url", e.to_string()))?,
-                )),
+        // A missing admin secret or a bad base URL only costs the match (said in the notes).
+        let mut notes = Vec::new();
+        let admin = if req.apply && !req.adopt.is_empty() {
+            match self.admin_key()? {
+                Some(k) => match (self.keychain.get(&k.keychain_ref), AnthropicClient::new(&self.settings()?.anthropic_base_url)) {
+                    (Ok(secret), Ok(client)) => Some((secret, client)),
+                    (Err(e), _) => {
+                        notes.push(format!("adopted keys were not matched to their Console ids: the Admin key's keychain entry could not be read ({e})"));
+                        None
+                    }
+                    (_, Err(e)) => {
+                        notes.push(format!("adopted keys were not matched to their Console ids: {e}"));
+                        None
+                    }
+                },
                 None => None,
-            },
-            false => None,
+            }
+        } else {
+            None
         };
         let admin_list = async {
             let (key, client) = admin.as_ref()?;
@@ -426,7 +436,6 @@ impl Clawkeep {
             .buffered(req.concurrency.unwrap_or(16).clamp(1, 256))
             .collect::<Vec<_>>();
         let (admin_list, mut runs) = block_on(async { tokio::join!(admin_list, work) })?;
-        let mut notes = Vec::new();
         let admin_list: Vec<AdminApiKey> = match admin_list {
             Some(Ok(l)) => l,
             Some(Err(e)) => {
