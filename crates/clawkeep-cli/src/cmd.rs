@@ -63,6 +63,9 @@ pub enum Command {
     /// Key rotation: policies, the plan, guided rotation with rollback, rehearsal.
     #[command(subcommand)]
     Rotate(crate::cmd_rotate::RotateCmd),
+    /// Take over hosts where OpenClaw already runs: trust their host keys together, discover
+    /// them, record them and adopt the keys on them (never shown).
+    Onboard(crate::cmd_onboard::OnboardArgs),
 }
 
 #[derive(Args, Debug, Default)]
@@ -279,6 +282,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
         Command::Bundle(c) => crate::cmd_remote::bundle(&ck, c, json),
         Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
+        Command::Onboard(a) => crate::cmd_onboard::run(&ck, a, json),
     }
 }
 
@@ -471,7 +475,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
     Ok(())
 }
 
-fn dirs_home() -> PathBuf {
+pub(crate) fn dirs_home() -> PathBuf {
     std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
 }
 

@@ -91,7 +91,7 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-fn ask(question: &str) -> Result<bool> {
+pub(crate) fn ask(question: &str) -> Result<bool> {
     use std::io::{BufRead, Write};
     if !std::io::stdin().is_terminal() {
         bail!("{question} — not asked, because stdin is not a terminal; pass --yes (or --fingerprint for host trust)");
@@ -119,7 +119,7 @@ pub(crate) fn credentials() -> SshCredentials {
 
 /// A runtime entered on this thread (core's blocking flows run on it) whose Ctrl-C handler
 /// trips `cancel` with `note`; a second Ctrl-C with `hard` exits at once.
-fn cancel_on_ctrl_c(cancel: &CancellationToken, note: &'static str, hard: bool) -> Result<tokio::runtime::Runtime> {
+pub(crate) fn cancel_on_ctrl_c(cancel: &CancellationToken, note: &'static str, hard: bool) -> Result<tokio::runtime::Runtime> {
     let rt = runtime()?;
     let c2 = cancel.clone();
     rt.spawn(async move {

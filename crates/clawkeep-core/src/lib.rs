@@ -14,6 +14,7 @@ pub mod error;
 pub mod hosttext;
 pub mod login;
 pub mod model;
+pub mod onboard;
 pub mod paths;
 pub mod rotation;
 mod runtime;

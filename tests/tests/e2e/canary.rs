@@ -62,6 +62,29 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
     let mut o = Oracle { ck: &ck, c: &c, leaks: Vec::new(), commands: 0 };
     let hosts: Vec<_> = planted.iter().map(|p| (p.name, w.host(p.host), p.restart, p.injection)).collect();
 
+    // Onboarding the hosts as they are: host keys verified from a list, discovery, the keys
+    // found adopted over SSH (preview first); then those instances are removed again, keys and
+    // keychain entries included, so the journey below starts from an empty inventory.
+    let batch_dir = tempfile::tempdir().unwrap();
+    let (batch, known) = (batch_dir.path().join("fleet.csv"), batch_dir.path().join("known"));
+    let mut rows = String::from("name,host,port,user\n");
+    let mut fps = String::new();
+    for &(name, h, ..) in &hosts {
+        rows.push_str(&format!("ob-{name},{},{},{}\n", h.addr(), h.port(), h.user()));
+        fps.push_str(&format!("{}:{} {}\n", h.addr(), h.port(), h.host_key_fingerprint()));
+    }
+    std::fs::write(&batch, rows).unwrap();
+    std::fs::write(&known, fps).unwrap();
+    let (batch, known) = (batch.to_string_lossy().into_owned(), known.to_string_lossy().into_owned());
+    o.run(&["onboard", "--from-csv", &batch, "--known-fingerprints", &known, "--dry-run"]).ended();
+    o.run(&["--json", "onboard", "--from-csv", &batch, "--known-fingerprints", &known, "--yes", "--adopt", "--owner", "acme", "--env", "prod"]).ended();
+    o.run(&["onboard", "--from-csv", &batch, "--known-fingerprints", &known, "--yes", "--adopt"]).ended();
+    let adopted = ck.run(&["--json", "key", "list"]).ok().json();
+    assert!(!adopted.as_array().unwrap().is_empty(), "onboarding adopted no key: {adopted}");
+    for &(name, ..) in &hosts {
+        o.run(&["instance", "remove", &format!("ob-{name}"), "--yes"]).ok();
+    }
+
     // Inventory, trust and keys.
     for &(name, h, restart, injection) in &hosts {
         let (port, addr) = (h.port().to_string(), h.addr().to_string());

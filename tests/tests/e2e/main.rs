@@ -9,6 +9,7 @@ mod checklist_bench;
 mod demo;
 mod deploy;
 mod hostile;
+mod onboard;
 mod openclaw_roundtrip;
 mod rotate;
 mod vps;

@@ -14,6 +14,15 @@ use crate::secret::Secret;
 use crate::store;
 use crate::Clawkeep;
 
+/// How a key being added was adopted from a host (onboarding).
+pub(super) struct Adoption {
+    /// The `key.adopt` audit details (who, from where, which source; never the value).
+    pub details: serde_json::Value,
+    /// `spec.anthropic_key_id` was found in the Admin API's own list by this key's
+    /// `partial_key_hint`: the id check of [`Clawkeep::add_key`] (the same comparison) is done.
+    pub id_from_admin_list: bool,
+}
+
 /// `kc-` and 16 random hex digits: the keychain account of a key (independent of its name,
 /// so a rename never orphans a secret).
 fn new_keychain_ref() -> String {
@@ -36,6 +45,13 @@ impl Clawkeep {
     /// Stores a key: lint, naming scheme, uniqueness, keychain write, then the row and its audit
     /// event in one transaction. If the row cannot be written the keychain entry is removed.
     pub fn add_key(&self, spec: KeySpec, value: Secret) -> Result<KeyAdded> {
+        self.add_key_with(spec, value, None)
+    }
+
+    /// [`Clawkeep::add_key`], with a `key.adopt` audit event (who adopted it from where; no
+    /// secret) written in the same transaction as the row when `adopted` is given: onboarding's
+    /// adoption of a key found on a host goes through the same path as a pasted key.
+    pub(super) fn add_key_with(&self, spec: KeySpec, value: Secret, adopted: Option<Adoption>) -> Result<KeyAdded> {
         let linted = keyfmt::lint_with(value, keyfmt::LintOptions { format_changed: spec.format_changed })?;
         let name = spec.name.trim().to_string();
         let instance = match spec.instance.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -82,7 +98,8 @@ impl Clawkeep {
         }
         // The Admin API id must be this key's (issue 12): checked before anything is stored.
         let mut id_warning = None;
-        if let (Some(id), KeyKind::Api) = (&anthropic_key_id, linted.kind) {
+        let id_matched = adopted.as_ref().is_some_and(|a| a.id_from_admin_list);
+        if let (Some(id), KeyKind::Api, false) = (&anthropic_key_id, linted.kind, id_matched) {
             let ws = spec.workspace_id.as_deref().map(str::trim).filter(|w| !w.is_empty());
             id_warning = self.check_key_id_at_add(id, &name, &linted.hint, &linted.secret, ws)?;
         }
@@ -128,6 +145,15 @@ impl Clawkeep {
                     "format_changed": spec.format_changed,
                 }),
             )?;
+            if let Some(mut details) = adopted.as_ref().map(|a| a.details.clone()) {
+                if let Some(o) = details.as_object_mut() {
+                    o.insert("fingerprint".into(), json!(key.fingerprint));
+                    o.insert("hint".into(), json!(key.hint));
+                    o.insert("length".into(), json!(key.length));
+                    o.insert("instance".into(), json!(key.instance));
+                }
+                self.audit(tx, "key.adopt", &key.name, details)?;
+            }
             Ok(())
         });
         if let Err(e) = written {

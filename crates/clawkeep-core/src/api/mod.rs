@@ -7,7 +7,8 @@
 //! one file per feature: `instances`, `keys`, [`hosts`] (SSH route, trust, the SSH login),
 //! [`deploys`] (one instance and the fleet), [`checks`] (the troubleshooting checklist),
 //! `settings` (settings, self-check, audit log), `bundles` (offline installers) and
-//! `rotations` (the guided rotation over [`crate::rotation`], its deployer, policies and plan).
+//! `rotations` (the guided rotation over [`crate::rotation`], its deployer, policies and plan)
+//! and [`onboard`] (onboarding an existing fleet: host keys, discovery, adoption).
 //!
 //! All methods block (SQLite and keychain I/O; host and API flows go through core's one
 //! blocking↔async bridge, `crate::runtime::block_on`): async callers use `spawn_blocking`. The
@@ -29,6 +30,7 @@ pub mod deploys;
 pub mod hosts;
 mod instances;
 mod keys;
+pub mod onboard;
 mod rotations;
 mod settings;
 

@@ -1,11 +1,13 @@
 //! Property tests for every parser of outside text (issue 12, "prove it stays fixed"): key intake
 //! (`keyfmt::lint`), the host-facts report (`checklist::hostfacts::parse`), `openclaw.json`
-//! (`checklist::config::parse`) and `~/.ssh/config` import (`sshconfig::parse`). Arbitrary input
+//! (`checklist::config::parse`), `~/.ssh/config` import (`sshconfig::parse`) and onboarding's intake
+//! and reports (`onboard::intake`, `onboard::discover`). Arbitrary input
 //! never panics; text a parser hands on contains no control characters (a hostile host must not
 //! reach the operator's terminal with escape sequences) and never a key it was given.
 
 use clawkeep_core::checklist::{config, hostfacts};
-use clawkeep_core::model::keyfmt;
+use clawkeep_core::model::{keyfmt, naming};
+use clawkeep_core::onboard;
 use clawkeep_core::{sshconfig, Secret};
 use proptest::prelude::*;
 
@@ -333,5 +335,71 @@ proptest! {
     #[test]
     fn ssh_config_arbitrary_text_never_panics(text in hostile_string(80)) {
         let _ = sshconfig::parse(&text);
+    }
+}
+
+// ---- onboarding intake and reports (issue 17) -----------------------------------------------
+
+fn table_line() -> impl Strategy<Value = String> {
+    let sep = prop_oneof![Just(","), Just("\t"), Just(";"), Just(" ")];
+    (proptest::collection::vec(prop_oneof![hostile_string(6), "[a-z0-9.-]{1,12}", "[0-9]{1,6}", Just("user@10.0.0.1:22".to_string())], 0..6), sep)
+        .prop_map(|(cells, s)| cells.join(s))
+}
+
+fn check_hosts(hosts: &[onboard::OnboardHost]) -> Result<(), TestCaseError> {
+    for h in hosts {
+        prop_assert!(naming::check_slug("name", &h.name).is_ok(), "name {:?}", h.name);
+        prop_assert!(!h.host.is_empty() && h.host.chars().all(|c| c.is_ascii_alphanumeric() || ".-_:".contains(c)), "host {:?}", h.host);
+        prop_assert!(h.port > 0);
+        if let Some(u) = &h.user {
+            prop_assert!(u.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c)), "user {:?}", u);
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// A table, a list or a fingerprint file from anywhere: never a panic; what comes out is a
+    /// slug name and a host/user of plain characters (nothing a shell or a terminal interprets);
+    /// a row error quotes no control character.
+    #[test]
+    fn onboarding_intake_never_panics_and_yields_plain_hosts(lines in proptest::collection::vec(table_line(), 0..20), crlf in any::<bool>()) {
+        let text = lines.join(if crlf { "\r\n" } else { "\n" });
+        for r in [onboard::parse_host_table(&text), onboard::parse_host_list(&text)] {
+            match r {
+                Ok(h) => check_hosts(&h)?,
+                Err(errors) => for e in errors { assert_clean("row error", &e.message, false)?; },
+            }
+        }
+        match onboard::parse_known_fingerprints(&text) {
+            Ok(k) => for (h, fps) in &k.entries {
+                assert_clean("host", h, false)?;
+                prop_assert!(fps.iter().all(|f| onboard::intake::is_fingerprint(f)));
+            },
+            Err(errors) => for e in errors { assert_clean("row error", &e.message, false)?; },
+        }
+        check_hosts(&onboard::hosts_from_ssh_config(&text))?;
+    }
+
+    /// The discovery report and the key read: arbitrary bytes never panic, service facts are
+    /// clean, and a read hands on only a value with the fingerprint asked for.
+    #[test]
+    fn onboarding_reports_never_panic(lines in proptest::collection::vec(prop_oneof![facts_line(), hostile_string(30).prop_map(|s| format!("restart|{s}")), hostile_string(30).prop_map(|s| format!("unit|user|{s}"))], 0..30), key in key_strategy(), junk in hostile_string(40)) {
+        let n = "nonce1";
+        let text = format!("CLAWKEEP-FACTS 1 {n}\n{}\nCLAWKEEP-END 1 {n}\nCLAWKEEP-ONBOARD 1 {n}\n{}\nCLAWKEEP-ONBOARD-END 1 {n}\n", lines.join("\n"), lines.join("\n"));
+        if let Ok(d) = onboard::discover::parse_discovery(text.as_bytes(), n) {
+            for s in d.service.user_units.iter().chain(&d.service.system_units).chain(&d.service.restart_scripts) {
+                assert_clean("service fact", s, false)?;
+            }
+        }
+        let fp = keyfmt::fingerprint(&key);
+        let read = format!("{junk}\nCLAWKEEP-READ 1 {n}\nvalue|{junk}\nvalue|{key}\nCLAWKEEP-READ-END 1 {n}\n");
+        match onboard::discover::parse_read(&read, n, &fp) {
+            Ok(s) => prop_assert_eq!(keyfmt::fingerprint(s.expose()), fp.clone()),
+            Err(e) => prop_assert!(!e.to_string().contains(&key[13..60])),
+        }
+        let _ = onboard::discover::parse_read(&junk, n, &fp);
     }
 }

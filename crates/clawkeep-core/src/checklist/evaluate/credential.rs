@@ -120,7 +120,7 @@ fn from_unit(w: &KeySighting, disk: &[&KeySighting]) -> bool {
 }
 
 /// One agent's resolved key.
-pub(super) struct AgentKey<'a> {
+pub(crate) struct AgentKey<'a> {
     pub agent: String,
     /// The key it uses (`None`: it has none).
     pub winner: Option<&'a KeySighting>,
@@ -129,7 +129,7 @@ pub(super) struct AgentKey<'a> {
 }
 
 /// Which key each agent of the host uses, by OpenClaw's precedence.
-pub(super) struct Resolution<'a> {
+pub(crate) struct Resolution<'a> {
     /// Global sources a freshly started gateway reads, best first.
     pub disk: Vec<&'a KeySighting>,
     /// The key in the running gateway's environment.
@@ -148,7 +148,7 @@ impl Resolution<'_> {
 }
 
 /// Resolves each agent's key from the host facts and the config.
-pub(super) fn resolve<'a>(f: &Facts, h: &'a HostFacts) -> Resolution<'a> {
+pub(crate) fn resolve<'a>(f: &Facts, h: &'a HostFacts) -> Resolution<'a> {
     let cfg = f.gathered.config_facts();
     // What a freshly started gateway would use (global sources).
     let mut disk: Vec<&KeySighting> = h.keys.iter().filter(|k| disk_rank(&k.source).is_some()).collect();
