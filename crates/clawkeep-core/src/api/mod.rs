@@ -6,7 +6,8 @@
 //! This file holds the type, how it is opened and what every feature shares; the methods live
 //! one file per feature: `instances`, `keys`, [`hosts`] (SSH route, trust, the SSH login),
 //! [`deploys`] (one instance and the fleet), [`checks`] (the troubleshooting checklist),
-//! `settings` (settings, self-check, audit log) and `bundles` (offline installers). A guided
+//! `settings` (settings, self-check, audit log), `bundles` (offline installers) and [`costs`]
+//! (the cost trail: usage sync, cost views, reconciliation, budgets). A guided
 //! rotation's methods are in [`crate::rotation`].
 //!
 //! All methods block (SQLite and keychain I/O; host flows run their own runtime): async
@@ -24,6 +25,7 @@ use crate::store::{self, AuditEntry, Store};
 
 mod bundles;
 pub mod checks;
+pub mod costs;
 pub mod deploys;
 pub mod hosts;
 mod instances;

@@ -137,7 +137,7 @@ impl Client {
     }
 
     /// Sends a request with the key; any HTTP status is an answer (a [`Probe`]).
-    fn send(&self, key: &Secret, method: reqwest::Method, path_and_query: &str, body: Option<serde_json::Value>) -> Result<Probe, ApiError> {
+    pub(crate) fn send(&self, key: &Secret, method: reqwest::Method, path_and_query: &str, body: Option<serde_json::Value>) -> Result<Probe, ApiError> {
         self.block_on(self.inner.request(method, path_and_query, key, body))?.map_err(|e| {
             let detail = match e {
                 ProbeError::Connect { message, .. } => message,
@@ -148,7 +148,7 @@ impl Client {
         })
     }
 
-    fn api_error(p: &Probe) -> ApiError {
+    pub(crate) fn api_error(p: &Probe) -> ApiError {
         let (error_type, message) = p.error.as_ref().map(|e| (e.kind.clone(), e.message.clone())).unwrap_or_else(|| ("unknown".into(), String::new()));
         ApiError::Api { status: p.status, error_type, message, request_id: p.request_id.clone().unwrap_or_default() }
     }
