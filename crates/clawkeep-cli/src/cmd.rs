@@ -63,6 +63,10 @@ pub enum Command {
     /// Key rotation: policies, the plan, guided rotation with rollback, rehearsal.
     #[command(subcommand)]
     Rotate(crate::cmd_rotate::RotateCmd),
+    /// Cost trail: sync usage and cost (Admin API), cost per instance/owner/workspace/model,
+    /// keys that spend without an owner, reconciliation, budgets.
+    #[command(subcommand)]
+    Cost(crate::cmd_cost::CostCmd),
 }
 
 #[derive(Args, Debug, Default)]
@@ -279,6 +283,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Deploy(a) => crate::cmd_remote::deploy(&ck, a, json),
         Command::Bundle(c) => crate::cmd_remote::bundle(&ck, c, json),
         Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
+        Command::Cost(c) => crate::cmd_cost::run(&ck, c, json),
     }
 }
 
@@ -488,7 +493,7 @@ fn parse_date(s: &str) -> Result<DateTime<Utc>> {
     bail!("'{s}' is not a date: use YYYY-MM-DD or RFC 3339 (2026-11-25T10:00:00Z)")
 }
 
-fn parse_since(s: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_since(s: &str) -> Result<DateTime<Utc>> {
     let t = s.trim();
     let unit = t.chars().last().unwrap_or(' ');
     if let (Some(n), true) = (t[..t.len().saturating_sub(1)].parse::<i64>().ok(), "smhdw".contains(unit)) {
