@@ -170,7 +170,13 @@ pub fn run(ck: &Clawkeep, c: CostCmd, json: bool) -> Result<()> {
                         x.period,
                         x.period_start,
                         if x.fully_unpriced() { String::new() } else { format!("{:.6}", x.cost_usd) },
-                        if x.unpriced_models.is_empty() { "yes" } else if x.fully_unpriced() { "no" } else { "partly" },
+                        if x.unpriced_models.is_empty() {
+                            "yes"
+                        } else if x.fully_unpriced() {
+                            "no"
+                        } else {
+                            "partly"
+                        },
                         t.uncached_input,
                         t.cache_write_5m,
                         t.cache_write_1h,
@@ -321,11 +327,23 @@ fn sync(ck: &Clawkeep, since: Option<NaiveDate>, page_days: u32, json: bool) -> 
             });
         }
     });
+    // Progress on stderr for people; with --json stderr holds only the error document.
     let progress = |p: &clawkeep_core::cost::SyncProgress| {
+        if json {
+            return;
+        }
         if p.report == "keys" {
             eprintln!("[sync] API keys listed");
         } else {
-            eprintln!("[sync] {} report: page {} saved, days before {} stored ({}..{}){}", p.report, p.pages, p.done_until, p.start, p.end, if p.retries > 0 { format!(", {} retries after 429/529", p.retries) } else { String::new() });
+            eprintln!(
+                "[sync] {} report: page {} saved, days before {} stored ({}..{}){}",
+                p.report,
+                p.pages,
+                p.done_until,
+                p.start,
+                p.end,
+                if p.retries > 0 { format!(", {} retries after 429/529", p.retries) } else { String::new() }
+            );
         }
     };
     let r = ck.cost_sync(&CostSyncOptions { since, page_days: Some(page_days) }, &progress, &cancel)?;
@@ -360,7 +378,13 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
             if json {
                 output::json(&b);
             } else {
-                println!("Budget for {} {}: {} a month, warnings at {}.", b.scope.as_str(), b.name, money(b.monthly_usd), b.warn_at.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", "));
+                println!(
+                    "Budget for {} {}: {} a month, warnings at {}.",
+                    b.scope.as_str(),
+                    b.name,
+                    money(b.monthly_usd),
+                    b.warn_at.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", ")
+                );
             }
         }
         BudgetCmd::List => {
@@ -370,8 +394,10 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
             } else if bs.is_empty() {
                 println!("No budgets. Set one with `clawkeep cost budget set --owner OWNER --monthly-usd 500`.");
             } else {
-                let rows: Vec<Vec<String>> =
-                    bs.iter().map(|b| vec![b.scope.as_str().into(), b.name.clone(), money(b.monthly_usd), b.warn_at.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", ")]).collect();
+                let rows: Vec<Vec<String>> = bs
+                    .iter()
+                    .map(|b| vec![b.scope.as_str().into(), b.name.clone(), money(b.monthly_usd), b.warn_at.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", ")])
+                    .collect();
                 table(&["SCOPE", "NAME", "MONTHLY", "WARN AT"], &rows);
             }
         }

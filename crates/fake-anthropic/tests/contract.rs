@@ -1245,7 +1245,13 @@ async fn cost_report_halves_batch_tokens_and_shows_code_execution_only_there() {
     batch.service_tier = "batch".into();
     batch.web_search_requests = 2;
     fake.add_usage(batch);
-    fake.add_non_token_cost(fake_anthropic::NonTokenCost { ts: t, workspace_id: Some(WORKSPACE_PROD_B_ID.into()), cost_type: "code_execution".into(), description: "Code Execution Usage".into(), cents: 42 });
+    fake.add_non_token_cost(fake_anthropic::NonTokenCost {
+        ts: t,
+        workspace_id: Some(WORKSPACE_PROD_B_ID.into()),
+        cost_type: "code_execution".into(),
+        description: "Code Execution Usage".into(),
+        cents: 42,
+    });
     let q = "starting_at=2026-03-03T00:00:00Z&ending_at=2026-03-04T00:00:00Z&group_by[]=workspace_id&group_by[]=description";
     let v = get(&format!("/v1/organizations/cost_report?{q}")).key(&admin).send(&fake).await.json();
     let res = v["data"][0]["results"].as_array().unwrap();
@@ -1257,7 +1263,11 @@ async fn cost_report_halves_batch_tokens_and_shows_code_execution_only_there() {
     let code = b.iter().find(|r| r["cost_type"] == "code_execution").unwrap();
     assert_eq!((code["amount"].as_str(), code["description"].as_str(), code["token_type"].is_null()), (Some("42"), Some("Code Execution Usage"), true));
     // The usage report has tokens, never the code execution charge.
-    let u = get("/v1/organizations/usage_report/messages?starting_at=2026-03-03T00:00:00Z&ending_at=2026-03-04T00:00:00Z&group_by[]=workspace_id&group_by[]=service_tier").key(&admin).send(&fake).await.json();
+    let u = get("/v1/organizations/usage_report/messages?starting_at=2026-03-03T00:00:00Z&ending_at=2026-03-04T00:00:00Z&group_by[]=workspace_id&group_by[]=service_tier")
+        .key(&admin)
+        .send(&fake)
+        .await
+        .json();
     let ures = u["data"][0]["results"].as_array().unwrap();
     assert!(ures.iter().any(|r| r["service_tier"] == "batch" && r["uncached_input_tokens"] == 1_000_000));
     assert!(!u.to_string().contains("code_execution"));

@@ -93,7 +93,12 @@ impl Clawkeep {
             .map(|k| {
                 let inst = k.instance.as_ref().and_then(|n| instances.get(n));
                 InventoryKey {
-                    owner: KeyOwner { key: k.name.clone(), instance: k.instance.clone(), owner: inst.map(|i| i.owner.clone()), purpose: inst.map(|i| i.purpose.as_str().to_string()) },
+                    owner: KeyOwner {
+                        key: k.name.clone(),
+                        instance: k.instance.clone(),
+                        owner: inst.map(|i| i.owner.clone()),
+                        purpose: inst.map(|i| i.purpose.as_str().to_string()),
+                    },
                     anthropic_key_id: k.anthropic_key_id.clone(),
                     hint: k.hint.clone(),
                 }
@@ -126,7 +131,15 @@ impl Clawkeep {
         let keys = client.list_keys(&admin, None).map_err(|e| report_err("API key list", "nothing was read", e))?;
         let records: Vec<ApiKeyRecord> = keys
             .into_iter()
-            .map(|k| ApiKeyRecord { id: k.id, name: k.name, partial_key_hint: k.partial_key_hint, workspace_id: k.workspace_id, status: k.status, created_at: k.created_at, expires_at: k.expires_at })
+            .map(|k| ApiKeyRecord {
+                id: k.id,
+                name: k.name,
+                partial_key_hint: k.partial_key_hint,
+                workspace_id: k.workspace_id,
+                status: k.status,
+                created_at: k.created_at,
+                expires_at: k.expires_at,
+            })
             .collect();
         report.keys = records.len() as u32;
         self.store.tx(|tx| store::replace_api_keys(tx, &records, &now))?;
@@ -179,7 +192,8 @@ impl Clawkeep {
         cancel: &CancellationToken,
     ) -> Result<(ReportSync, bool)> {
         let today = self.now().date_naive();
-        let (path, groups, what): (&str, &[&str], &str) = if which == "usage" { (wire::USAGE_PATH, &wire::USAGE_GROUP_BY, "usage report") } else { (wire::COST_PATH, &wire::COST_GROUP_BY, "cost report") };
+        let (path, groups, what): (&str, &[&str], &str) =
+            if which == "usage" { (wire::USAGE_PATH, &wire::USAGE_GROUP_BY, "usage report") } else { (wire::COST_PATH, &wire::COST_GROUP_BY, "cost report") };
         let mut out = ReportSync { start: Some(start), end: Some(end), ..Default::default() };
         let mut token: Option<String> = None;
         for _ in 0..max_pages(start, end, page_days) {

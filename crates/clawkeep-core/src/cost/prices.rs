@@ -199,11 +199,7 @@ impl PriceTable {
     /// `day`. An alias names the model whose entry lists it (an override entry need not repeat
     /// the aliases).
     pub fn price(&self, model: &str, day: NaiveDate) -> Option<&ModelPrice> {
-        let id = if self.models.iter().any(|m| m.model == model) {
-            model
-        } else {
-            self.models.iter().find(|m| m.aliases.iter().any(|a| a == model)).map(|m| m.model.as_str())?
-        };
+        let id = if self.models.iter().any(|m| m.model == model) { model } else { self.models.iter().find(|m| m.aliases.iter().any(|a| a == model)).map(|m| m.model.as_str())? };
         self.models.iter().filter(|m| m.model == id && m.effective_from <= day).max_by_key(|m| m.effective_from)
     }
 
@@ -253,7 +249,15 @@ mod tests {
     }
 
     fn row(model: &str, day: &str, t: Tokens) -> UsageRow {
-        UsageRow { day: d(day), api_key_id: Some("apikey_1".into()), workspace_id: None, model: model.into(), service_tier: "standard".into(), context_window: "0-200k".into(), tokens: t }
+        UsageRow {
+            day: d(day),
+            api_key_id: Some("apikey_1".into()),
+            workspace_id: None,
+            model: model.into(),
+            service_tier: "standard".into(),
+            context_window: "0-200k".into(),
+            tokens: t,
+        }
     }
 
     #[test]

@@ -175,7 +175,15 @@ pub fn parse_usage(body: &serde_json::Value) -> Result<Page<UsageRow>, String> {
     }
     let rows = merged
         .into_iter()
-        .map(|((day, api_key_id, workspace_id, model, service_tier, context_window), tokens)| UsageRow { day, api_key_id, workspace_id, model, service_tier, context_window, tokens })
+        .map(|((day, api_key_id, workspace_id, model, service_tier, context_window), tokens)| UsageRow {
+            day,
+            api_key_id,
+            workspace_id,
+            model,
+            service_tier,
+            context_window,
+            tokens,
+        })
         .collect();
     Ok(Page { rows, days: days_of(&e.data), next_page: next(&e) })
 }
@@ -188,7 +196,8 @@ pub fn parse_cost(body: &serde_json::Value) -> Result<Page<CostLine>, String> {
     for b in &e.data {
         let day = b.starting_at.date_naive();
         for r in &b.results {
-            let amount = cents_to_pico(&r.amount).ok_or_else(|| format!("cost report: amount {:?} is not a decimal number of cents", r.amount.chars().take(40).collect::<String>()))?;
+            let amount =
+                cents_to_pico(&r.amount).ok_or_else(|| format!("cost report: amount {:?} is not a decimal number of cents", r.amount.chars().take(40).collect::<String>()))?;
             let currency = r.currency.clone().unwrap_or_else(|| "USD".into());
             if currency != "USD" {
                 return Err(format!("cost report: currency {currency} is not supported"));
@@ -272,7 +281,8 @@ mod tests {
             "/v1/organizations/usage_report/messages?starting_at=2026-11-01T00%3A00%3A00Z&ending_at=2026-12-06T00%3A00%3A00Z&bucket_width=1d&limit=31\
              &group_by%5B%5D=api_key_id&group_by%5B%5D=workspace_id&group_by%5B%5D=model&group_by%5B%5D=service_tier&group_by%5B%5D=context_window&page=page_x%2F1"
         );
-        assert!(page_query(COST_PATH, &COST_GROUP_BY, "2026-11-01".parse().unwrap(), "2026-11-02".parse().unwrap(), 99, None).contains("limit=31&group_by%5B%5D=workspace_id&group_by%5B%5D=description"));
+        assert!(page_query(COST_PATH, &COST_GROUP_BY, "2026-11-01".parse().unwrap(), "2026-11-02".parse().unwrap(), 99, None)
+            .contains("limit=31&group_by%5B%5D=workspace_id&group_by%5B%5D=description"));
     }
 
     #[test]

@@ -26,10 +26,10 @@ mod usage_buckets;
 
 pub use audit::{append_audit, AuditEntry};
 pub use budgets::{delete_budget, upsert_budget};
+pub use check_runs::insert_check_run;
 pub use cost_api_keys::replace_api_keys;
 pub use cost_buckets::replace_cost_days;
 pub use cost_sync::{complete_sync, set_sync_mark, sync_mark, SyncMark};
-pub use check_runs::insert_check_run;
 pub use db::{Store, SCHEMA_VERSION};
 pub use deployments::insert_deployment;
 pub(crate) use instances::owner_has_instances;

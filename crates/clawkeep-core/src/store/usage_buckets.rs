@@ -115,7 +115,8 @@ mod tests {
     fn a_page_replaces_its_days_and_nothing_else() {
         let (_d, s) = store();
         let d = |x: &str| x.parse::<NaiveDate>().unwrap();
-        s.tx(|tx| replace_usage_days(tx, d("2026-12-01"), d("2026-12-04"), &[row("2026-12-01", Some("k"), 1), row("2026-12-02", None, 2), row("2026-12-03", Some("k"), 3)])).unwrap();
+        s.tx(|tx| replace_usage_days(tx, d("2026-12-01"), d("2026-12-04"), &[row("2026-12-01", Some("k"), 1), row("2026-12-02", None, 2), row("2026-12-03", Some("k"), 3)]))
+            .unwrap();
         // Re-reading 12-02..12-04 replaces those days (revised numbers), keeps 12-01.
         s.tx(|tx| replace_usage_days(tx, d("2026-12-02"), d("2026-12-04"), &[row("2026-12-03", Some("k"), 30), row("2026-12-09", Some("k"), 9)])).unwrap();
         let all = s.usage_rows(None, None).unwrap();
