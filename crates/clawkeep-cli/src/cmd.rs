@@ -287,7 +287,7 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
         bail!("{question} — not asked, because stdin is not a terminal; pass --yes");

@@ -48,6 +48,15 @@ pub enum CostCmd {
         #[arg(long)]
         since: Option<String>,
     },
+    /// Retire a key that spends without an owner: set it inactive at the Admin API (audited;
+    /// reversible in the Console).
+    Deactivate {
+        /// The Console id (apikey_…) from `cost unowned`.
+        api_key_id: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Computed cost beside the cost report, per workspace and day; unexplained differences are findings.
     Reconcile {
         #[arg(long)]
@@ -195,7 +204,7 @@ pub fn run(ck: &Clawkeep, c: CostCmd, json: bool) -> Result<()> {
                     .map(|x| {
                         let mut note = Vec::new();
                         if x.unowned {
-                            note.push("UNOWNED: no instance holds this key (`clawkeep cost unowned`)".to_string());
+                            note.push("UNOWNED: no instance holds this key (`clawkeep cost unowned`, `clawkeep cost deactivate`)".to_string());
                         }
                         if !x.unpriced_models.is_empty() {
                             note.push(format!("unpriced: {}", x.unpriced_models.join(", ")));
@@ -242,8 +251,26 @@ pub fn run(ck: &Clawkeep, c: CostCmd, json: bool) -> Result<()> {
                     .collect();
                 table(&["KEY ID", "HINT", "NAME", "WORKSPACE", "STATUS", "SPENT", "DAYS", "NOTE"], &rows);
                 println!();
-                println!("These keys spend without an owner. Deactivate one in the Console (API keys) if nobody claims it,");
+                println!("These keys spend without an owner. Retire one nobody claims: `clawkeep cost deactivate KEY-ID`;");
                 println!("or record the Console id on the inventory key that is it (`clawkeep key add … --key-id`).");
+            }
+            Ok(())
+        }
+        CostCmd::Deactivate { api_key_id, yes } => {
+            if !yes && !crate::cmd::confirm(&format!("Deactivate {api_key_id} at the Anthropic API (requests with it will fail with 401)?"))? {
+                bail!("not deactivated");
+            }
+            let r = ck.deactivate_unowned_key(&api_key_id)?;
+            if json {
+                output::json(&r);
+            } else {
+                println!(
+                    "{} ({}, {}) is now {} at the Anthropic API.",
+                    r.id,
+                    r.partial_key_hint.as_deref().unwrap_or("no hint"),
+                    if r.name.is_empty() { "unnamed" } else { &r.name },
+                    r.status
+                );
             }
             Ok(())
         }

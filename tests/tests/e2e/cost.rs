@@ -63,7 +63,8 @@ impl Rig {
         ck.run_with(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], Some(admin.key.as_bytes())).ok();
         let a = fake.fixture_key("instance-a").unwrap();
         let b = fake.fixture_key("instance-b").unwrap();
-        let g = fake.mint_key(MintKey::api("gamma", Some(WORKSPACE_PROD_A_ID))).unwrap();
+        // gamma's key expires in 40 days (the Console says so; the inventory learns it on sync).
+        let g = fake.mint_key(MintKey { expires_at: Some(Utc::now() + Duration::days(40)), ..MintKey::api("gamma", Some(WORKSPACE_PROD_A_ID)) }).unwrap();
         let stray = fake.mint_key(MintKey::api("forgotten-test-key", Some(WORKSPACE_PROD_B_ID))).unwrap();
         for (inst, owner, key) in [("alpha", "acme", &a), ("beta", "acme", &b), ("gamma", "globex", &g)] {
             ck.run(&["instance", "add", inst, "--host", "127.0.0.1", "--user", "ck", "--owner", owner, "--env", "prod", "--workload", "bot"]).ok();
@@ -256,6 +257,11 @@ fn unowned_keys_reconciliation_and_budgets() {
     let text = r.ck.run(&["cost", "unowned"]).ok().stdout;
     assert!(text.contains(&r.stray.id) && text.contains(&r.stray.partial_key_hint) && text.contains("$2.00"), "{text}");
 
+    // Expiry from the source landed on gamma's key.
+    let gk = r.json(&["key", "show", "openclaw-globex-prod-gamma"]);
+    let exp = gk["expires_at"].as_str().unwrap_or_else(|| panic!("no expiry: {gk}"));
+    assert_eq!(&exp[..10], (Utc::now() + Duration::days(40)).date_naive().to_string(), "{gk}");
+
     // Reconciliation with the list prices: the code execution line is explained, nothing else differs.
     let rec = r.json(&["cost", "reconcile", "--since", &r.day(21)]);
     assert_eq!(rec["findings"], 0, "{rec}");
@@ -282,6 +288,17 @@ fn unowned_keys_reconciliation_and_budgets() {
     assert_eq!(r.get("instance", "alpha"), 34 * USD);
     std::fs::remove_file(r.ck.data().join("prices.json")).unwrap();
 
+    // Retire the stray key in one step (audited); a key an instance holds is refused.
+    let alpha_id = r.fake.fixture_key("instance-a").unwrap().id;
+    let out = r.ck.run(&["--json", "cost", "deactivate", &alpha_id, "--yes"]).fails();
+    assert_eq!(out.error_code().as_deref(), Some("key_has_owner"), "{}", out.stderr);
+    let d = r.json(&["cost", "deactivate", &r.stray.id, "--yes"]);
+    assert_eq!(d["status"], "inactive");
+    assert!(r.fake.state().with(|s| s.keys.iter().any(|k| k.id == r.stray.id && k.status == fake_anthropic::KeyStatus::Inactive)));
+    assert_eq!(r.json(&["cost", "unowned"])[0]["status"], "inactive");
+    let out = r.ck.run(&["cost", "deactivate", &r.stray.id]).fails();
+    assert!(out.stderr.contains("--yes"), "stdin is no terminal: not asked, not done: {}", out.stderr);
+
     // Budgets: acme's month already holds alpha's $10 turn.
     r.ck.run(&["cost", "budget", "set", "--owner", "acme", "--monthly-usd", "5", "--warn-at", "50"]).ok();
     r.ck.run(&["cost", "budget", "set", "--instance", "gamma", "--monthly-usd", "100000"]).ok();
@@ -303,7 +320,9 @@ fn unowned_keys_reconciliation_and_budgets() {
     assert_eq!(r.ck.run(&["--json", "cost", "budget", "set", "--owner", "acme", "--monthly-usd", "0"]).fails().error_code().as_deref(), Some("invalid_input"));
     // Every budget change is in the audit log.
     let audit = r.ck.run(&["audit"]).ok().stdout;
-    assert!(audit.contains("budget.set") && audit.contains("cost.sync"), "{audit}");
+    for action in ["budget.set", "cost.sync", "key.deactivate_unowned", "key.expiry"] {
+        assert!(audit.contains(action), "{action}: {audit}");
+    }
 }
 
 #[test]

@@ -142,7 +142,32 @@ impl Clawkeep {
             })
             .collect();
         report.keys = records.len() as u32;
-        self.store.tx(|tx| store::replace_api_keys(tx, &records, &now))?;
+        // Expiry from the source: an inventory key whose Console id is listed takes the API's
+        // `expires_at` (audited as the change it is).
+        let expiring: Vec<(crate::model::domain::Key, Option<chrono::DateTime<chrono::Utc>>)> = self
+            .list_keys(None)?
+            .into_iter()
+            .filter_map(|k| {
+                let rec = records.iter().find(|r| Some(&r.id) == k.anthropic_key_id.as_ref())?;
+                (rec.expires_at != k.expires_at).then(|| (k, rec.expires_at))
+            })
+            .collect();
+        self.store.tx(|tx| {
+            store::replace_api_keys(tx, &records, &now)?;
+            for (k, expires_at) in &expiring {
+                let instance_id = match &k.instance {
+                    Some(n) => store::instance_by_name(tx, n)?.map(|i| i.id),
+                    None => None,
+                };
+                let mut k2 = k.clone();
+                k2.expires_at = *expires_at;
+                k2.updated_at = now;
+                store::update_key(tx, &k2, instance_id)?;
+                self.audit(tx, "key.expiry", &k.name, json!({ "from": k.expires_at, "to": expires_at, "by": "admin-api" }))?;
+            }
+            Ok(())
+        })?;
+        report.expiry_updates = expiring.len() as u32;
         progress(&SyncProgress { report: "keys".into(), pages: 1, done_until: today, start: today, end: today, retries: 0 });
 
         let end = today + Days::days(1);
@@ -302,6 +327,51 @@ impl Clawkeep {
     pub fn cost_unowned(&self, since: Option<NaiveDate>) -> Result<Vec<UnownedKey>> {
         let rows = self.store.usage_rows(since, None)?;
         Ok(unowned_keys(&rows, &self.price_table()?, &self.cost_owners()?, &self.store.api_key_records()?, since))
+    }
+
+    /// Retires a key that spends without an owner in one step: sets it `inactive` at the Admin
+    /// API (reversible in the Console, unlike archiving) and audits it. Refused for a key an
+    /// instance holds (rotate that one instead) and for ids the Admin API does not know.
+    pub fn deactivate_unowned_key(&self, api_key_id: &str) -> Result<ApiKeyRecord> {
+        let id = api_key_id.trim();
+        if !id.starts_with("apikey_") || id.len() > 200 || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(Error::invalid("api_key_id", "a Console key id looks like apikey_…"));
+        }
+        if let Some(KeyOwner { instance: Some(instance), key, .. }) = self.cost_owners()?.get(id) {
+            return Err(Error::Blocked {
+                code: "key_has_owner",
+                message: format!("{id} is '{key}', the key of instance '{instance}': it has an owner. Rotate the instance's key instead of deactivating it"),
+                remedy: crate::error::Remedy::Rotate { instance: instance.clone() },
+            });
+        }
+        let admin_key = self.admin_key()?.ok_or(Error::NoAdminKey)?;
+        let admin = self.keychain.get(&admin_key.keychain_ref)?;
+        let client = Client::new(&self.settings()?.anthropic_base_url).map_err(|e| report_err("API key", "nothing was changed", e))?;
+        let rec = match client.set_key_status(&admin, id, "inactive") {
+            Ok(r) => r,
+            Err(e) if e.status() == Some(404) => return Err(Error::NotFound { kind: "API key at the Admin API", name: id.into() }),
+            Err(e) => return Err(Error::AdminApi { context: format!("deactivating {id} (Admin API); nothing was changed"), detail: e.to_string(), status: e.status() }),
+        };
+        let out = ApiKeyRecord {
+            id: rec.id,
+            name: rec.name,
+            partial_key_hint: rec.partial_key_hint,
+            workspace_id: rec.workspace_id,
+            status: rec.status,
+            created_at: rec.created_at,
+            expires_at: rec.expires_at,
+        };
+        let now = self.now();
+        self.store.tx(|tx| {
+            store::set_api_key_status(tx, &out.id, &out.status, &now)?;
+            self.audit(
+                tx,
+                "key.deactivate_unowned",
+                &out.id,
+                json!({ "hint": out.partial_key_hint, "name": out.name, "workspace_id": out.workspace_id, "status": out.status, "admin_key": admin_key.name }),
+            )
+        })?;
+        Ok(out)
     }
 
     /// Computed cost beside the cost report's, per workspace and day, from the cache.

@@ -75,6 +75,8 @@ pub struct SyncReport {
     pub cost: ReportSync,
     /// API keys listed by the Admin API.
     pub keys: u32,
+    /// Inventory keys whose expiry the Admin API's `expires_at` changed.
+    pub expiry_updates: u32,
     /// Stopped by the cancel token: what was committed stays, the next sync resumes.
     pub cancelled: bool,
 }

@@ -35,6 +35,12 @@ pub fn replace_api_keys(conn: &Connection, keys: &[ApiKeyRecord], now: &DateTime
     Ok(())
 }
 
+/// Records a status the Admin API just confirmed for a listed key.
+pub fn set_api_key_status(conn: &Connection, id: &str, status: &str, now: &DateTime<Utc>) -> Result<()> {
+    conn.execute("UPDATE cost_api_keys SET status = ?2, seen_at = ?3 WHERE id = ?1", params![id, status, ts(now)])?;
+    Ok(())
+}
+
 impl Store {
     /// The API keys as last listed, by id.
     pub fn api_key_records(&self) -> Result<Vec<ApiKeyRecord>> {
@@ -65,5 +71,7 @@ mod tests {
         s.tx(|tx| replace_api_keys(tx, &[k("apikey_1"), k("apikey_2")], &at(5))).unwrap();
         s.tx(|tx| replace_api_keys(tx, &[k("apikey_2")], &at(6))).unwrap();
         assert_eq!(s.api_key_records().unwrap(), vec![k("apikey_2")]);
+        s.tx(|tx| set_api_key_status(tx, "apikey_2", "inactive", &at(7))).unwrap();
+        assert_eq!(s.api_key_records().unwrap()[0].status, "inactive");
     }
 }

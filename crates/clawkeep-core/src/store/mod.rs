@@ -27,7 +27,7 @@ mod usage_buckets;
 pub use audit::{append_audit, AuditEntry};
 pub use budgets::{delete_budget, upsert_budget};
 pub use check_runs::insert_check_run;
-pub use cost_api_keys::replace_api_keys;
+pub use cost_api_keys::{replace_api_keys, set_api_key_status};
 pub use cost_buckets::replace_cost_days;
 pub use cost_sync::{complete_sync, set_sync_mark, sync_mark, SyncMark};
 pub use db::{Store, SCHEMA_VERSION};
