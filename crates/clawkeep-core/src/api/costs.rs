@@ -149,7 +149,7 @@ impl Clawkeep {
             .into_iter()
             .filter_map(|k| {
                 let rec = records.iter().find(|r| Some(&r.id) == k.anthropic_key_id.as_ref())?;
-                (rec.expires_at != k.expires_at).then(|| (k, rec.expires_at))
+                (rec.expires_at != k.expires_at).then_some((k, rec.expires_at))
             })
             .collect();
         self.store.tx(|tx| {

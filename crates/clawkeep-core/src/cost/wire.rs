@@ -148,7 +148,9 @@ fn next<R>(e: &Envelope<R>) -> Option<String> {
 /// by a dimension not grouped here) are summed.
 pub fn parse_usage(body: &serde_json::Value) -> Result<Page<UsageRow>, String> {
     let e: Envelope<UsageResult> = serde_json::from_value(body.clone()).map_err(|e| format!("usage report: {e}"))?;
-    let mut merged: BTreeMap<(NaiveDate, Option<String>, Option<String>, String, String, String), Tokens> = BTreeMap::new();
+    /// Day, key, workspace, model, tier, context window.
+    type Key = (NaiveDate, Option<String>, Option<String>, String, String, String);
+    let mut merged: BTreeMap<Key, Tokens> = BTreeMap::new();
     for b in &e.data {
         let day = b.starting_at.date_naive();
         for r in &b.results {
