@@ -336,3 +336,43 @@ fn sync_without_an_admin_key_says_what_to_add() {
     let out = ck.run(&["cost", "sync"]).fails();
     assert!(out.stderr.contains("key add") && out.stderr.contains("sk-ant-admin01-"), "{}", out.stderr);
 }
+
+/// Benchmark, not a test (`scripts/bench-cost.sh`): BENCH_COST_KEYS keys (default 1,000) × 90
+/// days × 3 models of usage in the fake; the first sync, an incremental sync, and the month's cost
+/// per instance from the cache, each timed once through the real binary. Prints MEASURE lines.
+#[test]
+#[ignore]
+fn bench_sync_and_report() {
+    let keys: usize = std::env::var("BENCH_COST_KEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
+    fake.state().with(|s| s.knobs.admin_rate_limit = None);
+    let ck = Ck::new();
+    ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
+    let admin = fake.fixture_key("admin").unwrap();
+    ck.run_with(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], Some(admin.key.as_bytes())).ok();
+    let today = Utc::now().date_naive();
+    let models = [MODEL_HAIKU_4_5, MODEL_SONNET_5, MODEL_OPUS_5_5];
+    fake.state().with(|s| {
+        for k in 0..keys {
+            for day in 1..=90 {
+                for (m, model) in models.iter().enumerate() {
+                    s.push_usage(usage(noon(today - Duration::days(day)), &format!("apikey_bench{k:05}"), WORKSPACE_PROD_A_ID, model, 1000 + (k + m) as u64, 100));
+                }
+            }
+        }
+    });
+    let rows = keys * 90 * 3;
+    let timed = |args: &[&str]| {
+        let t = std::time::Instant::now();
+        let out = ck.run(args).ok();
+        (t.elapsed().as_secs_f64() * 1000.0, out)
+    };
+    let (first, out) = timed(&["--json", "cost", "sync"]);
+    let s = out.json();
+    println!("MEASURE cost_first_sync_ms={first:.0} usage_rows={} pages={} (fake rows {rows})", s["usage"]["rows"], s["usage"]["pages"]);
+    let (inc, out) = timed(&["--json", "cost", "sync"]);
+    println!("MEASURE cost_incremental_sync_ms={inc:.0} usage_rows={} pages={}", out.json()["usage"]["rows"], out.json()["usage"]["pages"]);
+    let since = (today - Duration::days(30)).to_string();
+    let (rep, out) = timed(&["--json", "cost", "report", "--by", "instance", "--period", "month", "--since", &since]);
+    println!("MEASURE cost_report_month_by_instance_ms={rep:.0} (process start included) groups={}", out.json()["rows"].as_array().map_or(0, Vec::len));
+}

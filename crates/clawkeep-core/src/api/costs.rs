@@ -124,7 +124,7 @@ impl Clawkeep {
         }
         let admin_key = self.admin_key()?.ok_or(Error::NoAdminKey)?;
         let admin = self.keychain.get(&admin_key.keychain_ref)?;
-        let client = Client::new(&self.settings()?.anthropic_base_url).map_err(|e| report_err("API keys", "nothing was read", e))?;
+        let client = Client::for_reports(&self.settings()?.anthropic_base_url).map_err(|e| report_err("API keys", "nothing was read", e))?;
         let mut report = SyncReport::default();
 
         // The key list first: names and hints for unowned spend, Console ids for matching.

@@ -124,6 +124,14 @@ impl Client {
         Ok(Client { inner })
     }
 
+    /// A client for the usage and cost reports: pages up to 256 MiB, 120 s per request.
+    pub fn for_reports(base_url: &str) -> Result<Client, ApiError> {
+        let inner = AnthropicClient::with_timeout(base_url, Duration::from_secs(120))
+            .map_err(|e| ApiError::Transport { base_url: base_url.into(), detail: e.to_string() })?
+            .with_max_body(256 << 20);
+        Ok(Client { inner })
+    }
+
     pub fn base_url(&self) -> &str {
         self.inner.base_url()
     }
