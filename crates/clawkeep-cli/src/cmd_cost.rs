@@ -33,7 +33,8 @@ pub enum CostCmd {
         /// day, week or month.
         #[arg(long, default_value = "month", value_parser = parse_period)]
         period: CostPeriod,
-        /// First day (YYYY-MM-DD or an age: 30d).
+        /// First day (YYYY-MM-DD or an age: 30d), moved back to the start of its period so no
+        /// period is cut short.
         #[arg(long)]
         since: Option<String>,
         /// Last day (YYYY-MM-DD).
