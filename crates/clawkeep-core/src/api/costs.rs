@@ -241,7 +241,7 @@ impl Clawkeep {
             };
             let bad = |e: String| Error::AdminApi { context: format!("reading the {what} (Admin API); {kept}"), detail: format!("unexpected answer: {e}"), status: None };
             let (rows, days, next) = if which == "usage" {
-                let p: Page<_> = wire::parse_usage(&body).map_err(bad)?;
+                let p: Page<_> = wire::parse_usage(body).map_err(bad)?;
                 let n = p.rows.len();
                 let days = p.days;
                 let next = p.next_page.clone();
@@ -253,7 +253,7 @@ impl Clawkeep {
                 }
                 (n, days, next)
             } else {
-                let p = wire::parse_cost(&body).map_err(bad)?;
+                let p = wire::parse_cost(body).map_err(bad)?;
                 let n = p.rows.len();
                 let days = p.days;
                 let next = p.next_page.clone();
