@@ -66,6 +66,10 @@ pub enum Command {
     /// Take over hosts where OpenClaw already runs: trust their host keys together, discover
     /// them, record them and adopt the keys on them (never shown).
     Onboard(crate::cmd_onboard::OnboardArgs),
+    /// Cost trail: sync usage and cost (Admin API), cost per instance/owner/workspace/model,
+    /// keys that spend without an owner, reconciliation, budgets.
+    #[command(subcommand)]
+    Cost(crate::cmd_cost::CostCmd),
 }
 
 #[derive(Args, Debug, Default)]
@@ -283,10 +287,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Bundle(c) => crate::cmd_remote::bundle(&ck, c, json),
         Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
         Command::Onboard(a) => crate::cmd_onboard::run(&ck, a, json),
+        Command::Cost(c) => crate::cmd_cost::run(&ck, c, json),
     }
 }
 
-fn confirm(question: &str) -> Result<bool> {
+pub(crate) fn confirm(question: &str) -> Result<bool> {
     use std::io::{BufRead, IsTerminal, Write};
     if !std::io::stdin().is_terminal() {
         bail!("{question} — not asked, because stdin is not a terminal; pass --yes");
@@ -492,7 +497,7 @@ fn parse_date(s: &str) -> Result<DateTime<Utc>> {
     bail!("'{s}' is not a date: use YYYY-MM-DD or RFC 3339 (2026-11-25T10:00:00Z)")
 }
 
-fn parse_since(s: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_since(s: &str) -> Result<DateTime<Utc>> {
     let t = s.trim();
     let unit = t.chars().last().unwrap_or(' ');
     if let (Some(n), true) = (t[..t.len().saturating_sub(1)].parse::<i64>().ok(), "smhdw".contains(unit)) {

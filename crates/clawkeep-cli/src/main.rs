@@ -4,6 +4,7 @@
 
 mod cmd;
 mod cmd_check;
+mod cmd_cost;
 mod cmd_onboard;
 mod cmd_remote;
 mod cmd_rotate;

@@ -117,6 +117,7 @@ pub fn error_text(e: &ErrorPayload) -> String {
 /// A second way out that only the CLI spells (a flag of another command), by error code.
 fn alternative(e: &ErrorPayload) -> Option<String> {
     match (e.code.as_str(), &e.remedy) {
+        ("no_admin_key", _) => Some("clawkeep key add ADMIN-KEY-NAME --stdin   (paste the sk-ant-admin01-… key; no --instance)".into()),
         ("rotation_deploy_refused", Some(Remedy::RotateResume { instance, .. })) => {
             Some(format!("clawkeep rotate rollback {instance} && clawkeep rotate start {instance} --manual-deploy   (deploy by hand)"))
         }

@@ -216,6 +216,8 @@ pub struct AnthropicClient {
     http: reqwest::Client,
     base: String,
     timeout: Duration,
+    /// The most of a response body read (probes: 1 MiB; report pages are larger).
+    max_body: usize,
 }
 
 impl AnthropicClient {
@@ -233,7 +235,14 @@ impl AnthropicClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ProbeError::Client(e.to_string()))?;
-        Ok(AnthropicClient { http, base, timeout })
+        Ok(AnthropicClient { http, base, timeout, max_body: 1 << 20 })
+    }
+
+    /// The same client reading response bodies up to `bytes` (usage and cost report pages of a
+    /// large organisation run to tens of MB); a longer body is an error, never cut JSON.
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -360,7 +369,10 @@ impl AnthropicClient {
             Err(e) if e.is_timeout() => return Err(ProbeError::Timeout { url: self.base.clone(), secs: self.timeout.as_secs() }),
             Err(e) => return Err(ProbeError::Connect { url: self.base.clone(), message: without_url(&e) }),
         };
-        let bytes = &bytes[..bytes.len().min(1 << 20)];
+        if self.max_body > 1 << 20 && bytes.len() > self.max_body {
+            return Err(ProbeError::Connect { url: self.base.clone(), message: format!("the answer is larger than {} MiB; read fewer days per page", self.max_body >> 20) });
+        }
+        let bytes = &bytes[..bytes.len().min(self.max_body)];
         let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
         let error = if (200..300).contains(&status) {
             None

@@ -126,6 +126,15 @@ pub enum Error {
     #[error("{message}")]
     Blocked { code: &'static str, message: String, remedy: Remedy },
 
+    /// A flow that reads the Admin API (the cost sync) but no active Admin key is stored.
+    #[error("no Admin API key is stored: usage and cost reports need one (sk-ant-admin01-…, made by an organisation admin in the Console). Add it as a key without an instance")]
+    NoAdminKey,
+
+    /// The Admin API refused a report request or could not be reached; `context` says what was
+    /// being read and what was kept.
+    #[error("{context}: {detail}")]
+    AdminApi { context: String, detail: String, status: Option<u16> },
+
     /// The user cancelled (Ctrl-C / the UI's cancel button) before anything was changed.
     #[error("cancelled before any change was made")]
     Cancelled,
@@ -187,6 +196,9 @@ impl Error {
             Error::DiskFull { .. } => "disk_full",
             Error::SftpUnavailable { .. } => "sftp_unavailable",
             Error::Blocked { code, .. } => code,
+            Error::NoAdminKey => "no_admin_key",
+            Error::AdminApi { status: Some(429), .. } => "admin_api_rate_limited",
+            Error::AdminApi { .. } => "admin_api",
             Error::Cancelled => "cancelled",
         }
     }

@@ -8,6 +8,7 @@ pub mod anthropic;
 pub mod api;
 pub mod bundle;
 pub mod checklist;
+pub mod cost;
 pub mod deploy;
 pub mod dotenv;
 pub mod error;

@@ -15,7 +15,7 @@ use crate::inject::{self, ErrorInjection};
 use crate::mint::{mint, MintKey, MintedKey};
 use crate::presets::{self, Preset};
 use crate::server::{json_response, parse_json, read_body, Inner, Shared};
-use crate::state::{Clock, Knobs, Limits, State, UsageRow};
+use crate::state::{Clock, Knobs, Limits, NonTokenCost, State, UsageRow};
 
 /// Partial update of the organisation (`POST /__fake/org`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -205,6 +205,15 @@ async fn route(shared: &Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             for r in rows {
                 g.state.push_usage(r);
             }
+            g.dirty = true;
+            ok()
+        }
+        (&Method::POST, ["costs"]) => {
+            let rows: Vec<NonTokenCost> = match v.get("rows") {
+                Some(r) => from_value(r.clone())?,
+                None => vec![from_value(v)?],
+            };
+            g.state.non_token_costs.extend(rows);
             g.dirty = true;
             ok()
         }

@@ -41,7 +41,7 @@ pub use mint::{MintKey, MintedKey};
 pub use presets::*;
 pub use reports::format_cents;
 pub use server::{RecordedRequest, CREDIT_MESSAGE, OAUTH_BETA};
-pub use state::{Acceleration, Actor, AdminRateLimit, ApiKey, Clock, KeyKind, KeyScope, KeyStatus, Knobs, Limits, Model, Org, State, UsageRow, Workspace};
+pub use state::{Acceleration, Actor, AdminRateLimit, ApiKey, Clock, KeyKind, KeyScope, KeyStatus, Knobs, Limits, Model, NonTokenCost, Org, State, UsageRow, Workspace};
 
 use server::{Inner, Shared};
 
@@ -297,6 +297,11 @@ impl FakeAnthropic {
     /// Adds a usage row (for report tests).
     pub fn add_usage(&self, row: UsageRow) {
         self.state().with(|s| s.push_usage(row));
+    }
+
+    /// Adds a charge without tokens (code execution, …) that only the cost report shows.
+    pub fn add_non_token_cost(&self, cost: NonTokenCost) {
+        self.state().with(|s| s.non_token_costs.push(cost));
     }
 
     /// Replaces the knobs.

@@ -227,6 +227,7 @@ fn base_state(now: DateTime<Utc>) -> State {
         keys: Vec::new(),
         models: fixture_models(),
         usage: Vec::new(),
+        non_token_costs: Vec::new(),
         knobs: Knobs::default(),
         clock: Clock::default(),
     }

@@ -1,5 +1,6 @@
 //! Usage and cost reports (F5, §1.6): UTC-aligned buckets, group_by, filters, `page` /
-//! `next_page` pagination, the data-lag knob, and costs in cents as decimal strings.
+//! `next_page` pagination, the data-lag knob, and costs in cents as decimal strings (the batch
+//! tier at half price; charges without tokens, such as code execution, only in the cost report).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -200,12 +201,14 @@ pub(crate) fn cost_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Bo
                 Some(m) => (m.display_name.clone(), m.input_cents_per_mtok as u128, m.output_cents_per_mtok as u128),
                 None => (r.model.clone(), 0, 0),
             };
+            // The batch tier costs half on every token line (§1.6); searches keep their price.
+            let tier = |units: u128| if r.service_tier == "batch" { units / 2 } else { units };
             let parts: [(&str, &str, &str, u128); 6] = [
-                ("tokens", "uncached_input_tokens", "Input Tokens", r.uncached_input_tokens as u128 * inp * 100),
-                ("tokens", "cache_creation.ephemeral_5m_input_tokens", "Input Tokens, Cache Write 5m", r.cache_creation_5m as u128 * inp * 125),
-                ("tokens", "cache_creation.ephemeral_1h_input_tokens", "Input Tokens, Cache Write 1h", r.cache_creation_1h as u128 * inp * 200),
-                ("tokens", "cache_read_input_tokens", "Input Tokens, Cache Read", r.cache_read_input_tokens as u128 * inp * 10),
-                ("tokens", "output_tokens", "Output Tokens", r.output_tokens as u128 * outp * 100),
+                ("tokens", "uncached_input_tokens", "Input Tokens", tier(r.uncached_input_tokens as u128 * inp * 100)),
+                ("tokens", "cache_creation.ephemeral_5m_input_tokens", "Input Tokens, Cache Write 5m", tier(r.cache_creation_5m as u128 * inp * 125)),
+                ("tokens", "cache_creation.ephemeral_1h_input_tokens", "Input Tokens, Cache Write 1h", tier(r.cache_creation_1h as u128 * inp * 200)),
+                ("tokens", "cache_read_input_tokens", "Input Tokens, Cache Read", tier(r.cache_read_input_tokens as u128 * inp * 10)),
+                ("tokens", "output_tokens", "Output Tokens", tier(r.output_tokens as u128 * outp * 100)),
                 // $10 per 1,000 searches = 1 cent each = 1e8 units.
                 ("web_search", "", "Web Search", r.web_search_requests as u128 * 100_000_000),
             ];
@@ -227,6 +230,11 @@ pub(crate) fn cost_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Bo
                 });
                 *agg.entry((ws, desc)).or_default() += units;
             }
+        }
+        for c in state.non_token_costs.iter().filter(|c| c.ts >= *b0 && c.ts < *b1 && matches(&f_ws, c.workspace_id.as_deref())) {
+            let ws = if by_ws { c.workspace_id.clone() } else { None };
+            let desc = by_desc.then(|| [Some(c.description.clone()), Some(c.cost_type.clone()), None, None, None, None, None]);
+            *agg.entry((ws, desc)).or_default() += c.cents as u128 * 100_000_000;
         }
         let results: Vec<Value> = agg
             .into_iter()

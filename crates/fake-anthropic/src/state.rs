@@ -276,6 +276,23 @@ pub struct UsageRow {
     pub inference_geo: Option<String>,
 }
 
+/// A charge the usage report has no tokens for ("Code execution appears only in the cost
+/// report", §1.6): emitted by the cost report as its own line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NonTokenCost {
+    /// When it was incurred.
+    pub ts: DateTime<Utc>,
+    /// `null` for the Default Workspace.
+    #[serde(default)]
+    pub workspace_id: Option<String>,
+    /// `code_execution`, …
+    pub cost_type: String,
+    /// The cost report's `description` ("Code Execution Usage").
+    pub description: String,
+    /// Amount in cents.
+    pub cents: u64,
+}
+
 fn default_service_tier() -> String {
     "standard".into()
 }
@@ -423,6 +440,9 @@ pub struct State {
     pub models: Vec<Model>,
     /// Usage rows.
     pub usage: Vec<UsageRow>,
+    /// Charges without tokens (code execution, …): only the cost report shows them.
+    #[serde(default)]
+    pub non_token_costs: Vec<NonTokenCost>,
     /// Behaviour knobs.
     #[serde(default)]
     pub knobs: Knobs,

@@ -1237,6 +1237,43 @@ async fn cost_report_amounts_are_cents_as_decimal_strings() {
 }
 
 #[tokio::test]
+async fn cost_report_halves_batch_tokens_and_shows_code_execution_only_there() {
+    let fake = report_fake().await;
+    let admin = key(&fake, "admin");
+    let t = day0() + CDuration::days(2) + CDuration::hours(1);
+    let mut batch = row(t, Some("apikey_batch"), Some(WORKSPACE_PROD_B_ID), MODEL_SONNET_5, 1_000_000, 0);
+    batch.service_tier = "batch".into();
+    batch.web_search_requests = 2;
+    fake.add_usage(batch);
+    fake.add_non_token_cost(fake_anthropic::NonTokenCost {
+        ts: t,
+        workspace_id: Some(WORKSPACE_PROD_B_ID.into()),
+        cost_type: "code_execution".into(),
+        description: "Code Execution Usage".into(),
+        cents: 42,
+    });
+    let q = "starting_at=2026-03-03T00:00:00Z&ending_at=2026-03-04T00:00:00Z&group_by[]=workspace_id&group_by[]=description";
+    let v = get(&format!("/v1/organizations/cost_report?{q}")).key(&admin).send(&fake).await.json();
+    let res = v["data"][0]["results"].as_array().unwrap();
+    let b: Vec<&serde_json::Value> = res.iter().filter(|r| r["workspace_id"] == WORKSPACE_PROD_B_ID).collect();
+    let input = b.iter().find(|r| r["token_type"] == "uncached_input_tokens" && r["service_tier"] == "batch").unwrap();
+    assert_eq!(input["amount"], "150", "1M batch input × $3 / 2");
+    let search = b.iter().find(|r| r["cost_type"] == "web_search").unwrap();
+    assert_eq!(search["amount"], "2", "searches are not discounted");
+    let code = b.iter().find(|r| r["cost_type"] == "code_execution").unwrap();
+    assert_eq!((code["amount"].as_str(), code["description"].as_str(), code["token_type"].is_null()), (Some("42"), Some("Code Execution Usage"), true));
+    // The usage report has tokens, never the code execution charge.
+    let u = get("/v1/organizations/usage_report/messages?starting_at=2026-03-03T00:00:00Z&ending_at=2026-03-04T00:00:00Z&group_by[]=workspace_id&group_by[]=service_tier")
+        .key(&admin)
+        .send(&fake)
+        .await
+        .json();
+    let ures = u["data"][0]["results"].as_array().unwrap();
+    assert!(ures.iter().any(|r| r["service_tier"] == "batch" && r["uncached_input_tokens"] == 1_000_000));
+    assert!(!u.to_string().contains("code_execution"));
+}
+
+#[tokio::test]
 async fn cost_report_rejects_other_widths_and_api_key_grouping() {
     let fake = report_fake().await;
     let admin = key(&fake, "admin");

@@ -61,6 +61,7 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
     ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
     let mut o = Oracle { ck: &ck, c: &c, leaks: Vec::new(), commands: 0 };
     let hosts: Vec<_> = planted.iter().map(|p| (p.name, w.host(p.host), p.restart, p.injection)).collect();
+    let mut managed_ids = Vec::new();
 
     // Onboarding the hosts as they are: host keys verified from a list, discovery, the keys
     // found adopted over SSH (preview first); then those instances are removed again, keys and
@@ -118,6 +119,7 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
         let key_name = format!("openclaw-acme-prod-bot-{name}");
         let managed = fake.mint_key(MintKey::api(&key_name, Some(WORKSPACE_PROD_A_ID))).unwrap();
         c.record(format!("managed key of {name}"), managed.key.clone());
+        managed_ids.push(managed.id.clone());
         o.run_with(&["key", "add", &key_name, "--instance", name, "--stdin", "--allow-name"], Some(managed.key.as_bytes())).ok();
     }
     o.run(&["instance", "edit", "full", "--agent", "main", "--agent", "ops"]).ok();
@@ -163,6 +165,43 @@ fn no_planted_or_managed_key_escapes_any_cli_command() {
     let bundle = ck.data().join("full.bundle").to_string_lossy().into_owned();
     o.run_with(&["bundle", "export", "full", "--out", &bundle, "--passphrase-stdin"], Some(b"correct horse battery staple\n")).ended();
     o.run_with(&["bundle", "inspect", &bundle, "--passphrase-stdin"], Some(b"correct horse battery staple\n")).ended();
+
+    // The cost trail: an Admin key, usage on a managed key and on one nobody holds, the sync
+    // (keys listed with their hints), every view, budgets.
+    let admin = fake.fixture_key("admin").unwrap();
+    c.record("the Admin key", admin.key.clone());
+    o.run_with(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], Some(admin.key.as_bytes())).ok();
+    let stray = fake.mint_key(MintKey::api("stray", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    c.record("a key no instance holds", stray.key.clone());
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    for id in [&managed_ids[0], &stray.id] {
+        fake.add_usage(fake_anthropic::UsageRow {
+            ts: yesterday,
+            api_key_id: Some(id.clone()),
+            workspace_id: Some(WORKSPACE_PROD_A_ID.into()),
+            model: fake_anthropic::MODEL_HAIKU_4_5.into(),
+            uncached_input_tokens: 1000,
+            cache_creation_5m: 0,
+            cache_creation_1h: 0,
+            cache_read_input_tokens: 0,
+            output_tokens: 100,
+            web_search_requests: 0,
+            service_tier: "standard".into(),
+            context_window: "0-200k".into(),
+            inference_geo: None,
+        });
+    }
+    o.run(&["cost", "sync", "--since", "7d"]).ok();
+    o.run(&["--json", "cost", "sync"]).ok();
+    o.run(&["cost", "report", "--by", "instance"]).ok();
+    o.run(&["--json", "cost", "report", "--by", "owner", "--period", "day"]).ok();
+    o.run(&["cost", "report", "--csv"]).ok();
+    o.run(&["cost", "unowned"]).ok();
+    o.run(&["--json", "cost", "unowned"]).ok();
+    o.run(&["--json", "cost", "reconcile"]).ok();
+    o.run(&["cost", "budget", "set", "--owner", "acme", "--monthly-usd", "100"]).ok();
+    o.run(&["--json", "cost", "budget", "check"]).ended();
+    o.run(&["cost", "prices"]).ok();
 
     // The record.
     o.run(&["--json", "audit"]).ok();

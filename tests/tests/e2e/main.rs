@@ -6,6 +6,7 @@
 mod canary;
 mod checklist;
 mod checklist_bench;
+mod cost;
 mod demo;
 mod deploy;
 mod hostile;

@@ -6,9 +6,10 @@
 //! This file holds the type, how it is opened and what every feature shares; the methods live
 //! one file per feature: `instances`, `keys`, [`hosts`] (SSH route, trust, the SSH login),
 //! [`deploys`] (one instance and the fleet), [`checks`] (the troubleshooting checklist),
-//! `settings` (settings, self-check, audit log), `bundles` (offline installers) and
-//! `rotations` (the guided rotation over [`crate::rotation`], its deployer, policies and plan)
-//! and [`onboard`] (onboarding an existing fleet: host keys, discovery, adoption).
+//! `settings` (settings, self-check, audit log), `bundles` (offline installers),
+//! `rotations` (the guided rotation over [`crate::rotation`], its deployer, policies and plan),
+//! [`onboard`] (onboarding an existing fleet: host keys, discovery, adoption) and [`costs`]
+//! (the cost trail: usage sync, cost views, reconciliation, budgets).
 //!
 //! All methods block (SQLite and keychain I/O; host and API flows go through core's one
 //! blocking↔async bridge, `crate::runtime::block_on`): async callers use `spawn_blocking`. The
@@ -26,6 +27,7 @@ use crate::store::{self, AuditEntry, Store};
 
 mod bundles;
 pub mod checks;
+pub mod costs;
 pub mod deploys;
 pub mod hosts;
 mod instances;

@@ -124,6 +124,14 @@ impl Client {
         Ok(Client { inner })
     }
 
+    /// A client for the usage and cost reports: pages up to 256 MiB, 120 s per request.
+    pub fn for_reports(base_url: &str) -> Result<Client, ApiError> {
+        let inner = AnthropicClient::with_timeout(base_url, Duration::from_secs(120))
+            .map_err(|e| ApiError::Transport { base_url: base_url.into(), detail: e.to_string() })?
+            .with_max_body(256 << 20);
+        Ok(Client { inner })
+    }
+
     pub fn base_url(&self) -> &str {
         self.inner.base_url()
     }
@@ -134,7 +142,7 @@ impl Client {
     }
 
     /// Sends a request with the key; any HTTP status is an answer (a [`Probe`]).
-    fn send(&self, key: &Secret, method: reqwest::Method, path_and_query: &str, body: Option<serde_json::Value>) -> Result<Probe, ApiError> {
+    pub(crate) fn send(&self, key: &Secret, method: reqwest::Method, path_and_query: &str, body: Option<serde_json::Value>) -> Result<Probe, ApiError> {
         self.block_on(self.inner.request(method, path_and_query, key, body))?.map_err(|e| {
             let detail = match e {
                 ProbeError::Connect { message, .. } => message,
@@ -145,7 +153,7 @@ impl Client {
         })
     }
 
-    fn api_error(p: &Probe) -> ApiError {
+    pub(crate) fn api_error(p: &Probe) -> ApiError {
         let (error_type, message) = p.error.as_ref().map(|e| (e.kind.clone(), e.message.clone())).unwrap_or_else(|| ("unknown".into(), String::new()));
         ApiError::Api { status: p.status, error_type, message, request_id: p.request_id.clone().unwrap_or_default() }
     }

@@ -19,6 +19,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_rotation.sql"),
     // A stored jump host per instance.
     include_str!("../../migrations/0005_jump.sql"),
+    // The cost trail: usage and cost report caches, sync marks, listed API keys, budgets (issue 13).
+    include_str!("../../migrations/0006_costs.sql"),
 ];
 
 /// The schema version this build writes.

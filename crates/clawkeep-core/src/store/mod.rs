@@ -8,7 +8,11 @@
 //! ([`Store::tx`]) are free functions over a `&Connection`.
 
 mod audit;
+mod budgets;
 mod check_runs;
+mod cost_api_keys;
+mod cost_buckets;
+mod cost_sync;
 mod db;
 mod deployments;
 mod instance_json;
@@ -18,9 +22,14 @@ mod rotation_policies;
 mod rotations;
 mod row;
 mod settings;
+mod usage_buckets;
 
 pub use audit::{append_audit, AuditEntry};
+pub use budgets::{delete_budget, upsert_budget};
 pub use check_runs::insert_check_run;
+pub use cost_api_keys::{replace_api_keys, set_api_key_status};
+pub use cost_buckets::replace_cost_days;
+pub use cost_sync::{complete_sync, set_sync_mark, sync_mark, SyncMark};
 pub use db::{Store, SCHEMA_VERSION};
 pub use deployments::insert_deployment;
 pub(crate) use instances::owner_has_instances;
@@ -29,6 +38,7 @@ pub use keys::{active_key_of, delete_key, insert_key, key_by_name, keys_of_insta
 pub(crate) use rotation_policies::{insert_rotation_policy, rotation_policies, rotation_policy, update_rotation_policy, PolicyOf, PolicyRow};
 pub(crate) use rotations::{insert_rotation, latest_rotation, open_rotation, open_rotations, rotation_step, update_rotation, RotationRow, RotationWrite};
 pub use settings::set_setting;
+pub use usage_buckets::replace_usage_days;
 
 /// Fixtures for the table modules' unit tests: a store in a real SQLite file in a temp dir.
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! `cargo test -p clawkeep-core --test integration -- store::`.
 
 mod checklist_api;
+mod costs;
 mod deploy_drive;
 mod fleet_json;
 mod keychain;

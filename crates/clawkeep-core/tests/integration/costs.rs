@@ -1,0 +1,168 @@
+//! The cost facade as the desktop calls it (`Clawkeep::cost_sync` with a progress callback and
+//! a `CancellationToken`), against the in-process fake Anthropic API on 127.0.0.1 and a real
+//! SQLite file: progress per page, a cancel between pages keeps what was committed and the next
+//! sync resumes there, reports from the cache equal the hand-computed numbers, and a fixed clock
+//! makes the incremental window exact.
+
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use clawkeep_core::api::costs::{BudgetSpec, CostQuery, CostSyncOptions};
+use clawkeep_core::cost::{BudgetScope, BudgetState, CostGroupBy, CostPeriod, SyncProgress};
+use clawkeep_core::deploy::CancellationToken;
+use clawkeep_core::*;
+use fake_anthropic::{FakeAnthropic, Preset, UsageRow, MODEL_HAIKU_4_5, WORKSPACE_PROD_A_ID};
+
+const USD: i64 = 1_000_000_000_000;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    ck: Clawkeep,
+    fake: FakeAnthropic,
+    key_id: String,
+}
+
+/// alpha (owner acme) uses Haiku 4.5 every day of November 2026: 1M input = $1 a day. Now is
+/// 2026-12-01T06:00Z for Clawkeep and the fake alike.
+fn world() -> World {
+    assert!(std::env::var_os("CLAWKEEP_ANTHROPIC_BASE_URL").is_none(), "unset CLAWKEEP_ANTHROPIC_BASE_URL for these tests");
+    let now = at("2026-12-01T06:00:00Z");
+    let mut cfg = fake_anthropic::Config::new(Preset::Healthy);
+    cfg.frozen_at = Some(now);
+    let fake = FakeAnthropic::start_blocking_with(cfg).unwrap();
+    fake.state().with(|s| s.knobs.admin_rate_limit = None);
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(Mutex::new(now));
+    let c = clock.clone();
+    let ck = Clawkeep::open(OpenOptions {
+        data_dir: Some(dir.path().to_path_buf()),
+        keychain: Some(Arc::new(MemoryKeychain::new())),
+        clock: Some(Arc::new(move || *c.lock().unwrap())),
+        os_user: Some("tester".into()),
+    })
+    .unwrap();
+    ck.set_anthropic_base_url(&fake.base_url()).unwrap();
+    ck.add_instance(InstanceSpec {
+        name: "alpha".into(),
+        owner: "acme".into(),
+        environment: "prod".into(),
+        workload: "bot".into(),
+        ssh_host: "127.0.1.1".into(),
+        ssh_user: "ck".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    let a = fake.fixture_key("instance-a").unwrap();
+    ck.add_key(
+        KeySpec { name: "openclaw-acme-prod-bot".into(), instance: Some("alpha".into()), anthropic_key_id: Some(a.id.clone()), ..Default::default() },
+        Secret::new(a.key.clone()),
+    )
+    .unwrap();
+    let admin = fake.fixture_key("admin").unwrap();
+    ck.add_key(KeySpec { name: "openclaw-acme-prod-admin".into(), allow_name: true, ..Default::default() }, Secret::new(admin.key)).unwrap();
+    for day in 1..=30 {
+        fake.add_usage(UsageRow {
+            ts: Utc.with_ymd_and_hms(2026, 11, day, 9, 0, 0).unwrap(),
+            api_key_id: Some(a.id.clone()),
+            workspace_id: Some(WORKSPACE_PROD_A_ID.into()),
+            model: MODEL_HAIKU_4_5.into(),
+            uncached_input_tokens: 1_000_000,
+            cache_creation_5m: 0,
+            cache_creation_1h: 0,
+            cache_read_input_tokens: 0,
+            output_tokens: 0,
+            web_search_requests: 0,
+            service_tier: "standard".into(),
+            context_window: "0-200k".into(),
+            inference_geo: None,
+        });
+    }
+    World { _dir: dir, ck, fake, key_id: a.id }
+}
+
+fn alpha_total(ck: &Clawkeep) -> i64 {
+    let r = ck.cost_report(&CostQuery { group_by: CostGroupBy::Instance, period: CostPeriod::Month, since: None, until: None }).unwrap();
+    r.rows.iter().filter(|x| x.group == "alpha").map(|x| x.cost_pico).sum()
+}
+
+fn d(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+
+#[test]
+fn cancel_between_pages_keeps_them_and_the_next_sync_resumes() {
+    let w = world();
+    let cancel = CancellationToken::new();
+    let seen: Mutex<Vec<SyncProgress>> = Mutex::new(Vec::new());
+    let c2 = cancel.clone();
+    let progress = |p: &SyncProgress| {
+        seen.lock().unwrap().push(p.clone());
+        // The person presses Cancel after the second usage page.
+        if p.report == "usage" && p.pages == 2 {
+            c2.cancel();
+        }
+    };
+    let opts = CostSyncOptions { since: Some(d("2026-11-01")), page_days: Some(10) };
+    let r = w.ck.cost_sync(&opts, &progress, &cancel).unwrap();
+    assert!(r.cancelled);
+    assert_eq!((r.usage.pages, r.usage.synced_until, r.cost.pages), (2, Some(d("2026-11-21")), 0));
+    let steps: Vec<(String, u32)> = seen.lock().unwrap().iter().map(|p| (p.report.clone(), p.pages)).collect();
+    assert_eq!(steps, vec![("keys".into(), 1), ("usage".into(), 1), ("usage".into(), 2)]);
+    assert_eq!(alpha_total(&w.ck), 20 * USD, "the two committed pages: November 1..20");
+    let marks = w.ck.cost_sync_marks().unwrap();
+    assert_eq!((marks.len(), marks[0].synced_until, marks[0].completed_at), (1, d("2026-11-21"), None));
+
+    // The next sync resumes three days before the mark and completes.
+    let r = w.ck.cost_sync(&CostSyncOptions { page_days: Some(10), ..Default::default() }, &|_| {}, &CancellationToken::new()).unwrap();
+    assert!(!r.cancelled);
+    assert_eq!((r.usage.start, r.usage.end), (Some(d("2026-11-18")), Some(d("2026-12-02"))));
+    assert_eq!(r.usage.synced_until, Some(d("2026-12-01")), "today's bucket is read again next time");
+    assert_eq!(alpha_total(&w.ck), 30 * USD, "every November day once");
+    assert!(w.ck.cost_sync_marks().unwrap().iter().all(|m| m.completed_at.is_some()));
+    // The reconciliation agrees with the fake's cost report to the cent on every day.
+    let rec = w.ck.cost_reconcile(Some(d("2026-11-01")), Some(d("2026-11-30")), Default::default()).unwrap();
+    assert_eq!(rec.rows.len(), 30);
+    assert!(rec.rows.iter().all(|x| x.status == clawkeep_core::cost::ReconcileStatus::Match), "{rec:?}");
+    // Nothing unowned: alpha's key is matched by its Console id.
+    assert!(w.ck.cost_unowned(None).unwrap().is_empty(), "{}", w.key_id);
+}
+
+#[test]
+fn a_cancel_before_the_first_page_changes_nothing_and_budgets_need_a_real_target() {
+    let w = world();
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let r = w.ck.cost_sync(&CostSyncOptions::default(), &|_| {}, &cancel).unwrap();
+    assert!(r.cancelled && r.usage.pages == 0 && r.cost.pages == 0);
+    assert_eq!(alpha_total(&w.ck), 0);
+    assert!(w.fake.requests().iter().all(|q| !q.path.contains("report")), "no report was read");
+    // Bad input: clear errors, nothing written.
+    let e = w.ck.cost_sync(&CostSyncOptions { page_days: Some(40), ..Default::default() }, &|_| {}, &CancellationToken::new()).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let e = w.ck.cost_sync(&CostSyncOptions { since: Some(d("2027-01-01")), ..Default::default() }, &|_| {}, &CancellationToken::new()).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    let e = w.ck.set_budget(&BudgetSpec { scope: BudgetScope::Instance, name: "nope".into(), monthly_usd: 5.0, warn_at: vec![] }).unwrap_err();
+    assert_eq!(e.code(), "not_found");
+    let e = w.ck.set_budget(&BudgetSpec { scope: BudgetScope::Owner, name: "acme".into(), monthly_usd: f64::NAN, warn_at: vec![] }).unwrap_err();
+    assert_eq!(e.code(), "invalid_input");
+    assert!(w.ck.budgets().unwrap().is_empty());
+    // December has no spend yet (now is December 1st): the budget is ok.
+    w.ck.sync_all();
+    w.ck.set_budget(&BudgetSpec { scope: BudgetScope::Owner, name: "acme".into(), monthly_usd: 10.0, warn_at: vec![50] }).unwrap();
+    let st = w.ck.budget_check().unwrap();
+    assert_eq!((st[0].state, st[0].spent_pico, st[0].month.as_str()), (BudgetState::Ok, 0, "2026-12"));
+}
+
+trait SyncAll {
+    fn sync_all(&self);
+}
+
+impl SyncAll for Clawkeep {
+    fn sync_all(&self) {
+        self.cost_sync(&CostSyncOptions::default(), &|_| {}, &CancellationToken::new()).unwrap();
+    }
+}
