@@ -18,6 +18,8 @@ pub enum Cause {
     /// The service unit's `Environment=` (or a drop-in) sets another key; it beats the files.
     KeyInUnitEnvironment,
     AuthProfileOverridesEnv,
+    /// OpenClaw took the Anthropic auth profile out of use locally after a failure (persisted).
+    AuthProfileCooldown,
     RestartNeeded,
     HostUnreadable,
     HostKeyUntrusted,
@@ -85,6 +87,7 @@ impl Cause {
             KeyMismatch => "key_mismatch",
             KeyInUnitEnvironment => "key_in_unit_environment",
             AuthProfileOverridesEnv => "auth_profile_overrides_env",
+            AuthProfileCooldown => "auth_profile_cooldown",
             RestartNeeded => "restart_needed",
             HostUnreadable => "host_unreadable",
             HostKeyUntrusted => "host_key_untrusted",
@@ -145,6 +148,7 @@ impl Cause {
             | KeyMismatch
             | KeyInUnitEnvironment
             | AuthProfileOverridesEnv
+            | AuthProfileCooldown
             | RestartNeeded
             | HostUnreadable
             | HostKeyUntrusted
@@ -213,6 +217,7 @@ impl Cause {
             KeyMismatch => "The host uses a key Clawkeep does not know as this instance's. Deploy the instance's active key (or add the host's key to the inventory if it is the right one).",
             KeyInUnitEnvironment => "The gateway's systemd unit sets ANTHROPIC_API_KEY itself (Environment= in the unit or a drop-in, as some guides suggest); it beats .env, and a restart loads it again. Deploy the instance's key and consent to removing it: Clawkeep takes only that assignment out of the unit file or drop-in (when it is in the SSH user's own ~/.config/systemd/user), reloads systemd, restarts and verifies. A unit file the user can't write needs that line removed by hand (systemctl --user edit openclaw-gateway), then systemctl --user daemon-reload.",
             AuthProfileOverridesEnv => "A stored auth profile (agent SQLite) beats ANTHROPIC_API_KEY. Update it (openclaw models auth paste-api-key --provider anthropic) or remove it (openclaw models auth logout anthropic:default --yes).",
+            AuthProfileCooldown => "OpenClaw has taken the Anthropic auth profile out of use on this host after a failure (reason auth: the key was rejected; billing: credit or spend limit; rate_limit/overloaded: too many requests). Until the time shown every request on it fails at once without reaching Anthropic, even with a good key in place, and a restart does not clear it (OpenClaw keeps that state on disk). Fix the cause first (for auth: deploy the instance's right key to that profile; OpenClaw's own hint is to re-authenticate it), then wait out the time shown (OpenClaw's ladder is 30 s, 1 min, 5 min; up to hours for billing) and check again. Do not rotate because of this alone.",
             RestartNeeded => "The file holds the right key but the running gateway still has the old one in its environment: restart the gateway (systemctl --user restart openclaw-gateway). Do not rotate.",
             HostUnreadable => "Clawkeep could not read the host's facts (SSH failed or the output was cut). Check SSH access, then run the check again.",
             HostKeyUntrusted => "The host key is not pinned yet, so Clawkeep sent nothing to the host. Trust it first: check the fingerprint out of band, then trust the host.",
