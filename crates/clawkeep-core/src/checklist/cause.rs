@@ -53,6 +53,8 @@ pub enum Cause {
     ModelNotFound,
     RequestRejected,
     ConfigClobbered,
+    /// `openclaw.json.last-good` holds an older key than the instance's.
+    StaleLastGood,
     ConfigMissingMeta,
     UnstableFeatures,
     // throughput
@@ -118,6 +120,7 @@ impl Cause {
             ModelNotFound => "model_not_found",
             RequestRejected => "request_rejected",
             ConfigClobbered => "config_clobbered",
+            StaleLastGood => "stale_last_good",
             ConfigMissingMeta => "config_missing_meta",
             UnstableFeatures => "unstable_features",
             RateLimited => "rate_limited",
@@ -171,9 +174,16 @@ impl Cause {
             | AdminKeyAsKey
             | ApiUnreachable
             | HostCannotReachApi => Domain::AccountContext,
-            ConfigUnreadable | WrongApi | BaseUrlInvalid | BaseUrlV1VersionDependent | ModelNotFound | RequestRejected | ConfigClobbered | ConfigMissingMeta | UnstableFeatures => {
-                Domain::Protocol
-            }
+            ConfigUnreadable
+            | WrongApi
+            | BaseUrlInvalid
+            | BaseUrlV1VersionDependent
+            | ModelNotFound
+            | RequestRejected
+            | ConfigClobbered
+            | StaleLastGood
+            | ConfigMissingMeta
+            | UnstableFeatures => Domain::Protocol,
             RateLimited | Overloaded | LowHeadroom | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
             PermissionDenied
             | KeySharedAcrossInstances
@@ -248,6 +258,7 @@ impl Cause {
             ModelNotFound => "The configured model id does not exist or this key cannot use it: pick an id from GET /v1/models (e.g. claude-sonnet-5) in agents.defaults.model.",
             RequestRejected => "The API rejected the request shape (400): check the model id and provider params in openclaw.json.",
             ConfigClobbered => "OpenClaw restored an older config and saved yours as openclaw.json.clobbered.*: compare them, re-apply your change with meta: {} present, then delete the clobbered file.",
+            StaleLastGood => "OpenClaw keeps openclaw.json.last-good and silently restores it when it rejects the live config (a file without meta, a bad edit: see config_clobbered); that copy still holds an older key in plain text, so such a restore would bring the old key back into the config. Once the current config is good, OpenClaw writes last-good again when the gateway loads it (restart the gateway); or replace openclaw.json.last-good with a copy of openclaw.json (mode 0600). Revoke the old key if it is still active.",
             ConfigMissingMeta => "Add meta: {} to openclaw.json, or OpenClaw may silently restore an older config (clobber guard).",
             UnstableFeatures => "This instance is tagged stability-first: drop beta headers and reasoning/thinking parameters from openclaw.json.",
             RateLimited => "429: reduce concurrency, back off (honour retry-after), smooth traffic; raise limits or split instances across workspaces. Not a credential problem.",

@@ -123,6 +123,8 @@ pub enum KeySource {
     /// A secret file (the state dir's `secrets/`, or a path a file secret provider of the
     /// config names): read by the gateway only through a config SecretRef.
     SecretFile(String),
+    /// `openclaw.json.last-good`: the config OpenClaw restores when it rejects the live one.
+    LastGood,
 }
 
 impl KeySource {
@@ -145,8 +147,15 @@ impl KeySource {
             "world" => KeySource::WorldReadable(arg.into()),
             "leftover" => KeySource::Leftover(arg.into()),
             "secret_file" => KeySource::SecretFile(arg.into()),
+            "lastgood" => KeySource::LastGood,
             _ => return None,
         })
+    }
+
+    /// A copy no gateway reads its key from (shell history, a world-readable file, OpenClaw's
+    /// leftovers, the last-good config until OpenClaw restores it).
+    pub fn is_copy(&self) -> bool {
+        matches!(self, KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_) | KeySource::LastGood)
     }
 
     pub fn describe(&self) -> String {
@@ -164,6 +173,7 @@ impl KeySource {
             KeySource::WorldReadable(f) => format!("world-readable file {f}"),
             KeySource::Leftover(f) => format!("OpenClaw file {f}"),
             KeySource::SecretFile(f) => format!("secret file {f}"),
+            KeySource::LastGood => "openclaw.json.last-good (the config OpenClaw restores)".into(),
         }
     }
 }

@@ -266,6 +266,8 @@ done
 find "$HOME" -xdev -maxdepth 6 -type d \( -name node_modules -o -name .npm \) -prune -o -type f -perm -004 -size -4096k -exec grep -lE "$WRE" {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
   n=$((n + 1)); scanb "world:$f" "$f" "^$WRE"
 done; }
+# the config OpenClaw restores when it rejects the live one (a literal key in it comes back then)
+scanb lastgood "$ST/openclaw.json.last-good" "^$WRE"
 # keys OpenClaw itself left in plain text in its own files (its catalog cache, the config audit
 # log, saved command output, …): every file under the state dir except the stores a key is
 # meant to live in (.env, openclaw.json, the SQLite stores, profiles, secrets/, env files) and

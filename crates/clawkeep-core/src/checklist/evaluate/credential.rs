@@ -356,10 +356,7 @@ fn matches_keychain(f: &Facts, h: &HostFacts, res: &Resolution, out: &mut Out) {
         let truncated = f.gathered.keychain.is_truncation(w.length, &w.fingerprint);
         let by_fp = f.keys.iter().find(|k| k.fingerprint == w.fingerprint);
         let is_profile = |s: &KeySource| matches!(s, KeySource::Profile(_) | KeySource::SharedProfile);
-        let lower_has_current = is_profile(&w.source)
-            && h.keys.iter().any(|k| {
-                !is_profile(&k.source) && !matches!(k.source, KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_)) && k.fingerprint == active.fingerprint
-            });
+        let lower_has_current = is_profile(&w.source) && h.keys.iter().any(|k| !is_profile(&k.source) && !k.source.is_copy() && k.fingerprint == active.fingerprint);
         let restart = matches!(w.source, KeySource::Proc(_)) && disk.first().is_some_and(|d| d.fingerprint == active.fingerprint);
         if restart {
             out.bad(&id, Status::Fail, Cause::RestartNeeded, format!("agent {a}: the running gateway has an old key; a restart picks up the current one"), ev);

@@ -390,6 +390,7 @@ const HEALTHY: &[(&str, Domain, Status)] = &[
     ("account.rotation-due", Domain::AccountContext, Pass),
     ("account.billing", Domain::AccountContext, Skip),
     ("protocol.clobbered", Domain::Protocol, Pass),
+    ("protocol.last-good", Domain::Protocol, Pass),
     ("protocol.config", Domain::Protocol, Pass),
     ("protocol.api", Domain::Protocol, Pass),
     ("protocol.base-url", Domain::Protocol, Pass),
@@ -1110,6 +1111,22 @@ fn protocol_table_rows() -> Vec<Row> {
             expect: &[("account.auth", Fail, Some("base_url_invalid"))],
         },
         Row {
+            name: "the last-good config holds the current key",
+            setup: |w| {
+                let l = key_line(&w.k.active.clone(), "lastgood");
+                w.lines().push(l);
+            },
+            expect: &[("protocol.last-good", Pass, None), ("credential.matches-keychain.main", Pass, None)],
+        },
+        Row {
+            name: "the last-good config still holds the retired key",
+            setup: |w| {
+                let l = key_line(&w.k.retired.clone(), "lastgood");
+                w.lines().push(l);
+            },
+            expect: &[("protocol.last-good", Warn, Some("stale_last_good")), ("credential.matches-keychain.main", Pass, None), ("boundary.foreign-keys", Pass, None)],
+        },
+        Row {
             name: "clobbered config files",
             setup: |w| w.lines().push("clobbered|openclaw.json.clobbered.2026-11-01T00:00:00Z".into()),
             expect: &[("protocol.clobbered", Warn, Some("config_clobbered"))],
@@ -1459,6 +1476,8 @@ fn real_script_output_feeds_the_evaluation() {
     assert_eq!(got("host.world-readable"), Some((Fail, Some("key_in_world_readable_file".into()))), "{checks:#?}");
     assert_eq!(got("host.shell-history"), Some((Fail, Some("key_in_shell_history".into()))), "{checks:#?}");
     assert_eq!(got("protocol.config"), Some((Pass, None)), "{checks:#?}");
+    // the last-good config OpenClaw would restore still holds the retired key
+    assert_eq!(got("protocol.last-good"), Some((Warn, Some("stale_last_good".into()))), "{checks:#?}");
     let leftovers = checks.iter().find(|c| c.id == "host.openclaw-leftovers").unwrap();
     assert_eq!((leftovers.status, leftovers.cause.as_deref()), (Fail, Some("key_in_openclaw_file")), "{leftovers:#?}");
     let places: Vec<&str> = leftovers.evidence.iter().map(|e| e.label.as_str()).collect();
@@ -1557,6 +1576,7 @@ fn all_causes() -> Vec<Cause> {
         ModelNotFound,
         RequestRejected,
         ConfigClobbered,
+        StaleLastGood,
         ConfigMissingMeta,
         UnstableFeatures,
         RateLimited,
@@ -1615,6 +1635,7 @@ fn all_causes() -> Vec<Cause> {
             | ModelNotFound
             | RequestRejected
             | ConfigClobbered
+            | StaleLastGood
             | ConfigMissingMeta
             | UnstableFeatures
             | RateLimited
@@ -1676,7 +1697,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 55);
+    assert_eq!(all.len(), 56);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }
