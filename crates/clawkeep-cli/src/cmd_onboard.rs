@@ -231,7 +231,7 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
         print_host_keys(&fetched);
     }
     let confirmed: Vec<ConfirmedHost> =
-        fetched.iter().filter(|f| f.confirmable()).filter_map(|f| Some(ConfirmedHost { host: f.host.clone(), fingerprint: f.presented.clone()? })).collect();
+        fetched.iter().filter(|f| f.confirmable()).filter_map(|f| Some(ConfirmedHost { host: f.host.clone(), fingerprint: f.presented.clone()?, preview_digest: None })).collect();
     let unverified = fetched.iter().filter(|f| f.status == HostKeyStatus::Unverified).count();
     if confirmed.is_empty() {
         if json {
@@ -248,7 +248,15 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
         }
     }
     let defaults = OnboardDefaults { owner: a.owner.clone(), environment: a.environment.clone(), workload: a.workload.clone(), state_dir: a.state_dir.clone() };
-    let mut req = OnboardRequest { hosts: confirmed, defaults, apply: false, adopt: Vec::new(), concurrency: Some(a.concurrency), connect_timeout_secs: Some(a.connect_timeout) };
+    let mut req = OnboardRequest {
+        hosts: confirmed,
+        defaults,
+        apply: false,
+        adopt: Vec::new(),
+        concurrency: Some(a.concurrency),
+        connect_timeout_secs: Some(a.connect_timeout),
+        require_preview: false,
+    };
 
     // 2. The preview (unless --yes, which consents up front), then the run that writes.
     if !a.yes {
@@ -273,6 +281,10 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
             bail!("nothing written");
         }
         req.hosts.retain(|c| reachable.contains(&c.host.name.as_str()));
+        // Apply what was shown: a host that changed since the preview refuses the run.
+        for c in req.hosts.iter_mut() {
+            c.preview_digest = preview.hosts.iter().find(|h| h.name == c.host.name).and_then(|h| h.digest.clone());
+        }
         if a.adopt {
             let to_adopt: Vec<String> =
                 preview.hosts.iter().filter(|h| h.judgement.as_ref().is_some_and(|j| j.to_adopt().is_some() && j.missing.is_empty())).map(|h| h.name.clone()).collect();

@@ -49,6 +49,11 @@ pub enum Error {
     #[error("{0}")]
     PlanNotReviewed(String),
 
+    /// An onboarding apply whose hosts' discovery differs from the preview the person
+    /// confirmed (the digest of each host's preview): nothing written.
+    #[error("{0}")]
+    PreviewChanged(String),
+
     /// The operation is not allowed in the object's current state.
     #[error("{0}")]
     InvalidState(String),
@@ -181,6 +186,7 @@ impl Error {
             Error::BadBaseUrl { .. } => "api_bad_base_url",
             Error::BundleUnverified(_) => "bundle_unverified",
             Error::PlanNotReviewed(_) => "plan_not_reviewed",
+            Error::PreviewChanged(_) => "onboard_preview_changed",
             Error::Keychain(e) => e.code(),
             Error::Sqlite(_) | Error::Store(_) => "store",
             Error::Duplicate { .. } => "conflict",

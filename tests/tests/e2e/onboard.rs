@@ -196,7 +196,7 @@ fn a_host_key_that_changes_after_the_fetch_is_refused() {
     // The person confirms what was shown… and host 0 is re-keyed before the run.
     let impostor = w.host(0).replace_host_key().unwrap();
     let req = OnboardRequest {
-        hosts: fetched.iter().map(|f| ConfirmedHost { host: f.host.clone(), fingerprint: f.presented.clone().unwrap() }).collect(),
+        hosts: fetched.iter().map(|f| ConfirmedHost { host: f.host.clone(), fingerprint: f.presented.clone().unwrap(), preview_digest: None }).collect(),
         defaults: OnboardDefaults::default(),
         apply: true,
         adopt: hosts.iter().map(|h| h.name.clone()).collect(),
@@ -224,4 +224,71 @@ fn a_host_key_that_changes_after_the_fetch_is_refused() {
     assert!(out.stdout.contains("HOST KEY MISMATCH") && out.stdout.contains(&impostor) && out.stdout.contains(w.host(0).host_key_fingerprint()), "{}", out.stdout);
     assert_eq!(core.list_instances(&Default::default()).unwrap().len(), 1);
     leak_scan(&c, &ck, "refusals");
+}
+
+/// Apply only what was previewed: the person reviews a preview, then the key on one host is
+/// replaced before they apply. The apply carrying the preview's digests is refused
+/// (`onboard_preview_changed`) and nothing is written — no instance, no key, no keychain entry;
+/// an apply that must carry digests but has none is `plan_not_reviewed`. Previewed again, the
+/// batch goes through and the new key is the one adopted.
+#[test]
+fn an_apply_whose_discovery_changed_since_the_preview_is_refused() {
+    let Some(w) = World::start_or_skip(WorldOptions::hosts(2).without_gateway()) else { return };
+    let ck = Ck::for_world(&w);
+    let (k0, k1, k0_new) = (fake_key(), fake_key(), fake_key());
+    let c = Canaries::new();
+    c.record("h0 .env", k0.clone());
+    c.record("h1 .env", k1.clone());
+    c.record("h0 .env, replaced", k0_new.clone());
+    env_with_key(w.host(0), &k0);
+    env_with_key(w.host(1), &k1);
+    let core = open(&ck);
+    let hosts: Vec<OnboardHost> = w
+        .hosts()
+        .iter()
+        .enumerate()
+        .map(|(i, h)| OnboardHost { name: format!("initech-prod-{i}"), host: h.addr().to_string(), port: h.port(), user: Some(h.user().into()) })
+        .collect();
+    let quiet: clawkeep_core::api::onboard::OnboardProgressFn = Arc::new(|_, _| {});
+    let cancel = clawkeep_core::deploy::CancellationToken::new();
+    let creds = SshCredentials::Given(SshAuth::KeyFile { path: w.client_key(), passphrase: None });
+    let fetched = core.onboard_fetch_host_keys(&hosts, &KnownFingerprints::default(), 4, None, quiet.clone(), &cancel).unwrap();
+    let mut req = OnboardRequest {
+        hosts: fetched.iter().map(|f| ConfirmedHost { host: f.host.clone(), fingerprint: f.presented.clone().unwrap(), preview_digest: None }).collect(),
+        adopt: hosts.iter().map(|h| h.name.clone()).collect(),
+        require_preview: true,
+        ..Default::default()
+    };
+    let preview = core.run_onboard(&req, &creds, quiet.clone(), &cancel).unwrap();
+    assert!(preview.hosts.iter().all(|h| h.status == OnboardStatus::Previewed && h.digest.is_some()), "{preview:?}");
+
+    // Applying without the preview's digests is refused when they are required.
+    req.apply = true;
+    let e = core.run_onboard(&req, &creds, quiet.clone(), &cancel).unwrap_err();
+    assert_eq!(e.code(), "plan_not_reviewed", "{e}");
+
+    // The key on host 0 is replaced after the preview: the reviewed apply is refused whole.
+    for (c, h) in req.hosts.iter_mut().zip(&preview.hosts) {
+        c.preview_digest = h.digest.clone();
+    }
+    env_with_key(w.host(0), &k0_new);
+    let e = core.run_onboard(&req, &creds, quiet.clone(), &cancel).unwrap_err();
+    assert_eq!(e.code(), "onboard_preview_changed", "{e}");
+    assert!(e.to_string().contains("initech-prod-0") && !e.to_string().contains("initech-prod-1"), "{e}");
+    assert!(core.list_instances(&Default::default()).unwrap().is_empty(), "nothing written");
+    assert!(core.list_keys(None).unwrap().is_empty(), "nothing adopted");
+    assert!(core.audit_log(None, None, 100).unwrap().iter().all(|a| !a.action.starts_with("instance.onboard") && a.action != "key.adopt"));
+
+    // Previewed again, what is applied is what was shown: the new key.
+    req.apply = false;
+    let preview = core.run_onboard(&req, &creds, quiet.clone(), &cancel).unwrap();
+    for (c, h) in req.hosts.iter_mut().zip(&preview.hosts) {
+        c.preview_digest = h.digest.clone();
+    }
+    req.apply = true;
+    let report = core.run_onboard(&req, &creds, quiet, &cancel).unwrap();
+    assert_eq!(report.summary.adopted, 2, "{report:?}");
+    let adopted = report.hosts[0].adopted.as_ref().unwrap();
+    assert_eq!(adopted.fingerprint, clawkeep_core::model::keyfmt::fingerprint(&k0_new));
+    leak_scan(&c, &ck, "preview digest");
 }

@@ -107,6 +107,12 @@ impl FetchedHostKey {
 pub struct ConfirmedHost {
     pub host: OnboardHost,
     pub fingerprint: String,
+    /// When applying: the `digest` of this host in the preview the person reviewed
+    /// ([`judge::preview_digest`]). A host whose fresh discovery has another digest refuses
+    /// the whole run (`onboard_preview_changed`), before anything is written.
+    #[serde(default)]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub preview_digest: Option<String>,
 }
 
 /// What [`Clawkeep::run_onboard`] does.
@@ -124,6 +130,9 @@ pub struct OnboardRequest {
     pub concurrency: Option<usize>,
     /// Seconds for TCP connect + handshake + login (default 10).
     pub connect_timeout_secs: Option<u64>,
+    /// With `apply`: every host must carry its `preview_digest` (else `plan_not_reviewed`,
+    /// nothing done). The desktop always sets it: the webview applies only what it previewed.
+    pub require_preview: bool,
 }
 
 /// How one host ended.
@@ -179,6 +188,9 @@ pub struct OnboardHostReport {
     pub status: OnboardStatus,
     pub error: Option<ErrorPayload>,
     pub judgement: Option<HostJudgement>,
+    /// With a judgement: its [`judge::preview_digest`], to pass back as the host's
+    /// `preview_digest` when applying.
+    pub digest: Option<String>,
     pub record: RecordOutcome,
     pub adopted: Option<AdoptedKey>,
     /// Why the consented adoption did not happen.
@@ -354,6 +366,15 @@ impl Clawkeep {
                 return Err(Error::invalid("hosts", format!("'{}' is in the batch twice", c.host.name)));
             }
         }
+        if req.apply && req.require_preview {
+            let unreviewed: Vec<&str> = req.hosts.iter().filter(|c| c.preview_digest.as_deref().is_none_or(|d| d.trim().is_empty())).map(|c| c.host.name.as_str()).collect();
+            if !unreviewed.is_empty() {
+                return Err(Error::PlanNotReviewed(format!(
+                    "{} not previewed: preview the batch and apply what it showed (the digest of each host's preview)",
+                    unreviewed.join(", ")
+                )));
+            }
+        }
         let inventory: Vec<Key> = self.store.list_keys(None)?;
         let default_user = os_user();
         // Per host: the stored instance, and the route (pinned to the confirmed key).
@@ -469,15 +490,31 @@ impl Clawkeep {
                 }
             }
         }
+        let digests: Vec<Option<String>> = req.hosts.iter().zip(runs.iter()).map(|(c, r)| r.judgement.as_ref().ok().map(|j| judge::preview_digest(j, &c.fingerprint))).collect();
+        if req.apply {
+            // Apply only what was previewed: a host whose discovery changed since refuses the
+            // run before anything is written (keys read so far are dropped, wiped).
+            let changed: Vec<&str> = req
+                .hosts
+                .iter()
+                .zip(digests.iter())
+                .filter(|(c, d)| matches!((c.preview_digest.as_deref(), d.as_deref()), (Some(p), Some(d)) if p.trim() != d))
+                .map(|(c, _)| c.host.name.as_str())
+                .collect();
+            if !changed.is_empty() {
+                return Err(Error::PreviewChanged(format!("{} changed since the preview: nothing was written; preview again and review what changed", changed.join(", "))));
+            }
+        }
 
         let mut reports = Vec::with_capacity(runs.len());
-        for ((c, (existing, _)), run) in req.hosts.iter().zip(plans.iter()).zip(runs) {
+        for (((c, (existing, _)), run), digest) in req.hosts.iter().zip(plans.iter()).zip(runs).zip(digests) {
             let mut rep = OnboardHostReport {
                 name: c.host.name.clone(),
                 address: c.host.address(),
                 status: OnboardStatus::Previewed,
                 error: None,
                 judgement: None,
+                digest,
                 record: RecordOutcome::NotWritten,
                 adopted: None,
                 adopt_error: run.read_error,

@@ -495,5 +495,27 @@ pub fn shared_keys(hosts: &[HostJudgement]) -> Vec<(String, String, Vec<String>)
     m.into_iter().filter(|(_, (_, v))| v.len() > 1).map(|(fp, (hint, v))| (hint, fp, v)).collect()
 }
 
+/// A stable digest of what the person reviewed for one host: the host key confirmed, what
+/// discovery found (minus whether the gateway happens to be running), the proposed record, its
+/// differences, what is missing and every key's decision. An apply carrying the preview's
+/// digest is refused when the fresh judgement has another one (the host changed since).
+pub fn preview_digest(j: &HostJudgement, host_key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let d = &j.discovered;
+    let v = serde_json::json!({
+        "name": j.name, "host_key": host_key.trim(),
+        "discovered": {
+            "version": d.openclaw_version, "state_dir": d.state_dir, "state_dir_exists": d.state_dir_exists,
+            "config": d.config_path, "agents": d.agents, "service": d.service_manager, "injection": d.injection,
+            "credentials": d.credentials,
+        },
+        "record": j.record, "new": j.new_instance, "differences": j.differences, "missing": j.missing,
+        "keys": j.keys.iter().map(|k| serde_json::json!({
+            "fingerprint": k.fingerprint, "length": k.length, "sources": k.sources, "effective": k.effective, "decision": k.decision,
+        })).collect::<Vec<_>>(),
+    });
+    hex::encode(Sha256::digest(v.to_string().as_bytes()))
+}
+
 #[cfg(test)]
 mod tests;

@@ -208,3 +208,27 @@ fn no_key_and_no_service_are_noted() {
     assert_eq!(j.record.service_manager, ServiceManager::default());
     assert!(j.notes.iter().any(|n| n.contains("restarts")) && j.notes.iter().any(|n| n.contains("no OpenClaw state directory")));
 }
+
+#[test]
+fn the_preview_digest_changes_only_with_what_the_person_reviewed() {
+    let key = testkeys::api_key(11);
+    let base = run("web1", vec![sighting(&key, KeySource::DotEnv)], None, &[], &acme());
+    let fp = "SHA256:aaaa";
+    let d = preview_digest(&base, fp);
+    assert_eq!(d.len(), 64);
+    // The same host judged again (another instant, the gateway stopped meanwhile): same digest.
+    let mut again = run("web1", vec![sighting(&key, KeySource::DotEnv)], None, &[], &acme());
+    again.discovered.gateway_running = !again.discovered.gateway_running;
+    assert_eq!(preview_digest(&again, fp), d);
+    assert_eq!(preview_digest(&again, " SHA256:aaaa "), d, "the confirmed fingerprint is compared trimmed");
+    // Another key on the host, other defaults, another host key: another digest.
+    let other_key = run("web1", vec![sighting(&testkeys::api_key(12), KeySource::DotEnv)], None, &[], &acme());
+    assert_ne!(preview_digest(&other_key, fp), d);
+    let other_owner = run("web1", vec![sighting(&key, KeySource::DotEnv)], None, &[], &OnboardDefaults { owner: Some("globex".into()), ..acme() });
+    assert_ne!(preview_digest(&other_owner, fp), d);
+    assert_ne!(preview_digest(&base, "SHA256:bbbb"), d);
+    // A key that became shared in the batch since the preview is a change too.
+    let mut shared = base.clone();
+    shared.keys[0].decision = KeyDecision::Shared { adopted_on: "a".into(), hosts: vec!["a".into(), "web1".into()] };
+    assert_ne!(preview_digest(&shared, fp), d);
+}
