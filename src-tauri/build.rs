@@ -49,6 +49,13 @@ const COMMANDS: &[&str] = &[
     "ui_mark",
     "prefs_load",
     "prefs_save",
+    "onboard_parse_hosts",
+    "onboard_read_ssh_config",
+    "onboard_parse_fingerprints",
+    "onboard_open_file",
+    "onboard_fetch_host_keys",
+    "onboard_preview",
+    "onboard_apply",
 ];
 
 fn main() {

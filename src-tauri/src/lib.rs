@@ -47,6 +47,7 @@
 pub mod commands;
 pub mod files;
 pub mod marks;
+pub mod onboard;
 pub mod ops;
 pub mod state;
 pub mod types;
@@ -102,6 +103,13 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::ui_mark,
         commands::prefs_load,
         commands::prefs_save,
+        onboard::onboard_parse_hosts,
+        onboard::onboard_read_ssh_config,
+        onboard::onboard_parse_fingerprints,
+        onboard::onboard_open_file,
+        onboard::onboard_fetch_host_keys,
+        onboard::onboard_preview,
+        onboard::onboard_apply,
     ])
 }
 
@@ -122,6 +130,7 @@ pub fn run() -> Result<(), tauri::Error> {
             };
             use tauri::Manager;
             app.manage(files::SaveDialog(chooser));
+            onboard::manage(app.handle());
             app.manage(files::Prefs::open(app.handle(), window::PREFS_FILE));
             window::create_main(app.handle())?;
             Ok(())

@@ -53,6 +53,16 @@ fn generate(out: &Path) {
         checklist::FleetReport,
         checklist::CheckRun,
         checklist::InstanceReport,
+        api::onboard::FetchedHostKey,
+        api::onboard::ConfirmedHost,
+        api::onboard::OnboardReport,
+        onboard::OnboardDefaults,
+        onboard::KnownFingerprints,
+        onboard::OnboardHost,
+        clawkeep_desktop::onboard::OnboardBatch,
+        clawkeep_desktop::onboard::TrustedFingerprints,
+        clawkeep_desktop::onboard::OnboardFile,
+        clawkeep_desktop::onboard::OnboardFileKind,
     );
 }
 

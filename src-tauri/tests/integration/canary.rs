@@ -96,6 +96,35 @@ fn no_planted_or_managed_key_escapes_any_desktop_command() {
         ch += 1;
         format!("__CHANNEL__:{ch}")
     };
+    // Onboarding the planted hosts first (issue 17), under names of their own: a pasted batch,
+    // host keys fetched and confirmed, the preview, then the reviewed apply adopting every
+    // gateway's key over SSH into the keychain. Only hints and fingerprints may come back.
+    let batch: String = planted.iter().map(|p| format!("onb-{},{},{},{}\n", p.name, w.host(p.host).addr(), w.host(p.host).port(), w.host(p.host).user())).collect();
+    let hosts = d.ok("onboard_parse_hosts", json!({ "text": batch }))["hosts"].clone();
+    let fetched = d.ok("onboard_fetch_host_keys", json!({ "op_id": "onb-keys", "on_progress": chan(), "hosts": hosts }));
+    let confirmed: Vec<Value> = fetched.as_array().unwrap().iter().map(|f| json!({ "host": f["host"], "fingerprint": f["presented"] })).collect();
+    let defaults = json!({ "owner": "acme", "environment": "prod", "workload": "bot" });
+    let preview = d.ok("onboard_preview", json!({ "op_id": "onb-preview", "on_progress": chan(), "hosts": confirmed, "defaults": defaults }));
+    let reviewed: Vec<Value> = confirmed
+        .iter()
+        .zip(preview["hosts"].as_array().unwrap())
+        .filter(|(_, r)| r["digest"].is_string())
+        .map(|(c, r)| json!({ "host": c["host"], "fingerprint": c["fingerprint"], "preview_digest": r["digest"] }))
+        .collect();
+    let adopt: Vec<Value> = reviewed.iter().map(|c| c["host"]["name"].clone()).collect();
+    let onboarded = d.ok("onboard_apply", json!({ "op_id": "onb-apply", "on_progress": chan(), "hosts": reviewed, "defaults": defaults, "adopt": adopt }));
+    assert!(onboarded["summary"]["adopted"].as_u64().unwrap_or(0) >= 1, "no key adopted: {}", onboarded["summary"]);
+    // Again: nothing is adopted twice.
+    let preview = d.ok("onboard_preview", json!({ "op_id": "onb-preview-2", "on_progress": chan(), "hosts": confirmed, "defaults": defaults }));
+    let reviewed: Vec<Value> = confirmed
+        .iter()
+        .zip(preview["hosts"].as_array().unwrap())
+        .filter(|(_, r)| r["digest"].is_string())
+        .map(|(c, r)| json!({ "host": c["host"], "fingerprint": c["fingerprint"], "preview_digest": r["digest"] }))
+        .collect();
+    let again = d.ok("onboard_apply", json!({ "op_id": "onb-apply-2", "on_progress": chan(), "hosts": reviewed, "defaults": defaults, "adopt": adopt }));
+    assert_eq!(again["summary"]["adopted"], 0, "{}", again["summary"]);
+
     for p in &planted {
         let h = w.host(p.host);
         d.ok(

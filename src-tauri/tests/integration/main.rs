@@ -4,3 +4,4 @@
 mod bindings;
 mod canary;
 mod ipc;
+mod onboard;

@@ -40,6 +40,16 @@ import type { Progress } from "./bindings/Progress";
 import type { SelfCheck } from "./bindings/SelfCheck";
 import type { Settings } from "./bindings/Settings";
 import type { SshIdentity } from "./bindings/SshIdentity";
+import type { OnboardBatch } from "./bindings/OnboardBatch";
+import type { OnboardFile } from "./bindings/OnboardFile";
+import type { OnboardFileKind } from "./bindings/OnboardFileKind";
+import type { TrustedFingerprints } from "./bindings/TrustedFingerprints";
+import type { OnboardHost } from "./bindings/OnboardHost";
+import type { KnownFingerprints } from "./bindings/KnownFingerprints";
+import type { FetchedHostKey } from "./bindings/FetchedHostKey";
+import type { ConfirmedHost } from "./bindings/ConfirmedHost";
+import type { OnboardDefaults } from "./bindings/OnboardDefaults";
+import type { OnboardReport } from "./bindings/OnboardReport";
 
 export type * from "./bindings/AppInfo";
 export type * from "./bindings/AuditEvent";
@@ -99,6 +109,20 @@ export type * from "./bindings/SelfCheck";
 export type * from "./bindings/ServiceManager";
 export type * from "./bindings/Settings";
 export type * from "./bindings/SshIdentity";
+export type * from "./bindings/OnboardBatch";
+export type * from "./bindings/OnboardFile";
+export type * from "./bindings/OnboardFileKind";
+export type * from "./bindings/TrustedFingerprints";
+export type * from "./bindings/OnboardHost";
+export type * from "./bindings/KnownFingerprints";
+export type * from "./bindings/FetchedHostKey";
+export type * from "./bindings/HostKeyStatus";
+export type * from "./bindings/ConfirmedHost";
+export type * from "./bindings/OnboardDefaults";
+export type * from "./bindings/OnboardReport";
+export type * from "./bindings/OnboardHostReport";
+export type * from "./bindings/HostJudgement";
+export type * from "./bindings/KeyDecision";
 
 /** A failed command: `code` is the core's stable error code, `message` is for people, and
  *  `remedy` (when core knows one) is what the person can do about it, as data. */
@@ -240,3 +264,27 @@ export const rotationStart = (name: string, options: RotationOptions) => call<Ro
 export const rotationStep = (name: string, opts: { value?: string; confirm?: boolean; removeStale?: boolean } = {}) =>
   call<StepReport>("rotation_step", { name, value: opts.value ?? null, confirm: opts.confirm ?? false, remove_stale: opts.removeStale ?? false });
 export const rotationRollback = (name: string, confirm: boolean) => call<StepReport>("rotation_rollback", { name, confirm });
+
+// Onboarding (src-tauri/src/onboard.rs). The webview never names a path: files come from a
+// native open dialog the app runs, ~/.ssh/config is resolved by the app.
+/** Reads a pasted CSV/TSV table or list of `[user@]host[:port]`; bad rows come back by line. */
+export const onboardParseHosts = (text: string) => call<OnboardBatch>("onboard_parse_hosts", { text });
+/** The hosts of the person's ~/.ssh/config. */
+export const onboardReadSshConfig = () => call<OnboardBatch>("onboard_read_ssh_config");
+/** Trusted host-key fingerprints pasted by the person (a provider's list or ssh-keyscan output). */
+export const onboardParseFingerprints = (text: string) => call<TrustedFingerprints>("onboard_parse_fingerprints", { text });
+/** Asks for a file in the app's open dialog and reads it; `null` when the person cancels. */
+export const onboardOpenFile = (kind: OnboardFileKind) => call<OnboardFile | null>("onboard_open_file", { kind });
+/** Every host's key, fetched in parallel (nothing sent), compared with pins and trusted fingerprints. */
+export const onboardFetchHostKeys = (hosts: OnboardHost[], known: KnownFingerprints | null, onProgress: (p: Progress) => void) =>
+  runOperation<FetchedHostKey[]>("onboard_fetch_host_keys", { hosts, known }, onProgress);
+/** Discovers the confirmed hosts (pinned); nothing written, no key read. Each host's `digest` goes back with the apply. */
+export const onboardPreview = (hosts: ConfirmedHost[], defaults: OnboardDefaults, onProgress: (p: Progress) => void) =>
+  runOperation<OnboardReport>("onboard_preview", { hosts, defaults }, onProgress);
+/**
+ * Applies the reviewed preview (each host with its `preview_digest`; a host that changed since
+ * refuses the run, `onboard_preview_changed`) and adopts the keys of the hosts in `adopt`
+ * straight into the keychain; only hints and fingerprints come back.
+ */
+export const onboardApply = (hosts: ConfirmedHost[], defaults: OnboardDefaults, adopt: string[], onProgress: (p: Progress) => void) =>
+  runOperation<OnboardReport>("onboard_apply", { hosts, defaults, adopt }, onProgress);

@@ -13,7 +13,8 @@ export type View =
   | { name: "add-key"; instance?: string }
   | { name: "keys" }
   | { name: "audit"; subject?: string }
-  | { name: "settings" };
+  | { name: "settings" }
+  | { name: "onboard" };
 
 export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings"] as const;
 
