@@ -8,6 +8,7 @@
 # itself under scripts/with-secret-service.sh when no Secret Service is on the bus), with a
 # throw-away CLAWKEEP_HOME, XDG dirs and keychain service name.
 #
+# Real sshd test hosts (testworld up 3 --no-gateway) for the onboarding wizard, torn down at the end.
 # Output: screenshots of each screen and the logs under artifacts/gui-e2e/; last line
 # `gui-e2e: N passed, M failed`. Exit status non-zero on any failure.
 #
@@ -51,6 +52,8 @@ if [ -z "${GUI_E2E_SKIP_BUILD:-}" ]; then
   # `cargo test` rewrites target/debug/clawkeep-desktop without embedded assets: keep a copy.
   cp "$TARGET/debug/clawkeep-desktop" "$TARGET/gui-e2e/clawkeep-desktop"
   cargo build -p clawkeep-cli 2>"$ART/build-cli.log" || { tail -50 "$ART/build-cli.log" >&2; say "0 passed, 1 failed"; exit 1; }
+  # The sshd test hosts the onboarding wizard takes over (tests/src/bin/testworld.rs).
+  cargo build -p clawkeep-tests --bins 2>"$ART/build-testworld.log" || { tail -50 "$ART/build-testworld.log" >&2; say "0 passed, 1 failed"; exit 1; }
 fi
 if [ ! -x "$TOOLS/bin/tauri-driver" ]; then
   say "installing tauri-driver into $TOOLS (once)"
@@ -70,13 +73,25 @@ export WEBKIT_DISABLE_COMPOSITING_MODE=1 NO_AT_BRIDGE=1
 unset CLAWKEEP_ANTHROPIC_BASE_URL
 
 pids=()
+WORLD=""
 cleanup() {
   for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
   sleep 0.5
   for pid in "${pids[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || true; done
+  if [ -n "$WORLD" ]; then "$ROOT/scripts/testhosts.sh" down "$WORLD" >"$ART/testworld-down.log" 2>&1 || true; fi
   rm -rf "$RUN"
 }
 trap cleanup EXIT
+
+# Three real sshd test hosts on 127.0.0.0/8 for the onboarding wizard (no gateway; the journey
+# writes each host's .env). As root: users ckh<i>; otherwise hosts log in as you.
+world_args=(3 --no-gateway)
+[ "$(id -u)" = 0 ] || world_args+=(--same-user)
+"$TARGET/debug/testworld" up "${world_args[@]}" >"$ART/testworld.out" 2>"$ART/testworld.log" \
+  || { tail -30 "$ART/testworld.log" >&2; say "the test hosts did not start"; say "0 passed, 1 failed"; exit 1; }
+WORLD=$(sed -n 's/^CK_WORLD_DIR=//p' "$ART/testworld.out")
+[ -d "$WORLD" ] || { say "no world dir in testworld's output"; say "0 passed, 1 failed"; exit 1; }
+export GUI_E2E_WORLD_DIR="$WORLD"
 
 # Xvfb picks a free display and tells us which.
 setsid Xvfb -displayfd 3 -screen 0 1400x900x24 -nolisten tcp 3>"$RUN/display" >"$ART/xvfb.log" 2>&1 &

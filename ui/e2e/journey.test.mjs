@@ -9,6 +9,7 @@
 //   CLAWKEEP_HOME, CLAWKEEP_KEYCHAIN_SERVICE, XDG_DATA_HOME, XDG_CONFIG_HOME: throw-away ones.
 //   CLAWKEEP_E2E_SAVE_PATH  what the app's save dialog answers (WebDriver cannot click a
 //                      native dialog; the webview never names a path)
+//   GUI_E2E_WORLD_DIR  real sshd test hosts (testworld up 3 --no-gateway) for the onboarding wizard
 // The key is made at run time and never written anywhere by this test.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
@@ -265,3 +266,141 @@ test("leak check: the key is absent from the data dir (incl. WAL), the prefs sto
   assert.match(names, /tauri-driver\.log/, "the app's log was scanned");
   fs.writeFileSync(path.join(ARTIFACTS, "leak-check-files.txt"), names + "\n");
 });
+
+// Onboarding (issue 17) on real sshd test hosts started by scripts/e2e-gui.sh
+// (GUI_E2E_WORLD_DIR: the world's hosts.tsv and client key; hosts without a gateway). Each
+// host's .env gets a key made here: two hosts share one (a boundary violation), one has its
+// own; a fourth row is an address where nothing answers. The wizard reads the pasted batch,
+// verifies one host key out of band, shows the rest for confirmation together, discovers,
+// adopts with consent and ends on the fleet check. No key may reach the WebView, the data
+// dir or the logs.
+test("onboarding wizard: paste a batch → host keys confirmed together → discovery → adopt with consent → fleet check", async () => {
+  const worldDir = process.env.GUI_E2E_WORLD_DIR;
+  assert.ok(worldDir, "GUI_E2E_WORLD_DIR is not set (run scripts/e2e-gui.sh)");
+  const hosts = fs.readFileSync(path.join(worldDir, "hosts.tsv"), "utf8").trim().split("\n").filter((l) => !l.startsWith("#")).map((l) => {
+    const [name, addr, port, user, home, , fingerprint] = l.split("\t");
+    return { name, addr, port, user, home, fingerprint };
+  });
+  assert.ok(hosts.length >= 3, `3 test hosts expected, got ${hosts.length}`);
+  const SHARED = fakeKey();
+  const OWN = fakeKey();
+  const plant = (h, key) => {
+    const file = path.join(h.home, ".openclaw", ".env");
+    fs.writeFileSync(file, `# client's env\nOPENCLAW_LOG_LEVEL=info\nexport ANTHROPIC_API_KEY="${key}"\n`, { mode: 0o600 });
+    if (process.getuid() === 0) {
+      const st = fs.statSync(path.join(h.home, ".openclaw"));
+      fs.chownSync(file, st.uid, st.gid);
+    }
+  };
+  plant(hosts[0], SHARED);
+  plant(hosts[1], OWN);
+  plant(hosts[2], SHARED);
+  const names = ["acme-prod-web", "acme-prod-worker", "globex-dev-bot"];
+  execFileSync(CLI, ["settings", "set-ssh-identity", "--key-file", path.join(worldDir, "client", "id_ed25519")]);
+
+  const caps = new Capabilities();
+  caps.set("tauri:options", { application: APP });
+  caps.setBrowserName("wry");
+  driver = await new Builder().withCapabilities(caps).usingServer(DRIVER_URL).build();
+
+  try {
+    await onboardingJourney(hosts, names, SHARED, OWN);
+  } catch (e) {
+    await screenshot("onboard-failure").catch(() => {});
+    throw e;
+  }
+});
+
+/** Sets a textarea's text as a paste would (WebKitWebDriver's sendKeys drops newlines). */
+async function paste(name, value) {
+  const el = await visible(`[name="${name}"]`);
+  await driver.executeScript("arguments[0].value = arguments[1]; arguments[0].dispatchEvent(new Event('input', { bubbles: true }));", el, value);
+}
+
+/** Scrolls an element into view, then clicks it (WebKitWebDriver does not scroll by itself). */
+async function press(css) {
+  const el = await visible(css);
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'center' })", el);
+  await driver.wait(until.elementIsEnabled(el), TIMEOUT, `${css} enabled`);
+  await el.click();
+}
+
+async function onboardingJourney(hosts, names, SHARED, OWN) {
+  await nav("onboard");
+  const batch = "name,host,port,user\n" + hosts.slice(0, 3).map((h, i) => `${names[i]},${h.addr},${h.port},${h.user}`).join("\n") + "\ninitech-prod-legacy,127.0.0.1,1,ops\n";
+  await paste("onboard_hosts", batch);
+  await press('[data-testid="onboard-read-pasted"]');
+  assert.match(await textOf('[data-testid="onboard-batch-count"]'), /4 hosts from pasted list/);
+  // One host key verified out of band (the provider's list); the others confirmed by the person.
+  await press('[data-testid="onboard-batch"] details.trusted summary');
+  await paste("onboard_fingerprints", `${hosts[0].addr}:${hosts[0].port} ${hosts[0].fingerprint}\n`);
+  await clickButton("Use these");
+  await driver.wait(until.elementLocated(By.xpath('//summary[contains(., "1 host from pasted fingerprints")]')), TIMEOUT);
+  await press('[data-testid="onboard-fetch"]');
+  await visible('[data-testid="onboard-host-keys"]');
+  const status = async (n) => (await $(`[data-testid="onboard-host-keys"] tr[data-host="${n}"]`)).getAttribute("data-status");
+  assert.equal(await status(names[0]), "verified");
+  assert.equal(await status(names[1]), "unverified");
+  assert.equal(await status("initech-prod-legacy"), "unreachable");
+  assert.match(await textOf('[data-testid="onboard-host-keys"]'), new RegExp(hosts[1].fingerprint.replace(/[+/]/g, "\\$&")));
+  await screenshot("onboard-host-keys");
+
+  // Discovery over the pinned connections: nothing written yet.
+  assert.equal(await textOf('[data-testid="onboard-discover"]'), "Trust 3 host keys and discover");
+  await press('[data-testid="onboard-discover"]');
+  const previewCard = await driver.wait(until.elementLocated(By.css('[data-testid="onboard-preview"]')), 60000, "the discovery results");
+  await driver.wait(until.elementIsVisible(previewCard), TIMEOUT);
+  const web = await textOf(`[data-testid="onboard-preview"] article[data-host="${names[0]}"]`);
+  assert.match(web, /Injection method\s*env-file/);
+  assert.match(web, /Service manager/);
+  assert.match(web, /\.env/);
+  assert.match(web, new RegExp(`${SHARED.slice(0, 16)}\\.\\.\\.${SHARED.slice(-4)}`), "the hint, only");
+  assert.match(await textOf(`[data-testid="onboard-preview"] article[data-host="${names[2]}"]`), /SHARED with acme-prod-web/);
+  assert.match(await textOf('[data-testid="onboard-preview"]'), /Boundary violation/);
+  assert.equal((await driver.findElements(By.css('[data-testid="onboard-consent"]'))).length, 2, "consent on the hosts whose key can be adopted");
+  const listed = JSON.parse(execFileSync(CLI, ["instance", "list", "--json"], { encoding: "utf8" }));
+  assert.equal((Array.isArray(listed) ? listed : listed.instances ?? listed.rows).length, 1, "the preview wrote nothing");
+  await driver.executeScript("document.querySelector('[data-testid=\"onboard-host-keys\"]').scrollIntoView({ block: 'start' })");
+  await screenshot("onboard");
+
+  // Apply with consent: the keys travel from the hosts into the keychain.
+  await press('[data-testid="onboard-apply"]');
+  await clickButton("Onboard");
+  const result = await driver.wait(until.elementLocated(By.css('[data-testid="onboard-result"]')), 60000, "the onboarding summary");
+  await driver.wait(until.elementIsVisible(result), TIMEOUT);
+  const summary = await textOf('[data-testid="onboard-summary"]');
+  assert.match(summary, /3 of 4 hosts onboarded \(3 created, 0 updated\), 2 keys adopted/);
+  assert.match(summary, /1 shared/);
+  assert.match(summary, /1 unreachable/);
+  await screenshot("onboard-result");
+
+  const keys = JSON.parse(execFileSync(CLI, ["key", "list", "--json"], { encoding: "utf8" }));
+  const rows = Array.isArray(keys) ? keys : keys.keys;
+  const hints = rows.map((k) => k.hint ?? k.key?.hint);
+  assert.ok(hints.includes(`${SHARED.slice(0, 16)}...${SHARED.slice(-4)}`) && hints.includes(`${OWN.slice(0, 16)}...${OWN.slice(-4)}`), JSON.stringify(hints));
+
+  // The summary leads to the fleet check.
+  await press('[data-testid="onboard-check-fleet"]');
+  await $('main[data-view="check"]');
+
+  // Nothing of the adopted keys in the WebView, the data dir, the prefs store or the logs.
+  const page = await driver.executeScript(`
+    const values = [...document.querySelectorAll("input, textarea, select")].map((e) => e.value).join("\\n");
+    return document.documentElement.outerHTML + "\\n" + values + "\\n" + JSON.stringify(localStorage) + JSON.stringify(sessionStorage);
+  `);
+  for (const k of [SHARED, OWN]) {
+    assert.ok(!page.includes(k) && !page.includes(k.slice(20, 60)), "an adopted key is in the WebView");
+  }
+  await driver.quit();
+  driver = undefined;
+  const walk = (p) => {
+    if (!fs.existsSync(p)) return;
+    const st = fs.statSync(p);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    else if (st.isFile()) {
+      const bytes = fs.readFileSync(p);
+      for (const k of [SHARED, OWN]) assert.ok(!bytes.includes(k) && !bytes.includes(k.slice(20, 60)), `an adopted key is in ${p}`);
+    }
+  };
+  env("GUI_E2E_SCAN").split(":").filter(Boolean).forEach(walk);
+}
