@@ -308,3 +308,75 @@ fn hot_injection_methods_on_a_real_vps() {
     assert!(r.to_string().contains("secret file"), "the key is found in the secret file: {r}");
     no_key_leaked(&ck, &vps, &[&a.key, &b.key, &c.key]);
 }
+
+/// Onboarding a real VPS (issue 17): OpenClaw's gateway runs as its own systemd user unit with
+/// a key someone put in `~/.openclaw/.env` by hand before Clawkeep. `clawkeep onboard` (the
+/// host key verified out of band, an Admin key stored) discovers the unit — no restart command
+/// —, the env-file method and the key, records the instance and adopts the key over SSH into
+/// the keychain, matched to its Console id; the checklist then finds the keychain's copy is
+/// the one the gateway runs. No key printed, none in the gateway's journal.
+#[test]
+fn onboarding_a_real_vps_finds_its_systemd_unit_and_adopts_its_key() {
+    if let Err(reason) = vps::preflight() {
+        assert!(!clawkeep_tests::sys::in_ci(), "VPS box unavailable in CI: {reason}");
+        eprintln!("SKIP: {reason}");
+        return;
+    }
+    vps::build().unwrap();
+    let fake = FakeAnthropic::start_blocking(Preset::Healthy).unwrap();
+    let Some(vps) = Vps::up_or_skip(&fake.base_url()) else { return };
+    vps.wait_gateway_ready(READY).unwrap();
+    let minted = fake.mint_key(MintKey::api("left-by-the-previous-admin", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    box_sh(&vps, "umask 077 && cat >> ~/.openclaw/.env", Some(format!("ANTHROPIC_API_KEY={}\n", minted.key).as_bytes()));
+    box_sh(&vps, "systemctl --user restart openclaw-gateway", None);
+    vps.wait_gateway_ready(READY).unwrap();
+
+    let ck = Ck::new();
+    ck.run(&["settings", "set-ssh-identity", "--key-file", &vps.client_key().to_string_lossy()]).ok();
+    ck.run(&["settings", "set-base-url", &fake.base_url()]).ok();
+    let admin = fake.fixture_key("admin").unwrap();
+    ck.run_with(&["key", "add", "openclaw-acme-prod-admin", "--stdin"], Some(admin.key.as_bytes())).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let (batch, known) = (dir.path().join("fleet.csv"), dir.path().join("provider.txt"));
+    std::fs::write(&batch, format!("name,host,port,user\nalpha,{},22,{}\n", vps.addr(), vps.user())).unwrap();
+    std::fs::write(&known, format!("{} {}\n", vps.addr(), vps.host_key_fingerprint())).unwrap();
+    let out = ck
+        .run(&[
+            "--json",
+            "onboard",
+            "--from-csv",
+            &batch.to_string_lossy(),
+            "--known-fingerprints",
+            &known.to_string_lossy(),
+            "--yes",
+            "--adopt",
+            "--owner",
+            "acme",
+            "--env",
+            "prod",
+            "--workload",
+            "bot",
+        ])
+        .ok()
+        .json();
+    assert_eq!(out["host_keys"][0]["status"], "verified", "{out}");
+    let h = &out["report"]["hosts"][0];
+    assert_eq!(h["status"], "onboarded", "{h}");
+    let d = &h["judgement"]["discovered"];
+    assert_eq!((d["service_manager"]["kind"].as_str(), d["service_manager"]["unit"].as_str()), (Some("systemd-user"), Some(vps::UNIT)), "{d}");
+    assert_eq!(d["injection"], "env-file", "{d}");
+    assert!(d["openclaw_version"].is_string(), "{d}");
+    let adopted = &h["adopted"];
+    assert_eq!(adopted["fingerprint"].as_str(), Some(clawkeep_core::model::keyfmt::fingerprint(&minted.key).as_str()), "{h}");
+    assert_eq!(adopted["anthropic_key_id"].as_str(), Some(minted.id.as_str()), "matched to its Console id: {h}");
+    let shown = ck.run(&["--json", "instance", "show", "alpha"]).ok().json();
+    let inst = if shown["instance"].is_object() { &shown["instance"] } else { &shown };
+    assert_eq!(inst["service_manager"]["kind"], "systemd-user", "{shown}");
+    assert_eq!(inst["host_key_fingerprint"].as_str(), Some(vps.host_key_fingerprint()), "{shown}");
+
+    // The managed fleet: the checklist sees the adopted key is the one the gateway runs.
+    let r = ck.run(&["--json", "check", "alpha"]).ended().json();
+    let c = r["checks"].as_array().unwrap().iter().find(|c| c["id"] == "credential.matches-keychain.main").cloned().unwrap_or_else(|| panic!("{r}"));
+    assert_eq!(c["status"], "pass", "{c}");
+    no_key_leaked(&ck, &vps, &[&minted.key]);
+}

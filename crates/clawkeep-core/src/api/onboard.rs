@@ -16,6 +16,11 @@
 //!    stores it through the key-add path ([`Clawkeep::add_key`]'s lint, naming, uniqueness,
 //!    keychain then row), bound to the instance, with a `key.adopt` audit event in the same
 //!    transaction. Without `apply` it is the preview: nothing is written and no key is read.
+//! 3. Apply only what was previewed: each judged host of a report carries its
+//!    [`judge::preview_digest`]; an apply whose hosts carry the digest of the preview the
+//!    person reviewed is refused whole (`onboard_preview_changed`), before anything is
+//!    written, when a host's fresh judgement has another one. With `require_preview` (the
+//!    desktop) every host must carry one (`plan_not_reviewed`).
 //!
 //! Re-running is safe: a key already in the inventory (same fingerprint) is not adopted again,
 //! and a stored instance gets only the fields that changed. The keychain is only touched after
