@@ -360,7 +360,7 @@ async function onboardingJourney(hosts, names, SHARED, OWN) {
   assert.equal((await driver.findElements(By.css('[data-testid="onboard-consent"]'))).length, 2, "consent on the hosts whose key can be adopted");
   const listed = JSON.parse(execFileSync(CLI, ["instance", "list", "--json"], { encoding: "utf8" }));
   assert.equal((Array.isArray(listed) ? listed : listed.instances ?? listed.rows).length, 1, "the preview wrote nothing");
-  await driver.executeScript("document.querySelector('[data-testid=\"onboard-host-keys\"]').scrollIntoView({ block: 'start' })");
+  await driver.executeScript("document.querySelector('[data-testid=\"onboard-preview\"]').scrollIntoView({ block: 'start' })");
   await screenshot("onboard");
 
   // Apply with consent: the keys travel from the hosts into the keychain.
