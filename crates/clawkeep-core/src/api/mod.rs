@@ -35,6 +35,7 @@ mod keys;
 pub mod onboard;
 mod rotations;
 mod settings;
+pub mod team;
 
 /// The keychain service name entries are stored under; `CLAWKEEP_KEYCHAIN_SERVICE` overrides it
 /// (tests use a unique one per run).

@@ -1,0 +1,650 @@
+//! The team vault's flows (issue 15) over [`crate::team`]: join (an age identity made and kept
+//! in the OS keychain only), init (create or attach to a team repository), invite, grant, revoke,
+//! remove (offboarding: re-encrypt without the leaver, mark what they could read "exposed:
+//! rotate") and sync (fetch, verify every new commit, import into the local index, share local
+//! additions, push). Each gathers facts from `git`, the store and the keychain, asks the pure
+//! `team::` modules what they mean, and performs it. Secrets are encrypted in memory: only
+//! ciphertext is written to the clone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::Clawkeep;
+use crate::error::{Error, Result};
+use crate::model::domain::{Instance, InstanceFilter, InstanceSpec, KeySpec, KeyStatus};
+use crate::model::keyfmt;
+use crate::secret::Secret;
+use crate::store::{self, TeamRow};
+use crate::team::git::{self, Git};
+use crate::team::layout::{self, Exposure, KeyMeta, Member, Role, Scope, TeamState};
+use crate::team::{crypt, verify};
+
+/// The keychain account of this data dir's team identity (age X25519, `AGE-SECRET-KEY-1…`).
+pub const TEAM_IDENTITY_ACCOUNT: &str = "team-age-identity";
+
+/// What `team join` made: what an admin needs to invite this member (public material only).
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamJoined {
+    pub member: String,
+    pub recipient: String,
+    pub signing_key: String,
+    /// The identity already existed in the keychain (join again keeps it).
+    pub kept_identity: bool,
+}
+
+/// What `team init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamInit {
+    /// The repository was empty and is now a team store with this member as its first admin.
+    pub created: bool,
+    /// The admins the repository's first commit names (trust on first use: check them).
+    pub admins: Vec<String>,
+    pub sync: TeamSync,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TeamSync {
+    /// Commits from teammates verified and applied.
+    pub verified_commits: usize,
+    pub imported_instances: Vec<String>,
+    pub imported_keys: Vec<String>,
+    pub shared_instances: Vec<String>,
+    pub shared_keys: Vec<String>,
+    /// What was not shared or imported, and why.
+    pub skipped: Vec<String>,
+    /// Keys marked "exposed: rotate" in the store.
+    pub exposed_keys: Vec<String>,
+    pub pushed: bool,
+    pub head: Option<String>,
+}
+
+/// What a grant, revoke or remove changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamChange {
+    pub member: String,
+    /// The secrets encrypted again (to their new recipients).
+    pub reencrypted: Vec<String>,
+    /// The keys the member could decrypt until now, marked "exposed: rotate" (revoke, remove).
+    pub exposed_keys: Vec<String>,
+    pub head: String,
+}
+
+/// One member, as `team status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamMemberView {
+    pub name: String,
+    pub role: Role,
+    pub owners: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamStatus {
+    pub member: String,
+    pub remote: Option<String>,
+    pub verified_head: Option<String>,
+    pub members: Vec<TeamMemberView>,
+}
+
+/// The public line of an SSH key given by path (the `.pub` beside a private key file).
+fn public_key_line(path: &Path) -> Result<String> {
+    let pub_path = if path.extension().is_some_and(|e| e == "pub") { path.to_path_buf() } else { PathBuf::from(format!("{}.pub", path.display())) };
+    let text = std::fs::read_to_string(&pub_path).map_err(|e| Error::io(format!("reading the signing key's public half {}", pub_path.display()), e))?;
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    check_signing_key(&line)?;
+    Ok(line)
+}
+
+fn check_signing_key(line: &str) -> Result<()> {
+    let mut f = line.split_whitespace();
+    let ok = matches!((f.next(), f.next()), (Some(t), Some(b)) if (t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-")) && b.len() > 16)
+        && !line.contains(['\n', '\r']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("signing key", "not an SSH public key line (ssh-ed25519 AAAA…)"))
+    }
+}
+
+fn spec_of(i: &Instance) -> InstanceSpec {
+    InstanceSpec {
+        name: i.name.clone(),
+        owner: i.owner.clone(),
+        environment: i.environment.clone(),
+        workload: i.workload.clone(),
+        purpose: Some(i.purpose),
+        ssh_host: i.ssh_host.clone(),
+        ssh_port: Some(i.ssh_port),
+        ssh_user: i.ssh_user.clone(),
+        jump_via: i.jump_via.clone(),
+        state_dir: Some(i.state_dir.clone()),
+        service_manager: Some(i.service_manager.clone()),
+        injection: Some(i.injection),
+        agents: i.agents.clone(),
+        expected_org_id: i.expected_org_id.clone(),
+        expected_workspace_id: i.expected_workspace_id.clone(),
+        tags: i.tags.clone(),
+        notes: i.notes.clone(),
+        draft: false,
+    }
+}
+
+fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
+    let full = repo.join(path);
+    if let Some(d) = full.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+    }
+    std::fs::write(&full, bytes).map_err(|e| Error::io(format!("writing {}", full.display()), e))
+}
+
+fn remove_file(repo: &Path, path: &str) -> Result<()> {
+    match std::fs::remove_file(repo.join(path)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(format!("removing {path}"), e)),
+        _ => Ok(()),
+    }
+}
+
+impl Clawkeep {
+    fn team_dir(&self) -> PathBuf {
+        self.data_dir.join("team")
+    }
+
+    fn team_repo(&self) -> PathBuf {
+        self.team_dir().join("repo")
+    }
+
+    fn team_row(&self) -> Result<TeamRow> {
+        self.store.team()?.ok_or_else(|| Error::InvalidState("this data directory has not joined a team yet: join first (it makes your team identity)".into()))
+    }
+
+    /// The joined row and its clone, once the store is initialised.
+    fn team_clone(&self) -> Result<(TeamRow, Git)> {
+        let row = self.team_row()?;
+        if row.remote.is_none() {
+            return Err(Error::InvalidState("no team store yet: initialise or attach one with its repository URL or path".into()));
+        }
+        Ok((row, Git::open(&self.team_repo())))
+    }
+
+    fn team_identity_secret(&self) -> Result<Secret> {
+        Ok(self.keychain.get(TEAM_IDENTITY_ACCOUNT)?)
+    }
+
+    /// Makes (or keeps) this data dir's team identity and records who it is and the SSH key its
+    /// commits are signed with. Only the recipient and public keys are shown.
+    pub fn team_join(&self, member: &str, signing_key: &Path) -> Result<TeamJoined> {
+        layout::check_name("member", member)?;
+        let signing_line = public_key_line(signing_key)?;
+        if let Some(row) = self.store.team()? {
+            if row.remote.is_some() && row.member != member {
+                return Err(Error::Conflict(format!("this data directory is already in a team as '{}'", row.member)));
+            }
+        }
+        let (recipient, kept) = match self.keychain.get(TEAM_IDENTITY_ACCOUNT) {
+            Ok(id) => (crypt::recipient_of(&id)?, true),
+            Err(crate::secrets::KeychainError::Missing { .. }) => {
+                let (id, recipient) = crypt::generate_identity();
+                self.keychain.set(TEAM_IDENTITY_ACCOUNT, &id)?;
+                (recipient, false)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let existing = self.store.team()?;
+        let row = TeamRow {
+            member: member.to_string(),
+            signing_key: signing_key.to_string_lossy().into_owned(),
+            remote: existing.as_ref().and_then(|r| r.remote.clone()),
+            verified_head: existing.as_ref().and_then(|r| r.verified_head.clone()),
+            joined_at: self.now(),
+        };
+        self.store.tx(|tx| {
+            store::set_team(tx, &row)?;
+            self.audit(tx, "team.join", member, json!({ "recipient": recipient, "signing_key": signing_line, "kept_identity": kept }))
+        })?;
+        Ok(TeamJoined { member: member.into(), recipient, signing_key: signing_line, kept_identity: kept })
+    }
+
+    /// This data dir's team identity, for the stock `age -d -i -` (the member's own choice to
+    /// read a secret without Clawkeep; audited).
+    pub fn team_identity_export(&self) -> Result<Secret> {
+        let row = self.team_row()?;
+        let id = self.team_identity_secret()?;
+        self.store.tx(|tx| self.audit(tx, "team.identity.export", &row.member, json!({})))?;
+        Ok(id)
+    }
+
+    /// Initialises the team store in `remote` (an empty repository: this member becomes its
+    /// first admin) or attaches to an existing one (its whole history is verified, then
+    /// imported).
+    pub fn team_init(&self, remote: &str) -> Result<TeamInit> {
+        let row = self.team_row()?;
+        if let Some(r) = &row.remote {
+            return Err(Error::Conflict(format!("this data directory already uses the team store {r}")));
+        }
+        if remote.trim().is_empty() || remote.starts_with('-') {
+            return Err(Error::invalid("repository", "give the repository's URL or path"));
+        }
+        let repo = self.team_repo();
+        if repo.exists() {
+            std::fs::remove_dir_all(&repo).map_err(|e| Error::io(format!("removing the unfinished clone {}", repo.display()), e))?;
+        }
+        crate::paths::ensure_dir(&self.team_dir())?;
+        let g = git::clone(remote, &repo)?;
+        g.configure(&row.member, Path::new(&row.signing_key))?;
+        let created = g.rev(&format!("{}/{}", git::REMOTE, git::BRANCH))?.is_none();
+        if created {
+            let id = self.team_identity_secret()?;
+            let me = Member { name: row.member.clone(), role: Role::Admin, recipient: crypt::recipient_of(&id)?, signing_key: public_key_line(Path::new(&row.signing_key))? };
+            g.run("starting the team branch", &["symbolic-ref", "HEAD", &format!("refs/heads/{}", git::BRANCH)])?;
+            write_file(&repo, layout::TEAM_FILE, layout::encode_doc("store", &[("format".to_string(), json!(layout::FORMAT))].into()).as_bytes())?;
+            write_file(&repo, &layout::member_path(&me.name), layout::encode("member", &me).as_bytes())?;
+            g.commit_all(&format!("team: create the store, {} is its first admin", me.name))?;
+            if !g.push()? {
+                return Err(Error::Conflict("someone initialised the repository at the same time: attach to it instead".into()));
+            }
+            let head = g.rev("HEAD")?.unwrap_or_default();
+            self.store.tx(|tx| {
+                store::set_team_remote(tx, remote)?;
+                store::set_verified_head(tx, &head)?;
+                self.audit(tx, "team.init", remote, json!({ "created": true, "head": head }))
+            })?;
+            return Ok(TeamInit { created: true, admins: vec![me.name], sync: TeamSync { head: Some(head), pushed: true, ..Default::default() } });
+        }
+        // Attach: verify from the root before anything is imported; the remote is recorded only
+        // once the whole history passed.
+        let root_state = {
+            let tip = format!("{}/{}", git::REMOTE, git::BRANCH);
+            let root = g.commits(None, &tip)?.into_iter().next().unwrap_or_default();
+            self.state_at(&g, &root)?
+        };
+        let admins = root_state.members.values().filter(|m| m.role == Role::Admin).map(|m| m.name.clone()).collect();
+        self.store.tx(|tx| store::set_team_remote(tx, remote))?;
+        let sync = match self.team_sync() {
+            Ok(s) => s,
+            Err(e) => {
+                // Not attached: a refused history leaves no trace but the clone, which a retry replaces.
+                let _ = self.store.tx(|tx| store::set_team(tx, &TeamRow { remote: None, verified_head: None, ..row.clone() }));
+                return Err(e);
+            }
+        };
+        self.store.tx(|tx| self.audit(tx, "team.init", remote, json!({ "created": false, "admins": admins, "head": sync.head })))?;
+        Ok(TeamInit { created: false, admins, sync })
+    }
+
+    fn state_at(&self, g: &Git, rev: &str) -> Result<TeamState> {
+        let files = g.files_at(rev)?;
+        TeamState::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str())))
+    }
+
+    /// Fetches, verifies every commit new since the last verified one (each against the team as
+    /// it stood before it), then brings the clone up to date (fast-forward, or a rebase of our
+    /// own unpushed commits, signed again). Nothing moves when a commit is refused.
+    fn team_pull(&self, g: &Git, row: &TeamRow) -> Result<usize> {
+        g.fetch()?;
+        let tip = format!("{}/{}", git::REMOTE, git::BRANCH);
+        let Some(remote_head) = g.rev(&tip)? else { return Ok(0) };
+        let from = row.verified_head.clone().filter(|h| !h.is_empty());
+        if let Some(v) = &from {
+            if !g.ok(&["merge-base", "--is-ancestor", v, &remote_head])? {
+                return Err(Error::TeamRefused {
+                    commit: remote_head.chars().take(12).collect(),
+                    who: "unknown (a force push)".into(),
+                    what: format!("the team history was rewritten: the verified commit {} is no longer part of it", &v[..v.len().min(12)]),
+                    path: "(history)".into(),
+                });
+            }
+        }
+        let commits = g.commits(from.as_deref(), &remote_head)?;
+        let signers = self.team_dir().join("allowed_signers");
+        let mut before: Option<TeamState> = match &from {
+            Some(v) => Some(self.state_at(g, v)?),
+            None => None,
+        };
+        for c in &commits {
+            let after = self.state_at(g, c)?;
+            let base = before.as_ref().unwrap_or(&after);
+            let lines: String = base.members.values().map(|m| format!("{} namespaces=\"git\" {}\n", m.name, m.signing_key)).collect();
+            std::fs::write(&signers, lines).map_err(|e| Error::io("writing the allowed signers file", e))?;
+            let facts = g.commit_facts(c, &signers)?;
+            if let Err(r) = verify::judge(&facts, base, &after) {
+                return Err(Error::TeamRefused { commit: r.commit, who: r.who, what: r.what, path: r.path });
+            }
+            before = Some(after);
+        }
+        // Apply: our unpushed commits go on top of the verified remote.
+        let head = g.rev("HEAD")?;
+        if head.as_deref() != Some(remote_head.as_str()) {
+            if head.is_none() || g.ok(&["merge-base", "--is-ancestor", "HEAD", &remote_head])? {
+                g.run("updating the team clone", &["checkout", "--quiet", "-B", git::BRANCH, &remote_head])?;
+            } else if !g.ok(&["merge-base", "--is-ancestor", &remote_head, "HEAD"])? {
+                g.run("rebasing local team changes on the teammates' ones", &["rebase", "--quiet", &remote_head]).inspect_err(|_| {
+                    let _ = g.ok(&["rebase", "--abort"]);
+                })?;
+            }
+        }
+        self.store.tx(|tx| store::set_verified_head(tx, &remote_head))?;
+        Ok(commits.len())
+    }
+
+    /// Commits the work tree's changes (signed) and pushes; on a race, verifies the teammates'
+    /// commits, rebases, and pushes once more.
+    fn team_commit_push(&self, g: &Git, message: &str) -> Result<String> {
+        g.commit_all(message)?;
+        let mut pushed = g.push()?;
+        if !pushed {
+            let row = self.team_row()?;
+            self.team_pull(g, &row)?;
+            pushed = g.push()?;
+        }
+        if !pushed {
+            return Err(Error::Conflict("the team repository keeps moving: sync again".into()));
+        }
+        let head = g.rev("HEAD")?.unwrap_or_default();
+        self.store.tx(|tx| store::set_verified_head(tx, &head))?;
+        Ok(head)
+    }
+
+    /// Pulls (verified) and returns the state at HEAD, checking this member is an admin.
+    fn team_admin_state(&self) -> Result<(TeamRow, Git, TeamState)> {
+        let (row, g) = self.team_clone()?;
+        self.team_pull(&g, &row)?;
+        let state = self.state_at(&g, "HEAD")?;
+        if !state.is_admin(&row.member) {
+            return Err(Error::InvalidState(format!("only a team admin can do this; '{}' is not one", row.member)));
+        }
+        Ok((row, g, state))
+    }
+
+    /// Adds a member (their recipient and SSH signing public key, from their join).
+    pub fn team_invite(&self, member: &str, recipient: &str, signing_key: &str, admin: bool) -> Result<String> {
+        layout::check_name("member", member)?;
+        crypt::check_recipient(recipient)?;
+        check_signing_key(signing_key.trim())?;
+        let (_row, g, mut state) = self.team_admin_state()?;
+        if state.members.contains_key(member) {
+            return Err(Error::Conflict(format!("'{member}' is already a member")));
+        }
+        let m = Member { name: member.into(), role: if admin { Role::Admin } else { Role::Member }, recipient: recipient.trim().into(), signing_key: signing_key.trim().into() };
+        write_file(&g.dir, &layout::member_path(member), layout::encode("member", &m).as_bytes())?;
+        // An admin reads every secret: encrypt them all to the new admin too.
+        let reencrypted = if admin {
+            state.members.insert(member.into(), m.clone());
+            let owners: Vec<String> = state.keys.values().map(|k| k.owner.clone()).collect();
+            self.reencrypt(&g, &state, |k| owners.contains(&k.owner))?
+        } else {
+            Vec::new()
+        };
+        let head = self.team_commit_push(&g, &format!("team: invite {member} ({})", if admin { "admin" } else { "member" }))?;
+        self.store.tx(|tx| self.audit(tx, "team.invite", member, json!({ "admin": admin, "recipient": m.recipient, "reencrypted": reencrypted, "head": head })))?;
+        Ok(head)
+    }
+
+    /// Encrypts again, to their recipients in `state`, the secrets of the keys `which` selects.
+    fn reencrypt(&self, g: &Git, state: &TeamState, which: impl Fn(&KeyMeta) -> bool) -> Result<Vec<String>> {
+        let id = self.team_identity_secret()?;
+        let mut done = Vec::new();
+        for k in state.keys.values().filter(|k| which(k)) {
+            let path = layout::secret_path(&k.name);
+            let Ok(data) = std::fs::read(g.dir.join(&path)) else { continue };
+            let value = crypt::decrypt(&data, &id, &path)?.ok_or_else(|| Error::InvalidState(format!("{path} is not encrypted to you: it cannot be encrypted again by you")))?;
+            let recipients: Vec<&str> = state.recipients(&k.owner).iter().map(|m| m.recipient.as_str()).collect();
+            write_file(&g.dir, &path, &crypt::encrypt(&value, &recipients)?)?;
+            done.push(k.name.clone());
+        }
+        Ok(done)
+    }
+
+    /// Gives `member` access to `owner`'s instances and keys: its secrets are encrypted to them too.
+    pub fn team_grant(&self, member: &str, owner: &str) -> Result<TeamChange> {
+        self.team_scope_change(member, owner, true)
+    }
+
+    /// Takes `owner` from `member`'s scope: its secrets are encrypted without them, and marked
+    /// exposed (they could read them until now, and a copy of the old files is in the history).
+    pub fn team_revoke(&self, member: &str, owner: &str) -> Result<TeamChange> {
+        self.team_scope_change(member, owner, false)
+    }
+
+    fn team_scope_change(&self, member: &str, owner: &str, grant: bool) -> Result<TeamChange> {
+        layout::check_name("owner", owner)?;
+        let (_row, g, mut state) = self.team_admin_state()?;
+        if !state.members.contains_key(member) {
+            return Err(Error::NotFound { kind: "team member", name: member.into() });
+        }
+        let could_read: Vec<String> = state.keys.values().filter(|k| k.owner == owner && state.may_access(member, owner)).map(|k| k.name.clone()).collect();
+        let scope = state.scopes.entry(owner.to_string()).or_default();
+        let changed = if grant { scope.insert(member.to_string()) } else { scope.remove(member) };
+        if !changed {
+            return Err(Error::Conflict(format!("'{member}' {} access to '{owner}'", if grant { "already has" } else { "has no" })));
+        }
+        let scope = Scope { owner: owner.into(), members: state.scopes[owner].clone() };
+        write_file(&g.dir, &layout::scope_path(owner), layout::encode("scope", &scope).as_bytes())?;
+        let reencrypted = self.reencrypt(&g, &state, |k| k.owner == owner)?;
+        // A revoked member who could read a key (not as an admin, who still can) exposed it.
+        let exposed = if grant || state.is_admin(member) { Vec::new() } else { could_read };
+        self.mark_exposed(&g, &mut state, &exposed, member)?;
+        let verb = if grant { "grant" } else { "revoke" };
+        let head = self.team_commit_push(&g, &format!("team: {verb} {member} access to {owner}"))?;
+        self.store.tx(|tx| {
+            for k in &exposed {
+                store::upsert_exposure(tx, k, member, &self.now())?;
+            }
+            self.audit(tx, &format!("team.{verb}"), member, json!({ "owner": owner, "reencrypted": reencrypted, "exposed": exposed, "head": head }))
+        })?;
+        Ok(TeamChange { member: member.into(), reencrypted, exposed_keys: exposed, head })
+    }
+
+    fn mark_exposed(&self, g: &Git, state: &mut TeamState, keys: &[String], member: &str) -> Result<()> {
+        let at = self.now();
+        for name in keys {
+            if let Some(k) = state.keys.get_mut(name) {
+                k.exposed = Some(Exposure { member: member.into(), at });
+                write_file(&g.dir, &layout::key_path(name), layout::encode("key", &*k).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Offboarding: removes `member`, encrypts every secret they could read again without them,
+    /// and marks each of those keys "exposed: rotate" (they lead the rotation plan).
+    pub fn team_remove(&self, member: &str) -> Result<TeamChange> {
+        let (row, g, mut state) = self.team_admin_state()?;
+        if member == row.member {
+            return Err(Error::InvalidState("you cannot remove yourself; another admin can".into()));
+        }
+        if !state.members.contains_key(member) {
+            return Err(Error::NotFound { kind: "team member", name: member.into() });
+        }
+        let exposed: Vec<String> = state.readable_keys(member).iter().map(|k| k.name.clone()).collect();
+        state.members.remove(member);
+        remove_file(&g.dir, &layout::member_path(member))?;
+        let owners: Vec<String> = state.scopes.iter().filter(|(_, s)| s.contains(member)).map(|(o, _)| o.clone()).collect();
+        for o in &owners {
+            let s = state.scopes.get_mut(o).map(|s| {
+                s.remove(member);
+                s.clone()
+            });
+            if let Some(members) = s {
+                write_file(&g.dir, &layout::scope_path(o), layout::encode("scope", &Scope { owner: o.clone(), members }).as_bytes())?;
+            }
+        }
+        let reencrypted = self.reencrypt(&g, &state, |k| exposed.contains(&k.name))?;
+        self.mark_exposed(&g, &mut state, &exposed, member)?;
+        let head = self.team_commit_push(&g, &format!("team: remove {member}; {} keys they could read are exposed", exposed.len()))?;
+        self.store.tx(|tx| {
+            for k in &exposed {
+                store::upsert_exposure(tx, k, member, &self.now())?;
+            }
+            self.audit(tx, "team.remove", member, json!({ "exposed": exposed, "reencrypted": reencrypted, "head": head }))
+        })?;
+        Ok(TeamChange { member: member.into(), reencrypted, exposed_keys: exposed, head })
+    }
+
+    /// Pull (verified), import what this member may read into the local index and keychain,
+    /// share local instances and keys the store does not have yet, commit (signed), push.
+    pub fn team_sync(&self) -> Result<TeamSync> {
+        let (row, g) = self.team_clone()?;
+        let mut report = TeamSync { verified_commits: self.team_pull(&g, &row)?, ..Default::default() };
+        let state = self.state_at(&g, "HEAD")?;
+        let me = row.member.as_str();
+        if !state.members.contains_key(me) {
+            return Err(Error::InvalidState(format!("'{me}' is not a member of this team store (yet): an admin invites you with your recipient and signing key")));
+        }
+        self.team_import(&g, &state, me, &mut report)?;
+        self.team_share(&g, &state, me, &mut report)?;
+        if !report.shared_instances.is_empty() || !report.shared_keys.is_empty() {
+            let msg = format!("team sync: {me} shares {} instances, {} keys", report.shared_instances.len(), report.shared_keys.len());
+            report.head = Some(self.team_commit_push(&g, &msg)?);
+            report.pushed = true;
+        } else {
+            report.head = g.rev("HEAD")?;
+        }
+        self.store.tx(|tx| {
+            self.audit(
+                tx,
+                "team.sync",
+                me,
+                json!({ "verified_commits": report.verified_commits, "imported_instances": report.imported_instances, "imported_keys": report.imported_keys,
+                        "shared_instances": report.shared_instances, "shared_keys": report.shared_keys, "head": report.head }),
+            )
+        })?;
+        Ok(report)
+    }
+
+    fn team_import(&self, g: &Git, state: &TeamState, me: &str, report: &mut TeamSync) -> Result<()> {
+        let local: BTreeMap<String, Instance> = self.list_instances(&InstanceFilter::default())?.into_iter().map(|r| (r.instance.name.clone(), r.instance)).collect();
+        // Bastions first, so an instance's jump host exists when it is added.
+        let mut todo: Vec<&InstanceSpec> = state.instances.values().filter(|i| state.may_access(me, &i.owner) && !local.contains_key(&i.name)).collect();
+        todo.sort_by_key(|i| i.jump_via.is_some());
+        for spec in todo {
+            match self.add_instance(spec.clone()) {
+                Ok(i) => report.imported_instances.push(i.name),
+                Err(e) => report.skipped.push(format!("instance {}: {e}", spec.name)),
+            }
+        }
+        let id = self.team_identity_secret()?;
+        let mut exposures = Vec::new();
+        // Every secret is decrypted and checked against its fingerprint before any is stored.
+        let mut ready = Vec::new();
+        for k in state.readable_keys(me) {
+            if let Some(x) = &k.exposed {
+                exposures.push((k.name.clone(), x.clone()));
+            }
+            if self.store.key_by_name(&k.name)?.is_some() || !matches!(KeyStatus::parse(&k.status), Some(KeyStatus::Active | KeyStatus::Staged)) {
+                continue;
+            }
+            let path = layout::secret_path(&k.name);
+            let Some((_, data)) = g.blobs("HEAD", &[path.as_str()])?.into_iter().next() else {
+                report.skipped.push(format!("key {}: no secret file", k.name));
+                continue;
+            };
+            let Some(value) = crypt::decrypt(&data, &id, &path)? else {
+                report.skipped.push(format!("key {}: its secret is not encrypted to you (ask an admin to sync it)", k.name));
+                continue;
+            };
+            if keyfmt::fingerprint(value.expose().trim()) != k.fingerprint {
+                return Err(Error::TeamRefused { commit: "HEAD".into(), who: "unknown".into(), what: "the secret does not match its key's fingerprint".into(), path });
+            }
+            ready.push((k, value));
+        }
+        for (k, value) in ready {
+            let spec = KeySpec {
+                name: k.name.clone(),
+                instance: k.instance.clone(),
+                workspace_id: k.workspace_id.clone(),
+                anthropic_key_id: k.anthropic_key_id.clone(),
+                expires_at: k.expires_at,
+                allow_name: true,
+                format_changed: false,
+            };
+            match self.add_key(spec, value) {
+                Ok(_) => report.imported_keys.push(k.name.clone()),
+                Err(e) => report.skipped.push(format!("key {}: {e}", k.name)),
+            }
+        }
+        self.store.tx(|tx| {
+            for (k, x) in &exposures {
+                store::upsert_exposure(tx, k, &x.member, &x.at)?;
+            }
+            Ok(())
+        })?;
+        report.exposed_keys = exposures.into_iter().map(|(k, _)| k).collect();
+        Ok(())
+    }
+
+    fn team_share(&self, g: &Git, state: &TeamState, me: &str, report: &mut TeamSync) -> Result<()> {
+        let mut shared_instances: BTreeMap<String, String> = state.instances.iter().map(|(n, i)| (n.clone(), i.owner.clone())).collect();
+        for row in self.list_instances(&InstanceFilter::default())? {
+            let i = row.instance;
+            if i.draft || state.instances.contains_key(&i.name) {
+                continue;
+            }
+            if layout::check_name("owner", &i.owner).is_err() || layout::check_name("instance", &i.name).is_err() {
+                report.skipped.push(format!("instance {}: its owner or name cannot be a team store file name (lower-case letters, digits, hyphens)", i.name));
+                continue;
+            }
+            if !state.may_access(me, &i.owner) {
+                report.skipped.push(format!("instance {}: you have no scope over owner '{}'", i.name, i.owner));
+                continue;
+            }
+            write_file(&g.dir, &layout::instance_path(&i.name), layout::encode("instance", &spec_of(&i)).as_bytes())?;
+            shared_instances.insert(i.name.clone(), i.owner.clone());
+            report.shared_instances.push(i.name);
+        }
+        for k in self.list_keys(None)? {
+            if state.keys.contains_key(&k.name) || !matches!(k.status, KeyStatus::Active | KeyStatus::Staged) {
+                continue;
+            }
+            let Some(owner) = k.instance.as_ref().and_then(|i| shared_instances.get(i)).cloned() else {
+                report.skipped.push(format!("key {}: not bound to a shared instance (Admin keys stay personal)", k.name));
+                continue;
+            };
+            if layout::check_name("key", &k.name).is_err() {
+                report.skipped.push(format!("key {}: its name cannot be a team store file name", k.name));
+                continue;
+            }
+            let recipients: Vec<&str> = state.recipients(&owner).iter().map(|m| m.recipient.as_str()).collect();
+            let value = self.key_secret(&k.name)?;
+            let cipher = crypt::encrypt(&value, &recipients)?;
+            drop(value);
+            let meta = KeyMeta {
+                name: k.name.clone(),
+                owner,
+                instance: k.instance.clone(),
+                kind: k.kind.as_str().into(),
+                hint: k.hint.clone(),
+                fingerprint: k.fingerprint.clone(),
+                length: k.length,
+                status: k.status.as_str().into(),
+                workspace_id: k.workspace_id.clone(),
+                anthropic_key_id: k.anthropic_key_id.clone(),
+                expires_at: k.expires_at,
+                created_at: k.created_at,
+                exposed: None,
+            };
+            write_file(&g.dir, &layout::secret_path(&k.name), &cipher)?;
+            write_file(&g.dir, &layout::key_path(&k.name), layout::encode("key", &meta).as_bytes())?;
+            report.shared_keys.push(k.name);
+        }
+        Ok(())
+    }
+
+    /// Who is in the team and what they may read (from the clone as last verified).
+    pub fn team_status(&self) -> Result<TeamStatus> {
+        let row = self.team_row()?;
+        let members = if row.remote.is_some() {
+            let state = self.state_at(&Git::open(&self.team_repo()), "HEAD")?;
+            state
+                .members
+                .values()
+                .map(|m| TeamMemberView { name: m.name.clone(), role: m.role, owners: state.scopes.iter().filter(|(_, s)| s.contains(&m.name)).map(|(o, _)| o.clone()).collect() })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(TeamStatus { member: row.member, remote: row.remote, verified_head: row.verified_head, members })
+    }
+}
