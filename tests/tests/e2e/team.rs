@@ -67,7 +67,8 @@ impl Member {
 
 /// The stock `age -d -i -` with `identity` on stdin: the plaintext, or `None` when it fails.
 fn age_decrypt(identity: &[u8], file: &Path) -> Option<String> {
-    let mut c = Command::new("age").arg("-d").arg("-i").arg("-").arg(file).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("age (Debian package age)");
+    let mut c =
+        Command::new("age").arg("-d").arg("-i").arg("-").arg(file).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("age (Debian package age)");
     use std::io::Write;
     c.stdin.take().unwrap().write_all(identity).unwrap();
     let o = c.wait_with_output().unwrap();
@@ -217,7 +218,8 @@ fn an_unsigned_commit_and_a_forged_member_are_refused() {
     r.attach_bob();
     r.bob_pushes(
         |d| {
-            let forged = "name = \"mallory\"\nrecipient = \"age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\"\nrole = \"admin\"\nsigning_key = \"ssh-ed25519 AAAAforged\"\n";
+            let forged =
+                "name = \"mallory\"\nrecipient = \"age1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq\"\nrole = \"admin\"\nsigning_key = \"ssh-ed25519 AAAAforged\"\n";
             std::fs::write(d.join("members/mallory.txt"), forged).unwrap();
         },
         false,
@@ -283,5 +285,8 @@ fn leak_scan(r: &Rig) {
 /// `sk-ant-` followed by 40 or more key-alphabet characters (a hint stops after 16).
 fn key_shaped(b: &[u8]) -> bool {
     let pat = b"sk-ant-";
-    b.windows(pat.len()).enumerate().filter(|(_, w)| *w == pat).any(|(i, _)| b[i + pat.len()..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-' || **c == b'_').count() >= 40)
+    b.windows(pat.len())
+        .enumerate()
+        .filter(|(_, w)| *w == pat)
+        .any(|(i, _)| b[i + pat.len()..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'-' || **c == b'_').count() >= 40)
 }

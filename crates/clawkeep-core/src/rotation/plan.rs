@@ -264,7 +264,14 @@ pub fn build(now: DateTime<Utc>, instances: Vec<Instance>, keys: &[Key], policie
 /// [`build`], where `exposed` names the keys a departed team member could decrypt (key name →
 /// when they left): such a key is due since then whatever its age (`due_reason` `exposed`,
 /// status overdue), and leads the plan: its owner first, and first within its owner.
-pub fn build_with_exposures(now: DateTime<Utc>, instances: Vec<Instance>, keys: &[Key], policies: &PolicySet, open: &HashSet<String>, exposed: &HashMap<String, DateTime<Utc>>) -> RotationPlan {
+pub fn build_with_exposures(
+    now: DateTime<Utc>,
+    instances: Vec<Instance>,
+    keys: &[Key],
+    policies: &PolicySet,
+    open: &HashSet<String>,
+    exposed: &HashMap<String, DateTime<Utc>>,
+) -> RotationPlan {
     let names: HashSet<&str> = keys.iter().map(|k| k.name.as_str()).collect();
     let admin = keys.iter().any(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active);
     let mut items = Vec::new();
