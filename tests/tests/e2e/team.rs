@@ -1,17 +1,21 @@
 //! The team vault end to end (issue 15): the real `clawkeep` for two members, each with their
 //! own data dir and keychain service in the same private Secret Service, the real `git` with a
-//! bare repository as the team's remote (a local path: the flows only ever call the user's
-//! `git`, so an SSH remote differs in transport only), real SSH signing keys made by
-//! `ssh-keygen` at run time, and the stock `age` CLI reading a secret with a member's identity.
+//! bare repository served over a real sshd test host (`h1:team.git` through the world's
+//! ssh_config, host key pinned, given to the members' `git` as `GIT_SSH_COMMAND` — their own
+//! configuration, as in real use), real SSH signing keys made by `ssh-keygen` at run time, and
+//! the stock `age` CLI reading a secret with a member's identity.
 //! Cases: invite + grant with a member who lacks a scope unable to decrypt (and never shown that
 //! owner); a tampered secret, a forged member and an unsigned commit refused with who/what/where
-//! and nothing of them imported; offboarding marking exactly the keys the leaver could read; and
-//! the leak scan over the repository's whole history and both data dirs.
+//! and nothing of them imported; offboarding marking exactly the keys the leaver could read; a
+//! push cut mid-transfer (nftables, from a pre-push hook) that the next sync completes with
+//! nothing lost or duplicated; and the leak scan over the repository's whole history and both
+//! data dirs.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clawkeep_tests::cli::{contains, fake_key, Ck, Out};
+use clawkeep_tests::{World, WorldOptions};
 use serde_json::Value;
 
 fn sh(cmd: &mut Command) -> std::process::Output {
@@ -20,9 +24,10 @@ fn sh(cmd: &mut Command) -> std::process::Output {
     o
 }
 
-/// `git -C dir ARGS` (the test's own git use: a teammate going around Clawkeep).
-fn git(dir: &Path, args: &[&str]) -> std::process::Output {
-    sh(Command::new("git").arg("-C").arg(dir).args(args).env("GIT_TERMINAL_PROMPT", "0"))
+/// `git -C dir ARGS` (the test's own git use: a teammate going around Clawkeep, or reading the
+/// remote's objects in the host's home, owned by the host user).
+fn git(dir: &Path, ssh: &str, args: &[&str]) -> std::process::Output {
+    sh(Command::new("git").arg("-c").arg("safe.directory=*").arg("-C").arg(dir).args(args).env("GIT_TERMINAL_PROMPT", "0").env("GIT_SSH_COMMAND", ssh))
 }
 
 struct Member {
@@ -32,10 +37,12 @@ struct Member {
 }
 
 impl Member {
-    fn new(dir: &Path, name: &'static str) -> Member {
+    fn new(dir: &Path, name: &'static str, ssh: &str) -> Member {
         let key = dir.join(format!("{name}_signing"));
         sh(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&key));
-        Member { ck: Ck::new(), name, key }
+        let mut ck = Ck::new();
+        ck.env.push(("GIT_SSH_COMMAND".into(), ssh.into()));
+        Member { ck, name, key }
     }
 
     fn run(&self, args: &[&str]) -> Out {
@@ -78,8 +85,14 @@ fn age_decrypt(identity: &[u8], file: &Path) -> Option<String> {
 /// Alice (first admin) with instances and keys of two owners shared in the store; Bob joined and
 /// invited, granted `acme` only, attached.
 struct Rig {
+    world: World,
     dir: tempfile::TempDir,
-    remote: PathBuf,
+    /// `h1:team.git`, over sshd.
+    remote: String,
+    /// The bare repository on the host's disk (for the leak scan).
+    remote_dir: PathBuf,
+    /// The members' `GIT_SSH_COMMAND`.
+    ssh: String,
     alice: Member,
     bob: Member,
     /// key name → value (fake, made at run time).
@@ -90,14 +103,20 @@ const ACME_KEYS: [(&str, &str); 2] = [("acme-prod", "openclaw-acme-prod-key"), (
 const GLOBEX_KEY: (&str, &str) = ("globex-prod", "openclaw-globex-prod-key");
 
 impl Rig {
-    fn new() -> Rig {
+    fn new() -> Option<Rig> {
+        let world = World::start_or_skip(WorldOptions::hosts(1).without_gateway())?;
+        let h = world.host(0);
+        let o = h.ssh("git init --quiet --bare --initial-branch=main team.git").unwrap();
+        assert_eq!(o.code, Some(0), "git on the test host: {}", String::from_utf8_lossy(&o.stderr));
+        let remote = format!("{}:team.git", h.name());
+        let remote_dir = h.home().join("team.git");
+        // Keepalives end a cut connection within seconds instead of TCP's minutes.
+        let ssh = format!("ssh -F {} -o ConnectTimeout=5 -o ServerAliveInterval=1 -o ServerAliveCountMax=3", world.ssh_config().display());
         let dir = tempfile::tempdir().unwrap();
-        let remote = dir.path().join("team.git");
-        sh(Command::new("git").args(["init", "--quiet", "--bare", "--initial-branch=main"]).arg(&remote));
-        let alice = Member::new(dir.path(), "alice");
-        let bob = Member::new(dir.path(), "bob");
+        let alice = Member::new(dir.path(), "alice", &ssh);
+        let bob = Member::new(dir.path(), "bob", &ssh);
         alice.join();
-        let init = alice.run(&["--json", "team", "init", &remote.to_string_lossy()]).ok().json();
+        let init = alice.run(&["--json", "team", "init", &remote]).ok().json();
         assert_eq!(init["created"], true);
         let mut keys = Vec::new();
         for ((inst, key), owner) in ACME_KEYS.iter().zip(["acme", "acme"]).chain([(&GLOBEX_KEY, "globex")]) {
@@ -116,11 +135,11 @@ impl Rig {
         let mut re: Vec<&str> = g["reencrypted"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
         re.sort();
         assert_eq!(re, [ACME_KEYS[1].1, ACME_KEYS[0].1], "the owner's secrets, re-encrypted for bob");
-        Rig { dir, remote, alice, bob, keys }
+        Some(Rig { world, dir, remote, remote_dir, ssh, alice, bob, keys })
     }
 
     fn attach_bob(&self) -> Value {
-        self.bob.run(&["--json", "team", "init", &self.remote.to_string_lossy()]).ok().json()
+        self.bob.run(&["--json", "team", "init", &self.remote]).ok().json()
     }
 
     fn value(&self, key: &str) -> &str {
@@ -132,19 +151,19 @@ impl Rig {
     fn bob_pushes(&self, edit: impl FnOnce(&Path), unsigned: bool) {
         let d = self.bob.clone_dir();
         edit(&d);
-        git(&d, &["add", "-A"]);
+        git(&d, &self.ssh, &["add", "-A"]);
         let mut args = vec!["-c", if unsigned { "commit.gpgsign=false" } else { "commit.gpgsign=true" }, "commit", "--quiet", "-m", "a change"];
         if unsigned {
             args.push("--no-gpg-sign");
         }
-        git(&d, &args);
-        git(&d, &["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
+        git(&d, &self.ssh, &args);
+        git(&d, &self.ssh, &["push", "--quiet", "origin", "HEAD:refs/heads/main"]);
     }
 }
 
 #[test]
 fn invite_and_grant_give_exactly_the_scope_and_stock_age_reads_it() {
-    let r = Rig::new();
+    let Some(r) = Rig::new() else { return };
     let attached = r.attach_bob();
     assert_eq!(attached["created"], false);
     assert_eq!(attached["admins"], serde_json::json!(["alice"]), "who the first commit vouches for is shown");
@@ -172,15 +191,19 @@ fn invite_and_grant_give_exactly_the_scope_and_stock_age_reads_it() {
     for m in [&r.alice, &r.bob] {
         assert!(m.ck.data_files().iter().all(|(_, b)| !contains(b, b"AGE-SECRET-KEY-")), "an identity reached {}'s data dir", m.name);
     }
-    // Every commit is signed by its member.
-    let log = String::from_utf8(git(&r.remote, &["log", "--format=%G? %an %s", "main"]).stdout).unwrap_or_default();
-    assert!(log.lines().count() >= 5 && log.lines().all(|l| !l.starts_with('N')), "every commit carries a signature:\n{log}");
+    // Every commit is signed by its member: git's own verifier, with Alice's key as the only signer.
+    let signers = r.dir.path().join("allowed_signers");
+    let alice_pub = std::fs::read_to_string(r.alice.key.with_extension("pub")).unwrap();
+    std::fs::write(&signers, format!("alice namespaces=\"git\" {alice_pub}")).unwrap();
+    let cfg = format!("gpg.ssh.allowedSignersFile={}", signers.display());
+    let log = String::from_utf8(git(&r.remote_dir, &r.ssh, &["-c", &cfg, "log", "--format=%G? %GS %s", "main"]).stdout).unwrap_or_default();
+    assert!(log.lines().count() >= 4 && log.lines().all(|l| l.starts_with("G alice ")), "every commit carries alice's good signature:\n{log}");
     leak_scan(&r);
 }
 
 #[test]
 fn a_tampered_secret_is_refused_with_who_what_where_and_nothing_is_imported() {
-    let r = Rig::new();
+    let Some(r) = Rig::new() else { return };
     r.attach_bob();
     let before = r.alice.run(&["--json", "team", "status"]).ok().json()["verified_head"].clone();
     let target = format!("secrets/{}.age", GLOBEX_KEY.1);
@@ -205,7 +228,7 @@ fn a_tampered_secret_is_refused_with_who_what_where_and_nothing_is_imported() {
 
 #[test]
 fn an_unsigned_commit_and_a_forged_member_are_refused() {
-    let r = Rig::new();
+    let Some(r) = Rig::new() else { return };
     r.attach_bob();
     r.bob_pushes(|d| std::fs::write(d.join("instances/acme-new.txt"), "name = \"acme-new\"\nowner = \"acme\"\n").unwrap(), true);
     let o = r.alice.run(&["--json", "team", "sync"]).fails();
@@ -214,7 +237,7 @@ fn an_unsigned_commit_and_a_forged_member_are_refused() {
     assert!(!r.alice.names("instance").contains(&"acme-new".to_string()));
 
     // A fresh store: a member (not an admin) writes a member file for someone else.
-    let r = Rig::new();
+    let Some(r) = Rig::new() else { return };
     r.attach_bob();
     r.bob_pushes(
         |d| {
@@ -231,7 +254,7 @@ fn an_unsigned_commit_and_a_forged_member_are_refused() {
 
 #[test]
 fn remove_marks_exactly_the_keys_the_leaver_could_read_and_they_lead_the_plan() {
-    let r = Rig::new();
+    let Some(r) = Rig::new() else { return };
     r.attach_bob();
     let old_secret = std::fs::read(r.alice.clone_dir().join(format!("secrets/{}.age", ACME_KEYS[0].1))).unwrap();
     let bob_id = r.bob.identity();
@@ -264,11 +287,63 @@ fn remove_marks_exactly_the_keys_the_leaver_could_read_and_they_lead_the_plan() 
     leak_scan(&r);
 }
 
+#[test]
+fn a_push_cut_mid_transfer_is_completed_by_the_next_sync_with_nothing_lost_or_duplicated() {
+    let Some(r) = Rig::new() else { return };
+    r.attach_bob();
+    let (inst, key) = ("acme-new", "openclaw-acme-new-key");
+    r.alice.run(&["instance", "add", inst, "--host", "127.0.0.1", "--user", "oc", "--owner", "acme", "--env", "prod", "--restart-cmd", "true"]).ok();
+    let value = fake_key();
+    r.alice.ck.add_key(inst, key, &value).ok();
+    // The cut lands after git reached the remote and before the pack is sent: a pre-push hook
+    // says "pushing" and waits until the host is cut off (nftables drops every packet).
+    let (marker, ack) = (r.dir.path().join("pushing"), r.dir.path().join("cut"));
+    let hook = r.alice.clone_dir().join(".git/hooks/pre-push");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\nwhile [ ! -f '{}' ]; do sleep 0.05; done\nexit 0\n", marker.display(), ack.display())).unwrap();
+    sh(Command::new("chmod").arg("755").arg(&hook));
+    let h = r.world.host(0);
+    let failed = std::thread::scope(|s| {
+        s.spawn(|| {
+            for _ in 0..1200 {
+                if marker.exists() {
+                    h.cut_network().unwrap();
+                    std::fs::write(&ack, b"").unwrap();
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            std::fs::write(&ack, b"").unwrap();
+        });
+        r.alice.run(&["--json", "team", "sync"]).fails()
+    });
+    assert!(marker.exists(), "the push was reached");
+    assert_eq!(failed.error_code().as_deref(), Some("git"), "{}", failed.stderr);
+    h.restore_network().unwrap();
+    std::fs::remove_file(&hook).unwrap();
+    let remote_log = || String::from_utf8(git(&r.remote_dir, &r.ssh, &["log", "--format=%s", "main"]).stdout).unwrap();
+
+    // The next sync completes it, once. Whether the pack reached the host is not Alice's to know
+    // (after the restore, TCP may still deliver what the kernel had queued, and the host then
+    // updates its branch): either the sync pushes the commit, or it finds it on the remote,
+    // verifies it as hers and moves on. Nothing is shared twice.
+    let again = r.alice.run(&["--json", "team", "sync"]).ok().json();
+    assert!(again["pushed"] == true || again["verified_commits"] == 1, "{again}");
+    assert_eq!(again["shared_keys"].as_array().unwrap().len(), 0, "already committed: {again}");
+    assert_eq!(remote_log().matches("team sync: alice shares 1 instances, 1 keys").count(), 1, "{}", remote_log());
+    let b = r.bob.run(&["--json", "team", "sync"]).ok().json();
+    assert_eq!(b["imported_keys"], serde_json::json!([key]), "{b}");
+    assert_eq!(b["imported_instances"], serde_json::json!([inst]), "{b}");
+    let fp = |m: &Member| m.run(&["--json", "key", "show", key]).ok().json()["fingerprint"].clone();
+    assert_eq!(fp(&r.bob), fp(&r.alice));
+    assert!(!contains(&r.alice.ck.transcript(), value.as_bytes()));
+    leak_scan(&r);
+}
+
 /// No key value (nor any key-shaped string) in any object of the repository's history, in the
 /// clones, in either data dir, or in anything either member was shown.
 fn leak_scan(r: &Rig) {
-    let history = git(&r.remote, &["log", "-p", "--all", "--format=%H %an %s%n%b"]).stdout;
-    let objects = git(&r.remote, &["cat-file", "--batch-all-objects", "--batch"]).stdout;
+    let history = git(&r.remote_dir, &r.ssh, &["log", "-p", "--all", "--format=%H %an %s%n%b"]).stdout;
+    let objects = git(&r.remote_dir, &r.ssh, &["cat-file", "--batch-all-objects", "--batch"]).stdout;
     let mut places: Vec<(String, Vec<u8>)> = vec![("git log -p".into(), history), ("every object".into(), objects)];
     for m in [&r.alice, &r.bob] {
         places.extend(m.ck.data_files().into_iter().map(|(p, b)| (p.display().to_string(), b)));

@@ -333,6 +333,12 @@ impl Clawkeep {
     /// commits, rebases, and pushes once more.
     fn team_commit_push(&self, g: &Git, message: &str) -> Result<String> {
         g.commit_all(message)?;
+        self.team_push(g)
+    }
+
+    /// Pushes HEAD (a fast-forward of the verified remote); on a race, verifies the teammates'
+    /// commits, rebases, and pushes once more.
+    fn team_push(&self, g: &Git) -> Result<String> {
         let mut pushed = g.push()?;
         if !pushed {
             let row = self.team_row()?;
@@ -496,11 +502,15 @@ impl Clawkeep {
         self.team_import(&g, &state, me, &mut report)?;
         self.team_share(&g, &state, me, &mut report)?;
         if !report.shared_instances.is_empty() || !report.shared_keys.is_empty() {
-            let msg = format!("team sync: {me} shares {} instances, {} keys", report.shared_instances.len(), report.shared_keys.len());
-            report.head = Some(self.team_commit_push(&g, &msg)?);
+            g.commit_all(&format!("team sync: {me} shares {} instances, {} keys", report.shared_instances.len(), report.shared_keys.len()))?;
+        }
+        // Also what an earlier sync committed but could not push (the network went away).
+        let head = g.rev("HEAD")?;
+        if head.is_some() && head != g.rev(&format!("{}/{}", git::REMOTE, git::BRANCH))? {
+            report.head = Some(self.team_push(&g)?);
             report.pushed = true;
         } else {
-            report.head = g.rev("HEAD")?;
+            report.head = head;
         }
         self.store.tx(|tx| {
             self.audit(
