@@ -155,10 +155,11 @@ fn print_change(c: TeamChange, json: bool, what: &str) {
 
 fn print_sync(s: &TeamSync) {
     println!(
-        "{} changes from teammates verified; imported {} instances, {} keys; shared {} instances, {} keys{}.",
+        "{} changes from teammates verified; imported {} instances, {} keys; merged teammates' edits into {} instances; shared {} instances, {} keys{}.",
         s.verified_commits,
         s.imported_instances.len(),
         s.imported_keys.len(),
+        s.updated_instances.len(),
         s.shared_instances.len(),
         s.shared_keys.len(),
         if s.pushed { "; pushed" } else { "" }

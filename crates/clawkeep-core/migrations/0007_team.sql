@@ -6,6 +6,7 @@ CREATE TABLE team (
   signing_key TEXT NOT NULL,   -- path of the SSH key git signs with (private key, or its .pub with ssh-agent)
   remote TEXT,                 -- the repository (URL or path), once the store is initialised or joined
   verified_head TEXT,          -- the last commit verified and imported
+  base_head TEXT,              -- the commit the local index last agreed with (the base of a field merge)
   joined_at TEXT NOT NULL
 );
 

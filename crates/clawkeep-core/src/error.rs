@@ -148,6 +148,11 @@ pub enum Error {
     #[error("team change {commit} refused: {what} (by {who}, at {path}); nothing of it was imported, and nothing was pushed")]
     TeamRefused { commit: String, who: String, what: String, path: String },
 
+    /// Two members changed the same field of the same record: sync stopped before writing
+    /// anything, both values named (yours stays in the local index, theirs in the repository).
+    #[error("{0}")]
+    TeamConflict(String),
+
     /// The user's `git` failed (`detail`: its last lines, sanitised).
     #[error("{context}: git says: {detail}")]
     Git { context: String, detail: String },
@@ -215,6 +220,7 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::TeamLayout { .. } => "team_layout",
             Error::TeamRefused { .. } => "team_refused",
+            Error::TeamConflict(_) => "team_conflict",
             Error::Git { .. } => "git",
         }
     }

@@ -339,6 +339,42 @@ fn a_push_cut_mid_transfer_is_completed_by_the_next_sync_with_nothing_lost_or_du
     leak_scan(&r);
 }
 
+#[test]
+fn concurrent_edits_merge_by_field_and_a_true_conflict_stops_with_both_values() {
+    let Some(r) = Rig::new() else { return };
+    r.attach_bob();
+    let field = |m: &Member, f: &str| m.run(&["--json", "instance", "show", "acme-prod"]).ok().json()["instance"][f].clone();
+    // At the same time: Alice changes the port, Bob the SSH user. Both sync: both have both.
+    r.alice.run(&["instance", "edit", "acme-prod", "--port", "2222"]).ok();
+    r.bob.run(&["instance", "edit", "acme-prod", "--user", "deploy"]).ok();
+    r.alice.run(&["team", "sync"]).ok();
+    let b = r.bob.run(&["--json", "team", "sync"]).ok().json();
+    assert_eq!(b["updated_instances"], serde_json::json!(["acme-prod"]), "{b}");
+    assert_eq!(b["pushed"], true, "{b}");
+    let a = r.alice.run(&["--json", "team", "sync"]).ok().json();
+    assert_eq!(a["updated_instances"], serde_json::json!(["acme-prod"]), "{a}");
+    for m in [&r.alice, &r.bob] {
+        assert_eq!((field(m, "ssh_port"), field(m, "ssh_user")), (serde_json::json!(2222), serde_json::json!("deploy")), "{}", m.name);
+    }
+    let file = std::fs::read_to_string(r.alice.clone_dir().join("instances/acme-prod.txt")).unwrap();
+    assert!(file.contains("ssh_port = 2222") && file.contains("ssh_user = \"deploy\""), "{file}");
+
+    // Both change the same field differently: the second sync stops, naming both values, and
+    // writes nothing: Bob keeps his value, the store keeps Alice's.
+    r.alice.run(&["instance", "edit", "acme-prod", "--host", "10.0.0.1"]).ok();
+    r.bob.run(&["instance", "edit", "acme-prod", "--host", "10.0.0.2"]).ok();
+    r.alice.run(&["team", "sync"]).ok();
+    let o = r.bob.run(&["--json", "team", "sync"]).fails();
+    assert_eq!(o.error_code().as_deref(), Some("team_conflict"), "{}", o.stderr);
+    assert!(o.stderr.contains("ssh_host") && o.stderr.contains("10.0.0.2") && o.stderr.contains("10.0.0.1"), "{}", o.stderr);
+    assert_eq!(field(&r.bob, "ssh_host"), serde_json::json!("10.0.0.2"), "nothing lost locally");
+    let remote = String::from_utf8(git(&r.remote_dir, &r.ssh, &["show", "main:instances/acme-prod.txt"]).stdout).unwrap();
+    assert!(remote.contains("10.0.0.1"), "the store keeps the first sync's value: {remote}");
+    // Bob settles on Alice's value: the sync goes through.
+    r.bob.run(&["instance", "edit", "acme-prod", "--host", "10.0.0.1"]).ok();
+    r.bob.run(&["team", "sync"]).ok();
+}
+
 /// No key value (nor any key-shaped string) in any object of the repository's history, in the
 /// clones, in either data dir, or in anything either member was shown.
 fn leak_scan(r: &Rig) {

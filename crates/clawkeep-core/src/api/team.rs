@@ -14,13 +14,13 @@ use serde_json::json;
 
 use super::Clawkeep;
 use crate::error::{Error, Result};
-use crate::model::domain::{Instance, InstanceFilter, InstanceSpec, KeySpec, KeyStatus};
+use crate::model::domain::{Instance, InstanceFilter, InstancePatch, InstanceSpec, KeySpec, KeyStatus};
 use crate::model::keyfmt;
 use crate::secret::Secret;
 use crate::store::{self, TeamRow};
 use crate::team::git::{self, Git};
 use crate::team::layout::{self, Exposure, KeyMeta, Member, Role, Scope, TeamState};
-use crate::team::{crypt, verify};
+use crate::team::{crypt, merge, verify};
 
 /// The keychain account of this data dir's team identity (age X25519, `AGE-SECRET-KEY-1…`).
 pub const TEAM_IDENTITY_ACCOUNT: &str = "team-age-identity";
@@ -52,6 +52,8 @@ pub struct TeamSync {
     pub verified_commits: usize,
     pub imported_instances: Vec<String>,
     pub imported_keys: Vec<String>,
+    /// Instances whose fields teammates changed, merged into the local index.
+    pub updated_instances: Vec<String>,
     pub shared_instances: Vec<String>,
     pub shared_keys: Vec<String>,
     /// What was not shared or imported, and why.
@@ -132,6 +134,37 @@ fn spec_of(i: &Instance) -> InstanceSpec {
     }
 }
 
+/// An instance's fields as a file's [`layout::Doc`] (absent fields left out, as in the file).
+fn doc_of(spec: &InstanceSpec) -> layout::Doc {
+    match serde_json::to_value(spec) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => layout::Doc::new(),
+    }
+}
+
+/// Every field of `spec` as an edit (an empty text clears an optional field).
+fn patch_of(spec: &InstanceSpec) -> InstancePatch {
+    InstancePatch {
+        name: None,
+        owner: Some(spec.owner.clone()),
+        environment: Some(spec.environment.clone()),
+        workload: Some(spec.workload.clone()),
+        purpose: spec.purpose,
+        ssh_host: Some(spec.ssh_host.clone()),
+        ssh_port: spec.ssh_port,
+        ssh_user: Some(spec.ssh_user.clone()),
+        jump_via: Some(spec.jump_via.clone().unwrap_or_default()),
+        state_dir: spec.state_dir.clone(),
+        service_manager: spec.service_manager.clone(),
+        injection: spec.injection,
+        agents: Some(spec.agents.clone()),
+        expected_org_id: Some(spec.expected_org_id.clone().unwrap_or_default()),
+        expected_workspace_id: Some(spec.expected_workspace_id.clone().unwrap_or_default()),
+        tags: Some(spec.tags.clone()),
+        notes: Some(spec.notes.clone()),
+    }
+}
+
 fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
     let full = repo.join(path);
     if let Some(d) = full.parent() {
@@ -198,6 +231,7 @@ impl Clawkeep {
             signing_key: signing_key.to_string_lossy().into_owned(),
             remote: existing.as_ref().and_then(|r| r.remote.clone()),
             verified_head: existing.as_ref().and_then(|r| r.verified_head.clone()),
+            base_head: existing.as_ref().and_then(|r| r.base_head.clone()),
             joined_at: self.now(),
         };
         self.store.tx(|tx| {
@@ -249,6 +283,7 @@ impl Clawkeep {
             self.store.tx(|tx| {
                 store::set_team_remote(tx, remote)?;
                 store::set_verified_head(tx, &head)?;
+                store::set_base_head(tx, &head)?;
                 self.audit(tx, "team.init", remote, json!({ "created": true, "head": head }))
             })?;
             return Ok(TeamInit { created: true, admins: vec![me.name], sync: TeamSync { head: Some(head), pushed: true, ..Default::default() } });
@@ -266,7 +301,7 @@ impl Clawkeep {
             Ok(s) => s,
             Err(e) => {
                 // Not attached: a refused history leaves no trace but the clone, which a retry replaces.
-                let _ = self.store.tx(|tx| store::set_team(tx, &TeamRow { remote: None, verified_head: None, ..row.clone() }));
+                let _ = self.store.tx(|tx| store::set_team(tx, &TeamRow { remote: None, verified_head: None, base_head: None, ..row.clone() }));
                 return Err(e);
             }
         };
@@ -499,7 +534,23 @@ impl Clawkeep {
         if !state.members.contains_key(me) {
             return Err(Error::InvalidState(format!("'{me}' is not a member of this team store (yet): an admin invites you with your recipient and signing key")));
         }
+        let base = match row.base_head.as_deref() {
+            Some(b) if g.rev(b)?.is_some() => Some(self.state_at(&g, b)?),
+            _ => None,
+        };
+        // Field merges first: a conflict stops the sync before anything is written.
+        let merges = self.team_merge_plan(&state, base.as_ref(), me)?;
         self.team_import(&g, &state, me, &mut report)?;
+        for (name, merged, to_local, to_repo) in merges {
+            if to_local {
+                self.edit_instance(&name, patch_of(&merged))?;
+                report.updated_instances.push(name.clone());
+            }
+            if to_repo {
+                write_file(&g.dir, &layout::instance_path(&name), layout::encode("instance", &merged).as_bytes())?;
+                report.shared_instances.push(name);
+            }
+        }
         self.team_share(&g, &state, me, &mut report)?;
         if !report.shared_instances.is_empty() || !report.shared_keys.is_empty() {
             g.commit_all(&format!("team sync: {me} shares {} instances, {} keys", report.shared_instances.len(), report.shared_keys.len()))?;
@@ -512,6 +563,9 @@ impl Clawkeep {
         } else {
             report.head = head;
         }
+        if let Some(h) = &report.head {
+            self.store.tx(|tx| store::set_base_head(tx, h))?;
+        }
         self.store.tx(|tx| {
             self.audit(
                 tx,
@@ -522,6 +576,51 @@ impl Clawkeep {
             )
         })?;
         Ok(report)
+    }
+
+    /// For every shared instance this member has locally and may access: the three-way merge of
+    /// its fields (base: the commit the index last agreed with; ours: the local index; theirs:
+    /// the verified HEAD), and where the result goes (local index, repository). Any field both
+    /// sides changed differently is a [`Error::TeamConflict`] naming both values.
+    fn team_merge_plan(&self, state: &TeamState, base: Option<&TeamState>, me: &str) -> Result<Vec<(String, InstanceSpec, bool, bool)>> {
+        let mut out = Vec::new();
+        let mut conflicts = Vec::new();
+        for row in self.list_instances(&InstanceFilter::default())? {
+            let i = row.instance;
+            let Some(theirs) = state.instances.get(&i.name) else { continue };
+            if i.draft || !state.may_access(me, &theirs.owner) {
+                continue;
+            }
+            let (ours_d, theirs_d) = (doc_of(&spec_of(&i)), doc_of(theirs));
+            if ours_d == theirs_d {
+                continue;
+            }
+            // Without a base (never synced together) the store's version is the base: ours wins.
+            let base_d = base.and_then(|b| b.instances.get(&i.name)).map(doc_of).unwrap_or_else(|| theirs_d.clone());
+            match merge::merge_fields(&base_d, &ours_d, &theirs_d) {
+                Ok(m) => {
+                    let spec: InstanceSpec = serde_json::from_value(serde_json::Value::Object(m.clone().into_iter().collect())).map_err(|e| Error::TeamLayout {
+                        path: layout::instance_path(&i.name),
+                        line: 0,
+                        message: e.to_string(),
+                    })?;
+                    out.push((i.name.clone(), spec, m != ours_d, m != theirs_d));
+                }
+                Err(c) => {
+                    let show = |v: &Option<serde_json::Value>| v.as_ref().map(|v| crate::hosttext::line(&v.to_string(), 200)).unwrap_or_else(|| "(removed)".into());
+                    for f in c {
+                        conflicts.push(format!("instance '{}', field {}: yours {}, the team store's {}", i.name, f.field, show(&f.ours), show(&f.theirs)));
+                    }
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(Error::TeamConflict(format!(
+                "sync stopped, nothing was written: a teammate changed the same fields differently ({}). Yours stay in this inventory; edit them to the value you want (or to the store's), then sync again",
+                conflicts.join("; ")
+            )));
+        }
+        Ok(out)
     }
 
     fn team_import(&self, g: &Git, state: &TeamState, me: &str, report: &mut TeamSync) -> Result<()> {

@@ -15,13 +15,15 @@ pub struct TeamRow {
     pub signing_key: String,
     pub remote: Option<String>,
     pub verified_head: Option<String>,
+    /// The commit the local index last agreed with: the base of a three-way field merge.
+    pub base_head: Option<String>,
     pub joined_at: DateTime<Utc>,
 }
 
-const TEAM_COLS: &str = "member, signing_key, remote, verified_head, joined_at";
+const TEAM_COLS: &str = "member, signing_key, remote, verified_head, joined_at, base_head";
 
 fn team_from_row(r: &Row<'_>) -> rusqlite::Result<TeamRow> {
-    Ok(TeamRow { member: r.get(0)?, signing_key: r.get(1)?, remote: r.get(2)?, verified_head: r.get(3)?, joined_at: parse_ts(&r.get::<_, String>(4)?)? })
+    Ok(TeamRow { member: r.get(0)?, signing_key: r.get(1)?, remote: r.get(2)?, verified_head: r.get(3)?, joined_at: parse_ts(&r.get::<_, String>(4)?)?, base_head: r.get(5)? })
 }
 
 impl Store {
@@ -40,21 +42,26 @@ impl Store {
 
 pub fn set_team(conn: &Connection, t: &TeamRow) -> Result<()> {
     conn.execute(
-        "INSERT INTO team (id, member, signing_key, remote, verified_head, joined_at) VALUES (1, ?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO team (id, member, signing_key, remote, verified_head, joined_at, base_head) VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT(id) DO UPDATE SET member = excluded.member, signing_key = excluded.signing_key, remote = excluded.remote,
-           verified_head = excluded.verified_head, joined_at = excluded.joined_at",
-        params![t.member, t.signing_key, t.remote, t.verified_head, ts(&t.joined_at)],
+           verified_head = excluded.verified_head, joined_at = excluded.joined_at, base_head = excluded.base_head",
+        params![t.member, t.signing_key, t.remote, t.verified_head, ts(&t.joined_at), t.base_head],
     )?;
     Ok(())
 }
 
 pub fn set_team_remote(conn: &Connection, remote: &str) -> Result<()> {
-    conn.execute("UPDATE team SET remote = ?1, verified_head = NULL WHERE id = 1", params![remote])?;
+    conn.execute("UPDATE team SET remote = ?1, verified_head = NULL, base_head = NULL WHERE id = 1", params![remote])?;
     Ok(())
 }
 
 pub fn set_verified_head(conn: &Connection, head: &str) -> Result<()> {
     conn.execute("UPDATE team SET verified_head = ?1 WHERE id = 1", params![head])?;
+    Ok(())
+}
+
+pub fn set_base_head(conn: &Connection, head: &str) -> Result<()> {
+    conn.execute("UPDATE team SET base_head = ?1 WHERE id = 1", params![head])?;
     Ok(())
 }
 
@@ -80,12 +87,13 @@ mod tests {
     fn membership_and_exposures_round_trip() {
         let (_d, s) = store();
         assert_eq!(s.team().unwrap(), None);
-        let row = TeamRow { member: "alice".into(), signing_key: "/k".into(), remote: None, verified_head: None, joined_at: at(0) };
+        let row = TeamRow { member: "alice".into(), signing_key: "/k".into(), remote: None, verified_head: None, base_head: None, joined_at: at(0) };
         s.tx(|tx| set_team(tx, &row)).unwrap();
         s.tx(|tx| set_team_remote(tx, "/srv/team.git")).unwrap();
         s.tx(|tx| set_verified_head(tx, "abc")).unwrap();
+        s.tx(|tx| set_base_head(tx, "abd")).unwrap();
         let got = s.team().unwrap().unwrap();
-        assert_eq!((got.remote.as_deref(), got.verified_head.as_deref()), (Some("/srv/team.git"), Some("abc")));
+        assert_eq!((got.remote.as_deref(), got.verified_head.as_deref(), got.base_head.as_deref()), (Some("/srv/team.git"), Some("abc"), Some("abd")));
         s.tx(|tx| upsert_exposure(tx, "k1", "bob", &at(5))).unwrap();
         s.tx(|tx| upsert_exposure(tx, "k1", "carol", &at(6))).unwrap();
         assert_eq!(s.key_exposures().unwrap(), vec![("k1".into(), "carol".into(), at(6))]);
