@@ -167,6 +167,9 @@ fn print_sync(s: &TeamSync) {
     for k in &s.exposed_keys {
         println!("  exposed: rotate {k}");
     }
+    for d in &s.dropped {
+        println!("  no longer in your scope, removed here: {d}");
+    }
     for m in &s.skipped {
         println!("  skipped: {m}");
     }

@@ -375,6 +375,26 @@ fn concurrent_edits_merge_by_field_and_a_true_conflict_stops_with_both_values() 
     r.bob.run(&["team", "sync"]).ok();
 }
 
+#[test]
+fn revoke_takes_the_owner_out_of_every_view_and_marks_its_keys_exposed() {
+    let Some(r) = Rig::new() else { return };
+    r.attach_bob();
+    assert_eq!(r.bob.names("key").len(), 2);
+    let out = r.alice.run(&["--json", "team", "revoke", "bob", "acme"]).ok().json();
+    let mut exposed: Vec<&str> = out["exposed_keys"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    exposed.sort();
+    assert_eq!(exposed, [ACME_KEYS[1].1, ACME_KEYS[0].1], "bob held ciphertext for them in the history");
+    let s = r.bob.run(&["--json", "team", "sync"]).ok().json();
+    assert_eq!(s["dropped"].as_array().unwrap().len(), 4, "two keys, two instances: {s}");
+    assert!(r.bob.names("key").is_empty() && r.bob.names("instance").is_empty());
+    assert_eq!(age_decrypt(&r.bob.identity(), &r.bob.clone_dir().join(format!("secrets/{}.age", ACME_KEYS[0].1))), None);
+    // Alice still reads them, and the plan asks for their rotation first.
+    assert_eq!(age_decrypt(&r.alice.identity(), &r.alice.clone_dir().join(format!("secrets/{}.age", ACME_KEYS[0].1))).as_deref(), Some(r.value(ACME_KEYS[0].1)));
+    let plan = r.alice.run(&["--json", "rotate", "plan"]).ok().json();
+    assert_eq!(plan["owners"][0]["owner"], "acme");
+    assert_eq!(plan["owners"][0]["items"][0]["due_reason"], "exposed");
+}
+
 /// No key value (nor any key-shaped string) in any object of the repository's history, in the
 /// clones, in either data dir, or in anything either member was shown.
 fn leak_scan(r: &Rig) {

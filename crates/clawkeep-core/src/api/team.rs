@@ -17,6 +17,7 @@ use crate::error::{Error, Result};
 use crate::model::domain::{Instance, InstanceFilter, InstancePatch, InstanceSpec, KeySpec, KeyStatus};
 use crate::model::keyfmt;
 use crate::secret::Secret;
+use crate::secrets::{Keychain, KeychainError};
 use crate::store::{self, TeamRow};
 use crate::team::git::{self, Git};
 use crate::team::layout::{self, Exposure, KeyMeta, Member, Role, Scope, TeamState};
@@ -24,6 +25,56 @@ use crate::team::{crypt, merge, verify};
 
 /// The keychain account of this data dir's team identity (age X25519, `AGE-SECRET-KEY-1…`).
 pub const TEAM_IDENTITY_ACCOUNT: &str = "team-age-identity";
+
+/// The prefix of a key's keychain account when its value lives in the team store.
+pub const TEAM_REF_PREFIX: &str = "team:";
+
+/// The keychain every flow uses, over the OS one: a `team:<key>` account is the team store's
+/// `secrets/<key>.age` in the verified clone, decrypted on use with this member's identity (so
+/// a first sync writes no keychain entry per key, and a revoked scope stops working at once);
+/// every other account is the OS keychain's.
+pub(crate) struct TeamKeychain {
+    inner: std::sync::Arc<dyn Keychain>,
+    repo: PathBuf,
+}
+
+impl TeamKeychain {
+    pub(crate) fn new(inner: std::sync::Arc<dyn Keychain>, repo: PathBuf) -> Self {
+        TeamKeychain { inner, repo }
+    }
+}
+
+impl Keychain for TeamKeychain {
+    fn probe(&self) -> Result<(), KeychainError> {
+        self.inner.probe()
+    }
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), KeychainError> {
+        if account.starts_with(TEAM_REF_PREFIX) {
+            return Err(KeychainError::Other { detail: "a team key's value is changed through the team store".into() });
+        }
+        self.inner.set(account, secret)
+    }
+    fn get(&self, account: &str) -> Result<Secret, KeychainError> {
+        let Some(name) = account.strip_prefix(TEAM_REF_PREFIX) else { return self.inner.get(account) };
+        let path = layout::secret_path(name);
+        let data = std::fs::read(self.repo.join(&path)).map_err(|_| KeychainError::Missing { account: account.into() })?;
+        let id = self.inner.get(TEAM_IDENTITY_ACCOUNT)?;
+        match crypt::decrypt(&data, &id, &path) {
+            Ok(Some(s)) => Ok(Secret::new(s.expose().trim().to_string())),
+            Ok(None) => Err(KeychainError::Other { detail: format!("the team store's {path} is no longer encrypted to you (your access to its owner was revoked)") }),
+            Err(e) => Err(KeychainError::Other { detail: e.to_string() }),
+        }
+    }
+    fn delete(&self, account: &str) -> Result<(), KeychainError> {
+        if account.starts_with(TEAM_REF_PREFIX) {
+            return Ok(());
+        }
+        self.inner.delete(account)
+    }
+    fn service(&self) -> &str {
+        self.inner.service()
+    }
+}
 
 /// What `team join` made: what an admin needs to invite this member (public material only).
 #[derive(Debug, Clone, Serialize)]
@@ -58,6 +109,8 @@ pub struct TeamSync {
     pub shared_keys: Vec<String>,
     /// What was not shared or imported, and why.
     pub skipped: Vec<String>,
+    /// Keys and instances removed from this inventory: their owner is no longer in your scope.
+    pub dropped: Vec<String>,
     /// Keys marked "exposed: rotate" in the store.
     pub exposed_keys: Vec<String>,
     pub pushed: bool,
@@ -624,6 +677,21 @@ impl Clawkeep {
     }
 
     fn team_import(&self, g: &Git, state: &TeamState, me: &str, report: &mut TeamSync) -> Result<()> {
+        // What this member may no longer read leaves every view: the team keys of an owner out
+        // of scope, and the shared instances of that owner that hold no key of this member's own.
+        for k in self.list_keys(None)? {
+            if k.keychain_ref.starts_with(TEAM_REF_PREFIX) && state.keys.get(&k.name).is_none_or(|m| !state.may_access(me, &m.owner)) {
+                self.remove_key(&k.name, true)?;
+                report.dropped.push(format!("key {}", k.name));
+            }
+        }
+        for row in self.list_instances(&InstanceFilter::default())? {
+            let i = row.instance;
+            if state.instances.get(&i.name).is_some_and(|s| !state.may_access(me, &s.owner)) && self.list_keys(Some(&i.name))?.is_empty() {
+                self.remove_instance(&i.name)?;
+                report.dropped.push(format!("instance {}", i.name));
+            }
+        }
         let local: BTreeMap<String, Instance> = self.list_instances(&InstanceFilter::default())?.into_iter().map(|r| (r.instance.name.clone(), r.instance)).collect();
         // Bastions first, so an instance's jump host exists when it is added.
         let mut todo: Vec<&InstanceSpec> = state.instances.values().filter(|i| state.may_access(me, &i.owner) && !local.contains_key(&i.name)).collect();
@@ -637,7 +705,7 @@ impl Clawkeep {
         let id = self.team_identity_secret()?;
         let mut exposures = Vec::new();
         // Every secret is decrypted and checked against its fingerprint before any is stored.
-        let mut ready = Vec::new();
+        let mut wanted = Vec::new();
         for k in state.readable_keys(me) {
             if let Some(x) = &k.exposed {
                 exposures.push((k.name.clone(), x.clone()));
@@ -645,8 +713,14 @@ impl Clawkeep {
             if self.store.key_by_name(&k.name)?.is_some() || !matches!(KeyStatus::parse(&k.status), Some(KeyStatus::Active | KeyStatus::Staged)) {
                 continue;
             }
-            let path = layout::secret_path(&k.name);
-            let Some((_, data)) = g.blobs("HEAD", &[path.as_str()])?.into_iter().next() else {
+            wanted.push((k, layout::secret_path(&k.name)));
+        }
+        // One `git cat-file --batch` for every secret file wanted.
+        let paths: Vec<&str> = wanted.iter().map(|(_, p)| p.as_str()).collect();
+        let mut blobs: BTreeMap<String, Vec<u8>> = g.blobs("HEAD", &paths)?.into_iter().collect();
+        let mut ready = Vec::new();
+        for (k, path) in wanted {
+            let Some(data) = blobs.remove(&path) else {
                 report.skipped.push(format!("key {}: no secret file", k.name));
                 continue;
             };
@@ -669,7 +743,7 @@ impl Clawkeep {
                 allow_name: true,
                 format_changed: false,
             };
-            match self.add_key(spec, value) {
+            match self.add_key_stored(spec, value, None, Some(format!("{TEAM_REF_PREFIX}{}", k.name))) {
                 Ok(_) => report.imported_keys.push(k.name.clone()),
                 Err(e) => report.skipped.push(format!("key {}: {e}", k.name)),
             }
@@ -755,5 +829,35 @@ impl Clawkeep {
             Vec::new()
         };
         Ok(TeamStatus { member: row.member, remote: row.remote, verified_head: row.verified_head, members })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemoryKeychain;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_team_account_is_the_store_file_decrypted_on_use_and_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Keychain> = Arc::new(MemoryKeychain::new());
+        let (id, recipient) = crypt::generate_identity();
+        inner.set(TEAM_IDENTITY_ACCOUNT, &id).unwrap();
+        let (_, other) = crypt::generate_identity();
+        write_file(dir.path(), &layout::secret_path("mine"), &crypt::encrypt(&Secret::new("value-one".into()), &[&recipient, &other]).unwrap()).unwrap();
+        write_file(dir.path(), &layout::secret_path("theirs"), &crypt::encrypt(&Secret::new("value-two".into()), &[&other]).unwrap()).unwrap();
+        let kc = TeamKeychain::new(inner.clone(), dir.path().to_path_buf());
+        assert_eq!(kc.get("team:mine").unwrap().expose(), "value-one");
+        let e = kc.get("team:theirs").unwrap_err();
+        assert!(e.to_string().contains("no longer encrypted to you"), "{e}");
+        assert!(!e.to_string().contains("value-two"));
+        assert!(matches!(kc.get("team:absent"), Err(KeychainError::Missing { .. })));
+        assert!(kc.set("team:mine", &Secret::new("x".into())).is_err(), "never written through the keychain");
+        kc.delete("team:mine").unwrap();
+        assert!(dir.path().join("secrets/mine.age").exists(), "deleting the row's entry leaves the store alone");
+        // Every other account is the OS keychain's.
+        kc.set("kc-1", &Secret::new("v".into())).unwrap();
+        assert_eq!(inner.get("kc-1").unwrap().expose(), "v");
     }
 }
