@@ -185,6 +185,14 @@ fn invite_and_grant_give_exactly_the_scope_and_stock_age_reads_it() {
     assert_eq!(age_decrypt(&id, &clone.join(format!("secrets/{}.age", ACME_KEYS[0].1))).as_deref(), Some(r.value(ACME_KEYS[0].1)));
     assert_eq!(age_decrypt(&id, &clone.join(format!("secrets/{}.age", GLOBEX_KEY.1))), None, "bob has no scope over globex");
     assert_eq!(age_decrypt(&r.alice.identity(), &clone.join(format!("secrets/{}.age", GLOBEX_KEY.1))).as_deref(), Some(r.value(GLOBEX_KEY.1)));
+    // The imported key is usable by every flow, read from the store on use: an offline bundle
+    // (to Bob's own recipient) carries exactly Alice's key.
+    let recipient = r.bob.run(&["--json", "team", "join", "--name", "bob", "--signing-key", &r.bob.key.to_string_lossy()]).ok().json()["recipient"].as_str().unwrap().to_string();
+    let bundle = r.dir.path().join("acme-prod.bundle");
+    r.bob.run(&["bundle", "export", "acme-prod", "--out", &bundle.to_string_lossy(), "--recipient", &recipient]).ok();
+    let installer = age_decrypt(&id, &bundle).expect("bob opens his own bundle");
+    assert!(installer.contains(r.value(ACME_KEYS[0].1)), "the bundle carries the team key");
+    std::fs::remove_file(&bundle).unwrap();
     // The metadata is plain text a review explains; the identity never left the keychain.
     let meta = std::fs::read_to_string(clone.join(format!("keys/{}.txt", ACME_KEYS[0].1))).unwrap();
     assert!(meta.contains("owner = \"acme\""), "{meta}");
