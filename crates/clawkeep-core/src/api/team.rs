@@ -153,6 +153,21 @@ fn public_key_line(path: &Path) -> Result<String> {
     Ok(line)
 }
 
+/// A repository URL or path: not empty, not an option, and with no password in it (it would
+/// sit in argv and in the store; the user's credential helper or SSH agent supplies it).
+fn check_remote(remote: &str) -> Result<()> {
+    if remote.trim().is_empty() || remote.starts_with('-') || remote.contains(['\n', '\r']) {
+        return Err(Error::invalid("repository", "give the repository's URL or path"));
+    }
+    if let Some((_, rest)) = remote.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        if authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':')) {
+            return Err(Error::invalid("repository", "the URL holds a password or token: leave it out and let git's credential helper or your SSH agent supply it"));
+        }
+    }
+    Ok(())
+}
+
 fn check_signing_key(line: &str) -> Result<()> {
     let mut f = line.split_whitespace();
     let ok = matches!((f.next(), f.next()), (Some(t), Some(b)) if (t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-")) && b.len() > 16)
@@ -311,9 +326,7 @@ impl Clawkeep {
         if let Some(r) = &row.remote {
             return Err(Error::Conflict(format!("this data directory already uses the team store {r}")));
         }
-        if remote.trim().is_empty() || remote.starts_with('-') {
-            return Err(Error::invalid("repository", "give the repository's URL or path"));
-        }
+        check_remote(remote)?;
         let repo = self.team_repo();
         if repo.exists() {
             std::fs::remove_dir_all(&repo).map_err(|e| Error::io(format!("removing the unfinished clone {}", repo.display()), e))?;
@@ -837,6 +850,18 @@ mod tests {
     use super::*;
     use crate::secrets::MemoryKeychain;
     use std::sync::Arc;
+
+    #[test]
+    fn a_remote_with_a_password_in_it_is_refused() {
+        for ok in ["git@github.com:acme/team.git", "ssh://git@host:2222/team.git", "/srv/team.git", "h1:team.git", "https://gitlab.example/acme/team.git", "https://user@host/x.git"] {
+            assert!(check_remote(ok).is_ok(), "{ok}");
+        }
+        for bad in ["https://user:tok3n@github.com/acme/team.git", "ssh://me:pw@host/x", "", "--upload-pack=evil", "a\nb"] {
+            let e = check_remote(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_input");
+            assert!(!e.to_string().contains("tok3n"), "{e}");
+        }
+    }
 
     #[test]
     fn a_team_account_is_the_store_file_decrypted_on_use_and_never_written() {
