@@ -264,6 +264,13 @@ fn an_unsigned_commit_and_a_forged_member_are_refused() {
 fn remove_marks_exactly_the_keys_the_leaver_could_read_and_they_lead_the_plan() {
     let Some(r) = Rig::new() else { return };
     r.attach_bob();
+    // A third member, Carol, with globex only: the removal of Bob leaves her untouched.
+    let carol = Member::new(r.dir.path(), "carol", &r.ssh);
+    let (recipient, signing) = carol.join();
+    r.alice.run(&["team", "invite", "carol", "--recipient", &recipient, "--signing-key", &signing]).ok();
+    r.alice.run(&["team", "grant", "carol", "globex"]).ok();
+    carol.run(&["team", "init", &r.remote]).ok();
+    assert_eq!(carol.names("key"), [GLOBEX_KEY.1]);
     let old_secret = std::fs::read(r.alice.clone_dir().join(format!("secrets/{}.age", ACME_KEYS[0].1))).unwrap();
     let bob_id = r.bob.identity();
     let out = r.alice.run(&["--json", "team", "remove", "bob", "--yes"]).ok().json();
@@ -289,6 +296,11 @@ fn remove_marks_exactly_the_keys_the_leaver_could_read_and_they_lead_the_plan() 
     assert!(items[..2].iter().all(|i| i["status"] == "overdue"));
     assert_eq!(reasons[2], (GLOBEX_KEY.1, "max-age"));
 
+    // Carol verifies Alice's removal commit and keeps exactly her key, still readable.
+    let c = carol.run(&["--json", "team", "sync"]).ok().json();
+    assert!(c["dropped"].as_array().unwrap().is_empty(), "{c}");
+    assert_eq!(c["exposed_keys"].as_array().unwrap().len(), 0, "carol cannot even see acme's exposure: {c}");
+    assert_eq!(age_decrypt(&carol.identity(), &carol.clone_dir().join(format!("secrets/{}.age", GLOBEX_KEY.1))).as_deref(), Some(r.value(GLOBEX_KEY.1)));
     // Bob's next sync: he is no member any more, and nothing new reaches him.
     let o = r.bob.run(&["--json", "team", "sync"]).fails();
     assert_eq!(o.error_code().as_deref(), Some("invalid_state"), "{}", o.stderr);

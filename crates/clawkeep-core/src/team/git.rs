@@ -39,10 +39,19 @@ fn base(dir: Option<&Path>) -> Command {
 fn output(mut c: Command, context: &str, stdin: Option<&[u8]>) -> Result<std::process::Output> {
     c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() }).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().map_err(|e| Error::io(format!("{context}: cannot run git (is it installed?)"), e))?;
-    if let (Some(data), Some(mut w)) = (stdin, child.stdin.take()) {
-        w.write_all(data).map_err(|e| Error::io(context.to_string(), e))?;
-    }
-    child.wait_with_output().map_err(|e| Error::io(context.to_string(), e))
+    // stdin is written from its own thread while the output is read: `cat-file --batch` answers
+    // as it reads, and a full stdout pipe would otherwise block both sides.
+    std::thread::scope(|s| {
+        let writer = match (stdin, child.stdin.take()) {
+            (Some(data), Some(mut w)) => Some(s.spawn(move || w.write_all(data))),
+            _ => None,
+        };
+        let out = child.wait_with_output().map_err(|e| Error::io(context.to_string(), e))?;
+        if let Some(h) = writer {
+            h.join().map_err(|_| Error::Git { context: context.into(), detail: "writing to git failed".into() })?.map_err(|e| Error::io(context.to_string(), e))?;
+        }
+        Ok(out)
+    })
 }
 
 /// `git clone <remote> <dir>` (an empty repository clones too).
