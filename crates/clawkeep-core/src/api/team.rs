@@ -853,7 +853,9 @@ mod tests {
 
     #[test]
     fn a_remote_with_a_password_in_it_is_refused() {
-        for ok in ["git@github.com:acme/team.git", "ssh://git@host:2222/team.git", "/srv/team.git", "h1:team.git", "https://gitlab.example/acme/team.git", "https://user@host/x.git"] {
+        for ok in
+            ["git@github.com:acme/team.git", "ssh://git@host:2222/team.git", "/srv/team.git", "h1:team.git", "https://gitlab.example/acme/team.git", "https://user@host/x.git"]
+        {
             assert!(check_remote(ok).is_ok(), "{ok}");
         }
         for bad in ["https://user:tok3n@github.com/acme/team.git", "ssh://me:pw@host/x", "", "--upload-pack=evil", "a\nb"] {

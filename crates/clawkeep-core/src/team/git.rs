@@ -215,3 +215,31 @@ impl Git {
         Err(git_err("pushing to the team repository", &o.stderr))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tree far larger than a pipe's buffer is read in one `cat-file --batch` without the two
+    /// sides blocking each other (regression: 2,000 files hung).
+    #[test]
+    fn a_large_tree_is_read_through_one_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Git::open(dir.path());
+        g.run("init", &["init", "--quiet", "--initial-branch=main"]).unwrap();
+        std::fs::create_dir_all(dir.path().join("keys")).unwrap();
+        for i in 0..3000 {
+            std::fs::write(dir.path().join(format!("keys/k{i}.txt")), format!("name = \"k{i}\"\npadding = \"{}\"\n", "x".repeat(200))).unwrap();
+        }
+        std::fs::write(dir.path().join("secrets.age"), b"binary").unwrap();
+        g.run("add", &["add", "-A"]).unwrap();
+        g.run("commit", &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--no-gpg-sign", "-m", "x"]).unwrap();
+        let files = g.files_at("HEAD").unwrap();
+        assert_eq!(files.len(), 3001);
+        assert!(files["keys/k2999.txt"].starts_with("name = \"k2999\""));
+        assert_eq!(files["secrets.age"], "", "non-text files are listed, not read");
+        let missing = g.blobs("HEAD", &["keys/nope.txt", "keys/k1.txt"]).unwrap();
+        assert_eq!(missing.len(), 1);
+        assert_eq!(missing[0].0, "keys/k1.txt");
+    }
+}
