@@ -401,8 +401,8 @@ impl Clawkeep {
         let commits = g.commits(from.as_deref(), &remote_head)?;
         let signers = self.team_dir().join("allowed_signers");
         let mut before: Option<TeamState> = match &from {
-            Some(v) => Some(self.state_at(g, v)?),
-            None => None,
+            Some(v) if !commits.is_empty() => Some(self.state_at(g, v)?),
+            _ => None,
         };
         for c in &commits {
             let after = self.state_at(g, c)?;
@@ -600,7 +600,10 @@ impl Clawkeep {
         if !state.members.contains_key(me) {
             return Err(Error::InvalidState(format!("'{me}' is not a member of this team store (yet): an admin invites you with your recipient and signing key")));
         }
+        let head = g.rev("HEAD")?;
         let base = match row.base_head.as_deref() {
+            // Nothing moved since the index last agreed with the store: the base is HEAD's state.
+            Some(b) if head.as_deref() == Some(b) => Some(state.clone()),
             Some(b) if g.rev(b)?.is_some() => Some(self.state_at(&g, b)?),
             _ => None,
         };
