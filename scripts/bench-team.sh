@@ -9,9 +9,10 @@
 #   - granting a scope of 100 keys;                                        target ≤ 1 s
 #   - removing a member with access to everything.                         target ≤ 3 s
 # Needs a Secret Service: the script re-runs itself under scripts/with-secret-service.sh.
-# Measured 2026-12-05, release, 2 cores shared with other builds (load ~10): share 1000: 5.2 s;
-# invite an admin: 2.3 s; first sync into an empty data dir: 11.9 s; no-change sync: 1.2 s;
-# grant 100: 1.3 s; remove: 6.3 s — none of the four targets is met yet (see issue 15).
+# Measured 2026-12-05, release, local bare repository, 2 cores shared with other builds:
+#   share 1000: 2.6 s; invite an admin (1000 re-encrypted): 1.1 s; first sync into an empty data
+#   dir: 9.3 s (target 2 s); no-change sync: 0.51 s (target 0.3 s + Git); grant 100: 1.1 s
+#   (target 1 s); remove with access to everything: 5.1 s (target 3 s). Targets not met yet.
 #   scripts/bench-team.sh [N] [debug|release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
