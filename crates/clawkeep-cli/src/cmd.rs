@@ -70,6 +70,10 @@ pub enum Command {
     /// keys that spend without an owner, reconciliation, budgets.
     #[command(subcommand)]
     Cost(crate::cmd_cost::CostCmd),
+    /// Team vault: a shared store in a Git repository, per-owner access by encryption, signed
+    /// changes, offboarding that marks what a leaver could read.
+    #[command(subcommand)]
+    Team(crate::cmd_team::TeamCmd),
 }
 
 #[derive(Args, Debug, Default)]
@@ -288,6 +292,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Rotate(c) => crate::cmd_rotate::run(&ck, c, json),
         Command::Onboard(a) => crate::cmd_onboard::run(&ck, a, json),
         Command::Cost(c) => crate::cmd_cost::run(&ck, c, json),
+        Command::Team(c) => crate::cmd_team::run(&ck, c, json),
     }
 }
 

@@ -9,6 +9,7 @@ mod cmd_cost;
 mod cmd_onboard;
 mod cmd_remote;
 mod cmd_rotate;
+mod cmd_team;
 mod input;
 mod output;
 

@@ -144,6 +144,24 @@ pub enum Error {
     #[error("cancelled before any change was made")]
     Cancelled,
 
+    /// A file of the team repository that does not follow the layout (`line` 0: the whole file).
+    #[error("team store file {path}{}: {message}", if *line > 0 { format!(", line {line}") } else { String::new() })]
+    TeamLayout { path: String, line: usize, message: String },
+
+    /// A change of the team repository refused on sync: not signed by a current member with
+    /// rights over what it touches. Nothing of it (or after it) was imported.
+    #[error("team change {commit} refused: {what} (by {who}, at {path}); nothing of it was imported, and nothing was pushed")]
+    TeamRefused { commit: String, who: String, what: String, path: String },
+
+    /// Two members changed the same field of the same record: sync stopped before writing
+    /// anything, both values named (yours stays in the local index, theirs in the repository).
+    #[error("{0}")]
+    TeamConflict(String),
+
+    /// The user's `git` failed (`detail`: its last lines, sanitised).
+    #[error("{context}: git says: {detail}")]
+    Git { context: String, detail: String },
+
     /// A file system error (data directory, key file, ssh config).
     #[error("{context}: {source}")]
     Io {
@@ -206,6 +224,10 @@ impl Error {
             Error::AdminApi { status: Some(429), .. } => "admin_api_rate_limited",
             Error::AdminApi { .. } => "admin_api",
             Error::Cancelled => "cancelled",
+            Error::TeamLayout { .. } => "team_layout",
+            Error::TeamRefused { .. } => "team_refused",
+            Error::TeamConflict(_) => "team_conflict",
+            Error::Git { .. } => "git",
         }
     }
 

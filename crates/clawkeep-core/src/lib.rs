@@ -24,6 +24,7 @@ pub mod secrets;
 pub mod ssh;
 pub mod sshconfig;
 pub mod store;
+pub mod team;
 
 pub use api::{Clawkeep, Clock, OpenOptions};
 pub use error::{Error, ErrorPayload, KeyIdMismatch, Remedy, Result};

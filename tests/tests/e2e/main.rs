@@ -13,5 +13,6 @@ mod hostile;
 mod onboard;
 mod openclaw_roundtrip;
 mod rotate;
+mod team;
 mod vps;
 mod world;

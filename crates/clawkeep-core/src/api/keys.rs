@@ -52,6 +52,13 @@ impl Clawkeep {
     /// secret) written in the same transaction as the row when `adopted` is given: onboarding's
     /// adoption of a key found on a host goes through the same path as a pasted key.
     pub(super) fn add_key_with(&self, spec: KeySpec, value: Secret, adopted: Option<Adoption>) -> Result<KeyAdded> {
+        self.add_key_stored(spec, value, adopted, None)
+    }
+
+    /// [`Clawkeep::add_key_with`]; `team_ref`: the value already lives in the team store (a
+    /// `team:` account the keychain layer of `api/team.rs` decrypts on use), so only the row is
+    /// written, nothing to the keychain.
+    pub(super) fn add_key_stored(&self, spec: KeySpec, value: Secret, adopted: Option<Adoption>, team_ref: Option<String>) -> Result<KeyAdded> {
         let linted = keyfmt::lint_with(value, keyfmt::LintOptions { format_changed: spec.format_changed })?;
         let name = spec.name.trim().to_string();
         let instance = match spec.instance.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -111,7 +118,7 @@ impl Clawkeep {
             hint: linted.hint.clone(),
             fingerprint: linted.fingerprint.clone(),
             length: linted.length as u32,
-            keychain_ref: new_keychain_ref(),
+            keychain_ref: team_ref.clone().unwrap_or_else(new_keychain_ref),
             instance: instance.as_ref().map(|i| i.name.clone()),
             workspace_id: non_empty(spec.workspace_id),
             anthropic_key_id,
@@ -123,7 +130,9 @@ impl Clawkeep {
             retired_at: None,
             updated_at: now,
         };
-        self.keychain.set(&key.keychain_ref, &linted.secret)?;
+        if team_ref.is_none() {
+            self.keychain.set(&key.keychain_ref, &linted.secret)?;
+        }
         drop(linted.secret);
         let written = self.store.tx(|tx| {
             if let Some(i) = &instance {
@@ -158,7 +167,9 @@ impl Clawkeep {
         });
         if let Err(e) = written {
             // Keep the keychain in step with the store: no secret without its row.
-            let _ = self.keychain.delete(&key.keychain_ref);
+            if team_ref.is_none() {
+                let _ = self.keychain.delete(&key.keychain_ref);
+            }
             return Err(if e.is_unique_violation() { Error::Duplicate { what: format!("a key named '{}' or with the same value", key.name) } } else { e });
         }
         let mut warnings = linted.warnings;

@@ -35,6 +35,7 @@ mod keys;
 pub mod onboard;
 mod rotations;
 mod settings;
+pub mod team;
 
 /// The keychain service name entries are stored under; `CLAWKEEP_KEYCHAIN_SERVICE` overrides it
 /// (tests use a unique one per run).
@@ -95,6 +96,8 @@ impl Clawkeep {
             let service = std::env::var(KEYCHAIN_SERVICE_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_KEYCHAIN_SERVICE.into());
             Arc::new(OsKeychain::new(service))
         });
+        // Keys imported from a team store are read from it (decrypted on use), not copied.
+        let keychain: Arc<dyn Keychain> = Arc::new(team::TeamKeychain::new(keychain, data_dir.join("team/repo")));
         Ok(Clawkeep {
             store,
             keychain,

@@ -3,7 +3,7 @@
 //! suggested slot (the policy's preferred weekday and window), the suggested new key name, the
 //! steps, and the blast radius. Pure: computed from the inventory and a `now`, no network.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -71,7 +71,7 @@ pub struct PlanItem {
     pub expires_at: Option<DateTime<Utc>>,
     pub policy: RotationPolicy,
     pub due_at: DateTime<Utc>,
-    /// Why it is due then: `max-age` or `expiry`.
+    /// Why it is due then: `max-age`, `expiry`, or `exposed` (a team member who could read it left).
     pub due_reason: String,
     pub warn_from: DateTime<Utc>,
     pub status: DueStatus,
@@ -258,6 +258,20 @@ impl ExportFormat {
 /// every instance that is not a draft, with its active key (`keys`: every stored key) under its
 /// effective policy; `open`: the instances with a rotation under way.
 pub fn build(now: DateTime<Utc>, instances: Vec<Instance>, keys: &[Key], policies: &PolicySet, open: &HashSet<String>) -> RotationPlan {
+    build_with_exposures(now, instances, keys, policies, open, &HashMap::new())
+}
+
+/// [`build`], where `exposed` names the keys a departed team member could decrypt (key name →
+/// when they left): such a key is due since then whatever its age (`due_reason` `exposed`,
+/// status overdue), and leads the plan: its owner first, and first within its owner.
+pub fn build_with_exposures(
+    now: DateTime<Utc>,
+    instances: Vec<Instance>,
+    keys: &[Key],
+    policies: &PolicySet,
+    open: &HashSet<String>,
+    exposed: &HashMap<String, DateTime<Utc>>,
+) -> RotationPlan {
     let names: HashSet<&str> = keys.iter().map(|k| k.name.as_str()).collect();
     let admin = keys.iter().any(|k| k.kind == KeyKind::Admin && k.status == KeyStatus::Active);
     let mut items = Vec::new();
@@ -271,8 +285,14 @@ pub fn build(now: DateTime<Utc>, instances: Vec<Instance>, keys: &[Key], policie
             continue;
         };
         let policy = policies.effective(&i.name, &i.owner);
-        let (due, reason) = due_date(key, &policy);
-        let status = due_status(now, key, due, &policy);
+        let (due, reason, status) = match exposed.get(&key.name) {
+            // An exposed key that also expired stays `expired`: it no longer works anyway.
+            Some(at) => (now.min(*at), "exposed", due_status(now, key, now, &policy).min(DueStatus::Overdue)),
+            None => {
+                let (due, reason) = due_date(key, &policy);
+                (due, reason, due_status(now, key, due, &policy))
+            }
+        };
         let (slot_start, slot_end) = suggest_slot(now, due, &policy);
         let taken = |n: &str| names.contains(n);
         let new_name = suggested_key_name(&i, slot_start.date_naive(), &taken);
@@ -302,7 +322,10 @@ pub fn build(now: DateTime<Utc>, instances: Vec<Instance>, keys: &[Key], policie
             in_progress: open.contains(&i.name),
         });
     }
-    items.sort_by(|a, b| (a.owner.as_str(), a.status, a.due_at, a.instance.as_str()).cmp(&(b.owner.as_str(), b.status, b.due_at, b.instance.as_str())));
+    let is_exposed = |i: &PlanItem| i.due_reason == "exposed";
+    let owners_exposed: HashSet<String> = items.iter().filter(|i| is_exposed(i)).map(|i| i.owner.clone()).collect();
+    let sort_key = |i: &PlanItem| (!owners_exposed.contains(&i.owner), i.owner.clone(), !is_exposed(i), i.status, i.due_at, i.instance.clone());
+    items.sort_by_key(sort_key);
     let count = |s: DueStatus| items.iter().filter(|i| i.status == s).count() as u32;
     let (expired, overdue, due_soon, upcoming) = (count(DueStatus::Expired), count(DueStatus::Overdue), count(DueStatus::DueSoon), count(DueStatus::Upcoming));
     let mut owners: Vec<OwnerPlan> = Vec::new();
@@ -476,5 +499,77 @@ mod tests {
         assert_eq!(csv_field("a,\"b\""), "\"a,\"\"b\"\"\"");
         assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
         assert_eq!(csv_field("-5"), "-5");
+    }
+
+    fn fleet(now: DateTime<Utc>) -> (Vec<Instance>, Vec<Key>) {
+        use crate::model::domain::{InjectionMethod, Purpose, ServiceManager};
+        let inst = |name: &str, owner: &str| Instance {
+            id: 0,
+            name: name.into(),
+            owner: owner.into(),
+            environment: "prod".into(),
+            workload: String::new(),
+            purpose: Purpose::Client,
+            ssh_host: "127.0.1.1".into(),
+            ssh_port: 22,
+            ssh_user: "u".into(),
+            jump_via: None,
+            host_key_fingerprint: None,
+            state_dir: "~/.openclaw".into(),
+            service_manager: ServiceManager::default(),
+            injection: InjectionMethod::EnvFile,
+            agents: vec!["main".into()],
+            expected_org_id: None,
+            expected_workspace_id: None,
+            tags: vec![],
+            notes: String::new(),
+            draft: false,
+            created_at: now,
+            updated_at: now,
+        };
+        let key = |name: &str, instance: &str, age_days: i64| Key {
+            id: 0,
+            name: name.into(),
+            kind: KeyKind::Api,
+            hint: "h".into(),
+            fingerprint: format!("{name:0>64}"),
+            length: 108,
+            keychain_ref: format!("kc-{name}"),
+            instance: Some(instance.into()),
+            workspace_id: None,
+            anthropic_key_id: None,
+            status: KeyStatus::Active,
+            name_override: false,
+            created_at: now - Duration::days(age_days),
+            expires_at: None,
+            rotated_at: None,
+            retired_at: None,
+            updated_at: now,
+        };
+        (
+            vec![inst("acme-prod", "acme"), inst("acme-dev", "acme"), inst("zeta-prod", "zeta")],
+            vec![key("ka", "acme-prod", 400), key("kd", "acme-dev", 10), key("kz", "zeta-prod", 5)],
+        )
+    }
+
+    #[test]
+    fn exposed_keys_lead_the_plan_due_now_whatever_their_age() {
+        let now: DateTime<Utc> = "2026-12-05T09:00:00Z".parse().unwrap();
+        let (instances, keys) = fleet(now);
+        let policies = PolicySet::new(vec![]);
+        let plain = build(now, instances.clone(), &keys, &policies, &HashSet::new());
+        let order: Vec<&str> = plain.items().map(|i| i.key_name.as_str()).collect();
+        assert_eq!(order, ["ka", "kd", "kz"], "by owner, most urgent first");
+        assert!(plain.items().all(|i| i.due_reason != "exposed"));
+
+        let left = now - Duration::hours(1);
+        let exposed: HashMap<String, DateTime<Utc>> = [("kz".to_string(), left)].into();
+        let p = build_with_exposures(now, instances, &keys, &policies, &HashSet::new(), &exposed);
+        let first = p.items().next().unwrap();
+        assert_eq!((first.key_name.as_str(), first.due_reason.as_str(), first.status), ("kz", "exposed", DueStatus::Overdue));
+        assert_eq!(first.due_at, left, "due since the member left");
+        assert_eq!(p.owners[0].owner, "zeta", "the owner with an exposed key comes first");
+        assert_eq!(p.items().filter(|i| i.due_reason == "exposed").count(), 1, "exactly the exposed keys");
+        assert_eq!(p.overdue, 2, "the 400-day-old key is overdue too, the exposed one counted once");
     }
 }

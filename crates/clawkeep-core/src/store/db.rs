@@ -21,6 +21,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_jump.sql"),
     // The cost trail: usage and cost report caches, sync marks, listed API keys, budgets (issue 13).
     include_str!("../../migrations/0006_costs.sql"),
+    // The team vault: this data dir's team membership, keys exposed by a leaver (issue 15).
+    include_str!("../../migrations/0007_team.sql"),
 ];
 
 /// The schema version this build writes.

@@ -22,6 +22,7 @@ mod rotation_policies;
 mod rotations;
 mod row;
 mod settings;
+mod team;
 mod usage_buckets;
 
 pub use audit::{append_audit, AuditEntry};
@@ -38,6 +39,7 @@ pub use keys::{active_key_of, delete_key, insert_key, key_by_name, keys_of_insta
 pub(crate) use rotation_policies::{insert_rotation_policy, rotation_policies, rotation_policy, update_rotation_policy, PolicyOf, PolicyRow};
 pub(crate) use rotations::{insert_rotation, latest_rotation, open_rotation, open_rotations, rotation_step, update_rotation, RotationRow, RotationWrite};
 pub use settings::set_setting;
+pub use team::{delete_exposure, set_base_head, set_team, set_team_remote, set_verified_head, upsert_exposure, TeamRow};
 pub use usage_buckets::replace_usage_days;
 
 /// Fixtures for the table modules' unit tests: a store in a real SQLite file in a temp dir.

@@ -142,7 +142,8 @@ impl Clawkeep {
         let instances = self.list_instances(&InstanceFilter::default())?.into_iter().map(|row| row.instance).collect();
         let keys = self.list_keys(None)?;
         let open: HashSet<String> = self.open_rotations()?.into_iter().map(|r| r.instance).collect();
-        Ok(plan::build(now, instances, &keys, &policies, &open))
+        let exposed = self.store.key_exposures()?.into_iter().map(|(k, _, at)| (k, at)).collect();
+        Ok(plan::build_with_exposures(now, instances, &keys, &policies, &open, &exposed))
     }
 
     /// Ends a rehearsal of `instance`: its report (ok when no step failed), and the only thing a

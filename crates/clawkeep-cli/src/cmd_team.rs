@@ -1,0 +1,176 @@
+//! `clawkeep team …`: the team vault (issue 15) — join (make your identity), init (create or
+//! attach to the team's Git repository), invite, grant, revoke, remove (offboarding), sync,
+//! status, and `identity` (your age identity on stdout, for the stock `age -d -i -`). Parse and
+//! print only; the flows are core's (`api/team.rs`).
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use anyhow::{bail, Result};
+use clap::Subcommand;
+use clawkeep_core::api::team::{TeamChange, TeamSync};
+use clawkeep_core::Clawkeep;
+
+use crate::output;
+
+#[derive(Subcommand, Debug)]
+pub enum TeamCmd {
+    /// Make your team identity (kept in the OS keychain only) and name the SSH key your team
+    /// commits are signed with; prints what an admin needs to invite you.
+    Join {
+        /// Your member name (lower-case letters, digits, hyphens).
+        #[arg(long)]
+        name: String,
+        /// Your SSH signing key: a private key file, or its `.pub` when the key is in ssh-agent.
+        #[arg(long)]
+        signing_key: PathBuf,
+    },
+    /// Create the team store in an empty repository (you become its first admin), or attach to
+    /// an existing one (its whole history is verified, then imported).
+    Init {
+        /// The repository: any URL or path your `git` can clone and push.
+        repository: String,
+    },
+    /// Add a member (admins only), with the recipient and signing key their join printed.
+    Invite {
+        member: String,
+        #[arg(long)]
+        recipient: String,
+        /// The SSH public key line (`ssh-ed25519 AAAA…`).
+        #[arg(long)]
+        signing_key: String,
+        /// Make them an admin (reads every secret).
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Give a member access to an owner's instances and keys (its secrets are re-encrypted).
+    Grant { member: String, owner: String },
+    /// Take an owner from a member (secrets re-encrypted without them; those keys marked exposed).
+    Revoke { member: String, owner: String },
+    /// Offboard a member: re-encrypt without them and mark every key they could read "exposed: rotate".
+    Remove {
+        member: String,
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
+    /// Fetch, verify every new commit, import, share local additions, push.
+    Sync,
+    /// Who is in the team, with which scopes.
+    Status,
+    /// Print your team identity (AGE-SECRET-KEY-1…) to stdout for `age -d -i -`; refuses a terminal.
+    Identity,
+}
+
+pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
+    match c {
+        TeamCmd::Join { name, signing_key } => {
+            let j = ck.team_join(&name, &signing_key)?;
+            if json {
+                output::json(&j);
+            } else {
+                println!("{} as '{}'. Give an admin these (public) to be invited:", if j.kept_identity { "Kept your team identity" } else { "Made your team identity" }, j.member);
+                println!("  recipient:   {}", j.recipient);
+                println!("  signing key: {}", j.signing_key);
+            }
+        }
+        TeamCmd::Init { repository } => {
+            let r = ck.team_init(&repository)?;
+            if json {
+                output::json(&r);
+            } else if r.created {
+                println!("Created the team store in {repository}; you are its first admin.");
+            } else {
+                println!("Attached to {repository}: its first commit names admins {} (check them).", r.admins.join(", "));
+                print_sync(&r.sync);
+            }
+        }
+        TeamCmd::Invite { member, recipient, signing_key, admin } => {
+            let head = ck.team_invite(&member, &recipient, &signing_key, admin)?;
+            if json {
+                output::json(&serde_json::json!({ "member": member, "head": head }));
+            } else {
+                println!("Invited '{member}'{}. Grant them owners to give them keys.", if admin { " as an admin" } else { "" });
+            }
+        }
+        TeamCmd::Grant { member, owner } => print_change(ck.team_grant(&member, &owner)?, json, &format!("'{member}' now has '{owner}'")),
+        TeamCmd::Revoke { member, owner } => print_change(ck.team_revoke(&member, &owner)?, json, &format!("'{member}' no longer has '{owner}'")),
+        TeamCmd::Remove { member, yes } => {
+            if !yes {
+                if json {
+                    bail!("removing a member needs --yes with --json");
+                }
+                eprint!("Remove '{member}' from the team and mark every key they could read as exposed? [y/N] ");
+                let mut a = String::new();
+                std::io::stdin().read_line(&mut a)?;
+                if !a.trim().eq_ignore_ascii_case("y") {
+                    bail!("not removed");
+                }
+            }
+            print_change(ck.team_remove(&member)?, json, &format!("Removed '{member}'"));
+        }
+        TeamCmd::Sync => {
+            let s = ck.team_sync()?;
+            if json {
+                output::json(&s);
+            } else {
+                print_sync(&s);
+            }
+        }
+        TeamCmd::Status => {
+            let s = ck.team_status()?;
+            if json {
+                output::json(&s);
+            } else {
+                println!("You are '{}' in {}", s.member, s.remote.as_deref().unwrap_or("(no team store yet)"));
+                for m in &s.members {
+                    println!("  {:<20} {:<7} {}", m.name, format!("{:?}", m.role).to_lowercase(), m.owners.join(", "));
+                }
+            }
+        }
+        TeamCmd::Identity => {
+            if std::io::stdout().is_terminal() {
+                bail!("refusing to print your team identity to a terminal: pipe it, e.g. into `age -d -i - FILE`");
+            }
+            let id = ck.team_identity_export()?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(id.expose().as_bytes())?;
+            out.write_all(b"\n")?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+fn print_change(c: TeamChange, json: bool, what: &str) {
+    if json {
+        output::json(&c);
+        return;
+    }
+    println!("{what}; {} secrets re-encrypted.", c.reencrypted.len());
+    if !c.exposed_keys.is_empty() {
+        println!("Exposed, rotate first ({}): {}", c.exposed_keys.len(), c.exposed_keys.join(", "));
+    }
+}
+
+fn print_sync(s: &TeamSync) {
+    println!(
+        "{} changes from teammates verified; imported {} instances, {} keys; merged teammates' edits into {} instances; shared {} instances, {} keys{}.",
+        s.verified_commits,
+        s.imported_instances.len(),
+        s.imported_keys.len(),
+        s.updated_instances.len(),
+        s.shared_instances.len(),
+        s.shared_keys.len(),
+        if s.pushed { "; pushed" } else { "" }
+    );
+    for k in &s.exposed_keys {
+        println!("  exposed: rotate {k}");
+    }
+    for d in &s.dropped {
+        println!("  no longer in your scope, removed here: {d}");
+    }
+    for m in &s.skipped {
+        println!("  skipped: {m}");
+    }
+}

@@ -1,0 +1,893 @@
+//! The team vault's flows (issue 15) over [`crate::team`]: join (an age identity made and kept
+//! in the OS keychain only), init (create or attach to a team repository), invite, grant, revoke,
+//! remove (offboarding: re-encrypt without the leaver, mark what they could read "exposed:
+//! rotate") and sync (fetch, verify every new commit, import into the local index, share local
+//! additions, push). Each gathers facts from `git`, the store and the keychain, asks the pure
+//! `team::` modules what they mean, and performs it. Secrets are encrypted in memory: only
+//! ciphertext is written to the clone.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::Clawkeep;
+use crate::error::{Error, Result};
+use crate::model::domain::{Instance, InstanceFilter, InstancePatch, InstanceSpec, KeySpec, KeyStatus};
+use crate::model::keyfmt;
+use crate::secret::Secret;
+use crate::secrets::{Keychain, KeychainError};
+use crate::store::{self, TeamRow};
+use crate::team::git::{self, Git};
+use crate::team::layout::{self, Exposure, KeyMeta, Member, Role, Scope, TeamState};
+use crate::team::{crypt, merge, verify};
+
+/// The keychain account of this data dir's team identity (age X25519, `AGE-SECRET-KEY-1…`).
+pub const TEAM_IDENTITY_ACCOUNT: &str = "team-age-identity";
+
+/// The prefix of a key's keychain account when its value lives in the team store.
+pub const TEAM_REF_PREFIX: &str = "team:";
+
+/// The keychain every flow uses, over the OS one: a `team:<key>` account is the team store's
+/// `secrets/<key>.age` in the verified clone, decrypted on use with this member's identity (so
+/// a first sync writes no keychain entry per key, and a revoked scope stops working at once);
+/// every other account is the OS keychain's.
+pub(crate) struct TeamKeychain {
+    inner: std::sync::Arc<dyn Keychain>,
+    repo: PathBuf,
+}
+
+impl TeamKeychain {
+    pub(crate) fn new(inner: std::sync::Arc<dyn Keychain>, repo: PathBuf) -> Self {
+        TeamKeychain { inner, repo }
+    }
+}
+
+impl Keychain for TeamKeychain {
+    fn probe(&self) -> Result<(), KeychainError> {
+        self.inner.probe()
+    }
+    fn set(&self, account: &str, secret: &Secret) -> Result<(), KeychainError> {
+        if account.starts_with(TEAM_REF_PREFIX) {
+            return Err(KeychainError::Other { detail: "a team key's value is changed through the team store".into() });
+        }
+        self.inner.set(account, secret)
+    }
+    fn get(&self, account: &str) -> Result<Secret, KeychainError> {
+        let Some(name) = account.strip_prefix(TEAM_REF_PREFIX) else { return self.inner.get(account) };
+        let path = layout::secret_path(name);
+        let data = std::fs::read(self.repo.join(&path)).map_err(|_| KeychainError::Missing { account: account.into() })?;
+        let id = self.inner.get(TEAM_IDENTITY_ACCOUNT)?;
+        match crypt::decrypt(&data, &id, &path) {
+            Ok(Some(s)) => Ok(Secret::new(s.expose().trim().to_string())),
+            Ok(None) => Err(KeychainError::Other { detail: format!("the team store's {path} is no longer encrypted to you (your access to its owner was revoked)") }),
+            Err(e) => Err(KeychainError::Other { detail: e.to_string() }),
+        }
+    }
+    fn delete(&self, account: &str) -> Result<(), KeychainError> {
+        if account.starts_with(TEAM_REF_PREFIX) {
+            return Ok(());
+        }
+        self.inner.delete(account)
+    }
+    fn service(&self) -> &str {
+        self.inner.service()
+    }
+}
+
+/// What `team join` made: what an admin needs to invite this member (public material only).
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamJoined {
+    pub member: String,
+    pub recipient: String,
+    pub signing_key: String,
+    /// The identity already existed in the keychain (join again keeps it).
+    pub kept_identity: bool,
+}
+
+/// What `team init` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamInit {
+    /// The repository was empty and is now a team store with this member as its first admin.
+    pub created: bool,
+    /// The admins the repository's first commit names (trust on first use: check them).
+    pub admins: Vec<String>,
+    pub sync: TeamSync,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TeamSync {
+    /// Commits from teammates verified and applied.
+    pub verified_commits: usize,
+    pub imported_instances: Vec<String>,
+    pub imported_keys: Vec<String>,
+    /// Instances whose fields teammates changed, merged into the local index.
+    pub updated_instances: Vec<String>,
+    pub shared_instances: Vec<String>,
+    pub shared_keys: Vec<String>,
+    /// What was not shared or imported, and why.
+    pub skipped: Vec<String>,
+    /// Keys and instances removed from this inventory: their owner is no longer in your scope.
+    pub dropped: Vec<String>,
+    /// Keys marked "exposed: rotate" in the store.
+    pub exposed_keys: Vec<String>,
+    pub pushed: bool,
+    pub head: Option<String>,
+}
+
+/// What a grant, revoke or remove changed.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamChange {
+    pub member: String,
+    /// The secrets encrypted again (to their new recipients).
+    pub reencrypted: Vec<String>,
+    /// The keys the member could decrypt until now, marked "exposed: rotate" (revoke, remove).
+    pub exposed_keys: Vec<String>,
+    pub head: String,
+}
+
+/// One member, as `team status` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamMemberView {
+    pub name: String,
+    pub role: Role,
+    pub owners: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TeamStatus {
+    pub member: String,
+    pub remote: Option<String>,
+    pub verified_head: Option<String>,
+    pub members: Vec<TeamMemberView>,
+}
+
+/// The public line of an SSH key given by path (the `.pub` beside a private key file).
+fn public_key_line(path: &Path) -> Result<String> {
+    let pub_path = if path.extension().is_some_and(|e| e == "pub") { path.to_path_buf() } else { PathBuf::from(format!("{}.pub", path.display())) };
+    let text = std::fs::read_to_string(&pub_path).map_err(|e| Error::io(format!("reading the signing key's public half {}", pub_path.display()), e))?;
+    let line = text.lines().next().unwrap_or("").trim().to_string();
+    check_signing_key(&line)?;
+    Ok(line)
+}
+
+/// A repository URL or path: not empty, not an option, and with no password in it (it would
+/// sit in argv and in the store; the user's credential helper or SSH agent supplies it).
+fn check_remote(remote: &str) -> Result<()> {
+    if remote.trim().is_empty() || remote.starts_with('-') || remote.contains(['\n', '\r']) {
+        return Err(Error::invalid("repository", "give the repository's URL or path"));
+    }
+    if let Some((_, rest)) = remote.split_once("://") {
+        let authority = rest.split('/').next().unwrap_or("");
+        if authority.rsplit_once('@').is_some_and(|(userinfo, _)| userinfo.contains(':')) {
+            return Err(Error::invalid("repository", "the URL holds a password or token: leave it out and let git's credential helper or your SSH agent supply it"));
+        }
+    }
+    Ok(())
+}
+
+fn check_signing_key(line: &str) -> Result<()> {
+    let mut f = line.split_whitespace();
+    let ok = matches!((f.next(), f.next()), (Some(t), Some(b)) if (t.starts_with("ssh-") || t.starts_with("ecdsa-") || t.starts_with("sk-")) && b.len() > 16)
+        && !line.contains(['\n', '\r']);
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid("signing key", "not an SSH public key line (ssh-ed25519 AAAA…)"))
+    }
+}
+
+fn spec_of(i: &Instance) -> InstanceSpec {
+    InstanceSpec {
+        name: i.name.clone(),
+        owner: i.owner.clone(),
+        environment: i.environment.clone(),
+        workload: i.workload.clone(),
+        purpose: Some(i.purpose),
+        ssh_host: i.ssh_host.clone(),
+        ssh_port: Some(i.ssh_port),
+        ssh_user: i.ssh_user.clone(),
+        jump_via: i.jump_via.clone(),
+        state_dir: Some(i.state_dir.clone()),
+        service_manager: Some(i.service_manager.clone()),
+        injection: Some(i.injection),
+        agents: i.agents.clone(),
+        expected_org_id: i.expected_org_id.clone(),
+        expected_workspace_id: i.expected_workspace_id.clone(),
+        tags: i.tags.clone(),
+        notes: i.notes.clone(),
+        draft: false,
+    }
+}
+
+/// An instance's fields as a file's [`layout::Doc`] (absent fields left out, as in the file).
+fn doc_of(spec: &InstanceSpec) -> layout::Doc {
+    match serde_json::to_value(spec) {
+        Ok(serde_json::Value::Object(m)) => m.into_iter().filter(|(_, v)| !v.is_null()).collect(),
+        _ => layout::Doc::new(),
+    }
+}
+
+/// Every field of `spec` as an edit (an empty text clears an optional field).
+fn patch_of(spec: &InstanceSpec) -> InstancePatch {
+    InstancePatch {
+        name: None,
+        owner: Some(spec.owner.clone()),
+        environment: Some(spec.environment.clone()),
+        workload: Some(spec.workload.clone()),
+        purpose: spec.purpose,
+        ssh_host: Some(spec.ssh_host.clone()),
+        ssh_port: spec.ssh_port,
+        ssh_user: Some(spec.ssh_user.clone()),
+        jump_via: Some(spec.jump_via.clone().unwrap_or_default()),
+        state_dir: spec.state_dir.clone(),
+        service_manager: spec.service_manager.clone(),
+        injection: spec.injection,
+        agents: Some(spec.agents.clone()),
+        expected_org_id: Some(spec.expected_org_id.clone().unwrap_or_default()),
+        expected_workspace_id: Some(spec.expected_workspace_id.clone().unwrap_or_default()),
+        tags: Some(spec.tags.clone()),
+        notes: Some(spec.notes.clone()),
+    }
+}
+
+fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
+    let full = repo.join(path);
+    if let Some(d) = full.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+    }
+    std::fs::write(&full, bytes).map_err(|e| Error::io(format!("writing {}", full.display()), e))
+}
+
+fn remove_file(repo: &Path, path: &str) -> Result<()> {
+    match std::fs::remove_file(repo.join(path)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::io(format!("removing {path}"), e)),
+        _ => Ok(()),
+    }
+}
+
+impl Clawkeep {
+    fn team_dir(&self) -> PathBuf {
+        self.data_dir.join("team")
+    }
+
+    fn team_repo(&self) -> PathBuf {
+        self.team_dir().join("repo")
+    }
+
+    fn team_row(&self) -> Result<TeamRow> {
+        self.store.team()?.ok_or_else(|| Error::InvalidState("this data directory has not joined a team yet: join first (it makes your team identity)".into()))
+    }
+
+    /// The joined row and its clone, once the store is initialised.
+    fn team_clone(&self) -> Result<(TeamRow, Git)> {
+        let row = self.team_row()?;
+        if row.remote.is_none() {
+            return Err(Error::InvalidState("no team store yet: initialise or attach one with its repository URL or path".into()));
+        }
+        Ok((row, Git::open(&self.team_repo())))
+    }
+
+    fn team_identity_secret(&self) -> Result<Secret> {
+        Ok(self.keychain.get(TEAM_IDENTITY_ACCOUNT)?)
+    }
+
+    /// Makes (or keeps) this data dir's team identity and records who it is and the SSH key its
+    /// commits are signed with. Only the recipient and public keys are shown.
+    pub fn team_join(&self, member: &str, signing_key: &Path) -> Result<TeamJoined> {
+        layout::check_name("member", member)?;
+        let signing_line = public_key_line(signing_key)?;
+        if let Some(row) = self.store.team()? {
+            if row.remote.is_some() && row.member != member {
+                return Err(Error::Conflict(format!("this data directory is already in a team as '{}'", row.member)));
+            }
+        }
+        let (recipient, kept) = match self.keychain.get(TEAM_IDENTITY_ACCOUNT) {
+            Ok(id) => (crypt::recipient_of(&id)?, true),
+            Err(crate::secrets::KeychainError::Missing { .. }) => {
+                let (id, recipient) = crypt::generate_identity();
+                self.keychain.set(TEAM_IDENTITY_ACCOUNT, &id)?;
+                (recipient, false)
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let existing = self.store.team()?;
+        let row = TeamRow {
+            member: member.to_string(),
+            signing_key: signing_key.to_string_lossy().into_owned(),
+            remote: existing.as_ref().and_then(|r| r.remote.clone()),
+            verified_head: existing.as_ref().and_then(|r| r.verified_head.clone()),
+            base_head: existing.as_ref().and_then(|r| r.base_head.clone()),
+            joined_at: self.now(),
+        };
+        self.store.tx(|tx| {
+            store::set_team(tx, &row)?;
+            self.audit(tx, "team.join", member, json!({ "recipient": recipient, "signing_key": signing_line, "kept_identity": kept }))
+        })?;
+        Ok(TeamJoined { member: member.into(), recipient, signing_key: signing_line, kept_identity: kept })
+    }
+
+    /// This data dir's team identity, for the stock `age -d -i -` (the member's own choice to
+    /// read a secret without Clawkeep; audited).
+    pub fn team_identity_export(&self) -> Result<Secret> {
+        let row = self.team_row()?;
+        let id = self.team_identity_secret()?;
+        self.store.tx(|tx| self.audit(tx, "team.identity.export", &row.member, json!({})))?;
+        Ok(id)
+    }
+
+    /// Initialises the team store in `remote` (an empty repository: this member becomes its
+    /// first admin) or attaches to an existing one (its whole history is verified, then
+    /// imported).
+    pub fn team_init(&self, remote: &str) -> Result<TeamInit> {
+        let row = self.team_row()?;
+        if let Some(r) = &row.remote {
+            return Err(Error::Conflict(format!("this data directory already uses the team store {r}")));
+        }
+        check_remote(remote)?;
+        let repo = self.team_repo();
+        if repo.exists() {
+            std::fs::remove_dir_all(&repo).map_err(|e| Error::io(format!("removing the unfinished clone {}", repo.display()), e))?;
+        }
+        crate::paths::ensure_dir(&self.team_dir())?;
+        let g = git::clone(remote, &repo)?;
+        g.configure(&row.member, Path::new(&row.signing_key))?;
+        let created = g.rev(&format!("{}/{}", git::REMOTE, git::BRANCH))?.is_none();
+        if created {
+            let id = self.team_identity_secret()?;
+            let me = Member { name: row.member.clone(), role: Role::Admin, recipient: crypt::recipient_of(&id)?, signing_key: public_key_line(Path::new(&row.signing_key))? };
+            g.run("starting the team branch", &["symbolic-ref", "HEAD", &format!("refs/heads/{}", git::BRANCH)])?;
+            write_file(&repo, layout::TEAM_FILE, layout::encode_doc("store", &[("format".to_string(), json!(layout::FORMAT))].into()).as_bytes())?;
+            write_file(&repo, &layout::member_path(&me.name), layout::encode("member", &me).as_bytes())?;
+            g.commit_all(&format!("team: create the store, {} is its first admin", me.name))?;
+            if !g.push()? {
+                return Err(Error::Conflict("someone initialised the repository at the same time: attach to it instead".into()));
+            }
+            let head = g.rev("HEAD")?.unwrap_or_default();
+            self.store.tx(|tx| {
+                store::set_team_remote(tx, remote)?;
+                store::set_verified_head(tx, &head)?;
+                store::set_base_head(tx, &head)?;
+                self.audit(tx, "team.init", remote, json!({ "created": true, "head": head }))
+            })?;
+            return Ok(TeamInit { created: true, admins: vec![me.name], sync: TeamSync { head: Some(head), pushed: true, ..Default::default() } });
+        }
+        // Attach: verify from the root before anything is imported; the remote is recorded only
+        // once the whole history passed.
+        let root_state = {
+            let tip = format!("{}/{}", git::REMOTE, git::BRANCH);
+            let root = g.commits(None, &tip)?.into_iter().next().unwrap_or_default();
+            self.state_at(&g, &root)?
+        };
+        let admins = root_state.members.values().filter(|m| m.role == Role::Admin).map(|m| m.name.clone()).collect();
+        self.store.tx(|tx| store::set_team_remote(tx, remote))?;
+        let sync = match self.team_sync() {
+            Ok(s) => s,
+            Err(e) => {
+                // Not attached: a refused history leaves no trace but the clone, which a retry replaces.
+                let _ = self.store.tx(|tx| store::set_team(tx, &TeamRow { remote: None, verified_head: None, base_head: None, ..row.clone() }));
+                return Err(e);
+            }
+        };
+        self.store.tx(|tx| self.audit(tx, "team.init", remote, json!({ "created": false, "admins": admins, "head": sync.head })))?;
+        Ok(TeamInit { created: false, admins, sync })
+    }
+
+    fn state_at(&self, g: &Git, rev: &str) -> Result<TeamState> {
+        let files = g.files_at(rev)?;
+        TeamState::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str())))
+    }
+
+    /// Fetches, verifies every commit new since the last verified one (each against the team as
+    /// it stood before it), then brings the clone up to date (fast-forward, or a rebase of our
+    /// own unpushed commits, signed again). Nothing moves when a commit is refused.
+    fn team_pull(&self, g: &Git, row: &TeamRow) -> Result<usize> {
+        g.fetch()?;
+        let tip = format!("{}/{}", git::REMOTE, git::BRANCH);
+        let Some(remote_head) = g.rev(&tip)? else { return Ok(0) };
+        let from = row.verified_head.clone().filter(|h| !h.is_empty());
+        if let Some(v) = &from {
+            if !g.ok(&["merge-base", "--is-ancestor", v, &remote_head])? {
+                return Err(Error::TeamRefused {
+                    commit: remote_head.chars().take(12).collect(),
+                    who: "unknown (a force push)".into(),
+                    what: format!("the team history was rewritten: the verified commit {} is no longer part of it", &v[..v.len().min(12)]),
+                    path: "(history)".into(),
+                });
+            }
+        }
+        let commits = g.commits(from.as_deref(), &remote_head)?;
+        let signers = self.team_dir().join("allowed_signers");
+        let mut before: Option<TeamState> = match &from {
+            Some(v) if !commits.is_empty() => Some(self.state_at(g, v)?),
+            _ => None,
+        };
+        for c in &commits {
+            let after = self.state_at(g, c)?;
+            let base = before.as_ref().unwrap_or(&after);
+            let lines: String = base.members.values().map(|m| format!("{} namespaces=\"git\" {}\n", m.name, m.signing_key)).collect();
+            std::fs::write(&signers, lines).map_err(|e| Error::io("writing the allowed signers file", e))?;
+            let facts = g.commit_facts(c, &signers)?;
+            if let Err(r) = verify::judge(&facts, base, &after) {
+                return Err(Error::TeamRefused { commit: r.commit, who: r.who, what: r.what, path: r.path });
+            }
+            before = Some(after);
+        }
+        // Apply: our unpushed commits go on top of the verified remote.
+        let head = g.rev("HEAD")?;
+        if head.as_deref() != Some(remote_head.as_str()) {
+            if head.is_none() || g.ok(&["merge-base", "--is-ancestor", "HEAD", &remote_head])? {
+                g.run("updating the team clone", &["checkout", "--quiet", "-B", git::BRANCH, &remote_head])?;
+            } else if !g.ok(&["merge-base", "--is-ancestor", &remote_head, "HEAD"])? {
+                g.run("rebasing local team changes on the teammates' ones", &["rebase", "--quiet", &remote_head]).inspect_err(|_| {
+                    let _ = g.ok(&["rebase", "--abort"]);
+                })?;
+            }
+        }
+        self.store.tx(|tx| store::set_verified_head(tx, &remote_head))?;
+        Ok(commits.len())
+    }
+
+    /// Commits the work tree's changes (signed) and pushes; on a race, verifies the teammates'
+    /// commits, rebases, and pushes once more.
+    fn team_commit_push(&self, g: &Git, message: &str) -> Result<String> {
+        g.commit_all(message)?;
+        self.team_push(g)
+    }
+
+    /// Pushes HEAD (a fast-forward of the verified remote); on a race, verifies the teammates'
+    /// commits, rebases, and pushes once more.
+    fn team_push(&self, g: &Git) -> Result<String> {
+        let mut pushed = g.push()?;
+        if !pushed {
+            let row = self.team_row()?;
+            self.team_pull(g, &row)?;
+            pushed = g.push()?;
+        }
+        if !pushed {
+            return Err(Error::Conflict("the team repository keeps moving: sync again".into()));
+        }
+        let head = g.rev("HEAD")?.unwrap_or_default();
+        self.store.tx(|tx| store::set_verified_head(tx, &head))?;
+        Ok(head)
+    }
+
+    /// Pulls (verified) and returns the state at HEAD, checking this member is an admin.
+    fn team_admin_state(&self) -> Result<(TeamRow, Git, TeamState)> {
+        let (row, g) = self.team_clone()?;
+        self.team_pull(&g, &row)?;
+        let state = self.state_at(&g, "HEAD")?;
+        if !state.is_admin(&row.member) {
+            return Err(Error::InvalidState(format!("only a team admin can do this; '{}' is not one", row.member)));
+        }
+        Ok((row, g, state))
+    }
+
+    /// Adds a member (their recipient and SSH signing public key, from their join).
+    pub fn team_invite(&self, member: &str, recipient: &str, signing_key: &str, admin: bool) -> Result<String> {
+        layout::check_name("member", member)?;
+        crypt::check_recipient(recipient)?;
+        check_signing_key(signing_key.trim())?;
+        let (_row, g, mut state) = self.team_admin_state()?;
+        if state.members.contains_key(member) {
+            return Err(Error::Conflict(format!("'{member}' is already a member")));
+        }
+        let m = Member { name: member.into(), role: if admin { Role::Admin } else { Role::Member }, recipient: recipient.trim().into(), signing_key: signing_key.trim().into() };
+        write_file(&g.dir, &layout::member_path(member), layout::encode("member", &m).as_bytes())?;
+        // An admin reads every secret: encrypt them all to the new admin too.
+        let reencrypted = if admin {
+            state.members.insert(member.into(), m.clone());
+            let owners: Vec<String> = state.keys.values().map(|k| k.owner.clone()).collect();
+            self.reencrypt(&g, &state, |k| owners.contains(&k.owner))?
+        } else {
+            Vec::new()
+        };
+        let head = self.team_commit_push(&g, &format!("team: invite {member} ({})", if admin { "admin" } else { "member" }))?;
+        self.store.tx(|tx| self.audit(tx, "team.invite", member, json!({ "admin": admin, "recipient": m.recipient, "reencrypted": reencrypted, "head": head })))?;
+        Ok(head)
+    }
+
+    /// Encrypts again, to their recipients in `state`, the secrets of the keys `which` selects.
+    fn reencrypt(&self, g: &Git, state: &TeamState, which: impl Fn(&KeyMeta) -> bool) -> Result<Vec<String>> {
+        let id = self.team_identity_secret()?;
+        let mut done = Vec::new();
+        for k in state.keys.values().filter(|k| which(k)) {
+            let path = layout::secret_path(&k.name);
+            let Ok(data) = std::fs::read(g.dir.join(&path)) else { continue };
+            let value = crypt::decrypt(&data, &id, &path)?.ok_or_else(|| Error::InvalidState(format!("{path} is not encrypted to you: it cannot be encrypted again by you")))?;
+            let recipients: Vec<&str> = state.recipients(&k.owner).iter().map(|m| m.recipient.as_str()).collect();
+            write_file(&g.dir, &path, &crypt::encrypt(&value, &recipients)?)?;
+            done.push(k.name.clone());
+        }
+        Ok(done)
+    }
+
+    /// Gives `member` access to `owner`'s instances and keys: its secrets are encrypted to them too.
+    pub fn team_grant(&self, member: &str, owner: &str) -> Result<TeamChange> {
+        self.team_scope_change(member, owner, true)
+    }
+
+    /// Takes `owner` from `member`'s scope: its secrets are encrypted without them, and marked
+    /// exposed (they could read them until now, and a copy of the old files is in the history).
+    pub fn team_revoke(&self, member: &str, owner: &str) -> Result<TeamChange> {
+        self.team_scope_change(member, owner, false)
+    }
+
+    fn team_scope_change(&self, member: &str, owner: &str, grant: bool) -> Result<TeamChange> {
+        layout::check_name("owner", owner)?;
+        let (_row, g, mut state) = self.team_admin_state()?;
+        if !state.members.contains_key(member) {
+            return Err(Error::NotFound { kind: "team member", name: member.into() });
+        }
+        let could_read: Vec<String> = state.keys.values().filter(|k| k.owner == owner && state.may_access(member, owner)).map(|k| k.name.clone()).collect();
+        let scope = state.scopes.entry(owner.to_string()).or_default();
+        let changed = if grant { scope.insert(member.to_string()) } else { scope.remove(member) };
+        if !changed {
+            return Err(Error::Conflict(format!("'{member}' {} access to '{owner}'", if grant { "already has" } else { "has no" })));
+        }
+        let scope = Scope { owner: owner.into(), members: state.scopes[owner].clone() };
+        write_file(&g.dir, &layout::scope_path(owner), layout::encode("scope", &scope).as_bytes())?;
+        let reencrypted = self.reencrypt(&g, &state, |k| k.owner == owner)?;
+        // A revoked member who could read a key (not as an admin, who still can) exposed it.
+        let exposed = if grant || state.is_admin(member) { Vec::new() } else { could_read };
+        self.mark_exposed(&g, &mut state, &exposed, member)?;
+        let verb = if grant { "grant" } else { "revoke" };
+        let head = self.team_commit_push(&g, &format!("team: {verb} {member} access to {owner}"))?;
+        self.store.tx(|tx| {
+            for k in &exposed {
+                store::upsert_exposure(tx, k, member, &self.now())?;
+            }
+            self.audit(tx, &format!("team.{verb}"), member, json!({ "owner": owner, "reencrypted": reencrypted, "exposed": exposed, "head": head }))
+        })?;
+        Ok(TeamChange { member: member.into(), reencrypted, exposed_keys: exposed, head })
+    }
+
+    fn mark_exposed(&self, g: &Git, state: &mut TeamState, keys: &[String], member: &str) -> Result<()> {
+        let at = self.now();
+        for name in keys {
+            if let Some(k) = state.keys.get_mut(name) {
+                k.exposed = Some(Exposure { member: member.into(), at });
+                write_file(&g.dir, &layout::key_path(name), layout::encode("key", &*k).as_bytes())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Offboarding: removes `member`, encrypts every secret they could read again without them,
+    /// and marks each of those keys "exposed: rotate" (they lead the rotation plan).
+    pub fn team_remove(&self, member: &str) -> Result<TeamChange> {
+        let (row, g, mut state) = self.team_admin_state()?;
+        if member == row.member {
+            return Err(Error::InvalidState("you cannot remove yourself; another admin can".into()));
+        }
+        if !state.members.contains_key(member) {
+            return Err(Error::NotFound { kind: "team member", name: member.into() });
+        }
+        let exposed: Vec<String> = state.readable_keys(member).iter().map(|k| k.name.clone()).collect();
+        state.members.remove(member);
+        remove_file(&g.dir, &layout::member_path(member))?;
+        let owners: Vec<String> = state.scopes.iter().filter(|(_, s)| s.contains(member)).map(|(o, _)| o.clone()).collect();
+        for o in &owners {
+            let s = state.scopes.get_mut(o).map(|s| {
+                s.remove(member);
+                s.clone()
+            });
+            if let Some(members) = s {
+                write_file(&g.dir, &layout::scope_path(o), layout::encode("scope", &Scope { owner: o.clone(), members }).as_bytes())?;
+            }
+        }
+        let reencrypted = self.reencrypt(&g, &state, |k| exposed.contains(&k.name))?;
+        self.mark_exposed(&g, &mut state, &exposed, member)?;
+        let head = self.team_commit_push(&g, &format!("team: remove {member}; {} keys they could read are exposed", exposed.len()))?;
+        self.store.tx(|tx| {
+            for k in &exposed {
+                store::upsert_exposure(tx, k, member, &self.now())?;
+            }
+            self.audit(tx, "team.remove", member, json!({ "exposed": exposed, "reencrypted": reencrypted, "head": head }))
+        })?;
+        Ok(TeamChange { member: member.into(), reencrypted, exposed_keys: exposed, head })
+    }
+
+    /// Pull (verified), import what this member may read into the local index and keychain,
+    /// share local instances and keys the store does not have yet, commit (signed), push.
+    pub fn team_sync(&self) -> Result<TeamSync> {
+        let (row, g) = self.team_clone()?;
+        let mut report = TeamSync { verified_commits: self.team_pull(&g, &row)?, ..Default::default() };
+        let state = self.state_at(&g, "HEAD")?;
+        let me = row.member.as_str();
+        if !state.members.contains_key(me) {
+            return Err(Error::InvalidState(format!("'{me}' is not a member of this team store (yet): an admin invites you with your recipient and signing key")));
+        }
+        let head = g.rev("HEAD")?;
+        let base = match row.base_head.as_deref() {
+            // Nothing moved since the index last agreed with the store: the base is HEAD's state.
+            Some(b) if head.as_deref() == Some(b) => Some(state.clone()),
+            Some(b) if g.rev(b)?.is_some() => Some(self.state_at(&g, b)?),
+            _ => None,
+        };
+        // Field merges first: a conflict stops the sync before anything is written.
+        let merges = self.team_merge_plan(&state, base.as_ref(), me)?;
+        self.team_import(&g, &state, me, &mut report)?;
+        for (name, merged, to_local, to_repo) in merges {
+            if to_local {
+                self.edit_instance(&name, patch_of(&merged))?;
+                report.updated_instances.push(name.clone());
+            }
+            if to_repo {
+                write_file(&g.dir, &layout::instance_path(&name), layout::encode("instance", &merged).as_bytes())?;
+                report.shared_instances.push(name);
+            }
+        }
+        self.team_share(&g, &state, me, &mut report)?;
+        if !report.shared_instances.is_empty() || !report.shared_keys.is_empty() {
+            g.commit_all(&format!("team sync: {me} shares {} instances, {} keys", report.shared_instances.len(), report.shared_keys.len()))?;
+        }
+        // Also what an earlier sync committed but could not push (the network went away).
+        let head = g.rev("HEAD")?;
+        if head.is_some() && head != g.rev(&format!("{}/{}", git::REMOTE, git::BRANCH))? {
+            report.head = Some(self.team_push(&g)?);
+            report.pushed = true;
+        } else {
+            report.head = head;
+        }
+        if let Some(h) = &report.head {
+            self.store.tx(|tx| store::set_base_head(tx, h))?;
+        }
+        self.store.tx(|tx| {
+            self.audit(
+                tx,
+                "team.sync",
+                me,
+                json!({ "verified_commits": report.verified_commits, "imported_instances": report.imported_instances, "imported_keys": report.imported_keys,
+                        "shared_instances": report.shared_instances, "shared_keys": report.shared_keys, "head": report.head }),
+            )
+        })?;
+        Ok(report)
+    }
+
+    /// For every shared instance this member has locally and may access: the three-way merge of
+    /// its fields (base: the commit the index last agreed with; ours: the local index; theirs:
+    /// the verified HEAD), and where the result goes (local index, repository). Any field both
+    /// sides changed differently is a [`Error::TeamConflict`] naming both values.
+    fn team_merge_plan(&self, state: &TeamState, base: Option<&TeamState>, me: &str) -> Result<Vec<(String, InstanceSpec, bool, bool)>> {
+        let mut out = Vec::new();
+        let mut conflicts = Vec::new();
+        for row in self.list_instances(&InstanceFilter::default())? {
+            let i = row.instance;
+            let Some(theirs) = state.instances.get(&i.name) else { continue };
+            if i.draft || !state.may_access(me, &theirs.owner) {
+                continue;
+            }
+            let (ours_d, theirs_d) = (doc_of(&spec_of(&i)), doc_of(theirs));
+            if ours_d == theirs_d {
+                continue;
+            }
+            // Without a base (never synced together) the store's version is the base: ours wins.
+            let base_d = base.and_then(|b| b.instances.get(&i.name)).map(doc_of).unwrap_or_else(|| theirs_d.clone());
+            match merge::merge_fields(&base_d, &ours_d, &theirs_d) {
+                Ok(m) => {
+                    let spec: InstanceSpec = serde_json::from_value(serde_json::Value::Object(m.clone().into_iter().collect())).map_err(|e| Error::TeamLayout {
+                        path: layout::instance_path(&i.name),
+                        line: 0,
+                        message: e.to_string(),
+                    })?;
+                    out.push((i.name.clone(), spec, m != ours_d, m != theirs_d));
+                }
+                Err(c) => {
+                    let show = |v: &Option<serde_json::Value>| v.as_ref().map(|v| crate::hosttext::line(&v.to_string(), 200)).unwrap_or_else(|| "(removed)".into());
+                    for f in c {
+                        conflicts.push(format!("instance '{}', field {}: yours {}, the team store's {}", i.name, f.field, show(&f.ours), show(&f.theirs)));
+                    }
+                }
+            }
+        }
+        if !conflicts.is_empty() {
+            return Err(Error::TeamConflict(format!(
+                "sync stopped, nothing was written: a teammate changed the same fields differently ({}). Yours stay in this inventory; edit them to the value you want (or to the store's), then sync again",
+                conflicts.join("; ")
+            )));
+        }
+        Ok(out)
+    }
+
+    fn team_import(&self, g: &Git, state: &TeamState, me: &str, report: &mut TeamSync) -> Result<()> {
+        // What this member may no longer read leaves every view: the team keys of an owner out
+        // of scope, and the shared instances of that owner that hold no key of this member's own.
+        for k in self.list_keys(None)? {
+            if k.keychain_ref.starts_with(TEAM_REF_PREFIX) && state.keys.get(&k.name).is_none_or(|m| !state.may_access(me, &m.owner)) {
+                self.remove_key(&k.name, true)?;
+                report.dropped.push(format!("key {}", k.name));
+            }
+        }
+        for row in self.list_instances(&InstanceFilter::default())? {
+            let i = row.instance;
+            if state.instances.get(&i.name).is_some_and(|s| !state.may_access(me, &s.owner)) && self.list_keys(Some(&i.name))?.is_empty() {
+                self.remove_instance(&i.name)?;
+                report.dropped.push(format!("instance {}", i.name));
+            }
+        }
+        let local: BTreeMap<String, Instance> = self.list_instances(&InstanceFilter::default())?.into_iter().map(|r| (r.instance.name.clone(), r.instance)).collect();
+        // Bastions first, so an instance's jump host exists when it is added.
+        let mut todo: Vec<&InstanceSpec> = state.instances.values().filter(|i| state.may_access(me, &i.owner) && !local.contains_key(&i.name)).collect();
+        todo.sort_by_key(|i| i.jump_via.is_some());
+        for spec in todo {
+            match self.add_instance(spec.clone()) {
+                Ok(i) => report.imported_instances.push(i.name),
+                Err(e) => report.skipped.push(format!("instance {}: {e}", spec.name)),
+            }
+        }
+        let id = self.team_identity_secret()?;
+        let mut exposures = Vec::new();
+        // Every secret is decrypted and checked against its fingerprint before any is stored.
+        let mut wanted = Vec::new();
+        for k in state.readable_keys(me) {
+            if let Some(x) = &k.exposed {
+                exposures.push((k.name.clone(), x.clone()));
+            }
+            if self.store.key_by_name(&k.name)?.is_some() || !matches!(KeyStatus::parse(&k.status), Some(KeyStatus::Active | KeyStatus::Staged)) {
+                continue;
+            }
+            wanted.push((k, layout::secret_path(&k.name)));
+        }
+        // One `git cat-file --batch` for every secret file wanted.
+        let paths: Vec<&str> = wanted.iter().map(|(_, p)| p.as_str()).collect();
+        let mut blobs: BTreeMap<String, Vec<u8>> = g.blobs("HEAD", &paths)?.into_iter().collect();
+        let mut ready = Vec::new();
+        for (k, path) in wanted {
+            let Some(data) = blobs.remove(&path) else {
+                report.skipped.push(format!("key {}: no secret file", k.name));
+                continue;
+            };
+            let Some(value) = crypt::decrypt(&data, &id, &path)? else {
+                report.skipped.push(format!("key {}: its secret is not encrypted to you (ask an admin to sync it)", k.name));
+                continue;
+            };
+            if keyfmt::fingerprint(value.expose().trim()) != k.fingerprint {
+                return Err(Error::TeamRefused { commit: "HEAD".into(), who: "unknown".into(), what: "the secret does not match its key's fingerprint".into(), path });
+            }
+            ready.push((k, value));
+        }
+        for (k, value) in ready {
+            let spec = KeySpec {
+                name: k.name.clone(),
+                instance: k.instance.clone(),
+                workspace_id: k.workspace_id.clone(),
+                anthropic_key_id: k.anthropic_key_id.clone(),
+                expires_at: k.expires_at,
+                allow_name: true,
+                format_changed: false,
+            };
+            match self.add_key_stored(spec, value, None, Some(format!("{TEAM_REF_PREFIX}{}", k.name))) {
+                Ok(_) => report.imported_keys.push(k.name.clone()),
+                Err(e) => report.skipped.push(format!("key {}: {e}", k.name)),
+            }
+        }
+        self.store.tx(|tx| {
+            for (k, x) in &exposures {
+                store::upsert_exposure(tx, k, &x.member, &x.at)?;
+            }
+            Ok(())
+        })?;
+        report.exposed_keys = exposures.into_iter().map(|(k, _)| k).collect();
+        Ok(())
+    }
+
+    fn team_share(&self, g: &Git, state: &TeamState, me: &str, report: &mut TeamSync) -> Result<()> {
+        let mut shared_instances: BTreeMap<String, String> = state.instances.iter().map(|(n, i)| (n.clone(), i.owner.clone())).collect();
+        for row in self.list_instances(&InstanceFilter::default())? {
+            let i = row.instance;
+            if i.draft || state.instances.contains_key(&i.name) {
+                continue;
+            }
+            if layout::check_name("owner", &i.owner).is_err() || layout::check_name("instance", &i.name).is_err() {
+                report.skipped.push(format!("instance {}: its owner or name cannot be a team store file name (lower-case letters, digits, hyphens)", i.name));
+                continue;
+            }
+            if !state.may_access(me, &i.owner) {
+                report.skipped.push(format!("instance {}: you have no scope over owner '{}'", i.name, i.owner));
+                continue;
+            }
+            write_file(&g.dir, &layout::instance_path(&i.name), layout::encode("instance", &spec_of(&i)).as_bytes())?;
+            shared_instances.insert(i.name.clone(), i.owner.clone());
+            report.shared_instances.push(i.name);
+        }
+        for k in self.list_keys(None)? {
+            if state.keys.contains_key(&k.name) || !matches!(k.status, KeyStatus::Active | KeyStatus::Staged) {
+                continue;
+            }
+            let Some(owner) = k.instance.as_ref().and_then(|i| shared_instances.get(i)).cloned() else {
+                report.skipped.push(format!("key {}: not bound to a shared instance (Admin keys stay personal)", k.name));
+                continue;
+            };
+            if layout::check_name("key", &k.name).is_err() {
+                report.skipped.push(format!("key {}: its name cannot be a team store file name", k.name));
+                continue;
+            }
+            let recipients: Vec<&str> = state.recipients(&owner).iter().map(|m| m.recipient.as_str()).collect();
+            let value = self.key_secret(&k.name)?;
+            let cipher = crypt::encrypt(&value, &recipients)?;
+            drop(value);
+            let meta = KeyMeta {
+                name: k.name.clone(),
+                owner,
+                instance: k.instance.clone(),
+                kind: k.kind.as_str().into(),
+                hint: k.hint.clone(),
+                fingerprint: k.fingerprint.clone(),
+                length: k.length,
+                status: k.status.as_str().into(),
+                workspace_id: k.workspace_id.clone(),
+                anthropic_key_id: k.anthropic_key_id.clone(),
+                expires_at: k.expires_at,
+                created_at: k.created_at,
+                exposed: None,
+            };
+            write_file(&g.dir, &layout::secret_path(&k.name), &cipher)?;
+            write_file(&g.dir, &layout::key_path(&k.name), layout::encode("key", &meta).as_bytes())?;
+            report.shared_keys.push(k.name);
+        }
+        Ok(())
+    }
+
+    /// Who is in the team and what they may read (from the clone as last verified).
+    pub fn team_status(&self) -> Result<TeamStatus> {
+        let row = self.team_row()?;
+        let members = if row.remote.is_some() {
+            let state = self.state_at(&Git::open(&self.team_repo()), "HEAD")?;
+            state
+                .members
+                .values()
+                .map(|m| TeamMemberView { name: m.name.clone(), role: m.role, owners: state.scopes.iter().filter(|(_, s)| s.contains(&m.name)).map(|(o, _)| o.clone()).collect() })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(TeamStatus { member: row.member, remote: row.remote, verified_head: row.verified_head, members })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::MemoryKeychain;
+    use std::sync::Arc;
+
+    #[test]
+    fn a_remote_with_a_password_in_it_is_refused() {
+        for ok in
+            ["git@github.com:acme/team.git", "ssh://git@host:2222/team.git", "/srv/team.git", "h1:team.git", "https://gitlab.example/acme/team.git", "https://user@host/x.git"]
+        {
+            assert!(check_remote(ok).is_ok(), "{ok}");
+        }
+        for bad in ["https://user:tok3n@github.com/acme/team.git", "ssh://me:pw@host/x", "", "--upload-pack=evil", "a\nb"] {
+            let e = check_remote(bad).unwrap_err();
+            assert_eq!(e.code(), "invalid_input");
+            assert!(!e.to_string().contains("tok3n"), "{e}");
+        }
+    }
+
+    #[test]
+    fn a_team_account_is_the_store_file_decrypted_on_use_and_never_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner: Arc<dyn Keychain> = Arc::new(MemoryKeychain::new());
+        let (id, recipient) = crypt::generate_identity();
+        inner.set(TEAM_IDENTITY_ACCOUNT, &id).unwrap();
+        let (_, other) = crypt::generate_identity();
+        write_file(dir.path(), &layout::secret_path("mine"), &crypt::encrypt(&Secret::new("value-one".into()), &[&recipient, &other]).unwrap()).unwrap();
+        write_file(dir.path(), &layout::secret_path("theirs"), &crypt::encrypt(&Secret::new("value-two".into()), &[&other]).unwrap()).unwrap();
+        let kc = TeamKeychain::new(inner.clone(), dir.path().to_path_buf());
+        assert_eq!(kc.get("team:mine").unwrap().expose(), "value-one");
+        let e = kc.get("team:theirs").unwrap_err();
+        assert!(e.to_string().contains("no longer encrypted to you"), "{e}");
+        assert!(!e.to_string().contains("value-two"));
+        assert!(matches!(kc.get("team:absent"), Err(KeychainError::Missing { .. })));
+        assert!(kc.set("team:mine", &Secret::new("x".into())).is_err(), "never written through the keychain");
+        kc.delete("team:mine").unwrap();
+        assert!(dir.path().join("secrets/mine.age").exists(), "deleting the row's entry leaves the store alone");
+        // Every other account is the OS keychain's.
+        kc.set("kc-1", &Secret::new("v".into())).unwrap();
+        assert_eq!(inner.get("kc-1").unwrap().expose(), "v");
+    }
+}
