@@ -49,6 +49,16 @@ const COMMANDS: &[&str] = &[
     "ui_mark",
     "prefs_load",
     "prefs_save",
+    "cost_sync",
+    "cost_sync_marks",
+    "cost_report",
+    "cost_unowned",
+    "deactivate_unowned_key",
+    "cost_reconcile",
+    "budgets",
+    "set_budget",
+    "remove_budget",
+    "budget_check",
 ];
 
 fn main() {

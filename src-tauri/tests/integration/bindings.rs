@@ -53,6 +53,18 @@ fn generate(out: &Path) {
         checklist::FleetReport,
         checklist::CheckRun,
         checklist::InstanceReport,
+        api::costs::CostQuery,
+        api::costs::CostSyncOptions,
+        api::costs::BudgetSpec,
+        cost::CostReport,
+        cost::SyncReport,
+        cost::SyncProgress,
+        cost::UnownedKey,
+        cost::ApiKeyRecord,
+        cost::Reconciliation,
+        cost::Budget,
+        cost::BudgetStatus,
+        store::SyncMark,
     );
 }
 

@@ -3,4 +3,5 @@
 
 mod bindings;
 mod canary;
+mod costs;
 mod ipc;

@@ -13,9 +13,10 @@ export type View =
   | { name: "add-key"; instance?: string }
   | { name: "keys" }
   | { name: "audit"; subject?: string }
-  | { name: "settings" };
+  | { name: "settings" }
+  | { name: "costs" };
 
-export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings"] as const;
+export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings", "costs"] as const;
 
 export const nav = $state<{ view: View }>({ view: { name: "fleet" } });
 

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Clawkeep;
-use crate::cost::aggregate::{aggregate, CostGroupBy, CostPeriod, CostReport, OwnerMap};
+use crate::cost::aggregate::{aggregate, group_of, CostGroupBy, CostPeriod, CostReport, OwnerMap};
 use crate::cost::budget::{evaluate_budgets, normalise_thresholds, Budget, BudgetScope, BudgetStatus};
 use crate::cost::prices::{PriceTable, PRICES_OVERRIDE_FILE, SHIPPED};
 use crate::cost::reconcile::{reconcile, ReconcileOptions, Reconciliation};
@@ -52,6 +52,16 @@ pub struct CostQuery {
     pub period: CostPeriod,
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
+    /// Only the usage of one group of another dimension (e.g. one client's spend by model).
+    pub only: Option<CostFilter>,
+}
+
+/// One group of one dimension: `{by: owner, group: "acme"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CostFilter {
+    pub by: CostGroupBy,
+    pub group: String,
 }
 
 /// A budget to set.
@@ -318,8 +328,12 @@ impl Clawkeep {
         check_window(q.since, q.until)?;
         let prices = self.price_table()?;
         let since = q.since.map(|s| q.period.start(s));
-        let rows = self.store.usage_rows(since, q.until)?;
-        Ok(aggregate(&rows, &prices, &self.cost_owners()?, q.group_by, q.period, since, q.until))
+        let mut rows = self.store.usage_rows(since, q.until)?;
+        let owners = self.cost_owners()?;
+        if let Some(f) = &q.only {
+            rows.retain(|r| group_of(r, f.by, &owners).0 == f.group);
+        }
+        Ok(aggregate(&rows, &prices, &owners, q.group_by, q.period, since, q.until))
     }
 
     /// Keys that spend without an owner (no instance in the inventory holds them), most spent

@@ -85,7 +85,7 @@ fn world() -> World {
 }
 
 fn alpha_total(ck: &Clawkeep) -> i64 {
-    let r = ck.cost_report(&CostQuery { group_by: CostGroupBy::Instance, period: CostPeriod::Month, since: None, until: None }).unwrap();
+    let r = ck.cost_report(&CostQuery { group_by: CostGroupBy::Instance, period: CostPeriod::Month, since: None, until: None, only: None }).unwrap();
     r.rows.iter().filter(|x| x.group == "alpha").map(|x| x.cost_pico).sum()
 }
 
