@@ -443,10 +443,32 @@ impl Clawkeep {
     /// Every budget against this month's cached usage, with the month's forecast; most severe
     /// first. `alert()` on a status: over or forecast over.
     pub fn budget_check(&self) -> Result<Vec<BudgetStatus>> {
+        self.judge_budgets(self.store.budgets()?)
+    }
+
+    /// The budgets that cover an instance (its own and its owner's) judged this month, for the
+    /// checklist; nothing is read from the cache when none is set.
+    pub(crate) fn budgets_covering(&self, instance: &crate::model::domain::Instance) -> Result<Vec<BudgetStatus>> {
+        let mine: Vec<Budget> = self
+            .store
+            .budgets()?
+            .into_iter()
+            .filter(|b| match b.scope {
+                BudgetScope::Instance => b.name == instance.name,
+                BudgetScope::Owner => b.name == instance.owner,
+            })
+            .collect();
+        if mine.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.judge_budgets(mine)
+    }
+
+    fn judge_budgets(&self, budgets: Vec<Budget>) -> Result<Vec<BudgetStatus>> {
         let now = self.now();
         let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default();
         let usage = self.store.usage_rows(Some(first), None)?;
-        Ok(evaluate_budgets(&self.store.budgets()?, &usage, &self.price_table()?, &self.cost_owners()?, now))
+        Ok(evaluate_budgets(&budgets, &usage, &self.price_table()?, &self.cost_owners()?, now))
     }
 }
 
