@@ -259,6 +259,8 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   assert.match(await textOf('[data-testid="cost-table"]'), /globex-prod/);
   await driver.executeScript("window.scrollTo(0, 0); document.getElementById('main').scrollTo(0, 0)");
   await screenshot("costs");
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'start' })", await $('[data-testid="cost-budgets"]'));
+  await screenshot("costs-budgets");
   await (await visible('[data-testid="retire-unowned"]')).click();
   await (await driver.wait(until.elementLocated(By.xpath('//dialog//button[normalize-space(.)="Deactivate at the Admin API"]')), TIMEOUT)).click();
   await driver.wait(async () => /is now inactive/.test(await driver.findElement(By.css('[data-testid="cost-notice"]')).getText().catch(() => "")), TIMEOUT, "the retire notice");
