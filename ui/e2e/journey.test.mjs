@@ -256,12 +256,22 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   const chart = await visible('[data-testid="cost-chart"]');
   assert.ok(Number(await chart.getAttribute("data-periods")) >= 7, "a week of days in the chart");
   assert.ok(Number(await chart.getAttribute("data-series")) >= 2, "stacked by model");
+  assert.equal(await chart.getAttribute("data-error"), null, "the chart drew");
+  // Something is on the canvas (bars, axes, legend): count painted pixels.
+  const painted = await driver.executeScript(`
+    const c = document.querySelector('[data-testid="cost-chart"] canvas');
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+    return n;`);
+  assert.ok(painted > 1000, `the chart's canvas is blank (${painted} painted pixels)`);
   assert.match(await textOf('[data-testid="cost-table"]'), /globex-prod/);
   await driver.executeScript("window.scrollTo(0, 0); document.getElementById('main').scrollTo(0, 0)");
   await screenshot("costs");
   await driver.executeScript("arguments[0].scrollIntoView({ block: 'start' })", await $('[data-testid="cost-budgets"]'));
   await screenshot("costs-budgets");
-  await (await visible('[data-testid="retire-unowned"]')).click();
+  const retireButton = await $('[data-testid="retire-unowned"]');
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'center', inline: 'center' })", retireButton);
+  await retireButton.click();
   await (await driver.wait(until.elementLocated(By.xpath('//dialog//button[normalize-space(.)="Deactivate at the Admin API"]')), TIMEOUT)).click();
   await driver.wait(async () => /is now inactive/.test(await driver.findElement(By.css('[data-testid="cost-notice"]')).getText().catch(() => "")), TIMEOUT, "the retire notice");
 
