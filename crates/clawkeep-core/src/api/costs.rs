@@ -251,7 +251,7 @@ impl Clawkeep {
             };
             let bad = |e: String| Error::AdminApi { context: format!("reading the {what} (Admin API); {kept}"), detail: format!("unexpected answer: {e}"), status: None };
             let (rows, days, next) = if which == "usage" {
-                let p: Page<_> = wire::parse_usage(body).map_err(bad)?;
+                let p: Page<_> = wire::parse_usage(&body).map_err(bad)?;
                 let n = p.rows.len();
                 let days = p.days;
                 let next = p.next_page.clone();
@@ -263,7 +263,7 @@ impl Clawkeep {
                 }
                 (n, days, next)
             } else {
-                let p = wire::parse_cost(body).map_err(bad)?;
+                let p = wire::parse_cost(&body).map_err(bad)?;
                 let n = p.rows.len();
                 let days = p.days;
                 let next = p.next_page.clone();
@@ -295,13 +295,14 @@ impl Clawkeep {
 
     /// One GET, waiting out 429 and 529 (its `retry-after`, else 1, 2, 4… s) up to
     /// [`MAX_ATTEMPTS`]; the wait ends early on cancel.
-    fn fetch_page(&self, client: &Client, admin: &Secret, pq: &str, retries: &mut u32, cancel: &CancellationToken) -> std::result::Result<serde_json::Value, FetchError> {
+    /// The page's bytes are parsed once, by `wire`, into the report's own types.
+    fn fetch_page(&self, client: &Client, admin: &Secret, pq: &str, retries: &mut u32, cancel: &CancellationToken) -> std::result::Result<Vec<u8>, FetchError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let p = client.send(admin, reqwest::Method::GET, pq, None).map_err(FetchError::Api)?;
+            let (p, body) = client.get_raw(admin, pq).map_err(FetchError::Api)?;
             if p.status == 200 {
-                return Ok(p.body);
+                return Ok(body);
             }
             if !matches!(p.status, 429 | 529 | 503) || attempt >= MAX_ATTEMPTS {
                 return Err(FetchError::Api(Client::api_error(&p)));
