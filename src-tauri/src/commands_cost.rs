@@ -22,7 +22,13 @@ type Reply<T> = Result<T, clawkeep_core::ErrorPayload>;
 /// `usage: until 2026-11-01`); `cancel_operation(op_id)` stops between pages, keeps what was
 /// read, and the report says `cancelled` (the next sync resumes there).
 #[tauri::command(rename_all = "snake_case")]
-pub async fn cost_sync(state: State<'_, CoreState>, ops: State<'_, Arc<Operations>>, op_id: String, on_progress: Channel<Progress>, options: Option<CostSyncOptions>) -> Reply<SyncReport> {
+pub async fn cost_sync(
+    state: State<'_, CoreState>,
+    ops: State<'_, Arc<Operations>>,
+    op_id: String,
+    on_progress: Channel<Progress>,
+    options: Option<CostSyncOptions>,
+) -> Reply<SyncReport> {
     let op = ops.start(&op_id)?;
     let _ = on_progress.send(Progress::Started { operation: "cost-sync".into(), steps: 0 });
     let (token, channel) = (op.token(), on_progress.clone());

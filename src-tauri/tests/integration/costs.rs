@@ -29,15 +29,31 @@ fn world() -> World {
     let fake = FakeAnthropic::start_blocking_with(fake_anthropic::Config::new(Preset::Healthy)).unwrap();
     fake.state().with(|s| s.knobs.admin_rate_limit = None);
     let dir = tempfile::tempdir().unwrap();
-    let ck = Clawkeep::open(OpenOptions { data_dir: Some(dir.path().join("data")), keychain: Some(Arc::new(MemoryKeychain::new())), os_user: Some("tester".into()), ..Default::default() })
-        .unwrap();
+    let ck = Clawkeep::open(OpenOptions {
+        data_dir: Some(dir.path().join("data")),
+        keychain: Some(Arc::new(MemoryKeychain::new())),
+        os_user: Some("tester".into()),
+        ..Default::default()
+    })
+    .unwrap();
     ck.set_anthropic_base_url(&fake.base_url()).unwrap();
-    let spec = InstanceSpec { name: "alpha".into(), owner: "acme".into(), environment: "prod".into(), workload: "bot".into(), ssh_host: "127.0.1.1".into(), ssh_user: "ck".into(), ..Default::default() };
+    let spec = InstanceSpec {
+        name: "alpha".into(),
+        owner: "acme".into(),
+        environment: "prod".into(),
+        workload: "bot".into(),
+        ssh_host: "127.0.1.1".into(),
+        ssh_user: "ck".into(),
+        ..Default::default()
+    };
     ck.add_instance(spec).unwrap();
     let a = fake.fixture_key("instance-a").unwrap();
     let b = fake.fixture_key("instance-b").unwrap();
-    ck.add_key(KeySpec { name: "openclaw-acme-prod-bot".into(), instance: Some("alpha".into()), anthropic_key_id: Some(a.id.clone()), ..Default::default() }, Secret::new(a.key.clone()))
-        .unwrap();
+    ck.add_key(
+        KeySpec { name: "openclaw-acme-prod-bot".into(), instance: Some("alpha".into()), anthropic_key_id: Some(a.id.clone()), ..Default::default() },
+        Secret::new(a.key.clone()),
+    )
+    .unwrap();
     let admin = fake.fixture_key("admin").unwrap();
     ck.add_key(KeySpec { name: "openclaw-acme-prod-admin".into(), allow_name: true, ..Default::default() }, Secret::new(admin.key)).unwrap();
     // Today's first second: always in the current month, never in the future.

@@ -310,7 +310,9 @@ mod tests {
         assert_eq!((wb.workspace_id.as_deref(), wb.service_tier.as_str()), (None, ""));
         // has_more false ends it even with a token.
         assert_eq!(parse_usage(json!({"data":[],"has_more":false,"next_page":"x"}).to_string().as_bytes()).unwrap().next_page, None);
-        assert!(parse_usage(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"api_key_id":"k"}]}]}).to_string().as_bytes()).is_err());
+        assert!(
+            parse_usage(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"api_key_id":"k"}]}]}).to_string().as_bytes()).is_err()
+        );
         assert!(parse_usage(json!({"oops":1}).to_string().as_bytes()).is_err());
     }
 
@@ -328,7 +330,12 @@ mod tests {
         assert_eq!((code.amount_pico, code.workspace_id.as_deref()), (500_000_000_000, None));
         let tok = p.rows.iter().find(|l| l.cost_type == "tokens").unwrap();
         assert_eq!(tok.amount_pico, 1_234_500_000_000);
-        assert!(parse_cost(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"lots"}]}]}).to_string().as_bytes()).is_err());
-        assert!(parse_cost(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"1","currency":"EUR"}]}]}).to_string().as_bytes()).is_err());
+        assert!(
+            parse_cost(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"lots"}]}]}).to_string().as_bytes()).is_err()
+        );
+        assert!(parse_cost(
+            json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"1","currency":"EUR"}]}]}).to_string().as_bytes()
+        )
+        .is_err());
     }
 }

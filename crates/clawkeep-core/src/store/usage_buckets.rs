@@ -87,7 +87,9 @@ impl Store {
     /// key, workspace, model, …), so SQLite walks the index and sorts nothing.
     pub fn usage_rows(&self, since: Option<NaiveDate>, until: Option<NaiveDate>) -> Result<Vec<UsageRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {USAGE_COLS} FROM usage_buckets WHERE day >= ?1 AND day <= ?2 ORDER BY day, api_key_id, workspace_id, model, service_tier, context_window"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {USAGE_COLS} FROM usage_buckets WHERE day >= ?1 AND day <= ?2 ORDER BY day, api_key_id, workspace_id, model, service_tier, context_window"
+        ))?;
         let rows = stmt
             .query_map(params![since.map(day).unwrap_or_default(), until.map(day).unwrap_or_else(|| "9999-12-31".into())], usage_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;

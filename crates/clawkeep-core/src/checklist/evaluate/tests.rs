@@ -13,8 +13,8 @@ use crate::checklist::facts::{CheckContext, CheckOptions, Facts, Gathered, HostE
 use crate::checklist::gather;
 use crate::checklist::hostfacts::{self, FactsError, HostFacts};
 use crate::checklist::runner::RunnerError;
-use crate::cost::budget::{Budget, BudgetScope, BudgetState, BudgetStatus};
 use crate::checklist::types::{CheckResult, CheckRun, Domain, FleetFacts, InstanceReport, Status, Timings};
+use crate::cost::budget::{Budget, BudgetScope, BudgetState, BudgetStatus};
 use crate::error::Remedy;
 use crate::model::domain::{InjectionMethod, Instance, Key, KeyStatus, Purpose, ServiceManager};
 use crate::model::keyfmt::{self, KeyKind};
@@ -849,16 +849,8 @@ fn account_table_rows() -> Vec<Row> {
             setup: |w| expires_in(w, 5),
             expect: &[("account.expiry", Warn, Some("key_expiring_soon"))],
         },
-        Row {
-            name: "the inventory says the key has expired (no Admin API answer)",
-            setup: |w| expires_in(w, -1),
-            expect: &[("account.expiry", Fail, Some("key_expired"))],
-        },
-        Row {
-            name: "the inventory's expiry is far off",
-            setup: |w| expires_in(w, 60),
-            expect: &[("account.expiry", Pass, None)],
-        },
+        Row { name: "the inventory says the key has expired (no Admin API answer)", setup: |w| expires_in(w, -1), expect: &[("account.expiry", Fail, Some("key_expired"))] },
+        Row { name: "the inventory's expiry is far off", setup: |w| expires_in(w, 60), expect: &[("account.expiry", Pass, None)] },
         Row {
             name: "401 without the Admin API's view",
             setup: models_401,
