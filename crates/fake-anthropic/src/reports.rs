@@ -163,24 +163,73 @@ pub(crate) fn usage_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<B
             a.out += r.output_tokens;
             a.search += r.web_search_requests;
         }
-        let results: Vec<Value> = agg
+        let results: Vec<UsageOut> = agg
             .into_iter()
             .map(|(k, a)| {
-                json!({
-                    "uncached_input_tokens": a.uncached,
-                    "cache_creation": {"ephemeral_1h_input_tokens": a.c1h, "ephemeral_5m_input_tokens": a.c5m},
-                    "cache_read_input_tokens": a.read,
-                    "output_tokens": a.out,
-                    "server_tool_use": {"web_search_requests": a.search},
-                    "api_key_id": k[0], "workspace_id": k[1], "model": k[2],
-                    "service_tier": k[3], "context_window": k[4], "inference_geo": k[5],
-                })
+                let [api_key_id, workspace_id, model, service_tier, context_window, inference_geo] = k;
+                UsageOut {
+                    uncached_input_tokens: a.uncached,
+                    cache_creation: CacheOut { ephemeral_1h_input_tokens: a.c1h, ephemeral_5m_input_tokens: a.c5m },
+                    cache_read_input_tokens: a.read,
+                    output_tokens: a.out,
+                    server_tool_use: ToolOut { web_search_requests: a.search },
+                    api_key_id,
+                    workspace_id,
+                    model,
+                    service_tier,
+                    context_window,
+                    inference_geo,
+                }
             })
             .collect();
-        data.push(json!({"starting_at": fmt_time(*b0), "ending_at": fmt_time(*b1), "results": results}));
+        data.push(BucketOut { starting_at: fmt_time(*b0), ending_at: fmt_time(*b1), results });
     }
     let _ = win.width;
-    Ok(json_response(200, &envelope(data, win.next_page)))
+    // Typed, not a `json!` tree: a 31-day page of a large org is tens of MB.
+    let body =
+        serde_json::to_string(&EnvelopeOut { has_more: win.next_page.is_some(), next_page: win.next_page, data }).map_err(|e| ApiError::new(500, "api_error", e.to_string()))?;
+    Ok(crate::server::json_text_response(200, body))
+}
+
+#[derive(serde::Serialize)]
+struct EnvelopeOut<T> {
+    data: Vec<T>,
+    has_more: bool,
+    next_page: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct BucketOut {
+    starting_at: String,
+    ending_at: String,
+    results: Vec<UsageOut>,
+}
+
+#[derive(serde::Serialize)]
+struct CacheOut {
+    ephemeral_1h_input_tokens: u64,
+    ephemeral_5m_input_tokens: u64,
+}
+
+#[derive(serde::Serialize)]
+struct ToolOut {
+    web_search_requests: u64,
+}
+
+/// One usage report result, as the API documents it.
+#[derive(serde::Serialize)]
+struct UsageOut {
+    uncached_input_tokens: u64,
+    cache_creation: CacheOut,
+    cache_read_input_tokens: u64,
+    output_tokens: u64,
+    server_tool_use: ToolOut,
+    api_key_id: Option<String>,
+    workspace_id: Option<String>,
+    model: Option<String>,
+    service_tier: Option<String>,
+    context_window: Option<String>,
+    inference_geo: Option<String>,
 }
 
 /// The dimensions of a group of usage rows in the cost report.

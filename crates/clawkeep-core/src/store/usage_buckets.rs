@@ -62,10 +62,16 @@ pub fn replace_usage_days(conn: &Connection, from: NaiveDate, to: NaiveDate, row
          web_search_requests = web_search_requests + excluded.web_search_requests"
     ))?;
     let mut written = 0;
+    // A page's rows come by day: format each day once, not once per row.
+    let mut last: Option<(NaiveDate, String)> = None;
     for r in rows.iter().filter(|r| r.day >= from && r.day < to) {
         let t = &r.tokens;
+        if last.as_ref().is_none_or(|(d, _)| *d != r.day) {
+            last = Some((r.day, day(r.day)));
+        }
+        let d = last.as_ref().map(|(_, s)| s.as_str()).unwrap_or_default();
         written += stmt.execute(params![
-            day(r.day),
+            d,
             r.api_key_id.as_deref().unwrap_or(""),
             r.workspace_id.as_deref().unwrap_or(""),
             r.model,
