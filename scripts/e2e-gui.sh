@@ -51,7 +51,7 @@ if [ -z "${GUI_E2E_SKIP_BUILD:-}" ]; then
   mkdir -p "$TARGET/gui-e2e"
   # `cargo test` rewrites target/debug/clawkeep-desktop without embedded assets: keep a copy.
   cp "$TARGET/debug/clawkeep-desktop" "$TARGET/gui-e2e/clawkeep-desktop"
-  cargo build -p clawkeep-cli 2>"$ART/build-cli.log" || { tail -50 "$ART/build-cli.log" >&2; say "0 passed, 1 failed"; exit 1; }
+  cargo build -p clawkeep-cli -p fake-anthropic 2>"$ART/build-cli.log" || { tail -50 "$ART/build-cli.log" >&2; say "0 passed, 1 failed"; exit 1; }
   # The sshd test hosts the onboarding wizard takes over (tests/src/bin/testworld.rs).
   cargo build -p clawkeep-tests --bins 2>"$ART/build-testworld.log" || { tail -50 "$ART/build-testworld.log" >&2; say "0 passed, 1 failed"; exit 1; }
 fi
@@ -111,6 +111,7 @@ for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && brea
 export GUI_E2E_APP="$TARGET/gui-e2e/clawkeep-desktop"
 export GUI_E2E_DRIVER="http://127.0.0.1:$PORT/"
 export GUI_E2E_CLI="$TARGET/debug/clawkeep"
+export GUI_E2E_FAKE="$TARGET/debug/fake-anthropic"
 export GUI_E2E_ARTIFACTS="$ART/screens"
 export GUI_E2E_SCAN="$CLAWKEEP_HOME:$XDG_DATA_HOME:$XDG_CONFIG_HOME:$XDG_CACHE_HOME:$ART/tauri-driver.log"
 

@@ -56,6 +56,16 @@ const COMMANDS: &[&str] = &[
     "onboard_fetch_host_keys",
     "onboard_preview",
     "onboard_apply",
+    "cost_sync",
+    "cost_sync_marks",
+    "cost_report",
+    "cost_unowned",
+    "deactivate_unowned_key",
+    "cost_reconcile",
+    "budgets",
+    "set_budget",
+    "remove_budget",
+    "budget_check",
 ];
 
 fn main() {

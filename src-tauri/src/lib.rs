@@ -45,6 +45,7 @@
 //! the app's commands in an app manifest, so a command not listed in the capability is refused.
 
 pub mod commands;
+pub mod commands_cost;
 pub mod files;
 pub mod marks;
 pub mod onboard;
@@ -110,6 +111,16 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         onboard::onboard_fetch_host_keys,
         onboard::onboard_preview,
         onboard::onboard_apply,
+        commands_cost::cost_sync,
+        commands_cost::cost_sync_marks,
+        commands_cost::cost_report,
+        commands_cost::cost_unowned,
+        commands_cost::deactivate_unowned_key,
+        commands_cost::cost_reconcile,
+        commands_cost::budgets,
+        commands_cost::set_budget,
+        commands_cost::remove_budget,
+        commands_cost::budget_check,
     ])
 }
 

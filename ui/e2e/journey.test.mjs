@@ -13,7 +13,7 @@
 // The key is made at run time and never written anywhere by this test.
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomInt } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
@@ -30,6 +30,8 @@ const CLI = env("GUI_E2E_CLI");
 const ARTIFACTS = env("GUI_E2E_ARTIFACTS");
 const HOME = env("CLAWKEEP_HOME");
 const SAVE_PATH = env("CLAWKEEP_E2E_SAVE_PATH");
+// The fake Anthropic API binary (the cost trail's Admin API), started by this test on 127.0.0.1.
+const FAKE = env("GUI_E2E_FAKE");
 
 const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-";
 function fakeKey() {
@@ -86,9 +88,26 @@ async function clickButton(text) {
   await el.click();
 }
 
+let fake;
 after(async () => {
   if (driver) await driver.quit().catch(() => {});
+  if (fake) fake.kill("SIGTERM");
 });
+
+/** Starts the fake Anthropic API with a week of usage (preset demo); resolves to its base URL
+ *  and its fixture keys (name → {id, key}), read from a 0600 file it writes. */
+async function startFake(dir) {
+  const keysFile = path.join(dir, "fake-keys.tsv");
+  fake = spawn(FAKE, ["--listen", "127.0.0.1:0", "--preset", "demo", "--keys-out", keysFile], { stdio: ["ignore", "pipe", "ignore"] });
+  const base = await new Promise((resolve, reject) => {
+    let out = "";
+    fake.stdout.on("data", (b) => { out += b; if (out.includes("\n")) resolve(out.split("\n")[0].trim()); });
+    fake.on("exit", (c) => reject(new Error(`fake-anthropic exited with ${c}`)));
+  });
+  const keys = Object.fromEntries(fs.readFileSync(keysFile, "utf8").trim().split("\n").map((l) => l.split("\t")).map(([name, id, key]) => [name, { id, key }]));
+  fs.rmSync(keysFile);
+  return { base, keys };
+}
 
 test("journey: empty inventory → add instance → malformed key refused → key stored, only hint and fingerprint shown", async () => {
   const caps = new Capabilities();
@@ -215,6 +234,48 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   assert.ok(!cal.includes(KEY) && !cal.includes(FRAGMENT), "a key in the exported calendar");
   await screenshot("rotation");
 
+  // Costs: the fake Anthropic API with a week of usage; an instance holding the fake's key
+  // instance-a and an Admin key (through the CLI, values on stdin); instance-b spends with no
+  // owner. Sync from the app (progress, then the notice), set a budget, see the chart, retire
+  // the stray key (confirm), screenshot.
+  const { base, keys } = await startFake(path.dirname(SAVE_PATH));
+  const cli = (args, input) => execFileSync(CLI, args, { encoding: "utf8", input });
+  cli(["settings", "set-base-url", base]);
+  cli(["instance", "add", "globex-prod", "--host", "127.0.0.9", "--user", "openclaw", "--owner", "globex", "--env", "prod", "--workload", "support"]);
+  cli(["key", "add", "openclaw-globex-prod-support", "--instance", "globex-prod", "--key-id", keys["instance-a"].id, "--stdin"], keys["instance-a"].key);
+  cli(["key", "add", "clawkeep-admin", "--allow-name", "--stdin"], keys["admin"].key);
+  await nav("costs");
+  await (await visible('[data-testid="cost-sync"]')).click();
+  const synced = await textOf('[data-testid="cost-notice"]');
+  assert.match(synced, /Synced \d+ usage rows/);
+  await visible('[data-testid="cost-unowned"]');
+  assert.match(await textOf('[data-testid="cost-unowned"]'), new RegExp(keys["instance-b"].id));
+  await driver.executeScript("arguments[0].value = 'globex'; arguments[0].dispatchEvent(new Event('change', { bubbles: true }))", await $('[name="budget_name"]'));
+  await fill("budget_usd", "5");
+  await clickButton("Set budget");
+  await driver.wait(until.elementLocated(By.xpath('//section[@data-testid="cost-budgets"]//td[contains(., "globex")]')), TIMEOUT, "the budget row");
+  const chart = await visible('[data-testid="cost-chart"]');
+  assert.ok(Number(await chart.getAttribute("data-periods")) >= 7, "a week of days in the chart");
+  assert.ok(Number(await chart.getAttribute("data-series")) >= 2, "stacked by model");
+  assert.equal(await chart.getAttribute("data-error"), null, "the chart drew");
+  // Something is on the canvas (bars, axes, legend): count painted pixels.
+  const painted = await driver.executeScript(`
+    const c = document.querySelector('[data-testid="cost-chart"] canvas');
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+    return n;`);
+  assert.ok(painted > 1000, `the chart's canvas is blank (${painted} painted pixels)`);
+  assert.match(await textOf('[data-testid="cost-table"]'), /globex-prod/);
+  await driver.executeScript("window.scrollTo(0, 0); document.getElementById('main').scrollTo(0, 0)");
+  await screenshot("costs");
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'start' })", await $('[data-testid="cost-budgets"]'));
+  await screenshot("costs-budgets");
+  const retireButton = await $('[data-testid="retire-unowned"]');
+  await driver.executeScript("arguments[0].scrollIntoView({ block: 'center', inline: 'center' })", retireButton);
+  await retireButton.click();
+  await (await driver.wait(until.elementLocated(By.xpath('//dialog//button[normalize-space(.)="Deactivate at the Admin API"]')), TIMEOUT)).click();
+  await driver.wait(async () => /is now inactive/.test(await driver.findElement(By.css('[data-testid="cost-notice"]')).getText().catch(() => "")), TIMEOUT, "the retire notice");
+
   // Nothing of the key in the WebView: DOM (attributes and form values) and storage.
   const page = await driver.executeScript(`
     const values = [...document.querySelectorAll("input, textarea, select")].map((e) => e.value).join("\\n");
@@ -233,8 +294,8 @@ test("the CLI sees what the app wrote (same data dir and keychain)", () => {
   const list = JSON.parse(execFileSync(CLI, ["instance", "list", "--json"], { encoding: "utf8" }));
   const rows = Array.isArray(list) ? list : list.instances ?? list.rows;
   assert.ok(Array.isArray(rows), `unexpected JSON: ${JSON.stringify(list).slice(0, 200)}`);
-  assert.equal(rows.length, 1);
-  const row = rows[0];
+  assert.equal(rows.length, 2, "acme-prod from the app, globex-prod from the cost part");
+  const row = rows.find((r) => (r.instance?.name ?? r.name) === "acme-prod");
   const name = row.instance?.name ?? row.name;
   assert.equal(name, "acme-prod");
   assert.ok(JSON.stringify(row).includes(`${KEY.slice(0, 16)}...${KEY.slice(-4)}`), "the CLI shows the key's hint");

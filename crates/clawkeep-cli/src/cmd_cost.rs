@@ -166,7 +166,7 @@ pub fn run(ck: &Clawkeep, c: CostCmd, json: bool) -> Result<()> {
     match c {
         CostCmd::Sync { since, page_days } => sync(ck, day(&since)?, page_days, json),
         CostCmd::Report { by, period, since, until, csv } => {
-            let r = ck.cost_report(&CostQuery { group_by: by, period, since: day(&since)?, until: day(&until)? })?;
+            let r = ck.cost_report(&CostQuery { group_by: by, period, since: day(&since)?, until: day(&until)?, only: None })?;
             if json {
                 output::json(&r);
             } else if csv {

@@ -316,7 +316,27 @@ impl AnthropicClient {
         self.call(method, path_and_query, key, None, body).await
     }
 
+    /// Like [`Self::request`] (a GET without a body), for a large success body the caller
+    /// parses into its own types (a report page): a 2xx answer's bytes come back as they are and
+    /// `Probe::body` stays null, so a page of tens of MB is parsed once, not into a JSON tree
+    /// first. Any other answer is a [`Probe`] as usual (its error parsed) and no bytes.
+    pub async fn request_raw(&self, path_and_query: &str, key: &Secret) -> Result<(Probe, Vec<u8>), ProbeError> {
+        self.call_inner(reqwest::Method::GET, path_and_query, key, None, None, true).await
+    }
+
     async fn call(&self, method: reqwest::Method, path: &str, key: &Secret, workspace: Option<&str>, body: Option<serde_json::Value>) -> Result<Probe, ProbeError> {
+        self.call_inner(method, path, key, workspace, body, false).await.map(|(p, _)| p)
+    }
+
+    async fn call_inner(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: &Secret,
+        workspace: Option<&str>,
+        body: Option<serde_json::Value>,
+        raw: bool,
+    ) -> Result<(Probe, Vec<u8>), ProbeError> {
         let url = format!("{}{}", self.base, path);
         let endpoint = format!("{method} {}", path);
         let started = Instant::now();
@@ -372,8 +392,10 @@ impl AnthropicClient {
         if self.max_body > 1 << 20 && bytes.len() > self.max_body {
             return Err(ProbeError::Connect { url: self.base.clone(), message: format!("the answer is larger than {} MiB; read fewer days per page", self.max_body >> 20) });
         }
-        let bytes = &bytes[..bytes.len().min(self.max_body)];
-        let json: serde_json::Value = serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null);
+        let success = (200..300).contains(&status);
+        let mut bytes: Vec<u8> = bytes.into();
+        bytes.truncate(self.max_body);
+        let json: serde_json::Value = if raw && success { serde_json::Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null) };
         let error = if (200..300).contains(&status) {
             None
         } else {
@@ -391,7 +413,7 @@ impl AnthropicClient {
             }
             Some(ApiErrorBody { kind, message })
         };
-        Ok(Probe {
+        let probe = Probe {
             endpoint,
             status,
             request_id,
@@ -400,8 +422,9 @@ impl AnthropicClient {
             error,
             rate_limit,
             elapsed_ms: started.elapsed().as_millis() as u64,
-            body: if (200..300).contains(&status) { json } else { serde_json::Value::Null },
-        })
+            body: if success { json } else { serde_json::Value::Null },
+        };
+        Ok((probe, if raw && success { bytes } else { Vec::new() }))
     }
 }
 

@@ -70,6 +70,21 @@ fn visible_rows(state: &State) -> impl Iterator<Item = &UsageRow> {
     state.usage.iter().filter(move |r| r.ts <= cutoff)
 }
 
+/// `rows` split by the bucket holding each (buckets are ascending and contiguous): one pass
+/// over the rows instead of one per bucket, so a 31-day page of a large org stays cheap.
+fn by_bucket<'a>(rows: impl Iterator<Item = &'a UsageRow>, buckets: &[(DateTime<Utc>, DateTime<Utc>)]) -> Vec<Vec<&'a UsageRow>> {
+    let mut out: Vec<Vec<&UsageRow>> = vec![Vec::new(); buckets.len()];
+    for r in rows {
+        let i = buckets.partition_point(|(b0, _)| *b0 <= r.ts);
+        if let Some((_, b1)) = i.checked_sub(1).and_then(|i| buckets.get(i)) {
+            if r.ts < *b1 {
+                out[i - 1].push(r);
+            }
+        }
+    }
+    out
+}
+
 fn filter_list(q: &Query, name: &str) -> Vec<String> {
     q.list(name)
 }
@@ -119,19 +134,19 @@ pub(crate) fn usage_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<B
     let f_tiers = filter_list(q, "service_tiers");
     let f_ctx = filter_list(q, "context_window");
     let f_geo = filter_list(q, "inference_geos");
-    let rows: Vec<&UsageRow> = visible_rows(state)
+    let rows = visible_rows(state)
         .filter(|r| matches(&f_keys, r.api_key_id.as_deref()))
         .filter(|r| matches(&f_ws, r.workspace_id.as_deref()))
         .filter(|r| matches(&f_models, Some(&r.model)))
         .filter(|r| matches(&f_tiers, Some(&r.service_tier)))
         .filter(|r| matches(&f_ctx, Some(&r.context_window)))
-        .filter(|r| matches(&f_geo, r.inference_geo.as_deref()))
-        .collect();
+        .filter(|r| matches(&f_geo, r.inference_geo.as_deref()));
+    let bucketed = by_bucket(rows, &win.buckets);
     let has = |g: &str| groups.iter().any(|x| x == g);
     let mut data = Vec::new();
-    for (b0, b1) in &win.buckets {
+    for ((b0, b1), in_bucket) in win.buckets.iter().zip(&bucketed) {
         let mut agg: BTreeMap<[Option<String>; 6], Agg> = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.ts >= *b0 && r.ts < *b1) {
+        for r in in_bucket {
             let key = [
                 if has("api_key_id") { r.api_key_id.clone() } else { None },
                 if has("workspace_id") { r.workspace_id.clone() } else { None },
@@ -148,24 +163,82 @@ pub(crate) fn usage_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<B
             a.out += r.output_tokens;
             a.search += r.web_search_requests;
         }
-        let results: Vec<Value> = agg
+        let results: Vec<UsageOut> = agg
             .into_iter()
             .map(|(k, a)| {
-                json!({
-                    "uncached_input_tokens": a.uncached,
-                    "cache_creation": {"ephemeral_1h_input_tokens": a.c1h, "ephemeral_5m_input_tokens": a.c5m},
-                    "cache_read_input_tokens": a.read,
-                    "output_tokens": a.out,
-                    "server_tool_use": {"web_search_requests": a.search},
-                    "api_key_id": k[0], "workspace_id": k[1], "model": k[2],
-                    "service_tier": k[3], "context_window": k[4], "inference_geo": k[5],
-                })
+                let [api_key_id, workspace_id, model, service_tier, context_window, inference_geo] = k;
+                UsageOut {
+                    uncached_input_tokens: a.uncached,
+                    cache_creation: CacheOut { ephemeral_1h_input_tokens: a.c1h, ephemeral_5m_input_tokens: a.c5m },
+                    cache_read_input_tokens: a.read,
+                    output_tokens: a.out,
+                    server_tool_use: ToolOut { web_search_requests: a.search },
+                    api_key_id,
+                    workspace_id,
+                    model,
+                    service_tier,
+                    context_window,
+                    inference_geo,
+                }
             })
             .collect();
-        data.push(json!({"starting_at": fmt_time(*b0), "ending_at": fmt_time(*b1), "results": results}));
+        data.push(BucketOut { starting_at: fmt_time(*b0), ending_at: fmt_time(*b1), results });
     }
     let _ = win.width;
-    Ok(json_response(200, &envelope(data, win.next_page)))
+    // Typed, not a `json!` tree: a 31-day page of a large org is tens of MB.
+    let body =
+        serde_json::to_string(&EnvelopeOut { has_more: win.next_page.is_some(), next_page: win.next_page, data }).map_err(|e| ApiError::new(500, "api_error", e.to_string()))?;
+    Ok(crate::server::json_text_response(200, body))
+}
+
+#[derive(serde::Serialize)]
+struct EnvelopeOut<T> {
+    data: Vec<T>,
+    has_more: bool,
+    next_page: Option<String>,
+}
+
+#[derive(serde::Serialize)]
+struct BucketOut {
+    starting_at: String,
+    ending_at: String,
+    results: Vec<UsageOut>,
+}
+
+#[derive(serde::Serialize)]
+struct CacheOut {
+    ephemeral_1h_input_tokens: u64,
+    ephemeral_5m_input_tokens: u64,
+}
+
+#[derive(serde::Serialize)]
+struct ToolOut {
+    web_search_requests: u64,
+}
+
+/// One usage report result, as the API documents it.
+#[derive(serde::Serialize)]
+struct UsageOut {
+    uncached_input_tokens: u64,
+    cache_creation: CacheOut,
+    cache_read_input_tokens: u64,
+    output_tokens: u64,
+    server_tool_use: ToolOut,
+    api_key_id: Option<String>,
+    workspace_id: Option<String>,
+    model: Option<String>,
+    service_tier: Option<String>,
+    context_window: Option<String>,
+    inference_geo: Option<String>,
+}
+
+/// The dimensions of a group of usage rows in the cost report.
+struct LineRow<'a> {
+    workspace_id: Option<&'a str>,
+    model: &'a str,
+    service_tier: &'a str,
+    context_window: &'a str,
+    inference_geo: Option<&'a str>,
 }
 
 /// An amount in units of 1e-8 cents, as a decimal string of cents ("12.5", "0.000375").
@@ -191,41 +264,60 @@ pub(crate) fn cost_report(shared: &Arc<Shared>, q: &Query) -> Result<Response<Bo
     let by_ws = groups.iter().any(|x| x == "workspace_id");
     let by_desc = groups.iter().any(|x| x == "description");
     let f_ws = filter_list(q, "workspace_ids");
-    let rows: Vec<&UsageRow> = visible_rows(state).filter(|r| matches(&f_ws, r.workspace_id.as_deref())).collect();
+    let rows = visible_rows(state).filter(|r| matches(&f_ws, r.workspace_id.as_deref()));
+    let bucketed = by_bucket(rows, &win.buckets);
     let mut data = Vec::new();
-    for (b0, b1) in &win.buckets {
+    for ((b0, b1), in_bucket) in win.buckets.iter().zip(&bucketed) {
         // key: workspace, (description, cost_type, model, service_tier, token_type, context_window, inference_geo)
         let mut agg: BTreeMap<CostKey, u128> = BTreeMap::new();
-        for r in rows.iter().filter(|r| r.ts >= *b0 && r.ts < *b1) {
-            let (name, inp, outp) = match state.model(&r.model) {
-                Some(m) => (m.display_name.clone(), m.input_cents_per_mtok as u128, m.output_cents_per_mtok as u128),
-                None => (r.model.clone(), 0, 0),
-            };
+        // Each row's line amounts (halved per row for the batch tier, as before), summed per
+        // (workspace, model, tier, window, geo) without allocating; the descriptions are made
+        // once per group below.
+        type Line<'a> = (Option<&'a str>, &'a str, &'a str, &'a str, Option<&'a str>);
+        let mut lines: BTreeMap<Line, [u128; 6]> = BTreeMap::new();
+        for r in in_bucket {
+            let (inp, outp) = state.model(&r.model).map_or((0, 0), |m| (m.input_cents_per_mtok as u128, m.output_cents_per_mtok as u128));
             // The batch tier costs half on every token line (§1.6); searches keep their price.
             let tier = |units: u128| if r.service_tier == "batch" { units / 2 } else { units };
-            let parts: [(&str, &str, &str, u128); 6] = [
-                ("tokens", "uncached_input_tokens", "Input Tokens", tier(r.uncached_input_tokens as u128 * inp * 100)),
-                ("tokens", "cache_creation.ephemeral_5m_input_tokens", "Input Tokens, Cache Write 5m", tier(r.cache_creation_5m as u128 * inp * 125)),
-                ("tokens", "cache_creation.ephemeral_1h_input_tokens", "Input Tokens, Cache Write 1h", tier(r.cache_creation_1h as u128 * inp * 200)),
-                ("tokens", "cache_read_input_tokens", "Input Tokens, Cache Read", tier(r.cache_read_input_tokens as u128 * inp * 10)),
-                ("tokens", "output_tokens", "Output Tokens", tier(r.output_tokens as u128 * outp * 100)),
+            let units = [
+                tier(r.uncached_input_tokens as u128 * inp * 100),
+                tier(r.cache_creation_5m as u128 * inp * 125),
+                tier(r.cache_creation_1h as u128 * inp * 200),
+                tier(r.cache_read_input_tokens as u128 * inp * 10),
+                tier(r.output_tokens as u128 * outp * 100),
                 // $10 per 1,000 searches = 1 cent each = 1e8 units.
-                ("web_search", "", "Web Search", r.web_search_requests as u128 * 100_000_000),
+                r.web_search_requests as u128 * 100_000_000,
             ];
-            for (cost_type, token_type, label, units) in parts {
+            let sums = lines.entry((r.workspace_id.as_deref(), &r.model, &r.service_tier, &r.context_window, r.inference_geo.as_deref())).or_default();
+            for (s, u) in sums.iter_mut().zip(units) {
+                *s += u;
+            }
+        }
+        for ((workspace_id, model, service_tier, context_window, inference_geo), sums) in lines {
+            let name = state.model(model).map_or_else(|| model.to_string(), |m| m.display_name.clone());
+            let kinds: [(&str, &str, &str); 6] = [
+                ("tokens", "uncached_input_tokens", "Input Tokens"),
+                ("tokens", "cache_creation.ephemeral_5m_input_tokens", "Input Tokens, Cache Write 5m"),
+                ("tokens", "cache_creation.ephemeral_1h_input_tokens", "Input Tokens, Cache Write 1h"),
+                ("tokens", "cache_read_input_tokens", "Input Tokens, Cache Read"),
+                ("tokens", "output_tokens", "Output Tokens"),
+                ("web_search", "", "Web Search"),
+            ];
+            let r = LineRow { workspace_id, model, service_tier, context_window, inference_geo };
+            for ((cost_type, token_type, label), units) in kinds.into_iter().zip(sums) {
                 if units == 0 {
                     continue;
                 }
-                let ws = if by_ws { r.workspace_id.clone() } else { None };
+                let ws = if by_ws { r.workspace_id.map(str::to_string) } else { None };
                 let desc = by_desc.then(|| {
                     [
                         Some(format!("{name} Usage - {label}")),
                         Some(cost_type.to_string()),
-                        Some(r.model.clone()),
-                        Some(r.service_tier.clone()),
+                        Some(r.model.to_string()),
+                        Some(r.service_tier.to_string()),
                         (!token_type.is_empty()).then(|| token_type.to_string()),
-                        Some(r.context_window.clone()),
-                        r.inference_geo.clone(),
+                        Some(r.context_window.to_string()),
+                        r.inference_geo.map(str::to_string),
                     ]
                 });
                 *agg.entry((ws, desc)).or_default() += units;

@@ -175,7 +175,12 @@ pub(crate) fn add_headers(resp: &mut Response<Body>, headers: &[(String, String)
 
 /// A JSON response.
 pub(crate) fn json_response(status: u16, v: &Value) -> Response<Body> {
-    let mut resp = Response::new(Body::from(v.to_string()));
+    json_text_response(status, v.to_string())
+}
+
+/// A JSON body already serialized (a large report page built from typed values).
+pub(crate) fn json_text_response(status: u16, text: String) -> Response<Body> {
+    let mut resp = Response::new(Body::from(text));
     *resp.status_mut() = axum::http::StatusCode::from_u16(status).unwrap_or(axum::http::StatusCode::OK);
     resp.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     resp

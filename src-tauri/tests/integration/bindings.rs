@@ -63,6 +63,18 @@ fn generate(out: &Path) {
         clawkeep_desktop::onboard::TrustedFingerprints,
         clawkeep_desktop::onboard::OnboardFile,
         clawkeep_desktop::onboard::OnboardFileKind,
+        api::costs::CostQuery,
+        api::costs::CostSyncOptions,
+        api::costs::BudgetSpec,
+        cost::CostReport,
+        cost::SyncReport,
+        cost::SyncProgress,
+        cost::UnownedKey,
+        cost::ApiKeyRecord,
+        cost::Reconciliation,
+        cost::Budget,
+        cost::BudgetStatus,
+        store::SyncMark,
     );
 }
 

@@ -185,6 +185,42 @@ fn no_planted_or_managed_key_escapes_any_desktop_command() {
     let _ = d.call("rotation", json!({ "name": "full" }));
     d.ok("open_rotations", json!({}));
 
+    // The cost trail: an Admin key, usage on a managed key and on a stray one (its value a
+    // canary too), the sync, every view, a budget, and the stray key retired.
+    let admin = fake.mint_key(MintKey::admin("canary admin")).unwrap();
+    c.record("admin key (cost sync)", admin.key.clone());
+    d.ok("add_key", json!({ "spec": { "name": "openclaw-acme-prod-admin", "allow_name": true }, "value": admin.key }));
+    let stray = fake.mint_key(MintKey::api("stray test key", Some(WORKSPACE_PROD_A_ID))).unwrap();
+    c.record("stray key spending without an owner", stray.key.clone());
+    let today = chrono::Utc::now().date_naive().and_hms_opt(0, 0, 1).unwrap().and_utc();
+    fake.add_usage(fake_anthropic::UsageRow {
+        ts: today,
+        api_key_id: Some(stray.id.clone()),
+        workspace_id: Some(WORKSPACE_PROD_A_ID.into()),
+        model: fake_anthropic::MODEL_HAIKU_4_5.into(),
+        uncached_input_tokens: 1000,
+        cache_creation_5m: 0,
+        cache_creation_1h: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 10,
+        web_search_requests: 0,
+        service_tier: "standard".into(),
+        context_window: "0-200k".into(),
+        inference_geo: None,
+    });
+    let _ = d.call("cost_sync", json!({ "op_id": "cost", "on_progress": chan() }));
+    d.ok("cost_sync_marks", json!({}));
+    for by in ["instance", "owner", "purpose", "workspace", "model"] {
+        d.ok("cost_report", json!({ "query": { "group_by": by, "period": "day" } }));
+    }
+    d.ok("cost_unowned", json!({}));
+    d.ok("cost_reconcile", json!({}));
+    d.ok("set_budget", json!({ "spec": { "scope": "owner", "name": "acme", "monthly_usd": 0.5 } }));
+    d.ok("budgets", json!({}));
+    d.ok("budget_check", json!({}));
+    let _ = d.call("deactivate_unowned_key", json!({ "api_key_id": stray.id }));
+    let _ = d.call("deactivate_unowned_key", json!({ "api_key_id": "apikey_not_there" }));
+
     // The record.
     d.ok("audit_log", json!({ "limit": 500 }));
     let _ = d.call("self_check", json!({ "op_id": "s1", "on_progress": chan() }));

@@ -3,5 +3,6 @@
 
 mod bindings;
 mod canary;
+mod costs;
 mod ipc;
 mod onboard;

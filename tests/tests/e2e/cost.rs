@@ -311,6 +311,12 @@ fn unowned_keys_reconciliation_and_budgets() {
     assert_eq!(st[1]["state"], "ok");
     let out = r.ck.run(&["cost", "budget", "check"]).fails();
     assert!(out.stdout.contains("OVER") && out.stderr.contains("error[budget_alert]"), "{}\n{}", out.stdout, out.stderr);
+    // The checklist says so too, for an acme instance (no SSH needed): a warning with its cause and fix.
+    let rep = r.ck.run(&["--json", "check", "alpha", "--no-host", "--domain", "account-context"]).ended().json();
+    let checks = rep["checks"].as_array().or_else(|| rep["instances"][0]["checks"].as_array()).unwrap_or_else(|| panic!("{rep}")).clone();
+    let budget = checks.iter().find(|c| c["id"] == "account.budget").unwrap_or_else(|| panic!("no budget check: {rep}"));
+    assert_eq!((budget["status"].as_str(), budget["cause"].as_str()), (Some("warn"), Some("budget_over")), "{budget}");
+    assert!(budget["fix"].as_str().is_some_and(|f| f.contains("budget")), "{budget}");
     r.ck.run(&["cost", "budget", "set", "--owner", "acme", "--monthly-usd", "1000000"]).ok();
     r.ck.run(&["cost", "budget", "check"]).ok();
     let list = r.json(&["cost", "budget", "list"]);

@@ -288,3 +288,50 @@ export const onboardPreview = (hosts: ConfirmedHost[], defaults: OnboardDefaults
  */
 export const onboardApply = (hosts: ConfirmedHost[], defaults: OnboardDefaults, adopt: string[], onProgress: (p: Progress) => void) =>
   runOperation<OnboardReport>("onboard_apply", { hosts, defaults, adopt }, onProgress);
+// The cost trail (issue 13): sync from the Admin API (a long operation), then views of the cache.
+import type { CostQuery } from "./bindings/CostQuery";
+import type { CostReport } from "./bindings/CostReport";
+import type { CostSyncOptions } from "./bindings/CostSyncOptions";
+import type { SyncReport } from "./bindings/SyncReport";
+import type { SyncMark } from "./bindings/SyncMark";
+import type { UnownedKey } from "./bindings/UnownedKey";
+import type { ApiKeyRecord } from "./bindings/ApiKeyRecord";
+import type { Reconciliation } from "./bindings/Reconciliation";
+import type { ReconcileOptions } from "./bindings/ReconcileOptions";
+import type { Budget } from "./bindings/Budget";
+import type { BudgetScope } from "./bindings/BudgetScope";
+import type { BudgetSpec } from "./bindings/BudgetSpec";
+import type { BudgetStatus } from "./bindings/BudgetStatus";
+export type * from "./bindings/CostQuery";
+export type * from "./bindings/CostFilter";
+export type * from "./bindings/CostGroupBy";
+export type * from "./bindings/CostPeriod";
+export type * from "./bindings/CostReport";
+export type * from "./bindings/CostReportRow";
+export type * from "./bindings/CostSyncOptions";
+export type * from "./bindings/SyncReport";
+export type * from "./bindings/SyncMark";
+export type * from "./bindings/UnownedKey";
+export type * from "./bindings/ApiKeyRecord";
+export type * from "./bindings/Reconciliation";
+export type * from "./bindings/ReconcileRow";
+export type * from "./bindings/ReconcileStatus";
+export type * from "./bindings/Budget";
+export type * from "./bindings/BudgetScope";
+export type * from "./bindings/BudgetSpec";
+export type * from "./bindings/BudgetState";
+export type * from "./bindings/BudgetStatus";
+
+/** Syncs usage and cost into the cache: one `step` per page; `cancel()` keeps what was read (the report says `cancelled`). */
+export const costSync = (options: CostSyncOptions | null, onProgress: (p: Progress) => void) => runOperation<SyncReport>("cost_sync", { options }, onProgress);
+export const costSyncMarks = () => call<SyncMark[]>("cost_sync_marks");
+export const costReport = (query: CostQuery) => call<CostReport>("cost_report", { query });
+export const costUnowned = (since?: string) => call<UnownedKey[]>("cost_unowned", { since: since ?? null });
+/** Retires a key that spends without an owner: inactive at the Admin API, audited. */
+export const deactivateUnownedKey = (apiKeyId: string) => call<ApiKeyRecord>("deactivate_unowned_key", { api_key_id: apiKeyId });
+export const costReconcile = (since?: string, until?: string, options?: ReconcileOptions) =>
+  call<Reconciliation>("cost_reconcile", { since: since ?? null, until: until ?? null, options: options ?? null });
+export const budgets = () => call<Budget[]>("budgets");
+export const setBudget = (spec: BudgetSpec) => call<Budget>("set_budget", { spec });
+export const removeBudget = (scope: BudgetScope, name: string) => call<null>("remove_budget", { scope, name });
+export const budgetCheck = () => call<BudgetStatus[]>("budget_check");

@@ -14,9 +14,10 @@ export type View =
   | { name: "keys" }
   | { name: "audit"; subject?: string }
   | { name: "settings" }
-  | { name: "onboard" };
+  | { name: "onboard" }
+  | { name: "costs" };
 
-export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings"] as const;
+export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings", "costs"] as const;
 
 export const nav = $state<{ view: View }>({ view: { name: "fleet" } });
 

@@ -133,7 +133,8 @@ impl Clawkeep {
             }
             _ => None,
         };
-        Ok(CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now(), rotation_due })
+        let budgets = self.budgets_covering(&instance)?;
+        Ok(CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now(), rotation_due, budgets })
     }
 
     /// Stores a run in the history (and audits it, without secrets).

@@ -12,7 +12,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::Clawkeep;
-use crate::cost::aggregate::{aggregate, CostGroupBy, CostPeriod, CostReport, OwnerMap};
+use crate::cost::aggregate::{aggregate, group_of, CostGroupBy, CostPeriod, CostReport, OwnerMap};
 use crate::cost::budget::{evaluate_budgets, normalise_thresholds, Budget, BudgetScope, BudgetStatus};
 use crate::cost::prices::{PriceTable, PRICES_OVERRIDE_FILE, SHIPPED};
 use crate::cost::reconcile::{reconcile, ReconcileOptions, Reconciliation};
@@ -52,6 +52,16 @@ pub struct CostQuery {
     pub period: CostPeriod,
     pub since: Option<NaiveDate>,
     pub until: Option<NaiveDate>,
+    /// Only the usage of one group of another dimension (e.g. one client's spend by model).
+    pub only: Option<CostFilter>,
+}
+
+/// One group of one dimension: `{by: owner, group: "acme"}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct CostFilter {
+    pub by: CostGroupBy,
+    pub group: String,
 }
 
 /// A budget to set.
@@ -241,7 +251,7 @@ impl Clawkeep {
             };
             let bad = |e: String| Error::AdminApi { context: format!("reading the {what} (Admin API); {kept}"), detail: format!("unexpected answer: {e}"), status: None };
             let (rows, days, next) = if which == "usage" {
-                let p: Page<_> = wire::parse_usage(body).map_err(bad)?;
+                let p: Page<_> = wire::parse_usage(&body).map_err(bad)?;
                 let n = p.rows.len();
                 let days = p.days;
                 let next = p.next_page.clone();
@@ -253,7 +263,7 @@ impl Clawkeep {
                 }
                 (n, days, next)
             } else {
-                let p = wire::parse_cost(body).map_err(bad)?;
+                let p = wire::parse_cost(&body).map_err(bad)?;
                 let n = p.rows.len();
                 let days = p.days;
                 let next = p.next_page.clone();
@@ -285,13 +295,14 @@ impl Clawkeep {
 
     /// One GET, waiting out 429 and 529 (its `retry-after`, else 1, 2, 4… s) up to
     /// [`MAX_ATTEMPTS`]; the wait ends early on cancel.
-    fn fetch_page(&self, client: &Client, admin: &Secret, pq: &str, retries: &mut u32, cancel: &CancellationToken) -> std::result::Result<serde_json::Value, FetchError> {
+    /// The page's bytes are parsed once, by `wire`, into the report's own types.
+    fn fetch_page(&self, client: &Client, admin: &Secret, pq: &str, retries: &mut u32, cancel: &CancellationToken) -> std::result::Result<Vec<u8>, FetchError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let p = client.send(admin, reqwest::Method::GET, pq, None).map_err(FetchError::Api)?;
+            let (p, body) = client.get_raw(admin, pq).map_err(FetchError::Api)?;
             if p.status == 200 {
-                return Ok(p.body);
+                return Ok(body);
             }
             if !matches!(p.status, 429 | 529 | 503) || attempt >= MAX_ATTEMPTS {
                 return Err(FetchError::Api(Client::api_error(&p)));
@@ -318,8 +329,12 @@ impl Clawkeep {
         check_window(q.since, q.until)?;
         let prices = self.price_table()?;
         let since = q.since.map(|s| q.period.start(s));
-        let rows = self.store.usage_rows(since, q.until)?;
-        Ok(aggregate(&rows, &prices, &self.cost_owners()?, q.group_by, q.period, since, q.until))
+        let mut rows = self.store.usage_rows(since, q.until)?;
+        let owners = self.cost_owners()?;
+        if let Some(f) = &q.only {
+            rows.retain(|r| group_of(r, f.by, &owners).0 == f.group);
+        }
+        Ok(aggregate(&rows, &prices, &owners, q.group_by, q.period, since, q.until))
     }
 
     /// Keys that spend without an owner (no instance in the inventory holds them), most spent
@@ -429,10 +444,32 @@ impl Clawkeep {
     /// Every budget against this month's cached usage, with the month's forecast; most severe
     /// first. `alert()` on a status: over or forecast over.
     pub fn budget_check(&self) -> Result<Vec<BudgetStatus>> {
+        self.judge_budgets(self.store.budgets()?)
+    }
+
+    /// The budgets that cover an instance (its own and its owner's) judged this month, for the
+    /// checklist; nothing is read from the cache when none is set.
+    pub(crate) fn budgets_covering(&self, instance: &crate::model::domain::Instance) -> Result<Vec<BudgetStatus>> {
+        let mine: Vec<Budget> = self
+            .store
+            .budgets()?
+            .into_iter()
+            .filter(|b| match b.scope {
+                BudgetScope::Instance => b.name == instance.name,
+                BudgetScope::Owner => b.name == instance.owner,
+            })
+            .collect();
+        if mine.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.judge_budgets(mine)
+    }
+
+    fn judge_budgets(&self, budgets: Vec<Budget>) -> Result<Vec<BudgetStatus>> {
         let now = self.now();
         let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default();
         let usage = self.store.usage_rows(Some(first), None)?;
-        Ok(evaluate_budgets(&self.store.budgets()?, &usage, &self.price_table()?, &self.cost_owners()?, now))
+        Ok(evaluate_budgets(&budgets, &usage, &self.price_table()?, &self.cost_owners()?, now))
     }
 }
 

@@ -34,6 +34,12 @@ pub enum Cause {
     KeyExpiringSoon,
     /// Past its rotation date under the instance's rotation policy (the key still works).
     KeyOverdue,
+    /// This month's spend (instance or its owner) is over the monthly budget.
+    BudgetOver,
+    /// Not over yet, but the month's run rate ends over the budget.
+    BudgetForecastOver,
+    /// A warning threshold of the budget is crossed.
+    BudgetThreshold,
     WorkspaceMismatch,
     OrgMismatch,
     WorkspaceHeaderRequired,
@@ -102,6 +108,9 @@ impl Cause {
             KeyArchived => "key_archived",
             KeyExpiringSoon => "key_expiring_soon",
             KeyOverdue => "key_overdue",
+            BudgetOver => "budget_over",
+            BudgetForecastOver => "budget_forecast_over",
+            BudgetThreshold => "budget_threshold",
             WorkspaceMismatch => "workspace_mismatch",
             OrgMismatch => "org_mismatch",
             WorkspaceHeaderRequired => "workspace_header_required",
@@ -164,6 +173,9 @@ impl Cause {
             | KeyArchived
             | KeyExpiringSoon
             | KeyOverdue
+            | BudgetOver
+            | BudgetForecastOver
+            | BudgetThreshold
             | WorkspaceMismatch
             | OrgMismatch
             | WorkspaceHeaderRequired
@@ -240,6 +252,9 @@ impl Cause {
             KeyArchived => "The key is archived (permanent): create a new key in the Console and rotate.",
             KeyExpiringSoon => "The key expires soon: create its successor and rotate before it does.",
             KeyOverdue => "The key is past the rotation date its policy sets (it still works): rotate it; the rotation plan suggests a slot.",
+            BudgetOver => "This month's spend is over the budget (the instance's or its owner's). See what spends in the cost view (by instance and model), then lower the load or raise the budget; set a spend limit in the Console if it must stop.",
+            BudgetForecastOver => "At this month's run rate the spend ends over the budget. See which instance and model drive it in the cost view, and act before the month ends (lower the load, or raise the budget).",
+            BudgetThreshold => "The spend crossed a warning threshold of the budget. Nothing is over yet: look at the cost view's top movers to see what changed.",
             WorkspaceMismatch => "The key belongs to a different workspace than this instance expects. Use a key created in the expected workspace, or correct the instance's expected workspace id.",
             OrgMismatch => "The key belongs to a different organization than this instance expects. Use a key of the expected org, or correct the instance's expected org id.",
             WorkspaceHeaderRequired => "This is an identity-linked (org-scoped) key and requests carry no anthropic-workspace-id header. Use a workspace-scoped key for OpenClaw, or send the header (provider headers in openclaw.json).",

@@ -10,6 +10,7 @@ use super::hostfacts::{FactsError, HostFacts};
 use super::runner::RunnerError;
 use super::types::{CheckRun, Domain};
 use crate::anthropic::{AdminApiKey, Probe};
+use crate::cost::budget::BudgetStatus;
 use crate::model::domain::{Instance, Key, KeyStatus};
 use crate::secret::Secret;
 
@@ -29,6 +30,9 @@ pub struct CheckContext {
     /// When the active key is due for rotation under the instance's policy (`None`: no active
     /// key, or not judged).
     pub rotation_due: Option<RotationDue>,
+    /// This month's budgets that cover the instance (its own and its owner's), judged from the
+    /// cost cache by the caller (`cost::budget`); empty when none is set.
+    pub budgets: Vec<BudgetStatus>,
 }
 
 /// The active key's rotation date under the instance's effective policy (computed by the
@@ -167,6 +171,8 @@ pub struct Facts<'a> {
     pub history: &'a [CheckRun],
     pub now: DateTime<Utc>,
     pub rotation_due: Option<&'a RotationDue>,
+    /// The budgets that cover the instance this month.
+    pub budgets: &'a [BudgetStatus],
     pub opts: &'a CheckOptions,
     pub gathered: &'a Gathered,
 }
@@ -174,7 +180,7 @@ pub struct Facts<'a> {
 impl<'a> Facts<'a> {
     /// The secret-free view of `ctx` and what was gathered for it.
     pub fn new(ctx: &'a CheckContext, opts: &'a CheckOptions, gathered: &'a Gathered) -> Self {
-        Facts { instance: &ctx.instance, keys: &ctx.keys, history: &ctx.history, now: ctx.now, rotation_due: ctx.rotation_due.as_ref(), opts, gathered }
+        Facts { instance: &ctx.instance, keys: &ctx.keys, history: &ctx.history, now: ctx.now, rotation_due: ctx.rotation_due.as_ref(), budgets: &ctx.budgets, opts, gathered }
     }
 
     /// The instance's active key in the inventory.

@@ -146,15 +146,17 @@ fn next<R>(e: &Envelope<R>) -> Option<String> {
 
 /// A usage report page. Results that fall on the same day and dimensions (the API may split
 /// by a dimension not grouped here) are summed.
-pub fn parse_usage(body: serde_json::Value) -> Result<Page<UsageRow>, String> {
-    let e: Envelope<UsageResult> = serde_json::from_value(body).map_err(|e| format!("usage report: {e}"))?;
+pub fn parse_usage(body: &[u8]) -> Result<Page<UsageRow>, String> {
+    let e: Envelope<UsageResult> = serde_json::from_slice(body).map_err(|e| format!("usage report: {e}"))?;
     /// Day, key, workspace, model, tier, context window.
     type Key = (NaiveDate, Option<String>, Option<String>, String, String, String);
     let mut merged: BTreeMap<Key, Tokens> = BTreeMap::new();
-    for b in &e.data {
+    let (days, next_page) = (days_of(&e.data), next(&e));
+    // The page's strings are moved into the rows, not copied.
+    for b in e.data {
         let day = b.starting_at.date_naive();
-        for r in &b.results {
-            let model = r.model.clone().filter(|m| !m.is_empty()).ok_or("usage report: a result has no model (the sync groups by model)")?;
+        for r in b.results {
+            let model = r.model.filter(|m| !m.is_empty()).ok_or("usage report: a result has no model (the sync groups by model)")?;
             let cc = r.cache_creation.as_ref();
             let t = Tokens {
                 uncached_input: r.uncached_input_tokens,
@@ -166,11 +168,11 @@ pub fn parse_usage(body: serde_json::Value) -> Result<Page<UsageRow>, String> {
             };
             let key = (
                 day,
-                r.api_key_id.clone().filter(|s| !s.is_empty()),
-                r.workspace_id.clone().filter(|s| !s.is_empty()),
+                r.api_key_id.filter(|s| !s.is_empty()),
+                r.workspace_id.filter(|s| !s.is_empty()),
                 model,
-                r.service_tier.clone().unwrap_or_default(),
-                r.context_window.clone().unwrap_or_default(),
+                r.service_tier.unwrap_or_default(),
+                r.context_window.unwrap_or_default(),
             );
             merged.entry(key).or_default().add(&t);
         }
@@ -187,12 +189,12 @@ pub fn parse_usage(body: serde_json::Value) -> Result<Page<UsageRow>, String> {
             tokens,
         })
         .collect();
-    Ok(Page { rows, days: days_of(&e.data), next_page: next(&e) })
+    Ok(Page { rows, days, next_page })
 }
 
 /// A cost report page.
-pub fn parse_cost(body: serde_json::Value) -> Result<Page<CostLine>, String> {
-    let e: Envelope<CostResult> = serde_json::from_value(body).map_err(|e| format!("cost report: {e}"))?;
+pub fn parse_cost(body: &[u8]) -> Result<Page<CostLine>, String> {
+    let e: Envelope<CostResult> = serde_json::from_slice(body).map_err(|e| format!("cost report: {e}"))?;
     type Key = (NaiveDate, Option<String>, Option<String>, String, Option<String>, Option<String>, Option<String>, Option<String>, String);
     let mut merged: BTreeMap<Key, Pico> = BTreeMap::new();
     for b in &e.data {
@@ -297,7 +299,7 @@ mod tests {
                  {"uncached_input_tokens":1,"output_tokens":1,"api_key_id":null,"workspace_id":null,"model":"claude-x"}]},
             {"starting_at":"2025-08-02T00:00:00Z","ending_at":"2025-08-03T00:00:00Z","results":[]}],
             "has_more":true,"next_page":"page_2"});
-        let p = parse_usage(body).unwrap();
+        let p = parse_usage(&body.to_string().into_bytes()).unwrap();
         assert_eq!(p.days, Some(("2025-08-01".parse().unwrap(), "2025-08-03".parse().unwrap())));
         assert_eq!(p.next_page.as_deref(), Some("page_2"));
         assert_eq!(p.rows.len(), 2);
@@ -307,9 +309,11 @@ mod tests {
         let wb = p.rows.iter().find(|r| r.api_key_id.is_none()).unwrap();
         assert_eq!((wb.workspace_id.as_deref(), wb.service_tier.as_str()), (None, ""));
         // has_more false ends it even with a token.
-        assert_eq!(parse_usage(json!({"data":[],"has_more":false,"next_page":"x"})).unwrap().next_page, None);
-        assert!(parse_usage(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"api_key_id":"k"}]}]})).is_err());
-        assert!(parse_usage(json!({"oops":1})).is_err());
+        assert_eq!(parse_usage(json!({"data":[],"has_more":false,"next_page":"x"}).to_string().as_bytes()).unwrap().next_page, None);
+        assert!(
+            parse_usage(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"api_key_id":"k"}]}]}).to_string().as_bytes()).is_err()
+        );
+        assert!(parse_usage(json!({"oops":1}).to_string().as_bytes()).is_err());
     }
 
     #[test]
@@ -320,13 +324,18 @@ mod tests {
                        {"currency":"USD","amount":"50","workspace_id":null,"description":"Code Execution Usage","cost_type":"code_execution",
                         "model":null,"service_tier":null,"token_type":null,"context_window":null,"inference_geo":null}]}],
             "has_more":false,"next_page":null});
-        let p = parse_cost(body).unwrap();
+        let p = parse_cost(&body.to_string().into_bytes()).unwrap();
         assert_eq!(p.rows.len(), 2);
         let code = p.rows.iter().find(|l| l.cost_type == "code_execution").unwrap();
         assert_eq!((code.amount_pico, code.workspace_id.as_deref()), (500_000_000_000, None));
         let tok = p.rows.iter().find(|l| l.cost_type == "tokens").unwrap();
         assert_eq!(tok.amount_pico, 1_234_500_000_000);
-        assert!(parse_cost(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"lots"}]}]})).is_err());
-        assert!(parse_cost(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"1","currency":"EUR"}]}]})).is_err());
+        assert!(
+            parse_cost(json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"lots"}]}]}).to_string().as_bytes()).is_err()
+        );
+        assert!(parse_cost(
+            json!({"data":[{"starting_at":"2025-08-01T00:00:00Z","ending_at":"2025-08-02T00:00:00Z","results":[{"amount":"1","currency":"EUR"}]}]}).to_string().as_bytes()
+        )
+        .is_err());
     }
 }

@@ -153,6 +153,19 @@ impl Client {
         })
     }
 
+    /// A GET whose success body the caller parses itself (report pages): see
+    /// [`AnthropicClient::request_raw`].
+    pub(crate) fn get_raw(&self, key: &Secret, path_and_query: &str) -> Result<(Probe, Vec<u8>), ApiError> {
+        self.block_on(self.inner.request_raw(path_and_query, key))?.map_err(|e| {
+            let detail = match e {
+                ProbeError::Connect { message, .. } => message,
+                ProbeError::Timeout { secs, .. } => format!("no answer within {secs} s"),
+                other => other.to_string(),
+            };
+            ApiError::Transport { base_url: self.base_url().to_string(), detail }
+        })
+    }
+
     pub(crate) fn api_error(p: &Probe) -> ApiError {
         let (error_type, message) = p.error.as_ref().map(|e| (e.kind.clone(), e.message.clone())).unwrap_or_else(|| ("unknown".into(), String::new()));
         ApiError::Api { status: p.status, error_type, message, request_id: p.request_id.clone().unwrap_or_default() }

@@ -62,10 +62,16 @@ pub fn replace_usage_days(conn: &Connection, from: NaiveDate, to: NaiveDate, row
          web_search_requests = web_search_requests + excluded.web_search_requests"
     ))?;
     let mut written = 0;
+    // A page's rows come by day: format each day once, not once per row.
+    let mut last: Option<(NaiveDate, String)> = None;
     for r in rows.iter().filter(|r| r.day >= from && r.day < to) {
         let t = &r.tokens;
+        if last.as_ref().is_none_or(|(d, _)| *d != r.day) {
+            last = Some((r.day, day(r.day)));
+        }
+        let d = last.as_ref().map(|(_, s)| s.as_str()).unwrap_or_default();
         written += stmt.execute(params![
-            day(r.day),
+            d,
             r.api_key_id.as_deref().unwrap_or(""),
             r.workspace_id.as_deref().unwrap_or(""),
             r.model,
@@ -83,10 +89,13 @@ pub fn replace_usage_days(conn: &Connection, from: NaiveDate, to: NaiveDate, row
 }
 
 impl Store {
-    /// Cached usage rows within `since..=until` (either open), by day.
+    /// Cached usage rows within `since..=until` (either open), in the primary key's order (day,
+    /// key, workspace, model, …), so SQLite walks the index and sorts nothing.
     pub fn usage_rows(&self, since: Option<NaiveDate>, until: Option<NaiveDate>) -> Result<Vec<UsageRow>> {
         let conn = self.conn();
-        let mut stmt = conn.prepare(&format!("SELECT {USAGE_COLS} FROM usage_buckets WHERE day >= ?1 AND day <= ?2 ORDER BY day, api_key_id, model"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {USAGE_COLS} FROM usage_buckets WHERE day >= ?1 AND day <= ?2 ORDER BY day, api_key_id, workspace_id, model, service_tier, context_window"
+        ))?;
         let rows = stmt
             .query_map(params![since.map(day).unwrap_or_default(), until.map(day).unwrap_or_else(|| "9999-12-31".into())], usage_from_row)?
             .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -85,7 +85,7 @@ fn world() -> World {
 }
 
 fn alpha_total(ck: &Clawkeep) -> i64 {
-    let r = ck.cost_report(&CostQuery { group_by: CostGroupBy::Instance, period: CostPeriod::Month, since: None, until: None }).unwrap();
+    let r = ck.cost_report(&CostQuery { group_by: CostGroupBy::Instance, period: CostPeriod::Month, since: None, until: None, only: None }).unwrap();
     r.rows.iter().filter(|x| x.group == "alpha").map(|x| x.cost_pico).sum()
 }
 
@@ -165,4 +165,43 @@ impl SyncAll for Clawkeep {
     fn sync_all(&self) {
         self.cost_sync(&CostSyncOptions::default(), &|_| {}, &CancellationToken::new()).unwrap();
     }
+}
+
+#[test]
+fn the_checklist_sees_the_budgets_that_cover_the_instance() {
+    let w = world();
+    // $1 of Haiku on December 1st by 03:00: at that run rate the month ends far over $1.50.
+    w.fake.add_usage(UsageRow {
+        ts: Utc.with_ymd_and_hms(2026, 12, 1, 3, 0, 0).unwrap(),
+        api_key_id: Some(w.key_id.clone()),
+        workspace_id: Some(WORKSPACE_PROD_A_ID.into()),
+        model: MODEL_HAIKU_4_5.into(),
+        uncached_input_tokens: 1_000_000,
+        cache_creation_5m: 0,
+        cache_creation_1h: 0,
+        cache_read_input_tokens: 0,
+        output_tokens: 0,
+        web_search_requests: 0,
+        service_tier: "standard".into(),
+        context_window: "0-200k".into(),
+        inference_geo: None,
+    });
+    assert!(w.ck.check_context("alpha").unwrap().budgets.is_empty(), "no budget, nothing judged");
+    w.ck.sync_all();
+    w.ck.set_budget(&BudgetSpec { scope: BudgetScope::Instance, name: "alpha".into(), monthly_usd: 1.5, warn_at: vec![] }).unwrap();
+    w.ck.add_instance(InstanceSpec {
+        name: "beta".into(),
+        owner: "globex".into(),
+        environment: "prod".into(),
+        workload: "bot".into(),
+        ssh_host: "127.0.1.2".into(),
+        ssh_user: "ck".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    w.ck.set_budget(&BudgetSpec { scope: BudgetScope::Owner, name: "globex".into(), monthly_usd: 1.0, warn_at: vec![] }).unwrap();
+    let ctx = w.ck.check_context("alpha").unwrap();
+    let states: Vec<(String, BudgetState)> = ctx.budgets.iter().map(|b| (b.budget.name.clone(), b.state)).collect();
+    assert_eq!(states, vec![("alpha".to_string(), BudgetState::ForecastOver)], "only alpha's own budget covers it");
+    assert_eq!(w.ck.check_context("beta").unwrap().budgets[0].state, BudgetState::Ok);
 }

@@ -12,7 +12,7 @@ export type PlanItem = { owner: string, instance: string, environment: string, k
  */
 key_fingerprint_short: string, key_created_at: string, key_age_days: number, expires_at: string | null, policy: RotationPolicy, due_at: string, 
 /**
- * Why it is due then: `max-age` or `expiry`.
+ * Why it is due then: `max-age`, `expiry`, or `exposed` (a team member who could read it left).
  */
 due_reason: string, warn_from: string, status: DueStatus, 
 /**

@@ -17,6 +17,8 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
     auth(f, &mut out);
     admin(f, &mut out);
     rotation_due(f, &mut out);
+    expiry(f, &mut out);
+    budget(f, &mut out);
     billing(f, &mut out);
     if f.opts.host_probe && !f.opts.skip_api {
         from_host(f, &mut out);
@@ -177,6 +179,63 @@ fn rotation_due(f: &Facts, out: &mut Out) {
     } else {
         let days = (r.due - f.now).num_days();
         out.pass("account.rotation-due", Domain::AccountContext, format!("the key is due for rotation in {days} day(s)"), ev);
+    }
+}
+
+/// How long before a key's expiry the checklist warns.
+const EXPIRY_WARN_DAYS: i64 = 14;
+
+/// `account.expiry`: the active key's `expires_at` as the inventory holds it (set by hand or
+/// synced from the Admin API's key list), for runs where the Admin API did not answer for the
+/// key itself (`account.admin` judges its live record). Warns before the key expires.
+fn expiry(f: &Facts, out: &mut Out) {
+    let Some(exp) = f.active_key().and_then(|k| k.expires_at) else { return };
+    if matches!(&f.gathered.probes.admin, Some(Ok((_, Some(_))))) {
+        return;
+    }
+    let ev = vec![Evidence::new("expires", exp.to_rfc3339()), Evidence::new("source", "inventory")];
+    if exp <= f.now {
+        out.bad("account.expiry", Status::Fail, Cause::KeyExpired, format!("the key expired on {}", exp.format("%Y-%m-%d")), ev);
+    } else if exp - f.now < chrono::Duration::days(EXPIRY_WARN_DAYS) {
+        let days = (exp - f.now).num_days();
+        out.bad("account.expiry", Status::Warn, Cause::KeyExpiringSoon, format!("the key expires in {days} day(s)"), ev);
+    } else {
+        out.pass("account.expiry", Domain::AccountContext, format!("the key expires in {} days", (exp - f.now).num_days()), ev);
+    }
+}
+
+/// `account.budget`: this month's spend against the budgets that cover the instance (its own
+/// and its owner's), from the cost cache. The most severe decides; over, forecast over and a
+/// crossed threshold are warnings (the key still works), never failures.
+fn budget(f: &Facts, out: &mut Out) {
+    use crate::cost::budget::BudgetState;
+    let Some(worst) = f.budgets.iter().max_by_key(|b| b.state) else { return };
+    let ev: Vec<Evidence> = f
+        .budgets
+        .iter()
+        .map(|b| {
+            let mut v = format!("${:.2} of ${:.2} spent in {} ({:.0}%), forecast ${:.2}", b.spent_usd, b.budget.monthly_usd, b.month, b.percent, b.forecast_usd);
+            if !b.unpriced_models.is_empty() {
+                v.push_str(&format!("; not priced: {}", b.unpriced_models.join(", ")));
+            }
+            Evidence::new(format!("budget ({} {})", b.budget.scope.as_str(), b.budget.name), v)
+        })
+        .collect();
+    let whose = format!("the {} budget of {}", worst.budget.scope.as_str(), worst.budget.name);
+    match worst.state {
+        BudgetState::Over => {
+            let summary = format!("{whose} is over: ${:.2} of ${:.2} this month", worst.spent_usd, worst.budget.monthly_usd);
+            out.bad("account.budget", Status::Warn, Cause::BudgetOver, summary, ev);
+        }
+        BudgetState::ForecastOver => {
+            let summary = format!("{whose} is forecast over: ${:.2} of ${:.2} at this month's run rate", worst.forecast_usd, worst.budget.monthly_usd);
+            out.bad("account.budget", Status::Warn, Cause::BudgetForecastOver, summary, ev);
+        }
+        BudgetState::Warn => {
+            let summary = format!("{whose} is at {:.0}% (warns at {}%)", worst.percent, worst.crossed.unwrap_or_default());
+            out.bad("account.budget", Status::Warn, Cause::BudgetThreshold, summary, ev);
+        }
+        BudgetState::Ok => out.pass("account.budget", Domain::AccountContext, format!("within budget this month ({:.0}% of {whose})", worst.percent), ev),
     }
 }
 

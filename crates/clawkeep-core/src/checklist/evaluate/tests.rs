@@ -14,6 +14,7 @@ use crate::checklist::gather;
 use crate::checklist::hostfacts::{self, FactsError, HostFacts};
 use crate::checklist::runner::RunnerError;
 use crate::checklist::types::{CheckResult, CheckRun, Domain, FleetFacts, InstanceReport, Status, Timings};
+use crate::cost::budget::{Budget, BudgetScope, BudgetState, BudgetStatus};
 use crate::error::Remedy;
 use crate::model::domain::{InjectionMethod, Instance, Key, KeyStatus, Purpose, ServiceManager};
 use crate::model::keyfmt::{self, KeyKind};
@@ -231,6 +232,7 @@ impl World {
             history: vec![],
             now: now(),
             rotation_due: Some(RotationDue { due: now() + Duration::days(60), basis: "max-age", max_age_days: 90, policy: "default".into() }),
+            budgets: vec![],
         };
         let probes = Probes {
             models: Some(Ok(models_ok(ORG, WS))),
@@ -792,8 +794,64 @@ fn models_401(w: &mut World) {
     w.probes = Probes { models: Some(Ok(failed(MODELS, 401, "authentication_error", "invalid x-api-key"))), admin: None, ..Probes::default() };
 }
 
+/// A budget's status this month as `cost::budget` judges it (the checklist only reads it).
+fn budget_status(scope: BudgetScope, name: &str, state: BudgetState, spent: f64, forecast: f64, crossed: Option<u32>) -> BudgetStatus {
+    let pico = |usd: f64| (usd * 1e12) as i64;
+    BudgetStatus {
+        budget: Budget { scope, name: name.into(), monthly_pico: pico(100.0), monthly_usd: 100.0, warn_at: vec![80, 100] },
+        month: "2026-03".into(),
+        spent_usd: spent,
+        spent_pico: pico(spent),
+        forecast_usd: forecast,
+        forecast_pico: pico(forecast),
+        percent: spent,
+        crossed,
+        state,
+        unpriced_models: vec![],
+    }
+}
+
+/// The inventory's active key (the first) expires `days` from now; the Admin API did not answer
+/// for it.
+fn expires_in(w: &mut World, days: i64) {
+    w.ctx.keys[0].expires_at = Some(now() + Duration::days(days));
+    w.probes.admin = None;
+}
+
 fn account_table_rows() -> Vec<Row> {
     vec![
+        Row {
+            name: "the instance's budget is over this month",
+            setup: |w| {
+                w.ctx.budgets = vec![
+                    budget_status(BudgetScope::Owner, "acme", BudgetState::Ok, 20.0, 40.0, None),
+                    budget_status(BudgetScope::Instance, INSTANCE, BudgetState::Over, 120.0, 200.0, Some(100)),
+                ]
+            },
+            expect: &[("account.budget", Warn, Some("budget_over")), ("account.auth", Pass, None)],
+        },
+        Row {
+            name: "the owner's budget is forecast over at this month's run rate",
+            setup: |w| w.ctx.budgets = vec![budget_status(BudgetScope::Owner, "acme", BudgetState::ForecastOver, 60.0, 130.0, None)],
+            expect: &[("account.budget", Warn, Some("budget_forecast_over"))],
+        },
+        Row {
+            name: "a budget's warning threshold is crossed",
+            setup: |w| w.ctx.budgets = vec![budget_status(BudgetScope::Instance, INSTANCE, BudgetState::Warn, 85.0, 95.0, Some(80))],
+            expect: &[("account.budget", Warn, Some("budget_threshold"))],
+        },
+        Row {
+            name: "within budget",
+            setup: |w| w.ctx.budgets = vec![budget_status(BudgetScope::Owner, "acme", BudgetState::Ok, 10.0, 30.0, None)],
+            expect: &[("account.budget", Pass, None)],
+        },
+        Row {
+            name: "the inventory says the key expires in a few days (no Admin API answer)",
+            setup: |w| expires_in(w, 5),
+            expect: &[("account.expiry", Warn, Some("key_expiring_soon"))],
+        },
+        Row { name: "the inventory says the key has expired (no Admin API answer)", setup: |w| expires_in(w, -1), expect: &[("account.expiry", Fail, Some("key_expired"))] },
+        Row { name: "the inventory's expiry is far off", setup: |w| expires_in(w, 60), expect: &[("account.expiry", Pass, None)] },
         Row {
             name: "401 without the Admin API's view",
             setup: models_401,
@@ -1558,6 +1616,9 @@ fn all_causes() -> Vec<Cause> {
         KeyArchived,
         KeyExpiringSoon,
         KeyOverdue,
+        BudgetOver,
+        BudgetForecastOver,
+        BudgetThreshold,
         WorkspaceMismatch,
         OrgMismatch,
         WorkspaceHeaderRequired,
@@ -1617,6 +1678,9 @@ fn all_causes() -> Vec<Cause> {
             | KeyArchived
             | KeyExpiringSoon
             | KeyOverdue
+            | BudgetOver
+            | BudgetForecastOver
+            | BudgetThreshold
             | WorkspaceMismatch
             | OrgMismatch
             | WorkspaceHeaderRequired
@@ -1697,7 +1761,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 56);
+    assert_eq!(all.len(), 59);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }

@@ -1,0 +1,107 @@
+// Display rules of the Costs screen, pure (unit-tested in tests/costs.test.mjs): money, the
+// periods a chart spans, the stacked series, and the top movers of the week.
+
+/** The structural parts of the generated binding types these rules read. */
+export interface CostRowLike {
+  group: string;
+  unowned: boolean;
+  period: string;
+  period_start: string;
+  cost_usd: number;
+  unpriced_models: string[];
+  unpriced_tokens: number;
+}
+
+/** `$1,234.56`; below a cent, `<$0.01`; unpriced-only: "unpriced", never $0. */
+export function money(usd: number, unpricedTokens = 0): string {
+  if (usd === 0 && unpricedTokens > 0) return "unpriced";
+  if (usd > 0 && usd < 0.01) return "<$0.01";
+  return usd.toLocaleString("en-US", { style: "currency", currency: "USD", minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
+/** A UTC day `YYYY-MM-DD`, `days` after `day`. */
+export function addDays(day: string, days: number): string {
+  const d = new Date(`${day}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + days);
+  return d.toISOString().slice(0, 10);
+}
+
+/** Today in UTC, `YYYY-MM-DD` (the reports' days are UTC days). */
+export function todayUtc(now: Date = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}
+
+/** The Monday of the ISO week holding `day`. */
+export function weekStart(day: string): string {
+  const dow = new Date(`${day}T00:00:00Z`).getUTCDay(); // 0 = Sunday
+  return addDays(day, -((dow + 6) % 7));
+}
+
+/** A stacked chart's data: one label per period (in order), one series per group, zero-filled. */
+export interface Stacked {
+  labels: string[];
+  series: { name: string; values: number[] }[];
+}
+
+/** Pivots report rows (period × group) into a stacked chart; the largest groups first, the
+ *  rest (beyond `maxSeries`) summed as "other". */
+export function stack(rows: CostRowLike[], maxSeries = 8): Stacked {
+  const periods = [...new Map(rows.map((r) => [r.period_start, r.period])).entries()].sort((a, b) => a[0].localeCompare(b[0]));
+  const index = new Map(periods.map(([start], i) => [start, i]));
+  const totals = new Map<string, number>();
+  for (const r of rows) totals.set(r.group, (totals.get(r.group) ?? 0) + r.cost_usd);
+  const order = [...totals.entries()].sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0])).map(([g]) => g);
+  const kept = order.slice(0, maxSeries);
+  const keptSet = new Set(kept);
+  const names = order.length > maxSeries ? [...kept, "other"] : kept;
+  const values = new Map(names.map((n) => [n, new Array<number>(periods.length).fill(0)]));
+  for (const r of rows) {
+    const i = index.get(r.period_start);
+    const v = values.get(keptSet.has(r.group) ? r.group : "other");
+    if (i !== undefined && v) v[i] = (v[i] ?? 0) + r.cost_usd;
+  }
+  return { labels: periods.map(([, label]) => label), series: names.map((name) => ({ name, values: values.get(name) ?? [] })) };
+}
+
+export interface Mover {
+  group: string;
+  unowned: boolean;
+  thisWeek: number;
+  lastWeek: number;
+  change: number;
+}
+
+/** This week against last week per group (weekly rows), largest absolute change first. */
+export function topMovers(rows: CostRowLike[], thisWeekStart: string, limit = 5): Mover[] {
+  const lastWeekStart = addDays(thisWeekStart, -7);
+  const by = new Map<string, Mover>();
+  for (const r of rows) {
+    if (r.period_start !== thisWeekStart && r.period_start !== lastWeekStart) continue;
+    const m = by.get(r.group) ?? { group: r.group, unowned: r.unowned, thisWeek: 0, lastWeek: 0, change: 0 };
+    if (r.period_start === thisWeekStart) m.thisWeek += r.cost_usd;
+    else m.lastWeek += r.cost_usd;
+    m.change = m.thisWeek - m.lastWeek;
+    by.set(r.group, m);
+  }
+  return [...by.values()].filter((m) => m.change !== 0).sort((a, b) => Math.abs(b.change) - Math.abs(a.change) || a.group.localeCompare(b.group)).slice(0, limit);
+}
+
+/** A group × period table: the periods (newest last, at most `maxPeriods`) and one line per
+ *  group with its cost in each and its total; unowned groups first, then by total. */
+export function pivot(rows: CostRowLike[], maxPeriods = 6): { periods: { start: string; label: string }[]; lines: { group: string; unowned: boolean; unpriced: string[]; cells: (CostRowLike | null)[]; total: number }[] } {
+  const all = [...new Map(rows.map((r) => [r.period_start, r.period])).entries()].sort((a, b) => a[0].localeCompare(b[0]));
+  const periods = all.slice(-maxPeriods).map(([start, label]) => ({ start, label }));
+  const col = new Map(periods.map((p, i) => [p.start, i]));
+  const lines = new Map<string, { group: string; unowned: boolean; unpriced: Set<string>; cells: (CostRowLike | null)[]; total: number }>();
+  for (const r of rows) {
+    const i = col.get(r.period_start);
+    if (i === undefined) continue;
+    const l = lines.get(r.group) ?? { group: r.group, unowned: r.unowned, unpriced: new Set<string>(), cells: new Array<CostRowLike | null>(periods.length).fill(null), total: 0 };
+    l.cells[i] = r;
+    l.total += r.cost_usd;
+    for (const m of r.unpriced_models) l.unpriced.add(m);
+    lines.set(r.group, l);
+  }
+  const out = [...lines.values()].sort((a, b) => Number(b.unowned) - Number(a.unowned) || b.total - a.total || a.group.localeCompare(b.group));
+  return { periods, lines: out.map((l) => ({ ...l, unpriced: [...l.unpriced].sort() })) };
+}

@@ -1,0 +1,45 @@
+// Unit tests of the Costs screen's display rules (compiled from src/lib/costs.ts by `npm run test:unit`).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { addDays, money, pivot, stack, topMovers, weekStart } from "./.build/lib/costs.js";
+
+const row = (group, period_start, cost_usd, extra = {}) => ({ group, unowned: false, period: period_start, period_start, cost_usd, unpriced_models: [], unpriced_tokens: 0, ...extra });
+
+test("money: cents, below a cent, and unpriced is never $0", () => {
+  assert.equal(money(1234.5), "$1,234.50");
+  assert.equal(money(0.004), "<$0.01");
+  assert.equal(money(0), "$0.00");
+  assert.equal(money(0, 120), "unpriced");
+});
+
+test("weeks start on Monday, UTC", () => {
+  assert.equal(weekStart("2026-12-05"), "2026-11-30"); // a Saturday
+  assert.equal(weekStart("2026-11-30"), "2026-11-30");
+  assert.equal(weekStart("2026-12-06"), "2026-11-30"); // Sunday
+  assert.equal(addDays("2026-12-31", 1), "2027-01-01");
+});
+
+test("stack: periods in order, zero-filled, largest groups first, the rest as other", () => {
+  const rows = [row("b", "2026-11-02", 1), row("a", "2026-11-01", 5), row("c", "2026-11-02", 0.5), row("a", "2026-11-02", 1)];
+  const s = stack(rows, 2);
+  assert.deepEqual(s.labels, ["2026-11-01", "2026-11-02"]);
+  assert.deepEqual(s.series.map((x) => x.name), ["a", "b", "other"]);
+  assert.deepEqual(s.series[0].values, [5, 1]);
+  assert.deepEqual(s.series[1].values, [0, 1]);
+  assert.deepEqual(s.series[2].values, [0, 0.5]);
+});
+
+test("top movers: this week against last, largest change first, unchanged left out", () => {
+  const rows = [row("a", "2026-11-23", 10), row("a", "2026-11-30", 12), row("b", "2026-11-30", 30), row("c", "2026-11-23", 8), row("d", "2026-11-23", 1), row("d", "2026-11-30", 1), row("old", "2026-11-16", 99)];
+  const m = topMovers(rows, "2026-11-30");
+  assert.deepEqual(m.map((x) => [x.group, x.change]), [["b", 30], ["c", -8], ["a", 2]]);
+});
+
+test("pivot: unowned groups first, then by total; only the last periods", () => {
+  const rows = [row("x", "2026-10-01", 1), row("x", "2026-11-01", 2), row("apikey_1", "2026-11-01", 0.5, { unowned: true }), row("y", "2026-11-01", 9, { unpriced_models: ["m"] })];
+  const p = pivot(rows, 1);
+  assert.deepEqual(p.periods.map((x) => x.start), ["2026-11-01"]);
+  assert.deepEqual(p.lines.map((l) => l.group), ["apikey_1", "y", "x"]);
+  assert.deepEqual(p.lines[1].unpriced, ["m"]);
+  assert.equal(p.lines[2].total, 2);
+});
