@@ -25,6 +25,8 @@ target/release/clawkeep completions bash > "$pkg/clawkeep.bash"
 target/release/clawkeep completions zsh > "$pkg/_clawkeep"
 target/release/clawkeep completions fish > "$pkg/clawkeep.fish"
 
+echo "[deb] building the UI" >&2
+(cd ui && npm run build --silent) >&2
 echo "[deb] building the desktop app and the package (tauri build --bundles deb)" >&2
 ui/node_modules/.bin/tauri build --bundles deb --config src-tauri/tauri.deb.conf.json >&2
 version=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' src-tauri/tauri.conf.json)
