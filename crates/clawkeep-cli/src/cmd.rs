@@ -705,6 +705,7 @@ fn self_check(ck: &Clawkeep, json: bool) -> Result<()> {
             ("data dir", r.data_dir.clone()),
             ("database", format!("{} (schema {})", r.database, r.schema_version)),
             ("inventory", format!("{} instances, {} keys", r.instances, r.keys)),
+            ("key store", r.keychain_store.clone()),
             ("keychain", r.keychain_message.clone()),
         ]);
         for m in &r.missing_secrets {
