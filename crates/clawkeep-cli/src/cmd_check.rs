@@ -46,7 +46,7 @@ pub struct CheckArgs {
     pub concurrency: u16,
     /// With --all: every check of every instance (default: one line per instance, then the
     /// cause and fix of the instances that are not green).
-    #[arg(long, short = 'v')]
+    #[arg(long, short = 'v', visible_alias = "verbose")]
     pub details: bool,
     /// Show the stored history of NAME instead of running.
     #[arg(long, requires = "name")]
