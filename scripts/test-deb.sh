@@ -16,7 +16,7 @@
 #                                         (about 11 minutes on 2 cores)
 #
 # Needs root, Xvfb and the VPS base tree (scripts/vps.sh build makes it). The first run
-# downloads the package's dependencies (WebKitGTK and GTK, ~60 MB) once with the apt in the clean
+# downloads the package's dependencies (WebKitGTK, GTK: 190 packages, 139 MB; 17 s here) once with the apt in the clean
 # tree from the mirror this machine's apt uses, into target/deb-test/ (like vps.sh build); later
 # runs are offline. Takes ~1–2 min warm. Opt-in in scripts/test.sh: CLAWKEEP_TEST_DEB=1.
 set -euo pipefail

@@ -33,8 +33,9 @@ impl Headless {
     /// `clawkeep ARGS` with no D-Bus and no display; `fd3`: a file opened as descriptor 3.
     fn run(&mut self, args: &[&str], stdin: Option<&str>, fd3: Option<&Path>) -> (i32, String, String) {
         let mut c = Command::new("sh");
-        // the descriptor is opened by the shell; the passphrase itself never is an argument
-        c.arg("-c").arg(if fd3.is_some() { r#"exec "$0" "$@" 3<"$CK_FD3""# } else { r#"exec "$0" "$@""# });
+        // The descriptor is opened by the shell; the passphrase itself never is an argument.
+        // setsid: no controlling terminal, as under cron (a prompt must fail, not wait).
+        c.arg("-c").arg(if fd3.is_some() { r#"exec setsid "$0" "$@" 3<"$CK_FD3""# } else { r#"exec setsid "$0" "$@""# });
         c.arg(env!("CARGO_BIN_EXE_clawkeep")).args(args);
         c.env_remove("DBUS_SESSION_BUS_ADDRESS").env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY").env_remove("CREDENTIALS_DIRECTORY");
         c.env_remove("CLAWKEEP_KEYSTORE").env_remove("CLAWKEEP_KEYSTORE_UNLOCK").env_remove("CLAWKEEP_ANTHROPIC_BASE_URL");
