@@ -22,7 +22,7 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, thiserror::Error, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum KeychainError {
-    #[error("the OS keychain is not reachable: {detail}. On Linux Clawkeep needs a Secret Service (GNOME Keyring, KWallet or KeePassXC) on the session D-Bus: start one (e.g. log in to a desktop session, or run `gnome-keyring-daemon --unlock --components=secrets` inside a D-Bus session). On a server or in a cron job, choose a headless store instead: CLAWKEEP_KEYSTORE=keyutils (the kernel keyring of this login session) or CLAWKEEP_KEYSTORE=age-file (an encrypted file; see `clawkeep self-check`)")]
+    #[error("the OS keychain is not reachable: {detail}. On Linux Clawkeep needs a Secret Service (GNOME Keyring, KWallet or KeePassXC) on the session D-Bus: start one (e.g. log in to a desktop session, or run `gnome-keyring-daemon --unlock --components=secrets` inside a D-Bus session). On a server or in a cron job, choose a headless store instead: CLAWKEEP_KEYSTORE=keyutils (the kernel keyring of this login session) or CLAWKEEP_KEYSTORE=age-file (a file encrypted with a passphrase)")]
     Unavailable { detail: String },
     #[error("the OS keychain is locked or has no default collection: {detail}. Unlock your login keyring (e.g. with Seahorse, or `gnome-keyring-daemon --unlock`) and try again")]
     Locked { detail: String },
