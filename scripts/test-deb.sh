@@ -93,7 +93,8 @@ inroot "$R" dpkg-query -W -f='${Status}\n' "$pkg" | grep -qx "install ok install
 # 2. What the package puts where.
 v=$(inroot "$R" clawkeep --version) || die "clawkeep --version failed"
 [ "$v" = "clawkeep $version" ] || die "clawkeep --version said '$v', want 'clawkeep $version'"
-log "PATH: $(inroot "$R" sh -c 'command -v clawkeep clawkeep-desktop' | tr '\n' ' ')— $v"
+inroot "$R" sh -c 'command -v clawkeep-desktop' >/dev/null || die "clawkeep-desktop is not on PATH"
+log "on PATH: clawkeep ($v) and clawkeep-desktop"
 zcat "$R/usr/share/man/man1/clawkeep.1.gz" | grep -q '^\.TH clawkeep 1' || die "no man page"
 zcat "$R/usr/share/man/man1/clawkeep.1.gz" | grep -q 'rotate' || die "the man page does not list the commands"
 inroot "$R" bash -c '. /usr/share/bash-completion/completions/clawkeep && complete -p clawkeep' >/dev/null || die "the bash completion does not load"
@@ -115,7 +116,6 @@ install -d -m 700 -o "$(stat -c %u "$R/home/alice")" "$R/tmp/alice-run"
 asalice clawkeep instance add acme-prod --host 127.0.0.1 --user openclaw --owner acme --env prod >/dev/null || die "clawkeep instance add failed"
 data="$R/home/alice/.local/share/clawkeep"
 [ -f "$data/clawkeep.db" ] || die "no data dir at ~/.local/share/clawkeep"
-before=$(cd "$data" && find . -type f -name 'clawkeep.db*' -exec sha256sum {} + | sort)
 
 display=""
 for n in $(seq 90 140); do [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ] || { display=$n; break; }; done
@@ -139,12 +139,13 @@ wait "$app" 2>/dev/null || true
 [ "$started" = 1 ] || { tail -n 30 "$work/app.log" >&2; die "the app did not render its first screen"; }
 log "the app started and rendered the Fleet screen ($(grep -o 'mark fleet-rendered [0-9]* ms' "$work/app.log"))"
 
-# 4. Removal leaves the user's data alone.
+# 4. Removal leaves the user's data alone (every file, as the CLI and the app left it).
+before=$(cd "$data" && find . -type f -exec sha256sum {} + | sort)
 inroot "$R" dpkg -r "$pkg" >/dev/null 2>&1 || die "dpkg -r failed"
 [ ! -e "$R/usr/bin/clawkeep" ] && [ ! -e "$R/usr/bin/clawkeep-desktop" ] || die "the programs are still there after dpkg -r"
 inroot "$R" dpkg --purge "$pkg" >/dev/null 2>&1 || die "dpkg --purge failed"
 [ ! -e "$desktop" ] && [ ! -e "$R/usr/share/man/man1/clawkeep.1.gz" ] || die "files left after purge"
-after=$(cd "$data" && find . -type f -name 'clawkeep.db*' -exec sha256sum {} + | sort)
+after=$(cd "$data" && find . -type f -exec sha256sum {} + | sort)
 [ "$before" = "$after" ] || die "the user's data changed on removal"
-log "dpkg -r and --purge: programs gone, ~/.local/share/clawkeep untouched"
+log "dpkg -r and --purge: programs gone, ~/.local/share/clawkeep untouched ($(echo "$after" | wc -l) files)"
 log "PASS"
