@@ -95,7 +95,7 @@ else
     echo "[test] the real-OpenClaw tests again against OpenClaw ${old_oc:?} (docs/openclaw-versions.md)"
     pass_start=$(date +%s)
     CLAWKEEP_OPENCLAW_VERSION=$old_oc scripts/with-secret-service.sh cargo test --locked -p clawkeep-tests \
-      --test e2e -- checklist::healthy_real_openclaw deploy::real_openclaw || status=$?
+      --test e2e -- checklist::healthy_real_openclaw checklist::real_openclaw_cooldown deploy::real_openclaw || status=$?
     echo "[test] OpenClaw $old_oc pass: $(( $(date +%s) - pass_start )) s"
   fi
   if [ -x scripts/e2e-gui.sh ]; then

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::args::{parse_date, parse_since};
 use anyhow::{bail, Context, Result};
-use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use clawkeep_core::{Clawkeep, InjectionMethod, InstanceFilter, InstancePatch, InstanceSpec, KeySpec, OpenOptions, Purpose, ServiceManager, SshIdentity};
 
@@ -325,18 +325,6 @@ fn man_page() -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn confirm(question: &str) -> Result<bool> {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        bail!("{question} — not asked, because stdin is not a terminal; pass --yes");
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
 fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
     match c {
         InstanceCmd::Add { name, fields: f } => {
@@ -473,7 +461,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
             let detail = ck.instance_detail(&name)?;
             if !yes && !json {
                 let q = format!("Remove instance '{}' and its {} key(s) with their keychain entries?", name, detail.keys.len());
-                if !confirm(&q)? {
+                if !input::confirm(&q, "pass --yes")? {
                     bail!("not removed");
                 }
             } else if !yes {
@@ -492,7 +480,7 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
         InstanceCmd::ImportSshConfig { file, dry_run } => {
             let path = match file {
                 Some(p) => p,
-                None => dirs_home().join(".ssh").join("config"),
+                None => crate::args::home().join(".ssh").join("config"),
             };
             let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
             let added = ck.import_ssh_config(&text, dry_run)?;
@@ -512,39 +500,6 @@ fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
         }
     }
     Ok(())
-}
-
-pub(crate) fn dirs_home() -> PathBuf {
-    std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."))
-}
-
-fn parse_date(s: &str) -> Result<DateTime<Utc>> {
-    let s = s.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(s) {
-        return Ok(d.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        if let Some(dt) = d.and_hms_opt(0, 0, 0) {
-            return Ok(dt.and_utc());
-        }
-    }
-    bail!("'{s}' is not a date: use YYYY-MM-DD or RFC 3339 (2026-11-25T10:00:00Z)")
-}
-
-pub(crate) fn parse_since(s: &str) -> Result<DateTime<Utc>> {
-    let t = s.trim();
-    let unit = t.chars().last().unwrap_or(' ');
-    if let (Some(n), true) = (t[..t.len().saturating_sub(1)].parse::<i64>().ok(), "smhdw".contains(unit)) {
-        let secs = match unit {
-            's' => n,
-            'm' => n * 60,
-            'h' => n * 3600,
-            'd' => n * 86400,
-            _ => n * 7 * 86400,
-        };
-        return Ok(Utc::now() - chrono::Duration::seconds(secs));
-    }
-    parse_date(t).map_err(|_| anyhow::anyhow!("'{s}' is not a date or an age: use 2026-11-01, an RFC 3339 time, or 30m / 24h / 7d"))
 }
 
 fn key_table(keys: &[clawkeep_core::Key]) {

@@ -131,7 +131,7 @@ fn parse_period(s: &str) -> Result<CostPeriod, String> {
 }
 
 fn day(s: &Option<String>) -> Result<Option<NaiveDate>> {
-    s.as_deref().map(|s| crate::cmd::parse_since(s).map(|t| t.date_naive())).transpose()
+    s.as_deref().map(|s| crate::args::parse_since(s).map(|t| t.date_naive())).transpose()
 }
 
 /// `$12.34`, `$0.0040` below a dollar.
@@ -258,7 +258,7 @@ pub fn run(ck: &Clawkeep, c: CostCmd, json: bool) -> Result<()> {
             Ok(())
         }
         CostCmd::Deactivate { api_key_id, yes } => {
-            if !yes && !crate::cmd::confirm(&format!("Deactivate {api_key_id} at the Anthropic API (requests with it will fail with 401)?"))? {
+            if !yes && !crate::input::confirm(&format!("Deactivate {api_key_id} at the Anthropic API (requests with it will fail with 401)?"), "pass --yes")? {
                 bail!("not deactivated");
             }
             let r = ck.deactivate_unowned_key(&api_key_id)?;

@@ -16,7 +16,8 @@ use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::onboard::{self, KeyDecision, KnownFingerprints, OnboardDefaults, OnboardHost};
 use clawkeep_core::Clawkeep;
 
-use crate::cmd_remote::{ask, cancel_on_ctrl_c, credentials};
+use crate::cmd_remote::{cancel_on_ctrl_c, credentials};
+use crate::input::confirm;
 use crate::output::{self, table};
 
 #[derive(Args, Debug)]
@@ -78,7 +79,7 @@ fn read_input(path: &std::path::Path) -> Result<String> {
 fn batch(a: &OnboardArgs) -> Result<Vec<OnboardHost>> {
     let rows = |r: std::result::Result<Vec<OnboardHost>, Vec<onboard::RowError>>, what: &'static str| r.map_err(|e| onboard::intake::rows_error(what, &e));
     let hosts = if let Some(p) = &a.from_ssh_config {
-        let path = if p.as_os_str().is_empty() { crate::cmd::dirs_home().join(".ssh").join("config") } else { p.clone() };
+        let path = if p.as_os_str().is_empty() { crate::args::home().join(".ssh").join("config") } else { p.clone() };
         onboard::hosts_from_ssh_config(&read_input(&path)?)
     } else if let Some(p) = &a.from_csv {
         rows(onboard::parse_host_table(&read_input(p)?), "hosts file")?
@@ -242,7 +243,7 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
         if unverified > 0 {
             eprintln!("{unverified} host key(s) could not be verified out of band: compare them with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` on each host's console.");
         }
-        if !ask(&format!("Trust these {} host key(s) and discover the hosts?", confirmed.len()))? {
+        if !confirm(&format!("Trust these {} host key(s) and discover the hosts?", confirmed.len()), "pass --yes")? {
             bail!("not trusted; nothing changed");
         }
     }
@@ -268,14 +269,14 @@ pub fn run(ck: &Clawkeep, a: OnboardArgs, json: bool) -> Result<()> {
         if reachable.is_empty() {
             bail!("no host could be discovered; nothing written");
         }
-        if !ask(&format!("Write these {} instance record(s)?", reachable.len()))? {
+        if !confirm(&format!("Write these {} instance record(s)?", reachable.len()), "pass --yes")? {
             bail!("nothing written");
         }
         req.hosts.retain(|c| reachable.contains(&c.host.name.as_str()));
         if a.adopt {
             let to_adopt: Vec<String> =
                 preview.hosts.iter().filter(|h| h.judgement.as_ref().is_some_and(|j| j.to_adopt().is_some() && j.missing.is_empty())).map(|h| h.name.clone()).collect();
-            if !to_adopt.is_empty() && ask(&format!("Adopt the gateway's key on {} into the keychain (read over SSH, never shown)?", to_adopt.join(", ")))? {
+            if !to_adopt.is_empty() && confirm(&format!("Adopt the gateway's key on {} into the keychain (read over SSH, never shown)?", to_adopt.join(", ")), "pass --yes")? {
                 req.adopt = to_adopt;
             }
         }

@@ -91,18 +91,6 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
 }
 
-pub(crate) fn ask(question: &str) -> Result<bool> {
-    use std::io::{BufRead, Write};
-    if !std::io::stdin().is_terminal() {
-        bail!("{question} — not asked, because stdin is not a terminal; pass --yes (or --fingerprint for host trust)");
-    }
-    eprint!("{question} [y/N] ");
-    std::io::stderr().flush().ok();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
-}
-
 /// The SSH login of every command that reaches a host: the configured identity; for an
 /// encrypted key file core asks this hidden prompt (once per command, only when needed).
 pub(crate) fn credentials() -> SshCredentials {
@@ -167,7 +155,7 @@ pub fn host(ck: &Clawkeep, c: HostCmd, json: bool) -> Result<()> {
                 eprintln!("WARNING: this is NOT the pinned key {old}. Only accept it if you know the host was re-keyed.");
             }
             eprintln!("Compare it with `ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub` run on the host's console.");
-            if !ask("Trust this key?")? {
+            if !crate::input::confirm("Trust this key?", "pass --yes (or --fingerprint for host trust)")? {
                 bail!("not trusted; nothing changed");
             }
             // Probed again: pinned only if the host still presents the key just shown.
@@ -283,7 +271,7 @@ fn deploy_single(ck: &Clawkeep, name: &str, a: &DeployArgs, json: bool) -> Resul
                     } else {
                         format!("Apply this plan to {name}?")
                     };
-                    if !ask(&q)? {
+                    if !crate::input::confirm(&q, "pass --yes")? {
                         bail!("not applied; nothing changed on {name}");
                     }
                 }

@@ -35,3 +35,17 @@ pub fn read_secret(from_stdin: bool, file: Option<&Path>) -> Result<Secret> {
     }
     Ok(Secret::new(buf))
 }
+
+/// A yes/no question on the terminal (`[y/N]`, default no). Without a terminal it is not asked:
+/// an error that says how to answer it up front (`how`: "pass --yes", …).
+pub(crate) fn confirm(question: &str, how: &str) -> Result<bool> {
+    use std::io::{BufRead, Write};
+    if !std::io::stdin().is_terminal() {
+        bail!("{question} — not asked, because stdin is not a terminal; {how}");
+    }
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes"))
+}

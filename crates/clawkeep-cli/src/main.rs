@@ -2,6 +2,7 @@
 //! core operation, and prints a table (or JSON with `--json`). Exit codes: 0 ok, 1 failure,
 //! 2 usage. Secrets are read from a hidden prompt, stdin or a file — never from argv.
 
+mod args;
 mod cmd;
 mod cmd_check;
 mod cmd_cost;

@@ -287,6 +287,45 @@ fn healthy_real_openclaw_host_is_all_green() {
     assert!(format!("{:?}", c.evidence).contains(store), "OpenClaw {}: {c:#?}", oc.version);
 }
 
+/// A rejected key on the REAL OpenClaw: one turn through the gateway with an inactive key in
+/// its auth profile gets a 401, after which OpenClaw takes the key out of use locally and keeps that on disk (requests
+/// fail without reaching Anthropic, a restart does not clear it). The checklist reads that state
+/// from the host and reports `auth_profile_cooldown` for the same profile OpenClaw's own
+/// `models status --json` lists as unusable.
+#[test]
+fn real_openclaw_cooldown_after_a_rejected_key_is_found() {
+    let Some(e) = setup_world(Preset::StaleAfterRotation, WorldOptions::hosts(1).without_gateway(), true) else { return };
+    let oc = clawkeep_tests::openclaw::ensure_installed().unwrap();
+    let h = e.host(0);
+    oc.install_cli_on_host(h).unwrap();
+    e.keychain(0, "keychain");
+    // in an auth profile (OpenClaw keeps no cooldown for a key from the environment), written by
+    // OpenClaw's own paste-api-key
+    let args = ["models", "auth", "--agent", "main", "paste-api-key", "--provider", "anthropic", "--profile-id", "anthropic:default"];
+    let out = oc.cli_with_input(h, &args, Some(format!("{}\n", e.secret("host")).as_bytes()), clawkeep_tests::openclaw::TURN_TIMEOUT).unwrap();
+    assert!(out.success(), "paste-api-key: {}\n{}", out.stdout_str(), out.stderr_str());
+    oc.start_gateway(h, &e.fake.base_url()).unwrap();
+    h.wait_gateway_ready(clawkeep_tests::openclaw::READY_TIMEOUT).unwrap();
+    let turn = oc.agent_turn(h, "Say hello", clawkeep_tests::openclaw::TURN_TIMEOUT).unwrap();
+    assert!(!turn.ok(), "an inactive key must fail: {}", turn.output.stdout_str());
+    let status = oc.cli(h, &["models", "status", "--json"], clawkeep_tests::openclaw::TURN_TIMEOUT).unwrap();
+    let r = e.check(0);
+    h.stop_gateway().unwrap();
+    let unusable: Vec<String> = clawkeep_tests::openclaw::last_json_object(&status.stdout_str())
+        .and_then(|j| j["auth"]["unusableProfiles"].as_array().or(j["unusableProfiles"].as_array()).cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p["profileId"].as_str().map(String::from))
+        .collect();
+    let c = r.check("credential.auth-cooldown").unwrap_or_else(|| panic!("no cooldown check (OpenClaw {}):\n{:#?}", oc.version, r.checks));
+    assert_eq!((c.status, c.cause.as_deref()), (Status::Fail, Some("auth_profile_cooldown")), "OpenClaw {} says unusable: {unusable:?}\n{c:#?}", oc.version);
+    assert!(
+        unusable.iter().any(|p| c.evidence.iter().any(|ev| ev.label.starts_with(&format!("{p} ")))),
+        "the checklist's profiles {:?} are not OpenClaw's own unusable ones {unusable:?}",
+        c.evidence
+    );
+}
+
 /// The opt-in probe from the host: the host's own curl sends the models probe with the key its
 /// agent uses (never through argv: every process's argv is sampled meanwhile), so "the host
 /// cannot reach the API" is told apart from "the key is bad". Off by default: no request from

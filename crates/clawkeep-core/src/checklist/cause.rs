@@ -18,6 +18,8 @@ pub enum Cause {
     /// The service unit's `Environment=` (or a drop-in) sets another key; it beats the files.
     KeyInUnitEnvironment,
     AuthProfileOverridesEnv,
+    /// OpenClaw took the Anthropic auth profile out of use locally after a failure (persisted).
+    AuthProfileCooldown,
     RestartNeeded,
     HostUnreadable,
     HostKeyUntrusted,
@@ -51,6 +53,8 @@ pub enum Cause {
     ModelNotFound,
     RequestRejected,
     ConfigClobbered,
+    /// `openclaw.json.last-good` holds an older key than the instance's.
+    StaleLastGood,
     ConfigMissingMeta,
     UnstableFeatures,
     // throughput
@@ -85,6 +89,7 @@ impl Cause {
             KeyMismatch => "key_mismatch",
             KeyInUnitEnvironment => "key_in_unit_environment",
             AuthProfileOverridesEnv => "auth_profile_overrides_env",
+            AuthProfileCooldown => "auth_profile_cooldown",
             RestartNeeded => "restart_needed",
             HostUnreadable => "host_unreadable",
             HostKeyUntrusted => "host_key_untrusted",
@@ -115,6 +120,7 @@ impl Cause {
             ModelNotFound => "model_not_found",
             RequestRejected => "request_rejected",
             ConfigClobbered => "config_clobbered",
+            StaleLastGood => "stale_last_good",
             ConfigMissingMeta => "config_missing_meta",
             UnstableFeatures => "unstable_features",
             RateLimited => "rate_limited",
@@ -145,6 +151,7 @@ impl Cause {
             | KeyMismatch
             | KeyInUnitEnvironment
             | AuthProfileOverridesEnv
+            | AuthProfileCooldown
             | RestartNeeded
             | HostUnreadable
             | HostKeyUntrusted
@@ -167,9 +174,16 @@ impl Cause {
             | AdminKeyAsKey
             | ApiUnreachable
             | HostCannotReachApi => Domain::AccountContext,
-            ConfigUnreadable | WrongApi | BaseUrlInvalid | BaseUrlV1VersionDependent | ModelNotFound | RequestRejected | ConfigClobbered | ConfigMissingMeta | UnstableFeatures => {
-                Domain::Protocol
-            }
+            ConfigUnreadable
+            | WrongApi
+            | BaseUrlInvalid
+            | BaseUrlV1VersionDependent
+            | ModelNotFound
+            | RequestRejected
+            | ConfigClobbered
+            | StaleLastGood
+            | ConfigMissingMeta
+            | UnstableFeatures => Domain::Protocol,
             RateLimited | Overloaded | LowHeadroom | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
             PermissionDenied
             | KeySharedAcrossInstances
@@ -213,6 +227,7 @@ impl Cause {
             KeyMismatch => "The host uses a key Clawkeep does not know as this instance's. Deploy the instance's active key (or add the host's key to the inventory if it is the right one).",
             KeyInUnitEnvironment => "The gateway's systemd unit sets ANTHROPIC_API_KEY itself (Environment= in the unit or a drop-in, as some guides suggest); it beats .env, and a restart loads it again. Deploy the instance's key and consent to removing it: Clawkeep takes only that assignment out of the unit file or drop-in (when it is in the SSH user's own ~/.config/systemd/user), reloads systemd, restarts and verifies. A unit file the user can't write needs that line removed by hand (systemctl --user edit openclaw-gateway), then systemctl --user daemon-reload.",
             AuthProfileOverridesEnv => "A stored auth profile (agent SQLite) beats ANTHROPIC_API_KEY. Update it (openclaw models auth paste-api-key --provider anthropic) or remove it (openclaw models auth logout anthropic:default --yes).",
+            AuthProfileCooldown => "OpenClaw has taken the Anthropic auth profile out of use on this host after a failure (reason auth: the key was rejected; billing: credit or spend limit; rate_limit/overloaded: too many requests). Until the time shown every request on it fails at once without reaching Anthropic, even with a good key in place, and a restart does not clear it (OpenClaw keeps that state on disk). Fix the cause first (for auth: deploy the instance's right key to that profile; OpenClaw's own hint is to re-authenticate it), then wait out the time shown (OpenClaw's ladder is 30 s, 1 min, 5 min; up to hours for billing) and check again. Do not rotate because of this alone.",
             RestartNeeded => "The file holds the right key but the running gateway still has the old one in its environment: restart the gateway (systemctl --user restart openclaw-gateway). Do not rotate.",
             HostUnreadable => "Clawkeep could not read the host's facts (SSH failed or the output was cut). Check SSH access, then run the check again.",
             HostKeyUntrusted => "The host key is not pinned yet, so Clawkeep sent nothing to the host. Trust it first: check the fingerprint out of band, then trust the host.",
@@ -243,6 +258,7 @@ impl Cause {
             ModelNotFound => "The configured model id does not exist or this key cannot use it: pick an id from GET /v1/models (e.g. claude-sonnet-5) in agents.defaults.model.",
             RequestRejected => "The API rejected the request shape (400): check the model id and provider params in openclaw.json.",
             ConfigClobbered => "OpenClaw restored an older config and saved yours as openclaw.json.clobbered.*: compare them, re-apply your change with meta: {} present, then delete the clobbered file.",
+            StaleLastGood => "OpenClaw keeps openclaw.json.last-good and silently restores it when it rejects the live config (a file without meta, a bad edit: see config_clobbered); that copy still holds an older key in plain text, so such a restore would bring the old key back into the config. Once the current config is good, OpenClaw writes last-good again when the gateway loads it (restart the gateway); or replace openclaw.json.last-good with a copy of openclaw.json (mode 0600). Revoke the old key if it is still active.",
             ConfigMissingMeta => "Add meta: {} to openclaw.json, or OpenClaw may silently restore an older config (clobber guard).",
             UnstableFeatures => "This instance is tagged stability-first: drop beta headers and reasoning/thinking parameters from openclaw.json.",
             RateLimited => "429: reduce concurrency, back off (honour retry-after), smooth traffic; raise limits or split instances across workspaces. Not a credential problem.",

@@ -123,6 +123,8 @@ pub enum KeySource {
     /// A secret file (the state dir's `secrets/`, or a path a file secret provider of the
     /// config names): read by the gateway only through a config SecretRef.
     SecretFile(String),
+    /// `openclaw.json.last-good`: the config OpenClaw restores when it rejects the live one.
+    LastGood,
 }
 
 impl KeySource {
@@ -145,8 +147,15 @@ impl KeySource {
             "world" => KeySource::WorldReadable(arg.into()),
             "leftover" => KeySource::Leftover(arg.into()),
             "secret_file" => KeySource::SecretFile(arg.into()),
+            "lastgood" => KeySource::LastGood,
             _ => return None,
         })
+    }
+
+    /// A copy no gateway reads its key from (shell history, a world-readable file, OpenClaw's
+    /// leftovers, the last-good config until OpenClaw restores it).
+    pub fn is_copy(&self) -> bool {
+        matches!(self, KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_) | KeySource::LastGood)
     }
 
     pub fn describe(&self) -> String {
@@ -164,6 +173,7 @@ impl KeySource {
             KeySource::WorldReadable(f) => format!("world-readable file {f}"),
             KeySource::Leftover(f) => format!("OpenClaw file {f}"),
             KeySource::SecretFile(f) => format!("secret file {f}"),
+            KeySource::LastGood => "openclaw.json.last-good (the config OpenClaw restores)".into(),
         }
     }
 }
@@ -219,6 +229,31 @@ pub struct GatewayProc {
     pub in_unit: Option<bool>,
 }
 
+/// An auth profile OpenClaw has taken out of use locally after a failure (its auth-profile
+/// state's `usageStats`): while it lasts, requests on that profile fail without reaching the API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthBlock {
+    /// `shared` (the state database) or `agent:<id>`.
+    pub store: String,
+    /// `anthropic:default`, `inline-api-key:anthropic` (a key from `.env`/config), …
+    pub profile: String,
+    /// `disabledUntil` (billing, revoked: up to hours) rather than `cooldownUntil` (minutes).
+    pub disabled: bool,
+    pub remaining_ms: u64,
+    /// OpenClaw's reason: `auth`, `billing`, `rate_limit`, `overloaded`, …
+    pub reason: String,
+}
+
+impl AuthBlock {
+    /// The provider the profile belongs to (`inline-api-key:<provider>` or `<provider>:<name>`).
+    pub fn provider(&self) -> &str {
+        match self.profile.strip_prefix("inline-api-key:") {
+            Some(p) => p,
+            None => self.profile.split(':').next().unwrap_or(""),
+        }
+    }
+}
+
 /// Log error counts.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LogCounts {
@@ -259,6 +294,11 @@ pub struct HostFacts {
     /// Results of the opt-in probe from the host, one per key fingerprint.
     pub host_probes: Vec<HostProbe>,
     pub logs: Option<LogCounts>,
+    /// Auth-profile state stores that could be read (`shared`, `agent:<id>`); empty: not known
+    /// (no sqlite3 on the host, or no state yet).
+    pub auth_state_read: Vec<String>,
+    /// Profiles in a cooldown or disabled window now.
+    pub auth_blocks: Vec<AuthBlock>,
     /// Lines that were not understood (hostile or corrupted output).
     pub skipped_lines: u32,
 }
@@ -288,6 +328,16 @@ impl FactsError {
 /// sanitizer, [`crate::hosttext::line`].
 fn clean(s: &str, max: usize) -> String {
     crate::hosttext::line(s, max)
+}
+
+/// An identifier from the host (an auth profile id such as `inline-api-key:anthropic`, which
+/// the prose sanitizer would mask as a key assignment): only `[A-Za-z0-9:._@/-]` kept, anything
+/// else `?`, and a key-shaped id masked whole.
+fn clean_id(s: &str, max: usize) -> String {
+    if s.contains("sk-ant-") {
+        return "<masked>".into();
+    }
+    s.chars().take(max).map(|c| if c.is_ascii_alphanumeric() || ":._@/-".contains(c) { c } else { '?' }).collect()
 }
 
 fn is_sha256(s: &str) -> bool {
@@ -430,6 +480,32 @@ pub fn parse(output: &[u8], nonce: &str) -> Result<HostFacts, FactsError> {
                     _ => false,
                 }
             }
+            "authread" => {
+                let store = clean_id(rest.trim(), 80);
+                if !store.is_empty() && f.auth_state_read.len() < 200 && !f.auth_state_read.contains(&store) {
+                    f.auth_state_read.push(store);
+                }
+                true
+            }
+            "authstate" => {
+                let p: Vec<&str> = rest.splitn(5, '|').collect();
+                match p.as_slice() {
+                    [store, profile, kind, left, reason] if matches!(*kind, "cooldown" | "disabled") && f.auth_blocks.len() < 100 => match left.trim().parse::<f64>() {
+                        Ok(ms) if ms.is_finite() && ms > 0.0 => {
+                            f.auth_blocks.push(AuthBlock {
+                                store: clean_id(store, 80),
+                                profile: clean_id(profile, 128),
+                                disabled: *kind == "disabled",
+                                remaining_ms: ms.min(1e15) as u64,
+                                reason: clean_id(reason, 64),
+                            });
+                            true
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                }
+            }
             "unitpid" => {
                 f.unit_main_pid = rest.trim().parse().ok().filter(|p| *p != 0);
                 true
@@ -569,6 +645,26 @@ logsrc|/home/x/.openclaw/logs/openclaw.log\nlogs|3|5|1|1|0|0|120\nCLAWKEEP-END 1
         assert_eq!(f.procs[0].env_has_key, Some(true));
         assert_eq!(f.logs.as_ref().unwrap().e429_1h, 3);
         assert_eq!(f.skipped_lines, 0);
+    }
+
+    #[test]
+    fn auth_profile_windows_are_read_and_bad_lines_skipped() {
+        let n = "n3";
+        let r = format!(
+            "CLAWKEEP-FACTS 1 {n}\nauthread|shared\nauthread|agent:main\nauthread|shared\n\
+authstate|shared|inline-api-key:anthropic|cooldown|59000|auth\nauthstate|agent:main|anthropic:old|disabled|3600000.7|billing\n\
+authstate|shared|x|frozen|5|auth\nauthstate|shared|x|cooldown|-5|auth\nauthstate|shared|x|cooldown|NaN|auth\nauthstate|shared|{esc}[31mevil|cooldown|1|a{bel}\n\
+CLAWKEEP-END 1 {n}\n",
+            esc = '\u{1b}',
+            bel = '\u{7}'
+        );
+        let f = parse(r.as_bytes(), n).unwrap();
+        assert_eq!(f.auth_state_read, vec!["shared".to_string(), "agent:main".into()]);
+        assert_eq!(f.auth_blocks.len(), 3, "{:?}", f.auth_blocks);
+        assert_eq!((f.auth_blocks[0].provider(), f.auth_blocks[0].remaining_ms, f.auth_blocks[0].disabled), ("anthropic", 59000, false));
+        assert_eq!((f.auth_blocks[1].provider(), f.auth_blocks[1].reason.as_str(), f.auth_blocks[1].disabled), ("anthropic", "billing", true));
+        assert!(!f.auth_blocks[2].profile.contains('\u{1b}') && !f.auth_blocks[2].reason.contains('\u{7}'));
+        assert_eq!(f.skipped_lines, 3);
     }
 
     #[test]

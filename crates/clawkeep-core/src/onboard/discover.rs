@@ -107,7 +107,7 @@ pub fn service_manager_of(s: &ServiceFacts) -> Option<ServiceManager> {
 }
 
 /// The `(SRC, ARG)` the read script takes for a source; `None` for sources it does not read
-/// (the unit's `Environment=`, shell history, world-readable and leftover copies).
+/// (the unit's `Environment=`, shell history, world-readable and leftover copies, the last-good config).
 pub fn read_source(s: &KeySource) -> Option<(&'static str, String)> {
     Some(match s {
         KeySource::DotEnv => ("dotenv", String::new()),
@@ -119,7 +119,7 @@ pub fn read_source(s: &KeySource) -> Option<(&'static str, String)> {
         KeySource::SecretFile(p) => ("secret_file", p.clone()),
         KeySource::Config(_) => ("config", String::new()),
         KeySource::Proc(pid) => ("proc", pid.to_string()),
-        KeySource::UnitEnv | KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_) => return None,
+        KeySource::UnitEnv | KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_) | KeySource::LastGood => return None,
     })
 }
 

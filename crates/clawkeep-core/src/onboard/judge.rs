@@ -177,9 +177,9 @@ pub fn suggest_from_name(name: &str) -> Option<(String, String, String)> {
     Some((parts[..i].join("-"), naming::env_short(parts[i]), parts[i + 1..].join("-")))
 }
 
-/// Sources a gateway can use (not history, world-readable or leftover copies).
+/// Sources a gateway can use (not history, world-readable, leftover or last-good copies).
 fn is_live(s: &KeySource) -> bool {
-    !matches!(s, KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_))
+    !s.is_copy()
 }
 
 /// The kind of key a sighting is, from its hint's prefix (a hint of a value under 40

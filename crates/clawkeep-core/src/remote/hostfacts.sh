@@ -73,6 +73,26 @@ sqlkeys() {
     scanb "$1" "$2"; scanb "$1" "$2-wal"
   fi
 }
+# authstate STORE DB TABLE COLUMN KEY: the auth profiles OpenClaw has locally taken out of use
+# after a failure (`usageStats` of its auth-profile state: cooldownUntil / disabledUntil still in
+# the future), as `authstate|STORE|PROFILE|cooldown or disabled|ms left|reason`; `authread|STORE`
+# when the state could be read. The state holds no key. Needs sqlite3 (with JSON, 3.38+).
+authstate() {
+  [ -f "$2" ] && command -v sqlite3 >/dev/null 2>&1 || return 0
+  # shellcheck disable=SC2016 # $.x are JSON paths for SQLite, not shell variables
+  if r=$(TO 10 sqlite3 -bail -readonly -separator '|' "$2" "SELECT replace(replace(p.key,'|','/'),char(10),' '),
+      CASE WHEN ifnull(json_extract(p.value,'$.disabledUntil'),0) > n THEN 'disabled' ELSE 'cooldown' END,
+      CAST(max(ifnull(json_extract(p.value,'$.cooldownUntil'),0), ifnull(json_extract(p.value,'$.disabledUntil'),0)) - n AS INTEGER),
+      replace(CASE WHEN ifnull(json_extract(p.value,'$.disabledUntil'),0) > n THEN ifnull(json_extract(p.value,'$.disabledReason'),'')
+        ELSE ifnull(json_extract(p.value,'$.cooldownReason'),'') END,'|','/')
+    FROM (SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS n), $3 s, json_each(s.$4, '$.usageStats') p
+    WHERE s.state_key = '$5' AND json_type(p.value) = 'object'
+      AND max(ifnull(json_extract(p.value,'$.cooldownUntil'),0), ifnull(json_extract(p.value,'$.disabledUntil'),0)) > n;" 2>/dev/null); then
+    o "authread|$1"
+    printf '%s\n' "$r" | head -n 50 | while IFS= read -r l; do [ -n "$l" ] && o "authstate|$1|$l"; done
+  fi
+  return 0
+}
 # envkey SOURCE FILE: the last ANTHROPIC_API_KEY of a dotenv/EnvironmentFile (read by the shell).
 envkey() {
   [ -r "$2" ] && [ -f "$2" ] || return 0
@@ -164,11 +184,13 @@ for a in $AGENTS "$@"; do
   d="$ST/agents/$a/agent"
   if [ -d "$d" ]; then o "agent|$a|1"; else o "agent|$a|0"; fi
   sqlkeys "profile:$a" "$d/openclaw-agent.sqlite" .dump
+  authstate "agent:$a" "$d/openclaw-agent.sqlite" auth_profile_state state_json primary
   scanb "legacy:$a" "$d/auth-profiles.json"
   scanb "models_json:$a" "$d/models.json"
 done
 # the shared auth-profile store of OpenClaw 2026.9+ (every agent's, in the state database)
 sqlkeys shared_profile "$ST/state/openclaw.sqlite" "SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store';"
+authstate shared "$ST/state/openclaw.sqlite" config_machine_state value_json authProfiles.state
 # the running gateway: its real process environment
 # (the user's own processes by a builtin scan of /proc, then one grep over just their command
 # lines: pgrep -f would read every process of the machine)
@@ -244,6 +266,8 @@ done
 find "$HOME" -xdev -maxdepth 6 -type d \( -name node_modules -o -name .npm \) -prune -o -type f -perm -004 -size -4096k -exec grep -lE "$WRE" {} + 2>/dev/null | { n=0; while [ $n -lt 200 ] && IFS= read -r f; do
   n=$((n + 1)); scanb "world:$f" "$f" "^$WRE"
 done; }
+# the config OpenClaw restores when it rejects the live one (a literal key in it comes back then)
+scanb lastgood "$ST/openclaw.json.last-good" "^$WRE"
 # keys OpenClaw itself left in plain text in its own files (its catalog cache, the config audit
 # log, saved command output, …): every file under the state dir except the stores a key is
 # meant to live in (.env, openclaw.json, the SQLite stores, profiles, secrets/, env files) and

@@ -3,7 +3,6 @@
 use super::{sighting, Out};
 use crate::checklist::cause::Cause;
 use crate::checklist::facts::Facts;
-use crate::checklist::hostfacts::KeySource;
 use crate::checklist::types::{CheckResult, Domain, Evidence, Status};
 
 /// The boundary check (with host facts only; the shared-key finding is the fleet's).
@@ -15,7 +14,7 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
     let mut ev = vec![];
     for k in &h.keys {
         if let Some(owner) = f.keys.iter().find(|x| x.fingerprint == k.fingerprint && x.instance.as_deref().is_some_and(|i| i != f.instance.name)) {
-            if matches!(k.source, KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_)) {
+            if k.source.is_copy() {
                 continue;
             }
             ev.push(Evidence::new(k.source.describe(), format!("{} = key '{}' of instance '{}'", sighting(k), owner.name, owner.instance.as_deref().unwrap_or("-"))));

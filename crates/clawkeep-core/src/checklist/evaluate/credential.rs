@@ -208,6 +208,45 @@ fn host_checks(f: &Facts, h: &HostFacts, out: &mut Out) {
     resolved(&res, out);
     stale_process(f, h, &res, out);
     matches_keychain(f, h, &res, out);
+    auth_cooldown(h, out);
+}
+
+/// `credential.auth-cooldown`: OpenClaw has no Anthropic auth profile in a cooldown or disabled
+/// window (its persisted auth-profile state). Absent when that state could not be read.
+fn auth_cooldown(h: &HostFacts, out: &mut Out) {
+    if h.auth_state_read.is_empty() {
+        return;
+    }
+    let blocks: Vec<_> = h.auth_blocks.iter().filter(|b| b.provider().eq_ignore_ascii_case("anthropic")).collect();
+    if blocks.is_empty() {
+        out.pass(
+            "credential.auth-cooldown",
+            Domain::Credential,
+            "no Anthropic auth profile is in an OpenClaw cooldown",
+            vec![Evidence::new("state read", h.auth_state_read.join(", "))],
+        );
+        return;
+    }
+    let ev: Vec<Evidence> = blocks
+        .iter()
+        .map(|b| {
+            let left = b.remaining_ms.div_ceil(1000);
+            let left = if left >= 120 { format!("{} min", left.div_ceil(60)) } else { format!("{left} s") };
+            let reason = if b.reason.is_empty() { "unknown" } else { b.reason.as_str() };
+            Evidence::new(format!("{} ({})", b.profile, b.store), format!("{} for {left} more, reason {reason}", if b.disabled { "disabled" } else { "cooling down" }))
+        })
+        .collect();
+    // A rate-limit or overload cooldown clears itself; a rejected key or billing does not.
+    let transient = blocks.iter().all(|b| matches!(b.reason.as_str(), "rate_limit" | "overloaded" | "timeout"));
+    let status = if transient { Status::Warn } else { Status::Fail };
+    let names: Vec<&str> = blocks.iter().map(|b| b.profile.as_str()).collect();
+    out.bad(
+        "credential.auth-cooldown",
+        status,
+        Cause::AuthProfileCooldown,
+        format!("OpenClaw has taken {} out of use: requests fail on the host without reaching Anthropic", names.join(", ")),
+        ev,
+    );
 }
 
 /// `credential.resolved`: every agent has a key.
@@ -317,10 +356,7 @@ fn matches_keychain(f: &Facts, h: &HostFacts, res: &Resolution, out: &mut Out) {
         let truncated = f.gathered.keychain.is_truncation(w.length, &w.fingerprint);
         let by_fp = f.keys.iter().find(|k| k.fingerprint == w.fingerprint);
         let is_profile = |s: &KeySource| matches!(s, KeySource::Profile(_) | KeySource::SharedProfile);
-        let lower_has_current = is_profile(&w.source)
-            && h.keys.iter().any(|k| {
-                !is_profile(&k.source) && !matches!(k.source, KeySource::History(_) | KeySource::WorldReadable(_) | KeySource::Leftover(_)) && k.fingerprint == active.fingerprint
-            });
+        let lower_has_current = is_profile(&w.source) && h.keys.iter().any(|k| !is_profile(&k.source) && !k.source.is_copy() && k.fingerprint == active.fingerprint);
         let restart = matches!(w.source, KeySource::Proc(_)) && disk.first().is_some_and(|d| d.fingerprint == active.fingerprint);
         if restart {
             out.bad(&id, Status::Fail, Cause::RestartNeeded, format!("agent {a}: the running gateway has an old key; a restart picks up the current one"), ev);

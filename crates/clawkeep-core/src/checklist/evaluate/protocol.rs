@@ -1,10 +1,11 @@
-//! Protocol: `openclaw.json` (clobbered copies, meta, `api`, base URL, stability-first
+//! Protocol: `openclaw.json` (clobbered copies, the last-good copy's key, meta, `api`, base URL, stability-first
 //! instances) and what the model and `count_tokens` probes say of the request.
 
-use super::Out;
+use super::{sighting, Out};
 use crate::checklist::cause::{self, Cause};
 use crate::checklist::config::{self, BaseUrlVerdict};
 use crate::checklist::facts::{Facts, Probes};
+use crate::checklist::hostfacts::{HostFacts, KeySighting, KeySource};
 use crate::checklist::types::{CheckResult, Domain, Evidence, Status};
 
 /// The protocol checks (a throttled `count_tokens` adds `throughput.probe` here, in order).
@@ -14,6 +15,24 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
     config_checks(f, &mut out);
     api_checks(&f.gathered.probes, model.as_deref(), &mut out);
     out.checks
+}
+
+/// `protocol.last-good`: `openclaw.json.last-good`, which OpenClaw restores when it rejects the
+/// live config, holds no key other than the instance's current one.
+fn last_good(f: &Facts, h: &HostFacts, out: &mut Out) {
+    let Some(active) = f.active_key() else { return };
+    let stale: Vec<&KeySighting> = h.keys.iter().filter(|k| k.source == KeySource::LastGood && k.fingerprint != active.fingerprint).collect();
+    if stale.is_empty() {
+        return out.pass("protocol.last-good", Domain::Protocol, "OpenClaw's last-good config holds no other key", vec![]);
+    }
+    let ev = stale
+        .iter()
+        .map(|k| {
+            let known = f.keys.iter().find(|x| x.fingerprint == k.fingerprint).map(|x| format!(" = key '{}'", x.name)).unwrap_or_default();
+            Evidence::new("openclaw.json.last-good", format!("{}{known}", sighting(k)))
+        })
+        .collect();
+    out.bad("protocol.last-good", Status::Warn, Cause::StaleLastGood, "OpenClaw's last-good config still holds an older key: a config restore would bring it back", ev);
 }
 
 fn config_checks(f: &Facts, out: &mut Out) {
@@ -34,6 +53,7 @@ fn config_checks(f: &Facts, out: &mut Out) {
     } else {
         out.pass("protocol.clobbered", d, "no openclaw.json.clobbered.* files", vec![]);
     }
+    last_good(f, h, out);
     let c = match &f.gathered.config {
         Some(Ok(c)) => c,
         Some(Err(e)) => {

@@ -390,6 +390,7 @@ const HEALTHY: &[(&str, Domain, Status)] = &[
     ("account.rotation-due", Domain::AccountContext, Pass),
     ("account.billing", Domain::AccountContext, Skip),
     ("protocol.clobbered", Domain::Protocol, Pass),
+    ("protocol.last-good", Domain::Protocol, Pass),
     ("protocol.config", Domain::Protocol, Pass),
     ("protocol.api", Domain::Protocol, Pass),
     ("protocol.base-url", Domain::Protocol, Pass),
@@ -1110,6 +1111,22 @@ fn protocol_table_rows() -> Vec<Row> {
             expect: &[("account.auth", Fail, Some("base_url_invalid"))],
         },
         Row {
+            name: "the last-good config holds the current key",
+            setup: |w| {
+                let l = key_line(&w.k.active.clone(), "lastgood");
+                w.lines().push(l);
+            },
+            expect: &[("protocol.last-good", Pass, None), ("credential.matches-keychain.main", Pass, None)],
+        },
+        Row {
+            name: "the last-good config still holds the retired key",
+            setup: |w| {
+                let l = key_line(&w.k.retired.clone(), "lastgood");
+                w.lines().push(l);
+            },
+            expect: &[("protocol.last-good", Warn, Some("stale_last_good")), ("credential.matches-keychain.main", Pass, None), ("boundary.foreign-keys", Pass, None)],
+        },
+        Row {
             name: "clobbered config files",
             setup: |w| w.lines().push("clobbered|openclaw.json.clobbered.2026-11-01T00:00:00Z".into()),
             expect: &[("protocol.clobbered", Warn, Some("config_clobbered"))],
@@ -1236,6 +1253,30 @@ fn boundary_and_baseline_table_rows() -> Vec<Row> {
             expect: &[("boundary.foreign-keys", Pass, None), ("host.shell-history", Fail, Some("key_in_shell_history"))],
         },
         Row {
+            name: "OpenClaw's auth-profile state is read and nothing is cooling down",
+            setup: |w| {
+                w.lines().push("authread|shared".into());
+                w.lines().push("authstate|shared|openai:default|cooldown|30000|auth".into());
+            },
+            expect: &[("credential.auth-cooldown", Pass, None)],
+        },
+        Row {
+            name: "the inline key was rejected and OpenClaw disabled it locally",
+            setup: |w| {
+                w.lines().push("authread|shared".into());
+                w.lines().push("authstate|shared|inline-api-key:anthropic|cooldown|59000|auth".into());
+            },
+            expect: &[("credential.auth-cooldown", Fail, Some("auth_profile_cooldown")), ("credential.matches-keychain.main", Pass, None)],
+        },
+        Row {
+            name: "a rate-limit cooldown on a profile clears itself: a warning",
+            setup: |w| {
+                w.lines().push("authread|agent:main".into());
+                w.lines().push("authstate|agent:main|anthropic:default|cooldown|20000|rate_limit".into());
+            },
+            expect: &[("credential.auth-cooldown", Warn, Some("auth_profile_cooldown"))],
+        },
+        Row {
             name: "the gateway runs in its systemd unit's cgroup",
             setup: |w| {
                 w.lines().push("unitpid|4242".into());
@@ -1358,6 +1399,45 @@ fn real_script_resolves_a_file_secret_ref() {
     assert!(!serde_json::to_string(&checks).unwrap().contains(&w.k.active[12..40]));
 }
 
+/// OpenClaw's persisted auth-profile state, in both places it keeps it (the shared state
+/// database and an agent's own), read by the real script's SQL: a rejected inline key in its
+/// cooldown is `auth_profile_cooldown` (Fail); an expired window and another provider's are not.
+#[test]
+fn real_script_reads_openclaw_auth_cooldowns() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut w = World::healthy();
+    let home = tempfile::tempdir().unwrap();
+    let st = home.path().join(".openclaw");
+    std::fs::create_dir_all(st.join("state")).unwrap();
+    std::fs::create_dir_all(st.join("agents/main/agent")).unwrap();
+    std::fs::set_permissions(&st, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(st.join(".env"), format!("ANTHROPIC_API_KEY={}\n", w.k.active)).unwrap();
+    std::fs::set_permissions(st.join(".env"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(st.join("openclaw.json"), HEALTHY_CONFIG).unwrap();
+    std::fs::set_permissions(st.join("openclaw.json"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let now_ms = chrono::Utc::now().timestamp_millis();
+    let shared = rusqlite::Connection::open(st.join("state/openclaw.sqlite")).unwrap();
+    shared.execute_batch("CREATE TABLE config_machine_state (state_key TEXT PRIMARY KEY, value_json TEXT NOT NULL);").unwrap();
+    let state = serde_json::json!({ "usageStats": {
+        "inline-api-key:anthropic": { "cooldownUntil": now_ms + 55_000, "cooldownReason": "auth", "errorCount": 1 },
+        "anthropic:old": { "cooldownUntil": now_ms - 5_000, "cooldownReason": "auth" },
+        "openai:default": { "disabledUntil": now_ms + 600_000, "disabledReason": "billing" },
+    }, "lastGood": { "anthropic": "anthropic:default" } });
+    shared.execute("INSERT INTO config_machine_state VALUES ('authProfiles.state', ?1)", [state.to_string()]).unwrap();
+    let agent = rusqlite::Connection::open(st.join("agents/main/agent/openclaw-agent.sqlite")).unwrap();
+    agent.execute_batch("CREATE TABLE auth_profile_state (state_key TEXT PRIMARY KEY, state_json TEXT NOT NULL);").unwrap();
+    let astate = serde_json::json!({ "usageStats": { "anthropic:default": { "lastUsed": now_ms } } });
+    agent.execute("INSERT INTO auth_profile_state VALUES ('primary', ?1)", [astate.to_string()]).unwrap();
+    drop((shared, agent));
+    run_facts_script(&mut w, home.path());
+    let checks = w.checks();
+    let c = checks.iter().find(|c| c.id == "credential.auth-cooldown").unwrap_or_else(|| panic!("{checks:#?}"));
+    assert_eq!((c.status, c.cause.as_deref()), (Fail, Some("auth_profile_cooldown")), "{c:#?}");
+    assert_eq!(c.evidence.len(), 1, "only the live Anthropic window: {c:#?}");
+    assert!(c.evidence[0].label.starts_with("inline-api-key:anthropic (shared)") && c.evidence[0].value.contains("reason auth"), "{c:#?}");
+    assert!(c.fix.as_deref().unwrap_or_default().contains("restart does not clear it"), "{c:#?}");
+}
+
 /// The real facts script, run by `/bin/sh` on a fake home as a host would run it, feeds the
 /// evaluation: a `.env` holding the key cut short is `key_truncated` (proven with the keychain
 /// copy), its mode 0644 `file_mode` and `key_in_world_readable_file`, the full key in shell
@@ -1396,6 +1476,8 @@ fn real_script_output_feeds_the_evaluation() {
     assert_eq!(got("host.world-readable"), Some((Fail, Some("key_in_world_readable_file".into()))), "{checks:#?}");
     assert_eq!(got("host.shell-history"), Some((Fail, Some("key_in_shell_history".into()))), "{checks:#?}");
     assert_eq!(got("protocol.config"), Some((Pass, None)), "{checks:#?}");
+    // the last-good config OpenClaw would restore still holds the retired key
+    assert_eq!(got("protocol.last-good"), Some((Warn, Some("stale_last_good".into()))), "{checks:#?}");
     let leftovers = checks.iter().find(|c| c.id == "host.openclaw-leftovers").unwrap();
     assert_eq!((leftovers.status, leftovers.cause.as_deref()), (Fail, Some("key_in_openclaw_file")), "{leftovers:#?}");
     let places: Vec<&str> = leftovers.evidence.iter().map(|e| e.label.as_str()).collect();
@@ -1463,6 +1545,7 @@ fn all_causes() -> Vec<Cause> {
         KeyMismatch,
         KeyInUnitEnvironment,
         AuthProfileOverridesEnv,
+        AuthProfileCooldown,
         RestartNeeded,
         HostUnreadable,
         HostKeyUntrusted,
@@ -1493,6 +1576,7 @@ fn all_causes() -> Vec<Cause> {
         ModelNotFound,
         RequestRejected,
         ConfigClobbered,
+        StaleLastGood,
         ConfigMissingMeta,
         UnstableFeatures,
         RateLimited,
@@ -1520,6 +1604,7 @@ fn all_causes() -> Vec<Cause> {
             | KeyMismatch
             | KeyInUnitEnvironment
             | AuthProfileOverridesEnv
+            | AuthProfileCooldown
             | RestartNeeded
             | HostUnreadable
             | HostKeyUntrusted
@@ -1550,6 +1635,7 @@ fn all_causes() -> Vec<Cause> {
             | ModelNotFound
             | RequestRejected
             | ConfigClobbered
+            | StaleLastGood
             | ConfigMissingMeta
             | UnstableFeatures
             | RateLimited
@@ -1611,7 +1697,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 54);
+    assert_eq!(all.len(), 56);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }
