@@ -8,6 +8,8 @@
 #   scripts/test.sh              everything
 #   scripts/test.sh -p NAME ...  extra arguments go to `cargo test` (the GUI journey and the
 #                                second OpenClaw pass are skipped)
+#   CLAWKEEP_TEST_DEB=1 scripts/test.sh   also install the .deb on a clean Debian tree
+#                                (scripts/test-deb.sh; builds the package first if needed)
 #
 # After the workspace tests, the real-OpenClaw tests that touch version-dependent behaviour
 # (the checklist's and deploy's `real_openclaw` tests: key stores, paste-api-key, secrets
@@ -98,6 +100,12 @@ else
   fi
   if [ -x scripts/e2e-gui.sh ]; then
     scripts/with-secret-service.sh scripts/e2e-gui.sh || status=$?
+  fi
+  # The .deb on a clean Debian tree (install, CLI on PATH, app starts, removal keeps the user's
+  # data). Opt-in: a release build is ~11 min on 2 cores when no .deb is there yet; ~1–2 min
+  # with one (scripts/package-deb.sh makes it).
+  if [ "${CLAWKEEP_TEST_DEB:-0}" = 1 ]; then
+    scripts/test-deb.sh || status=$?
   fi
 fi
 [ "$lint_status" = 0 ] || { echo "[test] lints failed (see above)" >&2; [ "$status" != 0 ] || status=1; }

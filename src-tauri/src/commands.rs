@@ -356,7 +356,7 @@ pub async fn rotation_plan(state: State<'_, CoreState>) -> Reply<RotationPlan> {
 /// The stored rotation policies (the built-in default first when none is stored for it).
 #[tauri::command(rename_all = "snake_case")]
 pub async fn rotation_policies(state: State<'_, CoreState>) -> Reply<Vec<clawkeep_core::rotation::RotationPolicy>> {
-    blocking(&state, |c| c.rotation_policies()).await
+    blocking(&state, |c| c.rotation_policy_table()).await
 }
 
 /// Sets the policy of a scope (default, an owner, an instance); unset fields keep their value.

@@ -211,6 +211,21 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   assert.match(await textOf('[data-testid="first-failing"]'), /Look first at: /);
   await screenshot("check-results");
 
+  // The fleet check: core's matrix (instances × domains, failing rows first), a row opening that
+  // instance's checks and its fix, and back.
+  await nav("fleet");
+  await (await visible('[data-testid="fleet-check"]')).click();
+  const matrix = await driver.wait(until.elementLocated(By.css('[data-testid="fleet-matrix"]')), 60000, "waiting for the fleet matrix");
+  await driver.wait(until.elementIsVisible(matrix), TIMEOUT);
+  const columns = await driver.executeScript(`return [...document.querySelectorAll("[data-testid=fleet-matrix] tbody tr:first-child td.cell")].map((e) => e.dataset.domain);`);
+  assert.deepEqual(columns, ["credential", "account-context", "protocol", "throughput", "boundary"]);
+  assert.equal(await driver.executeScript(`return document.querySelector("[data-testid=fleet-matrix] tbody tr").dataset.status;`), "fail");
+  await screenshot("check-fleet-matrix");
+  await (await visible('[data-testid="fleet-matrix"] tbody tr button.link')).click();
+  await visible('[data-testid="check-report"]');
+  await (await visible('[data-testid="matrix-back"]')).click();
+  await visible('[data-testid="fleet-matrix"]');
+
   // Fleet deploy: the instance's host key is not pinned, so it can't be selected yet and the
   // screen says what to do first.
   await nav("fleet");
@@ -223,6 +238,8 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   // Rotation: set the default policy from the app and see it in the table; export the plan as
   // a calendar file (to the path the save dialog answers).
   await nav("rotation");
+  // the built-in default is a row of its own until one is stored
+  await driver.wait(until.elementLocated(By.xpath('//section[@data-testid="rotation-policies"]//td[normalize-space(.)="built in"]')), TIMEOUT, "the built-in default policy");
   await fill("max_age_days", "45");
   await clickButton("Save policy");
   await driver.wait(until.elementLocated(By.xpath('//section[@data-testid="rotation-policies"]//td[normalize-space(.)="45 days"]')), TIMEOUT, "the saved policy");

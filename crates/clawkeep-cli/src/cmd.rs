@@ -74,6 +74,15 @@ pub enum Command {
     /// changes, offboarding that marks what a leaver could read.
     #[command(subcommand)]
     Team(crate::cmd_team::TeamCmd),
+    /// Shell completions on stdout (bash, zsh, fish, elvish, powershell), e.g.
+    /// `clawkeep completions bash > ~/.local/share/bash-completion/completions/clawkeep`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout: `clawkeep man | man -l -`. The .deb installs it.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Args, Debug, Default)]
@@ -277,9 +286,15 @@ pub enum SettingsCmd {
 }
 
 pub fn run(cli: Cli) -> Result<()> {
+    // Generated from this command tree; they touch no data directory.
+    let command = match cli.command {
+        Command::Completions { shell } => return completions(shell),
+        Command::Man => return man_page(),
+        c => c,
+    };
     let ck = Clawkeep::open(OpenOptions { data_dir: cli.data_dir.clone(), ..Default::default() })?;
     let json = cli.json;
-    match cli.command {
+    match command {
         Command::Instance(c) => instance(&ck, c, json),
         Command::Key(c) => key(&ck, c, json),
         Command::Audit { since, subject, limit } => audit(&ck, since, subject, limit, json),
@@ -293,7 +308,26 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Onboard(a) => crate::cmd_onboard::run(&ck, a, json),
         Command::Cost(c) => crate::cmd_cost::run(&ck, c, json),
         Command::Team(c) => crate::cmd_team::run(&ck, c, json),
+        Command::Completions { .. } | Command::Man => Ok(()),
     }
+}
+
+fn completions(shell: clap_complete::Shell) -> Result<()> {
+    use clap::CommandFactory;
+    use std::io::Write;
+    let mut cmd = Cli::command();
+    // Into memory first: clap_complete panics on a write error (a closed pipe); ours is an error.
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "clawkeep", &mut buf);
+    std::io::stdout().lock().write_all(&buf).context("writing the completions")?;
+    Ok(())
+}
+
+fn man_page() -> Result<()> {
+    use clap::CommandFactory;
+    let cmd = Cli::command();
+    clap_mangen::Man::new(cmd).render(&mut std::io::stdout()).context("writing the manual page")?;
+    Ok(())
 }
 
 fn instance(ck: &Clawkeep, c: InstanceCmd, json: bool) -> Result<()> {
@@ -631,6 +665,7 @@ fn self_check(ck: &Clawkeep, json: bool) -> Result<()> {
             ("data dir", r.data_dir.clone()),
             ("database", format!("{} (schema {})", r.database, r.schema_version)),
             ("inventory", format!("{} instances, {} keys", r.instances, r.keys)),
+            ("key store", r.keychain_store.clone()),
             ("keychain", r.keychain_message.clone()),
         ]);
         for m in &r.missing_secrets {

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use clap::Args;
-use clawkeep_core::checklist::{CheckOptions, CheckProgressFn, CheckResult, Domain, InstanceReport, Status};
+use clawkeep_core::checklist::{CheckOptions, CheckProgressFn, Domain, FleetMatrix, InstanceReport, Status};
 use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::Clawkeep;
 
@@ -46,7 +46,7 @@ pub struct CheckArgs {
     pub concurrency: u16,
     /// With --all: every check of every instance (default: one line per instance, then the
     /// cause and fix of the instances that are not green).
-    #[arg(long, short = 'v')]
+    #[arg(long, short = 'v', visible_alias = "verbose")]
     pub details: bool,
     /// Show the stored history of NAME instead of running.
     #[arg(long, requires = "name")]
@@ -114,7 +114,7 @@ pub fn run(ck: &Clawkeep, a: CheckArgs, json: bool) -> Result<()> {
         }
     } else {
         if a.all && !a.details {
-            print_compact(&report.instances);
+            print_compact(&report.instances, &report.matrix);
         } else {
             for r in &report.instances {
                 print_report(r);
@@ -170,42 +170,34 @@ fn print_report(r: &InstanceReport) {
     }
 }
 
-/// The domain to look at first: the first failing one, else the first that warns.
-fn first_domain(r: &InstanceReport) -> Option<Domain> {
-    r.first_failing_domain.or_else(|| r.domains.iter().find(|d| d.status == Status::Warn).map(|d| d.domain))
-}
-
-/// The first check of `r` with its worst status, in the first domain to look at.
-fn first_problem(r: &InstanceReport) -> Option<&CheckResult> {
-    let d = first_domain(r)?;
-    r.checks.iter().find(|c| c.domain == d && c.status == r.status).or_else(|| r.checks.iter().find(|c| c.domain == d && matches!(c.status, Status::Fail | Status::Warn)))
-}
-
-/// The instances worst first (fail, warn, then the rest), the fleet's order kept within each.
-fn worst_first(instances: &[InstanceReport]) -> Vec<&InstanceReport> {
-    let mut v: Vec<&InstanceReport> = instances.iter().collect();
-    v.sort_by_key(|r| std::cmp::Reverse(r.status));
-    v
-}
-
 /// `check --all` without `--details`: one line per instance, then what to do for each one
 /// that is not green.
-fn print_compact(instances: &[InstanceReport]) {
-    let sorted = worst_first(instances);
-    let rows: Vec<Vec<String>> = sorted
+fn print_compact(instances: &[InstanceReport], matrix: &FleetMatrix) {
+    // One letter per domain, in checklist order: F fail, W warn, . pass, - skipped, blank not run.
+    let cell = |s: &Option<Status>| match s {
+        Some(Status::Fail) => 'F',
+        Some(Status::Warn) => 'W',
+        Some(Status::Pass) => '.',
+        Some(Status::Skip) => '-',
+        None => ' ',
+    };
+    let rows: Vec<Vec<String>> = matrix
+        .rows
         .iter()
         .map(|r| {
-            let p = first_problem(r);
             vec![
                 r.status.as_str().to_uppercase(),
                 r.instance.clone(),
-                first_domain(r).map(|d| d.as_str().to_string()).unwrap_or_default(),
-                p.and_then(|c| c.cause.clone()).unwrap_or_default(),
-                p.map(|c| c.summary.clone()).unwrap_or_default(),
+                r.cells.iter().map(cell).collect(),
+                r.look_first.map(|d| d.as_str().to_string()).unwrap_or_default(),
+                r.problem.as_ref().and_then(|p| p.cause.clone()).unwrap_or_default(),
+                r.problem.as_ref().map(|p| p.summary.clone()).unwrap_or_default(),
             ]
         })
         .collect();
-    table(&["STATUS", "INSTANCE", "LOOK FIRST AT", "CAUSE", "WHAT"], &rows);
+    table(&["STATUS", "INSTANCE", "CAPTB", "LOOK FIRST AT", "CAUSE", "WHAT"], &rows);
+    println!("(CAPTB: credential, account context, protocol, throughput, boundary — F fail, W warn, . pass, - skipped)");
+    let sorted: Vec<&InstanceReport> = matrix.rows.iter().filter_map(|r| instances.get(r.index as usize)).collect();
     let bad: Vec<&&InstanceReport> = sorted.iter().filter(|r| matches!(r.status, Status::Fail | Status::Warn)).collect();
     if bad.is_empty() {
         return;

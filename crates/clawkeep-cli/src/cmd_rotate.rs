@@ -349,16 +349,12 @@ fn policy_cmd(ck: &Clawkeep, c: PolicyCmd, json: bool) -> Result<()> {
             }
         }
         PolicyCmd::Show => {
-            let ps = ck.rotation_policies()?;
-            let builtin = clawkeep_core::rotation::RotationPolicy::builtin();
             if json {
+                let ps = ck.rotation_policies()?;
+                let builtin = clawkeep_core::rotation::RotationPolicy::builtin();
                 output::json(&serde_json::json!({ "policies": ps, "builtin_default": builtin }));
             } else {
-                let mut rows: Vec<Vec<String>> = Vec::new();
-                if !ps.iter().any(|p| p.scope == PolicyScope::Default) {
-                    rows.push(policy_row(&builtin, "built-in"));
-                }
-                rows.extend(ps.iter().map(|p| policy_row(p, "")));
+                let rows: Vec<Vec<String>> = ck.rotation_policy_table()?.iter().map(|p| policy_row(p, if p.updated_at.is_none() { "built-in" } else { "" })).collect();
                 table(&["SCOPE", "MAX AGE", "WARN", "WEEKDAY", "WINDOW (UTC)", "UPDATED"], &rows);
             }
         }

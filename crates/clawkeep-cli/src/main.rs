@@ -37,6 +37,9 @@ fn main() -> ExitCode {
         }
     };
     let json = cli.json;
+    // The passphrase of an age-file key store (CLAWKEEP_KEYSTORE=age-file) may come from a
+    // hidden prompt on the terminal (never from argv or an environment variable's value).
+    clawkeep_core::keystore::set_prompt(std::sync::Arc::new(|question: &str| rpassword::prompt_password(question).ok().map(clawkeep_core::Secret::new)));
     match cmd::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

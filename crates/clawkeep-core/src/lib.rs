@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod dotenv;
 pub mod error;
 pub mod hosttext;
+pub mod keystore;
 pub mod login;
 pub mod model;
 pub mod onboard;

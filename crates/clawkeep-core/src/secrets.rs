@@ -1,4 +1,5 @@
-//! The OS keychain: the only place a key's value is stored.
+//! The OS keychain: the only place a key's value is stored (or, chosen explicitly on a machine
+//! without one, a headless store from [`crate::keystore`]).
 //!
 //! [`Keychain`] is a small blocking interface; [`OsKeychain`] implements it on the platform store
 //! (Secret Service on Linux, Keychain on macOS, Credential Manager on Windows) through the
@@ -21,7 +22,7 @@ use crate::secret::Secret;
 #[derive(Debug, Clone, thiserror::Error, Serialize)]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum KeychainError {
-    #[error("the OS keychain is not reachable: {detail}. On Linux Clawkeep needs a Secret Service (GNOME Keyring, KWallet or KeePassXC) on the session D-Bus: start one (e.g. log in to a desktop session, or run `gnome-keyring-daemon --unlock --components=secrets` inside a D-Bus session)")]
+    #[error("the OS keychain is not reachable: {detail}. On Linux Clawkeep needs a Secret Service (GNOME Keyring, KWallet or KeePassXC) on the session D-Bus: start one (e.g. log in to a desktop session, or run `gnome-keyring-daemon --unlock --components=secrets` inside a D-Bus session). On a server or in a cron job, choose a headless store instead: CLAWKEEP_KEYSTORE=keyutils (the kernel keyring of this login session) or CLAWKEEP_KEYSTORE=age-file (a file encrypted with a passphrase)")]
     Unavailable { detail: String },
     #[error("the OS keychain is locked or has no default collection: {detail}. Unlock your login keyring (e.g. with Seahorse, or `gnome-keyring-daemon --unlock`) and try again")]
     Locked { detail: String },
@@ -29,6 +30,12 @@ pub enum KeychainError {
     Missing { account: String },
     #[error("the keychain failed: {detail}")]
     Other { detail: String },
+    /// The chosen headless store cannot be used (no passphrase source, unreadable file, bad choice).
+    #[error("the key store chosen with CLAWKEEP_KEYSTORE cannot be used: {detail}")]
+    KeystoreUnavailable { detail: String },
+    /// The encrypted key file does not open with the passphrase given.
+    #[error("the encrypted key file cannot be opened: {detail}. Nothing was changed")]
+    KeystoreLocked { detail: String },
 }
 
 impl KeychainError {
@@ -38,6 +45,8 @@ impl KeychainError {
             KeychainError::Locked { .. } => "keychain_locked",
             KeychainError::Missing { .. } => "keychain_missing",
             KeychainError::Other { .. } => "keychain_error",
+            KeychainError::KeystoreUnavailable { .. } => "keystore_unavailable",
+            KeychainError::KeystoreLocked { .. } => "keystore_locked",
         }
     }
 }
@@ -52,6 +61,10 @@ pub trait Keychain: Send + Sync {
     fn delete(&self, account: &str) -> Result<(), KeychainError>;
     /// The service name entries are stored under (for messages and `self-check`).
     fn service(&self) -> &str;
+    /// Which store this is, for `self-check` (e.g. "Secret Service (D-Bus)").
+    fn store_name(&self) -> String {
+        "in-memory keychain".into()
+    }
 }
 
 fn map_error(e: keyring_core::Error, account: &str) -> KeychainError {
@@ -168,6 +181,16 @@ impl Keychain for OsKeychain {
 
     fn service(&self) -> &str {
         &self.service
+    }
+
+    fn store_name(&self) -> String {
+        if cfg!(target_os = "linux") {
+            "Secret Service (D-Bus)".into()
+        } else if cfg!(target_os = "macos") {
+            "macOS Keychain".into()
+        } else {
+            "Windows Credential Manager".into()
+        }
     }
 }
 

@@ -122,6 +122,29 @@ fn demo_fleet_shows_each_planted_problem_with_its_cause() {
         }
     }
 
+    // core's matrix (what the desktop shows after "Check fleet"): failing rows first, each named
+    // by the domain to look at first and a planted cause; green rows name nothing
+    let m = &r["matrix"];
+    assert_eq!((m["failing"].as_u64(), m["warning"].as_u64(), m["passing"].as_u64()), (Some(5), Some(3), Some(2)), "{m}");
+    let rank = |s: &str| ["fail", "warn", "pass", "skip"].iter().position(|x| *x == s).unwrap();
+    let rows = m["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    assert!(rows.windows(2).all(|w| rank(w[0]["status"].as_str().unwrap()) <= rank(w[1]["status"].as_str().unwrap())), "{m}");
+    for row in rows {
+        let name = row["instance"].as_str().unwrap();
+        assert_eq!(r["instances"][row["index"].as_u64().unwrap() as usize]["instance"], row["instance"], "drill-down index of {name}");
+        assert_eq!(row["cells"].as_array().unwrap().len(), 5);
+        let (status, causes) = &expected[name];
+        assert_eq!(row["status"].as_str().unwrap(), status, "{name}");
+        if status == "pass" {
+            assert!(row["look_first"].is_null() && row["problem"].is_null(), "{row}");
+        } else {
+            let cause = row["problem"]["cause"].as_str().unwrap_or_default();
+            assert!(causes.contains(cause), "{name}: first problem {cause} is not one of {causes:?}");
+            assert!(row["look_first"].is_string(), "{row}");
+        }
+    }
+
     // the compact text view: failing instances first, one line each, with the cause
     let (code, text, err) = demo.cli(&["check", "--all"]);
     assert_eq!(code, 1, "{text}{err}");

@@ -5,4 +5,5 @@ mod common;
 
 mod check;
 mod cli;
+mod keystore;
 mod rotate;

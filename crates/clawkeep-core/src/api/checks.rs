@@ -91,7 +91,8 @@ impl Clawkeep {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled);
         }
-        Ok(FleetReport { started_at: started, instances: reports, fleet_checks: findings, total_ms: t0.elapsed().as_millis() as u64 })
+        let matrix = crate::checklist::matrix::build(&reports);
+        Ok(FleetReport { started_at: started, instances: reports, fleet_checks: findings, total_ms: t0.elapsed().as_millis() as u64, matrix })
     }
 
     /// The full stored report of run `id` of `instance`.

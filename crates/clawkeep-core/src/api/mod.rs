@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 
 use crate::error::Result;
 use crate::secret::Secret;
-use crate::secrets::{Keychain, OsKeychain};
+use crate::secrets::Keychain;
 use crate::store::{self, AuditEntry, Store};
 
 mod bundles;
@@ -92,10 +92,14 @@ impl Clawkeep {
         let data_dir = crate::paths::resolve_data_dir(opts.data_dir.as_deref())?;
         crate::paths::ensure_dir(&data_dir)?;
         let store = Store::open(&data_dir.join(crate::paths::DB_FILE))?;
-        let keychain = opts.keychain.unwrap_or_else(|| {
-            let service = std::env::var(KEYCHAIN_SERVICE_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_KEYCHAIN_SERVICE.into());
-            Arc::new(OsKeychain::new(service))
-        });
+        let keychain = match opts.keychain {
+            Some(k) => k,
+            None => {
+                let service = std::env::var(KEYCHAIN_SERVICE_ENV).ok().filter(|s| !s.is_empty()).unwrap_or_else(|| DEFAULT_KEYCHAIN_SERVICE.into());
+                // The store is the user's explicit choice (CLAWKEEP_KEYSTORE), never a fallback.
+                crate::keystore::open(crate::keystore::StoreChoice::from_env()?, service, &data_dir, crate::keystore::prompt())
+            }
+        };
         // Keys imported from a team store are read from it (decrypted on use), not copied.
         let keychain: Arc<dyn Keychain> = Arc::new(team::TeamKeychain::new(keychain, data_dir.join("team/repo")));
         Ok(Clawkeep {

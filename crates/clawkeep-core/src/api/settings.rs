@@ -74,7 +74,7 @@ impl Clawkeep {
         let (keychain_ok, keychain_message, missing_secrets) = match self.keychain.probe() {
             Ok(()) => {
                 let mut missing = Vec::new();
-                let mut message = format!("reachable (service '{}')", self.keychain.service());
+                let mut message = format!("reachable: {} (service '{}')", self.keychain.store_name(), self.keychain.service());
                 for k in self.store.list_keys(None)? {
                     match self.keychain.get(&k.keychain_ref) {
                         Ok(_) => {}
@@ -97,6 +97,7 @@ impl Clawkeep {
             keys,
             keychain_ok,
             keychain_message,
+            keychain_store: self.keychain.store_name(),
             missing_secrets,
         })
     }

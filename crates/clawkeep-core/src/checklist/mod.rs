@@ -28,10 +28,12 @@ pub mod facts;
 pub mod fleet;
 pub mod gather;
 pub mod hostfacts;
+pub mod matrix;
 pub mod runner;
 pub mod types;
 
 pub use cause::Cause;
 pub use engine::{run_fleet, run_instance, run_instance_shared, CheckContext, CheckOptions, CheckProgressFn, FleetJob, ProbeCache};
+pub use matrix::{FleetMatrix, MatrixProblem, MatrixRow};
 pub use runner::{HostRunner, RunnerError, SshRunner};
 pub use types::*;

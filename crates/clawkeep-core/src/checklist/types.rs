@@ -199,6 +199,9 @@ pub struct FleetReport {
     /// Findings that involve several instances (shared key, shared limits).
     pub fleet_checks: Vec<FleetFinding>,
     pub total_ms: u64,
+    /// Instances × domains, failing rows first ([`super::matrix::build`] of `instances`).
+    #[serde(default)]
+    pub matrix: super::matrix::FleetMatrix,
 }
 
 /// A cross-instance finding.

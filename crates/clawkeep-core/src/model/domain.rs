@@ -366,6 +366,10 @@ pub struct SelfCheck {
     pub keychain_ok: bool,
     /// The keychain's problem and its fix, when not ok.
     pub keychain_message: String,
+    /// The store in use: Secret Service, the kernel keyring or the encrypted file (and how it
+    /// is unlocked); chosen with `CLAWKEEP_KEYSTORE`.
+    #[serde(default)]
+    pub keychain_store: String,
     /// Keys whose keychain entry is missing.
     pub missing_secrets: Vec<String>,
 }

@@ -160,6 +160,14 @@ impl PolicySet {
         PolicySet { policies }
     }
 
+    /// Every policy that can apply, for a table: the default first (the stored one, else the
+    /// built-in one, whose `updated_at` is `None`), then the owner and instance policies in
+    /// their stored order.
+    pub fn table(&self) -> Vec<RotationPolicy> {
+        let default = self.policies.iter().find(|p| p.scope == PolicyScope::Default).cloned().unwrap_or_else(RotationPolicy::builtin);
+        std::iter::once(default).chain(self.policies.iter().filter(|p| p.scope != PolicyScope::Default).cloned()).collect()
+    }
+
     /// Instance policy, else owner policy, else the stored default, else the built-in one.
     pub fn effective(&self, instance: &str, owner: &str) -> RotationPolicy {
         let find = |want: &PolicyScope| self.policies.iter().find(|p| &p.scope == want).cloned();
@@ -213,6 +221,17 @@ pub(crate) fn apply_spec(scope: &PolicyScope, before: Option<RotationPolicy>, sp
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_table_lists_the_built_in_default_until_one_is_stored_and_always_first() {
+        let owner = RotationPolicy { scope: PolicyScope::Owner { owner: "acme".into() }, max_age_days: 30, ..RotationPolicy::builtin() };
+        assert_eq!(PolicySet::new(vec![]).table(), vec![RotationPolicy::builtin()]);
+        let t = PolicySet::new(vec![owner.clone()]).table();
+        assert_eq!(t, vec![RotationPolicy::builtin(), owner.clone()]);
+        assert_eq!(t[0].updated_at, None, "the built-in one says so");
+        let stored = RotationPolicy { max_age_days: 60, updated_at: Some(chrono::DateTime::from_timestamp(0, 0).unwrap_or_default()), ..RotationPolicy::builtin() };
+        assert_eq!(PolicySet::new(vec![owner.clone(), stored.clone()]).table(), vec![stored, owner]);
+    }
 
     #[test]
     fn parsing() {

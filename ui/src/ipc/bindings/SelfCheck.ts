@@ -9,6 +9,11 @@ export type SelfCheck = { data_dir: string, database: string, schema_version: nu
  */
 keychain_message: string, 
 /**
+ * The store in use: Secret Service, the kernel keyring or the encrypted file (and how it
+ * is unlocked); chosen with `CLAWKEEP_KEYSTORE`.
+ */
+keychain_store: string, 
+/**
  * Keys whose keychain entry is missing.
  */
 missing_secrets: Array<string>, };

@@ -75,6 +75,12 @@ impl Clawkeep {
         self.store().tx(|tx| all_policies(tx))
     }
 
+    /// The policies for a table: the default first (stored, else the built-in one with no
+    /// `updated_at`), then owner and instance policies. What the CLI and the desktop list.
+    pub fn rotation_policy_table(&self) -> Result<Vec<RotationPolicy>> {
+        Ok(PolicySet::new(self.rotation_policies()?).table())
+    }
+
     /// The policy that applies to an instance.
     pub fn effective_rotation_policy(&self, instance: &str) -> Result<RotationPolicy> {
         let i = self.instance(instance)?;
