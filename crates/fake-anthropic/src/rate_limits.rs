@@ -97,7 +97,9 @@ fn group_filter(q: &Query) -> Result<Option<String>, ApiError> {
 fn page_of(items: Vec<Value>, q: &Query) -> Result<Value, ApiError> {
     let start = match q.get("page") {
         None => 0,
-        Some(p) => p.strip_prefix(PAGE_PREFIX).and_then(|n| n.parse::<usize>().ok()).filter(|n| *n <= items.len()).ok_or_else(|| ApiError::invalid("page: Invalid page cursor."))?,
+        Some(p) => {
+            p.strip_prefix(PAGE_PREFIX).and_then(|n| n.parse::<usize>().ok()).filter(|n| *n <= items.len()).ok_or_else(|| ApiError::invalid("page: Invalid page cursor."))?
+        }
     };
     let limit = match q.get("limit") {
         None => usize::MAX,
