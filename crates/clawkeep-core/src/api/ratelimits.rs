@@ -20,7 +20,7 @@ impl Clawkeep {
     /// cached entry with what could not be read as notes. The organisation's list must answer
     /// (else `admin_api`, and the cache is unchanged); a workspace the Admin API does not show
     /// (archived, removed, a wrong id in the inventory) or that fails is a note, and its cached
-    /// entries are kept.
+    /// entries are kept. Workspaces no longer in use are dropped from the cache.
     pub fn refresh_rate_limits(&self) -> Result<RateLimits> {
         let admin_key = self.admin_key()?.ok_or(Error::NoAdminKey)?;
         let admin = self.keychain.get(&admin_key.keychain_ref)?;
@@ -53,7 +53,8 @@ impl Clawkeep {
         let org = client.rate_limits(admin, None, now).map_err(|e| limits_err("the cached ones are kept", e))?;
         self.store.tx(|tx| store::replace_rate_limits(tx, None, &org))?;
         let mut notes = Vec::new();
-        let mut workspaces = self.rate_limit_workspaces()?;
+        let in_use = self.rate_limit_workspaces()?;
+        let mut workspaces = in_use.clone();
         if workspaces.len() > limits::MAX_WORKSPACES {
             notes.push(format!("{} workspaces are in use; the first {} were read", workspaces.len(), limits::MAX_WORKSPACES));
             workspaces.truncate(limits::MAX_WORKSPACES);
@@ -67,6 +68,9 @@ impl Clawkeep {
                 Err(e) => notes.push(format!("workspace {ws}: {e}; its cached limits are kept")),
             }
         }
+        // Workspaces nothing uses any more leave the view (one that failed to read above is
+        // still in use, so its cached rows stay).
+        self.store.tx(|tx| store::prune_rate_limits(tx, &in_use))?;
         let mut out = self.rate_limits()?;
         out.notes = notes;
         Ok(out)

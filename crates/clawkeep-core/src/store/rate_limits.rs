@@ -49,6 +49,17 @@ pub fn replace_rate_limits(conn: &Connection, workspace: Option<&str>, entries: 
     Ok(())
 }
 
+/// Drops the rows of workspaces no longer in use (the organisation's are kept); how many.
+pub fn prune_rate_limits(conn: &Connection, in_use: &[String]) -> Result<usize> {
+    let mut stmt = conn.prepare("SELECT DISTINCT scope FROM rate_limits WHERE scope <> ''")?;
+    let scopes = stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut n = 0;
+    for scope in scopes.iter().filter(|s| !in_use.contains(s)) {
+        n += conn.execute("DELETE FROM rate_limits WHERE scope = ?1", params![scope])?;
+    }
+    Ok(n)
+}
+
 impl Store {
     /// Every cached rate limit: the organisation's first, then each workspace's.
     pub fn rate_limits(&self) -> Result<Vec<RateLimitEntry>> {
@@ -110,5 +121,9 @@ mod tests {
         // A row under the wrong scope is refused, and the transaction rolls back.
         assert!(s.tx(|tx| replace_rate_limits(tx, None, &ws)).is_err());
         assert_eq!(s.rate_limits().unwrap().len(), 3);
+        // A workspace no longer in use goes; the organisation's rows stay.
+        assert_eq!(s.tx(|tx| prune_rate_limits(tx, &["wrkspc_1".to_string()])).unwrap(), 1);
+        assert_eq!(s.rate_limits().unwrap().iter().filter(|e| e.workspace_id.as_deref() == Some("wrkspc_2")).count(), 0);
+        assert_eq!(s.rate_limits().unwrap().len(), 2);
     }
 }

@@ -127,7 +127,7 @@ fn configured_check(f: &Facts, out: &mut Out, probe: Option<&Probe>, configured:
         return;
     }
     if configured.is_empty() {
-        out.skip("throughput.configured", d, "no configured rate limit matches this instance's model group");
+        out.skip("throughput.configured", d, "no configured rate limit matched: the instance's model is unknown or in no group the Rate Limits API listed");
         return;
     }
     let mut ev = configured_evidence(configured);
