@@ -66,6 +66,8 @@ const COMMANDS: &[&str] = &[
     "set_budget",
     "remove_budget",
     "budget_check",
+    "rate_limits",
+    "refresh_rate_limits",
 ];
 
 fn main() {

@@ -1,13 +1,14 @@
 //! The cost trail's IPC commands (issue 13): one-liners over `Clawkeep`'s `api/costs.rs`, like
 //! [`crate::commands`]. The sync is a long operation (progress per report page, cancel between
 //! pages); every other command reads the cache only, except the one-step retire of a key that
-//! spends without an owner (`deactivate_unowned_key`, Admin API, audited).
+//! spends without an owner (`deactivate_unowned_key`, Admin API, audited) and the refresh of
+//! Anthropic's configured rate limits (`refresh_rate_limits`, Admin API, read only).
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use clawkeep_core::api::costs::{BudgetSpec, CostQuery, CostSyncOptions};
-use clawkeep_core::cost::{ApiKeyRecord, Budget, BudgetScope, BudgetStatus, CostReport, ReconcileOptions, Reconciliation, SyncProgress, SyncReport, UnownedKey};
+use clawkeep_core::cost::{ApiKeyRecord, Budget, BudgetScope, BudgetStatus, CostReport, RateLimits, ReconcileOptions, Reconciliation, SyncProgress, SyncReport, UnownedKey};
 use clawkeep_core::store::SyncMark;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -98,4 +99,17 @@ pub async fn remove_budget(state: State<'_, CoreState>, scope: BudgetScope, name
 #[tauri::command(rename_all = "snake_case")]
 pub async fn budget_check(state: State<'_, CoreState>) -> Reply<Vec<BudgetStatus>> {
     blocking(&state, |c| c.budget_check()).await
+}
+
+/// Anthropic's configured rate limits (organisation, then each workspace) from the cache.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rate_limits(state: State<'_, CoreState>) -> Reply<RateLimits> {
+    blocking(&state, |c| c.rate_limits()).await
+}
+
+/// Reads the configured rate limits from the Admin API into the cache (needs the Admin key);
+/// a workspace that could not be read is a note, its cached limits kept.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn refresh_rate_limits(state: State<'_, CoreState>) -> Reply<RateLimits> {
+    blocking(&state, |c| c.refresh_rate_limits()).await
 }

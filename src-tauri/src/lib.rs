@@ -121,6 +121,8 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands_cost::set_budget,
         commands_cost::remove_budget,
         commands_cost::budget_check,
+        commands_cost::rate_limits,
+        commands_cost::refresh_rate_limits,
     ])
 }
 

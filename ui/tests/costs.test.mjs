@@ -1,7 +1,7 @@
 // Unit tests of the Costs screen's display rules (compiled from src/lib/costs.ts by `npm run test:unit`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addDays, money, pivot, stack, topMovers, weekStart } from "./.build/lib/costs.js";
+import { addDays, limiterLabel, limitRows, money, pivot, stack, topMovers, weekStart } from "./.build/lib/costs.js";
 
 const row = (group, period_start, cost_usd, extra = {}) => ({ group, unowned: false, period: period_start, period_start, cost_usd, unpriced_models: [], unpriced_tokens: 0, ...extra });
 
@@ -42,4 +42,28 @@ test("pivot: unowned groups first, then by total; only the last periods", () => 
   assert.deepEqual(p.lines.map((l) => l.group), ["apikey_1", "y", "x"]);
   assert.deepEqual(p.lines[1].unpriced, ["m"]);
   assert.equal(p.lines[2].total, 2);
+});
+
+test("rate limits: the organisation's, then workspace overrides; inherited values are left out", () => {
+  const e = (workspace_id, limiter, value, source, org_limit = null, group_name = "Claude Sonnet") => ({ workspace_id, group_type: "model_group", group_name, limiter, value, org_limit, source });
+  const rows = limitRows(
+    [
+      e(null, "requests_per_minute", 4000, "organization"),
+      e(null, "input_tokens_per_minute", 2000000, "organization", null, null),
+      e("wrkspc_a", "requests_per_minute", 20, "workspace", 4000),
+      e("wrkspc_a", "input_tokens_per_minute", 2000000, "organization", 2000000),
+      e("wrkspc_b", "requests_per_minute", 5000, "workspace", 4000),
+    ],
+    { wrkspc_a: "prod-a (alpha)" },
+  );
+  assert.equal(rows.length, 4);
+  assert.deepEqual(rows[0], { scope: "organization", group: "Claude Sonnet", limiter: "requests / min", value: "4,000", source: "organization", tight: false });
+  assert.equal(rows[1].group, "model group");
+  assert.equal(rows[1].limiter, "input tokens / min");
+  assert.equal(rows[2].scope, "prod-a (alpha)");
+  assert.equal(rows[2].source, "workspace override (organization 4,000)");
+  assert.equal(rows[2].tight, true);
+  assert.equal(rows[3].scope, "wrkspc_b");
+  assert.equal(rows[3].tight, false, "an override above the organisation's limit is not tight (the lower applies)");
+  assert.equal(limiterLabel("tokens_per_day"), "tokens / day");
 });

@@ -1,14 +1,15 @@
 //! `clawkeep cost …`: sync the Admin API's usage and cost reports (progress on stderr, Ctrl-C
 //! stops between pages and keeps what was read), then cost by instance/owner/purpose/workspace/
 //! model per day/week/month (table, `--json`, `--csv`), keys that spend without an owner, the
-//! reconciliation against the cost report, and budgets (`budget check` exits 1 when a budget is
-//! over or forecast over, for cron). The flows are core's (`api/costs.rs`).
+//! reconciliation against the cost report, budgets (`budget check` exits 1 when a budget is
+//! over or forecast over, for cron), and Anthropic's configured rate limits beside them
+//! (`limits`). The flows are core's (`api/costs.rs`, `api/ratelimits.rs`).
 
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use clawkeep_core::api::costs::{BudgetSpec, CostQuery, CostSyncOptions};
-use clawkeep_core::cost::{BudgetScope, BudgetState, CostGroupBy, CostPeriod, CostReportRow, ReconcileOptions};
+use clawkeep_core::cost::{BudgetScope, BudgetState, CostGroupBy, CostPeriod, CostReportRow, LimitSource, RateLimits, ReconcileOptions};
 use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::{Clawkeep, ErrorPayload};
 
@@ -76,6 +77,16 @@ pub enum CostCmd {
     Budget(BudgetCmd),
     /// The price table in use (shipped, with the data directory's prices.json merged over it).
     Prices,
+    /// Anthropic's configured rate limits (Admin API), organisation and workspaces, from the
+    /// cache (`cost sync` refreshes it).
+    Limits {
+        /// Read them from the Admin API first (needs a stored Admin key).
+        #[arg(long)]
+        refresh: bool,
+        /// Also list the values workspaces inherit from the organisation (default: only their overrides).
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -304,6 +315,23 @@ pub fn run(ck: &Clawkeep, c: CostCmd, json: bool) -> Result<()> {
             Ok(())
         }
         CostCmd::Budget(b) => budget(ck, b, json),
+        CostCmd::Limits { refresh, all } => {
+            let l = if refresh { ck.refresh_rate_limits()? } else { ck.rate_limits()? };
+            if json {
+                output::json(&l);
+            } else if l.entries.is_empty() {
+                println!("No rate limits cached. Read them with `clawkeep cost limits --refresh` (or `clawkeep cost sync`); both need a stored Admin key.");
+            } else {
+                print_limits(&l, all);
+            }
+            // With --json the notes are in the document (stderr holds only an error).
+            if !json {
+                for n in &l.notes {
+                    eprintln!("note: {n}");
+                }
+            }
+            Ok(())
+        }
         CostCmd::Prices => {
             let t = ck.price_table()?;
             if json {
@@ -388,8 +416,14 @@ fn sync(ck: &Clawkeep, since: Option<NaiveDate>, page_days: u32, json: bool) -> 
             r.cost.pages,
             r.cost.start.map(|d| d.to_string()).unwrap_or_else(|| "-".into())
         );
+        if r.rate_limits > 0 {
+            println!("Read {} configured rate-limit values (`clawkeep cost limits`).", r.rate_limits);
+        }
         if r.cancelled {
             println!("Cancelled: what was read is kept; `clawkeep cost sync` resumes there.");
+        }
+        for n in &r.notes {
+            println!("Note: {n}");
         }
     }
     if r.cancelled {
@@ -427,6 +461,16 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
                     .map(|b| vec![b.scope.as_str().into(), b.name.clone(), money(b.monthly_usd), b.warn_at.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", ")])
                     .collect();
                 table(&["SCOPE", "NAME", "MONTHLY", "WARN AT"], &rows);
+            }
+            // Anthropic's configured rate limits beside the budgets (the cache; not in --json,
+            // whose shape stays the budget list).
+            if !json {
+                let l = ck.rate_limits()?;
+                if !l.entries.is_empty() {
+                    println!();
+                    println!("Rate limits (Anthropic):");
+                    print_limits(&l, false);
+                }
             }
         }
         BudgetCmd::Remove { target } => {
@@ -473,4 +517,27 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The configured rate limits as a table: the organisation's, then each workspace's overrides
+/// (`all`: also the values it inherits).
+fn print_limits(l: &RateLimits, all: bool) {
+    let rows: Vec<Vec<String>> = l
+        .entries
+        .iter()
+        .filter(|e| all || e.workspace_id.is_none() || e.source == LimitSource::Workspace)
+        .map(|e| {
+            let source = match (e.source, e.org_limit) {
+                (LimitSource::Workspace, Some(o)) => format!("workspace override (organization {o})"),
+                (LimitSource::Workspace, None) => "workspace override".to_string(),
+                (LimitSource::Organization, _) if e.workspace_id.is_some() => "inherited".to_string(),
+                (LimitSource::Organization, _) => "organization".to_string(),
+            };
+            vec![e.workspace_id.clone().unwrap_or_else(|| "(organization)".into()), e.group_label().to_string(), e.limiter.clone(), e.value.to_string(), source]
+        })
+        .collect();
+    table(&["WORKSPACE", "GROUP", "LIMIT", "VALUE", "SOURCE"], &rows);
+    if let Some(at) = l.fetched_at {
+        println!("Read from the Admin API at {} (refresh: `clawkeep cost limits --refresh`).", at.format("%Y-%m-%d %H:%M UTC"));
+    }
 }

@@ -21,6 +21,7 @@ mod inject;
 mod mint;
 mod presets;
 mod query;
+mod rate_limits;
 mod ratelimit;
 mod reports;
 mod server;

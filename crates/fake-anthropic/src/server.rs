@@ -22,7 +22,7 @@ use crate::mint::MintedKey;
 use crate::presets::Preset;
 use crate::ratelimit::Buckets;
 use crate::state::{KeyKind, KeyScope, KeyStatus, State, Workspace};
-use crate::{admin, control, ids, inference, reports};
+use crate::{admin, control, ids, inference, rate_limits, reports};
 
 /// The beta flag that lets OAuth tokens call the API.
 pub const OAUTH_BETA: &str = "oauth-2025-04-20";
@@ -247,6 +247,8 @@ pub(crate) enum Route {
     WorkspaceArchive(String),
     UsageMessages,
     CostReport,
+    OrgRateLimits,
+    WorkspaceRateLimits(String),
 }
 
 impl Route {
@@ -274,6 +276,8 @@ impl Route {
             ["organizations", "workspaces", id, "archive"] if post => Route::WorkspaceArchive((*id).into()),
             ["organizations", "usage_report", "messages"] if get => Route::UsageMessages,
             ["organizations", "cost_report"] if get => Route::CostReport,
+            ["organizations", "rate_limits"] if get => Route::OrgRateLimits,
+            ["organizations", "workspaces", id, "rate_limits"] if get => Route::WorkspaceRateLimits((*id).into()),
             _ => return None,
         };
         Some(r)
@@ -387,6 +391,8 @@ async fn pipeline(shared: &Arc<Shared>, req: Request<Body>, ctx: &mut Ctx) -> Re
         Route::WorkspaceArchive(id) => admin::workspace_archive(shared, &id),
         Route::UsageMessages => reports::usage_report(shared, &query),
         Route::CostReport => reports::cost_report(shared, &query),
+        Route::OrgRateLimits => rate_limits::org_list(shared, &query),
+        Route::WorkspaceRateLimits(id) => rate_limits::workspace_list(shared, &id, &query),
     }
 }
 

@@ -1096,6 +1096,142 @@ async fn admin_rate_limit_knob() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Rate Limits API (org and workspace)
+
+#[tokio::test]
+async fn org_rate_limits_are_what_the_limiter_enforces() {
+    let fake = healthy().await;
+    let admin = key(&fake, "admin");
+    let r = get("/v1/organizations/rate_limits").key(&admin).send(&fake).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert!(v["next_page"].is_null(), "one page when limit is omitted: {v}");
+    let data = v["data"].as_array().unwrap();
+    let tier = fake.state().with(|s| s.org.effective_limits());
+    let sonnet = data.iter().find(|e| e["models"].as_array().is_some_and(|m| m.iter().any(|x| x == MODEL_SONNET_5))).expect("a sonnet group");
+    assert_eq!(sonnet["type"], "rate_limit");
+    assert!(sonnet["id"].as_str().unwrap().len() > 4);
+    assert_eq!(sonnet["group"]["type"], "model_group");
+    assert!(sonnet["group"]["id"].as_str().unwrap().starts_with("rlg_"));
+    assert!(sonnet["group"]["display_name"].is_string());
+    let value = |e: &Value, t: &str| e["limits"].as_array().unwrap().iter().find(|l| l["type"] == t).map(|l| l["value"].as_u64().unwrap());
+    assert_eq!(value(sonnet, "requests_per_minute"), Some(tier.rpm));
+    assert_eq!(value(sonnet, "input_tokens_per_minute"), Some(tier.itpm));
+    assert_eq!(value(sonnet, "output_tokens_per_minute"), Some(tier.otpm));
+    // Aliases are listed with the model ids.
+    assert!(data.iter().any(|e| e["models"].as_array().is_some_and(|m| m.iter().any(|x| x == MODEL_HAIKU_4_5_ALIAS))));
+    let tc = data.iter().find(|e| e["group"]["type"] == "token_count").expect("token counting");
+    assert!(tc["models"].is_null());
+    assert_eq!(value(tc, "requests_per_minute"), Some(tier.count_tokens_rpm));
+    // Filters.
+    let v = get("/v1/organizations/rate_limits?group_type=token_count").key(&admin).send(&fake).await.json();
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    let v = get(&format!("/v1/organizations/rate_limits?model={MODEL_HAIKU_4_5_ALIAS}")).key(&admin).send(&fake).await.json();
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert_eq!(get("/v1/organizations/rate_limits?model=claude-none").key(&admin).send(&fake).await.status, 404);
+    let r = get("/v1/organizations/rate_limits?group_type=nope").key(&admin).send(&fake).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["type"], "invalid_request_error");
+    // A tier change shows at once.
+    fake.state().with(|s| s.org.tier = 4);
+    let v = get("/v1/organizations/rate_limits?group_type=model_group").key(&admin).send(&fake).await.json();
+    assert_eq!(value(&v["data"][0], "requests_per_minute"), Some(Limits::for_tier(4).rpm));
+}
+
+#[tokio::test]
+async fn rate_limits_paginate_with_limit_and_next_page() {
+    let fake = healthy().await;
+    let admin = key(&fake, "admin");
+    let all = get("/v1/organizations/rate_limits").key(&admin).send(&fake).await.json()["data"].as_array().unwrap().clone();
+    assert!(all.len() >= 3);
+    let mut seen: Vec<Value> = Vec::new();
+    let mut page: Option<String> = None;
+    for _ in 0..all.len() + 1 {
+        let path = match &page {
+            Some(p) => format!("/v1/organizations/rate_limits?limit=2&page={p}"),
+            None => "/v1/organizations/rate_limits?limit=2".into(),
+        };
+        let v = get(&path).key(&admin).send(&fake).await.json();
+        assert!(v["data"].as_array().unwrap().len() <= 2);
+        seen.extend(v["data"].as_array().unwrap().iter().cloned());
+        match v["next_page"].as_str() {
+            Some(p) => page = Some(p.to_string()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, all);
+    assert_eq!(get("/v1/organizations/rate_limits?limit=0").key(&admin).send(&fake).await.status, 400);
+    assert_eq!(get("/v1/organizations/rate_limits?limit=1001").key(&admin).send(&fake).await.status, 400);
+    assert_eq!(get("/v1/organizations/rate_limits?page=garbage").key(&admin).send(&fake).await.status, 400);
+}
+
+#[tokio::test]
+async fn workspace_rate_limits_list_overrides_and_inherited_values() {
+    let fake = FakeAnthropic::start(Preset::Burst).await.unwrap();
+    let admin = key(&fake, "admin");
+    let org = fake.state().with(|s| s.org.effective_limits());
+    // prod-a has its own limits: every model group lists them as workspace overrides.
+    let v = get(&format!("/v1/organizations/workspaces/{WORKSPACE_PROD_A_ID}/rate_limits")).key(&admin).send(&fake).await.json();
+    assert!(v["next_page"].is_null());
+    let data = v["data"].as_array().unwrap();
+    assert!(!data.is_empty());
+    for e in data {
+        assert_eq!(e["type"], "workspace_rate_limit");
+        assert_eq!(e["workspace_id"], WORKSPACE_PROD_A_ID);
+        assert_eq!(e["group"]["type"], "model_group");
+        assert!(e["rate_limit_id"].as_str().unwrap().starts_with("ratelimit_"));
+        for l in e["limits"].as_array().unwrap() {
+            assert_eq!(l["source"]["type"], "workspace");
+        }
+        let rpm = e["limits"].as_array().unwrap().iter().find(|l| l["type"] == "requests_per_minute").unwrap();
+        assert_eq!(rpm["value"], BURST_WORKSPACE_LIMITS.rpm);
+        assert_eq!(rpm["org_limit"], org.rpm);
+    }
+    // Its rate_limit_id is the org entry's id.
+    let org_ids: Vec<Value> = get("/v1/organizations/rate_limits").key(&admin).send(&fake).await.json()["data"].as_array().unwrap().iter().map(|e| e["id"].clone()).collect();
+    assert!(data.iter().all(|e| org_ids.contains(&e["rate_limit_id"])));
+    // prod-b has none: empty by default, the org's values with include_inherited.
+    let v = get(&format!("/v1/organizations/workspaces/{WORKSPACE_PROD_B_ID}/rate_limits")).key(&admin).send(&fake).await.json();
+    assert_eq!(v["data"].as_array().unwrap().len(), 0);
+    let v = get(&format!("/v1/organizations/workspaces/{WORKSPACE_PROD_B_ID}/rate_limits?include_inherited=true")).key(&admin).send(&fake).await.json();
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), org_ids.len());
+    for e in data {
+        for l in e["limits"].as_array().unwrap() {
+            assert_eq!(l["source"]["type"], "organization");
+            assert_eq!(l["value"], l["org_limit"]);
+        }
+    }
+    // An override set through the control surface shows at once.
+    fake.state().with(|s| {
+        if let Some(w) = s.workspaces.iter_mut().find(|w| w.id == WORKSPACE_PROD_B_ID) {
+            w.rate_limits = Some(Limits { rpm: 7, itpm: 7_000, otpm: 700, count_tokens_rpm: 7 });
+        }
+    });
+    let v = get(&format!("/v1/organizations/workspaces/{WORKSPACE_PROD_B_ID}/rate_limits?group_type=model_group&limit=1")).key(&admin).send(&fake).await.json();
+    assert_eq!(v["data"].as_array().unwrap().len(), 1);
+    assert!(v["next_page"].is_string());
+    assert_eq!(v["data"][0]["limits"][0]["value"], 7);
+}
+
+#[tokio::test]
+async fn workspace_rate_limits_of_unknown_or_default_workspace_is_404_and_need_an_admin_key() {
+    let fake = healthy().await;
+    let admin = key(&fake, "admin");
+    let r = get("/v1/organizations/workspaces/wrkspc_01NoSuchWorkspace0000000/rate_limits").key(&admin).send(&fake).await;
+    assert_error(&r, 404, "not_found_error", "Workspace `wrkspc_01NoSuchWorkspace0000000` not found.");
+    let r = get(&format!("/v1/organizations/workspaces/{DEFAULT_WORKSPACE_ID}/rate_limits")).key(&admin).send(&fake).await;
+    assert_eq!(r.status, 404);
+    // A workspace key gets the Admin API's refusal, as on every admin endpoint.
+    let r = get("/v1/organizations/rate_limits").key(&key(&fake, "instance-a")).send(&fake).await;
+    assert_error(&r, 401, "authentication_error", "invalid x-api-key");
+    let r = get(&format!("/v1/organizations/workspaces/{WORKSPACE_PROD_A_ID}/rate_limits")).key(&key(&fake, "instance-a")).send(&fake).await;
+    assert_eq!(r.status, 401);
+    let r = get("/v1/organizations/rate_limits").send(&fake).await;
+    assert_eq!(r.status, 401);
+}
+
+// ---------------------------------------------------------------------------------------------
 // F5 usage and cost reports
 
 fn row(ts: DateTime<Utc>, key: Option<&str>, ws: Option<&str>, model: &str, input: u64, output: u64) -> UsageRow {

@@ -74,6 +74,7 @@ fn generate(out: &Path) {
         cost::Reconciliation,
         cost::Budget,
         cost::BudgetStatus,
+        cost::RateLimits,
         store::SyncMark,
     );
 }

@@ -218,6 +218,8 @@ fn no_planted_or_managed_key_escapes_any_desktop_command() {
     d.ok("set_budget", json!({ "spec": { "scope": "owner", "name": "acme", "monthly_usd": 0.5 } }));
     d.ok("budgets", json!({}));
     d.ok("budget_check", json!({}));
+    d.ok("refresh_rate_limits", json!({}));
+    d.ok("rate_limits", json!({}));
     let _ = d.call("deactivate_unowned_key", json!({ "api_key_id": stray.id }));
     let _ = d.call("deactivate_unowned_key", json!({ "api_key_id": "apikey_not_there" }));
 

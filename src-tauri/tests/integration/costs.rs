@@ -169,3 +169,27 @@ fn budgets_warn_and_a_stray_key_is_retired_in_one_audited_step() {
     let audit = w.ok("audit_log", json!({ "subject": w.stray_id }));
     assert!(audit.as_array().unwrap().iter().any(|e| e["action"] == "key.deactivate_unowned"), "{audit}");
 }
+
+#[test]
+fn rate_limits_are_read_by_the_sync_and_shown_from_the_cache() {
+    let w = world();
+    let empty = w.ok("rate_limits", json!({}));
+    assert_eq!(empty["entries"], json!([]), "nothing before a read: {empty}");
+    assert!(empty["fetched_at"].is_null());
+    // prod-b gets its own limits; the sync reads the organisation's and both workspaces' (the
+    // Admin API lists keys in both).
+    w.fake.state().with(|s| {
+        if let Some(ws) = s.workspaces.iter_mut().find(|x| x.id == WORKSPACE_PROD_B_ID) {
+            ws.rate_limits = Some(fake_anthropic::Limits { rpm: 7, itpm: 7_000, otpm: 700, count_tokens_rpm: 7 });
+        }
+    });
+    w.sync("sync-rl");
+    let l = w.ok("rate_limits", json!({}));
+    let entries = l["entries"].as_array().unwrap();
+    assert!(entries[0]["workspace_id"].is_null(), "the organisation first: {l}");
+    let over = entries.iter().find(|e| e["workspace_id"] == WORKSPACE_PROD_B_ID && e["source"] == "workspace" && e["limiter"] == "requests_per_minute").expect("prod-b's override");
+    assert_eq!(over["value"], 7);
+    assert!(entries.iter().any(|e| e["workspace_id"] == WORKSPACE_PROD_A_ID && e["source"] == "organization"), "prod-a inherits: {l}");
+    let r = w.ok("refresh_rate_limits", json!({}));
+    assert_eq!(r["entries"].as_array().unwrap().len(), entries.len());
+}

@@ -4,7 +4,7 @@
 //! hand from the price table: multi-page sync, the incremental re-sync that reads only the last
 //! days, a sync cut mid-pagination that resumes without loss or duplicates, a 429 waited out,
 //! unpriced models shown as unpriced, the unowned key listed first, a reconciliation difference
-//! flagged, and the budget check's exit code.
+//! flagged, the budget check's exit code, and the configured rate limits beside the budgets.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
 use clawkeep_tests::cli::Ck;
@@ -381,4 +381,51 @@ fn bench_sync_and_report() {
     let since = (today - Duration::days(30)).to_string();
     let (rep, out) = timed(&["--json", "cost", "report", "--by", "instance", "--period", "month", "--since", &since]);
     println!("MEASURE cost_report_month_by_instance_ms={rep:.0} (process start included) groups={}", out.json()["rows"].as_array().map_or(0, Vec::len));
+}
+
+#[test]
+fn rate_limits_are_read_by_the_sync_and_listed_beside_the_budgets_offline() {
+    let r = Rig::new();
+    // prod-b (beta's workspace) has a tighter limit of its own.
+    r.fake.state().with(|s| {
+        if let Some(w) = s.workspaces.iter_mut().find(|w| w.id == WORKSPACE_PROD_B_ID) {
+            w.rate_limits = Some(fake_anthropic::Limits { rpm: 9, itpm: 9_000, otpm: 900, count_tokens_rpm: 9 });
+        }
+    });
+    let org_rpm = r.fake.state().with(|s| s.org.effective_limits().rpm);
+    let empty = r.ck.run(&["cost", "limits"]).ok();
+    assert!(empty.stdout.contains("No rate limits cached"), "{}", empty.stdout);
+
+    let sync = r.ck.run(&["cost", "sync"]).ok();
+    assert!(sync.stdout.contains("configured rate-limit values"), "{}", sync.stdout);
+    assert!(r.fake.requests().iter().any(|q| q.path == "/v1/organizations/rate_limits"), "the org's list is read");
+    assert!(
+        r.fake.requests().iter().any(|q| q.path == format!("/v1/organizations/workspaces/{WORKSPACE_PROD_B_ID}/rate_limits") && q.query.contains("include_inherited=true")),
+        "each workspace in use is read with what it inherits"
+    );
+
+    let l = r.json(&["cost", "limits"]);
+    let entries = l["entries"].as_array().unwrap();
+    assert!(entries[0]["workspace_id"].is_null(), "the organisation first: {l}");
+    let b = entries.iter().find(|e| e["workspace_id"] == WORKSPACE_PROD_B_ID && e["limiter"] == "requests_per_minute" && e["group_type"] == "model_group").expect("prod-b's rpm");
+    assert_eq!((b["value"].as_u64(), b["source"].as_str(), b["org_limit"].as_u64()), (Some(9), Some("workspace"), Some(org_rpm)));
+
+    let t = r.ck.run(&["cost", "limits"]).ok();
+    assert!(t.stdout.contains("(organization)") && t.stdout.contains(WORKSPACE_PROD_B_ID), "{}", t.stdout);
+    assert!(t.stdout.contains(&format!("workspace override (organization {org_rpm})")), "{}", t.stdout);
+    assert!(!t.stdout.contains("inherited"), "inherited values only with --all: {}", t.stdout);
+    assert!(r.ck.run(&["cost", "limits", "--all"]).ok().stdout.contains("inherited"));
+
+    // Beside the budgets.
+    r.ck.run(&["cost", "budget", "set", "--owner", "acme", "--monthly-usd", "100"]).ok();
+    let list = r.ck.run(&["cost", "budget", "list"]).ok();
+    assert!(list.stdout.contains("Rate limits (Anthropic)") && list.stdout.contains(WORKSPACE_PROD_B_ID), "{}", list.stdout);
+
+    // Offline: the cache answers; a refresh fails with the Admin API's code.
+    let Rig { fake, ck, .. } = r;
+    fake.shutdown();
+    let again = ck.run(&["--json", "cost", "limits"]).ok().json();
+    assert_eq!(again["entries"], l["entries"]);
+    let out = ck.run(&["--json", "cost", "limits", "--refresh"]).fails();
+    assert_eq!(out.error_code().as_deref(), Some("admin_api"), "{}", out.stderr);
 }

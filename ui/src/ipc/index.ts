@@ -305,6 +305,7 @@ import type { Budget } from "./bindings/Budget";
 import type { BudgetScope } from "./bindings/BudgetScope";
 import type { BudgetSpec } from "./bindings/BudgetSpec";
 import type { BudgetStatus } from "./bindings/BudgetStatus";
+import type { RateLimits } from "./bindings/RateLimits";
 export type * from "./bindings/CostQuery";
 export type * from "./bindings/CostFilter";
 export type * from "./bindings/CostGroupBy";
@@ -324,6 +325,9 @@ export type * from "./bindings/BudgetScope";
 export type * from "./bindings/BudgetSpec";
 export type * from "./bindings/BudgetState";
 export type * from "./bindings/BudgetStatus";
+export type * from "./bindings/RateLimits";
+export type * from "./bindings/RateLimitEntry";
+export type * from "./bindings/LimitSource";
 
 /** Syncs usage and cost into the cache: one `step` per page; `cancel()` keeps what was read (the report says `cancelled`). */
 export const costSync = (options: CostSyncOptions | null, onProgress: (p: Progress) => void) => runOperation<SyncReport>("cost_sync", { options }, onProgress);
@@ -338,3 +342,7 @@ export const budgets = () => call<Budget[]>("budgets");
 export const setBudget = (spec: BudgetSpec) => call<Budget>("set_budget", { spec });
 export const removeBudget = (scope: BudgetScope, name: string) => call<null>("remove_budget", { scope, name });
 export const budgetCheck = () => call<BudgetStatus[]>("budget_check");
+/** Anthropic's configured rate limits (organisation, then workspaces) from the cache. */
+export const rateLimits = () => call<RateLimits>("rate_limits");
+/** Reads the configured rate limits from the Admin API into the cache (needs the Admin key). */
+export const refreshRateLimits = () => call<RateLimits>("refresh_rate_limits");

@@ -1,5 +1,6 @@
 // Display rules of the Costs screen, pure (unit-tested in tests/costs.test.mjs): money, the
-// periods a chart spans, the stacked series, and the top movers of the week.
+// periods a chart spans, the stacked series, the top movers of the week, and the configured
+// rate limits beside the budgets.
 
 /** The structural parts of the generated binding types these rules read. */
 export interface CostRowLike {
@@ -104,4 +105,53 @@ export function pivot(rows: CostRowLike[], maxPeriods = 6): { periods: { start: 
   }
   const out = [...lines.values()].sort((a, b) => Number(b.unowned) - Number(a.unowned) || b.total - a.total || a.group.localeCompare(b.group));
   return { periods, lines: out.map((l) => ({ ...l, unpriced: [...l.unpriced].sort() })) };
+}
+
+/** The structural part of a configured rate limit (`RateLimitEntry`) these rules read. */
+export interface RateLimitLike {
+  workspace_id: string | null;
+  group_type: string;
+  group_name: string | null;
+  limiter: string;
+  value: number;
+  org_limit: number | null;
+  source: "organization" | "workspace";
+}
+
+/** One row of the "Rate limits (Anthropic)" table. */
+export interface LimitRow {
+  scope: string;
+  group: string;
+  limiter: string;
+  value: string;
+  source: string;
+  /** A workspace override below the organisation's limit. */
+  tight: boolean;
+}
+
+/** `requests_per_minute` → `requests / min`. */
+export function limiterLabel(limiter: string): string {
+  return limiter.replace(/_per_minute$/, " / min").replace(/_per_day$/, " / day").replace(/_per_second$/, " / s").replaceAll("_", " ");
+}
+
+/**
+ * The configured rate limits as the budgets part shows them: the organisation's, then each
+ * workspace's overrides (values a workspace only inherits are left out: they repeat the
+ * organisation's). Workspaces show by name where the inventory knows one.
+ */
+export function limitRows(entries: RateLimitLike[], names: Record<string, string> = {}): LimitRow[] {
+  return entries
+    .filter((e) => e.workspace_id === null || e.source === "workspace")
+    .map((e) => {
+      const ws = e.workspace_id;
+      const tight = e.source === "workspace" && e.org_limit !== null && e.value < e.org_limit;
+      return {
+        scope: ws === null ? "organization" : (names[ws] ?? ws),
+        group: e.group_name ?? e.group_type.replaceAll("_", " "),
+        limiter: limiterLabel(e.limiter),
+        value: e.value.toLocaleString("en-US"),
+        source: ws === null ? "organization" : e.org_limit === null ? "workspace override" : `workspace override (organization ${e.org_limit.toLocaleString("en-US")})`,
+        tight,
+      };
+    });
 }

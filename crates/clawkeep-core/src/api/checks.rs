@@ -135,7 +135,8 @@ impl Clawkeep {
             _ => None,
         };
         let budgets = self.budgets_covering(&instance)?;
-        Ok(CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now(), rotation_due, budgets })
+        let rate_limits = self.rate_limits_covering(&instance, active.and_then(|k| k.workspace_id.as_deref()))?;
+        Ok(CheckContext { instance, keys, active_secret, admin_secret, history, now: self.now(), rotation_due, budgets, rate_limits })
     }
 
     /// Stores a run in the history (and audits it, without secrets).

@@ -2,7 +2,8 @@
 //! (incremental, paginated, one transaction per page, resumable, progress and cancel; 429/529
 //! waited out), then every view from the cache alone: cost by instance/owner/purpose/workspace/
 //! model per day/week/month, keys that spend without an owner, the reconciliation against the
-//! cost report, budgets and their check. The judgement is `crate::cost`, pure.
+//! cost report, budgets and their check (Anthropic's configured rate limits beside them are
+//! `ratelimits.rs`, refreshed by the sync too). The judgement is `crate::cost`, pure.
 
 use std::time::Duration;
 
@@ -199,10 +200,22 @@ impl Clawkeep {
                 break;
             }
         }
+        // Anthropic's configured rate limits, shown beside the budgets: a failure is a note,
+        // never a failed sync (the reports above are saved).
+        if !report.cancelled {
+            match self.read_rate_limits(&client, &admin) {
+                Ok(l) => {
+                    report.rate_limits = l.entries.len() as u32;
+                    report.notes.extend(l.notes);
+                }
+                Err(e) => report.notes.push(format!("rate limits not refreshed: {e}")),
+            }
+        }
         let audit = json!({
             "usage_rows": report.usage.rows, "usage_pages": report.usage.pages, "usage_from": report.usage.start,
             "cost_rows": report.cost.rows, "cost_pages": report.cost.pages, "cost_from": report.cost.start,
             "keys": report.keys, "cancelled": report.cancelled, "admin_key": admin_key.name,
+            "rate_limits": report.rate_limits, "notes": report.notes,
         });
         self.store.tx(|tx| {
             if !report.cancelled {

@@ -9,7 +9,8 @@
 //! `settings` (settings, self-check, audit log), `bundles` (offline installers),
 //! `rotations` (the guided rotation over [`crate::rotation`], its deployer, policies and plan),
 //! [`onboard`] (onboarding an existing fleet: host keys, discovery, adoption) and [`costs`]
-//! (the cost trail: usage sync, cost views, reconciliation, budgets).
+//! (the cost trail: usage sync, cost views, reconciliation, budgets; `ratelimits`, Anthropic's
+//! configured rate limits beside them).
 //!
 //! All methods block (SQLite and keychain I/O; host and API flows go through core's one
 //! blocking↔async bridge, `crate::runtime::block_on`): async callers use `spawn_blocking`. The
@@ -33,6 +34,7 @@ pub mod hosts;
 mod instances;
 mod keys;
 pub mod onboard;
+mod ratelimits;
 mod rotations;
 mod settings;
 pub mod team;

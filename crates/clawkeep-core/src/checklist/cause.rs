@@ -67,6 +67,12 @@ pub enum Cause {
     RateLimited,
     Overloaded,
     LowHeadroom,
+    /// The API enforced a lower limit on the probe than the one configured for the instance's
+    /// workspace or organisation (Rate Limits API).
+    LimitBelowConfigured,
+    /// 429s while the configured limit that applies is small (a tight workspace override, or a
+    /// low organisation limit).
+    ConfiguredLimitLow,
     SharedRateLimit,
     FailsAfterFirstRequests,
     ServerError,
@@ -135,6 +141,8 @@ impl Cause {
             RateLimited => "rate_limited",
             Overloaded => "overloaded",
             LowHeadroom => "low_headroom",
+            LimitBelowConfigured => "limit_below_configured",
+            ConfiguredLimitLow => "configured_limit_low",
             SharedRateLimit => "shared_rate_limit",
             FailsAfterFirstRequests => "fails_after_first_requests",
             ServerError => "server_error",
@@ -196,7 +204,7 @@ impl Cause {
             | StaleLastGood
             | ConfigMissingMeta
             | UnstableFeatures => Domain::Protocol,
-            RateLimited | Overloaded | LowHeadroom | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
+            RateLimited | Overloaded | LowHeadroom | LimitBelowConfigured | ConfiguredLimitLow | SharedRateLimit | FailsAfterFirstRequests | ServerError => Domain::Throughput,
             PermissionDenied
             | KeySharedAcrossInstances
             | KeyOfOtherInstance
@@ -279,6 +287,8 @@ impl Cause {
             RateLimited => "429: reduce concurrency, back off (honour retry-after), smooth traffic; raise limits or split instances across workspaces. Not a credential problem.",
             Overloaded => "529: the API is temporarily overloaded. Retry with backoff, keep the request id; don't touch credentials.",
             LowHeadroom => "Little rate-limit headroom left: reduce concurrency or spread load before requests start failing.",
+            LimitBelowConfigured => "The API enforces a lower limit than the one configured for this instance's workspace or organisation: the lower one applies. The cached configured limits may be stale (sync the cost trail to read them again), a limit you did not expect may be set (see the Limits page in the Console), or the organisation's tier changed.",
+            ConfiguredLimitLow => "Requests hit 429 while the configured limit that applies is small. Raise the workspace's override (or remove it) in the Console's Limits page, give this instance its own workspace, or lower its concurrency; a low organisation limit rises with the usage tier.",
             SharedRateLimit => "Instances in the same org/workspace share its rate limit: a 429 here may be caused by another instance. Give busy instances their own workspace limits, or smooth the traffic.",
             FailsAfterFirstRequests => "First requests work and later ones fail: that is throughput (rate limits), not credentials. Back off and reduce concurrency.",
             ServerError => "5xx: transient server error. Retry later, keep the request id; don't touch credentials.",

@@ -11,6 +11,7 @@ use super::runner::RunnerError;
 use super::types::{CheckRun, Domain};
 use crate::anthropic::{AdminApiKey, Probe};
 use crate::cost::budget::BudgetStatus;
+use crate::cost::limits::RateLimitEntry;
 use crate::model::domain::{Instance, Key, KeyStatus};
 use crate::secret::Secret;
 
@@ -33,6 +34,9 @@ pub struct CheckContext {
     /// This month's budgets that cover the instance (its own and its owner's), judged from the
     /// cost cache by the caller (`cost::budget`); empty when none is set.
     pub budgets: Vec<BudgetStatus>,
+    /// Anthropic's configured rate limits that can apply to the instance (the organisation's
+    /// and its workspace's), from the cache when an Admin key is stored; else empty.
+    pub rate_limits: Vec<RateLimitEntry>,
 }
 
 /// The active key's rotation date under the instance's effective policy (computed by the
@@ -173,6 +177,8 @@ pub struct Facts<'a> {
     pub rotation_due: Option<&'a RotationDue>,
     /// The budgets that cover the instance this month.
     pub budgets: &'a [BudgetStatus],
+    /// The configured rate limits that can apply to the instance (cached).
+    pub rate_limits: &'a [RateLimitEntry],
     pub opts: &'a CheckOptions,
     pub gathered: &'a Gathered,
 }
@@ -180,7 +186,17 @@ pub struct Facts<'a> {
 impl<'a> Facts<'a> {
     /// The secret-free view of `ctx` and what was gathered for it.
     pub fn new(ctx: &'a CheckContext, opts: &'a CheckOptions, gathered: &'a Gathered) -> Self {
-        Facts { instance: &ctx.instance, keys: &ctx.keys, history: &ctx.history, now: ctx.now, rotation_due: ctx.rotation_due.as_ref(), budgets: &ctx.budgets, opts, gathered }
+        Facts {
+            instance: &ctx.instance,
+            keys: &ctx.keys,
+            history: &ctx.history,
+            now: ctx.now,
+            rotation_due: ctx.rotation_due.as_ref(),
+            budgets: &ctx.budgets,
+            rate_limits: &ctx.rate_limits,
+            opts,
+            gathered,
+        }
     }
 
     /// The instance's active key in the inventory.

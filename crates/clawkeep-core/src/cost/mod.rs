@@ -1,7 +1,7 @@
 //! The cost trail (issue 13): what each instance, owner, workspace and model spends, from the
 //! Admin API's usage report (tokens by key and model) priced with a price table kept as data,
 //! reconciled against the cost report per workspace and day, budgets with a month forecast,
-//! and keys that spend without an owner.
+//! keys that spend without an owner, and Anthropic's configured rate limits beside the budgets.
 //!
 //! Everything here is pure (no I/O, no clock): the facade (`api/costs.rs`) reads the cache and
 //! the inventory, and the sync's HTTP lives in [`wire`]'s client calls. Money is integer
@@ -10,6 +10,7 @@
 
 pub mod aggregate;
 pub mod budget;
+pub mod limits;
 pub mod prices;
 pub mod reconcile;
 pub mod sync;
@@ -19,6 +20,7 @@ pub mod wire;
 
 pub use aggregate::{aggregate, CostGroupBy, CostPeriod, CostReport, CostReportRow, KeyOwner, OwnerMap, UNOWNED};
 pub use budget::{evaluate_budgets, normalise_thresholds, Budget, BudgetScope, BudgetState, BudgetStatus};
+pub use limits::{LimitSource, RateLimitEntry, RateLimits};
 pub use prices::{PriceTable, PRICES_OVERRIDE_FILE};
 pub use reconcile::{reconcile, ReconcileOptions, ReconcileRow, ReconcileStatus, Reconciliation};
 pub use sync::{sync_start, ReportSync, SyncProgress, SyncReport, DEFAULT_FIRST_SYNC_DAYS, DEFAULT_PAGE_DAYS, REREAD_DAYS};

@@ -79,6 +79,10 @@ pub struct SyncReport {
     pub expiry_updates: u32,
     /// Stopped by the cancel token: what was committed stays, the next sync resumes.
     pub cancelled: bool,
+    /// Configured rate-limit entries read (organisation and workspaces).
+    pub rate_limits: u32,
+    /// What the sync could not read without failing (the rate limits): the reports are saved.
+    pub notes: Vec<String>,
 }
 
 #[cfg(test)]

@@ -285,7 +285,7 @@ pub fn judge(i: HostInput) -> HostJudgement {
     };
     let gathered = Gathered { config: Some(config_of(f)), host: Some(Ok(f.clone())), ..Default::default() };
     let opts = CheckOptions::default();
-    let facts = Facts { instance: &scratch, keys: &[], history: &[], now: i.now, rotation_due: None, budgets: &[], opts: &opts, gathered: &gathered };
+    let facts = Facts { instance: &scratch, keys: &[], history: &[], now: i.now, rotation_due: None, budgets: &[], rate_limits: &[], opts: &opts, gathered: &gathered };
     let resolution = credential::resolve(&facts, f);
     let effective = resolution.agents.first().and_then(|a| a.winner).map(|k| k.fingerprint.clone());
     let distinct = resolution.fingerprints();

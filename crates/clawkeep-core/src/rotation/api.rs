@@ -1,8 +1,9 @@
 //! What rotation needs from the Anthropic API: the free probe (`GET /v1/models?limit=1`) and the
-//! Admin API calls (list/get/update API keys, usage report by key), with the answers typed the
-//! way the rotation state stores them. Blocking on the outside (core is blocking); every request
-//! goes through the shared [`AnthropicClient`] (bounded timeouts, no redirects, one retry on a
-//! connection failure only), with bounded pagination here.
+//! Admin API calls (list/get/update API keys, usage report by key; the cost trail's configured
+//! rate limits too), with the answers typed the way the rotation state stores them. Blocking on
+//! the outside (core is blocking); every request goes through the shared [`AnthropicClient`]
+//! (bounded timeouts, no redirects, one retry on a connection failure only), with bounded
+//! pagination here.
 //!
 //! Secrets go only into the `x-api-key` header; nothing here logs or returns one.
 
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::anthropic::{AnthropicClient, Probe, ProbeError};
+use crate::cost::limits::{self, RateLimitEntry};
 use crate::secret::Secret;
 
 pub use crate::anthropic::ANTHROPIC_VERSION;
@@ -219,6 +221,33 @@ impl Client {
     /// `POST /v1/organizations/api_keys/{id}` `{status}`: `active`, `inactive` or `archived`.
     pub fn set_key_status(&self, admin: &Secret, id: &str, status: &str) -> Result<AdminKey, ApiError> {
         self.json(admin, reqwest::Method::POST, &format!("/v1/organizations/api_keys/{}", enc(id)), Some(serde_json::json!({ "status": status })))
+    }
+
+    /// Anthropic's configured rate limits: the organisation's (`workspace: None`), or one
+    /// workspace's with the values it inherits (each marked by its source), following
+    /// `next_page` (bounded by [`limits::MAX_PAGES`]). `fetched_at` stamps every entry.
+    pub fn rate_limits(&self, admin: &Secret, workspace: Option<&str>, fetched_at: DateTime<Utc>) -> Result<Vec<RateLimitEntry>, ApiError> {
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        for _ in 0..limits::MAX_PAGES {
+            let pq = limits::page_query(workspace, page.as_deref());
+            let (p, body) = self.get_raw(admin, &pq)?;
+            if p.status != 200 {
+                return Err(Self::api_error(&p));
+            }
+            let parsed = match workspace {
+                None => limits::parse_org(&body, fetched_at),
+                Some(w) => limits::parse_workspace(&body, w, fetched_at),
+            }
+            .map_err(ApiError::Decode)?;
+            out.extend(parsed.entries);
+            match parsed.next_page {
+                Some(n) if Some(&n) != page.as_ref() => page = Some(n),
+                Some(_) => return Err(ApiError::Decode(format!("{pq}: next_page repeats the page just read"))),
+                None => return Ok(out),
+            }
+        }
+        Err(ApiError::Decode(format!("the rate limits list kept answering next_page after {} pages", limits::MAX_PAGES)))
     }
 
     /// Tokens (input of every kind plus output) used by one key since `since`, from the

@@ -23,6 +23,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_costs.sql"),
     // The team vault: this data dir's team membership, keys exposed by a leaver (issue 15).
     include_str!("../../migrations/0007_team.sql"),
+    // Anthropic's configured rate limits, cached per organisation and workspace (issue 13).
+    include_str!("../../migrations/0008_rate_limits.sql"),
 ];
 
 /// The schema version this build writes.

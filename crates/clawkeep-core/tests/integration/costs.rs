@@ -1,17 +1,19 @@
 //! The cost facade as the desktop calls it (`Clawkeep::cost_sync` with a progress callback and
 //! a `CancellationToken`), against the in-process fake Anthropic API on 127.0.0.1 and a real
 //! SQLite file: progress per page, a cancel between pages keeps what was committed and the next
-//! sync resumes there, reports from the cache equal the hand-computed numbers, and a fixed clock
-//! makes the incremental window exact.
+//! sync resumes there, reports from the cache equal the hand-computed numbers, a fixed clock
+//! makes the incremental window exact, and the configured rate limits are read, cached per
+//! workspace and shown offline.
 
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use clawkeep_core::api::costs::{BudgetSpec, CostQuery, CostSyncOptions};
+use clawkeep_core::cost::LimitSource;
 use clawkeep_core::cost::{BudgetScope, BudgetState, CostGroupBy, CostPeriod, SyncProgress};
 use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::*;
-use fake_anthropic::{FakeAnthropic, Preset, UsageRow, MODEL_HAIKU_4_5, WORKSPACE_PROD_A_ID};
+use fake_anthropic::{ErrorInjection, FakeAnthropic, Limits, Preset, UsageRow, MODEL_HAIKU_4_5, WORKSPACE_PROD_A_ID, WORKSPACE_PROD_B_ID};
 
 const USD: i64 = 1_000_000_000_000;
 
@@ -204,4 +206,64 @@ fn the_checklist_sees_the_budgets_that_cover_the_instance() {
     let states: Vec<(String, BudgetState)> = ctx.budgets.iter().map(|b| (b.budget.name.clone(), b.state)).collect();
     assert_eq!(states, vec![("alpha".to_string(), BudgetState::ForecastOver)], "only alpha's own budget covers it");
     assert_eq!(w.ck.check_context("beta").unwrap().budgets[0].state, BudgetState::Ok);
+}
+
+#[test]
+fn rate_limits_are_read_by_the_sync_cached_per_workspace_and_shown_offline() {
+    let w = world();
+    assert!(w.ck.rate_limits().unwrap().entries.is_empty(), "nothing before a read");
+    // prod-a has its own (tighter) limits; gamma runs there; delta names a workspace the
+    // Admin API does not know.
+    w.fake.state().with(|s| {
+        if let Some(ws) = s.workspaces.iter_mut().find(|x| x.id == WORKSPACE_PROD_A_ID) {
+            ws.rate_limits = Some(Limits { rpm: 7, itpm: 7_000, otpm: 700, count_tokens_rpm: 7 });
+        }
+    });
+    for (name, ws) in [("gamma", WORKSPACE_PROD_A_ID), ("delta", "wrkspc_01NoSuchWorkspace0000000")] {
+        w.ck.add_instance(InstanceSpec {
+            name: name.into(),
+            owner: "acme".into(),
+            environment: "prod".into(),
+            workload: "bot".into(),
+            ssh_host: "127.0.1.3".into(),
+            ssh_user: "ck".into(),
+            expected_workspace_id: Some(ws.into()),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    let r = w.ck.cost_sync(&CostSyncOptions::default(), &|_| {}, &CancellationToken::new()).unwrap();
+    assert!(r.rate_limits > 0, "{r:?}");
+    assert_eq!(r.notes.len(), 1, "the unknown workspace is a note, not a failed sync: {:?}", r.notes);
+    assert!(r.notes[0].contains("wrkspc_01NoSuchWorkspace0000000"), "{:?}", r.notes);
+
+    let l = w.ck.rate_limits().unwrap();
+    assert!(l.entries[0].workspace_id.is_none(), "the organisation first");
+    assert_eq!(l.fetched_at, Some(at("2026-12-01T06:00:00Z")));
+    let rpm = |ws: Option<&str>| l.entries.iter().find(|e| e.workspace_id.as_deref() == ws && e.group_type == "model_group" && e.limiter == "requests_per_minute").cloned();
+    let org = rpm(None).expect("the organisation's requests limit");
+    assert_eq!(org.source, LimitSource::Organization);
+    let a = rpm(Some(WORKSPACE_PROD_A_ID)).expect("prod-a's override");
+    assert_eq!((a.value, a.source, a.org_limit), (7, LimitSource::Workspace, Some(org.value)));
+    let b = rpm(Some(WORKSPACE_PROD_B_ID)).expect("prod-b (the Admin API lists a key there) inherits");
+    assert_eq!((b.value, b.source), (org.value, LimitSource::Organization));
+
+    // The checklist of an instance in prod-a gets the organisation's and prod-a's entries.
+    let ctx = w.ck.check_context("gamma").unwrap();
+    assert!(ctx.rate_limits.iter().all(|e| e.workspace_id.is_none() || e.workspace_id.as_deref() == Some(WORKSPACE_PROD_A_ID)));
+    assert!(ctx.rate_limits.iter().any(|e| e.workspace_id.as_deref() == Some(WORKSPACE_PROD_A_ID)));
+
+    // The organisation's list failing: the sync still succeeds, with a note; the cache stays.
+    w.fake.inject_error(ErrorInjection { path_prefix: "/v1/organizations/rate_limits".into(), count: 1, status: 500, ..Default::default() });
+    let r = w.ck.cost_sync(&CostSyncOptions::default(), &|_| {}, &CancellationToken::new()).unwrap();
+    assert!(r.notes.iter().any(|n| n.starts_with("rate limits not refreshed")), "{:?}", r.notes);
+    assert_eq!(w.ck.rate_limits().unwrap().entries, l.entries);
+
+    // Offline: the cache still answers; a refresh is an Admin API error with a stable code.
+    let admin = w.fake.fixture_key("admin").unwrap().key;
+    w.fake.shutdown();
+    assert_eq!(w.ck.rate_limits().unwrap().entries, l.entries);
+    let e = w.ck.refresh_rate_limits().unwrap_err();
+    assert_eq!(e.code(), "admin_api");
+    assert!(!format!("{e} {e:?}").contains(&admin), "no secret in the error");
 }

@@ -13,4 +13,12 @@ expiry_updates: number,
 /**
  * Stopped by the cancel token: what was committed stays, the next sync resumes.
  */
-cancelled: boolean, };
+cancelled: boolean, 
+/**
+ * Configured rate-limit entries read (organisation and workspaces).
+ */
+rate_limits: number, 
+/**
+ * What the sync could not read without failing (the rate limits): the reports are saved.
+ */
+notes: Array<string>, };

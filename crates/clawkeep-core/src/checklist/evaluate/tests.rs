@@ -15,6 +15,7 @@ use crate::checklist::hostfacts::{self, FactsError, HostFacts};
 use crate::checklist::runner::RunnerError;
 use crate::checklist::types::{CheckResult, CheckRun, Domain, FleetFacts, InstanceReport, Status, Timings};
 use crate::cost::budget::{Budget, BudgetScope, BudgetState, BudgetStatus};
+use crate::cost::limits::{LimitSource, RateLimitEntry};
 use crate::error::Remedy;
 use crate::model::domain::{InjectionMethod, Instance, Key, KeyStatus, Purpose, ServiceManager};
 use crate::model::keyfmt::{self, KeyKind};
@@ -233,6 +234,7 @@ impl World {
             now: now(),
             rotation_due: Some(RotationDue { due: now() + Duration::days(60), basis: "max-age", max_age_days: 90, policy: "default".into() }),
             budgets: vec![],
+            rate_limits: vec![],
         };
         let probes = Probes {
             models: Some(Ok(models_ok(ORG, WS))),
@@ -1219,8 +1221,78 @@ fn logs(w: &mut World, counts: &str) {
     w.set_lines("logs|", [format!("logs|{counts}")]);
 }
 
+/// A configured limit of the Sonnet model group (or token counting), as the Rate Limits API
+/// cache holds it: the organisation's (`ws: None`) or a workspace's value with its org limit.
+fn configured(group: &str, ws: Option<&str>, limiter: &str, value: u64, source: LimitSource, org_limit: Option<u64>) -> RateLimitEntry {
+    RateLimitEntry {
+        workspace_id: ws.map(str::to_string),
+        rate_limit_id: format!("rl_{group}"),
+        group_type: group.into(),
+        group_name: (group == "model_group").then(|| "Claude Sonnet".to_string()),
+        models: if group == "model_group" { vec!["claude-sonnet-5".into()] } else { vec![] },
+        limiter: limiter.into(),
+        value,
+        org_limit,
+        source,
+        fetched_at: now() - Duration::hours(1),
+    }
+}
+
+/// The organisation's configured requests-per-minute limit of the Sonnet group.
+fn org_rpm(w: &mut World, rpm: u64) {
+    w.ctx.rate_limits.push(configured("model_group", None, "requests_per_minute", rpm, LimitSource::Organization, None));
+}
+
 fn throughput_table_rows() -> Vec<Row> {
     vec![
+        Row {
+            name: "the configured limit is what the probe's headers report",
+            setup: |w| org_rpm(w, 100),
+            expect: &[("throughput.headroom", Pass, None), ("throughput.configured", Pass, None)],
+        },
+        Row {
+            name: "the API enforces less than the organisation's configured limit",
+            setup: |w| org_rpm(w, 1_000),
+            expect: &[("throughput.configured", Warn, Some("limit_below_configured"))],
+        },
+        Row {
+            name: "the API enforces less than the workspace's configured limit",
+            setup: |w| {
+                org_rpm(w, 1_000);
+                w.ctx.rate_limits.push(configured("model_group", Some(WS), "requests_per_minute", 500, LimitSource::Workspace, Some(1_000)));
+            },
+            expect: &[("throughput.configured", Warn, Some("limit_below_configured"))],
+        },
+        Row {
+            name: "429s under a workspace override below the organisation's limit",
+            setup: |w| {
+                org_rpm(w, 1_000);
+                w.ctx.rate_limits.push(configured("model_group", Some(WS), "requests_per_minute", 100, LimitSource::Workspace, Some(1_000)));
+                logs(w, "3|5|0|0|0|0|400");
+            },
+            expect: &[("throughput.429", Warn, Some("rate_limited")), ("throughput.configured", Warn, Some("configured_limit_low"))],
+        },
+        Row {
+            name: "429s earlier today with a small organisation limit",
+            setup: |w| {
+                w.ctx.rate_limits.push(configured("model_group", None, "requests_per_minute", 50, LimitSource::Organization, None));
+                logs(w, "0|4|0|0|0|0|400");
+            },
+            expect: &[("throughput.429", Warn, Some("rate_limited")), ("throughput.configured", Warn, Some("configured_limit_low"))],
+        },
+        Row {
+            name: "429s with a generous configured limit: the limit is not what is small",
+            setup: |w| {
+                org_rpm(w, 100);
+                logs(w, "3|5|0|0|0|0|400");
+            },
+            expect: &[("throughput.429", Warn, Some("rate_limited")), ("throughput.configured", Pass, None)],
+        },
+        Row {
+            name: "no configured limit for the probed group",
+            setup: |w| w.ctx.rate_limits.push(configured("token_count", None, "requests_per_minute", 100, LimitSource::Organization, None)),
+            expect: &[("throughput.configured", Skip, None)],
+        },
         Row {
             name: "a few 429s in the last hour",
             setup: |w| logs(w, "3|5|0|0|0|0|400"),
@@ -1264,6 +1336,28 @@ fn throughput_table_rows() -> Vec<Row> {
 #[test]
 fn throughput_table() {
     run_table(&throughput_table_rows());
+}
+
+/// The configured limit is evidence next to the header values, with its source and age.
+#[test]
+fn configured_limits_are_evidence_beside_the_headers() {
+    let mut w = World::healthy();
+    org_rpm(&mut w, 1_000);
+    w.ctx.rate_limits.push(configured("model_group", Some(WS), "requests_per_minute", 100, LimitSource::Workspace, Some(1_000)));
+    let checks = w.checks();
+    let head = checks.iter().find(|c| c.id == "throughput.headroom").unwrap();
+    let ev = |c: &CheckResult, label: &str| c.evidence.iter().find(|e| e.label == label).map(|e| e.value.clone());
+    assert_eq!(ev(head, "requests remaining").as_deref(), Some("90 / 100"));
+    assert_eq!(ev(head, "configured requests_per_minute (Claude Sonnet)").as_deref(), Some("100 requests_per_minute (workspace override; organization 1000)"));
+    assert!(ev(head, "configured limits read").is_some());
+    // Without the workspace's entries the organisation's apply, and the header is lower.
+    w.ctx.rate_limits.retain(|e| e.workspace_id.is_none());
+    let conf = w.checks().into_iter().find(|c| c.id == "throughput.configured").unwrap();
+    assert!(conf.summary.contains("enforces 100 requests_per_minute"), "{}", conf.summary);
+    assert!(conf.summary.contains("below the configured 1000 requests_per_minute (organization)"), "{}", conf.summary);
+    // No cached limit (no Admin key): no check at all, as before.
+    w.ctx.rate_limits.clear();
+    assert!(w.checks().iter().all(|c| c.id != "throughput.configured"));
 }
 
 /// "First requests work, later ones fail" says so when earlier runs were green.
@@ -1643,6 +1737,8 @@ fn all_causes() -> Vec<Cause> {
         RateLimited,
         Overloaded,
         LowHeadroom,
+        LimitBelowConfigured,
+        ConfiguredLimitLow,
         SharedRateLimit,
         FailsAfterFirstRequests,
         ServerError,
@@ -1705,6 +1801,8 @@ fn all_causes() -> Vec<Cause> {
             | RateLimited
             | Overloaded
             | LowHeadroom
+            | LimitBelowConfigured
+            | ConfiguredLimitLow
             | SharedRateLimit
             | FailsAfterFirstRequests
             | ServerError
@@ -1761,7 +1859,7 @@ fn every_cause_code_is_covered() {
     let all = all_causes();
     let missing: Vec<&str> = all.iter().map(|c| c.code()).filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "cause codes no row produces: {missing:?}");
-    assert_eq!(all.len(), 59);
+    assert_eq!(all.len(), 61);
     // and every row names what it expects
     assert!(all_rows().iter().all(|r| !r.expect.is_empty()));
 }

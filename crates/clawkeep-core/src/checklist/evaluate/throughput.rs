@@ -1,10 +1,13 @@
 //! Throughput: 429s and 529s in the gateway's logs (and the "first requests work, later ones
-//! fail" pattern), rate-limit headroom from the probes' headers, and throttled probes.
+//! fail" pattern), rate-limit headroom from the probes' headers beside the limits configured
+//! for the instance's workspace or organisation (Rate Limits API, cached), and throttled probes.
 
 use super::Out;
+use crate::anthropic::{Probe, RateLimit};
 use crate::checklist::cause::{self, Cause};
 use crate::checklist::facts::Facts;
 use crate::checklist::types::{CheckResult, Domain, Evidence, Status};
+use crate::cost::limits::{self, RateLimitEntry};
 
 /// The throughput checks.
 pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
@@ -43,8 +46,10 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
         None if h.is_some() => out.skip("throughput.429", d, "no gateway logs found"),
         None => out.skip("throughput.429", d, "host facts unavailable"),
     }
-    // Rate-limit headroom from the probes' headers.
+    // Rate-limit headroom from the probes' headers, with the configured limits beside them.
     let rl = [&p.count, &p.billing, &p.models, &p.model].into_iter().filter_map(|x| x.as_ref().and_then(|r| r.as_ref().ok())).find(|pr| !pr.rate_limit.is_empty());
+    let model = f.gathered.model();
+    let configured = configured_for(f, rl, model.as_deref());
     match rl {
         Some(pr) => {
             let r = &pr.rate_limit;
@@ -55,6 +60,7 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
             if let (Some(rem), Some(lim)) = (r.tokens_remaining, r.tokens_limit) {
                 ev.push(Evidence::new("tokens remaining", format!("{rem} / {lim}")));
             }
+            ev.extend(configured_evidence(&configured));
             match r.min_headroom() {
                 Some(h) if h < 0.1 => {
                     out.bad("throughput.headroom", Status::Warn, Cause::LowHeadroom, format!("{:.0}% of a rate limit left", h * 100.0), ev);
@@ -64,6 +70,8 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
         }
         None => out.skip("throughput.headroom", d, "no rate-limit headers on the probes"),
     }
+    let errors_429 = h.and_then(|h| h.logs.as_ref()).map_or(0, |l| l.e429_1h.max(l.e429_24h));
+    configured_check(f, &mut out, rl, &configured, errors_429);
     // A probe itself throttled or overloaded.
     for pr in [&p.models, &p.model].into_iter().filter_map(|x| x.as_ref().and_then(|r| r.as_ref().ok())) {
         if let Some(c @ (Cause::RateLimited | Cause::Overloaded | Cause::ServerError)) = cause::classify(pr) {
@@ -71,4 +79,85 @@ pub fn evaluate(f: &Facts) -> Vec<CheckResult> {
         }
     }
     out.checks
+}
+
+/// Which rate-limit group a probe's headers describe: token counting has its own; every other
+/// probe is the Messages API's model group.
+fn group_of_probe(endpoint: &str) -> &'static str {
+    if endpoint.contains("count_tokens") {
+        "token_count"
+    } else {
+        "model_group"
+    }
+}
+
+/// The configured limits that apply to the instance for the probed group (the model group
+/// without a probe): its workspace's (the instance's expected one, else its key's), else the
+/// organisation's; the model group is the one listing the configured model.
+fn configured_for<'a>(f: &Facts<'a>, probe: Option<&Probe>, model: Option<&str>) -> Vec<&'a RateLimitEntry> {
+    let ws = f.instance.expected_workspace_id.as_deref().or_else(|| f.active_key().and_then(|k| k.workspace_id.as_deref()));
+    let group = probe.map_or("model_group", |p| group_of_probe(&p.endpoint));
+    limits::applicable(f.rate_limits, ws, group, model)
+}
+
+fn configured_evidence(configured: &[&RateLimitEntry]) -> Vec<Evidence> {
+    let mut ev: Vec<Evidence> = configured.iter().map(|e| Evidence::new(format!("configured {} ({})", e.limiter, e.group_label()), e.describe())).collect();
+    if let Some(at) = configured.iter().map(|e| e.fetched_at).min() {
+        ev.push(Evidence::new("configured limits read", at.format("%Y-%m-%d %H:%M UTC").to_string()));
+    }
+    ev
+}
+
+/// The header limits a probe reported, by the configured limiter they correspond to.
+fn header_limits(r: &RateLimit) -> [(&'static str, Option<u64>); 4] {
+    [
+        ("requests_per_minute", r.requests_limit),
+        ("input_tokens_per_minute", r.input_tokens_limit),
+        ("output_tokens_per_minute", r.output_tokens_limit),
+        ("tokens_per_minute", r.tokens_limit),
+    ]
+}
+
+/// `throughput.configured`: the configured limits against what the API enforced on the probe
+/// (a lower header limit is said), and against the gateway's 429s (a small configured limit is
+/// said). Nothing when no configured limit is cached (no Admin key, or never read).
+fn configured_check(f: &Facts, out: &mut Out, probe: Option<&Probe>, configured: &[&RateLimitEntry], errors_429: u32) {
+    let d = Domain::Throughput;
+    if f.rate_limits.is_empty() {
+        return;
+    }
+    if configured.is_empty() {
+        out.skip("throughput.configured", d, "no configured rate limit matched: the instance's model is unknown or in no group the Rate Limits API listed");
+        return;
+    }
+    let mut ev = configured_evidence(configured);
+    if let Some(pr) = probe {
+        let below: Vec<(u64, &RateLimitEntry)> = header_limits(&pr.rate_limit)
+            .into_iter()
+            .filter_map(|(limiter, h)| Some((h?, *configured.iter().find(|e| e.limiter == limiter)?)))
+            .filter(|(h, e)| *h < e.value)
+            .collect();
+        if let Some((h, e)) = below.first() {
+            ev.insert(0, Evidence::new("from", pr.endpoint.clone()));
+            for (h, e) in &below {
+                ev.push(Evidence::new(format!("enforced {}", e.limiter), h.to_string()));
+            }
+            let summary = format!("the API enforces {h} {} on {}, below the configured {}", e.limiter, pr.endpoint, e.describe());
+            out.bad("throughput.configured", Status::Warn, Cause::LimitBelowConfigured, summary, ev);
+            return;
+        }
+    }
+    let small = configured.iter().find(|e| e.tighter_than_org()).or_else(|| configured.iter().find(|e| e.limiter == "requests_per_minute" && e.value <= limits::SMALL_RPM));
+    match small {
+        Some(e) if errors_429 > 0 => {
+            let whose = if e.tighter_than_org() { "a workspace override below the organisation's limit" } else { "a small limit" };
+            let summary = format!("{errors_429} rate-limit errors (429) while the configured limit is {whose}: {}", e.describe());
+            out.bad("throughput.configured", Status::Warn, Cause::ConfiguredLimitLow, summary, ev);
+        }
+        _ => {
+            let rpm = configured.iter().find(|e| e.limiter == "requests_per_minute").or(configured.first());
+            let summary = rpm.map_or_else(|| "configured rate limits read".to_string(), |e| format!("configured limit: {}", e.describe()));
+            out.pass("throughput.configured", d, summary, ev);
+        }
+    }
 }
