@@ -10,6 +10,7 @@
 
 pub mod aggregate;
 pub mod budget;
+pub mod months;
 pub mod prices;
 pub mod reconcile;
 pub mod sync;

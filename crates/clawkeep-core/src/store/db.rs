@@ -23,6 +23,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0006_costs.sql"),
     // The team vault: this data dir's team membership, keys exposed by a leaver (issue 15).
     include_str!("../../migrations/0007_team.sql"),
+    // Monthly sums of the usage cache, for month views at 1,000 keys (issue 13).
+    include_str!("../../migrations/0009_usage_months.sql"),
 ];
 
 /// The schema version this build writes.
