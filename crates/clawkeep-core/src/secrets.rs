@@ -61,10 +61,9 @@ pub trait Keychain: Send + Sync {
     fn delete(&self, account: &str) -> Result<(), KeychainError>;
     /// The service name entries are stored under (for messages and `self-check`).
     fn service(&self) -> &str;
-    /// Which store this is, for `self-check` (e.g. "Secret Service (D-Bus)").
-    fn store_name(&self) -> String {
-        "in-memory keychain".into()
-    }
+    /// Which store this is, for `self-check` (e.g. "Secret Service (D-Bus)"). No default: a
+    /// wrapper that forgot to pass it on would name the wrong store.
+    fn store_name(&self) -> String;
 }
 
 fn map_error(e: keyring_core::Error, account: &str) -> KeychainError {
@@ -246,6 +245,9 @@ impl Keychain for MemoryKeychain {
     }
     fn service(&self) -> &str {
         "memory"
+    }
+    fn store_name(&self) -> String {
+        "in-memory keychain".into()
     }
 }
 

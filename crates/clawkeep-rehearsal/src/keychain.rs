@@ -36,4 +36,7 @@ impl Keychain for ThrowawayKeychain {
     fn service(&self) -> &str {
         "rehearsal"
     }
+    fn store_name(&self) -> String {
+        "rehearsal (in memory, thrown away)".into()
+    }
 }

@@ -224,6 +224,8 @@ impl Clawkeep {
             }
             self.audit(tx, "cost.sync", "usage", audit)
         })?;
+        // Sum the months this sync touched now, so the next month view reads at once.
+        self.store.refresh_usage_months()?;
         Ok(report)
     }
 
@@ -342,7 +344,11 @@ impl Clawkeep {
         check_window(q.since, q.until)?;
         let prices = self.price_table()?;
         let since = q.since.map(|s| q.period.start(s));
-        let mut rows = self.store.usage_rows(since, q.until)?;
+        // A month view reads the monthly sums (one row per key and model, not one per day).
+        let mut rows = match q.period {
+            CostPeriod::Month => self.store.usage_for_months(since, q.until, &prices.months_with_changes())?,
+            CostPeriod::Day | CostPeriod::Week => self.store.usage_rows(since, q.until)?,
+        };
         let owners = self.cost_owners()?;
         if let Some(f) = &q.only {
             rows.retain(|r| group_of(r, f.by, &owners).0 == f.group);
@@ -481,8 +487,9 @@ impl Clawkeep {
     fn judge_budgets(&self, budgets: Vec<Budget>) -> Result<Vec<BudgetStatus>> {
         let now = self.now();
         let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default();
-        let usage = self.store.usage_rows(Some(first), None)?;
-        Ok(evaluate_budgets(&budgets, &usage, &self.price_table()?, &self.cost_owners()?, now))
+        let prices = self.price_table()?;
+        let usage = self.store.usage_for_months(Some(first), None, &prices.months_with_changes())?;
+        Ok(evaluate_budgets(&budgets, &usage, &prices, &self.cost_owners()?, now))
     }
 }
 

@@ -74,6 +74,10 @@ impl Keychain for TeamKeychain {
     fn service(&self) -> &str {
         self.inner.service()
     }
+    // The store the user chose (self-check names it), not the trait's default.
+    fn store_name(&self) -> String {
+        self.inner.store_name()
+    }
 }
 
 /// What `team join` made: what an admin needs to invite this member (public material only).

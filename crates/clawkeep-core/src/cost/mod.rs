@@ -11,6 +11,7 @@
 pub mod aggregate;
 pub mod budget;
 pub mod limits;
+pub mod months;
 pub mod prices;
 pub mod reconcile;
 pub mod sync;

@@ -3,7 +3,7 @@
 //! needs no release), and the cost of a usage row under it. A model the table does not price on
 //! that day is *unpriced* ([`RowCost::Unpriced`]), never $0.
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::types::{Pico, Tokens, UsageRow};
@@ -193,6 +193,12 @@ impl PriceTable {
         }
         models.sort_by(|a, b| a.model.cmp(&b.model).then(a.effective_from.cmp(&b.effective_from)));
         Ok(PriceTable { models, web_search: (web * 1_000_000_000.0).round() as Pico, override_path: override_text.and(override_path).map(str::to_string) })
+    }
+
+    /// The months (first days) in which some price takes effect after day 1: a month sum
+    /// there would be priced at one rate, so such months are priced per day.
+    pub fn months_with_changes(&self) -> std::collections::BTreeSet<NaiveDate> {
+        self.models.iter().filter(|m| m.effective_from.day() != 1).map(|m| super::months::month_start(m.effective_from)).collect()
     }
 
     /// The rates of `model` on `day`: the entry with the latest `effective_from` not after

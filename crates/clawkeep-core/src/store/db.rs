@@ -25,6 +25,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_team.sql"),
     // Anthropic's configured rate limits, cached per organisation and workspace (issue 13).
     include_str!("../../migrations/0008_rate_limits.sql"),
+    // Monthly sums of the usage cache, for month views at 1,000 keys (issue 13).
+    include_str!("../../migrations/0009_usage_months.sql"),
 ];
 
 /// The schema version this build writes.

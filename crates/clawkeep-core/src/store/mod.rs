@@ -25,6 +25,7 @@ mod row;
 mod settings;
 mod team;
 mod usage_buckets;
+mod usage_months;
 
 pub use audit::{append_audit, AuditEntry};
 pub use budgets::{delete_budget, upsert_budget};

@@ -8,7 +8,7 @@ use super::Store;
 use crate::cost::types::{Tokens, UsageRow};
 use crate::error::Result;
 
-const USAGE_COLS: &str = "day, api_key_id, workspace_id, model, service_tier, context_window, uncached_input_tokens, cache_write_5m_tokens, \
+pub(super) const USAGE_COLS: &str = "day, api_key_id, workspace_id, model, service_tier, context_window, uncached_input_tokens, cache_write_5m_tokens, \
      cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests";
 
 pub(super) fn day(d: NaiveDate) -> String {
@@ -28,7 +28,7 @@ fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
     Ok(r.get::<_, i64>(i)?.max(0) as u64)
 }
 
-fn usage_from_row(r: &Row<'_>) -> rusqlite::Result<UsageRow> {
+pub(super) fn usage_from_row(r: &Row<'_>) -> rusqlite::Result<UsageRow> {
     Ok(UsageRow {
         day: parse_day(&r.get::<_, String>(0)?)?,
         api_key_id: opt(r.get(1)?),
@@ -54,6 +54,7 @@ fn n(v: u64) -> i64 {
 /// Replaces the stored days `from..to` (exclusive) with `rows` (one page of the report).
 pub fn replace_usage_days(conn: &Connection, from: NaiveDate, to: NaiveDate, rows: &[UsageRow]) -> Result<usize> {
     conn.execute("DELETE FROM usage_buckets WHERE day >= ?1 AND day < ?2", params![day(from), day(to)])?;
+    super::usage_months::mark_months_stale(conn, from, to)?;
     let mut stmt = conn.prepare(&format!(
         "INSERT INTO usage_buckets ({USAGE_COLS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \
          ON CONFLICT DO UPDATE SET uncached_input_tokens = uncached_input_tokens + excluded.uncached_input_tokens, \
