@@ -1,54 +1,9 @@
 //! The fleet matrix: instances × domains, the worst status per cell, where to look first and
 //! the first problem there, failing rows first. Pure judgement over finished reports, so the
 //! CLI's one-line-per-instance listing and the desktop's matrix show the same order and words.
+//! The matrix's types live with the other result types (`types.rs`).
 
-use serde::{Deserialize, Serialize};
-
-use super::types::{CheckResult, Domain, InstanceReport, Status};
-
-/// The matrix of a fleet run ([`super::FleetReport::matrix`]).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct FleetMatrix {
-    /// The columns, in checklist order.
-    pub domains: Vec<Domain>,
-    /// Failing rows first, then warning, passing and skipped ones; within a status, the row
-    /// whose first problem sits in an earlier domain first; otherwise the fleet's order.
-    pub rows: Vec<MatrixRow>,
-    pub failing: u32,
-    pub warning: u32,
-    pub passing: u32,
-}
-
-/// One instance's row.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct MatrixRow {
-    /// Position of the report in [`super::FleetReport::instances`] (the drill-down).
-    pub index: u32,
-    pub instance: String,
-    /// Worst status over the row.
-    pub status: Status,
-    /// Worst status of each domain, one per [`FleetMatrix::domains`]; `None` when no check of
-    /// that domain ran (excluded by `--domain`, or the host or the API was skipped).
-    pub cells: Vec<Option<Status>>,
-    /// The first failing domain, else the first that warns.
-    pub look_first: Option<Domain>,
-    /// The first check with the row's worst status in [`Self::look_first`].
-    pub problem: Option<MatrixProblem>,
-    /// Checks that fail / warn in the row.
-    pub failing_checks: u32,
-    pub warning_checks: u32,
-}
-
-/// The check a row names as its first problem (no evidence: the drill-down has it).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct MatrixProblem {
-    pub check: String,
-    pub summary: String,
-    pub cause: Option<String>,
-}
+use super::types::{CheckResult, Domain, FleetMatrix, InstanceReport, MatrixProblem, MatrixRow, Status};
 
 /// The domain to look at first: the first failing one, else the first that warns.
 pub fn look_first(r: &InstanceReport) -> Option<Domain> {

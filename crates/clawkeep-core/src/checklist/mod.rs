@@ -34,6 +34,5 @@ pub mod types;
 
 pub use cause::Cause;
 pub use engine::{run_fleet, run_instance, run_instance_shared, CheckContext, CheckOptions, CheckProgressFn, FleetJob, ProbeCache};
-pub use matrix::{FleetMatrix, MatrixProblem, MatrixRow};
 pub use runner::{HostRunner, RunnerError, SshRunner};
 pub use types::*;

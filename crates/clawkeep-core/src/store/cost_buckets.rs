@@ -4,7 +4,7 @@
 use chrono::NaiveDate;
 use rusqlite::{params, Connection, Row};
 
-use super::usage_buckets::{day, opt, parse_day};
+use super::row::{day, opt, parse_day};
 use super::Store;
 use crate::cost::types::CostLine;
 use crate::error::Result;

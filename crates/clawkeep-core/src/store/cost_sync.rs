@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
+use super::row::{day, parse_day};
 use super::row::{parse_opt_ts, parse_ts, ts};
-use super::usage_buckets::{day, parse_day};
 use super::Store;
 use crate::error::Result;
 

@@ -2,50 +2,12 @@
 //! and context window. A synced page replaces its days whole, so a re-read never duplicates.
 
 use chrono::NaiveDate;
-use rusqlite::{params, Connection, Row};
+use rusqlite::{params, Connection};
 
+use super::row::{day, usage_from_row, USAGE_COLS};
 use super::Store;
-use crate::cost::types::{Tokens, UsageRow};
+use crate::cost::types::UsageRow;
 use crate::error::Result;
-
-pub(super) const USAGE_COLS: &str = "day, api_key_id, workspace_id, model, service_tier, context_window, uncached_input_tokens, cache_write_5m_tokens, \
-     cache_write_1h_tokens, cache_read_tokens, output_tokens, web_search_requests";
-
-pub(super) fn day(d: NaiveDate) -> String {
-    d.format("%Y-%m-%d").to_string()
-}
-
-pub(super) fn parse_day(s: &str) -> rusqlite::Result<NaiveDate> {
-    s.parse().map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
-}
-
-/// '' in a key column is the API's null.
-pub(super) fn opt(s: String) -> Option<String> {
-    (!s.is_empty()).then_some(s)
-}
-
-fn count(r: &Row<'_>, i: usize) -> rusqlite::Result<u64> {
-    Ok(r.get::<_, i64>(i)?.max(0) as u64)
-}
-
-pub(super) fn usage_from_row(r: &Row<'_>) -> rusqlite::Result<UsageRow> {
-    Ok(UsageRow {
-        day: parse_day(&r.get::<_, String>(0)?)?,
-        api_key_id: opt(r.get(1)?),
-        workspace_id: opt(r.get(2)?),
-        model: r.get(3)?,
-        service_tier: r.get(4)?,
-        context_window: r.get(5)?,
-        tokens: Tokens {
-            uncached_input: count(r, 6)?,
-            cache_write_5m: count(r, 7)?,
-            cache_write_1h: count(r, 8)?,
-            cache_read: count(r, 9)?,
-            output: count(r, 10)?,
-            web_search_requests: count(r, 11)?,
-        },
-    })
-}
 
 fn n(v: u64) -> i64 {
     v.min(i64::MAX as u64) as i64
@@ -107,6 +69,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cost::types::Tokens;
     use crate::store::testing::store;
 
     fn row(d: &str, key: Option<&str>, input: u64) -> UsageRow {

@@ -5,7 +5,7 @@
 use chrono::{Datelike, Months, NaiveDate};
 use rusqlite::{params, Connection};
 
-use super::usage_buckets::{usage_from_row, USAGE_COLS};
+use super::row::{usage_from_row, USAGE_COLS};
 use super::Store;
 use crate::cost::types::UsageRow;
 use crate::error::Result;
@@ -96,9 +96,9 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use super::super::usage_buckets::replace_usage_days;
     use super::*;
     use crate::cost::types::Tokens;
+    use crate::store::replace_usage_days;
     use crate::store::testing::store;
 
     fn d(s: &str) -> NaiveDate {
