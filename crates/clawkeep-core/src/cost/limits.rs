@@ -17,6 +17,7 @@
 //! limiter's `source` may be a bare string instead of `{type}`. Unknown group and limiter
 //! types are kept as sent. A `value` that is not a non-negative integer is an error, never 0.
 
+use super::wire::enc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -127,18 +128,6 @@ pub struct RateLimits {
 pub struct LimitsPage {
     pub entries: Vec<RateLimitEntry>,
     pub next_page: Option<String>,
-}
-
-fn enc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
 }
 
 /// The path of a workspace's list.

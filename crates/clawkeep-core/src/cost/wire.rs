@@ -26,7 +26,9 @@ pub struct Page<T> {
     pub next_page: Option<String>,
 }
 
-fn enc(s: &str) -> String {
+/// Percent-encodes a query component (RFC 3986 unreserved characters pass): the one encoder
+/// of every Admin API query (reports, rate limits, key list).
+pub(crate) fn enc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {

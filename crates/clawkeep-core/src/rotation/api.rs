@@ -7,6 +7,7 @@
 //!
 //! Secrets go only into the `x-api-key` header; nothing here logs or returns one.
 
+use crate::cost::wire::enc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -286,19 +287,6 @@ fn tokens_of(r: &serde_json::Value) -> u64 {
         + n("/output_tokens")
         + n("/cache_creation/ephemeral_5m_input_tokens")
         + n("/cache_creation/ephemeral_1h_input_tokens")
-}
-
-/// Percent-encodes a query component (RFC 3986 unreserved characters pass).
-fn enc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            o.push(b as char);
-        } else {
-            o.push_str(&format!("%{b:02X}"));
-        }
-    }
-    o
 }
 
 fn form_query(pairs: &[(&str, &str)]) -> String {
