@@ -3,7 +3,7 @@ import type { Domain } from "./Domain";
 import type { MatrixRow } from "./MatrixRow";
 
 /**
- * The matrix of a fleet run ([`super::FleetReport::matrix`]).
+ * The matrix of a fleet run ([`FleetReport::matrix`]).
  */
 export type FleetMatrix = { 
 /**

@@ -8,7 +8,7 @@ import type { Status } from "./Status";
  */
 export type MatrixRow = { 
 /**
- * Position of the report in [`super::FleetReport::instances`] (the drill-down).
+ * Position of the report in [`FleetReport::instances`] (the drill-down).
  */
 index: number, instance: string, 
 /**
