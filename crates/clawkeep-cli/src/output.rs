@@ -23,7 +23,22 @@ pub fn json<T: Serialize>(value: &T) {
 pub fn json_stream(write: impl FnOnce(&mut dyn std::io::Write) -> clawkeep_core::Result<()>) -> clawkeep_core::Result<()> {
     use std::io::Write;
     let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+    let lock = stdout.lock();
+    // Straight to the file descriptor (a duplicate of it) rather than through `Stdout`'s line
+    // buffer, which scans every write for a newline: the fleet list hands over megabytes at once.
+    let fd = std::os::fd::AsFd::as_fd(&lock).try_clone_to_owned().map(std::fs::File::from);
+    let mut direct;
+    let mut locked;
+    let mut out: &mut dyn Write = match fd {
+        Ok(f) => {
+            direct = std::io::BufWriter::with_capacity(1 << 16, f);
+            &mut direct
+        }
+        Err(_) => {
+            locked = std::io::BufWriter::with_capacity(1 << 16, lock);
+            &mut locked
+        }
+    };
     let r = write(&mut out).and_then(|_| writeln!(out).and_then(|_| out.flush()).map_err(|source| clawkeep_core::Error::Io { context: "writing to stdout".into(), source }));
     match r {
         Err(clawkeep_core::Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

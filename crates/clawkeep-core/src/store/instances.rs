@@ -48,7 +48,8 @@ fn instance_from_row(r: &Row<'_>) -> rusqlite::Result<Instance> {
 }
 
 /// The fleet list's SQL and its arguments: every instance matching `filter`, by name, with its
-/// active key's public columns (one query, whatever the fleet's size).
+/// active key's public columns and its number of keys (one query, whatever the fleet's size;
+/// the count is an index-only lookup per row on `keys_instance`).
 fn instances_query(filter: &InstanceFilter) -> (String, Vec<String>) {
     let (mut sql, args) = instances_query_unordered(filter);
     sql.push_str(" ORDER BY i.name");
@@ -58,7 +59,8 @@ fn instances_query(filter: &InstanceFilter) -> (String, Vec<String>) {
 /// [`instances_query`] in table order (sequential pages; the caller sorts by name).
 fn instances_query_unordered(filter: &InstanceFilter) -> (String, Vec<String>) {
     let mut sql = format!(
-        "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at \
+        "SELECT {INSTANCE_COLS}, k.name, k.hint, k.fingerprint, k.status, k.created_at, \
+         (SELECT count(*) FROM keys c WHERE c.instance_id = i.id) \
          FROM {INSTANCE_FROM} LEFT JOIN keys k ON k.instance_id = i.id AND k.status = 'active' WHERE 1=1"
     );
     let mut args: Vec<String> = Vec::new();
@@ -85,16 +87,19 @@ fn instances_query_unordered(filter: &InstanceFilter) -> (String, Vec<String>) {
     (sql, args)
 }
 
-/// Keys per instance, any status, in one streaming pass over the `keys_instance` index (a
-/// grouped join would build a temporary b-tree per call).
-fn key_counts(conn: &Connection) -> Result<std::collections::HashMap<i64, u32>> {
-    let mut counts = std::collections::HashMap::new();
-    let mut stmt = conn.prepare("SELECT instance_id, count(*) FROM keys WHERE instance_id IS NOT NULL GROUP BY instance_id")?;
-    for row in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?)))? {
-        let (id, n) = row?;
-        counts.insert(id, n);
+/// `Write::write_all_vectored` (not yet stable): every slice written, in order, in calls of at
+/// most 512 slices (under the kernel's `IOV_MAX` of 1,024).
+fn write_all_vectored(out: &mut dyn std::io::Write, mut slices: &mut [std::io::IoSlice<'_>]) -> std::io::Result<()> {
+    while !slices.is_empty() {
+        let batch = slices.len().min(512);
+        match out.write_vectored(&slices[..batch]) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => std::io::IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    Ok(counts)
+    Ok(())
 }
 
 /// Number of columns in `INSTANCE_COLS`, where joined columns start.
@@ -130,17 +135,9 @@ impl Store {
                 }
                 None => None,
             };
-            Ok((instance, key))
+            Ok((instance, key, r.get::<_, u32>(o + 5)?))
         })?;
-        let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-        let counts = if rows.is_empty() { Default::default() } else { key_counts(&conn)? };
-        Ok(rows
-            .into_iter()
-            .map(|(i, k)| {
-                let n = counts.get(&i.id).copied().unwrap_or(0);
-                (i, k, n)
-            })
-            .collect())
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// The fleet list as compact JSON, byte for byte what `serde_json` makes of
@@ -149,7 +146,6 @@ impl Store {
     /// instances is the hot path this serves. `now` gives the keys' `age_days`.
     pub fn write_instances_json(&self, filter: &InstanceFilter, now: DateTime<Utc>, out: &mut dyn std::io::Write) -> Result<()> {
         let conn = self.conn();
-        let counts = key_counts(&conn)?;
         // Rows in table order (sequential reads; walking the name index would fetch each row
         // at random), each rendered into one buffer, then emitted sorted by name (byte order,
         // as SQLite's BINARY collation sorts).
@@ -162,23 +158,22 @@ impl Store {
         let mut spans: Vec<(String, usize, usize)> = Vec::with_capacity(n);
         while let Some(r) = rows.next()? {
             let start = buf.len();
-            json_row::write(r, INSTANCE_COL_COUNT, now, &counts, &mut buf).map_err(|e| match e {
-                json_row::RowError::Io(e) => Error::Store(format!("cannot render a row: {e}")),
-                json_row::RowError::Sql(e) => Error::from(e),
-            })?;
+            json_row::write(r, INSTANCE_COL_COUNT, now, &mut buf)?;
             spans.push((r.get::<_, String>(1)?, start, buf.len()));
         }
         spans.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
-        let io = |source: std::io::Error| Error::Io { context: "writing the instance list".into(), source };
-        out.write_all(b"[").map_err(io)?;
+        // Handed to `out` as slices of `buf`, a few hundred rows per call: a buffered writer
+        // passes writes that large straight through (`writev`), so the 8 MB are copied once.
+        let mut slices: Vec<std::io::IoSlice<'_>> = Vec::with_capacity(2 * spans.len() + 2);
+        slices.push(std::io::IoSlice::new(b"["));
         for (n, (_, a, b)) in spans.iter().enumerate() {
             if n > 0 {
-                out.write_all(b",").map_err(io)?;
+                slices.push(std::io::IoSlice::new(b","));
             }
-            out.write_all(&buf[*a..*b]).map_err(io)?;
+            slices.push(std::io::IoSlice::new(&buf[*a..*b]));
         }
-        out.write_all(b"]").map_err(io)?;
-        Ok(())
+        slices.push(std::io::IoSlice::new(b"]"));
+        write_all_vectored(out, &mut slices).map_err(|source| Error::Io { context: "writing the instance list".into(), source })
     }
 
     pub fn counts(&self) -> Result<(u32, u32)> {
