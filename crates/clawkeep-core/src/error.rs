@@ -250,7 +250,7 @@ impl Error {
 
     /// The serialisable form that crosses IPC or `--json` output.
     pub fn to_payload(&self) -> ErrorPayload {
-        ErrorPayload { code: self.code().to_string(), message: self.to_string(), remedy: self.remedy(), detail: self.detail() }
+        ErrorPayload { code: self.code().to_string(), message: self.to_string(), remedy: self.remedy(), detail: self.detail().map(Box::new) }
     }
 
     /// The facts of an error a front end shows as more than a line (a refused team change's
@@ -370,10 +370,11 @@ pub struct ErrorPayload {
     pub message: String,
     /// What the person can do about it, when core knows.
     pub remedy: Option<Remedy>,
-    /// The error's facts as data, for the errors that have them (absent otherwise).
+    /// The error's facts as data, for the errors that have them (absent otherwise). Boxed: the
+    /// payload travels in every `Result` of the desktop's commands, kept small.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", ts(optional))]
-    pub detail: Option<ErrorDetail>,
+    pub detail: Option<Box<ErrorDetail>>,
 }
 
 impl ErrorPayload {
@@ -457,7 +458,8 @@ mod tests {
         let e = Error::TeamRefused { commit: "abc123".into(), who: "mallory".into(), what: "not signed by a member".into(), path: "members/eve.txt".into() };
         let p = serde_json::to_value(e.to_payload()).unwrap();
         assert_eq!(p["detail"], serde_json::json!({ "kind": "team_refused", "commit": "abc123", "who": "mallory", "what": "not signed by a member", "path": "members/eve.txt" }));
-        let e = Error::TeamConflict { conflicts: vec![TeamFieldConflict { instance: "alpha".into(), field: "workload".into(), yours: "\"ops\"".into(), theirs: "\"sales\"".into() }] };
+        let e =
+            Error::TeamConflict { conflicts: vec![TeamFieldConflict { instance: "alpha".into(), field: "workload".into(), yours: "\"ops\"".into(), theirs: "\"sales\"".into() }] };
         assert_eq!(e.code(), "team_conflict");
         assert!(e.to_string().contains("instance 'alpha', field workload: yours \"ops\", the team store's \"sales\""), "{e}");
         assert_eq!(serde_json::to_value(e.to_payload()).unwrap()["detail"]["conflicts"][0]["theirs"], "\"sales\"");

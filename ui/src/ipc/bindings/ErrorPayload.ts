@@ -11,6 +11,7 @@ export type ErrorPayload = { code: string, message: string,
  */
 remedy: Remedy | null, 
 /**
- * The error's facts as data, for the errors that have them (absent otherwise).
+ * The error's facts as data, for the errors that have them (absent otherwise). Boxed: the
+ * payload travels in every `Result` of the desktop's commands, kept small.
  */
 detail?: ErrorDetail, };
