@@ -200,6 +200,29 @@ fn join_init_sync_invite_attach_conflict_remove() {
     assert_eq!(alice.ok("team_status", json!({}))["members"].as_array().unwrap().len(), 1);
     assert_eq!(alice.err("team_remove", json!({ "member": "alice" }))["code"], "invalid_state");
 
+    // A teammate going around Clawkeep: an unsigned commit pushed straight to the repository is
+    // refused on sync, with who, what and where as data, and nothing of it imported.
+    let rogue = dir.path().join("rogue");
+    let git = |args: &[&str]| {
+        let o = Command::new("git").args(["-c", "user.name=mallory", "-c", "user.email=m@example.org", "-c", "commit.gpgsign=false"]).args(args).output().expect("git");
+        assert!(o.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    git(&["clone", "--quiet", &repo.to_string_lossy(), &rogue.to_string_lossy()]);
+    let file = rogue.join("instances/acme-prod.txt");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("\"sales\""), "{text}");
+    std::fs::write(&file, text.replace("\"sales\"", "\"stolen\"")).unwrap();
+    git(&["-C", &rogue.to_string_lossy(), "add", "-A"]);
+    git(&["-C", &rogue.to_string_lossy(), "commit", "--quiet", "-m", "change the workload"]);
+    git(&["-C", &rogue.to_string_lossy(), "push", "--quiet", "origin", "HEAD:main"]);
+    let before = alice.ok("team_status", json!({}))["verified_head"].clone();
+    let e = alice.sync().unwrap_err();
+    assert_eq!(e["code"], "team_refused", "{e}");
+    assert_eq!(e["detail"]["kind"], "team_refused", "{e}");
+    assert!(["commit", "who", "what", "path"].iter().all(|f| e["detail"][f].as_str().is_some_and(|v| !v.is_empty())), "{e}");
+    assert_eq!(alice.ok("team_status", json!({}))["verified_head"], before, "the refused commit is not verified");
+    assert_eq!(alice.ok("instance_detail", json!({ "name": "acme-prod" }))["instance"]["workload"], "sales", "nothing of it imported");
+
     // Nothing secret ever came back: no key value, no age identity.
     for d in [&alice, &bob] {
         for r in d.replies.borrow().iter() {
