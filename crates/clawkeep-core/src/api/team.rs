@@ -333,6 +333,8 @@ impl Clawkeep {
     /// commits are signed with. Only the recipient and public keys are shown.
     pub fn team_join(&self, member: &str, signing_key: &Path) -> Result<TeamJoined> {
         layout::check_name("member", member)?;
+        // `~/…` as typed in the desktop's field (a shell has expanded it for the CLI already).
+        let signing_key = &crate::paths::expand_home(&signing_key.to_string_lossy());
         let signing_line = public_key_line(signing_key)?;
         if let Some(row) = self.store.team()? {
             if row.remote.is_some() && row.member != member {
