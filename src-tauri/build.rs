@@ -68,6 +68,14 @@ const COMMANDS: &[&str] = &[
     "budget_check",
     "rate_limits",
     "refresh_rate_limits",
+    "team_status",
+    "team_join",
+    "team_init",
+    "team_sync",
+    "team_invite",
+    "team_grant",
+    "team_revoke",
+    "team_remove",
 ];
 
 fn main() {

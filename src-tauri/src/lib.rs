@@ -16,6 +16,8 @@
 //!   secret. The UI reads and writes its keys through `prefs_load`/`prefs_save` ([`files`]).
 //! - [`files`]: exports go to a path chosen in a native save dialog run from Rust; the webview
 //!   never names a path.
+//! - [`commands_cost`] and [`commands_team`]: the cost trail's and the team vault's commands, the
+//!   same one-liners; the team's init and sync report core's stages as progress events.
 //!
 //! # Secrets
 //! No secret ever travels towards the UI: commands return the core's domain types, which hold a
@@ -46,6 +48,7 @@
 
 pub mod commands;
 pub mod commands_cost;
+pub mod commands_team;
 pub mod files;
 pub mod marks;
 pub mod onboard;
@@ -123,6 +126,14 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands_cost::budget_check,
         commands_cost::rate_limits,
         commands_cost::refresh_rate_limits,
+        commands_team::team_status,
+        commands_team::team_join,
+        commands_team::team_init,
+        commands_team::team_sync,
+        commands_team::team_invite,
+        commands_team::team_grant,
+        commands_team::team_revoke,
+        commands_team::team_remove,
     ])
 }
 

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
-use clawkeep_core::api::team::{TeamChange, TeamSync};
+use clawkeep_core::api::team::{TeamChange, TeamSync, TeamSyncStage};
 use clawkeep_core::Clawkeep;
 
 use crate::output;
@@ -75,7 +75,7 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
             }
         }
         TeamCmd::Init { repository } => {
-            let r = ck.team_init(&repository)?;
+            let r = with_progress(json, |p| ck.team_init_with(&repository, p))?;
             if json {
                 output::json(&r);
             } else if r.created {
@@ -110,7 +110,7 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
             print_change(ck.team_remove(&member)?, json, &format!("Removed '{member}'"));
         }
         TeamCmd::Sync => {
-            let s = ck.team_sync()?;
+            let s = with_progress(json, |p| ck.team_sync_with(p))?;
             if json {
                 output::json(&s);
             } else {
@@ -122,7 +122,11 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
             if json {
                 output::json(&s);
             } else {
-                println!("You are '{}' in {}", s.member, s.remote.as_deref().unwrap_or("(no team store yet)"));
+                let role = s.role.map(|r| format!(" ({})", format!("{r:?}").to_lowercase())).unwrap_or_default();
+                println!("You are '{}'{role} in {}", s.member, s.remote.as_deref().unwrap_or("(no team store yet)"));
+                if let Some(at) = s.last_sync {
+                    println!("Last synced {}", at.format("%Y-%m-%d %H:%M UTC"));
+                }
                 for m in &s.members {
                     println!("  {:<20} {:<7} {}", m.name, format!("{:?}", m.role).to_lowercase(), m.owners.join(", "));
                 }
@@ -140,6 +144,21 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Runs a sync-like flow, showing its stage on one stderr line when that is a terminal.
+fn with_progress<T>(json: bool, f: impl FnOnce(&dyn Fn(&TeamSyncStage)) -> clawkeep_core::Result<T>) -> clawkeep_core::Result<T> {
+    let tty = !json && std::io::stderr().is_terminal();
+    let show = |s: &TeamSyncStage| {
+        if tty {
+            eprint!("\r\x1b[2K[team] {s}…");
+        }
+    };
+    let r = f(&show);
+    if tty {
+        eprint!("\r\x1b[2K");
+    }
+    r
 }
 
 fn print_change(c: TeamChange, json: bool, what: &str) {

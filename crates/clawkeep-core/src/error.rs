@@ -155,8 +155,11 @@ pub enum Error {
 
     /// Two members changed the same field of the same record: sync stopped before writing
     /// anything, both values named (yours stays in the local index, theirs in the repository).
-    #[error("{0}")]
-    TeamConflict(String),
+    #[error(
+        "sync stopped, nothing was written: a teammate changed the same fields differently ({}). Yours stay in this inventory; edit them to the value you want (or to the store's), then sync again",
+        conflicts.iter().map(|c| format!("instance '{}', field {}: yours {}, the team store's {}", c.instance, c.field, c.yours, c.theirs)).collect::<Vec<_>>().join("; ")
+    )]
+    TeamConflict { conflicts: Vec<TeamFieldConflict> },
 
     /// The user's `git` failed (`detail`: its last lines, sanitised).
     #[error("{context}: git says: {detail}")]
@@ -226,7 +229,7 @@ impl Error {
             Error::Cancelled => "cancelled",
             Error::TeamLayout { .. } => "team_layout",
             Error::TeamRefused { .. } => "team_refused",
-            Error::TeamConflict(_) => "team_conflict",
+            Error::TeamConflict { .. } => "team_conflict",
             Error::Git { .. } => "git",
         }
     }
@@ -247,7 +250,17 @@ impl Error {
 
     /// The serialisable form that crosses IPC or `--json` output.
     pub fn to_payload(&self) -> ErrorPayload {
-        ErrorPayload { code: self.code().to_string(), message: self.to_string(), remedy: self.remedy() }
+        ErrorPayload { code: self.code().to_string(), message: self.to_string(), remedy: self.remedy(), detail: self.detail().map(Box::new) }
+    }
+
+    /// The facts of an error a front end shows as more than a line (a refused team change's
+    /// who/what/where, a sync conflict's both versions), as data.
+    pub fn detail(&self) -> Option<ErrorDetail> {
+        match self {
+            Error::TeamRefused { commit, who, what, path } => Some(ErrorDetail::TeamRefused { commit: commit.clone(), who: who.clone(), what: what.clone(), path: path.clone() }),
+            Error::TeamConflict { conflicts } => Some(ErrorDetail::TeamConflict { conflicts: conflicts.clone() }),
+            _ => None,
+        }
     }
 
     /// True when the store refused a write because a unique value is taken.
@@ -327,7 +340,29 @@ pub enum Remedy {
     Upgrade,
 }
 
-/// `{code, message, remedy}`: how an error travels to the UI and to `--json` consumers.
+/// One field two members changed differently (a sync conflict): both values, as JSON text
+/// (`(removed)` when a side removed the field).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TeamFieldConflict {
+    pub instance: String,
+    pub field: String,
+    pub yours: String,
+    pub theirs: String,
+}
+
+/// An error's facts as data ([`Error::detail`]), beside its message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ErrorDetail {
+    /// A team change refused on sync: the commit, who signed (or claimed) it, what is wrong, where.
+    TeamRefused { commit: String, who: String, what: String, path: String },
+    /// A sync stopped before writing anything: every field both sides changed, with both values.
+    TeamConflict { conflicts: Vec<TeamFieldConflict> },
+}
+
+/// `{code, message, remedy, detail?}`: how an error travels to the UI and to `--json` consumers.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorPayload {
@@ -335,12 +370,17 @@ pub struct ErrorPayload {
     pub message: String,
     /// What the person can do about it, when core knows.
     pub remedy: Option<Remedy>,
+    /// The error's facts as data, for the errors that have them (absent otherwise). Boxed: the
+    /// payload travels in every `Result` of the desktop's commands, kept small.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", ts(optional))]
+    pub detail: Option<Box<ErrorDetail>>,
 }
 
 impl ErrorPayload {
     /// A payload without a remedy (errors made outside core: cancelled operations, panics).
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> ErrorPayload {
-        ErrorPayload { code: code.into(), message: message.into(), remedy: None }
+        ErrorPayload { code: code.into(), message: message.into(), remedy: None, detail: None }
     }
 }
 
@@ -411,5 +451,19 @@ mod tests {
         }
         assert_eq!(Error::Cancelled.to_payload().remedy, None);
         assert_eq!(serde_json::to_value(Error::Cancelled.to_payload()).unwrap()["remedy"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_team_refusal_and_a_conflict_travel_as_data_and_other_errors_carry_none() {
+        let e = Error::TeamRefused { commit: "abc123".into(), who: "mallory".into(), what: "not signed by a member".into(), path: "members/eve.txt".into() };
+        let p = serde_json::to_value(e.to_payload()).unwrap();
+        assert_eq!(p["detail"], serde_json::json!({ "kind": "team_refused", "commit": "abc123", "who": "mallory", "what": "not signed by a member", "path": "members/eve.txt" }));
+        let e =
+            Error::TeamConflict { conflicts: vec![TeamFieldConflict { instance: "alpha".into(), field: "workload".into(), yours: "\"ops\"".into(), theirs: "\"sales\"".into() }] };
+        assert_eq!(e.code(), "team_conflict");
+        assert!(e.to_string().contains("instance 'alpha', field workload: yours \"ops\", the team store's \"sales\""), "{e}");
+        assert_eq!(serde_json::to_value(e.to_payload()).unwrap()["detail"]["conflicts"][0]["theirs"], "\"sales\"");
+        // Absent, not null, elsewhere: `--json` error output keeps its shape.
+        assert!(serde_json::to_value(Error::Cancelled.to_payload()).unwrap().get("detail").is_none());
     }
 }

@@ -28,7 +28,7 @@ pub mod store;
 pub mod team;
 
 pub use api::{Clawkeep, Clock, OpenOptions};
-pub use error::{Error, ErrorPayload, KeyIdMismatch, Remedy, Result};
+pub use error::{Error, ErrorDetail, ErrorPayload, KeyIdMismatch, Remedy, Result, TeamFieldConflict};
 pub use login::{PassphrasePrompt, SshCredentials};
 pub use model::domain::*;
 pub use model::keyfmt::{KeyFormatError, KeyKind};

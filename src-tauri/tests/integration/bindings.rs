@@ -76,6 +76,15 @@ fn generate(out: &Path) {
         cost::BudgetStatus,
         cost::RateLimits,
         store::SyncMark,
+        ErrorDetail,
+        TeamFieldConflict,
+        api::team::TeamStatus,
+        api::team::TeamMemberView,
+        api::team::TeamJoined,
+        api::team::TeamInit,
+        api::team::TeamSync,
+        api::team::TeamChange,
+        team::layout::Role,
     );
 }
 

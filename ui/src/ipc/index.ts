@@ -24,6 +24,7 @@ import type { CheckRun } from "./bindings/CheckRun";
 import type { FleetReport } from "./bindings/FleetReport";
 import type { InstanceReport } from "./bindings/InstanceReport";
 import type { ErrorPayload } from "./bindings/ErrorPayload";
+import type { ErrorDetail } from "./bindings/ErrorDetail";
 import type { Remedy } from "./bindings/Remedy";
 import type { Instance } from "./bindings/Instance";
 import type { InstanceDetail } from "./bindings/InstanceDetail";
@@ -91,6 +92,8 @@ export type * from "./bindings/MatrixProblem";
 export type * from "./bindings/InstanceReport";
 export type * from "./bindings/Status";
 export type * from "./bindings/ErrorPayload";
+export type * from "./bindings/ErrorDetail";
+export type * from "./bindings/TeamFieldConflict";
 export type * from "./bindings/Remedy";
 export type * from "./bindings/Instance";
 export type * from "./bindings/InstanceDetail";
@@ -127,15 +130,18 @@ export type * from "./bindings/OnboardHostReport";
 export type * from "./bindings/HostJudgement";
 export type * from "./bindings/KeyDecision";
 
-/** A failed command: `code` is the core's stable error code, `message` is for people, and
- *  `remedy` (when core knows one) is what the person can do about it, as data. */
+/** A failed command: `code` is the core's stable error code, `message` is for people,
+ *  `remedy` (when core knows one) is what the person can do about it, and `detail` (for the
+ *  errors that have one: a refused team change, a sync conflict) the error's facts, as data. */
 export class IpcError extends Error {
   readonly code: string;
   readonly remedy: Remedy | null;
+  readonly detail: ErrorDetail | null;
   constructor(payload: ErrorPayload) {
     super(payload.message);
     this.code = payload.code;
     this.remedy = payload.remedy ?? null;
+    this.detail = payload.detail ?? null;
     this.name = "IpcError";
   }
 }
@@ -346,3 +352,34 @@ export const budgetCheck = () => call<BudgetStatus[]>("budget_check");
 export const rateLimits = () => call<RateLimits>("rate_limits");
 /** Reads the configured rate limits from the Admin API into the cache (needs the Admin key). */
 export const refreshRateLimits = () => call<RateLimits>("refresh_rate_limits");
+
+// The team vault (issue 15, src-tauri/src/commands_team.rs). Only public material comes back:
+// the team identity never leaves the keychain through the app.
+import type { TeamStatus } from "./bindings/TeamStatus";
+import type { TeamJoined } from "./bindings/TeamJoined";
+import type { TeamInit } from "./bindings/TeamInit";
+import type { TeamSync } from "./bindings/TeamSync";
+import type { TeamChange } from "./bindings/TeamChange";
+export type * from "./bindings/TeamStatus";
+export type * from "./bindings/TeamMemberView";
+export type * from "./bindings/TeamJoined";
+export type * from "./bindings/TeamInit";
+export type * from "./bindings/TeamSync";
+export type * from "./bindings/TeamChange";
+export type * from "./bindings/Role";
+
+/** This data dir's membership and the team as last verified; `null` before joining. */
+export const teamStatus = () => call<TeamStatus | null>("team_status");
+/** Makes (or keeps) the team identity; `signingKey` is a path (private key file, or its .pub when in ssh-agent). */
+export const teamJoin = (member: string, signingKey: string) => call<TeamJoined>("team_join", { member, signing_key: signingKey });
+/** Creates the team store in an empty repository, or attaches to one (history verified, then imported). One `step` per stage. */
+export const teamInit = (repository: string, onProgress: (p: Progress) => void) => runOperation<TeamInit>("team_init", { repository }, onProgress);
+/** Fetch, verify, import, share, push. One `step` per stage; not cancellable half way. */
+export const teamSync = (onProgress: (p: Progress) => void) => runOperation<TeamSync>("team_sync", {}, onProgress);
+/** Adds a member (admins only); resolves to the pushed commit. */
+export const teamInvite = (member: string, recipient: string, signingKey: string, admin: boolean) =>
+  call<string>("team_invite", { member, recipient, signing_key: signingKey, admin });
+export const teamGrant = (member: string, owner: string) => call<TeamChange>("team_grant", { member, owner });
+export const teamRevoke = (member: string, owner: string) => call<TeamChange>("team_revoke", { member, owner });
+/** Offboards a member: the keys they could read come back in `exposed_keys` (rotate them). */
+export const teamRemove = (member: string) => call<TeamChange>("team_remove", { member });

@@ -15,9 +15,10 @@ export type View =
   | { name: "audit"; subject?: string }
   | { name: "settings" }
   | { name: "onboard" }
-  | { name: "costs" };
+  | { name: "costs" }
+  | { name: "team" };
 
-export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings", "costs"] as const;
+export const TOP_LEVEL = ["fleet", "keys", "rotation", "audit", "settings", "costs", "team"] as const;
 
 export const nav = $state<{ view: View }>({ view: { name: "fleet" } });
 

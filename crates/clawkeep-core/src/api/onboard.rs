@@ -601,7 +601,7 @@ impl Clawkeep {
             Err(e) => {
                 session.close().await;
                 return HostRun {
-                    judgement: Err((OnboardStatus::Failed, ErrorPayload { code: e.code().into(), message: e.to_string(), remedy: None })),
+                    judgement: Err((OnboardStatus::Failed, ErrorPayload { code: e.code().into(), message: e.to_string(), remedy: None, detail: None })),
                     secret: None,
                     read_error: None,
                 };
@@ -629,7 +629,8 @@ impl Clawkeep {
                                 ReadError::NotFound => "adopt_key_gone",
                                 ReadError::Mismatch => "adopt_key_changed",
                             };
-                            run.read_error = Some(ErrorPayload { code: code.into(), message: format!("the key on {} was not adopted: {e}", c.host.name), remedy: None });
+                            run.read_error =
+                                Some(ErrorPayload { code: code.into(), message: format!("the key on {} was not adopted: {e}", c.host.name), remedy: None, detail: None });
                         }
                     },
                     Err(e) => run.read_error = Some(payload(&e, known)),

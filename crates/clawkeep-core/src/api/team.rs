@@ -13,7 +13,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::Clawkeep;
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TeamFieldConflict};
 use crate::model::domain::{Instance, InstanceFilter, InstancePatch, InstanceSpec, KeySpec, KeyStatus};
 use crate::model::keyfmt;
 use crate::secret::Secret;
@@ -82,6 +82,7 @@ impl Keychain for TeamKeychain {
 
 /// What `team join` made: what an admin needs to invite this member (public material only).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamJoined {
     pub member: String,
     pub recipient: String,
@@ -92,6 +93,7 @@ pub struct TeamJoined {
 
 /// What `team init` did.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamInit {
     /// The repository was empty and is now a team store with this member as its first admin.
     pub created: bool,
@@ -102,6 +104,7 @@ pub struct TeamInit {
 
 /// What a sync did.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamSync {
     /// Commits from teammates verified and applied.
     pub verified_commits: usize,
@@ -123,6 +126,7 @@ pub struct TeamSync {
 
 /// What a grant, revoke or remove changed.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamChange {
     pub member: String,
     /// The secrets encrypted again (to their new recipients).
@@ -134,19 +138,66 @@ pub struct TeamChange {
 
 /// One member, as `team status` shows it.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamMemberView {
     pub name: String,
     pub role: Role,
     pub owners: Vec<String>,
 }
 
+/// This data dir's membership and the team as last verified (public material only).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TeamStatus {
     pub member: String,
     pub remote: Option<String>,
     pub verified_head: Option<String>,
     pub members: Vec<TeamMemberView>,
+    /// Your role in the store (none before an admin invited you, or after you were removed).
+    pub role: Option<Role>,
+    /// Your age recipient (public), to give an admin; none when the identity is not readable.
+    pub recipient: Option<String>,
+    /// Your SSH signing key's public line, to give an admin; none when its file is gone.
+    pub signing_key: Option<String>,
+    /// When this data dir last synced with the store (or attached to it).
+    pub last_sync: Option<chrono::DateTime<chrono::Utc>>,
 }
+
+/// Where a sync (or an attach) is, for a progress line. Its `Display` is that line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "stage", rename_all = "kebab-case")]
+pub enum TeamSyncStage {
+    /// Cloning the repository (attach).
+    Cloning,
+    /// Fetching the teammates' commits.
+    Fetching,
+    /// Verifying the new commits, one by one (`done` of `total`).
+    Verifying { done: usize, total: usize },
+    /// Importing what you may read into the local inventory and keychain.
+    Importing,
+    /// Sharing your new instances and keys (encrypted) with the store.
+    Sharing,
+    /// Pushing your signed commit.
+    Pushing,
+}
+
+impl std::fmt::Display for TeamSyncStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TeamSyncStage::Cloning => write!(f, "cloning the team repository"),
+            TeamSyncStage::Fetching => write!(f, "fetching teammates' changes"),
+            TeamSyncStage::Verifying { done, total } => write!(f, "verifying change {done} of {total}"),
+            TeamSyncStage::Importing => write!(f, "importing into this inventory"),
+            TeamSyncStage::Sharing => write!(f, "sharing your additions"),
+            TeamSyncStage::Pushing => write!(f, "pushing"),
+        }
+    }
+}
+
+/// The progress callback of [`Clawkeep::team_sync_with`] and [`Clawkeep::team_init_with`].
+pub type TeamProgressFn<'a> = &'a dyn Fn(&TeamSyncStage);
+
+fn no_progress(_: &TeamSyncStage) {}
 
 /// The public line of an SSH key given by path (the `.pub` beside a private key file).
 fn public_key_line(path: &Path) -> Result<String> {
@@ -282,6 +333,8 @@ impl Clawkeep {
     /// commits are signed with. Only the recipient and public keys are shown.
     pub fn team_join(&self, member: &str, signing_key: &Path) -> Result<TeamJoined> {
         layout::check_name("member", member)?;
+        // `~/…` as typed in the desktop's field (a shell has expanded it for the CLI already).
+        let signing_key = &crate::paths::expand_home(&signing_key.to_string_lossy());
         let signing_line = public_key_line(signing_key)?;
         if let Some(row) = self.store.team()? {
             if row.remote.is_some() && row.member != member {
@@ -326,6 +379,11 @@ impl Clawkeep {
     /// first admin) or attaches to an existing one (its whole history is verified, then
     /// imported).
     pub fn team_init(&self, remote: &str) -> Result<TeamInit> {
+        self.team_init_with(remote, &no_progress)
+    }
+
+    /// [`Clawkeep::team_init`], reporting each stage (clone, then the attach's sync) to `progress`.
+    pub fn team_init_with(&self, remote: &str, progress: TeamProgressFn<'_>) -> Result<TeamInit> {
         let row = self.team_row()?;
         if let Some(r) = &row.remote {
             return Err(Error::Conflict(format!("this data directory already uses the team store {r}")));
@@ -336,6 +394,7 @@ impl Clawkeep {
             std::fs::remove_dir_all(&repo).map_err(|e| Error::io(format!("removing the unfinished clone {}", repo.display()), e))?;
         }
         crate::paths::ensure_dir(&self.team_dir())?;
+        progress(&TeamSyncStage::Cloning);
         let g = git::clone(remote, &repo)?;
         g.configure(&row.member, Path::new(&row.signing_key))?;
         let created = g.rev(&format!("{}/{}", git::REMOTE, git::BRANCH))?.is_none();
@@ -346,6 +405,7 @@ impl Clawkeep {
             write_file(&repo, layout::TEAM_FILE, layout::encode_doc("store", &[("format".to_string(), json!(layout::FORMAT))].into()).as_bytes())?;
             write_file(&repo, &layout::member_path(&me.name), layout::encode("member", &me).as_bytes())?;
             g.commit_all(&format!("team: create the store, {} is its first admin", me.name))?;
+            progress(&TeamSyncStage::Pushing);
             if !g.push()? {
                 return Err(Error::Conflict("someone initialised the repository at the same time: attach to it instead".into()));
             }
@@ -367,7 +427,7 @@ impl Clawkeep {
         };
         let admins = root_state.members.values().filter(|m| m.role == Role::Admin).map(|m| m.name.clone()).collect();
         self.store.tx(|tx| store::set_team_remote(tx, remote))?;
-        let sync = match self.team_sync() {
+        let sync = match self.team_sync_with(progress) {
             Ok(s) => s,
             Err(e) => {
                 // Not attached: a refused history leaves no trace but the clone, which a retry replaces.
@@ -387,7 +447,8 @@ impl Clawkeep {
     /// Fetches, verifies every commit new since the last verified one (each against the team as
     /// it stood before it), then brings the clone up to date (fast-forward, or a rebase of our
     /// own unpushed commits, signed again). Nothing moves when a commit is refused.
-    fn team_pull(&self, g: &Git, row: &TeamRow) -> Result<usize> {
+    fn team_pull(&self, g: &Git, row: &TeamRow, progress: TeamProgressFn<'_>) -> Result<usize> {
+        progress(&TeamSyncStage::Fetching);
         g.fetch()?;
         let tip = format!("{}/{}", git::REMOTE, git::BRANCH);
         let Some(remote_head) = g.rev(&tip)? else { return Ok(0) };
@@ -408,7 +469,8 @@ impl Clawkeep {
             Some(v) if !commits.is_empty() => Some(self.state_at(g, v)?),
             _ => None,
         };
-        for c in &commits {
+        for (i, c) in commits.iter().enumerate() {
+            progress(&TeamSyncStage::Verifying { done: i + 1, total: commits.len() });
             let after = self.state_at(g, c)?;
             let base = before.as_ref().unwrap_or(&after);
             let lines: String = base.members.values().map(|m| format!("{} namespaces=\"git\" {}\n", m.name, m.signing_key)).collect();
@@ -447,7 +509,7 @@ impl Clawkeep {
         let mut pushed = g.push()?;
         if !pushed {
             let row = self.team_row()?;
-            self.team_pull(g, &row)?;
+            self.team_pull(g, &row, &no_progress)?;
             pushed = g.push()?;
         }
         if !pushed {
@@ -461,7 +523,7 @@ impl Clawkeep {
     /// Pulls (verified) and returns the state at HEAD, checking this member is an admin.
     fn team_admin_state(&self) -> Result<(TeamRow, Git, TeamState)> {
         let (row, g) = self.team_clone()?;
-        self.team_pull(&g, &row)?;
+        self.team_pull(&g, &row, &no_progress)?;
         let state = self.state_at(&g, "HEAD")?;
         if !state.is_admin(&row.member) {
             return Err(Error::InvalidState(format!("only a team admin can do this; '{}' is not one", row.member)));
@@ -597,8 +659,14 @@ impl Clawkeep {
     /// Pull (verified), import what this member may read into the local index and keychain,
     /// share local instances and keys the store does not have yet, commit (signed), push.
     pub fn team_sync(&self) -> Result<TeamSync> {
+        self.team_sync_with(&no_progress)
+    }
+
+    /// [`Clawkeep::team_sync`], reporting each stage to `progress` (fetch, every commit
+    /// verified, import, share, push).
+    pub fn team_sync_with(&self, progress: TeamProgressFn<'_>) -> Result<TeamSync> {
         let (row, g) = self.team_clone()?;
-        let mut report = TeamSync { verified_commits: self.team_pull(&g, &row)?, ..Default::default() };
+        let mut report = TeamSync { verified_commits: self.team_pull(&g, &row, progress)?, ..Default::default() };
         let state = self.state_at(&g, "HEAD")?;
         let me = row.member.as_str();
         if !state.members.contains_key(me) {
@@ -613,6 +681,7 @@ impl Clawkeep {
         };
         // Field merges first: a conflict stops the sync before anything is written.
         let merges = self.team_merge_plan(&state, base.as_ref(), me)?;
+        progress(&TeamSyncStage::Importing);
         self.team_import(&g, &state, me, &mut report)?;
         for (name, merged, to_local, to_repo) in merges {
             if to_local {
@@ -624,6 +693,7 @@ impl Clawkeep {
                 report.shared_instances.push(name);
             }
         }
+        progress(&TeamSyncStage::Sharing);
         self.team_share(&g, &state, me, &mut report)?;
         if !report.shared_instances.is_empty() || !report.shared_keys.is_empty() {
             g.commit_all(&format!("team sync: {me} shares {} instances, {} keys", report.shared_instances.len(), report.shared_keys.len()))?;
@@ -631,6 +701,7 @@ impl Clawkeep {
         // Also what an earlier sync committed but could not push (the network went away).
         let head = g.rev("HEAD")?;
         if head.is_some() && head != g.rev(&format!("{}/{}", git::REMOTE, git::BRANCH))? {
+            progress(&TeamSyncStage::Pushing);
             report.head = Some(self.team_push(&g)?);
             report.pushed = true;
         } else {
@@ -682,16 +753,13 @@ impl Clawkeep {
                 Err(c) => {
                     let show = |v: &Option<serde_json::Value>| v.as_ref().map(|v| crate::hosttext::line(&v.to_string(), 200)).unwrap_or_else(|| "(removed)".into());
                     for f in c {
-                        conflicts.push(format!("instance '{}', field {}: yours {}, the team store's {}", i.name, f.field, show(&f.ours), show(&f.theirs)));
+                        conflicts.push(TeamFieldConflict { instance: i.name.clone(), field: f.field, yours: show(&f.ours), theirs: show(&f.theirs) });
                     }
                 }
             }
         }
         if !conflicts.is_empty() {
-            return Err(Error::TeamConflict(format!(
-                "sync stopped, nothing was written: a teammate changed the same fields differently ({}). Yours stay in this inventory; edit them to the value you want (or to the store's), then sync again",
-                conflicts.join("; ")
-            )));
+            return Err(Error::TeamConflict { conflicts });
         }
         Ok(out)
     }
@@ -837,8 +905,14 @@ impl Clawkeep {
 
     /// Who is in the team and what they may read (from the clone as last verified).
     pub fn team_status(&self) -> Result<TeamStatus> {
-        let row = self.team_row()?;
-        let members = if row.remote.is_some() {
+        self.team_status_if_joined()?.ok_or_else(|| Error::InvalidState("this data directory has not joined a team yet: join first (it makes your team identity)".into()))
+    }
+
+    /// [`Clawkeep::team_status`], or `None` when this data dir has not joined a team yet (the
+    /// desktop's Team screen then offers to join).
+    pub fn team_status_if_joined(&self) -> Result<Option<TeamStatus>> {
+        let Some(row) = self.store.team()? else { return Ok(None) };
+        let members: Vec<TeamMemberView> = if row.remote.is_some() {
             let state = self.state_at(&Git::open(&self.team_repo()), "HEAD")?;
             state
                 .members
@@ -848,7 +922,12 @@ impl Clawkeep {
         } else {
             Vec::new()
         };
-        Ok(TeamStatus { member: row.member, remote: row.remote, verified_head: row.verified_head, members })
+        let role = members.iter().find(|m| m.name == row.member).map(|m| m.role);
+        // Public halves only: the recipient is derived from the identity, which stays here.
+        let recipient = self.keychain.get(TEAM_IDENTITY_ACCOUNT).ok().and_then(|id| crypt::recipient_of(&id).ok());
+        let signing_key = public_key_line(Path::new(&row.signing_key)).ok();
+        let last_sync = self.store.last_team_sync()?;
+        Ok(Some(TeamStatus { member: row.member, remote: row.remote, verified_head: row.verified_head, members, role, recipient, signing_key, last_sync }))
     }
 }
 

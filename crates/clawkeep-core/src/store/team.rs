@@ -31,6 +31,12 @@ impl Store {
         Ok(self.conn().query_row(&format!("SELECT {TEAM_COLS} FROM team WHERE id = 1"), [], team_from_row).optional()?)
     }
 
+    /// When this data dir last synced with its team store (a sync or an attach, from the audit log).
+    pub fn last_team_sync(&self) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<String> = self.conn().query_row("SELECT at FROM audit WHERE action IN ('team.sync', 'team.init') ORDER BY id DESC LIMIT 1", [], |r| r.get(0)).optional()?;
+        Ok(at.map(|a| parse_ts(&a)).transpose()?)
+    }
+
     /// Key name → (who could read it, when they left).
     pub fn key_exposures(&self) -> Result<Vec<(String, String, DateTime<Utc>)>> {
         let conn = self.conn();

@@ -30,6 +30,7 @@ pub type Doc = BTreeMap<String, serde_json::Value>;
 
 /// What a member may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Reads every secret, manages members and scopes.
