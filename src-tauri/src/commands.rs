@@ -450,9 +450,10 @@ pub fn cancel_operation(ops: State<'_, Arc<Operations>>, op_id: String) -> bool 
     ops.cancel(&op_id)
 }
 
-/// The UI reports a milestone (`fleet-rendered`: the first Fleet table is on screen). The app
-/// prints it with the time since the process started, for `scripts/bench-gui.sh`.
+/// The UI reports a milestone (`fleet-rendered`: the first Fleet table is on screen;
+/// `cost-chart-drawn`: the Costs chart is drawn, with the duration the UI measured in `ms`).
+/// The app prints it, for `scripts/bench-gui.sh`.
 #[tauri::command(rename_all = "snake_case")]
-pub fn ui_mark(name: String) -> Reply<u128> {
-    crate::marks::record(&name)
+pub fn ui_mark(name: String, ms: Option<u64>) -> Reply<u128> {
+    crate::marks::record(&name, ms)
 }
