@@ -65,7 +65,9 @@ tree_mem_kb() { # "RSS PSS" of a process and all its descendants, in kB
   for p in "${all[@]}"; do
     kb=$(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
     pss=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)
-    echo "bench-gui:     $(cat /proc/"$p"/comm 2>/dev/null): RSS $((${kb:-0} / 1024)) MB, PSS $((${pss:-0} / 1024)) MB" >&2
+    # Of which the SQLite file the app maps (clean page cache, shared with the OS's).
+    db=$(awk '/clawkeep\.db/ {m = 1; next} /^[0-9a-f]+-[0-9a-f]+ / {m = 0} m && /^Pss:/ {s += $2} END {print s + 0}' /proc/"$p"/smaps 2>/dev/null || echo 0)
+    echo "bench-gui:     $(cat /proc/"$p"/comm 2>/dev/null): RSS $((${kb:-0} / 1024)) MB, PSS $((${pss:-0} / 1024)) MB$([ "${db:-0}" -gt 0 ] && echo " (SQLite file mapped: $((db / 1024)) MB PSS)")" >&2
     sum=$((sum + ${kb:-0})); psum=$((psum + ${pss:-0}))
   done
   echo "$sum $psum"

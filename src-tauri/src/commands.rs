@@ -36,10 +36,10 @@ where
     F: FnOnce(&Clawkeep) -> clawkeep_core::Result<T> + Send + 'static,
 {
     let core = state.get()?;
-    tauri::async_runtime::spawn_blocking(move || f(&core))
-        .await
-        .map_err(|e| ErrorPayload::new("internal", format!("the operation stopped unexpectedly: {e}")))?
-        .map_err(|e| e.to_payload())
+    let done = tauri::async_runtime::spawn_blocking(move || f(&core)).await;
+    // The reply is serialised and sent next: give the freed buffers back after that.
+    crate::memory::trim_soon();
+    done.map_err(|e| ErrorPayload::new("internal", format!("the operation stopped unexpectedly: {e}")))?.map_err(|e| e.to_payload())
 }
 
 #[tauri::command(rename_all = "snake_case")]
