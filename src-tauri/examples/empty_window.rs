@@ -5,7 +5,9 @@
 //!
 //!   cargo build --release -p clawkeep-desktop --features tauri/custom-protocol --example empty_window
 //!
-//! Prints `empty-window: page loaded` on stderr when the page has finished loading.
+//! Prints `empty-window: page loaded` on stderr when the page has finished loading. For
+//! diagnostics only (the benchmark never sets it), `EMPTY_WINDOW_PAGE=FILE` serves that HTML
+//! instead of the blank page, e.g. to see what running any script at all costs.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -15,8 +17,8 @@ use tauri::{WebviewUrl, WebviewWindowBuilder};
 
 const PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>empty</title></head><body></body></html>";
 
-/// Answers every request on `listener` with the blank page.
-fn serve(listener: TcpListener) {
+/// Answers every request on `listener` with `page`.
+fn serve(listener: TcpListener, page: String) {
     for stream in listener.incoming().flatten() {
         let mut reader = BufReader::new(&stream);
         let mut line = String::new();
@@ -28,14 +30,18 @@ fn serve(listener: TcpListener) {
             line.clear();
         }
         let mut out = &stream;
-        let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PAGE}", PAGE.len());
+        let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}", page.len());
     }
 }
 
 fn main() -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let url = format!("http://{}/", listener.local_addr()?);
-    std::thread::spawn(move || serve(listener));
+    let page = match std::env::var_os("EMPTY_WINDOW_PAGE") {
+        Some(path) => std::fs::read_to_string(path)?,
+        None => PAGE.to_string(),
+    };
+    std::thread::spawn(move || serve(listener, page));
     tauri::Builder::default()
         .setup(move |app| {
             WebviewWindowBuilder::new(app, "main", WebviewUrl::External(url.parse()?))
