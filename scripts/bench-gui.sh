@@ -1,14 +1,22 @@
 #!/usr/bin/env bash
-# Benchmark (not a test): cold start of the desktop app to its first rendered Fleet screen,
-# with 1,000 instances seeded, under Xvfb; and the resident memory of the app's process tree
-# (the app plus WebKit's web and network processes) once the Fleet is on screen.
-# Targets: <= 1.5 s to first render, <= 200 MB RSS.
+# Benchmark (not a test) of the desktop app in a real window under Xvfb, for each instance count:
+#   - cold start to the first rendered Fleet screen (target <= 1.5 s);
+#   - memory of the app's process tree (the app plus WebKit's web and network processes) once the
+#     Fleet is on screen, RSS and PSS, beside the same numbers for the floor: an empty Tauri 2
+#     window built the same way (src-tauri/examples/empty_window.rs, a blank page from a local
+#     server), measured in the same run; the ratio app PSS / floor PSS (target <= 1.10);
+#   - the Costs chart: from the screen having the chart's data to the frame after Chart.js drew it
+#     (target <= 200 ms), with the spend of 1,000 instances (90 days × 3 models) synced from the
+#     fake Anthropic API into the SQLite file the app opens.
 #
-# The app prints `clawkeep-desktop: mark fleet-rendered <ms> ms` when the UI reports its first
-# Fleet render (ui_mark); the script also times from its own spawn to that line.
-# Usage: scripts/bench-gui.sh [RUNS]   (default 3; uses the binary built by scripts/e2e-gui.sh,
-#        or builds it). Env: CARGO_TARGET_DIR, BENCH_INSTANCES (default 1000), BENCH_RELEASE=1
-#        (measure the release build instead of the debug one).
+# The app prints `clawkeep-desktop: mark <name> <ms> ms` lines (ui_mark, src-tauri/src/marks.rs):
+# fleet-rendered (since process start), cost-chart-data (report fetched and stacked) and
+# cost-chart-drawn (data to drawn). The Costs runs open on the Costs screen through the
+# preferences file (lastView), as after a person last left the app there.
+# Usage: scripts/bench-gui.sh [RUNS]   (default 3; medians printed last). Env: CARGO_TARGET_DIR,
+#        BENCH_INSTANCES (default "1000"; e.g. "1000 10000"), BENCH_COST_KEYS (default 1000),
+#        BENCH_RELEASE=1 (measure release builds of the app and the floor instead of debug ones;
+#        about 11 minutes to build on 2 cores), BENCH_SKIP_BUILD=1 (use the binaries as built).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -18,39 +26,35 @@ if [ -z "${_BENCH_INNER:-}" ]; then
   exec bash "$wss" xvfb-run -a -s "-screen 0 1400x900x24 -nolisten tcp" bash "$0" "$@"
 fi
 RUNS="${1:-3}"
-N="${BENCH_INSTANCES:-1000}"
+COUNTS="${BENCH_INSTANCES:-1000}"
+COST_KEYS="${BENCH_COST_KEYS:-1000}"
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-APP="$TARGET/gui-e2e/clawkeep-desktop"
-CLI="$TARGET/debug/clawkeep"
+SEED="$TARGET/debug/examples/gui_bench_seed"
 if [ -n "${BENCH_RELEASE:-}" ]; then
-  # What users run: the optimised build (about 11 minutes to build on 2 cores).
-  APP="$TARGET/release/clawkeep-desktop"
-  (cd ui && npm run build >/dev/null)
-  cargo build --release -p clawkeep-desktop --features tauri/custom-protocol
-elif [ ! -x "$APP" ]; then
-  (cd ui && npm run build >/dev/null)
-  cargo build -p clawkeep-desktop --features tauri/custom-protocol
-  mkdir -p "$TARGET/gui-e2e"; cp "$TARGET/debug/clawkeep-desktop" "$APP"
+  # What users run: the optimised build. The floor is built with the same profile and features.
+  APP="$TARGET/release/clawkeep-desktop"; FLOOR="$TARGET/release/examples/empty_window"
+  if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
+    (cd ui && npm run build >/dev/null)
+    cargo build --release -p clawkeep-desktop --features tauri/custom-protocol --bin clawkeep-desktop --example empty_window
+  fi
+else
+  APP="$TARGET/gui-e2e/clawkeep-desktop"; FLOOR="$TARGET/gui-e2e/empty_window"
+  if [ -z "${BENCH_SKIP_BUILD:-}" ] && { [ ! -x "$APP" ] || [ ! -x "$FLOOR" ]; }; then
+    (cd ui && npm run build >/dev/null)
+    cargo build -p clawkeep-desktop --features tauri/custom-protocol --bin clawkeep-desktop --example empty_window
+    mkdir -p "$TARGET/gui-e2e"
+    cp "$TARGET/debug/clawkeep-desktop" "$APP"; cp "$TARGET/debug/examples/empty_window" "$FLOOR"
+  fi
 fi
-[ -x "$CLI" ] || cargo build -p clawkeep-cli
+[ -x "$SEED" ] || cargo build -p clawkeep-cli --example gui_bench_seed
 
 RUN="$(mktemp -d /tmp/clawkeep-bench.XXXXXX)"
 trap 'rm -rf "$RUN"' EXIT
-export CLAWKEEP_HOME="$RUN/home" CLAWKEEP_KEYCHAIN_SERVICE="clawkeep-bench-$$"
+export CLAWKEEP_KEYCHAIN_SERVICE="clawkeep-bench-$$"
 export XDG_CONFIG_HOME="$RUN/cfg" WEBKIT_DISABLE_COMPOSITING_MODE=1 NO_AT_BRIDGE=1
+echo "bench-gui: app $APP, floor $FLOOR; $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
-echo "bench-gui: seeding $N instances with the CLI" >&2
-t0=$(date +%s.%N)
-owners=(acme globex initech umbrella hooli stark wayne tyrell)
-envs=(prod staging dev)
-for i in $(seq 1 "$N"); do
-  o=${owners[$((i % 8))]}; e=${envs[$((i % 3))]}
-  "$CLI" instance add "$o-$e-$i" --owner "$o" --env "$e" --workload "agent-$((i % 17))" \
-    --host "10.$((i / 250)).$((i % 250)).$((i % 7 + 1))" --user openclaw --tag "batch-$((i % 5))" >/dev/null
-done
-echo "bench-gui: seeded in $(echo "$(date +%s.%N) - $t0" | bc) s" >&2
-
-tree_rss_kb() { # RSS of a process and all its descendants, in kB
+tree_mem_kb() { # "RSS PSS" of a process and all its descendants, in kB
   local pids=("$1") all=() p
   while [ ${#pids[@]} -gt 0 ]; do
     p=${pids[0]}; pids=("${pids[@]:1}"); all+=("$p")
@@ -61,26 +65,72 @@ tree_rss_kb() { # RSS of a process and all its descendants, in kB
   for p in "${all[@]}"; do
     kb=$(awk '/^VmRSS/ {print $2}' /proc/"$p"/status 2>/dev/null || echo 0)
     pss=$(awk '/^Pss:/ {print $2}' /proc/"$p"/smaps_rollup 2>/dev/null || echo 0)
-    echo "bench-gui:   $(cat /proc/"$p"/comm 2>/dev/null): RSS $((kb / 1024)) MB, PSS $((pss / 1024)) MB" >&2
-    sum=$((sum + kb)); psum=$((psum + pss))
+    # Of which the SQLite file the app maps (clean page cache, shared with the OS's).
+    db=$(awk '/clawkeep\.db/ {m = 1; next} /^[0-9a-f]+-[0-9a-f]+ / {m = 0} m && /^Pss:/ {s += $2} END {print s + 0}' /proc/"$p"/smaps 2>/dev/null || echo 0)
+    echo "bench-gui:     $(cat /proc/"$p"/comm 2>/dev/null): RSS $((${kb:-0} / 1024)) MB, PSS $((${pss:-0} / 1024)) MB$([ "${db:-0}" -gt 0 ] && echo " (SQLite file mapped: $((db / 1024)) MB PSS)")" >&2
+    sum=$((sum + ${kb:-0})); psum=$((psum + ${pss:-0}))
   done
   echo "$sum $psum"
 }
 
-for r in $(seq 1 "$RUNS"); do
-  export XDG_DATA_HOME="$RUN/data-$r" XDG_CACHE_HOME="$RUN/cache-$r"   # cold: no WebKit caches
-  log="$RUN/app-$r.log"
-  start=$(date +%s%N)
-  setsid "$APP" >"$log" 2>&1 &
-  pid=$!
-  wall=""
+# Starts "$@" in its own process group with fresh XDG data and cache dirs (cold: no WebKit
+# caches), waits up to 6 s for PATTERN in its log; sets LOG, PID and WALL (ms, or empty).
+launch() {
+  local pattern="$1" tag="$2"; shift 2
+  export XDG_DATA_HOME="$RUN/data-$tag" XDG_CACHE_HOME="$RUN/cache-$tag"
+  mkdir -p "$XDG_DATA_HOME"
+  [ -n "${PREFS:-}" ] && { mkdir -p "$XDG_DATA_HOME/dev.clawkeep.desktop"; printf '%s' "$PREFS" >"$XDG_DATA_HOME/dev.clawkeep.desktop/prefs.json"; }
+  LOG="$RUN/$tag.log"
+  local start; start=$(date +%s%N)
+  setsid "$@" >"$LOG" 2>&1 &
+  PID=$!
+  WALL=""
   for _ in $(seq 600); do
-    if grep -q "mark fleet-rendered" "$log"; then wall=$(( ($(date +%s%N) - start) / 1000000 )); break; fi
+    if grep -q "$pattern" "$LOG"; then WALL=$(( ($(date +%s%N) - start) / 1000000 )); break; fi
     sleep 0.01
   done
-  sleep 1   # let the page settle before measuring memory
-  read -r rss pss < <(tree_rss_kb "$pid")
-  inapp=$(grep -ao "mark fleet-rendered [0-9]* ms" "$log" | awk '{print $3}')
-  kill -TERM -- "-$pid" 2>/dev/null || true; sleep 0.5; kill -KILL -- "-$pid" 2>/dev/null || true
-  echo "bench-gui: run $r: first Fleet render ${wall:-timeout} ms after spawn (${inapp:-?} ms in-process), app tree RSS $((rss / 1024)) MB, PSS $((pss / 1024)) MB"
+}
+stop() { kill -TERM -- "-$PID" 2>/dev/null || true; sleep 0.5; kill -KILL -- "-$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
+mark() { grep -ao "mark $1 [0-9]* ms" "$LOG" | head -1 | awk '{print $3}'; }
+median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "?"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+summary=()
+for N in $COUNTS; do
+  export CLAWKEEP_HOME="$RUN/home-$N"
+  echo "bench-gui: seeding $N instances with keys, and $COST_KEYS keys' spend through the cost sync" >&2
+  "$SEED" "$CLAWKEEP_HOME" "$N" "$COST_KEYS" >&2
+  f_rss=(); f_pss=(); a_rss=(); a_pss=(); fleet=(); chart=(); cdata=()
+  for r in $(seq 1 "$RUNS"); do
+    # The floor, then the app on the Fleet, one after the other (never both at once).
+    PREFS=""
+    launch "empty-window: page loaded" "floor-$N-$r" "$FLOOR"
+    sleep 1   # as long as the app is given to settle
+    read -r rss pss < <(tree_mem_kb "$PID")
+    stop
+    f_rss+=($((rss / 1024))); f_pss+=($((pss / 1024)))
+    echo "bench-gui: N=$N run $r: floor ${WALL:-timeout} ms to page loaded, tree RSS $((rss / 1024)) MB, PSS $((pss / 1024)) MB"
+
+    PREFS='{"lastView":"fleet"}'
+    launch "mark fleet-rendered" "fleet-$N-$r" "$APP"
+    sleep 1   # let the page settle before measuring memory
+    read -r rss pss < <(tree_mem_kb "$PID")
+    inapp=$(mark fleet-rendered)
+    stop
+    a_rss+=($((rss / 1024))); a_pss+=($((pss / 1024))); fleet+=("${WALL:-timeout}")
+    echo "bench-gui: N=$N run $r: first Fleet render ${WALL:-timeout} ms after spawn (${inapp:-?} ms in-process), app tree RSS $((rss / 1024)) MB, PSS $((pss / 1024)) MB"
+
+    if [ "$COST_KEYS" -gt 0 ]; then
+      PREFS='{"lastView":"costs"}'
+      launch "mark cost-chart-drawn" "costs-$N-$r" "$APP"
+      drawn=$(mark cost-chart-drawn); data=$(mark cost-chart-data)
+      stop
+      chart+=("${drawn:-timeout}"); cdata+=("${data:-?}")
+      echo "bench-gui: N=$N run $r: Costs chart of $COST_KEYS instances' spend drawn ${drawn:-timeout} ms after its data (report fetched and stacked in ${data:-?} ms)"
+    fi
+  done
+  fp=$(echo "${f_pss[*]}" | median); ap=$(echo "${a_pss[*]}" | median)
+  ratio=$(awk -v a="$ap" -v f="$fp" 'BEGIN { if (f > 0) printf "%.2f", a / f; else print "?" }')
+  summary+=("bench-gui: N=$N medians of $RUNS: first Fleet render $(echo "${fleet[*]}" | median) ms; floor RSS $(echo "${f_rss[*]}" | median) MB, PSS $fp MB; app RSS $(echo "${a_rss[*]}" | median) MB, PSS $ap MB; PSS ratio app/floor $ratio (target <= 1.10)")
+  [ "$COST_KEYS" -gt 0 ] && summary+=("bench-gui: N=$N medians of $RUNS: Costs chart drawn $(echo "${chart[*]}" | median) ms after its data (target <= 200), data $(echo "${cdata[*]}" | median) ms")
 done
+printf '%s\n' "${summary[@]}"

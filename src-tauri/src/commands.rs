@@ -36,10 +36,10 @@ where
     F: FnOnce(&Clawkeep) -> clawkeep_core::Result<T> + Send + 'static,
 {
     let core = state.get()?;
-    tauri::async_runtime::spawn_blocking(move || f(&core))
-        .await
-        .map_err(|e| ErrorPayload::new("internal", format!("the operation stopped unexpectedly: {e}")))?
-        .map_err(|e| e.to_payload())
+    let done = tauri::async_runtime::spawn_blocking(move || f(&core)).await;
+    // The reply is serialised and sent next: give the freed buffers back after that.
+    crate::memory::trim_soon();
+    done.map_err(|e| ErrorPayload::new("internal", format!("the operation stopped unexpectedly: {e}")))?.map_err(|e| e.to_payload())
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -450,9 +450,10 @@ pub fn cancel_operation(ops: State<'_, Arc<Operations>>, op_id: String) -> bool 
     ops.cancel(&op_id)
 }
 
-/// The UI reports a milestone (`fleet-rendered`: the first Fleet table is on screen). The app
-/// prints it with the time since the process started, for `scripts/bench-gui.sh`.
+/// The UI reports a milestone (`fleet-rendered`: the first Fleet table is on screen;
+/// `cost-chart-drawn`: the Costs chart is drawn, with the duration the UI measured in `ms`).
+/// The app prints it, for `scripts/bench-gui.sh`.
 #[tauri::command(rename_all = "snake_case")]
-pub fn ui_mark(name: String) -> Reply<u128> {
-    crate::marks::record(&name)
+pub fn ui_mark(name: String, ms: Option<u64>) -> Reply<u128> {
+    crate::marks::record(&name, ms)
 }

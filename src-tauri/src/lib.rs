@@ -51,6 +51,7 @@ pub mod commands_cost;
 pub mod commands_team;
 pub mod files;
 pub mod marks;
+pub mod memory;
 pub mod onboard;
 pub mod ops;
 pub mod state;
@@ -140,6 +141,7 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
 /// Starts the app.
 pub fn run() -> Result<(), tauri::Error> {
     marks::process_started();
+    memory::tune_allocator();
     let core = CoreState::open(clawkeep_core::OpenOptions::default());
     register(tauri::Builder::default())
         .plugin(tauri_plugin_store::Builder::default().build())

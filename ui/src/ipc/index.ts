@@ -193,7 +193,8 @@ export const unlockSshKey = (passphrase: string) => call<boolean>("unlock_ssh_ke
 export const lockSshKey = () => call<null>("lock_ssh_key");
 /** `null`: agent or unencrypted key file; else whether the key file is unlocked. */
 export const sshKeyStatus = () => call<boolean | null>("ssh_key_status");
-export const uiMark = (name: "fleet-rendered") => call<number>("ui_mark", { name });
+/** A benchmark milestone; `ms`: a duration the UI measured (else the app prints its uptime). */
+export const uiMark = (name: "fleet-rendered" | "cost-chart-data" | "cost-chart-drawn", ms?: number) => call<number>("ui_mark", { name, ms: ms === undefined ? null : Math.max(0, Math.round(ms)) });
 
 /** A long operation in progress: its result, and a way to ask it to stop. */
 export interface Operation<T> {
