@@ -19,9 +19,7 @@ use clawkeep_tests::sys::ArgvSampler;
 use clawkeep_tests::{World, WorldOptions};
 use fake_anthropic::{FakeAnthropic, MintKey, Preset, WORKSPACE_PROD_A_ID};
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
 struct Desk<'a> {
@@ -36,15 +34,7 @@ impl Desk<'_> {
     /// Invokes `cmd`; the payload (either way) is scanned, argv sampled meanwhile.
     fn call(&mut self, cmd: &str, body: Value) -> Result<Value, Value> {
         self.calls += 1;
-        let req = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(body),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
+        let req = crate::request(cmd, body);
         let sampler = ArgvSampler::start(self.c.needles());
         let r = get_ipc_response(&self.window, req).map(|b| b.deserialize::<Value>().unwrap());
         let (leaked, _) = sampler.finish();

@@ -9,9 +9,7 @@ use clawkeep_core::{Clawkeep, InstanceSpec, KeySpec, MemoryKeychain, OpenOptions
 use clawkeep_desktop::CoreState;
 use fake_anthropic::{FakeAnthropic, Preset, UsageRow, MODEL_HAIKU_4_5, WORKSPACE_PROD_A_ID, WORKSPACE_PROD_B_ID};
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
 struct World {
@@ -82,15 +80,7 @@ fn world() -> World {
 
 impl World {
     fn call(&self, cmd: &str, body: Value) -> Result<Value, Value> {
-        let req = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(body),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
+        let req = crate::request(cmd, body);
         get_ipc_response(&self.window, req).map(|b| b.deserialize::<Value>().unwrap())
     }
     fn ok(&self, cmd: &str, body: Value) -> Value {

@@ -7,9 +7,7 @@ use clawkeep_core::{Clawkeep, MemoryKeychain, OpenOptions};
 use clawkeep_desktop::files::{FixedSavePath, Prefs, SaveDialog};
 use clawkeep_desktop::CoreState;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
 /// A well-formed fake API key made at run time (no key-shaped literal in the tree).
@@ -49,25 +47,13 @@ fn harness() -> Harness {
     Harness { _app: app, window, keychain, dir, save }
 }
 
-fn request(cmd: &str, body: Value) -> InvokeRequest {
-    InvokeRequest {
-        cmd: cmd.into(),
-        callback: CallbackFn(0),
-        error: CallbackFn(1),
-        url: "tauri://localhost".parse().unwrap(),
-        body: InvokeBody::Json(body),
-        headers: Default::default(),
-        invoke_key: INVOKE_KEY.to_string(),
-    }
-}
-
 impl Harness {
     /// The next save dialog answers `path` (`None`: cancelled).
     fn save_to(&self, path: Option<&std::path::Path>) {
         *self.save.0.lock().unwrap() = path.map(Into::into);
     }
     fn call(&self, cmd: &str, body: Value) -> Result<Value, Value> {
-        get_ipc_response(&self.window, request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap())
+        get_ipc_response(&self.window, crate::request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap())
     }
     fn ok(&self, cmd: &str, body: Value) -> Value {
         self.call(cmd, body).unwrap_or_else(|e| panic!("{cmd} failed: {e}"))
@@ -289,7 +275,7 @@ fn a_core_that_failed_to_open_answers_every_command_with_its_error() {
     let state = CoreState::open(OpenOptions { data_dir: Some(file.join("data")), keychain: Some(Arc::new(MemoryKeychain::new())), ..Default::default() });
     let app = clawkeep_desktop::register(mock_builder()).manage(state).build(mock_context(noop_assets())).unwrap();
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    let e = get_ipc_response(&window, request("list_instances", json!({}))).unwrap_err();
+    let e = get_ipc_response(&window, crate::request("list_instances", json!({}))).unwrap_err();
     assert_eq!(e["code"], "io", "{e}");
 }
 
@@ -305,7 +291,7 @@ fn capability_allows_only_what_the_ui_uses() {
         .build(tauri::generate_context!())
         .unwrap();
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    let call = |cmd: &str, body: Value| get_ipc_response(&window, request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap());
+    let call = |cmd: &str, body: Value| get_ipc_response(&window, crate::request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap());
     assert_eq!(call("list_instances", json!({})).unwrap(), json!([]));
     assert!(call("key_rules", json!({})).is_ok());
     let denied = call("plugin:store|clear", json!({ "rid": 1 })).unwrap_err();
@@ -624,7 +610,7 @@ fn prefs_are_one_fixed_file_and_the_store_plugin_is_out_of_reach() {
         .unwrap();
     manage_files(&app, dir.path());
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
-    let call = |cmd: &str, body: Value| get_ipc_response(&window, request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap());
+    let call = |cmd: &str, body: Value| get_ipc_response(&window, crate::request(cmd, body)).map(|b| b.deserialize::<Value>().unwrap());
     let outside = dir.path().join("outside/evil.json");
     let db = dir.path().join("data/clawkeep.db");
     for path in [outside.clone(), db.clone()] {

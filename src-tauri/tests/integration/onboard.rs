@@ -10,9 +10,7 @@ use clawkeep_core::{Clawkeep, MemoryKeychain, OpenOptions};
 use clawkeep_desktop::onboard::{FixedOpenPath, OpenDialog};
 use clawkeep_desktop::CoreState;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, Manager, WebviewWindow, WebviewWindowBuilder};
 
 struct Harness {
@@ -40,15 +38,7 @@ fn harness() -> Harness {
 
 impl Harness {
     fn call(&self, cmd: &str, body: Value) -> Result<Value, Value> {
-        let req = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(body),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
+        let req = crate::request(cmd, body);
         get_ipc_response(&self.window, req).map(|b| b.deserialize::<Value>().unwrap())
     }
     fn ok(&self, cmd: &str, body: Value) -> Value {

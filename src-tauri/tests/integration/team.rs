@@ -13,9 +13,7 @@ use std::sync::Arc;
 use clawkeep_core::{Clawkeep, Keychain, OpenOptions, OsKeychain};
 use clawkeep_desktop::CoreState;
 use serde_json::{json, Value};
-use tauri::ipc::{CallbackFn, InvokeBody};
-use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
-use tauri::webview::InvokeRequest;
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime};
 use tauri::{App, WebviewWindow, WebviewWindowBuilder};
 
 struct Desk {
@@ -44,15 +42,7 @@ impl Desk {
     }
 
     fn call(&self, cmd: &str, body: Value) -> Result<Value, Value> {
-        let req = InvokeRequest {
-            cmd: cmd.into(),
-            callback: CallbackFn(0),
-            error: CallbackFn(1),
-            url: "tauri://localhost".parse().unwrap(),
-            body: InvokeBody::Json(body),
-            headers: Default::default(),
-            invoke_key: INVOKE_KEY.to_string(),
-        };
+        let req = crate::request(cmd, body);
         let r = get_ipc_response(&self.window, req).map(|b| b.deserialize::<Value>().unwrap());
         self.replies.borrow_mut().push(match &r {
             Ok(v) | Err(v) => v.to_string(),
