@@ -55,8 +55,7 @@ pub(super) fn sudo_args(sm: &ServiceManager) -> Option<String> {
 pub(super) fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
     let mut s = format!(
         "pid=; ino=$(awk '$4 == \"0A\" && $2 ~ /:{port:04X}$/ {{ print $10; exit }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null); \
-         if [ -n \"$ino\" ]; then for d in /proc/[0-9]*; do [ -O \"$d\" ] || continue; \
-           if ls -l \"$d/fd\" 2>/dev/null | grep -q \"socket:\\[$ino\\]\"; then pid=${{d#/proc/}}; break; fi; done; fi; \
+         if [ -n \"$ino\" ]; then pid=$(find /proc/[0-9]*/fd -maxdepth 1 -lname \"socket:\\[$ino\\]\" 2>/dev/null | head -n1 | cut -d/ -f3); fi; \
          if [ -z \"$pid\" ]; then pid=$(ss -ltnpH 'sport = :{port}' 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n1); fi; "
     );
     if let ServiceManager::SystemdUser { unit } = sm {
