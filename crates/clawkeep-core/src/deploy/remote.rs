@@ -49,14 +49,18 @@ pub(super) fn sudo_args(sm: &ServiceManager) -> Option<String> {
     (!rest.is_empty() && rest.iter().all(plain)).then(|| rest.join(" "))
 }
 
-/// Shell snippet that sets `pid` to the gateway's process (listening on `port`): the socket's
-/// inode from `/proc/net/tcp{,6}`, then the login user's own processes holding it (cheap even on
-/// a busy host), else `ss -p`, else (systemd) the unit's MainPID.
+/// Shell snippet that sets `pid` to the gateway's process (listening on `port`): `ss -ltnpH`
+/// (one process that reads the socket table and the login user's own fds in C), else the
+/// socket's inode from `/proc/net/tcp{,6}` and the login user's own processes holding it, else
+/// (systemd) the unit's MainPID. The host runs this on every deploy of a fleet at once, so it
+/// forks as little as it can: the pid is cut out of `ss`'s line by parameter expansion.
 pub(super) fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
     let mut s = format!(
-        "pid=; ino=$(awk '$4 == \"0A\" && $2 ~ /:{port:04X}$/ {{ print $10; exit }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null); \
-         if [ -n \"$ino\" ]; then pid=$(find /proc/[0-9]*/fd -maxdepth 1 -lname \"socket:\\[$ino\\]\" 2>/dev/null | head -n1 | cut -d/ -f3); fi; \
-         if [ -z \"$pid\" ]; then pid=$(ss -ltnpH 'sport = :{port}' 2>/dev/null | sed -n 's/.*pid=\\([0-9][0-9]*\\).*/\\1/p' | head -n1); fi; "
+        "pid=; if command -v ss >/dev/null 2>&1; then l=$(ss -ltnpH 'sport = :{port}' 2>/dev/null); \
+           case $l in *pid=[0-9]*) l=${{l#*pid=}}; pid=${{l%%[!0-9]*}};; esac; l=; fi; \
+         if [ -z \"$pid\" ]; then ino=$(awk '$4 == \"0A\" && $2 ~ /:{port:04X}$/ {{ print $10; exit }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null); \
+           if [ -n \"$ino\" ]; then for d in /proc/[0-9]*; do [ -O \"$d\" ] || continue; \
+             if ls -l \"$d/fd\" 2>/dev/null | grep -q \"socket:\\[$ino\\]\"; then pid=${{d#/proc/}}; break; fi; done; fi; fi; "
     );
     if let ServiceManager::SystemdUser { unit } = sm {
         s.push_str(&format!(
@@ -92,9 +96,9 @@ pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, po
          if [ -f \"$SD/state/openclaw.sqlite\" ] && live \"$SD/state/openclaw.sqlite\" \"SELECT value_json FROM config_machine_state WHERE state_key = 'authProfiles.store';\" 'anthropic:default'; then for a in {agents}; do echo \"profile=$a\"; done; fi; \
          if [ -f \"$SD/gateway.systemd.env\" ] && grep -q '^[[:space:]]*ANTHROPIC_API_KEY=' \"$SD/gateway.systemd.env\"; then echo systemd_env_file=1; fi; \
          if command -v ss >/dev/null 2>&1; then echo ss=1; fi; echo \"ids=$(id -u) $(id -G)\"; \
-         if [ -d \"$SD\" ]; then echo \"sd_owner=$(ls -nLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}') $(ls -lLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}')\"; \
-           if [ -w \"$SD\" ] && [ -x \"$SD\" ]; then echo sd_writable=1; fi; fi; \
-         if [ -e \"$SD/.env\" ]; then echo \"env_owner_name=$(ls -lLd -- \"$SD/.env\" 2>/dev/null | awk '{{print $3}}')\"; fi; ",
+         if [ -d \"$SD\" ]; then o=$(stat -Lc '%u %U' -- \"$SD\" 2>/dev/null) || o=\"$(ls -nLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}') $(ls -lLd -- \"$SD\" 2>/dev/null | awk '{{print $3}}')\"; \
+           echo \"sd_owner=$o\"; if [ -w \"$SD\" ] && [ -x \"$SD\" ]; then echo sd_writable=1; fi; fi; \
+         if [ -e \"$SD/.env\" ]; then o=$(stat -Lc %U -- \"$SD/.env\" 2>/dev/null) || o=$(ls -lLd -- \"$SD/.env\" 2>/dev/null | awk '{{print $3}}'); echo \"env_owner_name=$o\"; fi; ",
         sd = sh_quote(sd),
         live = LIVE_ROWS_FN,
     );
@@ -138,10 +142,10 @@ pub(super) fn gateway_state_command(port: u16, sm: &ServiceManager, env_path: &s
         "{find}echo \"pid=$pid\"; {unit}\
          if [ -n \"$pid\" ]; then if [ -r /proc/$pid/environ ]; then \
            if tr '\\0' '\\n' < /proc/$pid/environ | grep -q '^ANTHROPIC_API_KEY='; then \
-             printf 'proc=%s\\n' \"$(tr '\\0' '\\n' < /proc/$pid/environ | sed -n 's/^ANTHROPIC_API_KEY=//p' | head -n1 | tr -d '\\n' | sha256sum | cut -c1-64)\"; \
+             h=$(tr '\\0' '\\n' < /proc/$pid/environ | awk 'sub(/^ANTHROPIC_API_KEY=/, \"\") {{ printf \"%s\", $0; exit }}' | sha256sum); echo \"proc=${{h%% *}}\"; \
            else echo proc=none; fi; else echo proc=unreadable; fi; fi; \
          f={env}; if [ -f \"$f\" ] && LC_ALL=C awk {awk} \"$f\" >/dev/null; then \
-           printf 'file=%s\\n' \"$(LC_ALL=C awk {awk} \"$f\" | sha256sum | cut -c1-64)\"; fi; echo state_done=1",
+           h=$(LC_ALL=C awk {awk} \"$f\" | sha256sum); echo \"file=${{h%% *}}\"; fi; echo state_done=1",
         find = find_pid_snippet(port, sm),
         env = sh_quote(env_path),
         awk = sh_quote(dotenv::VALUE_AWK),
