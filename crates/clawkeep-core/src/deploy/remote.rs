@@ -49,18 +49,20 @@ pub(super) fn sudo_args(sm: &ServiceManager) -> Option<String> {
     (!rest.is_empty() && rest.iter().all(plain)).then(|| rest.join(" "))
 }
 
-/// Shell snippet that sets `pid` to the gateway's process (listening on `port`): `ss -ltnpH`
-/// (one process that reads the socket table and the login user's own fds in C), else the
-/// socket's inode from `/proc/net/tcp{,6}` and the login user's own processes holding it, else
-/// (systemd) the unit's MainPID. The host runs this on every deploy of a fleet at once, so it
-/// forks as little as it can: the pid is cut out of `ss`'s line by parameter expansion.
+/// Shell snippet that sets `pid` to the gateway's process (listening on `port`): the socket's
+/// inode from `/proc/net/tcp{,6}`, then the login user's own processes holding it — one `ls -l`
+/// over all their fd directories (the shell picks them with `[ -O ]`, no process per candidate)
+/// read by one `awk` —, else `ss -p`, else (systemd) the unit's MainPID. A fleet deploy runs
+/// this on every host at once, so it forks as little as it can (three processes, however many
+/// the user runs; `ss -p` costs about the same and is not on every host). `/dev/null` makes
+/// `ls` print each directory's `/proc/N/fd:` header even when there is one.
 pub(super) fn find_pid_snippet(port: u16, sm: &ServiceManager) -> String {
     let mut s = format!(
-        "pid=; if command -v ss >/dev/null 2>&1; then l=$(ss -ltnpH 'sport = :{port}' 2>/dev/null); \
-           case $l in *pid=[0-9]*) l=${{l#*pid=}}; pid=${{l%%[!0-9]*}};; esac; l=; fi; \
-         if [ -z \"$pid\" ]; then ino=$(awk '$4 == \"0A\" && $2 ~ /:{port:04X}$/ {{ print $10; exit }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null); \
-           if [ -n \"$ino\" ]; then for d in /proc/[0-9]*; do [ -O \"$d\" ] || continue; \
-             if ls -l \"$d/fd\" 2>/dev/null | grep -q \"socket:\\[$ino\\]\"; then pid=${{d#/proc/}}; break; fi; done; fi; fi; "
+        "pid=; ino=$(awk '$4 == \"0A\" && $2 ~ /:{port:04X}$/ {{ print $10; exit }}' /proc/net/tcp /proc/net/tcp6 2>/dev/null); \
+         if [ -n \"$ino\" ]; then set --; for d in /proc/[0-9]*; do [ -O \"$d\" ] && set -- \"$@\" \"$d/fd\"; done; \
+           if [ $# -gt 0 ]; then pid=$(ls -l /dev/null \"$@\" 2>/dev/null | awk -v s=\"socket:[$ino]\" '/^\\/proc\\/[0-9]+\\/fd:$/ {{ p = $0 }} p != \"\" && index($0, s) {{ sub(/^\\/proc\\//, \"\", p); sub(/\\/fd:$/, \"\", p); print p; exit }}'); fi; set --; fi; \
+         if [ -z \"$pid\" ] && command -v ss >/dev/null 2>&1; then l=$(ss -ltnpH 'sport = :{port}' 2>/dev/null); \
+           case $l in *pid=[0-9]*) l=${{l#*pid=}}; pid=${{l%%[!0-9]*}};; esac; l=; fi; "
     );
     if let ServiceManager::SystemdUser { unit } = sm {
         s.push_str(&format!(
@@ -88,7 +90,7 @@ const LIVE_ROWS_FN: &str = "live() { if command -v sqlite3 >/dev/null 2>&1 && lq
 pub(super) fn probe_command(sd: &str, agents: &[String], sm: &ServiceManager, port: u16) -> String {
     let agents = agents.iter().map(|a| sh_quote(a)).collect::<Vec<_>>().join(" ");
     let mut probe = format!(
-        "SD={sd}; OC=$(command -v openclaw 2>/dev/null); \
+        "SD={sd}; OC=; if command -v openclaw >/dev/null 2>&1; then OC=$(command -v openclaw); fi; \
          if [ -z \"$OC\" ]; then for c in \"$HOME/.local/bin/openclaw\" \"$HOME/.npm-global/bin/openclaw\" \"$HOME/node_modules/.bin/openclaw\"; do if [ -x \"$c\" ]; then OC=$c; break; fi; done; fi; \
          echo \"oc=$OC\"; \
          {live} \
@@ -141,15 +143,22 @@ pub(super) fn gateway_state_command(port: u16, sm: &ServiceManager, env_path: &s
     format!(
         "{find}echo \"pid=$pid\"; {unit}\
          if [ -n \"$pid\" ]; then if [ -r /proc/$pid/environ ]; then \
-           if tr '\\0' '\\n' < /proc/$pid/environ | grep -q '^ANTHROPIC_API_KEY='; then \
-             h=$(tr '\\0' '\\n' < /proc/$pid/environ | awk 'sub(/^ANTHROPIC_API_KEY=/, \"\") {{ printf \"%s\", $0; exit }}' | sha256sum); echo \"proc=${{h%% *}}\"; \
-           else echo proc=none; fi; else echo proc=unreadable; fi; fi; \
-         f={env}; if [ -f \"$f\" ] && LC_ALL=C awk {awk} \"$f\" >/dev/null; then \
-           h=$(LC_ALL=C awk {awk} \"$f\" | sha256sum); echo \"file=${{h%% *}}\"; fi; echo state_done=1",
+           h=$(tr '\\0' '\\n' < /proc/$pid/environ | awk 'sub(/^ANTHROPIC_API_KEY=/, \"\") {{ printf \"%s\", $0 | \"sha256sum\"; close(\"sha256sum\"); f = 1; exit }} END {{ if (!f) print \"none\" }}'); \
+           echo \"proc=${{h%% *}}\"; else echo proc=unreadable; fi; fi; \
+         f={env}; if [ -f \"$f\" ] && h=$(LC_ALL=C awk {awk} \"$f\"); then echo \"file=${{h%% *}}\"; fi; echo state_done=1",
         find = find_pid_snippet(port, sm),
         env = sh_quote(env_path),
-        awk = sh_quote(dotenv::VALUE_AWK),
+        awk = sh_quote(&hash_value_awk()),
     )
+}
+
+/// [`dotenv::VALUE_AWK`] that pipes the value into `sha256sum` (awk's own pipe: the value is
+/// never an argument) instead of printing it: prints the SHA-256 line and exits 0, or prints
+/// nothing and exits 1 when the file has no key line. One `awk` does both the test and the hash.
+fn hash_value_awk() -> String {
+    const PRINT: &str = r#"printf "%s", v;"#;
+    debug_assert!(dotenv::VALUE_AWK.contains(PRINT));
+    dotenv::VALUE_AWK.replace(PRINT, r#"printf "%s", v | "sha256sum"; close("sha256sum");"#)
 }
 
 /// Prints `file=<SHA-256 of the secret file's key>` (trailing newlines dropped).
@@ -242,6 +251,32 @@ mod tests {
         let have_sqlite3 = std::process::Command::new("sqlite3").arg("-version").output().is_ok_and(|o| o.status.success());
         // without sqlite3 on the host the byte scan is all there is (and still sees the old bytes)
         assert_eq!(live("anthropic:default"), !have_sqlite3);
+    }
+
+    /// The host hashes the value the Rust parser reads, in one awk, for every `.env` shape; a
+    /// file without a key line prints nothing and fails.
+    #[test]
+    fn the_hosts_env_hash_is_the_rust_parsers_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join(".env");
+        let awk = sh_quote(&hash_value_awk());
+        for text in [
+            "ANTHROPIC_API_KEY=abc\n",
+            "# c\r\nexport ANTHROPIC_API_KEY=\"q v\" # note\r\nB=1\r\n",
+            "  ANTHROPIC_API_KEY = 'x#y'\nANTHROPIC_API_KEY=second\n",
+            "ANTHROPIC_API_KEY=\n",
+            "ANTHROPIC_API_KEY=v # inline",
+            "OTHER=1\n",
+        ] {
+            std::fs::write(&f, text).unwrap();
+            let script = format!("if h=$(LC_ALL=C awk {awk} {}); then echo \"file=${{h%% *}}\"; else echo none; fi", sh_quote(&f.to_string_lossy()));
+            let out = std::process::Command::new("/bin/sh").arg("-c").arg(script).output().unwrap();
+            let want = match dotenv::key_value(text.as_bytes()) {
+                Some(v) => format!("file={}", crate::model::keyfmt::fingerprint(v.expose())),
+                None => "none".into(),
+            };
+            assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), want, "{text:?}");
+        }
     }
 
     #[test]
