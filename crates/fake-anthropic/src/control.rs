@@ -15,7 +15,7 @@ use crate::inject::{self, ErrorInjection};
 use crate::mint::{mint, MintKey, MintedKey};
 use crate::presets::{self, Preset};
 use crate::server::{json_response, parse_json, read_body, Inner, Shared};
-use crate::state::{Clock, Knobs, Limits, NonTokenCost, State, UsageRow};
+use crate::state::{Clock, Knobs, Limits, NonTokenCost, SpendLimit, State, UsageRow};
 
 /// Partial update of the organisation (`POST /__fake/org`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -243,6 +243,18 @@ async fn route(shared: &Arc<Shared>, req: Request<Body>) -> Result<Response<Body
             w.rate_limits = limits;
             g.dirty = true;
             ok()
+        }
+        (&Method::POST, ["spend_limits"]) => {
+            // {enrolled?, limits?}: the early access enrolment and/or the whole list of limits.
+            if let Some(e) = v.get("enrolled") {
+                g.state.spend_limits.enrolled = e.as_bool().ok_or_else(|| bad("enrolled: Input should be a valid boolean"))?;
+            }
+            if let Some(l) = v.get("limits") {
+                let limits: Vec<SpendLimit> = from_value(l.clone())?;
+                g.state.spend_limits.limits = limits;
+            }
+            g.dirty = true;
+            json_response(200, &serde_json::to_value(&g.state.spend_limits).unwrap_or_default())
         }
         _ => return Err(ApiError::not_found()),
     };

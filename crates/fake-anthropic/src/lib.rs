@@ -25,6 +25,7 @@ mod rate_limits;
 mod ratelimit;
 mod reports;
 mod server;
+mod spend_limits;
 mod state;
 
 use std::net::SocketAddr;
@@ -42,7 +43,11 @@ pub use mint::{MintKey, MintedKey};
 pub use presets::*;
 pub use reports::format_cents;
 pub use server::{RecordedRequest, CREDIT_MESSAGE, OAUTH_BETA};
-pub use state::{Acceleration, Actor, AdminRateLimit, ApiKey, Clock, KeyKind, KeyScope, KeyStatus, Knobs, Limits, Model, NonTokenCost, Org, State, UsageRow, Workspace};
+pub use spend_limits::{BETA as SPEND_LIMITS_BETA, NOT_ENROLLED_MESSAGE as SPEND_LIMITS_NOT_ENROLLED};
+pub use state::{
+    Acceleration, Actor, AdminRateLimit, ApiKey, Clock, KeyKind, KeyScope, KeyStatus, Knobs, Limits, Model, NonTokenCost, Org, SpendLimit, SpendLimitScope, SpendLimits, State,
+    UsageRow, Workspace,
+};
 
 use server::{Inner, Shared};
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Timelike, Utc};
 
 use crate::inject::ErrorInjection;
 use crate::mint::{mint, MintKey, MintedKey};
-use crate::state::{Clock, KeyStatus, Knobs, Model, Org, State, UsageRow, Workspace};
+use crate::state::{Clock, KeyStatus, Knobs, Model, Org, SpendLimit, SpendLimitScope, SpendLimits, State, UsageRow, Workspace};
 
 /// The fixture organisation's id (a UUID).
 pub const ORG_ID: &str = "3f1c2a4e-8b7d-4c6a-9e2f-5a1b0c9d8e7f";
@@ -37,6 +37,20 @@ pub const KEY_BURST_IDS: [&str; 3] = ["apikey_01Burst10000000000000000", "apikey
 
 /// `burst`: the workspace limits of prod-a (tighter than tier 1's 50 RPM).
 pub const BURST_WORKSPACE_LIMITS: crate::state::Limits = crate::state::Limits { rpm: 20, itpm: 20_000, otpm: 4_000, count_tokens_rpm: 100 };
+
+/// `demo`: the organisation's monthly spend limit (`SpendLimit::id`).
+pub const SPEND_LIMIT_ORG_ID: &str = "spl_01OrganizationMonthly000000";
+/// `demo`: prod-a's monthly spend limit.
+pub const SPEND_LIMIT_PROD_A_ID: &str = "spl_01ProdAMonthly0000000000000";
+/// `demo`: the organisation's monthly limit in cents ($500.00).
+pub const SPEND_LIMIT_ORG_CENTS: u64 = 50_000;
+/// `demo`: prod-a's monthly limit in cents ($20.00: the demo's week of usage comes near it).
+pub const SPEND_LIMIT_PROD_A_CENTS: u64 = 2_000;
+
+/// A monthly USD spend limit as the Console sets one (enabled, created `at`).
+pub fn monthly_spend_limit(id: &str, scope: SpendLimitScope, cents: u64, at: DateTime<Utc>) -> SpendLimit {
+    SpendLimit { id: id.into(), amount: Some(cents.to_string()), currency: "USD".into(), period: "monthly".into(), scope, is_enabled: true, created_at: at, updated_at: at }
+}
 
 /// Model ids of the fixture table.
 pub const MODEL_OPUS_5_5: &str = "claude-opus-5-5";
@@ -228,6 +242,7 @@ fn base_state(now: DateTime<Utc>) -> State {
         models: fixture_models(),
         usage: Vec::new(),
         non_token_costs: Vec::new(),
+        spend_limits: SpendLimits::default(),
         knobs: Knobs::default(),
         clock: Clock::default(),
     }
@@ -346,7 +361,23 @@ pub fn build(preset: Preset, clock: Clock) -> Built {
             injections.push(ErrorInjection { path_prefix: "/v1/messages".into(), unlimited: true, every_nth: Some(3), status: 529, ..ErrorInjection::default() });
             injections.push(ErrorInjection { path_prefix: "/v1/messages".into(), unlimited: true, every_nth: Some(2), status: 529, mid_stream: true, ..ErrorInjection::default() });
         }
-        Preset::Demo => seed_usage(&mut b.state, now),
+        Preset::Demo => {
+            seed_usage(&mut b.state, now);
+            // Enrolled in the Spend Limits early access: a limit for the organisation and one
+            // for prod-a (newest first on the wire).
+            b.state.spend_limits = SpendLimits {
+                enrolled: true,
+                limits: vec![
+                    monthly_spend_limit(SPEND_LIMIT_ORG_ID, SpendLimitScope::Organization, SPEND_LIMIT_ORG_CENTS, now - Duration::days(30)),
+                    monthly_spend_limit(
+                        SPEND_LIMIT_PROD_A_ID,
+                        SpendLimitScope::Workspace { workspace_id: WORKSPACE_PROD_A_ID.into() },
+                        SPEND_LIMIT_PROD_A_CENTS,
+                        now - Duration::days(20),
+                    ),
+                ],
+            };
+        }
         _ => {}
     }
 

@@ -22,7 +22,7 @@ use crate::mint::MintedKey;
 use crate::presets::Preset;
 use crate::ratelimit::Buckets;
 use crate::state::{KeyKind, KeyScope, KeyStatus, State, Workspace};
-use crate::{admin, control, ids, inference, rate_limits, reports};
+use crate::{admin, control, ids, inference, rate_limits, reports, spend_limits};
 
 /// The beta flag that lets OAuth tokens call the API.
 pub const OAUTH_BETA: &str = "oauth-2025-04-20";
@@ -249,6 +249,7 @@ pub(crate) enum Route {
     CostReport,
     OrgRateLimits,
     WorkspaceRateLimits(String),
+    SpendLimits,
 }
 
 impl Route {
@@ -278,6 +279,7 @@ impl Route {
             ["organizations", "cost_report"] if get => Route::CostReport,
             ["organizations", "rate_limits"] if get => Route::OrgRateLimits,
             ["organizations", "workspaces", id, "rate_limits"] if get => Route::WorkspaceRateLimits((*id).into()),
+            ["organizations", "spend_limits"] if get => Route::SpendLimits,
             _ => return None,
         };
         Some(r)
@@ -393,6 +395,7 @@ async fn pipeline(shared: &Arc<Shared>, req: Request<Body>, ctx: &mut Ctx) -> Re
         Route::CostReport => reports::cost_report(shared, &query),
         Route::OrgRateLimits => rate_limits::org_list(shared, &query),
         Route::WorkspaceRateLimits(id) => rate_limits::workspace_list(shared, &id, &query),
+        Route::SpendLimits => spend_limits::list(shared, &parts.headers, &query),
     }
 }
 

@@ -152,6 +152,60 @@ pub struct Workspace {
     pub rate_limits: Option<Limits>,
 }
 
+/// The Spend Limits API's state (early access for Console organisations): whether the
+/// organisation is enrolled (else the list answers 404), and its configured limits.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SpendLimits {
+    /// Enrolled in the early access preview: `GET /v1/organizations/spend_limits` answers.
+    pub enrolled: bool,
+    /// The configured limits, in the order they were created.
+    pub limits: Vec<SpendLimit>,
+}
+
+/// One configured spend limit, as the API reference's `SpendLimit` object (`type:
+/// "spend_limit"` is added on the wire).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpendLimit {
+    /// `spl_…`.
+    pub id: String,
+    /// Minor units of `currency` (cents for USD) as a decimal string; `None`: no cap at this scope.
+    pub amount: Option<String>,
+    /// ISO 4217 (`USD`).
+    pub currency: String,
+    /// `daily`, `weekly` or `monthly` (Console organisation and workspace limits are monthly).
+    pub period: String,
+    /// What the limit applies to.
+    pub scope: SpendLimitScope,
+    /// `false` only for an organisation limit while extra usage is switched off.
+    pub is_enabled: bool,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A spend limit's scope: the documented tagged union on `type` (the Console's variants, a
+/// member's, and the read-only usage-tier cap).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SpendLimitScope {
+    /// The whole organisation.
+    Organization,
+    /// One workspace.
+    Workspace {
+        /// `wrkspc_…`.
+        workspace_id: String,
+    },
+    /// One member (Claude Enterprise).
+    User {
+        /// `user_…`.
+        user_id: String,
+    },
+    /// The monthly cap Anthropic sets from the usage tier (read-only).
+    UsageTier,
+}
+
 /// Who created a key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
@@ -443,6 +497,9 @@ pub struct State {
     /// Charges without tokens (code execution, …): only the cost report shows them.
     #[serde(default)]
     pub non_token_costs: Vec<NonTokenCost>,
+    /// The Spend Limits API (early access): enrolment and the configured limits.
+    #[serde(default)]
+    pub spend_limits: SpendLimits,
     /// Behaviour knobs.
     #[serde(default)]
     pub knobs: Knobs,

@@ -1709,3 +1709,69 @@ async fn hostile_inputs_never_crash_the_server() {
     // Still serving.
     assert_eq!(get("/v1/organizations/me").key(&key(&fake, "admin")).send(&fake).await.status, 200);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Spend Limits API (early access)
+
+const SPEND_LIMITS: &str = "/v1/organizations/spend_limits";
+
+#[tokio::test]
+async fn spend_limits_are_404_until_the_organisation_is_enrolled() {
+    let fake = healthy().await;
+    let admin = key(&fake, "admin");
+    let r = get(SPEND_LIMITS).key(&admin).header("anthropic-beta", SPEND_LIMITS_BETA).send(&fake).await;
+    assert_error(&r, 404, "not_found_error", SPEND_LIMITS_NOT_ENROLLED);
+    // Admin-key auth like every Admin endpoint: a workspace API key is refused first.
+    let api = key(&fake, "instance-a");
+    assert_eq!(get(SPEND_LIMITS).key(&api).header("anthropic-beta", SPEND_LIMITS_BETA).send(&fake).await.status, 401);
+    // Enrolment through the control surface.
+    let r = post("/__fake/spend_limits", json!({"enrolled": true})).send(&fake).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = get(SPEND_LIMITS).key(&admin).header("anthropic-beta", SPEND_LIMITS_BETA).send(&fake).await.json();
+    assert_eq!(v, json!({"data": [], "next_page": null}));
+    // The endpoint is in beta: without the header it is refused.
+    assert_eq!(get(SPEND_LIMITS).key(&admin).send(&fake).await.status, 400);
+}
+
+#[tokio::test]
+async fn spend_limits_list_the_documented_objects_newest_first_and_paginate() {
+    let fake = FakeAnthropic::start(Preset::Demo).await.unwrap();
+    let admin = key(&fake, "admin");
+    let v = get(SPEND_LIMITS).key(&admin).header("anthropic-beta", SPEND_LIMITS_BETA).send(&fake).await.json();
+    assert!(v["next_page"].is_null(), "{v}");
+    let data = v["data"].as_array().unwrap();
+    assert_eq!(data.len(), 2);
+    // prod-a's limit is newer than the organisation's: it comes first.
+    assert_eq!(data[0]["id"], SPEND_LIMIT_PROD_A_ID);
+    assert_eq!(data[0]["scope"], json!({"type": "workspace", "workspace_id": WORKSPACE_PROD_A_ID}));
+    assert_eq!(data[0]["amount"], SPEND_LIMIT_PROD_A_CENTS.to_string());
+    assert_eq!(data[1]["scope"], json!({"type": "organization"}));
+    for l in data {
+        assert_eq!(l["type"], "spend_limit");
+        assert_eq!((l["currency"].as_str(), l["period"].as_str(), l["is_enabled"].as_bool()), (Some("USD"), Some("monthly"), Some(true)));
+        for t in ["created_at", "updated_at"] {
+            assert!(DateTime::parse_from_rfc3339(l[t].as_str().unwrap()).is_ok(), "{l}");
+        }
+        let keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+        assert_eq!(keys.len(), 9, "exactly the documented fields: {l}");
+    }
+    // Filters.
+    let only = |q: &str| {
+        let fake = &fake;
+        let admin = admin.clone();
+        let q = q.to_string();
+        async move { get(&format!("{SPEND_LIMITS}?{q}")).key(&admin).header("anthropic-beta", SPEND_LIMITS_BETA).send(fake).await }
+    };
+    assert_eq!(only("scope_type[]=organization").await.json()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(only(&format!("workspace_id={WORKSPACE_PROD_A_ID}")).await.json()["data"][0]["id"], SPEND_LIMIT_PROD_A_ID);
+    assert_eq!(only("scope_type[]=nope").await.status, 400);
+    // Pagination: limit 1, then the cursor.
+    let p1 = only("limit=1").await.json();
+    assert_eq!(p1["data"].as_array().unwrap().len(), 1);
+    let next = p1["next_page"].as_str().unwrap().to_string();
+    let p2 = only(&format!("limit=1&page={next}")).await.json();
+    assert_eq!(p2["data"][0], data[1]);
+    assert!(p2["next_page"].is_null());
+    assert_eq!(only("limit=0").await.status, 400);
+    assert_eq!(only("page=garbage").await.status, 400);
+}
