@@ -321,13 +321,19 @@ impl AnthropicClient {
     /// `Probe::body` stays null, so a page of tens of MB is parsed once, not into a JSON tree
     /// first. Any other answer is a [`Probe`] as usual (its error parsed) and no bytes.
     pub async fn request_raw(&self, path_and_query: &str, key: &Secret) -> Result<(Probe, Vec<u8>), ProbeError> {
-        self.call_inner(reqwest::Method::GET, path_and_query, key, None, None, true).await
+        self.call_inner(reqwest::Method::GET, path_and_query, key, None, None, true, None).await
+    }
+
+    /// [`Self::request_raw`] for an endpoint in beta: `beta` goes into `anthropic-beta`.
+    pub async fn request_raw_beta(&self, path_and_query: &str, key: &Secret, beta: &str) -> Result<(Probe, Vec<u8>), ProbeError> {
+        self.call_inner(reqwest::Method::GET, path_and_query, key, None, None, true, Some(beta)).await
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, key: &Secret, workspace: Option<&str>, body: Option<serde_json::Value>) -> Result<Probe, ProbeError> {
-        self.call_inner(method, path, key, workspace, body, false).await.map(|(p, _)| p)
+        self.call_inner(method, path, key, workspace, body, false, None).await.map(|(p, _)| p)
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn call_inner(
         &self,
         method: reqwest::Method,
@@ -336,6 +342,7 @@ impl AnthropicClient {
         workspace: Option<&str>,
         body: Option<serde_json::Value>,
         raw: bool,
+        beta: Option<&str>,
     ) -> Result<(Probe, Vec<u8>), ProbeError> {
         let url = format!("{}{}", self.base, path);
         let endpoint = format!("{method} {}", path);
@@ -347,6 +354,9 @@ impl AnthropicClient {
                 self.http.request(method.clone(), &url).header("x-api-key", key.expose()).header("anthropic-version", ANTHROPIC_VERSION).header("accept", "application/json");
             if let Some(ws) = workspace {
                 req = req.header("anthropic-workspace-id", ws);
+            }
+            if let Some(b) = beta {
+                req = req.header("anthropic-beta", b);
             }
             if let Some(b) = &body {
                 req = req.json(b);

@@ -98,37 +98,61 @@ pub fn normalise_thresholds(mut t: Vec<u32>) -> Result<Vec<u32>, String> {
     Ok(t)
 }
 
-/// One budget against the month's spend so far, at `now`: forecast = spend ÷ elapsed days ×
-/// days in the month (at least one elapsed day, so the first hours do not explode it).
-pub fn evaluate(b: &Budget, spent: Pico, unpriced_models: Vec<String>, now: DateTime<Utc>) -> BudgetStatus {
-    let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default();
-    let next = if now.month() == 12 { NaiveDate::from_ymd_opt(now.year() + 1, 1, 1) } else { NaiveDate::from_ymd_opt(now.year(), now.month() + 1, 1) }.unwrap_or(first);
-    let days_in_month = (next - first).num_days().max(1) as f64;
-    let start = Utc.from_utc_datetime(&first.and_hms_opt(0, 0, 0).unwrap_or_default());
-    let elapsed_days = ((now - start).num_seconds() as f64 / 86_400.0).clamp(1.0, days_in_month);
-    let forecast = ((spent as f64) * days_in_month / elapsed_days).round() as Pico;
+/// An amount spent against a cap over a period: the forecast at the period's run rate, the
+/// percent used, the highest warning threshold crossed and the state. Shared by Clawkeep's
+/// budgets and Anthropic's spend limits (`cost::spend_limits`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Judgement {
+    pub forecast: Pico,
+    pub percent: f64,
+    pub crossed: Option<u32>,
+    pub state: BudgetState,
+}
+
+/// `spent` of `cap` in the period `[start, end)` at `now`: forecast = spend ÷ elapsed days ×
+/// days in the period (at least one elapsed day, so the first hours do not explode it; a
+/// one-day period forecasts what is spent). `warn_at` are percents of the cap.
+pub fn judge(cap: Pico, spent: Pico, warn_at: &[u32], start: DateTime<Utc>, end: DateTime<Utc>, now: DateTime<Utc>) -> Judgement {
+    let period_days = ((end - start).num_seconds() as f64 / 86_400.0).max(1.0);
+    let elapsed_days = ((now - start).num_seconds() as f64 / 86_400.0).clamp(1.0, period_days);
+    let forecast = ((spent as f64) * period_days / elapsed_days).round() as Pico;
     let forecast = forecast.max(spent);
-    let percent = if b.monthly_pico > 0 { spent as f64 * 100.0 / b.monthly_pico as f64 } else { 0.0 };
-    let crossed = b.warn_at.iter().copied().filter(|t| percent >= *t as f64).max();
-    let state = if spent >= b.monthly_pico {
+    let percent = if cap > 0 { spent as f64 * 100.0 / cap as f64 } else { 0.0 };
+    let crossed = warn_at.iter().copied().filter(|t| percent >= *t as f64).max();
+    let state = if spent >= cap {
         BudgetState::Over
-    } else if forecast >= b.monthly_pico {
+    } else if forecast >= cap {
         BudgetState::ForecastOver
     } else if crossed.is_some() {
         BudgetState::Warn
     } else {
         BudgetState::Ok
     };
+    Judgement { forecast, percent, crossed, state }
+}
+
+/// The calendar month (UTC) that holds `now`: its first instant and the next month's.
+pub fn month_of(now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1).unwrap_or_default();
+    let next = if now.month() == 12 { NaiveDate::from_ymd_opt(now.year() + 1, 1, 1) } else { NaiveDate::from_ymd_opt(now.year(), now.month() + 1, 1) }.unwrap_or(first);
+    let at = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default());
+    (at(first), at(next))
+}
+
+/// One budget against the month's spend so far, at `now` (see [`judge`]).
+pub fn evaluate(b: &Budget, spent: Pico, unpriced_models: Vec<String>, now: DateTime<Utc>) -> BudgetStatus {
+    let (start, end) = month_of(now);
+    let j = judge(b.monthly_pico, spent, &b.warn_at, start, end, now);
     BudgetStatus {
         budget: b.clone(),
         month: now.format("%Y-%m").to_string(),
         spent_usd: usd(spent),
         spent_pico: spent,
-        forecast_usd: usd(forecast),
-        forecast_pico: forecast,
-        percent,
-        crossed,
-        state,
+        forecast_usd: usd(j.forecast),
+        forecast_pico: j.forecast,
+        percent: j.percent,
+        crossed: j.crossed,
+        state: j.state,
         unpriced_models,
     }
 }
