@@ -2,8 +2,8 @@
 //! (incremental, paginated, one transaction per page, resumable, progress and cancel; 429/529
 //! waited out), then every view from the cache alone: cost by instance/owner/purpose/workspace/
 //! model per day/week/month, keys that spend without an owner, the reconciliation against the
-//! cost report, budgets and their check (Anthropic's configured rate limits beside them are
-//! `ratelimits.rs`, refreshed by the sync too). The judgement is `crate::cost`, pure.
+//! cost report, budgets and their check (Anthropic's configured rate limits and spend limits
+//! beside them are `ratelimits.rs` and `spendlimits.rs`, refreshed by the sync too). The judgement is `crate::cost`, pure.
 
 use std::time::Duration;
 
@@ -17,6 +17,7 @@ use crate::cost::aggregate::{aggregate, group_of, CostGroupBy, CostPeriod, CostR
 use crate::cost::budget::{evaluate_budgets, normalise_thresholds, Budget, BudgetScope, BudgetStatus};
 use crate::cost::prices::{PriceTable, PRICES_OVERRIDE_FILE, SHIPPED};
 use crate::cost::reconcile::{reconcile, ReconcileOptions, Reconciliation};
+use crate::cost::spend_limits::SpendLimitsAvailability;
 use crate::cost::sync::{mark_after_page, max_pages, sync_start, ReportSync, SyncProgress, SyncReport, DEFAULT_PAGE_DAYS};
 use crate::cost::types::{ApiKeyRecord, PICO_PER_USD};
 use crate::cost::unowned::{owner_map, unowned_keys, InventoryKey, UnownedKey};
@@ -210,12 +211,24 @@ impl Clawkeep {
                 }
                 Err(e) => report.notes.push(format!("rate limits not refreshed: {e}")),
             }
+            // Anthropic's spend limits likewise: "not available" (early access) is a state.
+            match self.read_spend_limits(&client, &admin) {
+                Ok((availability, n)) => {
+                    report.spend_limits = n as u32;
+                    report.spend_limits_availability = availability;
+                    if availability == SpendLimitsAvailability::NotAvailable {
+                        report.notes.push("spend limits: not available for this organisation (early access)".into());
+                    }
+                }
+                Err(e) => report.notes.push(format!("spend limits not refreshed: {e}")),
+            }
         }
         let audit = json!({
             "usage_rows": report.usage.rows, "usage_pages": report.usage.pages, "usage_from": report.usage.start,
             "cost_rows": report.cost.rows, "cost_pages": report.cost.pages, "cost_from": report.cost.start,
             "keys": report.keys, "cancelled": report.cancelled, "admin_key": admin_key.name,
-            "rate_limits": report.rate_limits, "notes": report.notes,
+            "rate_limits": report.rate_limits, "spend_limits": report.spend_limits,
+            "spend_limits_availability": report.spend_limits_availability.as_str(), "notes": report.notes,
         });
         self.store.tx(|tx| {
             if !report.cancelled {

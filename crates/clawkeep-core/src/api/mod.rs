@@ -37,6 +37,7 @@ pub mod onboard;
 mod ratelimits;
 mod rotations;
 mod settings;
+mod spendlimits;
 pub mod team;
 
 /// The keychain service name entries are stored under; `CLAWKEEP_KEYCHAIN_SERVICE` overrides it

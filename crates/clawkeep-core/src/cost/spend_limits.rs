@@ -95,11 +95,12 @@ impl SpendLimit {
 }
 
 /// Whether the organisation shows its spend limits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum SpendLimitsAvailability {
     /// Never read (no sync with an Admin key yet).
+    #[default]
     NotRead,
     /// The list answered.
     Available,

@@ -81,7 +81,14 @@ pub struct SyncReport {
     pub cancelled: bool,
     /// Configured rate-limit entries read (organisation and workspaces).
     pub rate_limits: u32,
-    /// What the sync could not read without failing (the rate limits): the reports are saved.
+    /// Anthropic's spend limits read (0 when the organisation does not show them).
+    #[serde(default)]
+    pub spend_limits: u32,
+    /// Whether the organisation shows its spend limits (`not_read`: the read failed or did not run).
+    #[serde(default)]
+    pub spend_limits_availability: super::spend_limits::SpendLimitsAvailability,
+    /// What the sync could not read without failing (the rate limits, the spend limits): the
+    /// reports are saved.
     pub notes: Vec<String>,
 }
 

@@ -1,6 +1,6 @@
 //! What rotation needs from the Anthropic API: the free probe (`GET /v1/models?limit=1`) and the
 //! Admin API calls (list/get/update API keys, usage report by key; the cost trail's configured
-//! rate limits too), with the answers typed the way the rotation state stores them. Blocking on
+//! rate limits and spend limits too), with the answers typed the way the rotation state stores them. Blocking on
 //! the outside (core is blocking); every request goes through the shared [`AnthropicClient`]
 //! (bounded timeouts, no redirects, one retry on a connection failure only), with bounded
 //! pagination here.
@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::anthropic::{AnthropicClient, Probe, ProbeError};
 use crate::cost::limits::{self, RateLimitEntry};
+use crate::cost::spend_limits::{self, SpendLimit};
 use crate::secret::Secret;
 
 pub use crate::anthropic::ANTHROPIC_VERSION;
@@ -159,14 +160,16 @@ impl Client {
     /// A GET whose success body the caller parses itself (report pages): see
     /// [`AnthropicClient::request_raw`].
     pub(crate) fn get_raw(&self, key: &Secret, path_and_query: &str) -> Result<(Probe, Vec<u8>), ApiError> {
-        self.block_on(self.inner.request_raw(path_and_query, key))?.map_err(|e| {
-            let detail = match e {
-                ProbeError::Connect { message, .. } => message,
-                ProbeError::Timeout { secs, .. } => format!("no answer within {secs} s"),
-                other => other.to_string(),
-            };
-            ApiError::Transport { base_url: self.base_url().to_string(), detail }
-        })
+        self.block_on(self.inner.request_raw(path_and_query, key))?.map_err(|e| self.transport(e))
+    }
+
+    fn transport(&self, e: ProbeError) -> ApiError {
+        let detail = match e {
+            ProbeError::Connect { message, .. } => message,
+            ProbeError::Timeout { secs, .. } => format!("no answer within {secs} s"),
+            other => other.to_string(),
+        };
+        ApiError::Transport { base_url: self.base_url().to_string(), detail }
     }
 
     pub(crate) fn api_error(p: &Probe) -> ApiError {
@@ -249,6 +252,29 @@ impl Client {
             }
         }
         Err(ApiError::Decode(format!("the rate limits list kept answering next_page after {} pages", limits::MAX_PAGES)))
+    }
+
+    /// Anthropic's spend limits (early access; the list is in beta, so `anthropic-beta` names
+    /// it), following `next_page` (bounded by [`spend_limits::MAX_PAGES`]). A 404 or 403 is the
+    /// API's answer as an error: the caller decides it means "not available".
+    pub fn spend_limits(&self, admin: &Secret, fetched_at: DateTime<Utc>) -> Result<Vec<SpendLimit>, ApiError> {
+        let mut out = Vec::new();
+        let mut page: Option<String> = None;
+        for _ in 0..spend_limits::MAX_PAGES {
+            let pq = spend_limits::page_query(page.as_deref());
+            let (p, body) = self.block_on(self.inner.request_raw_beta(&pq, admin, spend_limits::BETA))?.map_err(|e| self.transport(e))?;
+            if p.status != 200 {
+                return Err(Self::api_error(&p));
+            }
+            let parsed = spend_limits::parse_page(&body, fetched_at).map_err(ApiError::Decode)?;
+            out.extend(parsed.limits);
+            match parsed.next_page {
+                Some(n) if Some(&n) != page.as_ref() => page = Some(n),
+                Some(_) => return Err(ApiError::Decode(format!("{pq}: next_page repeats the page just read"))),
+                None => return Ok(out),
+            }
+        }
+        Err(ApiError::Decode(format!("the spend limits list kept answering next_page after {} pages", spend_limits::MAX_PAGES)))
     }
 
     /// Tokens (input of every kind plus output) used by one key since `since`, from the

@@ -27,6 +27,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0008_rate_limits.sql"),
     // Monthly sums of the usage cache, for month views at 1,000 keys (issue 13).
     include_str!("../../migrations/0009_usage_months.sql"),
+    // Anthropic's spend limits and whether the organisation shows them (issue 13).
+    include_str!("../../migrations/0010_spend_limits.sql"),
 ];
 
 /// The schema version this build writes.

@@ -23,6 +23,8 @@ mod rotation_policies;
 mod rotations;
 mod row;
 mod settings;
+mod spend_limit_reads;
+mod spend_limits;
 mod team;
 mod usage_buckets;
 mod usage_months;
@@ -42,6 +44,8 @@ pub use rate_limits::{prune_rate_limits, replace_rate_limits};
 pub(crate) use rotation_policies::{insert_rotation_policy, rotation_policies, rotation_policy, update_rotation_policy, PolicyOf, PolicyRow};
 pub(crate) use rotations::{insert_rotation, latest_rotation, open_rotation, open_rotations, rotation_step, update_rotation, RotationRow, RotationWrite};
 pub use settings::set_setting;
+pub use spend_limit_reads::{set_spend_limit_read, SpendLimitRead};
+pub use spend_limits::replace_spend_limits;
 pub use team::{delete_exposure, set_base_head, set_team, set_team_remote, set_verified_head, upsert_exposure, TeamRow};
 pub use usage_buckets::replace_usage_days;
 
