@@ -3,13 +3,14 @@
 //! model per day/week/month (table, `--json`, `--csv`), keys that spend without an owner, the
 //! reconciliation against the cost report, budgets (`budget check` exits 1 when a budget is
 //! over or forecast over, for cron), and Anthropic's configured rate limits beside them
-//! (`limits`). The flows are core's (`api/costs.rs`, `api/ratelimits.rs`).
+//! (`limits`) and Anthropic's spend limits (`budget spend-limits`; `budget check` judges them
+//! too). The flows are core's (`api/costs.rs`, `api/ratelimits.rs`, `api/spendlimits.rs`).
 
 use anyhow::{bail, Result};
 use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use clawkeep_core::api::costs::{BudgetSpec, CostQuery, CostSyncOptions};
-use clawkeep_core::cost::{BudgetScope, BudgetState, CostGroupBy, CostPeriod, CostReportRow, LimitSource, RateLimits, ReconcileOptions};
+use clawkeep_core::cost::{BudgetScope, BudgetState, CostGroupBy, CostPeriod, CostReportRow, LimitSource, RateLimits, ReconcileOptions, SpendLimits};
 use clawkeep_core::deploy::CancellationToken;
 use clawkeep_core::{Clawkeep, ErrorPayload};
 
@@ -129,8 +130,19 @@ pub enum BudgetCmd {
         #[command(flatten)]
         target: BudgetTarget,
     },
-    /// This month's spend and forecast against every budget; exit 1 when one is over or forecast over.
+    /// This month's spend and forecast against every budget, and against Anthropic's spend
+    /// limits; exit 1 when one is over or forecast over.
     Check,
+    /// Anthropic's spend limits (Admin API, early access) beside the budgets: limit, spent this
+    /// period, percent used; from the cache (`cost sync` refreshes it).
+    SpendLimits {
+        /// Read them from the Admin API first (needs a stored Admin key).
+        #[arg(long)]
+        refresh: bool,
+        /// Warn at this percent of an Anthropic limit (repeat; saved; default 80 and 100).
+        #[arg(long = "warn-at")]
+        warn_at: Vec<u32>,
+    },
 }
 
 fn parse_by(s: &str) -> Result<CostGroupBy, String> {
@@ -419,6 +431,9 @@ fn sync(ck: &Clawkeep, since: Option<NaiveDate>, page_days: u32, json: bool) -> 
         if r.rate_limits > 0 {
             println!("Read {} configured rate-limit values (`clawkeep cost limits`).", r.rate_limits);
         }
+        if r.spend_limits > 0 {
+            println!("Read {} Anthropic spend limits (`clawkeep cost budget spend-limits`).", r.spend_limits);
+        }
         if r.cancelled {
             println!("Cancelled: what was read is kept; `clawkeep cost sync` resumes there.");
         }
@@ -471,6 +486,8 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
                     println!("Rate limits (Anthropic):");
                     print_limits(&l, false);
                 }
+                println!();
+                print_spend_limits(&ck.spend_limits()?);
             }
         }
         BudgetCmd::Remove { target } => {
@@ -482,6 +499,9 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
         }
         BudgetCmd::Check => {
             let st = ck.budget_check()?;
+            // Anthropic's spend limits are judged too (the --json document stays the budget
+            // list; `cost budget spend-limits --json` has them).
+            let sl = ck.spend_limits()?;
             if json {
                 output::json(&st);
             } else if st.is_empty() {
@@ -510,13 +530,73 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
                     .collect();
                 table(&["BUDGET", "MONTH", "SPENT", "FORECAST", "BUDGET/MONTH", "USED", "STATE", "NOTE"], &rows);
             }
-            let alerts: Vec<String> = st.iter().filter(|s| s.alert()).map(|s| format!("{} {}", s.budget.scope.as_str(), s.budget.name)).collect();
+            if !json {
+                println!();
+                print_spend_limits(&sl);
+            }
+            let mut alerts: Vec<String> = st.iter().filter(|s| s.alert()).map(|s| format!("{} {}", s.budget.scope.as_str(), s.budget.name)).collect();
+            alerts.extend(sl.limits.iter().filter(|s| s.alert()).map(|s| format!("Anthropic's {} spend limit", s.scope_label)));
             if !alerts.is_empty() {
                 return Err(Reported(ErrorPayload::new("budget_alert", format!("over budget or forecast over: {}", alerts.join(", ")))).into());
             }
         }
+        BudgetCmd::SpendLimits { refresh, warn_at } => {
+            if !warn_at.is_empty() {
+                let t = ck.set_spend_limit_warnings(warn_at)?;
+                if !json {
+                    println!("Warnings at {} of Anthropic's spend limits.", t.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", "));
+                }
+            }
+            let sl = if refresh { ck.refresh_spend_limits()? } else { ck.spend_limits()? };
+            if json {
+                output::json(&sl);
+            } else {
+                print_spend_limits(&sl);
+            }
+        }
     }
     Ok(())
+}
+
+/// Anthropic's spend limits as a table (limit, spent this period, percent used, state), or the
+/// one line saying why there are none to compare.
+fn print_spend_limits(sl: &SpendLimits) {
+    if let Some(h) = sl.headline() {
+        println!("{h}");
+        return;
+    }
+    println!("Spend limits (Anthropic):");
+    let rows: Vec<Vec<String>> = sl
+        .limits
+        .iter()
+        .map(|s| {
+            let (spent, used, state) = match &s.judgement {
+                Some(j) => {
+                    let state = match j.state {
+                        BudgetState::Ok => "ok".to_string(),
+                        BudgetState::Warn => format!("warn ({}%)", j.crossed.unwrap_or_default()),
+                        BudgetState::ForecastOver => "FORECAST OVER".into(),
+                        BudgetState::Over => "OVER".into(),
+                    };
+                    (money(j.spent_usd), format!("{:.0}%", j.percent), state)
+                }
+                None => ("-".into(), "-".into(), "-".into()),
+            };
+            let mut note = s.note.clone().unwrap_or_default();
+            if let Some(j) = s.judgement.as_ref().filter(|j| !j.unpriced_models.is_empty()) {
+                note = format!("spend understated: unpriced {}", j.unpriced_models.join(", "));
+            }
+            vec![s.scope_label.clone(), s.limit.period.clone(), s.amount_label.clone(), spent, used, state, note]
+        })
+        .collect();
+    table(&["SCOPE", "PERIOD", "LIMIT", "SPENT", "USED", "STATE", "NOTE"], &rows);
+    if let Some(at) = sl.checked_at {
+        println!(
+            "Read from the Admin API at {}; warnings at {} (refresh: `clawkeep cost budget spend-limits --refresh`).",
+            at.format("%Y-%m-%d %H:%M UTC"),
+            sl.warn_at.iter().map(|p| format!("{p}%")).collect::<Vec<_>>().join(", ")
+        );
+    }
 }
 
 /// The configured rate limits as a table: the organisation's, then each workspace's overrides

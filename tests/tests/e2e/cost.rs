@@ -429,3 +429,79 @@ fn rate_limits_are_read_by_the_sync_and_listed_beside_the_budgets_offline() {
     let out = ck.run(&["--json", "cost", "limits", "--refresh"]).fails();
     assert_eq!(out.error_code().as_deref(), Some("admin_api"), "{}", out.stderr);
 }
+
+#[test]
+fn spend_limits_are_not_available_until_enrolled_then_shown_beside_the_budgets_with_exact_numbers() {
+    let r = Rig::new();
+    r.ck.run(&["cost", "budget", "set", "--owner", "acme", "--monthly-usd", "100000"]).ok();
+    // Not in the early access (the healthy preset): the sync succeeds and says so.
+    let sync = r.ck.run(&["cost", "sync"]).ok();
+    assert!(sync.stdout.contains("spend limits: not available for this organisation (early access)"), "{}", sync.stdout);
+    let asked = r.fake.requests().into_iter().find(|q| q.path == "/v1/organizations/spend_limits").expect("the list is asked for");
+    assert_eq!((asked.status, asked.anthropic_beta.as_deref()), (404, Some(fake_anthropic::SPEND_LIMITS_BETA)));
+    let v = r.json(&["cost", "budget", "spend-limits"]);
+    assert_eq!((v["availability"].as_str(), v["limits"].as_array().map(Vec::len)), (Some("not_available"), Some(0)), "{v}");
+    assert!(v["detail"].as_str().is_some_and(|d| d.contains("404")), "{v}");
+    for args in [&["cost", "budget", "list"][..], &["cost", "budget", "check"][..], &["cost", "budget", "spend-limits"][..]] {
+        let out = r.ck.run(args).ok();
+        assert!(out.stdout.contains("spend limits: not available for this organisation (early access)"), "{args:?}: {}", out.stdout);
+    }
+
+    // Enrolled, with an organisation limit ($500), a prod-a limit ($20) and a $0 limit on prod-b.
+    let now = Utc::now();
+    let limit = |id: &str, scope: fake_anthropic::SpendLimitScope, cents: u64| fake_anthropic::monthly_spend_limit(id, scope, cents, now - Duration::days(1));
+    r.fake.state().with(|s| {
+        s.spend_limits.enrolled = true;
+        s.spend_limits.limits = vec![
+            limit("spl_org", fake_anthropic::SpendLimitScope::Organization, 50_000),
+            limit("spl_a", fake_anthropic::SpendLimitScope::Workspace { workspace_id: WORKSPACE_PROD_A_ID.into() }, 2_000),
+            limit("spl_b", fake_anthropic::SpendLimitScope::Workspace { workspace_id: WORKSPACE_PROD_B_ID.into() }, 0),
+        ];
+    });
+    let sync = r.ck.run(&["--json", "cost", "sync"]).ok().json();
+    assert_eq!((sync["spend_limits"].as_u64(), sync["spend_limits_availability"].as_str()), (Some(3), Some("available")), "{sync}");
+
+    // This month's spend by hand (see Rig::new): prod-a holds alpha's $1.50 a day and gamma's $1;
+    // prod-b beta's $0.75 and the stray key's $2 (the unknown model is unpriced).
+    let first = NaiveDate::from_ymd_opt(r.today.year(), r.today.month(), 1).unwrap();
+    let in_month = |n: i64| r.today - Duration::days(n) >= first;
+    let prod_a = (1..=20).filter(|n| in_month(*n)).count() as i64 * 3 * USD / 2 + if in_month(3) { USD } else { 0 };
+    let prod_b = if in_month(2) { 3 * USD / 4 } else { 0 } + if in_month(1) { 2 * USD } else { 0 };
+    let v = r.json(&["cost", "budget", "spend-limits"]);
+    assert_eq!(v["availability"], "available");
+    let by_id = |id: &str| v["limits"].as_array().unwrap().iter().find(|s| s["limit"]["id"] == id).cloned().unwrap_or_else(|| panic!("{id}: {v}"));
+    let org = by_id("spl_org");
+    assert_eq!((org["scope_label"].as_str(), org["amount_label"].as_str()), (Some("organization"), Some("$500.00")));
+    let j = &org["judgement"];
+    assert_eq!((j["limit_pico"].as_i64(), j["spent_pico"].as_i64()), (Some(500 * USD), Some(prod_a + prod_b)), "{org}");
+    assert!((j["percent"].as_f64().unwrap() - (prod_a + prod_b) as f64 * 100.0 / (500 * USD) as f64).abs() < 1e-9);
+    assert_eq!(j["period_start"], first.to_string());
+    let a = by_id("spl_a");
+    assert_eq!(
+        (a["limit"]["scope_id"].as_str(), a["judgement"]["limit_pico"].as_i64(), a["judgement"]["spent_pico"].as_i64()),
+        (Some(WORKSPACE_PROD_A_ID), Some(20 * USD), Some(prod_a))
+    );
+    let b = by_id("spl_b");
+    assert_eq!((b["judgement"]["spent_pico"].as_i64(), b["judgement"]["state"].as_str()), (Some(prod_b), Some("over")), "a $0 limit is reached");
+
+    // Beside the budgets, in text; the check exits 1 and names the Anthropic limit.
+    let money = |p: i64| format!("${:.2}", p as f64 / USD as f64);
+    let list = r.ck.run(&["cost", "budget", "list"]).ok();
+    assert!(list.stdout.contains("Spend limits (Anthropic):") && list.stdout.contains(&format!("workspace {WORKSPACE_PROD_A_ID}")), "{}", list.stdout);
+    assert!(list.stdout.contains("$500.00") && list.stdout.contains(&money(prod_a + prod_b)) && list.stdout.contains(&money(prod_a)), "{}", list.stdout);
+    let check = r.ck.run(&["--json", "cost", "budget", "check"]).fails();
+    assert_eq!(check.error_code().as_deref(), Some("budget_alert"), "{}", check.stderr);
+    assert!(check.stderr.contains(&format!("Anthropic's workspace {WORKSPACE_PROD_B_ID} spend limit")), "{}", check.stderr);
+
+    // The user's own warning thresholds, saved.
+    let v = r.json(&["cost", "budget", "spend-limits", "--warn-at", "1", "--warn-at", "90"]);
+    assert_eq!(v["warn_at"], serde_json::json!([1, 90]));
+    assert_eq!(r.json(&["cost", "budget", "spend-limits"])["warn_at"], serde_json::json!([1, 90]));
+
+    // Offline: the cache answers.
+    let Rig { fake, ck, .. } = r;
+    fake.shutdown();
+    let again = ck.run(&["--json", "cost", "budget", "spend-limits"]).ok().json();
+    assert_eq!(again["limits"].as_array().map(Vec::len), Some(3));
+    assert_eq!(ck.run(&["--json", "cost", "budget", "spend-limits", "--refresh"]).fails().error_code().as_deref(), Some("admin_api"));
+}
