@@ -561,7 +561,7 @@ fn budget(ck: &Clawkeep, c: BudgetCmd, json: bool) -> Result<()> {
 /// Anthropic's spend limits as a table (limit, spent this period, percent used, state), or the
 /// one line saying why there are none to compare.
 fn print_spend_limits(sl: &SpendLimits) {
-    if let Some(h) = sl.headline() {
+    if let Some(h) = &sl.headline {
         println!("{h}");
         return;
     }

@@ -54,7 +54,7 @@ impl Clawkeep {
             let usage = self.store.usage_for_months(Some(since), None, &prices.months_with_changes())?;
             judge_spend_limits(&cached, &usage, &prices, &warn_at, now)
         };
-        Ok(SpendLimits { availability, detail, checked_at, limits, warn_at, notes: Vec::new() })
+        Ok(SpendLimits::new(availability, detail, checked_at, limits, warn_at))
     }
 
     /// The warning thresholds for Anthropic's spend limits (percent; default 80 and 100).

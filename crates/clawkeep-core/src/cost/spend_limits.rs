@@ -193,11 +193,20 @@ pub struct SpendLimits {
     pub warn_at: Vec<u32>,
     /// What a refresh could not do; empty when read from the cache alone.
     pub notes: Vec<String>,
+    /// The one line the CLI and the desktop show instead of a table when there is nothing to
+    /// compare ("spend limits: not available for this organisation (early access)", …).
+    pub headline: Option<String>,
 }
 
 impl SpendLimits {
-    /// The sentence the CLI and the desktop show when there is nothing to compare.
-    pub fn headline(&self) -> Option<&'static str> {
+    /// The view of these limits, with its [`SpendLimits::headline`].
+    pub fn new(availability: SpendLimitsAvailability, detail: Option<String>, checked_at: Option<DateTime<Utc>>, limits: Vec<SpendLimitStatus>, warn_at: Vec<u32>) -> SpendLimits {
+        let mut s = SpendLimits { availability, detail, checked_at, limits, warn_at, notes: Vec::new(), headline: None };
+        s.headline = s.headline_text().map(str::to_string);
+        s
+    }
+
+    fn headline_text(&self) -> Option<&'static str> {
         match self.availability {
             SpendLimitsAvailability::NotAvailable => Some("spend limits: not available for this organisation (early access)"),
             SpendLimitsAvailability::NotRead => Some("spend limits: not read yet (a cost sync with an Admin key reads them)"),
