@@ -2,13 +2,16 @@
 //! [`crate::commands`]. The sync is a long operation (progress per report page, cancel between
 //! pages); every other command reads the cache only, except the one-step retire of a key that
 //! spends without an owner (`deactivate_unowned_key`, Admin API, audited) and the refresh of
-//! Anthropic's configured rate limits (`refresh_rate_limits`, Admin API, read only).
+//! Anthropic's configured rate limits and spend limits (`refresh_rate_limits`,
+//! `refresh_spend_limits`, Admin API, read only).
 
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use clawkeep_core::api::costs::{BudgetSpec, CostQuery, CostSyncOptions};
-use clawkeep_core::cost::{ApiKeyRecord, Budget, BudgetScope, BudgetStatus, CostReport, RateLimits, ReconcileOptions, Reconciliation, SyncProgress, SyncReport, UnownedKey};
+use clawkeep_core::cost::{
+    ApiKeyRecord, Budget, BudgetScope, BudgetStatus, CostReport, RateLimits, ReconcileOptions, Reconciliation, SpendLimits, SyncProgress, SyncReport, UnownedKey,
+};
 use clawkeep_core::store::SyncMark;
 use tauri::ipc::Channel;
 use tauri::State;
@@ -112,4 +115,18 @@ pub async fn rate_limits(state: State<'_, CoreState>) -> Reply<RateLimits> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn refresh_rate_limits(state: State<'_, CoreState>) -> Reply<RateLimits> {
     blocking(&state, |c| c.refresh_rate_limits()).await
+}
+
+/// Anthropic's spend limits from the cache, judged against this period's spend; whether the
+/// organisation shows them at all (early access).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn spend_limits(state: State<'_, CoreState>) -> Reply<SpendLimits> {
+    blocking(&state, |c| c.spend_limits()).await
+}
+
+/// Reads Anthropic's spend limits from the Admin API into the cache (needs the Admin key); an
+/// organisation outside the early access is "not available", not an error.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn refresh_spend_limits(state: State<'_, CoreState>) -> Reply<SpendLimits> {
+    blocking(&state, |c| c.refresh_spend_limits()).await
 }

@@ -127,6 +127,8 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands_cost::budget_check,
         commands_cost::rate_limits,
         commands_cost::refresh_rate_limits,
+        commands_cost::spend_limits,
+        commands_cost::refresh_spend_limits,
         commands_team::team_status,
         commands_team::team_join,
         commands_team::team_init,

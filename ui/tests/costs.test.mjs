@@ -1,7 +1,7 @@
 // Unit tests of the Costs screen's display rules (compiled from src/lib/costs.ts by `npm run test:unit`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { addDays, limiterLabel, limitRows, money, pivot, stack, topMovers, weekStart } from "./.build/lib/costs.js";
+import { addDays, limiterLabel, limitRows, money, pivot, spendLimitRows, stack, topMovers, weekStart } from "./.build/lib/costs.js";
 
 const row = (group, period_start, cost_usd, extra = {}) => ({ group, unowned: false, period: period_start, period_start, cost_usd, unpriced_models: [], unpriced_tokens: 0, ...extra });
 
@@ -66,4 +66,24 @@ test("rate limits: the organisation's, then workspace overrides; inherited value
   assert.equal(rows[3].scope, "wrkspc_b");
   assert.equal(rows[3].tight, false, "an override above the organisation's limit is not tight (the lower applies)");
   assert.equal(limiterLabel("tokens_per_day"), "tokens / day");
+});
+
+test("spend limits: limit, spent and percent used; what is not compared says why", () => {
+  const lim = (id, scope_type, scope_id, scope_label, amount_label, judgement, note = null) => ({ limit: { id, scope_type, scope_id, period: "monthly" }, scope_label, amount_label, judgement, note });
+  const j = (spent_usd, percent, state, crossed = null, unpriced_models = []) => ({ spent_usd, percent, state, crossed, unpriced_models });
+  const rows = spendLimitRows(
+    [
+      lim("spl_a", "workspace", "wrkspc_a", "workspace wrkspc_a", "$20.00", j(16, 80, "warn", 80)),
+      lim("spl_b", "workspace", "wrkspc_b", "workspace wrkspc_b", "$0.00", j(2.75, 1e9, "over")),
+      lim("spl_org", "organization", null, "organization", "$500.00", j(24, 4.8, "ok", null, ["claude-nova-9"])),
+      lim("spl_u", "user", "user_1", "user user_1", "no cap", null, "Clawkeep does not attribute spend to a user scope"),
+    ],
+    { wrkspc_a: "prod-a (alpha)" },
+  );
+  assert.deepEqual(rows[0], { id: "spl_a", scope: "workspace prod-a (alpha)", period: "monthly", limit: "$20.00", spent: "$16.00", percent: 80, used: "80%", state: "warn", note: "≥ 80%" });
+  assert.equal(rows[1].scope, "workspace wrkspc_b");
+  assert.equal(rows[1].percent, 100, "the meter stops at 100");
+  assert.equal(rows[2].note, "spend understated: unpriced claude-nova-9");
+  assert.deepEqual([rows[3].spent, rows[3].used, rows[3].state, rows[3].percent], ["—", "—", null, null]);
+  assert.match(rows[3].note, /user scope/);
 });

@@ -75,6 +75,7 @@ fn generate(out: &Path) {
         cost::Budget,
         cost::BudgetStatus,
         cost::RateLimits,
+        cost::SpendLimits,
         store::SyncMark,
         ErrorDetail,
         TeamFieldConflict,

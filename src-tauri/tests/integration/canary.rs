@@ -210,6 +210,8 @@ fn no_planted_or_managed_key_escapes_any_desktop_command() {
     d.ok("budget_check", json!({}));
     d.ok("refresh_rate_limits", json!({}));
     d.ok("rate_limits", json!({}));
+    d.ok("refresh_spend_limits", json!({}));
+    d.ok("spend_limits", json!({}));
     let _ = d.call("deactivate_unowned_key", json!({ "api_key_id": stray.id }));
     let _ = d.call("deactivate_unowned_key", json!({ "api_key_id": "apikey_not_there" }));
 

@@ -183,3 +183,21 @@ fn rate_limits_are_read_by_the_sync_and_shown_from_the_cache() {
     let r = w.ok("refresh_rate_limits", json!({}));
     assert_eq!(r["entries"].as_array().unwrap().len(), entries.len());
 }
+
+#[test]
+fn spend_limits_are_a_state_when_not_available_then_judged_from_the_cache() {
+    let w = world();
+    assert_eq!(w.ok("spend_limits", json!({}))["availability"], "not_read");
+    w.sync("sync-sl-1");
+    let v = w.ok("spend_limits", json!({}));
+    assert_eq!((v["availability"].as_str(), v["limits"].as_array().map(Vec::len)), (Some("not_available"), Some(0)), "{v}");
+    w.fake.state().with(|s| {
+        s.spend_limits.enrolled = true;
+        s.spend_limits.limits = vec![fake_anthropic::monthly_spend_limit("spl_org", fake_anthropic::SpendLimitScope::Organization, 12_345, chrono::Utc::now())];
+    });
+    let r = w.ok("refresh_spend_limits", json!({}));
+    assert_eq!(r["availability"], "available");
+    let org = &r["limits"][0];
+    assert_eq!((org["amount_label"].as_str(), org["judgement"]["limit_usd"].as_f64()), (Some("$123.45"), Some(123.45)), "{r}");
+    assert_eq!(w.ok("spend_limits", json!({}))["limits"], r["limits"]);
+}

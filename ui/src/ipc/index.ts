@@ -313,6 +313,7 @@ import type { BudgetScope } from "./bindings/BudgetScope";
 import type { BudgetSpec } from "./bindings/BudgetSpec";
 import type { BudgetStatus } from "./bindings/BudgetStatus";
 import type { RateLimits } from "./bindings/RateLimits";
+import type { SpendLimits } from "./bindings/SpendLimits";
 export type * from "./bindings/CostQuery";
 export type * from "./bindings/CostFilter";
 export type * from "./bindings/CostGroupBy";
@@ -335,6 +336,11 @@ export type * from "./bindings/BudgetStatus";
 export type * from "./bindings/RateLimits";
 export type * from "./bindings/RateLimitEntry";
 export type * from "./bindings/LimitSource";
+export type * from "./bindings/SpendLimits";
+export type * from "./bindings/SpendLimitStatus";
+export type * from "./bindings/SpendLimit";
+export type * from "./bindings/SpendJudgement";
+export type * from "./bindings/SpendLimitsAvailability";
 
 /** Syncs usage and cost into the cache: one `step` per page; `cancel()` keeps what was read (the report says `cancelled`). */
 export const costSync = (options: CostSyncOptions | null, onProgress: (p: Progress) => void) => runOperation<SyncReport>("cost_sync", { options }, onProgress);
@@ -353,6 +359,10 @@ export const budgetCheck = () => call<BudgetStatus[]>("budget_check");
 export const rateLimits = () => call<RateLimits>("rate_limits");
 /** Reads the configured rate limits from the Admin API into the cache (needs the Admin key). */
 export const refreshRateLimits = () => call<RateLimits>("refresh_rate_limits");
+/** Anthropic's spend limits from the cache, judged against this period's spend (or why there are none: early access). */
+export const spendLimits = () => call<SpendLimits>("spend_limits");
+/** Reads Anthropic's spend limits from the Admin API into the cache (needs the Admin key). */
+export const refreshSpendLimits = () => call<SpendLimits>("refresh_spend_limits");
 
 // The team vault (issue 15, src-tauri/src/commands_team.rs). Only public material comes back:
 // the team identity never leaves the keychain through the app.

@@ -155,3 +155,52 @@ export function limitRows(entries: RateLimitLike[], names: Record<string, string
       };
     });
 }
+
+/** What `spendLimitRows` needs of core's `SpendLimitStatus` (kept structural for the unit tests). */
+export interface SpendLimitLike {
+  limit: { id: string; scope_type: string; scope_id: string | null; period: string };
+  scope_label: string;
+  amount_label: string;
+  judgement: { spent_usd: number; percent: number; crossed: number | null; state: "ok" | "warn" | "forecast_over" | "over"; unpriced_models: string[] } | null;
+  note: string | null;
+}
+
+/** One row of the "Spend limits (Anthropic)" table. */
+export interface SpendLimitRow {
+  id: string;
+  scope: string;
+  period: string;
+  limit: string;
+  spent: string;
+  /** 0–100 for the meter; `null` when not judged. */
+  percent: number | null;
+  used: string;
+  state: "ok" | "warn" | "forecast_over" | "over" | null;
+  note: string;
+}
+
+/**
+ * Anthropic's spend limits as the budgets part shows them, in core's order (most severe first):
+ * limit, spent this period, percent used; a limit Clawkeep cannot compare shows why. Workspaces
+ * show by name where the inventory knows one.
+ */
+export function spendLimitRows(limits: SpendLimitLike[], names: Record<string, string> = {}): SpendLimitRow[] {
+  return limits.map((s) => {
+    const j = s.judgement;
+    const ws = s.limit.scope_type === "workspace" && s.limit.scope_id !== null ? s.limit.scope_id : null;
+    let note = s.note ?? "";
+    if (j && j.unpriced_models.length > 0) note = `spend understated: unpriced ${j.unpriced_models.join(", ")}`;
+    else if (j && j.crossed !== null && j.state === "warn") note = `≥ ${j.crossed}%`;
+    return {
+      id: s.limit.id,
+      scope: ws !== null ? `workspace ${names[ws] ?? ws}` : s.scope_label,
+      period: s.limit.period,
+      limit: s.amount_label,
+      spent: j ? money(j.spent_usd) : "—",
+      percent: j ? Math.min(100, j.percent) : null,
+      used: j ? `${j.percent.toFixed(0)}%` : "—",
+      state: j ? j.state : null,
+      note,
+    };
+  });
+}
