@@ -514,7 +514,8 @@ mod tests {
         // Wednesday 16 Dec: the week from Monday 14 Dec holds $3.
         let w = judge_spend_limits(std::slice::from_ref(&l), &usage, &p, &[80], now)[0].judgement.clone().unwrap();
         assert_eq!((w.spent_pico, w.period_start), (3 * USD, NaiveDate::from_ymd_opt(2026, 12, 14).unwrap()));
-        let patches: [(fn(&mut SpendLimit), &str); 4] = [
+        type Patch = fn(&mut SpendLimit);
+        let patches: [(Patch, &str); 4] = [
             (|l: &mut SpendLimit| l.is_enabled = false, "switched off"),
             (|l: &mut SpendLimit| l.currency = "EUR".into(), "in EUR"),
             (|l: &mut SpendLimit| l.period = "quarterly".into(), "period"),
