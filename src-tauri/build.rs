@@ -68,6 +68,8 @@ const COMMANDS: &[&str] = &[
     "budget_check",
     "rate_limits",
     "refresh_rate_limits",
+    "spend_limits",
+    "refresh_spend_limits",
     "team_status",
     "team_join",
     "team_init",

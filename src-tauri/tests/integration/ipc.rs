@@ -644,3 +644,27 @@ fn deploy_fleet_apply_without_a_reviewed_digest_is_refused() {
     }
     assert_eq!(h.ok("deployments", json!({ "name": null, "limit": 10 })), json!([]));
 }
+
+/// Every command the app registers is declared in build.rs and allowed by the main capability:
+/// the mock runtime does not enforce permissions, so a command missing from either works here and
+/// fails in the real window ("<command> not allowed. Command not found"; found by the GUI journey
+/// for `spend_limits`).
+#[test]
+fn every_registered_command_is_declared_and_allowed() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let read = |p: &str| std::fs::read_to_string(root.join(p)).unwrap();
+    let lib = read("src/lib.rs");
+    let start = lib.find("generate_handler![").expect("the handler list");
+    let end = start + lib[start..].find(']').unwrap();
+    let registered: std::collections::BTreeSet<String> =
+        lib[start..end].split(',').filter_map(|e| e.trim().rsplit("::").next().map(str::trim).filter(|n| !n.is_empty() && !n.contains('[')).map(String::from)).collect();
+    assert!(registered.len() > 30, "{registered:?}");
+    let build = read("build.rs");
+    let caps: Value = serde_json::from_str(&read("capabilities/main.json")).unwrap();
+    let allowed: Vec<String> = caps["permissions"].as_array().unwrap().iter().filter_map(|p| p.as_str().map(String::from)).collect();
+    for cmd in &registered {
+        assert!(build.contains(&format!("\"{cmd}\"")), "{cmd} is registered but not declared in build.rs COMMANDS");
+        let perm = format!("allow-{}", cmd.replace('_', "-"));
+        assert!(allowed.contains(&perm), "{cmd} is registered but {perm} is not in capabilities/main.json");
+    }
+}
