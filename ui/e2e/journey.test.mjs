@@ -88,6 +88,21 @@ async function clickButton(text) {
   await el.click();
 }
 
+/** A journey's body: on failure a screenshot, and the window's session ends so the next journey
+ *  can open one (tauri-driver holds one session at a time). */
+const guarded = (name, body) => async () => {
+  try {
+    await body();
+  } catch (e) {
+    if (driver) {
+      await screenshot(`${name}-failure`).catch(() => {});
+      await driver.quit().catch(() => {});
+      driver = undefined;
+    }
+    throw e;
+  }
+};
+
 let fake;
 after(async () => {
   if (driver) await driver.quit().catch(() => {});
@@ -109,7 +124,7 @@ async function startFake(dir) {
   return { base, keys };
 }
 
-test("journey: empty inventory → add instance → malformed key refused → key stored, only hint and fingerprint shown", async () => {
+test("journey: empty inventory → add instance → malformed key refused → key stored, only hint and fingerprint shown", guarded("journey", async () => {
   const caps = new Capabilities();
   caps.set("tauri:options", { application: APP });
   caps.setBrowserName("wry");
@@ -305,7 +320,7 @@ test("journey: empty inventory → add instance → malformed key refused → ke
 
   await driver.quit();
   driver = undefined;
-});
+}));
 
 test("the CLI sees what the app wrote (same data dir and keychain)", () => {
   const list = JSON.parse(execFileSync(CLI, ["instance", "list", "--json"], { encoding: "utf8" }));
@@ -352,7 +367,7 @@ test("leak check: the key is absent from the data dir (incl. WAL), the prefs sto
 // verifies one host key out of band, shows the rest for confirmation together, discovers,
 // adopts with consent and ends on the fleet check. No key may reach the WebView, the data
 // dir or the logs.
-test("onboarding wizard: paste a batch → host keys confirmed together → discovery → adopt with consent → fleet check", async () => {
+test("onboarding wizard: paste a batch → host keys confirmed together → discovery → adopt with consent → fleet check", guarded("onboarding", async () => {
   const worldDir = process.env.GUI_E2E_WORLD_DIR;
   assert.ok(worldDir, "GUI_E2E_WORLD_DIR is not set (run scripts/e2e-gui.sh)");
   const hosts = fs.readFileSync(path.join(worldDir, "hosts.tsv"), "utf8").trim().split("\n").filter((l) => !l.startsWith("#")).map((l) => {
@@ -387,7 +402,7 @@ test("onboarding wizard: paste a batch → host keys confirmed together → disc
     await screenshot("onboard-failure").catch(() => {});
     throw e;
   }
-});
+}));
 
 /** Sets a textarea's text as a paste would (WebKitWebDriver's sendKeys drops newlines). */
 async function paste(name, value) {
@@ -487,3 +502,97 @@ async function onboardingJourney(hosts, names, SHARED, OWN) {
   };
   env("GUI_E2E_SCAN").split(":").filter(Boolean).forEach(walk);
 }
+
+// The team vault (issue 15) in the window: join (an age identity made and kept in the keychain),
+// create a team store on a bare Git repository, invite a second member who joined with the CLI
+// in their own data dir and keychain service, grant them one owner, sync; then the second member
+// attaches with the CLI and reads exactly that owner's instances. Real git, ssh-keygen signing
+// keys made here; no key value in any object of the repository or in the second member's data.
+test("team vault: join → create → invite → grant → sync in the window; a scoped teammate attaches and reads one owner", guarded("team", async () => {
+  const dir = fs.mkdtempSync("/tmp/ck-gui-team-");
+  const keygen = (name) => {
+    const f = path.join(dir, `${name}_signing`);
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", name, "-f", f]);
+    return f;
+  };
+  const aliceKey = keygen("alice");
+  const bobKey = keygen("bob");
+  const bare = path.join(dir, "team.git");
+  execFileSync("git", ["init", "-q", "--bare", "--initial-branch=main", bare]);
+  const bobEnv = { ...process.env, CLAWKEEP_HOME: path.join(dir, "bob"), CLAWKEEP_KEYCHAIN_SERVICE: `${process.env.CLAWKEEP_KEYCHAIN_SERVICE}-bob` };
+  const bob = JSON.parse(execFileSync(CLI, ["--json", "team", "join", "--name", "bob", "--signing-key", bobKey], { env: bobEnv, encoding: "utf8" }));
+  assert.match(bob.recipient, /^age1/);
+
+  // The earlier journeys left instances of a few owners: bob is granted the first one's.
+  const mine = JSON.parse(execFileSync(CLI, ["instance", "list", "--json"], { encoding: "utf8" }));
+  const OWNER = mine.map((r) => r.instance.owner).find(Boolean);
+  assert.ok(OWNER, "an instance with an owner");
+
+  const caps = new Capabilities();
+  caps.set("tauri:options", { application: APP });
+  caps.setBrowserName("wry");
+  driver = await new Builder().withCapabilities(caps).usingServer(DRIVER_URL).build();
+  try {
+    await nav("team");
+    await fill("member", "alice");
+    await fill("signing_key", aliceKey);
+    await press('[data-testid="team-join"] button[type="submit"]');
+    const send = await visible('[data-testid="team-send"]');
+    const sendText = await send.getAttribute("value");
+    assert.match(sendText, /age1[0-9a-z]+/);
+    assert.match(sendText, /ssh-ed25519 AAAA/);
+    assert.doesNotMatch(sendText, /AGE-SECRET-KEY/, "the identity never reaches the window");
+
+    await fill("repository", bare);
+    await press('[data-testid="team-init"] button[type="submit"]');
+    const created = await driver.wait(until.elementLocated(By.css('[data-testid="team-init-result"]')), 60000, "the team store");
+    await driver.wait(until.elementIsVisible(created), TIMEOUT);
+    assert.match(await created.getText(), /first admin/);
+    assert.match(await textOf('[data-testid="team-status"]'), /alice\s*admin/);
+
+    await fill("invite_member", "bob");
+    await fill("invite_recipient", bob.recipient);
+    await fill("invite_signing_key", bob.signing_key);
+    await press('[data-testid="team-invite"] button[type="submit"]');
+    await driver.wait(until.elementLocated(By.xpath('//table[@data-testid="team-members"]//td[starts-with(normalize-space(.), "bob")]')), 60000, "bob in the members");
+    const member = await visible('select[name="scope_member"]');
+    await driver.wait(async () => (await member.findElements(By.css('option[value="bob"]'))).length === 1, TIMEOUT, "bob to choose");
+    await driver.executeScript("arguments[0].value = 'bob'; arguments[0].dispatchEvent(new Event('change', { bubbles: true }));", member);
+    await fill("scope_owner", OWNER);
+    await clickButton("Grant");
+    await driver.wait(until.elementLocated(By.xpath(`//table[@data-testid="team-members"]//tr[td[starts-with(normalize-space(.), "bob")]]//td[contains(., "${OWNER}")]`)), 60000, "bob reads the owner");
+
+    await press('[data-testid="team-sync"]');
+    const synced = await driver.wait(until.elementLocated(By.css('[data-testid="team-sync-result"]')), 60000, "the sync result");
+    await driver.wait(until.elementIsVisible(synced), TIMEOUT);
+    await driver.executeScript("window.scrollTo(0, 0)");
+    await screenshot("team");
+  } catch (e) {
+    await screenshot("team-failure").catch(() => {});
+    throw e;
+  }
+
+  // Every commit is signed; no object of the repository holds the key in plaintext.
+  const commits = execFileSync("git", ["-C", bare, "rev-list", "--all"], { encoding: "utf8" }).trim().split("\n").filter(Boolean);
+  assert.ok(commits.length >= 3, `commits: ${commits.length}`);
+  for (const c of commits) assert.match(execFileSync("git", ["-C", bare, "cat-file", "commit", c], { encoding: "utf8" }), /gpgsig -----BEGIN SSH SIGNATURE-----/, `commit ${c} is signed`);
+  const objects = execFileSync("git", ["-C", bare, "cat-file", "--batch-all-objects", "--batch"], { maxBuffer: 256 << 20 });
+  assert.ok(!objects.includes(KEY) && !objects.includes(FRAGMENT), "a key is in the repository in plaintext");
+
+  // Bob attaches (history verified from its root) and reads that owner's instances, only them.
+  execFileSync(CLI, ["team", "init", bare], { env: bobEnv, encoding: "utf8" });
+  const bobs = JSON.parse(execFileSync(CLI, ["instance", "list", "--json"], { env: bobEnv, encoding: "utf8" }));
+  assert.deepEqual(bobs.map((r) => r.instance.name).sort(), mine.filter((r) => r.instance.owner === OWNER).map((r) => r.instance.name).sort(), "bob reads exactly the granted owner's instances");
+  const walk = (p) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) for (const e of fs.readdirSync(p)) walk(path.join(p, e));
+    else if (st.isFile()) {
+      const b = fs.readFileSync(p);
+      assert.ok(!b.includes(KEY) && !b.includes(FRAGMENT), `the key is in ${p}`);
+    }
+  };
+  walk(path.join(dir, "bob"));
+  await driver.quit();
+  driver = undefined;
+  fs.rmSync(dir, { recursive: true, force: true });
+}));
