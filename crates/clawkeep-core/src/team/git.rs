@@ -130,40 +130,70 @@ impl Git {
 
     /// The files of the layout at `rev` (the `.txt` files' text; `.age` files with empty text).
     pub fn files_at(&self, rev: &str) -> Result<BTreeMap<String, String>> {
-        let list = self.run("reading the team tree", &["ls-tree", "-r", "-z", "--name-only", rev])?;
-        let paths: Vec<&str> = list.split('\0').filter(|p| !p.is_empty()).collect();
-        let want: Vec<&str> = paths.iter().copied().filter(|p| p.ends_with(".txt")).collect();
-        let mut out: BTreeMap<String, String> = paths.iter().filter(|p| !p.ends_with(".txt")).map(|p| (p.to_string(), String::new())).collect();
-        for (p, bytes) in self.blobs(rev, &want)? {
-            out.insert(p, String::from_utf8_lossy(&bytes).into_owned());
+        let tree = self.tree(rev)?;
+        // A `.txt` path that is not a file (a submodule's entry) has no text: left out.
+        let want: Vec<(&str, &str)> = tree.iter().filter_map(|(p, o)| o.as_deref().filter(|_| p.ends_with(".txt")).map(|o| (p.as_str(), o))).collect();
+        let texts = self.objects(&want.iter().map(|(_, o)| *o).collect::<Vec<_>>())?;
+        let mut out: BTreeMap<String, String> = tree.iter().filter(|(p, _)| !p.ends_with(".txt")).map(|(p, _)| (p.clone(), String::new())).collect();
+        for ((p, _), bytes) in want.into_iter().zip(texts) {
+            out.insert(p.to_string(), String::from_utf8_lossy(&bytes).into_owned());
         }
         Ok(out)
     }
 
-    /// The contents of `paths` at `rev`, through one `git cat-file --batch` (stdin/stdout).
+    /// Every entry of the tree at `rev` with its blob id (`None`: not a file, a submodule's
+    /// commit), through one `git ls-tree -r`.
+    pub fn tree(&self, rev: &str) -> Result<BTreeMap<String, Option<String>>> {
+        let list = self.run("reading the team tree", &["ls-tree", "-r", "-z", "--full-tree", rev])?;
+        let mut out = BTreeMap::new();
+        for entry in list.split('\0').filter(|e| !e.is_empty()) {
+            // `<mode> SP <type> SP <object> TAB <path>`
+            let (meta, path) = entry.split_once('\t').ok_or_else(|| git_err("reading the team tree", entry.as_bytes()))?;
+            let mut f = meta.split(' ');
+            let (_, kind, oid) = (f.next(), f.next(), f.next());
+            out.insert(path.to_string(), oid.filter(|_| kind == Some("blob")).map(str::to_string));
+        }
+        Ok(out)
+    }
+
+    /// The contents of `paths` at `rev` (a path not in the tree is left out): the tree listed
+    /// once, then its blobs by id through one `git cat-file --batch` (stdin/stdout). A path
+    /// given to `cat-file` as `rev:path` would make it read and inflate the directory trees
+    /// again for every file, the cost of a sync with a thousand keys.
     pub fn blobs(&self, rev: &str, paths: &[&str]) -> Result<Vec<(String, Vec<u8>)>> {
         if paths.is_empty() {
             return Ok(Vec::new());
         }
-        let input: String = paths.iter().map(|p| format!("{rev}:{p}\n")).collect();
+        let tree = self.tree(rev)?;
+        let found: Vec<(&str, &str)> = paths.iter().filter_map(|p| tree.get(*p).and_then(|o| o.as_deref()).map(|o| (*p, o))).collect();
+        let data = self.objects(&found.iter().map(|(_, o)| *o).collect::<Vec<_>>())?;
+        Ok(found.into_iter().zip(data).map(|((p, _), d)| (p.to_string(), d)).collect())
+    }
+
+    /// The contents of the objects `ids`, in order, through one `git cat-file --batch`.
+    pub fn objects(&self, ids: &[&str]) -> Result<Vec<Vec<u8>>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let input: String = ids.iter().map(|o| format!("{o}\n")).collect();
         let o = output(self.cmd(&["cat-file", "--batch"]), "reading team files", Some(input.as_bytes()))?;
         if !o.status.success() {
             return Err(git_err("reading team files", &o.stderr));
         }
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(ids.len());
         let mut rest = &o.stdout[..];
-        for p in paths {
+        for _ in ids {
             let nl = rest.iter().position(|b| *b == b'\n').ok_or_else(|| git_err("reading team files", b"short output"))?;
             let header = String::from_utf8_lossy(&rest[..nl]).into_owned();
             rest = &rest[nl + 1..];
             if header.ends_with(" missing") {
-                continue;
+                return Err(git_err("reading team files", header.as_bytes()));
             }
             let size: usize = header.rsplit(' ').next().and_then(|s| s.parse().ok()).ok_or_else(|| git_err("reading team files", header.as_bytes()))?;
             if rest.len() < size + 1 {
                 return Err(git_err("reading team files", b"short output"));
             }
-            out.push((p.to_string(), rest[..size].to_vec()));
+            out.push(rest[..size].to_vec());
             rest = &rest[size + 1..];
         }
         Ok(out)
