@@ -288,6 +288,30 @@ fn patch_of(spec: &InstanceSpec) -> InstancePatch {
     }
 }
 
+/// `state` (a commit's parent's) brought up to the commit from the files it changed: only
+/// those `.txt` files are read, through one `cat-file --batch`.
+fn apply_changes(g: &Git, state: &TeamState, changes: &[git::Change]) -> Result<TeamState> {
+    let wanted: Vec<(&str, &str)> = changes
+        .iter()
+        .filter_map(|c| match &c.to {
+            git::ChangeTo::Blob(oid) if c.path.ends_with(".txt") => Some((c.path.as_str(), oid.as_str())),
+            _ => None,
+        })
+        .collect();
+    let texts = g.objects(&wanted.iter().map(|(_, o)| *o).collect::<Vec<_>>())?;
+    let texts: BTreeMap<&str, String> = wanted.iter().map(|(p, _)| *p).zip(texts.iter().map(|b| String::from_utf8_lossy(b).into_owned())).collect();
+    let mut after = state.clone();
+    for c in changes {
+        let text = match (&c.to, c.path.ends_with(".txt")) {
+            (git::ChangeTo::Deleted, _) | (git::ChangeTo::NotFile, true) => None,
+            (git::ChangeTo::NotFile, false) | (git::ChangeTo::Blob(_), false) => Some(""),
+            (git::ChangeTo::Blob(_), true) => texts.get(c.path.as_str()).map(String::as_str),
+        };
+        after.apply(&c.path, text)?;
+    }
+    Ok(after)
+}
+
 fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
     let full = repo.join(path);
     if let Some(d) = full.parent() {
@@ -469,17 +493,32 @@ impl Clawkeep {
             Some(v) if !commits.is_empty() => Some(self.state_at(g, v)?),
             _ => None,
         };
+        let mut previous = from.clone();
         for (i, c) in commits.iter().enumerate() {
             progress(&TeamSyncStage::Verifying { done: i + 1, total: commits.len() });
-            let after = self.state_at(g, c)?;
-            let base = before.as_ref().unwrap_or(&after);
+            // The root is read whole; every later commit is its parent's state with the files
+            // it changed applied: only those few files are read.
+            let root = before.is_none();
+            if root {
+                before = Some(self.state_at(g, c)?);
+            }
+            let base = before.as_ref().ok_or_else(|| Error::InvalidState("no team state before the commit".into()))?;
             let lines: String = base.members.values().map(|m| format!("{} namespaces=\"git\" {}\n", m.name, m.signing_key)).collect();
             std::fs::write(&signers, lines).map_err(|e| Error::io("writing the allowed signers file", e))?;
-            let facts = g.commit_facts(c, &signers)?;
+            let (facts, parent, changes) = g.commit_facts(c, &signers)?;
+            let after = match root {
+                // The root vouches for itself (trust on first use): its own state is its base.
+                true => base.clone(),
+                // `base` is this commit's parent's state (a linear history): apply its changes.
+                false if facts.parents == 1 && parent.is_some() && parent == previous => apply_changes(g, base, &changes)?,
+                // Not linear (a merge, refused below, or a commit beside one): read it whole.
+                false => self.state_at(g, c)?,
+            };
             if let Err(r) = verify::judge(&facts, base, &after) {
                 return Err(Error::TeamRefused { commit: r.commit, who: r.who, what: r.what, path: r.path });
             }
             before = Some(after);
+            previous = Some(c.clone());
         }
         // Apply: our unpushed commits go on top of the verified remote.
         let head = g.rev("HEAD")?;
@@ -949,6 +988,73 @@ mod tests {
             assert_eq!(e.code(), "invalid_input");
             assert!(!e.to_string().contains("tok3n"), "{e}");
         }
+    }
+
+    /// Verification brings the parent's state up to each commit from the files it changed:
+    /// that must be exactly the state read from the commit's whole tree (added, edited and
+    /// deleted files of every kind, a secret and a submodule's entry among them).
+    #[test]
+    fn a_state_brought_up_to_a_commit_is_the_state_read_from_its_whole_tree() {
+        let dir = tempfile::tempdir().unwrap();
+        let g = Git::open(dir.path());
+        g.run("init", &["init", "--quiet", "--initial-branch=main"]).unwrap();
+        let commit = |m: &str| {
+            g.run("add", &["add", "-A"]).unwrap();
+            g.run("commit", &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--no-gpg-sign", "--allow-empty", "-m", m]).unwrap();
+            g.rev("HEAD").unwrap().unwrap()
+        };
+        let member = |n: &str, role: Role| Member { name: n.into(), role, recipient: format!("age1{n}"), signing_key: format!("ssh-ed25519 AAAA{n}") };
+        let key = |n: &str, o: &str| KeyMeta {
+            name: n.into(),
+            owner: o.into(),
+            instance: None,
+            kind: "api".into(),
+            hint: "sk-…AA".into(),
+            fingerprint: format!("fp-{n}"),
+            length: 108,
+            status: "active".into(),
+            workspace_id: None,
+            anthropic_key_id: None,
+            expires_at: None,
+            created_at: chrono::Utc::now(),
+            exposed: None,
+        };
+        let put = |path: &str, text: String| write_file(dir.path(), path, text.as_bytes()).unwrap();
+        put(layout::TEAM_FILE, "format = 1\n".into());
+        put(&layout::member_path("alice"), layout::encode("member", &member("alice", Role::Admin)));
+        put(&layout::member_path("bob"), layout::encode("member", &member("bob", Role::Member)));
+        put(&layout::scope_path("acme"), layout::encode("scope", &Scope { owner: "acme".into(), members: ["bob".to_string()].into() }));
+        for (k, o) in [("k1", "acme"), ("k2", "acme"), ("k3", "globex")] {
+            put(&layout::key_path(k), layout::encode("key", &key(k, o)));
+            put(&layout::secret_path(k), "-----BEGIN AGE ENCRYPTED FILE-----".into());
+        }
+        let first = commit("first");
+        put(&layout::member_path("carol"), layout::encode("member", &member("carol", Role::Member)));
+        remove_file(dir.path(), &layout::member_path("bob")).unwrap();
+        put(&layout::scope_path("acme"), layout::encode("scope", &Scope { owner: "acme".into(), members: ["carol".to_string()].into() }));
+        put(&layout::key_path("k1"), layout::encode("key", &key("k1", "globex")));
+        remove_file(dir.path(), &layout::key_path("k2")).unwrap();
+        remove_file(dir.path(), &layout::secret_path("k2")).unwrap();
+        put(&layout::key_path("k4"), layout::encode("key", &key("k4", "initech")));
+        put(&layout::secret_path("k4"), "x".into());
+        // A submodule's entry (a commit, not a file) where a key file would be.
+        let sub = g.rev("HEAD").unwrap().unwrap();
+        g.run("gitlink", &["update-index", "--add", "--cacheinfo", &format!("160000,{sub},keys/k5.txt")]).unwrap();
+        g.run("add", &["add", "-A", "--", ":!keys/k5.txt"]).unwrap();
+        g.run("commit", &["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "--quiet", "--no-gpg-sign", "-m", "second"]).unwrap();
+        let second = g.rev("HEAD").unwrap().unwrap();
+        let before = TeamState::from_files(g.files_at(&first).unwrap().iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+        let whole = TeamState::from_files(g.files_at(&second).unwrap().iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+        let changes = g.changes(&second).unwrap();
+        assert!(changes.iter().any(|c| c.path == "keys/k5.txt" && c.to == git::ChangeTo::NotFile), "{changes:?}");
+        assert!(changes.iter().any(|c| c.path == "members/bob.txt" && c.to == git::ChangeTo::Deleted), "{changes:?}");
+        let applied = apply_changes(&g, &before, &changes).unwrap();
+        assert_eq!(format!("{applied:?}"), format!("{whole:?}"));
+        assert!(whole.members.contains_key("carol") && !whole.members.contains_key("bob") && whole.keys["k1"].owner == "globex");
+        assert!(!whole.keys.contains_key("k2") && !whole.secrets.contains("k2") && whole.secrets.contains("k4"));
+        // The root: every file is a change against nothing.
+        let from_root = apply_changes(&g, &TeamState::default(), &g.changes(&first).unwrap()).unwrap();
+        assert_eq!(format!("{from_root:?}"), format!("{before:?}"));
     }
 
     #[test]

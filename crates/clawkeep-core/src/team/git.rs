@@ -16,6 +16,22 @@ use super::verify::{CommitFacts, Signature};
 pub const BRANCH: &str = "main";
 pub const REMOTE: &str = "origin";
 
+/// A path a commit changed, and what it became.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub path: String,
+    pub to: ChangeTo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChangeTo {
+    Deleted,
+    /// A file (or a symbolic link: `ls-tree` lists it as a blob too), by blob id.
+    Blob(String),
+    /// Not a file: a submodule's commit.
+    NotFile,
+}
+
 /// One clone of the team repository.
 #[derive(Debug, Clone)]
 pub struct Git {
@@ -200,26 +216,49 @@ impl Git {
     }
 
     /// What a commit is: parents, author, the signature checked against `allowed_signers`, the
-    /// paths it touches.
-    pub fn commit_facts(&self, id: &str, allowed_signers: &Path) -> Result<CommitFacts> {
+    /// paths it touches; and its first parent and what each path became (to bring the parent's
+    /// state up to this commit).
+    pub fn commit_facts(&self, id: &str, allowed_signers: &Path) -> Result<(CommitFacts, Option<String>, Vec<Change>)> {
         let signers = format!("gpg.ssh.allowedSignersFile={}", allowed_signers.display());
         let info = self.run("checking a commit's signature", &["-c", &signers, "log", "-1", "--format=%P%x1f%an%x1f%G?%x1f%GS%x1f%GF", id])?;
         let f: Vec<&str> = info.trim_end_matches('\n').split('\x1f').collect();
         let get = |i: usize| f.get(i).copied().unwrap_or("").trim().to_string();
         let parents = get(0).split_whitespace().count();
+        let first_parent = get(0).split_whitespace().next().map(str::to_string);
         let status = get(2).chars().next().unwrap_or('N');
         let signature = match status {
             'G' => Signature::Good { signer: get(3) },
             'N' => Signature::Missing,
             s => Signature::Untrusted { status: s, key: get(4) },
         };
-        let changed = self
-            .run("listing a commit's changes", &["diff-tree", "-r", "-z", "--no-commit-id", "--name-only", "--root", "--no-renames", id])?
-            .split('\0')
-            .filter(|p| !p.is_empty())
-            .map(str::to_string)
-            .collect();
-        Ok(CommitFacts { id: id.to_string(), author: crate::hosttext::line(&get(1), 80), parents, signature, changed })
+        let changes = self.changes(id)?;
+        let changed = changes.iter().map(|c| c.path.clone()).collect();
+        Ok((CommitFacts { id: id.to_string(), author: crate::hosttext::line(&get(1), 80), parents, signature, changed }, first_parent, changes))
+    }
+
+    /// The paths commit `id` adds, changes or deletes against its first parent (the root: all
+    /// of its files), from `git diff-tree -r --raw`.
+    pub fn changes(&self, id: &str) -> Result<Vec<Change>> {
+        let raw = self.run("listing a commit's changes", &["diff-tree", "-r", "-z", "--no-commit-id", "--raw", "--root", "--no-renames", "--no-abbrev", id])?;
+        let mut out = Vec::new();
+        let mut fields = raw.split('\0');
+        // `:<old mode> <new mode> <old id> <new id> <status>` NUL `<path>` NUL
+        while let Some(meta) = fields.next().filter(|m| !m.is_empty()) {
+            let path = fields.next().ok_or_else(|| git_err("listing a commit's changes", meta.as_bytes()))?;
+            let f: Vec<&str> = meta.trim_start_matches(':').split(' ').collect();
+            let (Some(mode), Some(oid), Some(status)) = (f.get(1), f.get(3), f.get(4)) else {
+                return Err(git_err("listing a commit's changes", meta.as_bytes()));
+            };
+            let to = if status.starts_with('D') {
+                ChangeTo::Deleted
+            } else if mode.starts_with("100") || *mode == "120000" {
+                ChangeTo::Blob(oid.to_string())
+            } else {
+                ChangeTo::NotFile
+            };
+            out.push(Change { path: path.to_string(), to });
+        }
+        Ok(out)
     }
 
     /// Stages everything and makes one signed commit; `false` when there was nothing to commit.

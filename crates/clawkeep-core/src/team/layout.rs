@@ -218,35 +218,59 @@ impl TeamState {
     pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<TeamState> {
         let mut s = TeamState::default();
         for (path, text) in files {
-            let named = |got: &str, want: &str| if got == want { Ok(()) } else { Err(layout_err(path, 0, format!("the file names '{want}' but holds '{got}'"))) };
-            match classify(path) {
-                PathKind::Team | PathKind::Other => {}
-                PathKind::Member(n) => {
-                    let m: Member = decode(path, text)?;
-                    named(&m.name, &n)?;
-                    s.members.insert(n, m);
-                }
-                PathKind::Scope(o) => {
-                    let sc: Scope = decode(path, text)?;
-                    named(&sc.owner, &o)?;
-                    s.scopes.insert(o, sc.members);
-                }
-                PathKind::Instance(n) => {
-                    let i: InstanceSpec = decode(path, text)?;
-                    named(&i.name, &n)?;
-                    s.instances.insert(n, i);
-                }
-                PathKind::Key(n) => {
-                    let k: KeyMeta = decode(path, text)?;
-                    named(&k.name, &n)?;
-                    s.keys.insert(n, k);
-                }
-                PathKind::Secret(n) => {
-                    s.secrets.insert(n);
-                }
-            }
+            s.apply(path, Some(text))?;
         }
         Ok(s)
+    }
+
+    /// One file of the tree changed: `Some(text)` its new content (any text for a `.age`
+    /// path), `None` deleted. A state read with [`TeamState::from_files`] and then given every
+    /// path a commit changes is the state read from that commit's whole tree (each file adds
+    /// its own entry and nothing else), without reading the thousands of files it left alone.
+    pub fn apply(&mut self, path: &str, text: Option<&str>) -> Result<()> {
+        let named = |got: &str, want: &str| if got == want { Ok(()) } else { Err(layout_err(path, 0, format!("the file names '{want}' but holds '{got}'"))) };
+        match (classify(path), text) {
+            (PathKind::Team | PathKind::Other, _) => {}
+            (PathKind::Member(n), None) => {
+                self.members.remove(&n);
+            }
+            (PathKind::Member(n), Some(text)) => {
+                let m: Member = decode(path, text)?;
+                named(&m.name, &n)?;
+                self.members.insert(n, m);
+            }
+            (PathKind::Scope(o), None) => {
+                self.scopes.remove(&o);
+            }
+            (PathKind::Scope(o), Some(text)) => {
+                let sc: Scope = decode(path, text)?;
+                named(&sc.owner, &o)?;
+                self.scopes.insert(o, sc.members);
+            }
+            (PathKind::Instance(n), None) => {
+                self.instances.remove(&n);
+            }
+            (PathKind::Instance(n), Some(text)) => {
+                let i: InstanceSpec = decode(path, text)?;
+                named(&i.name, &n)?;
+                self.instances.insert(n, i);
+            }
+            (PathKind::Key(n), None) => {
+                self.keys.remove(&n);
+            }
+            (PathKind::Key(n), Some(text)) => {
+                let k: KeyMeta = decode(path, text)?;
+                named(&k.name, &n)?;
+                self.keys.insert(n, k);
+            }
+            (PathKind::Secret(n), None) => {
+                self.secrets.remove(&n);
+            }
+            (PathKind::Secret(n), Some(_)) => {
+                self.secrets.insert(n);
+            }
+        }
+        Ok(())
     }
 
     pub fn is_admin(&self, member: &str) -> bool {
