@@ -597,13 +597,20 @@ impl Clawkeep {
     /// Encrypts again, to their recipients in `state`, the secrets of the keys `which` selects.
     fn reencrypt(&self, g: &Git, state: &TeamState, which: impl Fn(&KeyMeta) -> bool) -> Result<Vec<String>> {
         let id = self.team_identity_secret()?;
-        let mut done = Vec::new();
-        for k in state.keys.values().filter(|k| which(k)) {
+        let keys: Vec<&KeyMeta> = state.keys.values().filter(|k| which(k)).collect();
+        // Decrypted and encrypted again in memory on every core; written in order, stopping at
+        // the first failure as before.
+        let cipher = crypt::in_parallel(&keys, |k| -> Result<Option<(String, Vec<u8>)>> {
             let path = layout::secret_path(&k.name);
-            let Ok(data) = std::fs::read(g.dir.join(&path)) else { continue };
+            let Ok(data) = std::fs::read(g.dir.join(&path)) else { return Ok(None) };
             let value = crypt::decrypt(&data, &id, &path)?.ok_or_else(|| Error::InvalidState(format!("{path} is not encrypted to you: it cannot be encrypted again by you")))?;
             let recipients: Vec<&str> = state.recipients(&k.owner).iter().map(|m| m.recipient.as_str()).collect();
-            write_file(&g.dir, &path, &crypt::encrypt(&value, &recipients)?)?;
+            Ok(Some((path, crypt::encrypt(&value, &recipients)?)))
+        });
+        let mut done = Vec::new();
+        for (k, c) in keys.iter().zip(cipher) {
+            let Some((path, bytes)) = c? else { continue };
+            write_file(&g.dir, &path, &bytes)?;
             done.push(k.name.clone());
         }
         Ok(done)
@@ -845,13 +852,15 @@ impl Clawkeep {
         // One `git cat-file --batch` for every secret file wanted.
         let paths: Vec<&str> = wanted.iter().map(|(_, p)| p.as_str()).collect();
         let mut blobs: BTreeMap<String, Vec<u8>> = g.blobs("HEAD", &paths)?.into_iter().collect();
+        let found: Vec<_> = wanted.into_iter().map(|(k, path)| (k, blobs.remove(&path), path)).collect();
+        let decrypted = crypt::in_parallel(&found, |(_, data, path)| data.as_ref().map(|d| crypt::decrypt(d, &id, path)));
         let mut ready = Vec::new();
-        for (k, path) in wanted {
-            let Some(data) = blobs.remove(&path) else {
+        for ((k, _, path), value) in found.into_iter().zip(decrypted) {
+            let Some(value) = value else {
                 report.skipped.push(format!("key {}: no secret file", k.name));
                 continue;
             };
-            let Some(value) = crypt::decrypt(&data, &id, &path)? else {
+            let Some(value) = value? else {
                 report.skipped.push(format!("key {}: its secret is not encrypted to you (ask an admin to sync it)", k.name));
                 continue;
             };
