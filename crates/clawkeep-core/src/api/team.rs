@@ -840,11 +840,13 @@ impl Clawkeep {
         let mut exposures = Vec::new();
         // Every secret is decrypted and checked against its fingerprint before any is stored.
         let mut wanted = Vec::new();
+        // The names this inventory holds, read once (not one query per key of the store).
+        let have: std::collections::BTreeSet<String> = self.list_keys(None)?.into_iter().map(|k| k.name).collect();
         for k in state.readable_keys(me) {
             if let Some(x) = &k.exposed {
                 exposures.push((k.name.clone(), x.clone()));
             }
-            if self.store.key_by_name(&k.name)?.is_some() || !matches!(KeyStatus::parse(&k.status), Some(KeyStatus::Active | KeyStatus::Staged)) {
+            if have.contains(&k.name) || !matches!(KeyStatus::parse(&k.status), Some(KeyStatus::Active | KeyStatus::Staged)) {
                 continue;
             }
             wanted.push((k, layout::secret_path(&k.name)));
