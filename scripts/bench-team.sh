@@ -14,12 +14,13 @@
 #   dir: 9.3 s (target 2 s); no-change sync: 0.51 s (target 0.3 s + Git); grant 100: 1.1 s
 #   (target 1 s); remove with access to everything: 5.1 s (target 3 s). Targets not met yet.
 # Measured again after the team-perf changes (blobs read by id, commits verified from their
-# parent's state plus the files they change, secrets decrypted on every core), medians of 3
-# runs, load average 1.1–1.8: first sync 1.66 s; no-change sync 0.08 s; grant 100: 0.29 s;
-# remove: 1.59 s. What is left of the first sync is mostly git writing the 3,000-file work tree
-# of the clone, whose cost on this VM's ext4 grows with recent deletions by other jobs: a plain
-# `git clone` of the benchmark's repository took 0.4 s, then 2.3 s an hour later (0.07 s on
-# tmpfs), so the same run ranged 0.88–2.23 s.
+# parent's state plus the files they change, secrets decrypted on every core), 3 runs of the old
+# and new builds interleaved, load average 0.4–1.9, medians old → new: first sync 7.4 → 1.8 s;
+# no-change sync 0.38 → 0.08 s; grant 100: 0.61 → 0.31 s; remove: 2.1 → 1.6 s. What is left of
+# the first sync is mostly git writing the 3,000-file work tree of the clone, whose cost on this
+# VM's ext4 grows with recent deletions by other jobs: a plain `git clone` of the benchmark's
+# repository took 0.4 s, then 2.3 s an hour later (0.07 s on tmpfs); new builds' first sync
+# ranged 0.9–2.6 s over six runs.
 #   scripts/bench-team.sh [N] [debug|release]
 set -euo pipefail
 cd "$(dirname "$0")/.."
