@@ -31,6 +31,12 @@ pub fn json_stream(write: impl FnOnce(&mut dyn std::io::Write) -> clawkeep_core:
     let mut locked;
     let mut out: &mut dyn Write = match fd {
         Ok(f) => {
+            // A pipe (`| jq`, a parent process reading) holds 64 KiB by default: megabytes of
+            // JSON then cost a wake-up of each side per 64 KiB. Ask for 1 MiB (the unprivileged
+            // maximum by default); best effort, a refusal changes nothing.
+            if f.metadata().is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_fifo(&m.file_type())) {
+                let _ = rustix::pipe::fcntl_setpipe_size(&f, 1 << 20);
+            }
             direct = std::io::BufWriter::with_capacity(1 << 16, f);
             &mut direct
         }
