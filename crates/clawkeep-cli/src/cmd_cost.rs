@@ -434,6 +434,9 @@ fn sync(ck: &Clawkeep, since: Option<NaiveDate>, page_days: u32, json: bool) -> 
         if r.spend_limits > 0 {
             println!("Read {} Anthropic spend limits (`clawkeep cost budget spend-limits`).", r.spend_limits);
         }
+        if r.spend_limits_availability == clawkeep_core::cost::spend_limits::SpendLimitsAvailability::NotAvailable {
+            println!("{}", clawkeep_core::cost::spend_limits::NOT_AVAILABLE);
+        }
         if r.cancelled {
             println!("Cancelled: what was read is kept; `clawkeep cost sync` resumes there.");
         }

@@ -17,7 +17,6 @@ use crate::cost::aggregate::{aggregate, group_of, CostGroupBy, CostPeriod, CostR
 use crate::cost::budget::{evaluate_budgets, normalise_thresholds, Budget, BudgetScope, BudgetStatus};
 use crate::cost::prices::{PriceTable, PRICES_OVERRIDE_FILE, SHIPPED};
 use crate::cost::reconcile::{reconcile, ReconcileOptions, Reconciliation};
-use crate::cost::spend_limits::SpendLimitsAvailability;
 use crate::cost::sync::{mark_after_page, max_pages, sync_start, ReportSync, SyncProgress, SyncReport, DEFAULT_PAGE_DAYS};
 use crate::cost::types::{ApiKeyRecord, PICO_PER_USD};
 use crate::cost::unowned::{owner_map, unowned_keys, InventoryKey, UnownedKey};
@@ -211,14 +210,12 @@ impl Clawkeep {
                 }
                 Err(e) => report.notes.push(format!("rate limits not refreshed: {e}")),
             }
-            // Anthropic's spend limits likewise: "not available" (early access) is a state.
+            // Anthropic's spend limits likewise: "not available" (early access) is a state, in
+            // `spend_limits_availability`, not a note (notes are what went wrong).
             match self.read_spend_limits(&client, &admin) {
                 Ok((availability, n)) => {
                     report.spend_limits = n as u32;
                     report.spend_limits_availability = availability;
-                    if availability == SpendLimitsAvailability::NotAvailable {
-                        report.notes.push("spend limits: not available for this organisation (early access)".into());
-                    }
                 }
                 Err(e) => report.notes.push(format!("spend limits not refreshed: {e}")),
             }

@@ -109,6 +109,9 @@ pub enum SpendLimitsAvailability {
     NotAvailable,
 }
 
+/// What the CLI and the desktop say when the organisation is outside the early access.
+pub const NOT_AVAILABLE: &str = "spend limits: not available for this organisation (early access)";
+
 impl SpendLimitsAvailability {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -208,7 +211,7 @@ impl SpendLimits {
 
     fn headline_text(&self) -> Option<&'static str> {
         match self.availability {
-            SpendLimitsAvailability::NotAvailable => Some("spend limits: not available for this organisation (early access)"),
+            SpendLimitsAvailability::NotAvailable => Some(NOT_AVAILABLE),
             SpendLimitsAvailability::NotRead => Some("spend limits: not read yet (a cost sync with an Admin key reads them)"),
             SpendLimitsAvailability::Available if self.limits.is_empty() => Some("spend limits: none configured"),
             SpendLimitsAvailability::Available => None,
