@@ -8,7 +8,8 @@
 //! owner); a tampered secret, a forged member and an unsigned commit refused with who/what/where
 //! and nothing of them imported; offboarding marking exactly the keys the leaver could read; a
 //! push cut mid-transfer (nftables, from a pre-push hook) that the next sync completes with
-//! nothing lost or duplicated; and the leak scan over the repository's whole history and both
+//! nothing lost or duplicated; every change in its member's audit stream, and a rewritten line
+//! of it refused; and the leak scan over the repository's whole history and both
 //! data dirs.
 
 use std::path::{Path, PathBuf};
@@ -413,6 +414,49 @@ fn revoke_takes_the_owner_out_of_every_view_and_marks_its_keys_exposed() {
     let plan = r.alice.run(&["--json", "rotate", "plan"]).ok().json();
     assert_eq!(plan["owners"][0]["owner"], "acme");
     assert_eq!(plan["owners"][0]["items"][0]["due_reason"], "exposed");
+}
+
+#[test]
+fn every_change_is_in_its_members_audit_stream_and_a_rewritten_line_is_refused() {
+    let Some(r) = Rig::new() else { return };
+    r.attach_bob();
+    // Alice's stream, as Bob verified it: her create, share, invite and grant, newest first.
+    let lines = r.bob.run(&["--json", "team", "audit"]).ok().json();
+    let actions: Vec<(&str, &str)> = lines.as_array().unwrap().iter().map(|l| (l["member"].as_str().unwrap(), l["action"].as_str().unwrap())).collect();
+    assert_eq!(actions, [("alice", "team.grant"), ("alice", "team.invite"), ("alice", "team.share"), ("alice", "team.init")], "{lines}");
+    let text = r.bob.run(&["team", "audit"]).ok().stdout;
+    assert!(text.contains("alice") && text.contains("gave bob access to acme (2 secrets encrypted again)"), "{text}");
+    // Bob's own change lands in his own stream, and Alice's sync verifies it.
+    r.bob.run(&["instance", "add", "acme-edge", "--host", "127.0.0.1", "--user", "oc", "--owner", "acme", "--env", "prod", "--restart-cmd", "true"]).ok();
+    assert_eq!(r.bob.run(&["--json", "team", "sync"]).ok().json()["pushed"], true);
+    assert_eq!(r.alice.run(&["--json", "team", "sync"]).ok().json()["verified_commits"], 1);
+    let bobs = r.alice.run(&["--json", "team", "audit", "--member", "bob"]).ok().json();
+    assert_eq!(bobs.as_array().unwrap().len(), 1, "{bobs}");
+    assert_eq!(bobs[0]["summary"], "shared 1 instance and 0 keys");
+    let stream = std::fs::read_to_string(r.alice.clone_dir().join("audit/bob.jsonl")).unwrap();
+    assert!(stream.ends_with('\n') && stream.contains("\"action\":\"team.share\"") && stream.contains("acme-edge"), "plain JSON lines: {stream}");
+
+    // Bob, around Clawkeep, rewrites his own line (and adds one, so the file grows), signed
+    // with his own key: the stream is append-only, even for its member.
+    let before = r.alice.run(&["--json", "team", "status"]).ok().json()["verified_head"].clone();
+    r.bob_pushes(
+        |d| {
+            let path = d.join("audit/bob.jsonl");
+            let old = std::fs::read_to_string(&path).unwrap();
+            let rewritten = old.replace("acme-edge", "acme-else");
+            std::fs::write(&path, format!("{rewritten}{}", old.lines().next().unwrap().to_string() + "\n")).unwrap();
+            std::fs::write(d.join("instances/acme-else.txt"), "# clawkeep team instance\nname = \"acme-else\"\nowner = \"acme\"\nenvironment = \"prod\"\n").unwrap();
+        },
+        false,
+    );
+    let o = r.alice.run(&["--json", "team", "sync"]).fails();
+    assert_eq!(o.error_code().as_deref(), Some("team_refused"), "{}", o.stderr);
+    for part in ["bob", "audit/bob.jsonl", "rewritten at line 1", "append-only"] {
+        assert!(o.stderr.contains(part), "the refusal names {part}: {}", o.stderr);
+    }
+    assert!(!r.alice.names("instance").contains(&"acme-else".to_string()), "nothing of the refused commit is imported");
+    assert_eq!(r.alice.run(&["--json", "team", "status"]).ok().json()["verified_head"], before);
+    leak_scan(&r);
 }
 
 /// No key value (nor any key-shaped string) in any object of the repository's history, in the

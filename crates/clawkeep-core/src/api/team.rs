@@ -20,7 +20,7 @@ use crate::secret::Secret;
 use crate::secrets::{Keychain, KeychainError};
 use crate::store::{self, TeamRow};
 use crate::team::git::{self, Git};
-use crate::team::layout::{self, Exposure, KeyMeta, Member, Role, Scope, TeamState};
+use crate::team::layout::{self, AuditLine, Exposure, KeyMeta, Member, Role, Scope, TeamState};
 use crate::team::{crypt, merge, verify};
 
 /// The keychain account of this data dir's team identity (age X25519, `AGE-SECRET-KEY-1…`).
@@ -163,6 +163,22 @@ pub struct TeamStatus {
     pub last_sync: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+/// One line of a member's audit stream in the team store, as shown. The text was written by a
+/// teammate: it is cleaned (control characters out, key-shaped values masked) on the way in.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TeamAuditEntry {
+    /// Whose stream (proven by the signatures of the commits that wrote it).
+    pub member: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub action: String,
+    pub subject: String,
+    /// The line in words ("gave bob access to acme (2 secrets encrypted again)").
+    pub summary: String,
+    /// The line's detail as compact JSON; empty when it has none.
+    pub detail: String,
+}
+
 /// Where a sync (or an attach) is, for a progress line. Its `Display` is that line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "stage", rename_all = "kebab-case")]
@@ -289,12 +305,12 @@ fn patch_of(spec: &InstanceSpec) -> InstancePatch {
 }
 
 /// `state` (a commit's parent's) brought up to the commit from the files it changed: only
-/// those `.txt` files are read, through one `cat-file --batch`.
+/// those text files are read, through one `cat-file --batch`.
 fn apply_changes(g: &Git, state: &TeamState, changes: &[git::Change]) -> Result<TeamState> {
     let wanted: Vec<(&str, &str)> = changes
         .iter()
         .filter_map(|c| match &c.to {
-            git::ChangeTo::Blob(oid) if c.path.ends_with(".txt") => Some((c.path.as_str(), oid.as_str())),
+            git::ChangeTo::Blob(oid) if layout::is_text(&c.path) => Some((c.path.as_str(), oid.as_str())),
             _ => None,
         })
         .collect();
@@ -302,7 +318,7 @@ fn apply_changes(g: &Git, state: &TeamState, changes: &[git::Change]) -> Result<
     let texts: BTreeMap<&str, String> = wanted.iter().map(|(p, _)| *p).zip(texts.iter().map(|b| String::from_utf8_lossy(b).into_owned())).collect();
     let mut after = state.clone();
     for c in changes {
-        let text = match (&c.to, c.path.ends_with(".txt")) {
+        let text = match (&c.to, layout::is_text(&c.path)) {
             (git::ChangeTo::Deleted, _) | (git::ChangeTo::NotFile, true) => None,
             (git::ChangeTo::NotFile, false) | (git::ChangeTo::Blob(_), false) => Some(""),
             (git::ChangeTo::Blob(_), true) => texts.get(c.path.as_str()).map(String::as_str),
@@ -318,6 +334,19 @@ fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
         std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
     }
     std::fs::write(&full, bytes).map_err(|e| Error::io(format!("writing {}", full.display()), e))
+}
+
+/// Adds `line` to `member`'s audit stream in the work tree: it is committed with the change it
+/// records, and signed with it.
+fn append_audit(repo: &Path, member: &str, line: &AuditLine) -> Result<()> {
+    use std::io::Write;
+    let path = layout::audit_path(member);
+    let full = repo.join(&path);
+    if let Some(d) = full.parent() {
+        std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+    }
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&full).map_err(|e| Error::io(format!("opening {path}"), e))?;
+    f.write_all(line.to_line().as_bytes()).map_err(|e| Error::io(format!("appending to {path}"), e))
 }
 
 fn remove_file(repo: &Path, path: &str) -> Result<()> {
@@ -347,6 +376,11 @@ impl Clawkeep {
             return Err(Error::InvalidState("no team store yet: initialise or attach one with its repository URL or path".into()));
         }
         Ok((row, Git::open(&self.team_repo())))
+    }
+
+    /// Records, in `me`'s audit stream of the work tree, what the next commit does.
+    fn team_record(&self, g: &Git, me: &str, action: &str, subject: &str, detail: serde_json::Value) -> Result<()> {
+        append_audit(&g.dir, me, &AuditLine { at: self.now(), action: action.into(), subject: subject.into(), detail })
     }
 
     fn team_identity_secret(&self) -> Result<Secret> {
@@ -428,6 +462,7 @@ impl Clawkeep {
             g.run("starting the team branch", &["symbolic-ref", "HEAD", &format!("refs/heads/{}", git::BRANCH)])?;
             write_file(&repo, layout::TEAM_FILE, layout::encode_doc("store", &[("format".to_string(), json!(layout::FORMAT))].into()).as_bytes())?;
             write_file(&repo, &layout::member_path(&me.name), layout::encode("member", &me).as_bytes())?;
+            self.team_record(&g, &me.name, "team.init", &me.name, json!({ "role": "admin" }))?;
             g.commit_all(&format!("team: create the store, {} is its first admin", me.name))?;
             progress(&TeamSyncStage::Pushing);
             if !g.push()? {
@@ -575,7 +610,7 @@ impl Clawkeep {
         layout::check_name("member", member)?;
         crypt::check_recipient(recipient)?;
         check_signing_key(signing_key.trim())?;
-        let (_row, g, mut state) = self.team_admin_state()?;
+        let (row, g, mut state) = self.team_admin_state()?;
         if state.members.contains_key(member) {
             return Err(Error::Conflict(format!("'{member}' is already a member")));
         }
@@ -589,7 +624,9 @@ impl Clawkeep {
         } else {
             Vec::new()
         };
-        let head = self.team_commit_push(&g, &format!("team: invite {member} ({})", if admin { "admin" } else { "member" }))?;
+        let role = if admin { "admin" } else { "member" };
+        self.team_record(&g, &row.member, "team.invite", member, json!({ "role": role, "recipient": m.recipient, "reencrypted": reencrypted.len() }))?;
+        let head = self.team_commit_push(&g, &format!("team: invite {member} ({role})"))?;
         self.store.tx(|tx| self.audit(tx, "team.invite", member, json!({ "admin": admin, "recipient": m.recipient, "reencrypted": reencrypted, "head": head })))?;
         Ok(head)
     }
@@ -629,7 +666,7 @@ impl Clawkeep {
 
     fn team_scope_change(&self, member: &str, owner: &str, grant: bool) -> Result<TeamChange> {
         layout::check_name("owner", owner)?;
-        let (_row, g, mut state) = self.team_admin_state()?;
+        let (row, g, mut state) = self.team_admin_state()?;
         if !state.members.contains_key(member) {
             return Err(Error::NotFound { kind: "team member", name: member.into() });
         }
@@ -646,6 +683,7 @@ impl Clawkeep {
         let exposed = if grant || state.is_admin(member) { Vec::new() } else { could_read };
         self.mark_exposed(&g, &mut state, &exposed, member)?;
         let verb = if grant { "grant" } else { "revoke" };
+        self.team_record(&g, &row.member, &format!("team.{verb}"), member, json!({ "owner": owner, "reencrypted": reencrypted.len(), "exposed": exposed }))?;
         let head = self.team_commit_push(&g, &format!("team: {verb} {member} access to {owner}"))?;
         self.store.tx(|tx| {
             for k in &exposed {
@@ -692,6 +730,7 @@ impl Clawkeep {
         }
         let reencrypted = self.reencrypt(&g, &state, |k| exposed.contains(&k.name))?;
         self.mark_exposed(&g, &mut state, &exposed, member)?;
+        self.team_record(&g, &row.member, "team.remove", member, json!({ "reencrypted": reencrypted.len(), "exposed": exposed }))?;
         let head = self.team_commit_push(&g, &format!("team: remove {member}; {} keys they could read are exposed", exposed.len()))?;
         self.store.tx(|tx| {
             for k in &exposed {
@@ -742,6 +781,7 @@ impl Clawkeep {
         progress(&TeamSyncStage::Sharing);
         self.team_share(&g, &state, me, &mut report)?;
         if !report.shared_instances.is_empty() || !report.shared_keys.is_empty() {
+            self.team_record(&g, me, "team.share", "", json!({ "instances": report.shared_instances, "keys": report.shared_keys }))?;
             g.commit_all(&format!("team sync: {me} shares {} instances, {} keys", report.shared_instances.len(), report.shared_keys.len()))?;
         }
         // Also what an earlier sync committed but could not push (the network went away).
@@ -953,6 +993,33 @@ impl Clawkeep {
         Ok(())
     }
 
+    /// The team's audit streams as last verified (every member's, or `member`'s), newest first,
+    /// at most `limit` lines.
+    pub fn team_audit(&self, member: Option<&str>, limit: usize) -> Result<Vec<TeamAuditEntry>> {
+        let (_row, g) = self.team_clone()?;
+        let state = self.state_at(&g, "HEAD")?;
+        let mut out = Vec::new();
+        for (m, text) in state.audit.iter().filter(|(m, _)| member.is_none_or(|w| w == m.as_str())) {
+            for l in layout::parse_audit(&layout::audit_path(m), text, 1)? {
+                let detail = if l.detail.is_null() { String::new() } else { crate::hosttext::line(&l.detail.to_string(), 2000) };
+                let summary = crate::hosttext::line(&l.summary(), 400);
+                out.push(TeamAuditEntry {
+                    member: m.clone(),
+                    at: l.at,
+                    action: crate::hosttext::line(&l.action, 80),
+                    subject: crate::hosttext::line(&l.subject, 200),
+                    summary,
+                    detail,
+                });
+            }
+        }
+        // Newest first; a member's own lines keep their order when they share a second.
+        out.reverse();
+        out.sort_by_key(|e| std::cmp::Reverse(e.at));
+        out.truncate(limit);
+        Ok(out)
+    }
+
     /// Who is in the team and what they may read (from the clone as last verified).
     pub fn team_status(&self) -> Result<TeamStatus> {
         self.team_status_if_joined()?.ok_or_else(|| Error::InvalidState("this data directory has not joined a team yet: join first (it makes your team identity)".into()))
@@ -1039,7 +1106,13 @@ mod tests {
             put(&layout::key_path(k), layout::encode("key", &key(k, o)));
             put(&layout::secret_path(k), "-----BEGIN AGE ENCRYPTED FILE-----".into());
         }
+        let line = |a: &str| AuditLine { at: chrono::Utc::now(), action: a.into(), subject: String::new(), detail: serde_json::Value::Null };
+        append_audit(dir.path(), "alice", &line("team.init")).unwrap();
+        append_audit(dir.path(), "bob", &line("team.share")).unwrap();
         let first = commit("first");
+        append_audit(dir.path(), "alice", &line("team.remove")).unwrap();
+        remove_file(dir.path(), &layout::audit_path("bob")).unwrap();
+        put(layout::TEAM_FILE, "format = 2\n".into());
         put(&layout::member_path("carol"), layout::encode("member", &member("carol", Role::Member)));
         remove_file(dir.path(), &layout::member_path("bob")).unwrap();
         put(&layout::scope_path("acme"), layout::encode("scope", &Scope { owner: "acme".into(), members: ["carol".to_string()].into() }));
@@ -1063,6 +1136,7 @@ mod tests {
         assert_eq!(format!("{applied:?}"), format!("{whole:?}"));
         assert!(whole.members.contains_key("carol") && !whole.members.contains_key("bob") && whole.keys["k1"].owner == "globex");
         assert!(!whole.keys.contains_key("k2") && !whole.secrets.contains("k2") && whole.secrets.contains("k4"));
+        assert_eq!((whole.format, whole.audit["alice"].lines().count(), whole.audit.contains_key("bob")), (2, 2, false));
         // The root: every file is a change against nothing.
         let from_root = apply_changes(&g, &TeamState::default(), &g.changes(&first).unwrap()).unwrap();
         assert_eq!(format!("{from_root:?}"), format!("{before:?}"));

@@ -10,6 +10,7 @@ use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
 
+use super::layout::is_text;
 use super::verify::{CommitFacts, Signature};
 
 /// The branch of the team's history.
@@ -144,13 +145,14 @@ impl Git {
         Ok(self.run("listing new commits", &["rev-list", "--reverse", "--topo-order", &range])?.lines().map(str::to_string).collect())
     }
 
-    /// The files of the layout at `rev` (the `.txt` files' text; `.age` files with empty text).
+    /// The files of the layout at `rev` (the text files' text, [`is_text`]; `.age` files with
+    /// empty text).
     pub fn files_at(&self, rev: &str) -> Result<BTreeMap<String, String>> {
         let tree = self.tree(rev)?;
-        // A `.txt` path that is not a file (a submodule's entry) has no text: left out.
-        let want: Vec<(&str, &str)> = tree.iter().filter_map(|(p, o)| o.as_deref().filter(|_| p.ends_with(".txt")).map(|o| (p.as_str(), o))).collect();
+        // A text path that is not a file (a submodule's entry) has no text: left out.
+        let want: Vec<(&str, &str)> = tree.iter().filter_map(|(p, o)| o.as_deref().filter(|_| is_text(p)).map(|o| (p.as_str(), o))).collect();
         let texts = self.objects(&want.iter().map(|(_, o)| *o).collect::<Vec<_>>())?;
-        let mut out: BTreeMap<String, String> = tree.iter().filter(|(p, _)| !p.ends_with(".txt")).map(|(p, _)| (p.clone(), String::new())).collect();
+        let mut out: BTreeMap<String, String> = tree.iter().filter(|(p, _)| !is_text(p)).map(|(p, _)| (p.clone(), String::new())).collect();
         for ((p, _), bytes) in want.into_iter().zip(texts) {
             out.insert(p.to_string(), String::from_utf8_lossy(&bytes).into_owned());
         }

@@ -1,17 +1,23 @@
 //! The team repository's layout and its text codec, pure.
 //!
 //! ```text
-//! team.txt                 format = 1
+//! team.txt                 format = 2
 //! members/<name>.txt       name, role (admin|member), recipient (age1…), signing_key (ssh-… public key)
 //! scopes/<owner>.txt       owner, members = ["bob", …]: who may read and change that owner's keys
 //! instances/<name>.txt     the instance's fields (no host key pin: each member trusts hosts)
 //! keys/<name>.txt          owner, instance, hint, fingerprint, length, status, exposed, …
 //! secrets/<name>.age       the key's value, age (armored), to admins + the owner's scope
+//! audit/<member>.jsonl     that member's audit stream: one JSON object per line, append-only
 //! ```
 //!
 //! Every `.txt` file is one field per line, `name = <compact JSON value>`, sorted by name, after
 //! a `#` comment line: a change to one field is a one-line diff that `git log -p` explains, and
 //! two members' edits of different fields merge line by line ([`super::merge`]).
+//!
+//! An audit stream ([`AuditLine`]) is written only by its own member's signed commits, and only
+//! at its end: from format 2 on, every commit adds at least one line to its signer's stream
+//! ([`super::verify`] refuses anything else). Each member writes their own file, so two members'
+//! lines never conflict in a rebase.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -22,7 +28,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::model::domain::InstanceSpec;
 
-pub const FORMAT: u32 = 1;
+/// The store's format: 2 adds the per-member audit streams (every commit appends to its
+/// signer's). A format-1 store is still read and verified (without the stream's rule).
+pub const FORMAT: u32 = 2;
+/// The first format whose commits must each append to their signer's audit stream.
+pub const AUDIT_FORMAT: u32 = 2;
 pub const TEAM_FILE: &str = "team.txt";
 
 /// One file's fields, by name, as JSON values.
@@ -88,6 +98,63 @@ pub struct KeyMeta {
     pub exposed: Option<Exposure>,
 }
 
+/// One line of `audit/<member>.jsonl`: what the member did, in their own words (names and
+/// counts, never a key value). The member is the file's, proven by the commit's signature.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditLine {
+    pub at: DateTime<Utc>,
+    /// `team.invite`, `team.grant`, `team.share`, …
+    pub action: String,
+    /// Who it was done to (a member; empty when the detail lists what).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub detail: serde_json::Value,
+}
+
+impl AuditLine {
+    /// The line as written to the stream (one compact JSON object, newline-terminated).
+    pub fn to_line(&self) -> String {
+        let mut s = serde_json::to_string(self).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+impl AuditLine {
+    /// The line in words, for people: "gave bob access to acme (2 secrets encrypted again)".
+    /// Only the fields Clawkeep writes are read; an action it does not know is shown as written.
+    pub fn summary(&self) -> String {
+        let d = &self.detail;
+        let text = |k: &str| d.get(k).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        let n = |k: &str| d.get(k).and_then(|v| v.as_u64().or_else(|| v.as_array().map(|a| a.len() as u64))).unwrap_or(0);
+        let plural = |n: u64, one: &str| format!("{n} {one}{}", if n == 1 { "" } else { "s" });
+        let exposed = match n("exposed") {
+            0 => String::new(),
+            k => format!("; {} exposed, to rotate", plural(k, "key")),
+        };
+        match self.action.as_str() {
+            "team.init" => "created the team store as its first admin".into(),
+            "team.invite" => format!("invited {} as {} {}", self.subject, if text("role") == "admin" { "an" } else { "a" }, text("role")),
+            "team.grant" => format!("gave {} access to {} ({} encrypted again)", self.subject, text("owner"), plural(n("reencrypted"), "secret")),
+            "team.revoke" => format!("took {} from {}{exposed}", text("owner"), self.subject),
+            "team.remove" => format!("removed {} from the team{exposed}", self.subject),
+            "team.share" => format!("shared {} and {}", plural(n("instances"), "instance"), plural(n("keys"), "key")),
+            other if self.subject.is_empty() => other.to_string(),
+            other => format!("{other} {}", self.subject),
+        }
+    }
+}
+
+/// The lines of an audit stream's text (an error names `path` and the line, counted from
+/// `first_line`). Every line is a complete [`AuditLine`] ending in a newline.
+pub fn parse_audit(path: &str, text: &str, first_line: usize) -> Result<Vec<AuditLine>> {
+    if !text.is_empty() && !text.ends_with('\n') {
+        return Err(layout_err(path, first_line + text.lines().count().saturating_sub(1), "the last line is not complete (no newline)"));
+    }
+    text.lines().enumerate().map(|(n, l)| serde_json::from_str::<AuditLine>(l).map_err(|e| layout_err(path, first_line + n, format!("not an audit line ({e})")))).collect()
+}
+
 /// What a path of the repository is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathKind {
@@ -97,6 +164,8 @@ pub enum PathKind {
     Instance(String),
     Key(String),
     Secret(String),
+    /// `audit/<member>.jsonl`.
+    Audit(String),
     /// Not part of the layout (refused in a change).
     Other,
 }
@@ -116,6 +185,14 @@ pub fn key_path(name: &str) -> String {
 pub fn secret_path(name: &str) -> String {
     format!("secrets/{name}.age")
 }
+pub fn audit_path(member: &str) -> String {
+    format!("audit/{member}.jsonl")
+}
+
+/// The layout's text files (read as text; `.age` files are only known to exist).
+pub fn is_text(path: &str) -> bool {
+    path.ends_with(".txt") || path.ends_with(".jsonl")
+}
 
 fn slug_ok(s: &str) -> bool {
     !s.is_empty() && s.len() <= 63 && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !s.starts_with('-') && !s.ends_with('-')
@@ -134,6 +211,7 @@ pub fn classify(path: &str) -> PathKind {
         "instances" => stem(".txt").map(PathKind::Instance),
         "keys" => stem(".txt").map(PathKind::Key),
         "secrets" => stem(".age").map(PathKind::Secret),
+        "audit" => stem(".jsonl").map(PathKind::Audit),
         _ => None,
     }
     .unwrap_or(PathKind::Other)
@@ -210,6 +288,10 @@ pub struct TeamState {
     pub keys: BTreeMap<String, KeyMeta>,
     /// The key names that have a secret file.
     pub secrets: BTreeSet<String>,
+    /// `team.txt`'s format (0 without the file).
+    pub format: u32,
+    /// Member → their audit stream's text (shared: a state is cloned once per verified commit).
+    pub audit: BTreeMap<String, std::sync::Arc<str>>,
 }
 
 impl TeamState {
@@ -230,7 +312,19 @@ impl TeamState {
     pub fn apply(&mut self, path: &str, text: Option<&str>) -> Result<()> {
         let named = |got: &str, want: &str| if got == want { Ok(()) } else { Err(layout_err(path, 0, format!("the file names '{want}' but holds '{got}'"))) };
         match (classify(path), text) {
-            (PathKind::Team | PathKind::Other, _) => {}
+            (PathKind::Other, _) => {}
+            (PathKind::Team, None) => self.format = 0,
+            (PathKind::Team, Some(text)) => {
+                let doc = decode_doc(path, text)?;
+                let format = doc.get("format").and_then(|v| v.as_u64()).ok_or_else(|| layout_err(path, 0, "no `format = N` line"))?;
+                self.format = u32::try_from(format).map_err(|_| layout_err(path, 0, "the format is out of range"))?;
+            }
+            (PathKind::Audit(m), None) => {
+                self.audit.remove(&m);
+            }
+            (PathKind::Audit(m), Some(text)) => {
+                self.audit.insert(m, text.into());
+            }
             (PathKind::Member(n), None) => {
                 self.members.remove(&n);
             }
@@ -365,7 +459,19 @@ mod tests {
         assert_eq!(classify("members/bob.txt"), PathKind::Member("bob".into()));
         assert_eq!(classify("secrets/openclaw-acme-prod.age"), PathKind::Secret("openclaw-acme-prod".into()));
         assert_eq!(classify("team.txt"), PathKind::Team);
-        for p in ["secrets/../members/x.age", "members/Bob.txt", "keys/a/b.txt", "keys/k.age", "README.md", "hooks/x.txt", "members/.txt"] {
+        assert_eq!(classify("audit/bob.jsonl"), PathKind::Audit("bob".into()));
+        for p in [
+            "audit/bob.txt",
+            "audit/../bob.jsonl",
+            "audit/x/bob.jsonl",
+            "secrets/../members/x.age",
+            "members/Bob.txt",
+            "keys/a/b.txt",
+            "keys/k.age",
+            "README.md",
+            "hooks/x.txt",
+            "members/.txt",
+        ] {
             assert_eq!(classify(p), PathKind::Other, "{p}");
         }
     }
@@ -387,6 +493,30 @@ mod tests {
         assert_eq!(s.readable_keys("bob").iter().map(|k| k.name.as_str()).collect::<Vec<_>>(), ["k1"]);
         assert_eq!(s.readable_keys("alice").len(), 2);
         assert!(s.readable_keys("carol").is_empty());
+    }
+
+    #[test]
+    fn audit_lines_round_trip_and_a_bad_one_is_named_by_line() {
+        let l = AuditLine { at: "2026-12-06T01:02:03Z".parse().unwrap(), action: "team.grant".into(), subject: "bob".into(), detail: serde_json::json!({ "owner": "acme" }) };
+        let text = format!("{}{}", l.to_line(), AuditLine { subject: String::new(), detail: serde_json::Value::Null, ..l.clone() }.to_line());
+        assert_eq!(text.lines().count(), 2);
+        assert!(!text.lines().nth(1).unwrap().contains("subject") && !text.contains("null"), "{text}");
+        let back = parse_audit("audit/alice.jsonl", &text, 1).unwrap();
+        assert_eq!(back[0], l);
+        assert_eq!(back[1].subject, "");
+        for (bad, line) in [(format!("{text}{{}}\n"), 3), (format!("{text}{{\"at\""), 3)] {
+            match parse_audit("audit/alice.jsonl", &bad, 1) {
+                Err(Error::TeamLayout { line: l, .. }) => assert_eq!(l, line, "{bad}"),
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        assert_eq!(back[0].summary(), "gave bob access to acme (0 secrets encrypted again)");
+        let remove = AuditLine { action: "team.remove".into(), detail: serde_json::json!({ "exposed": ["k1", "k2"] }), ..l.clone() };
+        assert_eq!(remove.summary(), "removed bob from the team; 2 keys exposed, to rotate");
+        assert_eq!(AuditLine { action: "custom.thing".into(), ..l.clone() }.summary(), "custom.thing bob");
+        let s = TeamState::from_files([("audit/alice.jsonl", text.as_str()), ("team.txt", "format = 2\n")]).unwrap();
+        assert_eq!((s.format, &*s.audit["alice"]), (2, text.as_str()));
+        assert_eq!(TeamState::from_files([("team.txt", "# no format\n")]).unwrap_err().code(), "team_layout");
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The judgement over one incoming commit, pure: is it signed by a member of the team as it
 //! stood *before* the commit (its parent's tree; the root commit's own tree for the first one),
 //! and does that member have rights over every path it touches, under the owners both before
-//! and after the change? Anything else is a [`Refusal`] naming who, what and where.
+//! and after the change? Does it add to its signer's audit stream, at the end only, and to no
+//! one else's? Anything else is a [`Refusal`] naming who, what and where.
 
 use std::collections::BTreeSet;
 
-use super::layout::{classify, PathKind, TeamState};
+use super::layout::{audit_path, classify, parse_audit, PathKind, TeamState, AUDIT_FORMAT};
 
 /// What `git` said about a commit's signature, checked against an allowed-signers file built
 /// from the members before the commit.
@@ -70,6 +71,26 @@ pub fn judge(c: &CommitFacts, before: &TeamState, after: &TeamState) -> Result<S
                 if !before.is_admin(name) {
                     return Err(refuse(name, "only an admin may change the team, its members or scopes".into(), path));
                 }
+                if after.format < before.format {
+                    return Err(refuse(name, format!("the store's format cannot go back (from {} to {})", before.format, after.format), path));
+                }
+            }
+            PathKind::Audit(owner) => {
+                if owner != name {
+                    return Err(refuse(name, format!("only '{owner}' writes their own audit stream"), path));
+                }
+                // The root commit writes its stream from nothing (its `before` is itself).
+                let old = if c.parents == 0 { "" } else { before.audit.get(owner).map(|t| &**t).unwrap_or("") };
+                let Some(new) = after.audit.get(owner) else {
+                    return Err(refuse(name, "an audit stream is never deleted (it is append-only)".into(), path));
+                };
+                let Some(added) = new.strip_prefix(old) else {
+                    let line = old.lines().zip(new.lines()).take_while(|(a, b)| a == b).count() + 1;
+                    return Err(refuse(name, format!("the audit stream was rewritten at line {line}: it is append-only, lines are only added at its end"), path));
+                };
+                if let Err(e) = parse_audit(path, added, old.lines().count() + 1) {
+                    return Err(refuse(name, format!("a bad audit line: {e}"), path));
+                }
             }
             PathKind::Instance(_) | PathKind::Key(_) | PathKind::Secret(_) => {
                 let owners: BTreeSet<&str> = [before.owner_of(&kind), after.owner_of(&kind)].into_iter().flatten().collect();
@@ -81,6 +102,12 @@ pub fn judge(c: &CommitFacts, before: &TeamState, after: &TeamState) -> Result<S
                 }
             }
         }
+    }
+    // Every change is in its signer's stream (from the format that has streams on).
+    let stream = audit_path(name);
+    let grew = after.audit.get(name).is_some_and(|new| new.len() > if c.parents == 0 { 0 } else { before.audit.get(name).map_or(0, |old| old.len()) });
+    if before.format.max(after.format) >= AUDIT_FORMAT && !(c.changed.contains(&stream) && grew) {
+        return Err(refuse(name, "the commit adds no line to its signer's audit stream (every change is recorded there)".into(), &stream));
     }
     Ok(signer)
 }
@@ -167,5 +194,74 @@ mod tests {
         assert_eq!(r.path, "hooks/post-checkout");
         let r = judge(&commit(good("alice"), &["secrets/orphan.age"]), &s, &s).unwrap_err();
         assert!(r.what.contains("without"), "{r:?}");
+    }
+
+    fn line(action: &str) -> String {
+        crate::team::layout::AuditLine { at: "2026-12-06T01:02:03Z".parse().unwrap(), action: action.into(), subject: "acme".into(), detail: serde_json::Value::Null }.to_line()
+    }
+
+    /// A format-2 team where bob's stream holds one line.
+    fn streamed() -> TeamState {
+        let mut s = state();
+        s.format = 2;
+        s.audit.insert("bob".into(), line("team.share").into());
+        s
+    }
+
+    fn with_stream(s: &TeamState, member: &str, text: &str) -> TeamState {
+        let mut after = s.clone();
+        after.audit.insert(member.into(), text.into());
+        after
+    }
+
+    #[test]
+    fn every_change_appends_to_its_signers_own_stream_at_the_end_only() {
+        let s = streamed();
+        let appended = format!("{}{}", line("team.share"), line("team.merge"));
+        let after = with_stream(&s, "bob", &appended);
+        assert_eq!(judge(&commit(good("bob"), &["keys/ka.txt", "audit/bob.jsonl"]), &s, &after), Ok("bob".into()));
+        // Without a line of its own: refused, naming the stream.
+        let r = judge(&commit(good("bob"), &["keys/ka.txt"]), &s, &s).unwrap_err();
+        assert_eq!(r.path, "audit/bob.jsonl");
+        assert!(r.what.contains("no line"), "{r:?}");
+        // The stream touched but not grown (a line's bytes changed, same length) is a rewrite.
+        let rewritten = line("team.shar_");
+        let r = judge(&commit(good("bob"), &["keys/ka.txt", "audit/bob.jsonl"]), &s, &with_stream(&s, "bob", &format!("{rewritten}{}", line("x")))).unwrap_err();
+        assert!(r.what.contains("rewritten at line 1"), "{r:?}");
+        // A line taken away, then one added: still a rewrite.
+        let r = judge(&commit(good("bob"), &["audit/bob.jsonl"]), &s, &with_stream(&s, "bob", &line("team.merge"))).unwrap_err();
+        assert!(r.what.contains("append-only"), "{r:?}");
+        // Deleted.
+        let mut gone = s.clone();
+        gone.audit.remove("bob");
+        let r = judge(&commit(good("bob"), &["audit/bob.jsonl"]), &s, &gone).unwrap_err();
+        assert!(r.what.contains("never deleted"), "{r:?}");
+        // Someone else's stream, even by an admin.
+        let r = judge(&commit(good("alice"), &["audit/bob.jsonl", "audit/alice.jsonl"]), &s, &with_stream(&with_stream(&s, "bob", &appended), "alice", &line("x"))).unwrap_err();
+        assert_eq!((r.who.as_str(), r.path.as_str()), ("alice", "audit/bob.jsonl"));
+        // A half line, or one that is not an audit line.
+        for bad in [format!("{}{{\"at\":", line("team.share")), format!("{}not json\n", line("team.share"))] {
+            let r = judge(&commit(good("bob"), &["audit/bob.jsonl"]), &s, &with_stream(&s, "bob", &bad)).unwrap_err();
+            assert!(r.what.contains("bad audit line") && r.what.contains("audit/bob.jsonl, line 2"), "{r:?}");
+        }
+        // A format-1 store has no streams to keep: changes without a line pass.
+        assert_eq!(judge(&commit(good("bob"), &["keys/ka.txt"]), &state(), &state()), Ok("bob".into()));
+    }
+
+    #[test]
+    fn the_format_only_goes_forward_and_the_root_writes_its_stream_from_nothing() {
+        let s = streamed();
+        let mut back = with_stream(&s, "alice", &line("team.format"));
+        back.format = 1;
+        let r = judge(&commit(good("alice"), &["team.txt", "audit/alice.jsonl"]), &s, &back).unwrap_err();
+        assert!(r.what.contains("cannot go back"), "{r:?}");
+        // The root commit: its own state on both sides, its stream counted from nothing.
+        let mut root = with_stream(&s, "alice", &line("team.init"));
+        root.audit.remove("bob");
+        let mut c = commit(good("alice"), &["team.txt", "members/alice.txt", "members/bob.txt", "audit/alice.jsonl"]);
+        c.parents = 0;
+        assert_eq!(judge(&c, &root, &root), Ok("alice".into()));
+        c.changed.pop();
+        assert!(judge(&c, &root, &root).unwrap_err().what.contains("no line"));
     }
 }
