@@ -71,6 +71,7 @@ const COMMANDS: &[&str] = &[
     "spend_limits",
     "refresh_spend_limits",
     "team_status",
+    "team_audit",
     "team_join",
     "team_init",
     "team_sync",

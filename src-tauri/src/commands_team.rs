@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use clawkeep_core::api::team::{TeamChange, TeamInit, TeamJoined, TeamStatus, TeamSync, TeamSyncStage};
+use clawkeep_core::api::team::{TeamAuditEntry, TeamChange, TeamInit, TeamJoined, TeamStatus, TeamSync, TeamSyncStage};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -22,6 +22,12 @@ type Reply<T> = Result<T, clawkeep_core::ErrorPayload>;
 #[tauri::command(rename_all = "snake_case")]
 pub async fn team_status(state: State<'_, CoreState>) -> Reply<Option<TeamStatus>> {
     blocking(&state, |c| c.team_status_if_joined()).await
+}
+
+/// The members' audit streams as last verified, newest first (at most `limit` lines).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn team_audit(state: State<'_, CoreState>, limit: usize) -> Reply<Vec<TeamAuditEntry>> {
+    blocking(&state, move |c| c.team_audit(None, limit.min(1000))).await
 }
 
 /// Makes (or keeps) the team identity and names the SSH signing key (a path: the private key

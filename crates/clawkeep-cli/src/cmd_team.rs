@@ -1,6 +1,6 @@
 //! `clawkeep team …`: the team vault (issue 15) — join (make your identity), init (create or
 //! attach to the team's Git repository), invite, grant, revoke, remove (offboarding), sync,
-//! status, and `identity` (your age identity on stdout, for the stock `age -d -i -`). Parse and
+//! status, audit (the members' signed streams), and `identity` (your age identity on stdout, for the stock `age -d -i -`). Parse and
 //! print only; the flows are core's (`api/team.rs`).
 
 use std::io::{IsTerminal, Write};
@@ -58,6 +58,15 @@ pub enum TeamCmd {
     Sync,
     /// Who is in the team, with which scopes.
     Status,
+    /// The team's audit streams (each member's signed, append-only record of what they did),
+    /// newest first.
+    Audit {
+        /// Only this member's stream.
+        #[arg(long)]
+        member: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
     /// Print your team identity (AGE-SECRET-KEY-1…) to stdout for `age -d -i -`; refuses a terminal.
     Identity,
 }
@@ -129,6 +138,18 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
                 }
                 for m in &s.members {
                     println!("  {:<20} {:<7} {}", m.name, format!("{:?}", m.role).to_lowercase(), m.owners.join(", "));
+                }
+            }
+        }
+        TeamCmd::Audit { member, limit } => {
+            let lines = ck.team_audit(member.as_deref(), limit)?;
+            if json {
+                output::json(&lines);
+            } else if lines.is_empty() {
+                println!("No audit lines in the team store yet.");
+            } else {
+                for l in &lines {
+                    println!("{}  {:<12} {}", l.at.format("%Y-%m-%d %H:%M:%S"), l.member, l.summary);
                 }
             }
         }

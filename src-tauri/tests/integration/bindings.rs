@@ -85,6 +85,7 @@ fn generate(out: &Path) {
         api::team::TeamInit,
         api::team::TeamSync,
         api::team::TeamChange,
+        api::team::TeamAuditEntry,
         team::layout::Role,
     );
 }

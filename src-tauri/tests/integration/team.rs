@@ -188,6 +188,14 @@ fn join_init_sync_invite_attach_conflict_remove() {
     let r = alice.ok("team_remove", json!({ "member": "bob" }));
     assert_eq!(names(&r["exposed_keys"]), [key_name.as_str()], "{r}");
     assert_eq!(alice.ok("team_status", json!({}))["members"].as_array().unwrap().len(), 1);
+    // The Team screen's activity: the members' streams, newest first, in words; at most `limit`.
+    let a = alice.ok("team_audit", json!({ "limit": 3 }));
+    let rows: Vec<(&str, &str)> = a.as_array().unwrap().iter().map(|l| (l["member"].as_str().unwrap(), l["summary"].as_str().unwrap())).collect();
+    assert_eq!(rows[0], ("alice", "removed bob from the team; 1 key exposed, to rotate"), "{a}");
+    assert_eq!(rows.len(), 3, "{a}");
+    let all = alice.ok("team_audit", json!({ "limit": 100 }));
+    assert!(all.as_array().unwrap().iter().all(|l| l["member"] == "alice"), "bob never pushed a change, so he has no line: {all}");
+    assert_eq!(all.as_array().unwrap().last().unwrap()["action"], "team.init");
     assert_eq!(alice.err("team_remove", json!({ "member": "alice" }))["code"], "invalid_state");
 
     // A teammate going around Clawkeep: an unsigned commit pushed straight to the repository is

@@ -371,16 +371,20 @@ import type { TeamJoined } from "./bindings/TeamJoined";
 import type { TeamInit } from "./bindings/TeamInit";
 import type { TeamSync } from "./bindings/TeamSync";
 import type { TeamChange } from "./bindings/TeamChange";
+import type { TeamAuditEntry } from "./bindings/TeamAuditEntry";
 export type * from "./bindings/TeamStatus";
 export type * from "./bindings/TeamMemberView";
 export type * from "./bindings/TeamJoined";
 export type * from "./bindings/TeamInit";
 export type * from "./bindings/TeamSync";
 export type * from "./bindings/TeamChange";
+export type * from "./bindings/TeamAuditEntry";
 export type * from "./bindings/Role";
 
 /** This data dir's membership and the team as last verified; `null` before joining. */
 export const teamStatus = () => call<TeamStatus | null>("team_status");
+/** The members' signed, append-only audit streams as last verified, newest first. */
+export const teamAudit = (limit: number) => call<TeamAuditEntry[]>("team_audit", { limit });
 /** Makes (or keeps) the team identity; `signingKey` is a path (private key file, or its .pub when in ssh-agent). */
 export const teamJoin = (member: string, signingKey: string) => call<TeamJoined>("team_join", { member, signing_key: signingKey });
 /** Creates the team store in an empty repository, or attaches to one (history verified, then imported). One `step` per stage. */
