@@ -72,6 +72,7 @@ const COMMANDS: &[&str] = &[
     "refresh_spend_limits",
     "team_status",
     "team_audit",
+    "team_leave",
     "team_join",
     "team_init",
     "team_sync",

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
-use clawkeep_core::api::team::{TeamAuditEntry, TeamChange, TeamInit, TeamJoined, TeamStatus, TeamSync, TeamSyncStage};
+use clawkeep_core::api::team::{TeamAuditEntry, TeamChange, TeamInit, TeamJoined, TeamLeft, TeamStatus, TeamSync, TeamSyncStage};
 use tauri::ipc::Channel;
 use tauri::State;
 
@@ -28,6 +28,12 @@ pub async fn team_status(state: State<'_, CoreState>) -> Reply<Option<TeamStatus
 #[tauri::command(rename_all = "snake_case")]
 pub async fn team_audit(state: State<'_, CoreState>, limit: usize) -> Reply<Vec<TeamAuditEntry>> {
     blocking(&state, move |c| c.team_audit(None, limit.min(1000))).await
+}
+
+/// Back to a solo inventory: every team key's value into the keychain, the store forgotten.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn team_leave(state: State<'_, CoreState>) -> Reply<TeamLeft> {
+    blocking(&state, |c| c.team_leave()).await
 }
 
 /// Makes (or keeps) the team identity and names the SSH signing key (a path: the private key

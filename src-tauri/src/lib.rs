@@ -131,6 +131,7 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands_cost::refresh_spend_limits,
         commands_team::team_status,
         commands_team::team_audit,
+        commands_team::team_leave,
         commands_team::team_join,
         commands_team::team_init,
         commands_team::team_sync,

@@ -1,5 +1,5 @@
 //! `clawkeep team …`: the team vault (issue 15) — join (make your identity), init (create or
-//! attach to the team's Git repository), invite, grant, revoke, remove (offboarding), sync,
+//! attach to the team's Git repository), invite, grant, revoke, remove (offboarding), sync, leave,
 //! status, audit (the members' signed streams), and `identity` (your age identity on stdout, for the stock `age -d -i -`). Parse and
 //! print only; the flows are core's (`api/team.rs`).
 
@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Result};
 use clap::Subcommand;
-use clawkeep_core::api::team::{TeamChange, TeamSync, TeamSyncStage};
+use clawkeep_core::api::team::{TeamChange, TeamLeft, TeamSync, TeamSyncStage};
 use clawkeep_core::Clawkeep;
 
 use crate::output;
@@ -56,6 +56,13 @@ pub enum TeamCmd {
     },
     /// Fetch, verify every new commit, import, share local additions, push.
     Sync,
+    /// Back to a solo inventory: every team key's value is copied into your own keychain and this
+    /// data dir stops syncing (your membership stays until an admin removes it).
+    Leave {
+        /// Do not ask.
+        #[arg(long, short)]
+        yes: bool,
+    },
     /// Who is in the team, with which scopes.
     Status,
     /// The team's audit streams (each member's signed, append-only record of what they did),
@@ -89,6 +96,7 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
                 output::json(&r);
             } else if r.created {
                 println!("Created the team store in {repository}; you are its first admin.");
+                print_sync(&r.sync);
             } else {
                 println!("Attached to {repository}: its first commit names admins {} (check them).", r.admins.join(", "));
                 print_sync(&r.sync);
@@ -117,6 +125,30 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
                 }
             }
             print_change(ck.team_remove(&member)?, json, &format!("Removed '{member}'"));
+        }
+        TeamCmd::Leave { yes } => {
+            if !yes {
+                if json {
+                    bail!("leaving the team store needs --yes with --json");
+                }
+                eprint!("Stop syncing with the team store and keep every team key in your own keychain? [y/N] ");
+                let mut a = String::new();
+                std::io::stdin().read_line(&mut a)?;
+                if !a.trim().eq_ignore_ascii_case("y") {
+                    bail!("still in the team store");
+                }
+            }
+            let left: TeamLeft = ck.team_leave()?;
+            if json {
+                output::json(&left);
+            } else {
+                println!(
+                    "Left {}: {} instances and {} team keys kept here, the keys' values now in your own keychain. An admin removes your membership in the store.",
+                    left.remote,
+                    left.kept_instances,
+                    left.kept_keys.len()
+                );
+            }
         }
         TeamCmd::Sync => {
             let s = with_progress(json, |p| ck.team_sync_with(p))?;

@@ -86,6 +86,7 @@ fn generate(out: &Path) {
         api::team::TeamSync,
         api::team::TeamChange,
         api::team::TeamAuditEntry,
+        api::team::TeamLeft,
         team::layout::Role,
     );
 }

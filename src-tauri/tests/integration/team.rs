@@ -221,6 +221,13 @@ fn join_init_sync_invite_attach_conflict_remove() {
     assert_eq!(alice.ok("team_status", json!({}))["verified_head"], before, "the refused commit is not verified");
     assert_eq!(alice.ok("instance_detail", json!({ "name": "acme-prod" }))["instance"]["workload"], "sales", "nothing of it imported");
 
+    // Bob leaves (back to a solo inventory): his team key moves into his own keychain.
+    let left = bob.ok("team_leave", json!({}));
+    assert_eq!(names(&left["kept_keys"]), [key_name.as_str()], "{left}");
+    assert_eq!(bob.ok("team_status", json!({}))["remote"], Value::Null);
+    assert_eq!(bob.ok("list_keys", json!({})).as_array().map(|a| a.len()), Some(1), "nothing lost");
+    assert_eq!(bob.err("team_leave", json!({}))["code"], "invalid_state");
+
     // Nothing secret ever came back: no key value, no age identity.
     for d in [&alice, &bob] {
         for r in d.replies.borrow().iter() {

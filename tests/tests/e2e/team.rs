@@ -9,7 +9,8 @@
 //! and nothing of them imported; offboarding marking exactly the keys the leaver could read; a
 //! push cut mid-transfer (nftables, from a pre-push hook) that the next sync completes with
 //! nothing lost or duplicated; every change in its member's audit stream, and a rewritten line
-//! of it refused; and the leak scan over the repository's whole history and both
+//! of it refused; a solo inventory moved into a new store by `team init` and a member back to a
+//! solo inventory by `team leave`; and the leak scan over the repository's whole history and both
 //! data dirs.
 
 use std::path::{Path, PathBuf};
@@ -456,6 +457,55 @@ fn every_change_is_in_its_members_audit_stream_and_a_rewritten_line_is_refused()
     }
     assert!(!r.alice.names("instance").contains(&"acme-else".to_string()), "nothing of the refused commit is imported");
     assert_eq!(r.alice.run(&["--json", "team", "status"]).ok().json()["verified_head"], before);
+    leak_scan(&r);
+}
+
+#[test]
+fn an_inventory_moves_into_a_store_with_one_command_and_back_with_one_command() {
+    let Some(r) = Rig::new() else { return };
+    r.attach_bob();
+    // Back: Bob leaves; his team keys' values move into his own keychain, nothing is lost.
+    let before_instances = r.bob.names("instance");
+    let left = r.bob.run(&["--json", "team", "leave", "--yes"]).ok().json();
+    let mut kept: Vec<&str> = left["kept_keys"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    kept.sort();
+    assert_eq!(kept, [ACME_KEYS[1].1, ACME_KEYS[0].1], "{left}");
+    assert_eq!(left["remote"], r.remote.as_str());
+    assert_eq!(r.bob.names("instance"), before_instances);
+    assert_eq!(r.bob.names("key"), [ACME_KEYS[1].1, ACME_KEYS[0].1]);
+    assert!(!r.bob.clone_dir().exists(), "the clone (ciphertext only) is gone");
+    let st = r.bob.run(&["--json", "team", "status"]).ok().json();
+    assert_eq!(st["remote"], Value::Null, "{st}");
+    assert_eq!(r.bob.run(&["--json", "team", "sync"]).fails().error_code().as_deref(), Some("invalid_state"));
+    // The value is read from his keychain now: an offline bundle to his own recipient carries it.
+    let recipient = st["recipient"].as_str().unwrap().to_string();
+    let bundle = r.dir.path().join("after-leave.bundle");
+    r.bob.run(&["bundle", "export", "acme-prod", "--out", &bundle.to_string_lossy(), "--recipient", &recipient]).ok();
+    assert!(age_decrypt(&r.bob.identity(), &bundle).expect("bob opens his bundle").contains(r.value(ACME_KEYS[0].1)));
+    std::fs::remove_file(&bundle).unwrap();
+    // Leaving twice is a clear error, not a change.
+    assert_eq!(r.bob.run(&["--json", "team", "leave", "--yes"]).fails().error_code().as_deref(), Some("invalid_state"));
+
+    // Into: Carol's solo inventory goes into a new, empty repository with `team init` alone.
+    let h = r.world.host(0);
+    assert_eq!(h.ssh("git init --quiet --bare --initial-branch=main solo.git").unwrap().code, Some(0));
+    let carol = Member::new(r.dir.path(), "carol", &r.ssh);
+    carol.run(&["instance", "add", "initech-prod", "--host", "127.0.0.1", "--user", "oc", "--owner", "initech", "--env", "prod", "--restart-cmd", "true"]).ok();
+    let value = fake_key();
+    carol.ck.add_key("initech-prod", "openclaw-initech-prod-key", &value).ok();
+    carol.join();
+    let init = carol.run(&["--json", "team", "init", &format!("{}:solo.git", h.name())]).ok().json();
+    assert_eq!(init["created"], true, "{init}");
+    assert_eq!(init["sync"]["shared_instances"], serde_json::json!(["initech-prod"]), "{init}");
+    assert_eq!(init["sync"]["shared_keys"], serde_json::json!(["openclaw-initech-prod-key"]), "{init}");
+    assert_eq!(init["sync"]["pushed"], true);
+    let solo = h.home().join("solo.git");
+    let tree = String::from_utf8(git(&solo, &r.ssh, &["ls-tree", "-r", "--name-only", "main"]).stdout).unwrap();
+    for f in ["instances/initech-prod.txt", "keys/openclaw-initech-prod-key.txt", "secrets/openclaw-initech-prod-key.age", "audit/carol.jsonl"] {
+        assert!(tree.lines().any(|l| l == f), "{f} in the new store: {tree}");
+    }
+    let objects = git(&solo, &r.ssh, &["cat-file", "--batch-all-objects", "--batch"]).stdout;
+    assert!(!contains(&objects, value.as_bytes()) && !key_shaped(&objects), "no key value in the new store");
     leak_scan(&r);
 }
 

@@ -372,6 +372,7 @@ import type { TeamInit } from "./bindings/TeamInit";
 import type { TeamSync } from "./bindings/TeamSync";
 import type { TeamChange } from "./bindings/TeamChange";
 import type { TeamAuditEntry } from "./bindings/TeamAuditEntry";
+import type { TeamLeft } from "./bindings/TeamLeft";
 export type * from "./bindings/TeamStatus";
 export type * from "./bindings/TeamMemberView";
 export type * from "./bindings/TeamJoined";
@@ -379,6 +380,7 @@ export type * from "./bindings/TeamInit";
 export type * from "./bindings/TeamSync";
 export type * from "./bindings/TeamChange";
 export type * from "./bindings/TeamAuditEntry";
+export type * from "./bindings/TeamLeft";
 export type * from "./bindings/Role";
 
 /** This data dir's membership and the team as last verified; `null` before joining. */
@@ -396,5 +398,7 @@ export const teamInvite = (member: string, recipient: string, signingKey: string
   call<string>("team_invite", { member, recipient, signing_key: signingKey, admin });
 export const teamGrant = (member: string, owner: string) => call<TeamChange>("team_grant", { member, owner });
 export const teamRevoke = (member: string, owner: string) => call<TeamChange>("team_revoke", { member, owner });
+/** Back to a solo inventory: the team keys' values move into the keychain; the store is forgotten. */
+export const teamLeave = () => call<TeamLeft>("team_leave");
 /** Offboards a member: the keys they could read come back in `exposed_keys` (rotate them). */
 export const teamRemove = (member: string) => call<TeamChange>("team_remove", { member });

@@ -25,7 +25,7 @@ pub(super) struct Adoption {
 
 /// `kc-` and 16 random hex digits: the keychain account of a key (independent of its name,
 /// so a rename never orphans a secret).
-fn new_keychain_ref() -> String {
+pub(crate) fn new_keychain_ref() -> String {
     let bytes: [u8; 8] = rand::random();
     format!("kc-{}", hex::encode(bytes))
 }

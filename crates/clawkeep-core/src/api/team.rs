@@ -1,7 +1,7 @@
 //! The team vault's flows (issue 15) over [`crate::team`]: join (an age identity made and kept
 //! in the OS keychain only), init (create or attach to a team repository), invite, grant, revoke,
 //! remove (offboarding: re-encrypt without the leaver, mark what they could read "exposed:
-//! rotate") and sync (fetch, verify every new commit, import into the local index, share local
+//! rotate"), leave (back to a solo inventory, every team key copied into the keychain) and sync (fetch, verify every new commit, import into the local index, share local
 //! additions, push). Each gathers facts from `git`, the store and the keychain, asks the pure
 //! `team::` modules what they mean, and performs it. Secrets are encrypted in memory: only
 //! ciphertext is written to the clone.
@@ -99,7 +99,20 @@ pub struct TeamInit {
     pub created: bool,
     /// The admins the repository's first commit names (trust on first use: check them).
     pub admins: Vec<String>,
+    /// Created: the share of this inventory into the new store. Attached: the first sync.
     pub sync: TeamSync,
+}
+
+/// What `team leave` did: this data dir is a solo inventory again, with everything it held.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct TeamLeft {
+    /// The store this data dir no longer syncs with.
+    pub remote: String,
+    /// The team keys whose value is now in your own keychain (yours from here on).
+    pub kept_keys: Vec<String>,
+    /// The instances kept (all of them: leaving removes nothing from the inventory).
+    pub kept_instances: usize,
 }
 
 /// What a sync did.
@@ -434,8 +447,8 @@ impl Clawkeep {
     }
 
     /// Initialises the team store in `remote` (an empty repository: this member becomes its
-    /// first admin) or attaches to an existing one (its whole history is verified, then
-    /// imported).
+    /// first admin, and this inventory is shared into it) or attaches to an existing one (its
+    /// whole history is verified, then imported). [`Clawkeep::team_leave`] is the way back.
     pub fn team_init(&self, remote: &str) -> Result<TeamInit> {
         self.team_init_with(remote, &no_progress)
     }
@@ -475,7 +488,10 @@ impl Clawkeep {
                 store::set_base_head(tx, &head)?;
                 self.audit(tx, "team.init", remote, json!({ "created": true, "head": head }))
             })?;
-            return Ok(TeamInit { created: true, admins: vec![me.name], sync: TeamSync { head: Some(head), pushed: true, ..Default::default() } });
+            // Moving an inventory into a team store is this one command: share it now (what
+            // cannot be shared is listed in the sync's `skipped`).
+            let sync = self.team_sync_with(progress)?;
+            return Ok(TeamInit { created: true, admins: vec![me.name], sync });
         }
         // Attach: verify from the root before anything is imported; the remote is recorded only
         // once the whole history passed.
@@ -592,6 +608,59 @@ impl Clawkeep {
         let head = g.rev("HEAD")?.unwrap_or_default();
         self.store.tx(|tx| store::set_verified_head(tx, &head))?;
         Ok(head)
+    }
+
+    /// Moves this data dir out of its team store and back to a solo inventory, losing nothing:
+    /// every team key's value (decrypted from the store, checked against its fingerprint) is
+    /// written to the user's own keychain, then one transaction points the keys there and
+    /// forgets the store. Any failure undoes the keychain writes and changes nothing. The
+    /// membership in the store stays (an admin removes it); the identity stays too, so attaching
+    /// again is one `team init`.
+    pub fn team_leave(&self) -> Result<TeamLeft> {
+        let (row, _g) = self.team_clone()?;
+        let remote = row.remote.clone().unwrap_or_default();
+        let team_keys: Vec<_> = self.list_keys(None)?.into_iter().filter(|k| k.keychain_ref.starts_with(TEAM_REF_PREFIX)).collect();
+        // Every value read and checked before anything is written.
+        let mut values = Vec::new();
+        for k in &team_keys {
+            let v =
+                self.keychain.get(&k.keychain_ref).map_err(|e| Error::InvalidState(format!("cannot read team key {} to keep it ({e}): sync first; nothing changed", k.name)))?;
+            if keyfmt::fingerprint(v.expose()) != k.fingerprint {
+                return Err(Error::InvalidState(format!("team key {}'s value in the store does not match its fingerprint: nothing changed", k.name)));
+            }
+            values.push(v);
+        }
+        let mut written: Vec<String> = Vec::new();
+        let undo = |written: &[String]| {
+            for a in written {
+                let _ = self.keychain.delete(a);
+            }
+        };
+        for v in &values {
+            let account = super::keys::new_keychain_ref();
+            if let Err(e) = self.keychain.set(&account, v) {
+                undo(&written);
+                return Err(e.into());
+            }
+            written.push(account);
+        }
+        drop(values);
+        let kept_instances = self.list_instances(&InstanceFilter::default())?.len();
+        let kept_keys: Vec<String> = team_keys.iter().map(|k| k.name.clone()).collect();
+        let done = self.store.tx(|tx| {
+            for (k, account) in team_keys.iter().zip(&written) {
+                store::set_keychain_ref(tx, k.id, account)?;
+            }
+            store::set_team(tx, &TeamRow { remote: None, verified_head: None, base_head: None, ..row.clone() })?;
+            self.audit(tx, "team.leave", &row.member, json!({ "remote": remote, "kept_keys": kept_keys, "kept_instances": kept_instances }))
+        });
+        if let Err(e) = done {
+            undo(&written);
+            return Err(e);
+        }
+        // The clone holds ciphertext and metadata only; a later attach replaces whatever is left.
+        let _ = std::fs::remove_dir_all(self.team_repo());
+        Ok(TeamLeft { remote, kept_keys, kept_instances })
     }
 
     /// Pulls (verified) and returns the state at HEAD, checking this member is an admin.

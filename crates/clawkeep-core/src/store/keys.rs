@@ -128,6 +128,13 @@ pub fn update_key(conn: &Connection, k: &Key, instance_id: Option<i64>) -> Resul
     Ok(())
 }
 
+/// Moves a key's value to another keychain account (leaving a team store: from the store's
+/// `team:<key>` to the user's own keychain).
+pub fn set_keychain_ref(conn: &Connection, id: i64, keychain_ref: &str) -> Result<()> {
+    conn.execute("UPDATE keys SET keychain_ref = ?2 WHERE id = ?1", params![id, keychain_ref])?;
+    Ok(())
+}
+
 pub fn delete_key(conn: &Connection, id: i64) -> Result<()> {
     conn.execute("DELETE FROM keys WHERE id = ?1", [id])?;
     Ok(())

@@ -39,7 +39,7 @@ pub use db::{Store, SCHEMA_VERSION};
 pub use deployments::insert_deployment;
 pub(crate) use instances::owner_has_instances;
 pub use instances::{delete_instance, insert_instance, instance_by_name, instances_jumping_via, update_instance};
-pub use keys::{active_key_of, delete_key, insert_key, key_by_name, keys_of_instance, update_key};
+pub use keys::{active_key_of, delete_key, insert_key, key_by_name, keys_of_instance, set_keychain_ref, update_key};
 pub use rate_limits::{prune_rate_limits, replace_rate_limits};
 pub(crate) use rotation_policies::{insert_rotation_policy, rotation_policies, rotation_policy, update_rotation_policy, PolicyOf, PolicyRow};
 pub(crate) use rotations::{insert_rotation, latest_rotation, open_rotation, open_rotations, rotation_step, update_rotation, RotationRow, RotationWrite};

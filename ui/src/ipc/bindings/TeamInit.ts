@@ -12,4 +12,8 @@ created: boolean,
 /**
  * The admins the repository's first commit names (trust on first use: check them).
  */
-admins: Array<string>, sync: TeamSync, };
+admins: Array<string>, 
+/**
+ * Created: the share of this inventory into the new store. Attached: the first sync.
+ */
+sync: TeamSync, };
