@@ -10,6 +10,7 @@
 //!   for them afterwards (issue 12's canary oracle).
 //! * [`vps`]: a real VPS in a box (systemd as PID 1, PAM/logind, the real OpenClaw as its own
 //!   systemd user unit) on 127.0.3.N, booted from a cached tree (`scripts/vps.sh`).
+//! * [`secretservice`]: a private Secret Service of one's own (a second person's keychain).
 //! * [`layout`], [`scripts`], [`http`], [`sys`]: the pieces they are built from.
 
 pub mod canary;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod layout;
 pub mod openclaw;
 pub mod scripts;
+pub mod secretservice;
 pub mod sys;
 pub mod vps;
 pub mod world;

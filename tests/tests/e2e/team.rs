@@ -1,5 +1,6 @@
-//! The team vault end to end (issue 15): the real `clawkeep` for two members, each with their
-//! own data dir and keychain service in the same private Secret Service, the real `git` with a
+//! The team vault end to end (issue 15): the real `clawkeep` for two and three members, each
+//! with their own data dir and their own Secret Service (a private D-Bus session with its own
+//! gnome-keyring, as on separate laptops), the real `git` with a
 //! bare repository served over a real sshd test host (`h1:team.git` through the world's
 //! ssh_config, host key pinned, given to the members' `git` as `GIT_SSH_COMMAND` — their own
 //! configuration, as in real use), real SSH signing keys made by `ssh-keygen` at run time, and
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clawkeep_tests::cli::{contains, fake_key, Ck, Out};
+use clawkeep_tests::secretservice::SecretService;
 use clawkeep_tests::{World, WorldOptions};
 use serde_json::Value;
 
@@ -36,6 +38,8 @@ struct Member {
     ck: Ck,
     name: &'static str,
     key: PathBuf,
+    /// This member's own keychain.
+    ss: SecretService,
 }
 
 impl Member {
@@ -44,7 +48,9 @@ impl Member {
         sh(Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&key));
         let mut ck = Ck::new();
         ck.env.push(("GIT_SSH_COMMAND".into(), ssh.into()));
-        Member { ck, name, key }
+        let ss = SecretService::start();
+        ck.env.extend(ss.env());
+        Member { ck, name, key, ss }
     }
 
     fn run(&self, args: &[&str]) -> Out {
@@ -201,6 +207,10 @@ fn invite_and_grant_give_exactly_the_scope_and_stock_age_reads_it() {
     for m in [&r.alice, &r.bob] {
         assert!(m.ck.data_files().iter().all(|(_, b)| !contains(b, b"AGE-SECRET-KEY-")), "an identity reached {}'s data dir", m.name);
     }
+    // Each identity is in its member's own keychain only.
+    assert!(r.bob.ss.items_of(&r.bob.ck.service) >= 1, "bob's identity is in his keychain");
+    assert_eq!(r.alice.ss.items_of(&r.bob.ck.service), 0, "nothing of bob's is in alice's keychain");
+    assert_eq!(r.bob.ss.items_of(&r.alice.ck.service), 0, "nothing of alice's is in bob's keychain");
     // Every commit is signed by its member: git's own verifier, with Alice's key as the only signer.
     let signers = r.dir.path().join("allowed_signers");
     let alice_pub = std::fs::read_to_string(r.alice.key.with_extension("pub")).unwrap();
