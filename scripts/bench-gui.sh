@@ -91,7 +91,7 @@ launch() {
   done
 }
 stop() { kill -TERM -- "-$PID" 2>/dev/null || true; sleep 0.5; kill -KILL -- "-$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
-mark() { grep -ao "mark $1 [0-9]* ms" "$LOG" | head -1 | awk '{print $3}'; }
+mark() { { grep -ao "mark $1 [0-9]* ms" "$LOG" || true; } | head -1 | awk '{print $3}'; }
 median() { tr ' ' '\n' | grep -E '^[0-9.]+$' | sort -n | awk '{a[NR]=$1} END {if (NR == 0) print "?"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 summary=()
@@ -119,7 +119,8 @@ for N in $COUNTS; do
     a_rss+=($((rss / 1024))); a_pss+=($((pss / 1024))); fleet+=("${WALL:-timeout}")
     echo "bench-gui: N=$N run $r: first Fleet render ${WALL:-timeout} ms after spawn (${inapp:-?} ms in-process), app tree RSS $((rss / 1024)) MB, PSS $((pss / 1024)) MB"
 
-    if [ "$COST_KEYS" -gt 0 ]; then
+    # No spend to chart without instances (the seed syncs the spend of at most N keys).
+    if [ "$COST_KEYS" -gt 0 ] && [ "$N" -gt 0 ]; then
       PREFS='{"lastView":"costs"}'
       launch "mark cost-chart-drawn" "costs-$N-$r" "$APP"
       drawn=$(mark cost-chart-drawn); data=$(mark cost-chart-data)
@@ -131,6 +132,6 @@ for N in $COUNTS; do
   fp=$(echo "${f_pss[*]}" | median); ap=$(echo "${a_pss[*]}" | median)
   ratio=$(awk -v a="$ap" -v f="$fp" 'BEGIN { if (f > 0) printf "%.2f", a / f; else print "?" }')
   summary+=("bench-gui: N=$N medians of $RUNS: first Fleet render $(echo "${fleet[*]}" | median) ms; floor RSS $(echo "${f_rss[*]}" | median) MB, PSS $fp MB; app RSS $(echo "${a_rss[*]}" | median) MB, PSS $ap MB; PSS ratio app/floor $ratio (target <= 1.10)")
-  [ "$COST_KEYS" -gt 0 ] && summary+=("bench-gui: N=$N medians of $RUNS: Costs chart drawn $(echo "${chart[*]}" | median) ms after its data (target <= 200), data $(echo "${cdata[*]}" | median) ms")
+  [ "$COST_KEYS" -gt 0 ] && [ "$N" -gt 0 ] && summary+=("bench-gui: N=$N medians of $RUNS: Costs chart drawn $(echo "${chart[*]}" | median) ms after its data (target <= 200), data $(echo "${cdata[*]}" | median) ms")
 done
 printf '%s\n' "${summary[@]}"

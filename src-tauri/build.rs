@@ -7,6 +7,7 @@
 const COMMANDS: &[&str] = &[
     "app_info",
     "list_instances",
+    "fleet_rows",
     "instance_detail",
     "add_instance",
     "edit_instance",
@@ -40,6 +41,7 @@ const COMMANDS: &[&str] = &[
     "export_rotation_plan",
     "deployments",
     "rotation_plan",
+    "rotation_due",
     "open_rotations",
     "rotation",
     "rotation_start",

@@ -11,9 +11,9 @@ use clawkeep_core::api::checks::DEFAULT_CONCURRENCY;
 use clawkeep_core::api::hosts::HostRoute;
 use clawkeep_core::checklist::{CheckProgressFn, CheckRun, FleetReport, InstanceReport};
 use clawkeep_core::model::keyfmt::KeyRules;
-use clawkeep_core::rotation::{Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
+use clawkeep_core::rotation::{DueBrief, Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
-    AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec, Secret,
+    AuditEvent, Clawkeep, ErrorPayload, FleetRow, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec, Secret,
     SelfCheck, Settings, SshCredentials, SshIdentity,
 };
 use tauri::ipc::Channel;
@@ -51,6 +51,12 @@ pub async fn app_info(state: State<'_, CoreState>) -> Reply<AppInfo> {
 #[tauri::command(rename_all = "snake_case")]
 pub async fn list_instances(state: State<'_, CoreState>, filter: Option<InstanceFilter>) -> Reply<Vec<InstanceRow>> {
     blocking(&state, move |c| c.list_instances(&filter.unwrap_or_default())).await
+}
+
+/// The Fleet screen's rows: only the columns it shows, sorts, filters and searches.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn fleet_rows(state: State<'_, CoreState>, filter: Option<InstanceFilter>) -> Reply<Vec<FleetRow>> {
+    blocking(&state, move |c| c.fleet_rows(&filter.unwrap_or_default())).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -351,6 +357,12 @@ pub async fn deployments(state: State<'_, CoreState>, name: Option<String>, limi
 #[tauri::command(rename_all = "snake_case")]
 pub async fn rotation_plan(state: State<'_, CoreState>) -> Reply<RotationPlan> {
     blocking(&state, |c| c.rotation_plan(None)).await
+}
+
+/// The Fleet's rotation column: each instance's due status, not the whole plan.
+#[tauri::command(rename_all = "snake_case")]
+pub async fn rotation_due(state: State<'_, CoreState>) -> Reply<Vec<DueBrief>> {
+    blocking(&state, |c| c.rotation_due(None)).await
 }
 
 /// The stored rotation policies (the built-in default first when none is stored for it).

@@ -91,6 +91,13 @@ fn instances_add_list_detail_edit_remove() {
     assert_eq!(rows[0]["instance"]["ssh_port"], 22);
     assert_eq!(rows[0]["active_key"], Value::Null);
     assert_eq!(h.ok("list_instances", json!({ "filter": { "search": "nothing-like-it" } })), json!([]));
+    // The Fleet screen's slim rows: flat, only the Fleet's fields.
+    let fleet = h.ok("fleet_rows", json!({ "filter": { "search": "acme" } }));
+    assert_eq!(fleet[0]["name"], "acme-prod");
+    assert_eq!(fleet[0]["ssh_port"], 22);
+    assert_eq!(fleet[0]["key_hint"], Value::Null);
+    assert!(fleet[0].get("notes").is_none() && fleet[0].get("instance").is_none());
+    assert_eq!(h.ok("fleet_rows", json!({ "filter": { "search": "nothing-like-it" } })), json!([]));
 
     let detail = h.ok("instance_detail", json!({ "name": "acme-prod" }));
     assert_eq!(detail["instance"]["agents"], json!(["main"]));
@@ -151,10 +158,13 @@ fn add_key_returns_hint_and_fingerprint_never_the_value() {
 
     let rows = h.ok("list_instances", json!({}));
     assert_eq!(rows[0]["active_key"]["hint"], added["key"]["hint"]);
+    let fleet = h.ok("fleet_rows", json!({}));
+    assert_eq!(fleet[0]["key_hint"], added["key"]["hint"]);
+    assert_eq!(fleet[0]["key_age_days"], 0);
     let keys = h.ok("list_keys", json!({}));
     assert_eq!(keys.as_array().unwrap().len(), 1);
     assert_eq!(h.ok("list_keys", json!({ "instance": "acme-prod" })).as_array().unwrap().len(), 1);
-    for cmd in ["list_keys", "list_instances", "audit_log"] {
+    for cmd in ["list_keys", "list_instances", "fleet_rows", "audit_log"] {
         assert!(!h.ok(cmd, json!({})).to_string().contains(&key[20..60]), "{cmd} leaks the key");
     }
 }
@@ -470,6 +480,9 @@ fn rotation_policies_and_export() {
     assert_eq!(set["window_start"], "09:00");
     let item = h.ok("rotation_plan", json!({}))["owners"][0]["items"][0].clone();
     assert_eq!(item["policy"]["max_age_days"], 30, "{item}");
+    // The Fleet's rotation column: the same item's due facts, nothing else.
+    let due = h.ok("rotation_due", json!({}));
+    assert_eq!(due[0], json!({ "instance": item["instance"], "status": item["status"], "days_left": item["days_left"], "due_at": item["due_at"], "due_reason": item["due_reason"], "in_progress": item["in_progress"] }));
     assert_eq!(
         h.err(
             "set_rotation_policy",

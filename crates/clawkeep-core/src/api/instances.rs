@@ -105,6 +105,12 @@ impl Clawkeep {
             .collect())
     }
 
+    /// The desktop Fleet's rows: [`Clawkeep::list_instances`] cut to what the Fleet table shows,
+    /// sorts, filters and searches (flat [`FleetRow`]s), so a big fleet costs little in the webview.
+    pub fn fleet_rows(&self, filter: &InstanceFilter) -> Result<Vec<FleetRow>> {
+        self.store.fleet_rows(filter, self.now())
+    }
+
     /// [`Clawkeep::list_instances`] as compact JSON, streamed to `out` from the database cursor
     /// (the same bytes `serde_json` writes for that list; for big fleets and scripts).
     pub fn write_instances_json(&self, filter: &InstanceFilter, out: &mut dyn std::io::Write) -> Result<()> {

@@ -73,6 +73,15 @@ pub struct Clawkeep {
     ssh_unlocked: std::sync::Mutex<Option<(PathBuf, Secret)>>,
 }
 
+impl Clawkeep {
+    /// For a long-lived process (the desktop app): read the database through SQLite's bounded
+    /// page cache instead of mapping the file, so pages read once (a big fleet list) do not stay
+    /// in the process's memory.
+    pub fn bound_file_cache(&self) -> Result<()> {
+        self.store.unmap_file()
+    }
+}
+
 impl std::fmt::Debug for Clawkeep {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Clawkeep").field("data_dir", &self.data_dir).field("store", &self.store).finish()

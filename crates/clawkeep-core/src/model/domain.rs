@@ -277,6 +277,29 @@ pub struct InstanceRow {
     pub key_count: u32,
 }
 
+/// One row of the desktop's Fleet table: only what it shows, sorts, filters and searches, flat
+/// (no nested objects, no notes, agents, paths or timestamps). The Fleet holds thousands of
+/// these for as long as it is open, so each field costs memory in the webview; other screens
+/// and `instance list --json` keep using [`InstanceRow`].
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct FleetRow {
+    pub id: i64,
+    pub name: String,
+    pub owner: String,
+    pub environment: String,
+    pub workload: String,
+    pub ssh_user: String,
+    pub ssh_host: String,
+    pub ssh_port: u16,
+    pub tags: Vec<String>,
+    pub draft: bool,
+    /// The active key's name, hint and age in whole days; `None` without an active key.
+    pub key_name: Option<String>,
+    pub key_hint: Option<String>,
+    pub key_age_days: Option<i64>,
+}
+
 /// The public facts about a key shown next to its instance.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

@@ -28,5 +28,5 @@ pub mod rehearsal;
 pub use machine::{
     DeployOutcome, Deployer, HostKey, ManualDeployer, Rotation, RotationOptions, RotationOutcome, RotationStep, StepEvent, StepInput, StepReport, DEFAULT_SOAK_SECS,
 };
-pub use plan::{BlastRadius, DueStatus, OwnerPlan, PlanItem, RotationPlan};
+pub use plan::{BlastRadius, DueBrief, DueStatus, OwnerPlan, PlanItem, RotationPlan};
 pub use policy::{PolicyScope, PolicySpec, RotationPolicy};

@@ -89,6 +89,29 @@ pub struct PlanItem {
     pub in_progress: bool,
 }
 
+/// An instance's next rotation as the desktop's Fleet shows it in its rotation column: the few
+/// facts of a [`PlanItem`] that column shows and sorts by. The Fleet keeps one per instance
+/// while it is open; the whole plan (policy, steps, blast radius, slots) is the Rotation screen's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DueBrief {
+    pub instance: String,
+    pub status: DueStatus,
+    /// Whole days until due (negative when overdue).
+    pub days_left: i64,
+    pub due_at: DateTime<Utc>,
+    /// `max-age`, `expiry` or `exposed`, as in [`PlanItem::due_reason`].
+    pub due_reason: String,
+    /// A guided rotation of this instance is already under way.
+    pub in_progress: bool,
+}
+
+impl From<&PlanItem> for DueBrief {
+    fn from(i: &PlanItem) -> Self {
+        DueBrief { instance: i.instance.clone(), status: i.status, days_left: i.days_left, due_at: i.due_at, due_reason: i.due_reason.clone(), in_progress: i.in_progress }
+    }
+}
+
 /// The plan for one owner.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]

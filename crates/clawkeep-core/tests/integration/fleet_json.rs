@@ -1,7 +1,8 @@
 //! The streamed fleet list (`write_instances_json`, what `instance list --json` prints when piped)
 //! must be byte for byte what `serde_json` makes of `list_instances`: every field, enum variant,
 //! optional, escape and timestamp precision, under every filter. Real SQLite file; an in-memory
-//! keychain double (no secret matters here).
+//! keychain double (no secret matters here). The desktop Fleet's slim rows (`fleet_rows`) hold
+//! the same facts as `list_instances`, under the same filters.
 
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +21,29 @@ fn streamed(ck: &Clawkeep, f: &InstanceFilter) -> String {
 
 fn serde(ck: &Clawkeep, f: &InstanceFilter) -> String {
     serde_json::to_string(&ck.list_instances(f).unwrap()).unwrap()
+}
+
+/// What the desktop Fleet's rows must be: `list_instances` cut to the Fleet's fields.
+fn fleet_from_list(ck: &Clawkeep, f: &InstanceFilter) -> Vec<FleetRow> {
+    ck.list_instances(f)
+        .unwrap()
+        .into_iter()
+        .map(|r| FleetRow {
+            id: r.instance.id,
+            name: r.instance.name,
+            owner: r.instance.owner,
+            environment: r.instance.environment,
+            workload: r.instance.workload,
+            ssh_user: r.instance.ssh_user,
+            ssh_host: r.instance.ssh_host,
+            ssh_port: r.instance.ssh_port,
+            tags: r.instance.tags,
+            draft: r.instance.draft,
+            key_name: r.active_key.as_ref().map(|k| k.name.clone()),
+            key_hint: r.active_key.as_ref().map(|k| k.hint.clone()),
+            key_age_days: r.active_key.as_ref().map(|k| k.age_days),
+        })
+        .collect()
 }
 
 #[test]
@@ -92,7 +116,11 @@ fn streamed_list_is_exactly_the_serde_list() {
     ];
     for f in &filters {
         assert_eq!(streamed(&ck, f), serde(&ck, f), "filter {f:?}");
+        // The desktop Fleet's slim rows: the same instances, in the same order, same facts.
+        assert_eq!(ck.fleet_rows(f).unwrap(), fleet_from_list(&ck, f), "filter {f:?}");
     }
+    assert!(ck.fleet_rows(&InstanceFilter::default()).unwrap().iter().any(|r| r.key_age_days.is_some_and(|d| d > 0) && r.key_hint.is_some()));
+    assert!(ck.fleet_rows(&InstanceFilter::default()).unwrap().iter().any(|r| r.key_name.is_none()));
     let all = streamed(&ck, &InstanceFilter::default());
     let v: serde_json::Value = serde_json::from_str(&all).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 12);

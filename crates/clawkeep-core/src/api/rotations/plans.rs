@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::model::domain::InstanceFilter;
-use crate::rotation::plan::{self, ExportFormat, RotationPlan};
+use crate::rotation::plan::{self, DueBrief, ExportFormat, RotationPlan};
 use crate::rotation::policy::{self, PolicySet};
 use crate::rotation::rehearsal::{RehearsalReport, RehearsalStep};
 use crate::rotation::{PolicyScope, PolicySpec, RotationPolicy};
@@ -150,6 +150,12 @@ impl Clawkeep {
         let open: HashSet<String> = self.open_rotations()?.into_iter().map(|r| r.instance).collect();
         let exposed = self.store.key_exposures()?.into_iter().map(|(k, _, at)| (k, at)).collect();
         Ok(plan::build_with_exposures(now, instances, &keys, &policies, &open, &exposed))
+    }
+
+    /// The rotation plan cut to what the desktop's Fleet shows per instance ([`DueBrief`]), in
+    /// the plan's order: the Fleet holds it for every instance while it is open.
+    pub fn rotation_due(&self, now: Option<DateTime<Utc>>) -> Result<Vec<DueBrief>> {
+        Ok(self.rotation_plan(now)?.owners.iter().flat_map(|o| o.items.iter().map(DueBrief::from)).collect())
     }
 
     /// Ends a rehearsal of `instance`: its report (ok when no step failed), and the only thing a
