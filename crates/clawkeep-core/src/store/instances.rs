@@ -340,4 +340,16 @@ mod tests {
         assert!(!s.tx(|tx| owner_has_instances(tx, "Acme")).unwrap(), "owners match exactly");
         assert!(!s.tx(|tx| owner_has_instances(tx, "")).unwrap());
     }
+
+    #[test]
+    fn an_unmapped_store_reads_the_same_fleet() {
+        let (_dir, s) = store();
+        add_instance(&s, "acme-prod-1", "acme");
+        let mapped = s.fleet_rows(&InstanceFilter::default(), Utc::now()).unwrap();
+        assert!(s.conn().pragma_query_value(None, "mmap_size", |r| r.get::<_, i64>(0)).unwrap() > 0);
+        s.unmap_file().unwrap();
+        assert_eq!(s.conn().pragma_query_value(None, "mmap_size", |r| r.get::<_, i64>(0)).unwrap(), 0);
+        assert_eq!(s.fleet_rows(&InstanceFilter::default(), Utc::now()).unwrap(), mapped);
+        assert_eq!(mapped[0].name, "acme-prod-1");
+    }
 }
