@@ -13,8 +13,8 @@ use clawkeep_core::checklist::{CheckProgressFn, CheckRun, FleetReport, InstanceR
 use clawkeep_core::model::keyfmt::KeyRules;
 use clawkeep_core::rotation::{DueBrief, Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
-    AuditEvent, Clawkeep, ErrorPayload, FleetRow, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec, Secret,
-    SelfCheck, Settings, SshCredentials, SshIdentity,
+    AuditEvent, Clawkeep, ErrorPayload, FleetRow, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec,
+    Secret, SelfCheck, Settings, SshCredentials, SshIdentity,
 };
 use tauri::ipc::Channel;
 use tauri::State;

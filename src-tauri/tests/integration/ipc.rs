@@ -482,7 +482,10 @@ fn rotation_policies_and_export() {
     assert_eq!(item["policy"]["max_age_days"], 30, "{item}");
     // The Fleet's rotation column: the same item's due facts, nothing else.
     let due = h.ok("rotation_due", json!({}));
-    assert_eq!(due[0], json!({ "instance": item["instance"], "status": item["status"], "days_left": item["days_left"], "due_at": item["due_at"], "due_reason": item["due_reason"], "in_progress": item["in_progress"] }));
+    assert_eq!(
+        due[0],
+        json!({ "instance": item["instance"], "status": item["status"], "days_left": item["days_left"], "due_at": item["due_at"], "due_reason": item["due_reason"], "in_progress": item["in_progress"] })
+    );
     assert_eq!(
         h.err(
             "set_rotation_policy",
