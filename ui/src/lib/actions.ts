@@ -10,3 +10,23 @@ export function heightPx(node: HTMLElement, px: number) {
     },
   };
 }
+
+/** Sets the element's width in pixels. */
+export function widthPx(node: HTMLElement, px: number) {
+  node.style.width = `${px}px`;
+  return {
+    update(next: number) {
+      node.style.width = `${next}px`;
+    },
+  };
+}
+
+/** Sets the element's minimum width in pixels. */
+export function minWidthPx(node: HTMLElement, px: number) {
+  node.style.minWidth = `${px}px`;
+  return {
+    update(next: number) {
+      node.style.minWidth = `${next}px`;
+    },
+  };
+}
