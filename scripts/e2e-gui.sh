@@ -93,8 +93,8 @@ WORLD=$(sed -n 's/^CK_WORLD_DIR=//p' "$ART/testworld.out")
 [ -d "$WORLD" ] || { say "no world dir in testworld's output"; say "0 passed, 1 failed"; exit 1; }
 export GUI_E2E_WORLD_DIR="$WORLD"
 
-# Xvfb picks a free display and tells us which.
-setsid Xvfb -displayfd 3 -screen 0 1400x900x24 -nolisten tcp 3>"$RUN/display" >"$ART/xvfb.log" 2>&1 &
+# Xvfb picks a free display and tells us which; its screen holds the journey's widest window (1,920 × 1,080).
+setsid Xvfb -displayfd 3 -screen 0 1920x1080x24 -nolisten tcp 3>"$RUN/display" >"$ART/xvfb.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -s "$RUN/display" ] && break; sleep 0.05; done
 [ -s "$RUN/display" ] || { say "Xvfb did not start"; say "0 passed, 1 failed"; exit 1; }

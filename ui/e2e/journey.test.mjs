@@ -198,6 +198,20 @@ test("journey: empty inventory → add instance → malformed key refused → ke
   await nav("fleet");
   await driver.wait(until.elementLocated(By.xpath(`//table[@data-testid="fleet-table"]//td[contains(., "${KEY.slice(0, 16)}")]`)), TIMEOUT);
   await screenshot("fleet");
+  // The Fleet fits a 1,280-px window without scrolling sideways, its status columns in view
+  // (Key age and Workload give way); at 1,920 px every column shows. Then back to the default size.
+  for (const [w, h, cols] of [[1280, 800, ["Instance", "Owner", "Environment", "Host", "Key", "Last check", "Rotation"]], [1920, 1080, ["Instance", "Owner", "Environment", "Workload", "Host", "Key", "Key age", "Last check", "Rotation"]]]) {
+    await driver.manage().window().setRect({ width: w, height: h });
+    const fleetAt = () => driver.executeScript(`const s = document.querySelector("main .table-scroll");
+      return { width: window.innerWidth, scroll: s.scrollWidth, box: s.clientWidth, cols: [...document.querySelectorAll('[data-testid="fleet-table"] thead th')].map((t) => t.textContent.trim()) };`);
+    await driver.wait(async () => { const f = await fleetAt(); return f.width === w && f.cols.length === cols.length; }, TIMEOUT, `the Fleet laid out for ${w} px`).catch(() => {});
+    const f = await fleetAt();
+    assert.equal(f.width, w, "the window's width");
+    assert.deepEqual(f.cols, cols, `the Fleet's columns at ${w} px`);
+    assert.ok(f.scroll <= f.box, `the Fleet scrolls sideways at ${w} px (${f.scroll} > ${f.box})`);
+    await screenshot(`fleet-${w}`);
+  }
+  await driver.manage().window().setRect({ width: 1200, height: 780 });
   await nav("keys");
   await visible('[data-testid="keys-table"]');
   await screenshot("keys");
