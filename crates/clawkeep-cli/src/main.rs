@@ -1,6 +1,6 @@
 //! `clawkeep`: the command line over clawkeep-core. Each subcommand parses its flags, calls one
 //! core operation, and prints a table (or JSON with `--json`). Exit codes: 0 ok, 1 failure,
-//! 2 usage. Secrets are read from a hidden prompt, stdin or a file — never from argv.
+//! 2 usage (0 when the reader of stdout went away early: `| head`). Secrets are read from a hidden prompt, stdin or a file — never from argv.
 
 mod args;
 mod cmd;
@@ -17,7 +17,24 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// `clawkeep … | head` closes the pipe early: end quietly with 0, as `--json` output does (the
+/// reader had what it wanted; a `pipefail` script goes on), not with a panic message. SIGPIPE
+/// itself stays ignored (Rust's default), so a pipe to a child process (git, ssh) that dies
+/// still fails as an error in core.
+fn quiet_when_stdout_closes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let p = info.payload();
+        let msg = p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied()).unwrap_or("");
+        if msg.starts_with("failed printing to stdout") && msg.contains("os error 32") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_when_stdout_closes();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     // A key on the command line is already in the shell history and the process list; refuse
     // before clap can echo it back in a usage error.

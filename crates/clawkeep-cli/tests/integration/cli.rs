@@ -431,3 +431,21 @@ fn no_secret_leaks_anywhere() {
     // (The WAL is checkpointed away when the last connection closes; when present, it was read above.)
     assert_eq!(w.keychain_entries(), 3);
 }
+
+/// `clawkeep instance list | head -1` with the reader gone before the first line: the CLI ends
+/// quietly with 0 (the reader had what it wanted), no panic message; with `--json` the same.
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    let w = World::new();
+    w.add_instance("acme-prod", "acme", "prod");
+    for args in [&["instance", "list"][..], &["--json", "instance", "list"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let mut c = w.cmd();
+        c.args(args).stdin(std::process::Stdio::null()).stdout(writer).stderr(std::process::Stdio::piped());
+        let out = c.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked") && !stderr.contains("Broken pipe"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
