@@ -148,6 +148,7 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
 pub fn run() -> Result<(), tauri::Error> {
     marks::process_started();
     memory::tune_allocator();
+    memory::tune_webview();
     let core = CoreState::open(clawkeep_core::OpenOptions::default());
     register(tauri::Builder::default())
         .plugin(tauri_plugin_store::Builder::default().build())
