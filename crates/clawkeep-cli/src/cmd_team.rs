@@ -113,31 +113,11 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
         TeamCmd::Grant { member, owner } => print_change(ck.team_grant(&member, &owner)?, json, &format!("'{member}' now has '{owner}'")),
         TeamCmd::Revoke { member, owner } => print_change(ck.team_revoke(&member, &owner)?, json, &format!("'{member}' no longer has '{owner}'")),
         TeamCmd::Remove { member, yes } => {
-            if !yes {
-                if json {
-                    bail!("removing a member needs --yes with --json");
-                }
-                eprint!("Remove '{member}' from the team and mark every key they could read as exposed? [y/N] ");
-                let mut a = String::new();
-                std::io::stdin().read_line(&mut a)?;
-                if !a.trim().eq_ignore_ascii_case("y") {
-                    bail!("not removed");
-                }
-            }
+            agreed(yes, json, &format!("Remove '{member}' from the team and mark every key they could read as exposed?"), "not removed")?;
             print_change(ck.team_remove(&member)?, json, &format!("Removed '{member}'"));
         }
         TeamCmd::Leave { yes } => {
-            if !yes {
-                if json {
-                    bail!("leaving the team store needs --yes with --json");
-                }
-                eprint!("Stop syncing with the team store and keep every team key in your own keychain? [y/N] ");
-                let mut a = String::new();
-                std::io::stdin().read_line(&mut a)?;
-                if !a.trim().eq_ignore_ascii_case("y") {
-                    bail!("still in the team store");
-                }
-            }
+            agreed(yes, json, "Stop syncing with the team store and keep every team key in your own keychain?", "still in the team store")?;
             let left: TeamLeft = ck.team_leave()?;
             if json {
                 output::json(&left);
@@ -195,6 +175,20 @@ pub fn run(ck: &Clawkeep, c: TeamCmd, json: bool) -> Result<()> {
             out.write_all(b"\n")?;
             out.flush()?;
         }
+    }
+    Ok(())
+}
+
+/// `--yes`, or the person's yes to `question` (`input::confirm`); with `--json` nothing is asked.
+fn agreed(yes: bool, json: bool, question: &str, no: &str) -> Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if json {
+        bail!("{question} — not asked with --json: pass --yes");
+    }
+    if !crate::input::confirm(question, "pass --yes")? {
+        bail!("{no}");
     }
     Ok(())
 }
