@@ -44,6 +44,19 @@ impl TeamKeychain {
     }
 }
 
+/// The value behind a `team:<key>` account: the clone's `secrets/<key>.age` in `repo`,
+/// decrypted with the member's identity `id`.
+fn team_secret(repo: &Path, account: &str, id: &Secret) -> Result<Secret, KeychainError> {
+    let name = account.strip_prefix(TEAM_REF_PREFIX).unwrap_or(account);
+    let path = layout::secret_path(name);
+    let data = std::fs::read(repo.join(&path)).map_err(|_| KeychainError::Missing { account: account.into() })?;
+    match crypt::decrypt(&data, id, &path) {
+        Ok(Some(s)) => Ok(Secret::new(s.expose().trim().to_string())),
+        Ok(None) => Err(KeychainError::Other { detail: format!("the team store's {path} is no longer encrypted to you (your access to its owner was revoked)") }),
+        Err(e) => Err(KeychainError::Other { detail: e.to_string() }),
+    }
+}
+
 impl Keychain for TeamKeychain {
     fn probe(&self) -> Result<(), KeychainError> {
         self.inner.probe()
@@ -55,15 +68,10 @@ impl Keychain for TeamKeychain {
         self.inner.set(account, secret)
     }
     fn get(&self, account: &str) -> Result<Secret, KeychainError> {
-        let Some(name) = account.strip_prefix(TEAM_REF_PREFIX) else { return self.inner.get(account) };
-        let path = layout::secret_path(name);
-        let data = std::fs::read(self.repo.join(&path)).map_err(|_| KeychainError::Missing { account: account.into() })?;
-        let id = self.inner.get(TEAM_IDENTITY_ACCOUNT)?;
-        match crypt::decrypt(&data, &id, &path) {
-            Ok(Some(s)) => Ok(Secret::new(s.expose().trim().to_string())),
-            Ok(None) => Err(KeychainError::Other { detail: format!("the team store's {path} is no longer encrypted to you (your access to its owner was revoked)") }),
-            Err(e) => Err(KeychainError::Other { detail: e.to_string() }),
+        if !account.starts_with(TEAM_REF_PREFIX) {
+            return self.inner.get(account);
         }
+        team_secret(&self.repo, account, &self.inner.get(TEAM_IDENTITY_ACCOUNT)?)
     }
     fn delete(&self, account: &str) -> Result<(), KeychainError> {
         if account.starts_with(TEAM_REF_PREFIX) {
@@ -341,11 +349,17 @@ fn apply_changes(g: &Git, state: &TeamState, changes: &[git::Change]) -> Result<
     Ok(after)
 }
 
-fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
+/// `repo/path`, its directory made.
+fn file_in(repo: &Path, path: &str) -> Result<PathBuf> {
     let full = repo.join(path);
     if let Some(d) = full.parent() {
         std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
     }
+    Ok(full)
+}
+
+fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
+    let full = file_in(repo, path)?;
     std::fs::write(&full, bytes).map_err(|e| Error::io(format!("writing {}", full.display()), e))
 }
 
@@ -354,10 +368,7 @@ fn write_file(repo: &Path, path: &str, bytes: &[u8]) -> Result<()> {
 fn append_audit(repo: &Path, member: &str, line: &AuditLine) -> Result<()> {
     use std::io::Write;
     let path = layout::audit_path(member);
-    let full = repo.join(&path);
-    if let Some(d) = full.parent() {
-        std::fs::create_dir_all(d).map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
-    }
+    let full = file_in(repo, &path)?;
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&full).map_err(|e| Error::io(format!("opening {path}"), e))?;
     f.write_all(line.to_line().as_bytes()).map_err(|e| Error::io(format!("appending to {path}"), e))
 }
@@ -620,11 +631,12 @@ impl Clawkeep {
         let (row, _g) = self.team_clone()?;
         let remote = row.remote.clone().unwrap_or_default();
         let team_keys: Vec<_> = self.list_keys(None)?.into_iter().filter(|k| k.keychain_ref.starts_with(TEAM_REF_PREFIX)).collect();
-        // Every value read and checked before anything is written.
+        // Every value read and checked before anything is written; the identity read once.
+        let id = self.team_identity_secret()?;
         let mut values = Vec::new();
         for k in &team_keys {
-            let v =
-                self.keychain.get(&k.keychain_ref).map_err(|e| Error::InvalidState(format!("cannot read team key {} to keep it ({e}): sync first; nothing changed", k.name)))?;
+            let v = team_secret(&self.team_repo(), &k.keychain_ref, &id)
+                .map_err(|e| Error::InvalidState(format!("cannot read team key {} to keep it ({e}): sync first; nothing changed", k.name)))?;
             if keyfmt::fingerprint(v.expose()) != k.fingerprint {
                 return Err(Error::InvalidState(format!("team key {}'s value in the store does not match its fingerprint: nothing changed", k.name)));
             }
@@ -644,7 +656,7 @@ impl Clawkeep {
             }
             written.push(account);
         }
-        drop(values);
+        drop((values, id));
         let kept_instances = self.list_instances(&InstanceFilter::default())?.len();
         let kept_keys: Vec<String> = team_keys.iter().map(|k| k.name.clone()).collect();
         let done = self.store.tx(|tx| {
@@ -1066,10 +1078,19 @@ impl Clawkeep {
     /// at most `limit` lines.
     pub fn team_audit(&self, member: Option<&str>, limit: usize) -> Result<Vec<TeamAuditEntry>> {
         let (_row, g) = self.team_clone()?;
-        let state = self.state_at(&g, "HEAD")?;
+        // Only the streams' files are read (the screen asks on every refresh), not the tree.
+        let streams: Vec<(String, String)> = g
+            .tree("HEAD")?
+            .into_iter()
+            .filter_map(|(p, oid)| match (layout::classify(&p), oid) {
+                (layout::PathKind::Audit(m), Some(oid)) if member.is_none_or(|w| w == m) => Some((m, oid)),
+                _ => None,
+            })
+            .collect();
+        let texts = g.objects(&streams.iter().map(|(_, o)| o.as_str()).collect::<Vec<_>>())?;
         let mut out = Vec::new();
-        for (m, text) in state.audit.iter().filter(|(m, _)| member.is_none_or(|w| w == m.as_str())) {
-            for l in layout::parse_audit(&layout::audit_path(m), text, 1)? {
+        for ((m, _), bytes) in streams.iter().zip(texts) {
+            for l in layout::parse_audit(&layout::audit_path(m), &String::from_utf8_lossy(&bytes), 1)? {
                 let detail = if l.detail.is_null() { String::new() } else { crate::hosttext::line(&l.detail.to_string(), 2000) };
                 let summary = crate::hosttext::line(&l.summary(), 400);
                 out.push(TeamAuditEntry {

@@ -119,9 +119,7 @@ impl AuditLine {
         s.push('\n');
         s
     }
-}
 
-impl AuditLine {
     /// The line in words, for people: "gave bob access to acme (2 secrets encrypted again)".
     /// Only the fields Clawkeep writes are read; an action it does not know is shown as written.
     pub fn summary(&self) -> String {
