@@ -21,8 +21,8 @@
 #        2026-12-06 took the app's code from 23.8 to 14.3 MB but its PSS down by only 2 MB at
 #        1,000 instances, so the desktop stays on `release`), BENCH_SKIP_BUILD=1 (use the
 #        binaries as built), BENCH_APP_ENV="VAR=value …" (extra environment for the app only;
-#        JSC_useDFGJIT=1 measures it with WebKit's optimising JavaScript compiler, which the app
-#        turns off by default: src-tauri/src/memory.rs).
+#        JSC_useJIT=1 measures it with WebKit's JavaScript compilers, which the app turns off by
+#        default: src-tauri/src/memory.rs).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"

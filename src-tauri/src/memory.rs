@@ -2,7 +2,7 @@
 //! reply of 10,000 rows serialised to JSON, a cost report — go to `mmap` and back to the system
 //! when freed, and the blocking pool's threads share few malloc arenas, so the process does not
 //! keep tens of MB of freed reply buffers resident after a screen has loaded. And the web
-//! process's JavaScript engine runs without its optimising compiler ([`tune_webview`]).
+//! process's JavaScript engine runs without its compilers ([`tune_webview`]).
 
 /// Call first thing in `run`, before other threads start.
 pub fn tune_allocator() {
@@ -19,18 +19,21 @@ pub fn tune_allocator() {
     }
 }
 
-/// WebKit's JavaScript engine without its optimising (DFG) compiler, unless the person set
-/// `JSC_useDFGJIT` themselves: the web process inherits it. Measured with
-/// `scripts/bench-gui.sh` (release, medians of 3, on and off alternated twice): the app's
-/// process tree 237 → 229 MB PSS with 1,000 instances on the Fleet (−6 MB with 10,000), the
-/// first Fleet render the same (501/527 ms on, 504/529 ms off) and the Costs chart no slower:
-/// this UI's JavaScript is short-lived, so what the optimising tier cost was its own code and
-/// profiles. An empty page never reaches that tier: the floor is unchanged with it.
+/// WebKit's JavaScript engine without its compilers (the interpreter only), unless the person
+/// set `JSC_useJIT` or `JSC_useDFGJIT` themselves: the web process inherits it. This UI's
+/// JavaScript is short-lived glue over IPC replies, so what the compilers cost was their own
+/// code, profiles and executable memory. Measured with `scripts/bench-gui.sh` (release, medians
+/// of 3): the optimising (DFG) tier off took the app's process tree 237 → 229 MB PSS with 1,000
+/// instances on the Fleet; the baseline compiler off as well, 229 → 223 MB (240 → 233 with
+/// 10,000). The Fleet's heaviest in-memory work at 10,000 rows, timed in the web view
+/// (`EMPTY_WINDOW_PAGE` of the floor): a search keystroke 3 → 16 ms, a column sort 5 → 13 ms,
+/// the reply's `JSON.parse` 14 → 15 ms — all well inside a frame of typing. An empty page never
+/// runs long enough to compile anything: the floor is the same either way.
 /// Call before the webview starts (its processes read the environment when they start).
 pub fn tune_webview() {
     #[cfg(target_os = "linux")]
-    if std::env::var_os("JSC_useDFGJIT").is_none() {
-        std::env::set_var("JSC_useDFGJIT", "0");
+    if std::env::var_os("JSC_useJIT").is_none() && std::env::var_os("JSC_useDFGJIT").is_none() {
+        std::env::set_var("JSC_useJIT", "0");
     }
 }
 
