@@ -5,9 +5,10 @@
 //!
 //!   cargo build --release -p clawkeep-desktop --features tauri/custom-protocol --example empty_window
 //!
-//! Prints `empty-window: page loaded` on stderr when the page has finished loading. For
+//! Prints `empty-window: page loaded URL` on stderr when a page has finished loading. For
 //! diagnostics only (the benchmark never sets it), `EMPTY_WINDOW_PAGE=FILE` serves that HTML
-//! instead of the blank page, e.g. to see what running any script at all costs.
+//! instead of the blank page, e.g. to see what running any script at all costs; a script in it
+//! can report a number by loading `/?result=N` (the server answers every path with the page).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -49,7 +50,7 @@ fn main() -> anyhow::Result<()> {
                 .inner_size(1200.0, 780.0)
                 .on_page_load(|_, payload| {
                     if payload.event() == PageLoadEvent::Finished {
-                        eprintln!("empty-window: page loaded");
+                        eprintln!("empty-window: page loaded {}", payload.url());
                     }
                 })
                 .build()?;
