@@ -17,7 +17,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { createHash, randomInt } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
-import { Builder, By, Capabilities, until } from "selenium-webdriver";
+import { Builder, By, Capabilities, Key, until } from "selenium-webdriver";
 
 const env = (name) => {
   const v = process.env[name];
@@ -212,6 +212,14 @@ test("journey: empty inventory → add instance → malformed key refused → ke
     await screenshot(`fleet-${w}`);
   }
   await driver.manage().window().setRect({ width: 1200, height: 780 });
+  // The search field has no clear (×) button (it would load the icon theme): Escape clears it.
+  const search = await visible('input[aria-label="Search instances"]');
+  const allCount = await textOf('[data-testid="fleet-count"]');
+  await search.sendKeys("no-such-instance");
+  await driver.wait(async () => (await textOf('[data-testid="fleet-count"]')).startsWith("0 of"), TIMEOUT, "the search narrowing the Fleet");
+  await search.sendKeys(Key.ESCAPE);
+  await driver.wait(async () => (await textOf('[data-testid="fleet-count"]')) === allCount, TIMEOUT, "Escape clearing the search");
+  assert.equal(await search.getAttribute("value"), "");
   await nav("keys");
   await visible('[data-testid="keys-table"]');
   await screenshot("keys");
