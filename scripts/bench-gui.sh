@@ -81,6 +81,11 @@ tree_mem_kb() { # "RSS PSS" of a process and all its descendants, in kB
   echo "$sum $psum"
 }
 
+# How much of a program's code stays mapped depends on how much of its file the page cache holds
+# (the kernel maps code in 64-KiB windows from it). Every launch starts with the whole binary
+# cached, the most it can be (as just after an install or a build), so runs compare alike.
+cache_whole() { cat "$1" >/dev/null; }
+
 # Starts "$@" in its own process group with fresh XDG data and cache dirs (cold: no WebKit
 # caches), waits up to 6 s for PATTERN in its log; sets LOG, PID and WALL (ms, or empty).
 launch() {
@@ -111,6 +116,7 @@ for N in $COUNTS; do
   for r in $(seq 1 "$RUNS"); do
     # The floor, then the app on the Fleet, one after the other (never both at once).
     PREFS=""
+    cache_whole "$FLOOR"; cache_whole "$APP"
     launch "empty-window: page loaded" "floor-$N-$r" "$FLOOR"
     sleep 1   # as long as the app is given to settle
     read -r rss pss < <(tree_mem_kb "$PID")
