@@ -349,6 +349,7 @@ mod tests {
         assert!(s.conn().pragma_query_value(None, "mmap_size", |r| r.get::<_, i64>(0)).unwrap() > 0);
         s.unmap_file().unwrap();
         assert_eq!(s.conn().pragma_query_value(None, "mmap_size", |r| r.get::<_, i64>(0)).unwrap(), 0);
+        assert_eq!(s.conn().pragma_query_value(None, "cache_size", |r| r.get::<_, i64>(0)).unwrap(), -super::super::db::LONG_LIVED_CACHE_KIB);
         assert_eq!(s.fleet_rows(&InstanceFilter::default(), Utc::now()).unwrap(), mapped);
         assert_eq!(mapped[0].name, "acme-prod-1");
     }
