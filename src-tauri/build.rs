@@ -8,7 +8,8 @@
 const COMMANDS: &[&str] = &[
     "app_info",
     "list_instances",
-    "fleet_rows",
+    "fleet_columns",
+    "fleet_due",
     "instance_detail",
     "add_instance",
     "edit_instance",
@@ -42,7 +43,6 @@ const COMMANDS: &[&str] = &[
     "export_rotation_plan",
     "deployments",
     "rotation_plan",
-    "rotation_due",
     "open_rotations",
     "rotation",
     "rotation_start",

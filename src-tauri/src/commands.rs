@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use clawkeep_core::api::checks::DEFAULT_CONCURRENCY;
+use clawkeep_core::api::fleet::{FleetColumns, FleetDue};
 use clawkeep_core::api::hosts::HostRoute;
 use clawkeep_core::checklist::{CheckProgressFn, CheckRun, FleetReport, InstanceReport};
 use clawkeep_core::model::keyfmt::KeyRules;
-use clawkeep_core::rotation::{DueBrief, Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
+use clawkeep_core::rotation::{Rotation, RotationOptions, RotationPlan, StepInput, StepReport};
 use clawkeep_core::{
-    AuditEvent, Clawkeep, ErrorPayload, FleetRow, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec,
-    Secret, SelfCheck, Settings, SshCredentials, SshIdentity,
+    AuditEvent, Clawkeep, ErrorPayload, Instance, InstanceDetail, InstanceFilter, InstancePatch, InstanceRemoved, InstanceRow, InstanceSpec, Key, KeyAdded, KeySpec, Secret,
+    SelfCheck, Settings, SshCredentials, SshIdentity,
 };
 use tauri::ipc::Channel;
 use tauri::State;
@@ -53,10 +54,18 @@ pub async fn list_instances(state: State<'_, CoreState>, filter: Option<Instance
     blocking(&state, move |c| c.list_instances(&filter.unwrap_or_default())).await
 }
 
-/// The Fleet screen's rows: only the columns it shows, sorts, filters and searches.
+/// The Fleet screen's data in columns, with each instance's next rotation: a few arrays and one
+/// dictionary of repeated strings instead of an object per instance and field.
 #[tauri::command(rename_all = "snake_case")]
-pub async fn fleet_rows(state: State<'_, CoreState>, filter: Option<InstanceFilter>) -> Reply<Vec<FleetRow>> {
-    blocking(&state, move |c| c.fleet_rows(&filter.unwrap_or_default())).await
+pub async fn fleet_columns(state: State<'_, CoreState>, filter: Option<InstanceFilter>) -> Reply<FleetColumns> {
+    blocking(&state, move |c| c.fleet_columns(&filter.unwrap_or_default())).await
+}
+
+/// The Fleet's rotation column in columns, in the order of `fleet_columns` (fetched after the
+/// table shows: planning every rotation takes longer than listing the instances).
+#[tauri::command(rename_all = "snake_case")]
+pub async fn fleet_due(state: State<'_, CoreState>, filter: Option<InstanceFilter>) -> Reply<FleetDue> {
+    blocking(&state, move |c| c.fleet_due(&filter.unwrap_or_default())).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -357,12 +366,6 @@ pub async fn deployments(state: State<'_, CoreState>, name: Option<String>, limi
 #[tauri::command(rename_all = "snake_case")]
 pub async fn rotation_plan(state: State<'_, CoreState>) -> Reply<RotationPlan> {
     blocking(&state, |c| c.rotation_plan(None)).await
-}
-
-/// The Fleet's rotation column: each instance's due status, not the whole plan.
-#[tauri::command(rename_all = "snake_case")]
-pub async fn rotation_due(state: State<'_, CoreState>) -> Reply<Vec<DueBrief>> {
-    blocking(&state, |c| c.rotation_due(None)).await
 }
 
 /// The stored rotation policies (the built-in default first when none is stored for it).

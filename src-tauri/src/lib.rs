@@ -66,7 +66,8 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
     builder.manage(std::sync::Arc::new(ops::Operations::default())).invoke_handler(tauri::generate_handler![
         commands::app_info,
         commands::list_instances,
-        commands::fleet_rows,
+        commands::fleet_columns,
+        commands::fleet_due,
         commands::instance_detail,
         commands::add_instance,
         commands::edit_instance,
@@ -100,7 +101,6 @@ pub fn register<R: tauri::Runtime>(builder: tauri::Builder<R>) -> tauri::Builder
         commands::export_rotation_plan,
         commands::deployments,
         commands::rotation_plan,
-        commands::rotation_due,
         commands::open_rotations,
         commands::rotation,
         commands::rotation_start,

@@ -1,7 +1,7 @@
 // Unit tests of the Fleet table's column widths (compiled from src/lib/fleet.ts by `npm run test:unit`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { FLEET_FIT, FLOOR, fitColumns, longest } from "./.build/lib/fleet.js";
+import { FLEET_FIT, FLOOR, fitColumns, longest, longestBy } from "./.build/lib/fleet.js";
 
 // The table's width in a window: the sidebar (200 px), main's padding (2 × 28 px), the border.
 const tableIn = (windowPx) => windowPx - 200 - 56 - 2;
@@ -83,4 +83,11 @@ test("longest: the n longest strings, whatever their order", () => {
   assert.deepEqual(longest(["a", "abcd", "ab", "abcdef", "abc"], 2).sort(), ["abcd", "abcdef"]);
   assert.deepEqual(longest([], 3), []);
   assert.deepEqual(longest(["x"], 3), ["x"]);
+});
+
+test("longestBy: the indexes of the n longest, by a length, whatever their order", () => {
+  const values = ["ab", "abcd", "a", "abcdef", "abc", "abcde"];
+  assert.deepEqual(longestBy(values.length, (i) => values[i].length).sort(), [1, 3, 5]);
+  assert.deepEqual(longestBy(2, (i) => values[i].length), [0, 1], "fewer than n: all");
+  assert.deepEqual(longestBy(0, () => 0), []);
 });

@@ -136,7 +136,7 @@ fn no_planted_or_managed_key_escapes_any_desktop_command() {
         d.ok("instance_detail", json!({ "name": p.name }));
     }
     d.ok("list_instances", json!({}));
-    d.ok("fleet_rows", json!({}));
+    d.ok("fleet_columns", json!({}));
     d.ok("list_keys", json!({}));
 
     // Deploys: plan, then apply the reviewed plan (with consent to remove stale credentials).
@@ -169,7 +169,7 @@ fn no_planted_or_managed_key_escapes_any_desktop_command() {
 
     // Rotation without an Admin key.
     d.ok("rotation_plan", json!({}));
-    d.ok("rotation_due", json!({}));
+    d.ok("fleet_due", json!({}));
     let _ = d.call("rotation_start", json!({ "name": "full" }));
     let next = fake.mint_key(MintKey::api("openclaw-acme-prod-bot-full-next", Some(WORKSPACE_PROD_A_ID))).unwrap();
     c.record("managed key of a rotation (full)", next.key.clone());

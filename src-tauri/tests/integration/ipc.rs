@@ -91,13 +91,14 @@ fn instances_add_list_detail_edit_remove() {
     assert_eq!(rows[0]["instance"]["ssh_port"], 22);
     assert_eq!(rows[0]["active_key"], Value::Null);
     assert_eq!(h.ok("list_instances", json!({ "filter": { "search": "nothing-like-it" } })), json!([]));
-    // The Fleet screen's slim rows: flat, only the Fleet's fields.
-    let fleet = h.ok("fleet_rows", json!({ "filter": { "search": "acme" } }));
-    assert_eq!(fleet[0]["name"], "acme-prod");
-    assert_eq!(fleet[0]["ssh_port"], 22);
-    assert_eq!(fleet[0]["key_hint"], Value::Null);
-    assert!(fleet[0].get("notes").is_none() && fleet[0].get("instance").is_none());
-    assert_eq!(h.ok("fleet_rows", json!({ "filter": { "search": "nothing-like-it" } })), json!([]));
+    // The Fleet screen's data in columns: only the Fleet's fields, repeated strings in a dictionary.
+    let fleet = h.ok("fleet_columns", json!({ "filter": { "search": "acme" } }));
+    assert_eq!(fleet["name"], json!({ "text": "acme-prod", "end": [9] }));
+    assert_eq!(fleet["dict"][fleet["owner"][0].as_u64().unwrap() as usize], "acme");
+    assert_eq!(fleet["ssh_port"], json!([22]));
+    assert_eq!(fleet["key_hint"], json!({ "text": "", "end": [0] }), "no key yet");
+    assert!(fleet.get("notes").is_none() && fleet.get("instance").is_none());
+    assert_eq!(h.ok("fleet_columns", json!({ "filter": { "search": "nothing-like-it" } }))["id"], json!([]));
 
     let detail = h.ok("instance_detail", json!({ "name": "acme-prod" }));
     assert_eq!(detail["instance"]["agents"], json!(["main"]));
@@ -158,13 +159,13 @@ fn add_key_returns_hint_and_fingerprint_never_the_value() {
 
     let rows = h.ok("list_instances", json!({}));
     assert_eq!(rows[0]["active_key"]["hint"], added["key"]["hint"]);
-    let fleet = h.ok("fleet_rows", json!({}));
-    assert_eq!(fleet[0]["key_hint"], added["key"]["hint"]);
-    assert_eq!(fleet[0]["key_age_days"], 0);
+    let fleet = h.ok("fleet_columns", json!({}));
+    assert_eq!(fleet["key_hint"]["text"], added["key"]["hint"]);
+    assert_eq!(fleet["key_age_days"], json!([0]));
     let keys = h.ok("list_keys", json!({}));
     assert_eq!(keys.as_array().unwrap().len(), 1);
     assert_eq!(h.ok("list_keys", json!({ "instance": "acme-prod" })).as_array().unwrap().len(), 1);
-    for cmd in ["list_keys", "list_instances", "fleet_rows", "audit_log"] {
+    for cmd in ["list_keys", "list_instances", "fleet_columns", "fleet_due", "audit_log"] {
         assert!(!h.ok(cmd, json!({})).to_string().contains(&key[20..60]), "{cmd} leaks the key");
     }
 }
@@ -480,12 +481,16 @@ fn rotation_policies_and_export() {
     assert_eq!(set["window_start"], "09:00");
     let item = h.ok("rotation_plan", json!({}))["owners"][0]["items"][0].clone();
     assert_eq!(item["policy"]["max_age_days"], 30, "{item}");
-    // The Fleet's rotation column: the same item's due facts, nothing else.
-    let due = h.ok("rotation_due", json!({}));
-    assert_eq!(
-        due[0],
-        json!({ "instance": item["instance"], "status": item["status"], "days_left": item["days_left"], "due_at": item["due_at"], "due_reason": item["due_reason"], "in_progress": item["in_progress"] })
-    );
+    // The Fleet's rotation column: the same item's due facts, in columns, nothing else.
+    let due = h.ok("fleet_due", json!({}));
+    let at = |col: &str| due["dict"][due[col][0].as_u64().unwrap() as usize].clone();
+    assert_eq!(at("status"), item["status"], "{due}");
+    assert_eq!(at("due_reason"), item["due_reason"]);
+    assert_eq!(due["days_left"][0], item["days_left"]);
+    assert_eq!(due["in_progress"][0], u8::from(item["in_progress"].as_bool().unwrap()));
+    let due_at = chrono::DateTime::parse_from_rfc3339(item["due_at"].as_str().unwrap()).unwrap();
+    assert_eq!(due["due_at"][0], due_at.timestamp());
+    assert_eq!(due.as_object().unwrap().len(), 7, "{due}");
     assert_eq!(
         h.err(
             "set_rotation_policy",

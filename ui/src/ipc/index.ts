@@ -8,7 +8,6 @@ import type { AuditEvent } from "./bindings/AuditEvent";
 import type { Rotation } from "./bindings/Rotation";
 import type { RotationOptions } from "./bindings/RotationOptions";
 import type { RotationPlan } from "./bindings/RotationPlan";
-import type { DueBrief } from "./bindings/DueBrief";
 import type { RotationPolicy } from "./bindings/RotationPolicy";
 import type { PolicyScope } from "./bindings/PolicyScope";
 import type { PolicySpec } from "./bindings/PolicySpec";
@@ -33,7 +32,8 @@ import type { InstanceFilter } from "./bindings/InstanceFilter";
 import type { InstancePatch } from "./bindings/InstancePatch";
 import type { InstanceRemoved } from "./bindings/InstanceRemoved";
 import type { InstanceRow } from "./bindings/InstanceRow";
-import type { FleetRow } from "./bindings/FleetRow";
+import type { FleetColumns } from "./bindings/FleetColumns";
+import type { FleetDue } from "./bindings/FleetDue";
 import type { InstanceSpec } from "./bindings/InstanceSpec";
 import type { Key } from "./bindings/Key";
 import type { KeyAdded } from "./bindings/KeyAdded";
@@ -64,7 +64,6 @@ export type * from "./bindings/PlanItem";
 export type * from "./bindings/Rotation";
 export type * from "./bindings/RotationOptions";
 export type * from "./bindings/RotationPlan";
-export type * from "./bindings/DueBrief";
 export type * from "./bindings/RotationPolicy";
 export type * from "./bindings/PolicyScope";
 export type * from "./bindings/PolicySpec";
@@ -103,7 +102,8 @@ export type * from "./bindings/InstanceDetail";
 export type * from "./bindings/InstanceFilter";
 export type * from "./bindings/InstancePatch";
 export type * from "./bindings/InstanceRow";
-export type * from "./bindings/FleetRow";
+export type * from "./bindings/FleetColumns";
+export type * from "./bindings/FleetDue";
 export type * from "./bindings/InstanceSpec";
 export type * from "./bindings/Key";
 export type * from "./bindings/KeyAdded";
@@ -169,8 +169,10 @@ export function errorMessage(e: unknown): string {
 
 export const appInfo = () => call<AppInfo>("app_info");
 export const listInstances = (filter?: InstanceFilter) => call<InstanceRow[]>("list_instances", { filter: filter ?? null });
-/** The Fleet screen's rows: flat, only the columns it shows, sorts, filters and searches. */
-export const fleetRows = (filter?: InstanceFilter) => call<FleetRow[]>("fleet_rows", { filter: filter ?? null });
+/** The Fleet screen's data in columns (see lib/fleetData.ts). */
+export const fleetColumns = (filter?: InstanceFilter) => call<FleetColumns>("fleet_columns", { filter: filter ?? null });
+/** The Fleet's rotation column in columns, in `fleetColumns`' order. */
+export const fleetDue = (filter?: InstanceFilter) => call<FleetDue>("fleet_due", { filter: filter ?? null });
 export const instanceDetail = (name: string) => call<InstanceDetail>("instance_detail", { name });
 export const addInstance = (spec: InstanceSpec) => call<Instance>("add_instance", { spec });
 export const editInstance = (name: string, patch: InstancePatch) => call<Instance>("edit_instance", { name, patch });
@@ -257,8 +259,6 @@ export const deployFleet = (targets: FleetTarget[], apply: boolean, removeStale:
 export const deployments = (name: string | null, limit?: number) => call<Deployment[]>("deployments", { name, limit: limit ?? null });
 
 export const rotationPlan = () => call<RotationPlan>("rotation_plan");
-/** Each instance's next rotation (status, days left, due date, reason), for the Fleet's column. */
-export const rotationDue = () => call<DueBrief[]>("rotation_due");
 export const rotationPolicies = () => call<RotationPolicy[]>("rotation_policies");
 /** Sets a scope's policy; `null` fields keep their value, an empty weekday/window clears it. */
 export const setRotationPolicy = (scope: PolicyScope, spec: PolicySpec) => call<RotationPolicy>("set_rotation_policy", { scope, spec });

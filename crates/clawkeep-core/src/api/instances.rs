@@ -106,7 +106,8 @@ impl Clawkeep {
     }
 
     /// The desktop Fleet's rows: [`Clawkeep::list_instances`] cut to what the Fleet table shows,
-    /// sorts, filters and searches (flat [`FleetRow`]s), so a big fleet costs little in the webview.
+    /// sorts, filters and searches (flat [`FleetRow`]s; the webview gets them in columns,
+    /// [`Clawkeep::fleet_columns`]).
     pub fn fleet_rows(&self, filter: &InstanceFilter) -> Result<Vec<FleetRow>> {
         self.store.fleet_rows(filter, self.now())
     }

@@ -30,6 +30,7 @@ mod bundles;
 pub mod checks;
 pub mod costs;
 pub mod deploys;
+pub mod fleet;
 pub mod hosts;
 mod instances;
 mod keys;

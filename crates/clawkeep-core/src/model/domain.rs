@@ -278,9 +278,9 @@ pub struct InstanceRow {
 }
 
 /// One row of the desktop's Fleet table: only what it shows, sorts, filters and searches, flat
-/// (no nested objects, no notes, agents, paths or timestamps). The Fleet holds thousands of
-/// these for as long as it is open, so each field costs memory in the webview; other screens
-/// and `instance list --json` keep using [`InstanceRow`].
+/// (no nested objects, no notes, agents, paths or timestamps). The webview receives them in
+/// columns (`api::fleet::FleetColumns`), not one object each; other screens and
+/// `instance list --json` keep using [`InstanceRow`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FleetRow {

@@ -90,8 +90,9 @@ pub struct PlanItem {
 }
 
 /// An instance's next rotation as the desktop's Fleet shows it in its rotation column: the few
-/// facts of a [`PlanItem`] that column shows and sorts by. The Fleet keeps one per instance
-/// while it is open; the whole plan (policy, steps, blast radius, slots) is the Rotation screen's.
+/// facts of a [`PlanItem`] that column shows and sorts by (the webview receives them in columns,
+/// `api::fleet::FleetDue`); the whole plan (policy, steps, blast radius, slots) is the Rotation
+/// screen's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct DueBrief {

@@ -2,7 +2,8 @@
 //! must be byte for byte what `serde_json` makes of `list_instances`: every field, enum variant,
 //! optional, escape and timestamp precision, under every filter. Real SQLite file; an in-memory
 //! keychain double (no secret matters here). The desktop Fleet's slim rows (`fleet_rows`) hold
-//! the same facts as `list_instances`, under the same filters.
+//! the same facts as `list_instances`, under the same filters, and its columns (`fleet_columns`,
+//! `fleet_due`) the same rows.
 
 use std::sync::{Arc, Mutex};
 
@@ -118,6 +119,18 @@ fn streamed_list_is_exactly_the_serde_list() {
         assert_eq!(streamed(&ck, f), serde(&ck, f), "filter {f:?}");
         // The desktop Fleet's slim rows: the same instances, in the same order, same facts.
         assert_eq!(ck.fleet_rows(f).unwrap(), fleet_from_list(&ck, f), "filter {f:?}");
+        // And the columns the webview gets: the same rows; the rotation column matched by id.
+        let rows = ck.fleet_rows(f).unwrap();
+        let cols = ck.fleet_columns(f).unwrap();
+        assert_eq!(cols, api::fleet::FleetColumns::build(&rows), "filter {f:?}");
+        let due = ck.fleet_due(f).unwrap();
+        assert_eq!(due.id, rows.iter().map(|r| r.id).collect::<Vec<_>>(), "filter {f:?}");
+        let planned = ck.rotation_due(None).unwrap();
+        for (i, r) in rows.iter().enumerate() {
+            let d = planned.iter().find(|d| d.instance == r.name);
+            assert_eq!(due.status[i] != 0, d.is_some(), "{} filter {f:?}", r.name);
+            assert_eq!(due.days_left[i], d.map_or(0, |d| d.days_left));
+        }
     }
     assert!(ck.fleet_rows(&InstanceFilter::default()).unwrap().iter().any(|r| r.key_age_days.is_some_and(|d| d > 0) && r.key_hint.is_some()));
     assert!(ck.fleet_rows(&InstanceFilter::default()).unwrap().iter().any(|r| r.key_name.is_none()));

@@ -153,7 +153,7 @@ impl Clawkeep {
     }
 
     /// The rotation plan cut to what the desktop's Fleet shows per instance ([`DueBrief`]), in
-    /// the plan's order: the Fleet holds it for every instance while it is open.
+    /// the plan's order (the Fleet gets it in columns: [`Clawkeep::fleet_due`]).
     pub fn rotation_due(&self, now: Option<DateTime<Utc>>) -> Result<Vec<DueBrief>> {
         Ok(self.rotation_plan(now)?.owners.iter().flat_map(|o| o.items.iter().map(DueBrief::from)).collect())
     }
