@@ -39,16 +39,22 @@ SEED="$TARGET/debug/examples/gui_bench_seed"
 [ -n "${BENCH_RELEASE:-}" ] && BENCH_PROFILE="${BENCH_PROFILE:-release}"
 if [ -n "${BENCH_PROFILE:-}" ]; then
   # What users run: an optimised build. The floor is built with the same profile and features.
+  # Two cargo runs: an example brings in the package's dev-dependencies, and cargo unifies their
+  # features (tauri's `test`, core's `test-support`) into every target built in the same run, so
+  # the app built beside the floor would not be the app scripts/run.sh and the .deb build (nor
+  # match src-tauri/startup.order, whose symbol names carry the features' hashes).
   APP="$TARGET/$BENCH_PROFILE/clawkeep-desktop"; FLOOR="$TARGET/$BENCH_PROFILE/examples/empty_window"
   if [ -z "${BENCH_SKIP_BUILD:-}" ]; then
     (cd ui && npm run build >/dev/null)
-    cargo build --profile "$BENCH_PROFILE" -p clawkeep-desktop --features tauri/custom-protocol --bin clawkeep-desktop --example empty_window
+    cargo build --profile "$BENCH_PROFILE" -p clawkeep-desktop --features tauri/custom-protocol --bin clawkeep-desktop
+    cargo build --profile "$BENCH_PROFILE" -p clawkeep-desktop --features tauri/custom-protocol --example empty_window
   fi
 else
   APP="$TARGET/gui-e2e/clawkeep-desktop"; FLOOR="$TARGET/gui-e2e/empty_window"
   if [ -z "${BENCH_SKIP_BUILD:-}" ] && { [ ! -x "$APP" ] || [ ! -x "$FLOOR" ]; }; then
     (cd ui && npm run build >/dev/null)
-    cargo build -p clawkeep-desktop --features tauri/custom-protocol --bin clawkeep-desktop --example empty_window
+    cargo build -p clawkeep-desktop --features tauri/custom-protocol --bin clawkeep-desktop   # apart, as above
+    cargo build -p clawkeep-desktop --features tauri/custom-protocol --example empty_window
     mkdir -p "$TARGET/gui-e2e"
     cp "$TARGET/debug/clawkeep-desktop" "$APP"; cp "$TARGET/debug/examples/empty_window" "$FLOOR"
   fi
