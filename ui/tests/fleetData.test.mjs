@@ -1,7 +1,7 @@
 // Unit tests of the Fleet's columnar data (compiled from src/lib/fleetData.ts by `npm run test:unit`).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { EMPTY_FLEET, distinctValues, fleetData, fleetDueData, fleetHost, fleetHostLength, fleetOrder, fleetRow, fleetTags, rfc3339 } from "./.build/lib/fleetData.js";
+import { EMPTY_FLEET, distinctValues, fleetData, fleetDueData, fleetHost, fleetHostLength, fleetOrder, fleetRow, rfc3339 } from "./.build/lib/fleetData.js";
 
 // Three instances in name order, as `fleet_columns` sends them.
 const DICT = ["", "acme", "prod", "agent", "openclaw", "blue", "Beta", "dev"];
@@ -50,7 +50,6 @@ test("a row in view: the dictionary's strings, no key and no rotation as null", 
   assert.equal(b.due, null);
   assert.equal(b.workload, "");
   assert.equal(fleetRow(d, due, 2).due?.in_progress, true);
-  assert.deepEqual([0, 1, 2].map((i) => fleetTags(d, i)), [["blue"], [], ["prod", "blue"]]);
   assert.deepEqual([0, 1].map((i) => fleetHost(d, i)), ["openclaw@10.0.0.2", "openclaw@10.0.0.1:2222"]);
   assert.deepEqual([0, 1, 2].map((i) => fleetHostLength(d, i)), [0, 1, 2].map((i) => fleetHost(d, i).length));
   assert.deepEqual([0, 1, 2].map((i) => d.name.lengthAt(i)), [5, 5, 7]);

@@ -7,37 +7,15 @@
 // Why: the Fleet holds its whole list while it is open. As 10,000 row objects (and 10,000
 // rotation objects in a Map) that cost the webview ~8 MB; as columns it is a few arrays.
 
-/** Strings packed into one (ipc/bindings/PackedStrings.ts): entry `i` is
- *  `text.slice(end[i - 1] ?? 0, end[i])`. */
-export interface Packed {
-  text: string;
-  end: number[];
-}
-
-/** The `fleet_columns` reply (ipc/bindings/FleetColumns.ts), as far as this module reads it. */
-export interface FleetColumnsReply {
-  dict: string[];
-  id: number[];
-  name: Packed;
-  owner: number[];
-  environment: number[];
-  workload: number[];
-  ssh_user: number[];
-  ssh_host: Packed;
-  ssh_port: number[];
-  tags: number[];
-  tag_end: number[];
-  draft: number[];
-  key_name: Packed;
-  key_hint: Packed;
-  key_age_days: number[];
-}
+import type { FleetColumns } from "../ipc/bindings/FleetColumns";
+import type { FleetDue } from "../ipc/bindings/FleetDue";
+import type { PackedStrings } from "../ipc/bindings/PackedStrings";
 
 /** Strings held as one string and their end offsets (not one string object each). */
 export class PackedColumn {
   readonly text: string;
   readonly end: Uint32Array;
-  constructor(p: Packed) {
+  constructor(p: PackedStrings) {
     this.text = p.text;
     this.end = Uint32Array.from(p.end);
   }
@@ -87,17 +65,6 @@ export class PackedColumn {
   private ranks: Uint32Array | null = null;
 }
 
-/** The `fleet_due` reply (ipc/bindings/FleetDue.ts): the rotation column, in the same order. */
-export interface FleetDueReply {
-  dict: string[];
-  id: number[];
-  status: number[];
-  days_left: number[];
-  due_at: number[];
-  due_reason: number[];
-  in_progress: number[];
-}
-
 export type DueStatusName = "expired" | "overdue" | "due-soon" | "upcoming";
 
 /** The Fleet's list: per-instance columns (instance `i` is entry `i` of each), instances by name. */
@@ -136,7 +103,7 @@ export interface FleetDueData {
 }
 
 /** One instance's next rotation, as its column shows it. */
-export interface FleetDue {
+export interface RowDue {
   status: DueStatusName;
   days_left: number;
   /** RFC 3339, UTC, whole seconds. */
@@ -161,7 +128,7 @@ export interface FleetRowView {
   key_name: string | null;
   key_hint: string | null;
   key_age_days: number | null;
-  due: FleetDue | null;
+  due: RowDue | null;
 }
 
 export const EMPTY_FLEET: FleetData = fleetData({
@@ -170,7 +137,7 @@ export const EMPTY_FLEET: FleetData = fleetData({
 });
 
 /** The reply kept as typed arrays (the reply's number arrays are left to the collector). */
-export function fleetData(r: FleetColumnsReply): FleetData {
+export function fleetData(r: FleetColumns): FleetData {
   const dictLower = r.dict.map((s) => s.toLowerCase());
   const byLower = [...new Set(dictLower)].sort();
   const rankOf = new Map(byLower.map((s, i) => [s, i]));
@@ -198,7 +165,7 @@ export function fleetData(r: FleetColumnsReply): FleetData {
 
 /** The rotation column of `due` for `d`'s rows, matched by instance id (in the same order, unless
  *  the inventory changed between the two replies); an instance `due` lacks has none planned. */
-export function fleetDueData(d: FleetData, due: FleetDueReply): FleetDueData {
+export function fleetDueData(d: FleetData, due: FleetDue): FleetDueData {
   const n = d.length;
   const dueStatus = new Uint32Array(n), dueDays = new Int32Array(n), dueAt = new Float64Array(n), dueReason = new Uint32Array(n), inProgress = new Uint8Array(n);
   const aligned = due.id.length === n && due.id.every((id, i) => id === d.id[i]);
@@ -249,12 +216,6 @@ export function fleetRow(d: FleetData, due: FleetDueData | null, i: number): Fle
           }
         : null,
   };
-}
-
-/** Row `i`'s tags. */
-export function fleetTags(d: FleetData, i: number): string[] {
-  const from = i === 0 ? 0 : (d.tagEnd[i - 1] ?? 0);
-  return Array.from(d.tags.subarray(from, d.tagEnd[i] ?? from), (t) => d.dict[t] ?? "");
 }
 
 /** Row `i`'s SSH address as the Host column shows it: `user@host`, `:port` unless 22. */

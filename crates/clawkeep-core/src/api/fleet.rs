@@ -64,8 +64,9 @@ impl PackedStrings {
         self.end.push(self.end.last().copied().unwrap_or(0) + units);
     }
 
-    /// Entry `i` (for tests and tools; the webview slices `text` itself).
-    pub fn get(&self, i: usize) -> String {
+    /// Entry `i` (the tests' reading; the webview slices `text` itself).
+    #[cfg(test)]
+    fn get(&self, i: usize) -> String {
         let from = if i == 0 { 0 } else { self.end[i - 1] as usize };
         let units: Vec<u16> = self.text.encode_utf16().collect();
         String::from_utf16_lossy(&units[from..self.end[i] as usize])
